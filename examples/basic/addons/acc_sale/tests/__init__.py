@@ -1,0 +1,1 @@
+from . import test_acc_sale

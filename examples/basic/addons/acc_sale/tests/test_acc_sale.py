@@ -1,0 +1,6 @@
+from odoo.tests.common import TransactionCase
+
+
+class TestAcc_sale(TransactionCase):
+    def test_loads(self):
+        self.assertTrue(self.env["ir.module.module"].search([("name", "=", "acc_sale")]))

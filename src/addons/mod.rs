@@ -1,0 +1,11 @@
+//! The repository's addons: discovery, manifests, versions and the dependency graph.
+
+pub mod discovery;
+pub mod graph;
+pub mod manifest;
+pub mod pyliteral;
+pub mod version;
+
+pub use discovery::{discover, Addon, AddonSet};
+pub use graph::AddonGraph;
+pub use version::Series;

@@ -1,0 +1,705 @@
+//! A parser for the Python literals that `ast.literal_eval` accepts and a real
+//! `__manifest__.py` uses: dicts, lists, tuples, sets, every string form (quotes, triple
+//! quotes, r/u/b prefixes, implicit concatenation, escapes), ints, floats, True/False/None,
+//! comments and trailing commas. Anything else is an error with its byte offset.
+//! No Python interpreter is involved.
+
+use thiserror::Error;
+
+/// Byte range of a literal in the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Dict(Vec<(Node, Node)>),
+    List(Vec<Node>),
+    Tuple(Vec<Node>),
+    Set(Vec<Node>),
+    Str(String),
+    Bytes(Vec<u8>),
+    Int(i128),
+    Float(f64),
+    Bool(bool),
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub span: Span,
+}
+
+impl Value {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Dict(_) => "dict",
+            Value::List(_) => "list",
+            Value::Tuple(_) => "tuple",
+            Value::Set(_) => "set",
+            Value::Str(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Bool(_) => "bool",
+            Value::None => "None",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LiteralError {
+    #[error("invalid syntax: {message}")]
+    Syntax { offset: usize, message: String },
+    #[error("`{text}` is not a literal")]
+    NotLiteral { offset: usize, text: String },
+}
+
+impl LiteralError {
+    pub fn offset(&self) -> usize {
+        match self {
+            LiteralError::Syntax { offset, .. } | LiteralError::NotLiteral { offset, .. } => {
+                *offset
+            }
+        }
+    }
+}
+
+/// Parses a whole source text holding exactly one literal expression.
+pub fn parse(source: &str) -> Result<Node, LiteralError> {
+    let mut p = Parser {
+        src: source.as_bytes(),
+        text: source,
+        pos: 0,
+    };
+    if source.starts_with('\u{feff}') {
+        p.pos = 3;
+    }
+    p.skip_trivia()?;
+    let node = p.expr()?;
+    p.skip_trivia()?;
+    if p.pos < p.src.len() {
+        return Err(p.unexpected("end of file after the literal"));
+    }
+    Ok(node)
+}
+
+struct Parser<'a> {
+    src: &'a [u8],
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.pos).copied()
+    }
+
+    fn syntax(&self, offset: usize, message: impl Into<String>) -> LiteralError {
+        LiteralError::Syntax {
+            offset,
+            message: message.into(),
+        }
+    }
+
+    fn unexpected(&self, expected: &str) -> LiteralError {
+        match self.text.get(self.pos..).and_then(|s| s.chars().next()) {
+            Some(c) => self.syntax(self.pos, format!("expected {expected}, found `{c}`")),
+            None => self.syntax(self.pos, format!("expected {expected}, found end of file")),
+        }
+    }
+
+    /// Skips white space, comments and backslash line continuations.
+    fn skip_trivia(&mut self) -> Result<(), LiteralError> {
+        while let Some(c) = self.peek() {
+            match c {
+                b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' => self.pos += 1,
+                b'#' => {
+                    while let Some(c) = self.peek() {
+                        if c == b'\n' {
+                            break;
+                        }
+                        self.pos += 1;
+                    }
+                }
+                b'\\' => {
+                    let rest = &self.src[self.pos + 1..];
+                    if rest.starts_with(b"\n") {
+                        self.pos += 2;
+                    } else if rest.starts_with(b"\r\n") {
+                        self.pos += 3;
+                    } else {
+                        return Err(
+                            self.syntax(self.pos, "unexpected character after line continuation")
+                        );
+                    }
+                }
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn expect(&mut self, byte: u8, what: &str) -> Result<(), LiteralError> {
+        self.skip_trivia()?;
+        if self.peek() == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected(what))
+        }
+    }
+
+    fn expr(&mut self) -> Result<Node, LiteralError> {
+        self.skip_trivia()?;
+        let start = self.pos;
+        let Some(c) = self.peek() else {
+            return Err(self.unexpected("a literal"));
+        };
+        match c {
+            b'{' => self.brace(start),
+            b'[' => {
+                self.pos += 1;
+                let items = self.sequence(b']')?;
+                Ok(self.node(Value::List(items), start))
+            }
+            b'(' => self.paren(start),
+            b'\'' | b'"' => self.strings(start),
+            b'0'..=b'9' | b'.' => self.number(start, false),
+            b'-' | b'+' => {
+                self.pos += 1;
+                self.skip_trivia()?;
+                match self.peek() {
+                    Some(b'0'..=b'9' | b'.') => self.number(start, c == b'-'),
+                    _ => Err(self.syntax(start, "a sign must be followed by a number")),
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => self.word(start),
+            _ => Err(self.unexpected("a literal")),
+        }
+    }
+
+    fn node(&self, value: Value, start: usize) -> Node {
+        Node {
+            value,
+            span: Span {
+                start,
+                end: self.pos,
+            },
+        }
+    }
+
+    /// Comma-separated expressions up to `close`, trailing comma allowed.
+    fn sequence(&mut self, close: u8) -> Result<Vec<Node>, LiteralError> {
+        let mut items = Vec::new();
+        loop {
+            self.skip_trivia()?;
+            if self.peek() == Some(close) {
+                self.pos += 1;
+                return Ok(items);
+            }
+            items.push(self.expr()?);
+            self.skip_trivia()?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(c) if c == close => {
+                    self.pos += 1;
+                    return Ok(items);
+                }
+                _ => return Err(self.unexpected(&format!("`,` or `{}`", close as char))),
+            }
+        }
+    }
+
+    fn brace(&mut self, start: usize) -> Result<Node, LiteralError> {
+        self.pos += 1;
+        self.skip_trivia()?;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(self.node(Value::Dict(Vec::new()), start));
+        }
+        let first = self.expr()?;
+        self.skip_trivia()?;
+        if self.peek() != Some(b':') {
+            // A set literal: `{a, b}`.
+            let mut items = vec![first];
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    items.extend(self.sequence(b'}')?);
+                }
+                Some(b'}') => self.pos += 1,
+                _ => return Err(self.unexpected("`:`, `,` or `}`")),
+            }
+            return Ok(self.node(Value::Set(items), start));
+        }
+        let mut pairs = Vec::new();
+        let mut key = first;
+        loop {
+            self.expect(b':', "`:`")?;
+            let value = self.expr()?;
+            pairs.push((key, value));
+            self.skip_trivia()?;
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_trivia()?;
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        break;
+                    }
+                    key = self.expr()?;
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(self.unexpected("`,` or `}`")),
+            }
+        }
+        Ok(self.node(Value::Dict(pairs), start))
+    }
+
+    fn paren(&mut self, start: usize) -> Result<Node, LiteralError> {
+        self.pos += 1;
+        self.skip_trivia()?;
+        if self.peek() == Some(b')') {
+            self.pos += 1;
+            return Ok(self.node(Value::Tuple(Vec::new()), start));
+        }
+        let first = self.expr()?;
+        self.skip_trivia()?;
+        match self.peek() {
+            Some(b')') => {
+                // Parentheses around one value only group it.
+                self.pos += 1;
+                Ok(first)
+            }
+            Some(b',') => {
+                self.pos += 1;
+                let mut items = vec![first];
+                items.extend(self.sequence(b')')?);
+                Ok(self.node(Value::Tuple(items), start))
+            }
+            _ => Err(self.unexpected("`,` or `)`")),
+        }
+    }
+
+    fn word(&mut self, start: usize) -> Result<Node, LiteralError> {
+        let rest = &self.text[self.pos..];
+        let len = rest
+            .char_indices()
+            .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+            .map(|(i, _)| i)
+            .unwrap_or(rest.len());
+        let word = &rest[..len];
+        // A string prefix directly followed by a quote.
+        if len <= 2
+            && matches!(self.src.get(self.pos + len), Some(b'\'' | b'"'))
+            && word.chars().all(|c| "rRuUbBfF".contains(c))
+        {
+            return self.strings(start);
+        }
+        let value = match word {
+            "True" => Value::Bool(true),
+            "False" => Value::Bool(false),
+            "None" => Value::None,
+            _ => {
+                self.pos += len;
+                let mut text = word.to_string();
+                let _ = self.skip_trivia();
+                if self.peek() == Some(b'(') {
+                    text.push_str("(…)");
+                }
+                return Err(LiteralError::NotLiteral {
+                    offset: start,
+                    text,
+                });
+            }
+        };
+        self.pos += len;
+        Ok(self.node(value, start))
+    }
+
+    /// One or more adjacent string literals, concatenated as Python does.
+    fn strings(&mut self, start: usize) -> Result<Node, LiteralError> {
+        let mut text = String::new();
+        let mut bytes: Option<Vec<u8>> = None;
+        let mut count = 0;
+        loop {
+            let part_start = self.pos;
+            let (is_bytes, content) = self.one_string()?;
+            match (&mut bytes, is_bytes, count) {
+                (None, true, 0) => bytes = Some(content.into_bytes_checked(part_start, self)?),
+                (Some(b), true, _) => b.extend(content.into_bytes_checked(part_start, self)?),
+                (None, false, _) => text.push_str(&content.0),
+                _ => {
+                    return Err(self.syntax(part_start, "cannot mix bytes and str literals"));
+                }
+            }
+            count += 1;
+            let after = self.pos;
+            self.skip_trivia()?;
+            if !self.at_string_start() {
+                self.pos = after;
+                break;
+            }
+        }
+        let value = match bytes {
+            Some(b) => Value::Bytes(b),
+            None => Value::Str(text),
+        };
+        Ok(self.node(value, start))
+    }
+
+    fn at_string_start(&self) -> bool {
+        let mut i = self.pos;
+        while i < self.src.len() && i - self.pos < 2 && b"rRuUbBfF".contains(&self.src[i]) {
+            i += 1;
+        }
+        matches!(self.src.get(i), Some(b'\'' | b'"'))
+    }
+
+    fn one_string(&mut self) -> Result<(bool, Decoded), LiteralError> {
+        let start = self.pos;
+        let (mut raw, mut is_bytes) = (false, false);
+        while let Some(c) = self.peek() {
+            match c {
+                b'r' | b'R' => raw = true,
+                b'b' | b'B' => is_bytes = true,
+                b'u' | b'U' => {}
+                b'f' | b'F' => {
+                    return Err(LiteralError::NotLiteral {
+                        offset: start,
+                        text: "f-string".into(),
+                    })
+                }
+                _ => break,
+            }
+            self.pos += 1;
+        }
+        let Some(quote) = self.peek() else {
+            return Err(self.unexpected("a quote"));
+        };
+        let triple = self.src[self.pos..].starts_with(&[quote, quote, quote]);
+        self.pos += if triple { 3 } else { 1 };
+        let mut out = String::new();
+        loop {
+            let Some(c) = self.peek() else {
+                return Err(self.syntax(start, "unterminated string literal"));
+            };
+            if c == quote {
+                if !triple {
+                    self.pos += 1;
+                    break;
+                }
+                if self.src[self.pos..].starts_with(&[quote, quote, quote]) {
+                    self.pos += 3;
+                    break;
+                }
+            }
+            if c == b'\n' && !triple {
+                return Err(self.syntax(
+                    start,
+                    "unterminated string literal (a newline inside a single-quoted string)",
+                ));
+            }
+            if c == b'\\' {
+                if raw {
+                    // In a raw string the backslash stays but still protects the next char.
+                    out.push('\\');
+                    self.pos += 1;
+                    if let Some(ch) = self.text[self.pos..].chars().next() {
+                        out.push(ch);
+                        self.pos += ch.len_utf8();
+                    }
+                    continue;
+                }
+                self.escape(&mut out, is_bytes)?;
+                continue;
+            }
+            let ch = self.text[self.pos..].chars().next().unwrap_or('\u{fffd}');
+            if is_bytes && !ch.is_ascii() {
+                return Err(self.syntax(self.pos, "bytes literals may only hold ASCII characters"));
+            }
+            out.push(ch);
+            self.pos += ch.len_utf8();
+        }
+        Ok((is_bytes, Decoded(out)))
+    }
+
+    fn escape(&mut self, out: &mut String, is_bytes: bool) -> Result<(), LiteralError> {
+        let at = self.pos;
+        self.pos += 1;
+        let Some(c) = self.peek() else {
+            return Err(self.syntax(at, "unterminated string literal"));
+        };
+        self.pos += 1;
+        let simple = match c {
+            b'\n' => Some(None),
+            b'\r' => {
+                if self.peek() == Some(b'\n') {
+                    self.pos += 1;
+                }
+                Some(None)
+            }
+            b'\\' => Some(Some('\\')),
+            b'\'' => Some(Some('\'')),
+            b'"' => Some(Some('"')),
+            b'a' => Some(Some('\x07')),
+            b'b' => Some(Some('\x08')),
+            b'f' => Some(Some('\x0c')),
+            b'n' => Some(Some('\n')),
+            b'r' => Some(Some('\r')),
+            b't' => Some(Some('\t')),
+            b'v' => Some(Some('\x0b')),
+            _ => None,
+        };
+        if let Some(ch) = simple {
+            out.extend(ch);
+            return Ok(());
+        }
+        match c {
+            b'0'..=b'7' => {
+                let mut v = u32::from(c - b'0');
+                for _ in 0..2 {
+                    match self.peek() {
+                        Some(d @ b'0'..=b'7') => {
+                            v = v * 8 + u32::from(d - b'0');
+                            self.pos += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+            }
+            b'x' => out.push(self.hex_escape(at, 2)?),
+            b'u' if !is_bytes => out.push(self.hex_escape(at, 4)?),
+            b'U' if !is_bytes => out.push(self.hex_escape(at, 8)?),
+            b'N' if !is_bytes => {
+                return Err(self.syntax(
+                    at,
+                    "`\\N{…}` escapes are not supported: write the character itself",
+                ));
+            }
+            _ => {
+                // Python keeps unknown escapes as they are.
+                out.push('\\');
+                self.pos -= 1;
+                let ch = self.text[self.pos..].chars().next().unwrap_or('\u{fffd}');
+                out.push(ch);
+                self.pos += ch.len_utf8();
+            }
+        }
+        Ok(())
+    }
+
+    fn hex_escape(&mut self, at: usize, digits: usize) -> Result<char, LiteralError> {
+        let hex = self
+            .text
+            .get(self.pos..self.pos + digits)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| {
+                self.syntax(
+                    at,
+                    format!("truncated escape: expected {digits} hex digits"),
+                )
+            })?;
+        self.pos += digits;
+        u32::from_str_radix(hex, 16)
+            .ok()
+            .and_then(char::from_u32)
+            .ok_or_else(|| self.syntax(at, "escape is not a valid character"))
+    }
+
+    fn number(&mut self, start: usize, negative: bool) -> Result<Node, LiteralError> {
+        let num_start = self.pos;
+        let rest = &self.src[self.pos..];
+        let radix = match rest {
+            [b'0', b'x' | b'X', ..] => 16,
+            [b'0', b'o' | b'O', ..] => 8,
+            [b'0', b'b' | b'B', ..] => 2,
+            _ => 10,
+        };
+        if radix != 10 {
+            self.pos += 2;
+            let digits_start = self.pos;
+            while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == b'_') {
+                self.pos += 1;
+            }
+            let digits: String = self.text[digits_start..self.pos].replace('_', "");
+            let v = i128::from_str_radix(&digits, radix)
+                .map_err(|_| self.syntax(num_start, "invalid number"))?;
+            return Ok(self.node(Value::Int(if negative { -v } else { v }), start));
+        }
+        let mut is_float = false;
+        while let Some(c) = self.peek() {
+            match c {
+                b'0'..=b'9' | b'_' => self.pos += 1,
+                b'.' => {
+                    is_float = true;
+                    self.pos += 1;
+                }
+                b'e' | b'E' => {
+                    is_float = true;
+                    self.pos += 1;
+                    if matches!(self.peek(), Some(b'+' | b'-')) {
+                        self.pos += 1;
+                    }
+                }
+                b'j' | b'J' => {
+                    return Err(LiteralError::NotLiteral {
+                        offset: num_start,
+                        text: "complex number".into(),
+                    })
+                }
+                _ => break,
+            }
+        }
+        if matches!(self.peek(), Some(c) if c.is_ascii_alphabetic() || c == b'_') {
+            return Err(self.syntax(self.pos, "invalid number"));
+        }
+        let text = self.text[num_start..self.pos].replace('_', "");
+        let value = if is_float {
+            let v: f64 = text
+                .parse()
+                .map_err(|_| self.syntax(num_start, "invalid number"))?;
+            Value::Float(if negative { -v } else { v })
+        } else {
+            let v: i128 = text
+                .parse()
+                .map_err(|_| self.syntax(num_start, "invalid number"))?;
+            Value::Int(if negative { -v } else { v })
+        };
+        Ok(self.node(value, start))
+    }
+}
+
+/// The decoded text of one string literal, before we know whether it is bytes.
+struct Decoded(String);
+
+impl Decoded {
+    fn into_bytes_checked(self, offset: usize, p: &Parser<'_>) -> Result<Vec<u8>, LiteralError> {
+        self.0
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).ok())
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(|| p.syntax(offset, "bytes literals may only hold ASCII characters"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(src: &str) -> Value {
+        parse(src).expect("parses").value
+    }
+
+    fn s(text: &str) -> Value {
+        Value::Str(text.into())
+    }
+
+    #[test]
+    fn every_string_form() {
+        assert_eq!(value("'a'"), s("a"));
+        assert_eq!(value("\"a\""), s("a"));
+        assert_eq!(value("'''a\nb'''"), s("a\nb"));
+        assert_eq!(value("\"\"\"a \"quoted\" b\"\"\""), s("a \"quoted\" b"));
+        assert_eq!(value(r"r'a\nb'"), s(r"a\nb"));
+        assert_eq!(value(r"R'a\'b'"), s(r"a\'b"));
+        assert_eq!(value("u'é'"), s("é"));
+        assert_eq!(value("b'ab\\x41'"), Value::Bytes(b"abA".to_vec()));
+        assert_eq!(value("rb'\\d'"), Value::Bytes(b"\\d".to_vec()));
+        assert_eq!(value("'a' \"b\"\n  '''c'''"), s("abc"));
+        assert_eq!(value("('a'\n 'b')"), s("ab"));
+        assert_eq!(
+            value(r"'\t\n\\\'\x41\101\u00e9\U0001F600\q'"),
+            s("\t\n\\'AAé😀\\q")
+        );
+        assert_eq!(value("'a\\\nb'"), s("ab"));
+    }
+
+    #[test]
+    fn numbers_bools_none() {
+        assert_eq!(value("42"), Value::Int(42));
+        assert_eq!(value("-1_000"), Value::Int(-1000));
+        assert_eq!(value("0x1F"), Value::Int(31));
+        assert_eq!(value("0o17"), Value::Int(15));
+        assert_eq!(value("0b101"), Value::Int(5));
+        assert_eq!(value("1.5"), Value::Float(1.5));
+        assert_eq!(value(".5e1"), Value::Float(5.0));
+        assert_eq!(value("True"), Value::Bool(true));
+        assert_eq!(value("False"), Value::Bool(false));
+        assert_eq!(value("None"), Value::None);
+    }
+
+    #[test]
+    fn containers_with_comments_and_trailing_commas() {
+        let src = "# -*- coding: utf-8 -*-\n{\n  'a': [1, 2,],  # c\n  'b': (1,),\n  'c': (),\n  'd': {1, 2},\n  'e': {},\n}\n";
+        let Value::Dict(pairs) = value(src) else {
+            panic!("not a dict")
+        };
+        let keys: Vec<_> = pairs.iter().map(|(k, _)| k.value.clone()).collect();
+        assert_eq!(keys, vec![s("a"), s("b"), s("c"), s("d"), s("e")]);
+        assert!(matches!(&pairs[0].1.value, Value::List(v) if v.len() == 2));
+        assert!(matches!(&pairs[1].1.value, Value::Tuple(v) if v.len() == 1));
+        assert!(matches!(&pairs[2].1.value, Value::Tuple(v) if v.is_empty()));
+        assert!(matches!(&pairs[3].1.value, Value::Set(v) if v.len() == 2));
+        assert!(matches!(&pairs[4].1.value, Value::Dict(v) if v.is_empty()));
+    }
+
+    #[test]
+    fn spans_cover_the_literal() {
+        let src = "{'version': '17.0.1.0.0'}";
+        let Value::Dict(pairs) = value(src) else {
+            panic!("not a dict")
+        };
+        let span = pairs[0].1.span;
+        assert_eq!(&src[span.start..span.end], "'17.0.1.0.0'");
+    }
+
+    #[test]
+    fn names_and_calls_are_not_literals() {
+        let err = parse("{'a': foo}").unwrap_err();
+        assert_eq!(
+            err,
+            LiteralError::NotLiteral {
+                offset: 6,
+                text: "foo".into()
+            }
+        );
+        let err = parse("{'a': dict(x=1)}").unwrap_err();
+        assert!(matches!(err, LiteralError::NotLiteral { ref text, .. } if text == "dict(…)"));
+        assert!(matches!(
+            parse("f'x'"),
+            Err(LiteralError::NotLiteral { .. })
+        ));
+        assert!(matches!(parse("1j"), Err(LiteralError::NotLiteral { .. })));
+    }
+
+    #[test]
+    fn syntax_errors_have_offsets() {
+        assert_eq!(parse("{'a' 1}").unwrap_err().offset(), 5);
+        assert!(matches!(
+            parse("'abc"),
+            Err(LiteralError::Syntax { offset: 0, .. })
+        ));
+        assert!(matches!(parse("'a\nb'"), Err(LiteralError::Syntax { .. })));
+        assert!(matches!(
+            parse("{'a': 1} x"),
+            Err(LiteralError::Syntax { .. })
+        ));
+        assert!(matches!(parse(""), Err(LiteralError::Syntax { .. })));
+        assert!(matches!(parse("b'é'"), Err(LiteralError::Syntax { .. })));
+        assert!(matches!(parse("[1, 2"), Err(LiteralError::Syntax { .. })));
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        assert_eq!(value("\u{feff}{}"), Value::Dict(vec![]));
+    }
+}

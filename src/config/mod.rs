@@ -1,0 +1,349 @@
+//! `.odoo-ci.yml`: loading, validation with file:line:column errors, branch → stage.
+
+mod positions;
+pub mod schema;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobMatcher};
+use regex::Regex;
+
+pub use positions::Positions;
+pub use schema::*;
+pub use template::Templated;
+
+use crate::diag::{did_you_mean, DiagKind, Diagnostic};
+
+pub const DEFAULT_FILE: &str = ".odoo-ci.yml";
+
+/// A loaded and validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: ConfigFile,
+    /// The config file, as given.
+    pub path: PathBuf,
+    /// The project root: the folder holding the config file.
+    pub root: PathBuf,
+    pub source: String,
+    pub positions: Positions,
+    /// `addons_paths` expanded to folders, relative to `root`, in config order.
+    pub addons_dirs: Vec<PathBuf>,
+    /// Compiled `development.ignore_warnings`.
+    pub ignore_warnings: Vec<Regex>,
+    branch_matchers: Vec<GlobMatcher>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, Diagnostic> {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            Diagnostic::new(
+                DiagKind::Io,
+                format!("cannot read config `{}`: {e}", path.display()),
+            )
+            .hint("create .odoo-ci.yml at the repository root (see the README), or pass --config")
+        })?;
+        Config::from_source(path, source)
+    }
+
+    pub fn from_source(path: &Path, source: String) -> Result<Config, Diagnostic> {
+        let positions = Positions::index(&source);
+        let file: ConfigFile =
+            serde_norway::from_str(&source).map_err(|e| yaml_error(path, &source, &e))?;
+        let root = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let mut config = Config {
+            file,
+            path: path.to_path_buf(),
+            root,
+            source,
+            positions,
+            addons_dirs: Vec::new(),
+            ignore_warnings: Vec::new(),
+            branch_matchers: Vec::new(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// A diagnostic pointing at the node at `key_path` (e.g. `branches.1.stage`).
+    pub fn error_at(
+        &self,
+        kind: DiagKind,
+        key_path: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let diag = Diagnostic::new(kind, message);
+        match self.positions.get(key_path) {
+            Some((line, col)) => diag.at(&self.path, &self.source, line, col),
+            None => diag.in_file(&self.path),
+        }
+    }
+
+    fn validate(&mut self) -> Result<(), Diagnostic> {
+        let mut production: Option<usize> = None;
+        for (i, rule) in self.file.branches.iter().enumerate() {
+            let glob = Glob::new(&rule.pattern).map_err(|e| {
+                self.error_at(
+                    DiagKind::InvalidGlob,
+                    &format!("branches.{i}.match"),
+                    format!(
+                        "invalid branch glob `{}` in `{}`: {}",
+                        rule.pattern,
+                        self.path.display(),
+                        e.kind()
+                    ),
+                )
+                .hint("use `*`, `?`, `[abc]` and `{a,b}`; quote globs that start with `*`")
+            })?;
+            self.branch_matchers.push(glob.compile_matcher());
+            if rule.stage == Stage::Production {
+                if let Some(first) = production {
+                    let first_line = self
+                        .positions
+                        .get(&format!("branches.{first}"))
+                        .map(|p| p.0)
+                        .unwrap_or(0);
+                    return Err(self
+                        .error_at(
+                            DiagKind::TwoProductionRules,
+                            &format!("branches.{i}.stage"),
+                            format!(
+                                "two branch rules map to `production` in `{}` (the first is on line {first_line})",
+                                self.path.display()
+                            ),
+                        )
+                        .hint("exactly one branch is production: map this rule to `staging` or remove it"));
+                }
+                production = Some(i);
+            }
+        }
+        for (i, pattern) in self.file.addons_paths.iter().enumerate() {
+            let found = expand_dir_glob(&self.root, pattern);
+            if found.is_empty() {
+                return Err(self
+                    .error_at(
+                        DiagKind::MissingAddonsPath,
+                        &format!("addons_paths.{i}"),
+                        format!(
+                            "addons path `{pattern}` matches no folder under `{}`",
+                            self.root.display()
+                        ),
+                    )
+                    .hint("addons paths are relative to the folder holding .odoo-ci.yml; fix the path or create the folder"));
+            }
+            for dir in found {
+                if !self.addons_dirs.contains(&dir) {
+                    self.addons_dirs.push(dir);
+                }
+            }
+        }
+        for (i, pattern) in self.file.development.ignore_warnings.iter().enumerate() {
+            let re = Regex::new(pattern).map_err(|e| {
+                self.error_at(
+                    DiagKind::InvalidRegex,
+                    &format!("development.ignore_warnings.{i}"),
+                    format!("invalid regex in `development.ignore_warnings`: {e}"),
+                )
+                .hint("ignore patterns are Rust regexes; escape `.`, `(` and `[` with `\\`")
+            })?;
+            self.ignore_warnings.push(re);
+        }
+        if self.file.development.shards == 0 {
+            return Err(self
+                .error_at(
+                    DiagKind::InvalidValue,
+                    "development.shards",
+                    "`development.shards` must be at least 1",
+                )
+                .hint("use 1 to run every test in one job"));
+        }
+        let env_sections = [
+            ("env", &self.file.env),
+            ("development.env", &self.file.development.env),
+            ("staging.env", &self.file.staging.env),
+            ("production.env", &self.file.production.env),
+        ];
+        for (section, env) in env_sections {
+            for key in env.keys() {
+                let valid = key
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                if !valid {
+                    return Err(self
+                        .error_at(
+                            DiagKind::InvalidValue,
+                            &format!("{section}.{key}"),
+                            format!("`{key}` in `{section}` is not an environment variable name"),
+                        )
+                        .hint(
+                            "use upper-case letters, digits and underscores, e.g. `LIMIT_TIME_CPU`",
+                        ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The stage of `branch`: the first rule that matches.
+    pub fn stage_for(&self, branch: &str) -> Result<Stage, Diagnostic> {
+        self.branch_matchers
+            .iter()
+            .zip(&self.file.branches)
+            .find(|(m, _)| m.is_match(branch))
+            .map(|(_, rule)| rule.stage)
+            .ok_or_else(|| {
+                let rules: Vec<String> = self
+                    .file
+                    .branches
+                    .iter()
+                    .map(|r| format!("`{}`", r.pattern))
+                    .collect();
+                self.error_at(
+                    DiagKind::NoBranchRule,
+                    "branches",
+                    format!(
+                        "branch `{branch}` matches no rule in `{}` (rules: {})",
+                        self.path.display(),
+                        if rules.is_empty() {
+                            "none".to_string()
+                        } else {
+                            rules.join(", ")
+                        }
+                    ),
+                )
+                .hint("add a catch-all rule last, e.g. `- match: \"*\"` with `stage: development`")
+            })
+    }
+
+    /// The environment variables of `stage` as written (templates unresolved).
+    pub fn stage_env(&self, stage: Stage) -> BTreeMap<String, Templated> {
+        let own = match stage {
+            Stage::Development => &self.file.development.env,
+            Stage::Staging => &self.file.staging.env,
+            Stage::Production => &self.file.production.env,
+        };
+        let mut env = self.file.env.clone();
+        env.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env
+    }
+
+    /// Resolves a templated value found at `key_path`, naming the key when a variable is missing.
+    pub fn resolve(
+        &self,
+        key_path: &str,
+        value: &Templated,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<String, Diagnostic> {
+        value.resolve(env).map_err(|e| {
+            self.error_at(DiagKind::MissingEnvVar, key_path, format!("cannot resolve `{key_path}`: {e}"))
+                .hint("set the variable in the CI job's environment (a secret), or give a default with `${VAR:-default}`")
+        })
+    }
+}
+
+/// Folders under `root` matching a `/`-separated glob, sorted.
+fn expand_dir_glob(root: &Path, pattern: &str) -> Vec<PathBuf> {
+    let mut current = vec![PathBuf::new()];
+    for part in pattern.split('/').filter(|p| !p.is_empty()) {
+        let has_meta = part.contains(['*', '?', '[', '{']);
+        let mut next = Vec::new();
+        for base in &current {
+            if !has_meta {
+                let candidate = base.join(part);
+                if root.join(&candidate).is_dir() {
+                    next.push(candidate);
+                }
+                continue;
+            }
+            let Ok(glob) = Glob::new(part) else { continue };
+            let matcher = glob.compile_matcher();
+            let Ok(entries) = std::fs::read_dir(root.join(base)) else {
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.') && matcher.is_match(n))
+                .collect();
+            names.sort();
+            next.extend(names.into_iter().map(|n| base.join(n)));
+        }
+        current = next;
+    }
+    if pattern.split('/').all(|p| p.is_empty() || p == ".") && root.is_dir() {
+        return vec![PathBuf::from(".")];
+    }
+    current
+}
+
+/// Turns a YAML or schema error into a diagnostic with location and a suggestion.
+fn yaml_error(path: &Path, source: &str, err: &serde_norway::Error) -> Diagnostic {
+    let full = err.to_string();
+    let message = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full.clone(),
+    };
+    let (kind, hint) = if let Some(rest) = message.split("unknown field `").nth(1) {
+        let field = rest.split('`').next().unwrap_or("");
+        let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+        let hint = match did_you_mean(field, expected.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "known keys here: {}",
+                expected
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        (DiagKind::UnknownKey, hint)
+    } else if let Some(rest) = message.split("unknown variant `").nth(1) {
+        let value = rest.split('`').next().unwrap_or("");
+        let expected: Vec<&str> = rest.split('`').skip(2).step_by(2).collect();
+        let hint = match did_you_mean(value, expected.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "use one of: {}",
+                expected
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        (DiagKind::InvalidValue, hint)
+    } else if message.contains("invalid type") || message.contains("invalid value") {
+        (
+            DiagKind::WrongType,
+            "give the key a value of the type the README's config reference shows".to_string(),
+        )
+    } else if message.contains("missing field") {
+        (
+            DiagKind::InvalidValue,
+            "add the key; the README's config reference shows a full example".to_string(),
+        )
+    } else if message.contains("not a supported Odoo series") {
+        (
+            DiagKind::InvalidValue,
+            "write the series as a quoted string, e.g. `series: \"17.0\"`".to_string(),
+        )
+    } else {
+        (DiagKind::YamlSyntax, "fix the YAML at the caret (indentation, a missing `:` or an unclosed quote are common)".to_string())
+    };
+    let diag = Diagnostic::new(kind, format!("invalid `{}`: {message}", path.display())).hint(hint);
+    match err.location() {
+        Some(loc) => diag.at(path, source, loc.line(), loc.column()),
+        None => diag.in_file(path),
+    }
+}

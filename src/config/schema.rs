@@ -1,0 +1,288 @@
+//! The `.odoo-ci.yml` schema: every key, its type and its default.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::template::Templated;
+use crate::addons::Series;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub odoo: OdooSection,
+    /// Folders holding addons, relative to the repo root; globs allowed (`vendor/*`).
+    #[serde(default = "default_addons_paths")]
+    pub addons_paths: Vec<String>,
+    /// Ordered rules: the first whose glob matches the branch gives the stage.
+    pub branches: Vec<BranchRule>,
+    /// Environment variables passed to Odoo in every stage.
+    #[serde(default)]
+    pub env: BTreeMap<String, Templated>,
+    #[serde(default)]
+    pub development: DevelopmentSection,
+    #[serde(default)]
+    pub staging: StagingSection,
+    #[serde(default)]
+    pub production: ProductionSection,
+}
+
+fn default_addons_paths() -> Vec<String> {
+    vec![".".into()]
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OdooSection {
+    #[serde(deserialize_with = "series")]
+    #[serde(serialize_with = "series_out")]
+    pub series: Series,
+    /// The Odoo base image the generated Dockerfile starts `FROM`.
+    pub image: String,
+    /// Run Odoo as a local process with this command instead of in Docker (e.g. `odoo`).
+    #[serde(default)]
+    pub command: Option<String>,
+}
+
+fn series<'de, D: Deserializer<'de>>(d: D) -> Result<Series, D::Error> {
+    let text = d.deserialize_any(super::template::ScalarVisitor)?;
+    let text = if text.contains('.') {
+        text
+    } else {
+        format!("{text}.0")
+    };
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+fn series_out<S: serde::Serializer>(s: &Series, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&s.to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Development,
+    Staging,
+    Production,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Development => "development",
+            Stage::Staging => "staging",
+            Stage::Production => "production",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchRule {
+    #[serde(rename = "match")]
+    pub pattern: String,
+    pub stage: Stage,
+}
+
+/// `all`, or a list of addon names.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub enum AddonSelection {
+    #[default]
+    All,
+    Only(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for AddonSelection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = AddonSelection;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`all` or a list of addon names")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AddonSelection, E> {
+                if v == "all" {
+                    Ok(AddonSelection::All)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<AddonSelection, A::Error> {
+                let mut names = Vec::new();
+                while let Some(n) = seq.next_element::<String>()? {
+                    names.push(n);
+                }
+                Ok(AddonSelection::Only(names))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WarningPolicy {
+    /// Warnings make the build yellow.
+    #[default]
+    Yellow,
+    /// Warnings make the build red.
+    Red,
+    /// Warnings are counted but leave the build green.
+    Ignore,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevelopmentSection {
+    /// Repo addons to install (their repo dependencies come along).
+    #[serde(default)]
+    pub install: AddonSelection,
+    /// Repo addons whose tests run; default: the installed ones.
+    #[serde(default)]
+    pub test: Option<AddonSelection>,
+    /// Non-repo addons preinstalled (with demo data) in the cached template database.
+    #[serde(default)]
+    pub preinstall: Vec<String>,
+    /// `--test-tags`; default `/addon` for each tested addon.
+    #[serde(default)]
+    pub test_tags: Option<String>,
+    #[serde(default)]
+    pub warnings: WarningPolicy,
+    /// Regexes matched against `logger: message` of WARNING records to ignore.
+    #[serde(default)]
+    pub ignore_warnings: Vec<String>,
+    /// How many CI jobs split the tests (`--shard K/N`).
+    #[serde(default = "one")]
+    pub shards: u32,
+    #[serde(default)]
+    pub env: BTreeMap<String, Templated>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushMode {
+    /// Each push starts from a new neutralized copy of production.
+    #[default]
+    Fresh,
+    /// Keep the branch's staging database and update it.
+    Update,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StagingSection {
+    #[serde(default)]
+    pub push: PushMode,
+    /// SMTP `host:port` that receives staging's outgoing mail.
+    #[serde(default)]
+    pub mail_catcher: Option<String>,
+    /// Staging databases kept per branch.
+    #[serde(default = "three")]
+    pub keep: u32,
+    /// Crons (XML ids) left active after neutralization.
+    #[serde(default)]
+    pub cron_allowlist: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, Templated>,
+}
+
+fn three() -> u32 {
+    3
+}
+
+impl Default for StagingSection {
+    fn default() -> Self {
+        StagingSection {
+            push: PushMode::default(),
+            mail_catcher: None,
+            keep: 3,
+            cron_allowlist: Vec::new(),
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateMode {
+    /// Update an addon when its manifest version went up.
+    #[default]
+    Version,
+    /// Also update addons whose content changed without a version bump.
+    Hash,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    #[serde(default = "health_path")]
+    pub path: String,
+    #[serde(default = "health_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn health_path() -> String {
+    "/web/health".into()
+}
+
+fn health_timeout() -> u64 {
+    120
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            path: health_path(),
+            timeout_secs: health_timeout(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshots {
+    #[serde(default = "five")]
+    pub keep: u32,
+}
+
+fn five() -> u32 {
+    5
+}
+
+impl Default for Snapshots {
+    fn default() -> Self {
+        Snapshots { keep: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductionSection {
+    /// Connection URL of the production database (use `${VAR}`).
+    #[serde(default)]
+    pub database: Option<Templated>,
+    /// Docker host serving production (`unix://`, `tcp://` with TLS, `ssh://`).
+    #[serde(default)]
+    pub docker_host: Option<Templated>,
+    #[serde(default)]
+    pub health_check: HealthCheck,
+    #[serde(default)]
+    pub snapshots: Snapshots,
+    #[serde(default)]
+    pub update_mode: UpdateMode,
+    #[serde(default)]
+    pub env: BTreeMap<String, Templated>,
+}

@@ -1,0 +1,46 @@
+//! The `odoo-ci` binary: parse arguments, dispatch, render errors once with their exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use odoo_ci::cli::{Cli, Command};
+use odoo_ci::style::Style;
+use odoo_ci::{commands, exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match &cli.command {
+        Command::Plan(args) => commands::plan::run(&cli.config, args),
+        Command::Addons(cmd) => commands::addons::run(&cli.config, cmd),
+        Command::CheckLog(_) => Ok(exit::RED),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            let s = Style::for_stderr();
+            let mut text = format!("{} {err}", s.red("error:"));
+            for cause in err.chain().skip(1) {
+                text.push_str(&format!("\n  caused by: {cause}"));
+            }
+            eprintln!("{text}");
+            exit::code_for(&err)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ODOO_CI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

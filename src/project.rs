@@ -1,0 +1,163 @@
+//! Gathers the facts a plan needs: config, checkout, context, addons, graph, base versions.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::addons::{self, manifest::parse_manifest, version::adapt_version, AddonGraph, AddonSet};
+use crate::config::Config;
+use crate::context::{self, Context, Overrides};
+use crate::plan::{BaseFacts, Facts};
+use crate::repo::{CommitInfo, Repo};
+
+/// Everything read from the checkout and the environment.
+pub struct Project {
+    pub config: Config,
+    pub context: Context,
+    pub commit: Option<CommitInfo>,
+    pub addons: AddonSet,
+    pub graph: AddonGraph,
+    pub base: Option<BaseFacts>,
+    pub project: String,
+}
+
+impl Project {
+    pub fn facts(&self) -> Facts<'_> {
+        Facts {
+            config: &self.config,
+            context: &self.context,
+            commit: self.commit.clone(),
+            addons: &self.addons,
+            graph: &self.graph,
+            base: self.base.clone(),
+            project: self.project.clone(),
+        }
+    }
+}
+
+/// Reads the project at `config_path` in the current environment.
+pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project> {
+    let config = Config::load(config_path)?;
+    let repo = Repo::discover(&config.root).ok();
+    let head_branch = repo.as_ref().and_then(|r| r.head().branch);
+    let env = |k: &str| std::env::var(k).ok();
+    let context = context::detect(
+        &env,
+        &|p| std::fs::read_to_string(p),
+        head_branch,
+        overrides,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}\nhint: {}", e.hint()))?;
+    let addons = addons::discover(
+        &config.root,
+        &config.addons_dirs,
+        Some(config.file.odoo.series),
+    )?;
+    let graph = AddonGraph::build(&addons)?;
+
+    let mut commit = None;
+    let mut base = None;
+    if let Some(repo) = &repo {
+        let head_spec = context.commit.clone().unwrap_or_else(|| "HEAD".to_string());
+        let head_id = repo.resolve(&head_spec).ok();
+        if context.commit.is_some() && head_id.is_none() {
+            repo.resolve(&head_spec)
+                .with_context(|| format!("the commit to build, `{head_spec}`"))?;
+        }
+        if let Some(id) = head_id {
+            commit = Some(repo.commit_info(id)?);
+            if let Some(base_spec) = &context.base {
+                let base_id = repo
+                    .resolve(base_spec)
+                    .with_context(|| format!("the base to compare with, `{base_spec}` (fetch more history: `fetch-depth: 0`)"))?;
+                base = Some(base_facts(repo, &addons, base_spec, base_id, id)?);
+            }
+        }
+    }
+    let project = project_name(&config, &context);
+    Ok(Project {
+        config,
+        context,
+        commit,
+        addons,
+        graph,
+        base,
+        project,
+    })
+}
+
+/// Versions of the addons at `base_id`, and which addons changed since then.
+pub fn base_facts(
+    repo: &Repo,
+    addons: &AddonSet,
+    reference: &str,
+    base_id: git2::Oid,
+    head_id: git2::Oid,
+) -> anyhow::Result<BaseFacts> {
+    let mut versions = BTreeMap::new();
+    let changed_files = repo.changed_files(base_id, head_id)?;
+    let mut changed = Vec::new();
+    for addon in &addons.addons {
+        let Some(rel_dir) = repo.relative(&addon.dir) else {
+            continue;
+        };
+        let prefix = format!("{rel_dir}/");
+        if changed_files.iter().any(|f| f.starts_with(&prefix)) {
+            changed.push(addon.name.clone());
+        }
+        let Some(file_name) = addon.manifest_file.file_name() else {
+            continue;
+        };
+        let path = format!("{prefix}{}", file_name.to_string_lossy());
+        let Some(bytes) = repo.file_at(base_id, &path)? else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let display = format!("{path} at {}", &base_id.to_string()[..12]);
+        let manifest = parse_manifest(Path::new(&display), &text)?;
+        let version = adapt_version(addons.series, &manifest.version).unwrap_or(manifest.version);
+        versions.insert(addon.name.clone(), version);
+    }
+    Ok(BaseFacts {
+        reference: reference.to_string(),
+        sha: base_id.to_string(),
+        versions,
+        changed,
+    })
+}
+
+fn project_name(config: &Config, context: &Context) -> String {
+    let raw = context
+        .repository
+        .as_deref()
+        .and_then(|r| r.rsplit('/').next())
+        .map(str::to_string)
+        .or_else(|| {
+            config
+                .root
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        })
+        .unwrap_or_else(|| "project".to_string());
+    let clean: String = raw
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let clean = clean
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
+    if clean.is_empty() {
+        "project".to_string()
+    } else {
+        clean
+    }
+}

@@ -1,0 +1,149 @@
+//! The Git checkout (git2): refs, commits, files at a commit, changes between commits.
+
+use std::path::{Path, PathBuf};
+
+use git2::{DiffOptions, Oid, Repository};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RepoError {
+    #[error("`{path}` is not inside a Git repository")]
+    NotARepo {
+        path: PathBuf,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("cannot resolve `{spec}` to a commit")]
+    BadRef {
+        spec: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+}
+
+pub struct Repo {
+    inner: Repository,
+    workdir: PathBuf,
+}
+
+/// What HEAD points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// The branch name, or `None` when HEAD is detached.
+    pub branch: Option<String>,
+    pub commit: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub summary: String,
+    pub author: String,
+}
+
+impl Repo {
+    pub fn discover(path: &Path) -> Result<Repo, RepoError> {
+        let inner = Repository::discover(path).map_err(|source| RepoError::NotARepo {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let workdir = inner
+            .workdir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| inner.path().to_path_buf());
+        let workdir = workdir.canonicalize().unwrap_or(workdir);
+        Ok(Repo { inner, workdir })
+    }
+
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    pub fn head(&self) -> Head {
+        let detached = self.inner.head_detached().unwrap_or(false);
+        match self.inner.head() {
+            Ok(head) => Head {
+                branch: if detached {
+                    None
+                } else {
+                    head.shorthand().map(str::to_string)
+                },
+                commit: head.peel_to_commit().ok().map(|c| c.id().to_string()),
+            },
+            // An unborn branch: HEAD names a branch with no commit yet.
+            Err(_) => Head {
+                branch: self.inner.find_reference("HEAD").ok().and_then(|r| {
+                    r.symbolic_target()
+                        .map(|t| t.trim_start_matches("refs/heads/").to_string())
+                }),
+                commit: None,
+            },
+        }
+    }
+
+    /// Resolves a branch, tag, SHA or revspec to a commit id.
+    pub fn resolve(&self, spec: &str) -> Result<Oid, RepoError> {
+        self.inner
+            .revparse_single(spec)
+            .and_then(|o| o.peel_to_commit())
+            .map(|c| c.id())
+            .map_err(|source| RepoError::BadRef {
+                spec: spec.to_string(),
+                source,
+            })
+    }
+
+    pub fn commit_info(&self, id: Oid) -> Result<CommitInfo, RepoError> {
+        let c = self.inner.find_commit(id)?;
+        let author = c.author().name().unwrap_or("").to_string();
+        Ok(CommitInfo {
+            sha: id.to_string(),
+            summary: c.summary().unwrap_or("").to_string(),
+            author,
+        })
+    }
+
+    /// Paths (relative to the repository root, `/`-separated) that differ between two commits.
+    pub fn changed_files(&self, base: Oid, head: Oid) -> Result<Vec<String>, RepoError> {
+        let base_tree = self.inner.find_commit(base)?.tree()?;
+        let head_tree = self.inner.find_commit(head)?.tree()?;
+        let mut opts = DiffOptions::new();
+        let diff =
+            self.inner
+                .diff_tree_to_tree(Some(&base_tree), Some(&head_tree), Some(&mut opts))?;
+        let mut files = Vec::new();
+        for delta in diff.deltas() {
+            for file in [delta.old_file(), delta.new_file()] {
+                if let Some(p) = file.path() {
+                    let p = p.to_string_lossy().replace('\\', "/");
+                    if !files.contains(&p) {
+                        files.push(p);
+                    }
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
+    /// The content of `path` (relative to the repository root) at `commit`, if it exists there.
+    pub fn file_at(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        let tree = self.inner.find_commit(commit)?.tree()?;
+        let entry = match tree.get_path(Path::new(path)) {
+            Ok(e) => e,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let object = entry.to_object(&self.inner)?;
+        Ok(object.as_blob().map(|b| b.content().to_vec()))
+    }
+
+    /// `path` (absolute or relative to the current dir) relative to the repository root.
+    pub fn relative(&self, path: &Path) -> Option<String> {
+        let abs = path.canonicalize().ok()?;
+        let rel = abs.strip_prefix(&self.workdir).ok()?;
+        Some(rel.to_string_lossy().replace('\\', "/"))
+    }
+}

@@ -1,0 +1,69 @@
+//! The plan as a person reads it in a terminal or a CI log.
+
+use std::fmt::Write;
+
+use crate::plan::{Action, Plan};
+use crate::style::Style;
+
+pub fn render(plan: &Plan, s: Style) -> String {
+    let mut out = String::new();
+    let commit = plan
+        .commit
+        .as_deref()
+        .map(|c| c.get(..12).unwrap_or(c).to_string())
+        .unwrap_or_else(|| "(no commit)".into());
+    let _ = writeln!(
+        out,
+        "{} {} on branch {} at {}{}",
+        s.bold("odoo-ci plan:"),
+        s.cyan(plan.stage.as_str()),
+        s.bold(&plan.branch),
+        commit,
+        plan.commit_summary
+            .as_deref()
+            .map(|m| format!(" {}", s.dim(&format!("({m})"))))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(out, "  series {}, image {}", plan.series, plan.image);
+    if let Some(base) = &plan.base {
+        let _ = writeln!(out, "  compared with {}", base.get(..12).unwrap_or(base));
+    }
+    for (title, names, action) in [
+        ("install", &plan.addons.install, Action::Install),
+        ("test", &plan.addons.test, Action::Test),
+        ("update", &plan.addons.update, Action::Update),
+    ] {
+        let _ = writeln!(out, "\n{} ({})", s.bold(title), names.len());
+        if names.is_empty() {
+            let _ = writeln!(out, "  {}", s.dim("(none)"));
+        }
+        for d in plan.addons.details.iter().filter(|d| d.action == action) {
+            let _ = writeln!(out, "  {:<32} {}", d.name, s.dim(&d.reason));
+        }
+    }
+    if !plan.addons.external.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} {}",
+            s.bold("external dependencies (from the base image):"),
+            plan.addons.external.join(", ")
+        );
+    }
+    let _ = writeln!(out, "\n{}", s.bold("steps"));
+    for (i, step) in plan.steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {:<18} {}", i + 1, step.name, step.description);
+    }
+    if !plan.env.is_empty() {
+        let _ = writeln!(out, "\n{}", s.bold("environment"));
+        for (k, v) in &plan.env {
+            let _ = writeln!(out, "  {k}={v}");
+        }
+    }
+    for note in &plan.notes {
+        let _ = writeln!(out, "\n{} {note}", s.yellow("note:"));
+    }
+    for problem in &plan.problems {
+        let _ = writeln!(out, "\n{} {problem}", s.red("problem:"));
+    }
+    out
+}

@@ -16,14 +16,29 @@ pub const YELLOW: u8 = 3;
 #[error("{message}")]
 pub struct BadInput {
     pub message: String,
+    /// What to do about it, printed last.
+    pub hint: Option<String>,
 }
 
 impl BadInput {
     pub fn new(message: impl Into<String>) -> Self {
         BadInput {
             message: message.into(),
+            hint: None,
         }
     }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// The hint of the first `BadInput` in the chain, if any.
+pub fn hint_for(err: &anyhow::Error) -> Option<&str> {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<BadInput>())
+        .and_then(|b| b.hint.as_deref())
 }
 
 /// The exit code for an error that reached the top.

@@ -23,6 +23,9 @@ fn main() -> ExitCode {
             for cause in err.chain().skip(1) {
                 text.push_str(&format!("\n  caused by: {cause}"));
             }
+            if let Some(hint) = exit::hint_for(&err) {
+                text.push_str(&format!("\nhint: {hint}"));
+            }
             eprintln!("{text}");
             exit::code_for(&err)
         }

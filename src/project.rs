@@ -3,11 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context as _;
-
 use crate::addons::{self, manifest::parse_manifest, version::adapt_version, AddonGraph, AddonSet};
 use crate::config::Config;
 use crate::context::{self, Context, Overrides};
+use crate::exit::BadInput;
 use crate::plan::{BaseFacts, Facts};
 use crate::repo::{CommitInfo, Repo};
 
@@ -48,7 +47,7 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         head_branch,
         overrides,
     )
-    .map_err(|e| anyhow::anyhow!("{e}\nhint: {}", e.hint()))?;
+    .map_err(|e| BadInput::new(e.to_string()).hint(e.hint()))?;
     let addons = addons::discover(
         &config.root,
         &config.addons_dirs,
@@ -60,17 +59,22 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
     let mut base = None;
     if let Some(repo) = &repo {
         let head_spec = context.commit.clone().unwrap_or_else(|| "HEAD".to_string());
-        let head_id = repo.resolve(&head_spec).ok();
-        if context.commit.is_some() && head_id.is_none() {
-            repo.resolve(&head_spec)
-                .with_context(|| format!("the commit to build, `{head_spec}`"))?;
+        let head_id = repo.resolve(&head_spec).map_err(|e| e.to_string());
+        if let (Some(_), Err(e)) = (&context.commit, &head_id) {
+            return Err(BadInput::new(format!(
+                "cannot resolve the commit to build, `{head_spec}`: {e}"
+            ))
+            .hint("check --ref, or fetch the commit into the checkout")
+            .into());
         }
-        if let Some(id) = head_id {
+        if let Ok(id) = head_id {
             commit = Some(repo.commit_info(id)?);
             if let Some(base_spec) = &context.base {
-                let base_id = repo
-                    .resolve(base_spec)
-                    .with_context(|| format!("the base to compare with, `{base_spec}` (fetch more history: `fetch-depth: 0`)"))?;
+                let base_id = repo.resolve(base_spec).map_err(|e| {
+                    BadInput::new(format!("cannot resolve the base to compare with, `{base_spec}`: {e}")).hint(
+                        "fetch more history (`fetch-depth: 0` in actions/checkout, `GIT_DEPTH: 0` in GitLab CI) or check --base",
+                    )
+                })?;
                 base = Some(base_facts(repo, &addons, base_spec, base_id, id)?);
             }
         }

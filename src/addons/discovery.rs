@@ -51,7 +51,7 @@ pub fn discover(
     addons_paths: &[PathBuf],
     series: Option<Series>,
 ) -> Result<AddonSet, Diagnostic> {
-    let mut candidates = Vec::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
     for path in addons_paths {
         let dir = root.join(path);
         let entries = std::fs::read_dir(&dir).map_err(|e| {
@@ -61,106 +61,110 @@ pub fn discover(
             )
             .hint("check `addons_paths` in .odoo-ci.yml, or the --addons-path you gave")
         })?;
-        let mut found: Vec<PathBuf> = entries
+        let rel_base = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let rel_base = rel_base.trim_start_matches("./").trim_end_matches('/');
+        let mut found: Vec<Candidate> = entries
             .filter_map(Result::ok)
             .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .map(|e| e.path())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                if name.starts_with('.') {
+                    return None;
+                }
+                let rel_dir = if rel_base.is_empty() || rel_base == "." {
+                    name.clone()
+                } else {
+                    format!("{rel_base}/{name}")
+                };
+                Some(Candidate {
+                    dir: e.path(),
+                    name,
+                    rel_dir,
+                })
+            })
             .collect();
-        found.sort();
+        // Sorting names, not paths: comparing path components is slow on thousands of entries.
+        found.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         candidates.extend(found);
     }
 
     let allow_old = series.is_none_or(|s| s.reads_openerp_manifest());
-    let parsed = parse_in_parallel(&candidates, allow_old);
-
-    let mut raw: Vec<(PathBuf, PathBuf, Manifest)> = Vec::with_capacity(parsed.len());
+    let parsed = parse_in_parallel(&candidates, allow_old, series);
+    let mut addons: Vec<Addon> = Vec::with_capacity(parsed.len());
     for item in parsed {
-        if let Some((dir, file, manifest)) = item? {
-            raw.push((dir, file, manifest));
+        if let Some(addon) = item? {
+            addons.push(addon);
         }
     }
 
     let series = match series {
         Some(s) => s,
-        None => infer_series(raw.iter().map(|(_, _, m)| m.version.as_str())).ok_or_else(|| {
-            Diagnostic::new(
-                DiagKind::InvalidValue,
-                "cannot tell the Odoo series: no manifest version starts with one",
-            )
-            .hint("pass --series 17.0 (or set `odoo.series` in .odoo-ci.yml)")
-        })?,
+        None => {
+            let s = infer_series(addons.iter().map(|a| a.manifest.version.as_str())).ok_or_else(
+                || {
+                    Diagnostic::new(
+                        DiagKind::InvalidValue,
+                        "cannot tell the Odoo series: no manifest version starts with one",
+                    )
+                    .hint("pass --series 17.0 (or set `odoo.series` in .odoo-ci.yml)")
+                },
+            )?;
+            for addon in &mut addons {
+                addon.version = normalise(s, &addon.manifest_file, &addon.manifest)?;
+            }
+            s
+        }
     };
 
-    let mut by_name: BTreeMap<String, Addon> = BTreeMap::new();
-    for (dir, manifest_file, manifest) in raw {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        check_module_name(&name, &dir)?;
-        let version = if manifest.installable {
-            adapt_version(series, &manifest.version)
-                .map_err(|e| version_error(&manifest_file, &manifest, &e))?
-        } else {
-            manifest.version.clone()
-        };
-        let rel_dir = dir
-            .strip_prefix(root)
-            .unwrap_or(&dir)
-            .to_string_lossy()
-            .replace('\\', "/");
-        let addon = Addon {
-            name: name.clone(),
-            dir,
-            rel_dir,
-            manifest_file,
-            manifest,
-            version,
-        };
-        if let Some(first) = by_name.get(&name) {
+    addons.sort_by(|a, b| a.name.cmp(&b.name));
+    for pair in addons.windows(2) {
+        if pair[0].name == pair[1].name {
             return Err(Diagnostic::new(
                 DiagKind::DuplicateAddon,
                 format!(
-                    "addon `{name}` is found twice: in `{}` and in `{}`",
-                    first.dir.display(),
-                    addon.dir.display()
+                    "addon `{}` is found twice: in `{}` and in `{}`",
+                    pair[0].name,
+                    pair[0].dir.display(),
+                    pair[1].dir.display()
                 ),
             )
             .hint("Odoo would silently use the first one; remove one copy or one addons path"));
         }
-        by_name.insert(name, addon);
     }
-    Ok(AddonSet {
-        series,
-        addons: by_name.into_values().collect(),
-    })
+    Ok(AddonSet { series, addons })
 }
 
-type Parsed = Result<Option<(PathBuf, PathBuf, Manifest)>, Diagnostic>;
+/// A folder that may hold an addon.
+struct Candidate {
+    dir: PathBuf,
+    name: String,
+    rel_dir: String,
+}
 
-fn parse_in_parallel(candidates: &[PathBuf], allow_old: bool) -> Vec<Parsed> {
+type Parsed = Result<Option<Addon>, Diagnostic>;
+
+fn parse_in_parallel(
+    candidates: &[Candidate],
+    allow_old: bool,
+    series: Option<Series>,
+) -> Vec<Parsed> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(8);
+    let read = |c: &Candidate| read_addon(c, allow_old, series);
     if threads <= 1 || candidates.len() < 64 {
-        return candidates
-            .iter()
-            .map(|d| read_addon(d, allow_old))
-            .collect();
+        return candidates.iter().map(read).collect();
     }
     let chunk = candidates.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = candidates
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|d| read_addon(d, allow_old))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| scope.spawn(move || part.iter().map(read).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
@@ -177,25 +181,15 @@ fn parse_in_parallel(candidates: &[PathBuf], allow_old: bool) -> Vec<Parsed> {
 }
 
 /// Reads one folder's manifest; `None` when the folder is not an addon.
-fn read_addon(dir: &Path, allow_old: bool) -> Parsed {
+fn read_addon(candidate: &Candidate, allow_old: bool, series: Option<Series>) -> Parsed {
     let mut names = vec![MANIFEST];
     if allow_old {
         names.push(OLD_MANIFEST);
     }
     for file_name in names {
-        let file = dir.join(file_name);
-        match std::fs::read(&file) {
-            Ok(bytes) => {
-                let source = String::from_utf8(bytes).map_err(|e| {
-                    Diagnostic::new(
-                        DiagKind::ManifestSyntax,
-                        format!("manifest `{}` is not valid UTF-8: {e}", file.display()),
-                    )
-                    .hint("save the manifest as UTF-8")
-                })?;
-                let manifest = parse_manifest(&file, &source)?;
-                return Ok(Some((dir.to_path_buf(), file, manifest)));
-            }
+        let file = candidate.dir.join(file_name);
+        let bytes = match read_file(&file) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => {
                 return Err(Diagnostic::new(
@@ -203,9 +197,48 @@ fn read_addon(dir: &Path, allow_old: bool) -> Parsed {
                     format!("cannot read `{}`: {e}", file.display()),
                 ))
             }
-        }
+        };
+        let source = String::from_utf8(bytes).map_err(|e| {
+            Diagnostic::new(
+                DiagKind::ManifestSyntax,
+                format!("manifest `{}` is not valid UTF-8: {e}", file.display()),
+            )
+            .hint("save the manifest as UTF-8")
+        })?;
+        let manifest = parse_manifest(&file, &source)?;
+        check_module_name(&candidate.name, &candidate.dir)?;
+        let version = match series {
+            Some(s) => normalise(s, &file, &manifest)?,
+            None => manifest.version.clone(),
+        };
+        return Ok(Some(Addon {
+            name: candidate.name.clone(),
+            dir: candidate.dir.clone(),
+            rel_dir: candidate.rel_dir.clone(),
+            manifest_file: file,
+            manifest,
+            version,
+        }));
     }
     Ok(None)
+}
+
+/// Reads a whole file without the size query `std::fs::read` makes: manifests are small,
+/// and on thousands of them the extra system call shows.
+fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::with_capacity(4096);
+    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The version Odoo stores for an installable addon; as written for the others.
+fn normalise(series: Series, file: &Path, manifest: &Manifest) -> Result<String, Diagnostic> {
+    if manifest.installable {
+        adapt_version(series, &manifest.version).map_err(|e| version_error(file, manifest, &e))
+    } else {
+        Ok(manifest.version.clone())
+    }
 }
 
 /// An Odoo module name must be importable as `odoo.addons.<name>`.

@@ -1,7 +1,7 @@
 //! The dependency graph of the repository's addons: install order, cycles, external
 //! dependencies, and the closures "what this needs" and "what depends on this".
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::discovery::AddonSet;
 use crate::diag::{DiagKind, Diagnostic};
@@ -18,7 +18,7 @@ pub struct AddonGraph {
 
 impl AddonGraph {
     pub fn build(set: &AddonSet) -> Result<AddonGraph, Diagnostic> {
-        let installable: BTreeSet<&str> = set
+        let installable: HashSet<&str> = set
             .addons
             .iter()
             .filter(|a| a.manifest.installable)

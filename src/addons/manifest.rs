@@ -70,7 +70,7 @@ pub fn parse_manifest(file: &Path, source: &str) -> Result<Manifest, Diagnostic>
             key: key_name,
             node: value,
         };
-        match key_name.as_str() {
+        match key_name.as_ref() {
             "name" => m.name = Some(f.string()?),
             "version" => {
                 m.version = f.string()?;
@@ -100,7 +100,7 @@ pub fn parse_manifest(file: &Path, source: &str) -> Result<Manifest, Diagnostic>
                             key: kind,
                             node: v,
                         };
-                        match kind.as_str() {
+                        match kind.as_ref() {
                             "python" => m.python_dependencies = sub.strings()?,
                             "bin" => m.bin_dependencies = sub.strings()?,
                             _ => {}
@@ -136,7 +136,7 @@ fn literal_error(file: &Path, source: &str, err: &LiteralError) -> Diagnostic {
     }
 }
 
-fn field_error(file: &Path, source: &str, node: &Node, message: String) -> Diagnostic {
+fn field_error(file: &Path, source: &str, node: &Node<'_>, message: String) -> Diagnostic {
     Diagnostic::new(DiagKind::ManifestField, message).at_offset(file, source, node.span.start)
 }
 
@@ -144,7 +144,7 @@ struct Field<'a> {
     file: &'a Path,
     source: &'a str,
     key: &'a str,
-    node: &'a Node,
+    node: &'a Node<'a>,
 }
 
 impl Field<'_> {
@@ -165,7 +165,7 @@ impl Field<'_> {
 
     fn string(&self) -> Result<String, Diagnostic> {
         match &self.node.value {
-            Value::Str(s) => Ok(s.clone()),
+            Value::Str(s) => Ok(s.to_string()),
             _ => Err(self.wrong_type("a string")),
         }
     }
@@ -175,7 +175,7 @@ impl Field<'_> {
             Value::List(items) | Value::Tuple(items) | Value::Set(items) => items
                 .iter()
                 .map(|item| match &item.value {
-                    Value::Str(s) => Ok(s.clone()),
+                    Value::Str(s) => Ok(s.to_string()),
                     _ => Err(self.wrong_type("a list of strings")),
                 })
                 .collect(),

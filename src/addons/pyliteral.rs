@@ -4,6 +4,8 @@
 //! comments and trailing commas. Anything else is an error with its byte offset.
 //! No Python interpreter is involved.
 
+use std::borrow::Cow;
+
 use thiserror::Error;
 
 /// Byte range of a literal in the source.
@@ -14,12 +16,13 @@ pub struct Span {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Dict(Vec<(Node, Node)>),
-    List(Vec<Node>),
-    Tuple(Vec<Node>),
-    Set(Vec<Node>),
-    Str(String),
+pub enum Value<'a> {
+    Dict(Vec<(Node<'a>, Node<'a>)>),
+    List(Vec<Node<'a>>),
+    Tuple(Vec<Node<'a>>),
+    Set(Vec<Node<'a>>),
+    /// Borrowed from the source when written without escapes or concatenation.
+    Str(Cow<'a, str>),
     Bytes(Vec<u8>),
     Int(i128),
     Float(f64),
@@ -28,12 +31,12 @@ pub enum Value {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub value: Value,
+pub struct Node<'a> {
+    pub value: Value<'a>,
     pub span: Span,
 }
 
-impl Value {
+impl Value<'_> {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Dict(_) => "dict",
@@ -69,7 +72,7 @@ impl LiteralError {
 }
 
 /// Parses a whole source text holding exactly one literal expression.
-pub fn parse(source: &str) -> Result<Node, LiteralError> {
+pub fn parse(source: &str) -> Result<Node<'_>, LiteralError> {
     let mut p = Parser {
         src: source.as_bytes(),
         text: source,
@@ -153,7 +156,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn expr(&mut self) -> Result<Node, LiteralError> {
+    fn expr(&mut self) -> Result<Node<'a>, LiteralError> {
         self.skip_trivia()?;
         let start = self.pos;
         let Some(c) = self.peek() else {
@@ -182,7 +185,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn node(&self, value: Value, start: usize) -> Node {
+    fn node(&self, value: Value<'a>, start: usize) -> Node<'a> {
         Node {
             value,
             span: Span {
@@ -193,7 +196,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Comma-separated expressions up to `close`, trailing comma allowed.
-    fn sequence(&mut self, close: u8) -> Result<Vec<Node>, LiteralError> {
+    fn sequence(&mut self, close: u8) -> Result<Vec<Node<'a>>, LiteralError> {
         let mut items = Vec::new();
         loop {
             self.skip_trivia()?;
@@ -214,7 +217,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn brace(&mut self, start: usize) -> Result<Node, LiteralError> {
+    fn brace(&mut self, start: usize) -> Result<Node<'a>, LiteralError> {
         self.pos += 1;
         self.skip_trivia()?;
         if self.peek() == Some(b'}') {
@@ -263,7 +266,7 @@ impl<'a> Parser<'a> {
         Ok(self.node(Value::Dict(pairs), start))
     }
 
-    fn paren(&mut self, start: usize) -> Result<Node, LiteralError> {
+    fn paren(&mut self, start: usize) -> Result<Node<'a>, LiteralError> {
         self.pos += 1;
         self.skip_trivia()?;
         if self.peek() == Some(b')') {
@@ -288,7 +291,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn word(&mut self, start: usize) -> Result<Node, LiteralError> {
+    fn word(&mut self, start: usize) -> Result<Node<'a>, LiteralError> {
         let rest = &self.text[self.pos..];
         let len = rest
             .char_indices()
@@ -325,17 +328,18 @@ impl<'a> Parser<'a> {
     }
 
     /// One or more adjacent string literals, concatenated as Python does.
-    fn strings(&mut self, start: usize) -> Result<Node, LiteralError> {
-        let mut text = String::new();
+    fn strings(&mut self, start: usize) -> Result<Node<'a>, LiteralError> {
+        let mut text: Cow<'a, str> = Cow::Borrowed("");
         let mut bytes: Option<Vec<u8>> = None;
         let mut count = 0;
         loop {
             let part_start = self.pos;
             let (is_bytes, content) = self.one_string()?;
             match (&mut bytes, is_bytes, count) {
-                (None, true, 0) => bytes = Some(content.into_bytes_checked(part_start, self)?),
-                (Some(b), true, _) => b.extend(content.into_bytes_checked(part_start, self)?),
-                (None, false, _) => text.push_str(&content.0),
+                (None, true, 0) => bytes = Some(into_bytes(content, part_start, self)?),
+                (Some(b), true, _) => b.extend(into_bytes(content, part_start, self)?),
+                (None, false, 0) => text = content,
+                (None, false, _) => text.to_mut().push_str(&content),
                 _ => {
                     return Err(self.syntax(part_start, "cannot mix bytes and str literals"));
                 }
@@ -363,7 +367,7 @@ impl<'a> Parser<'a> {
         matches!(self.src.get(i), Some(b'\'' | b'"'))
     }
 
-    fn one_string(&mut self) -> Result<(bool, Decoded), LiteralError> {
+    fn one_string(&mut self) -> Result<(bool, Cow<'a, str>), LiteralError> {
         let start = self.pos;
         let (mut raw, mut is_bytes) = (false, false);
         while let Some(c) = self.peek() {
@@ -386,49 +390,75 @@ impl<'a> Parser<'a> {
         };
         let triple = self.src[self.pos..].starts_with(&[quote, quote, quote]);
         self.pos += if triple { 3 } else { 1 };
+        let content_start = self.pos;
         let mut out = String::new();
+        let mut owned = false;
         loop {
+            // Copy the plain run up to the next quote, backslash or newline in one go.
+            let rest = &self.src[self.pos..];
+            let run = memchr::memchr3(quote, b'\\', b'\n', rest).unwrap_or(rest.len());
+            let plain = &self.text[self.pos..self.pos + run];
+            if is_bytes && !plain.is_ascii() {
+                let bad = plain.find(|c: char| !c.is_ascii()).unwrap_or(0);
+                return Err(self.syntax(
+                    self.pos + bad,
+                    "bytes literals may only hold ASCII characters",
+                ));
+            }
+            out.push_str(plain);
+            self.pos += run;
             let Some(c) = self.peek() else {
                 return Err(self.syntax(start, "unterminated string literal"));
             };
             if c == quote {
-                if !triple {
-                    self.pos += 1;
-                    break;
-                }
-                if self.src[self.pos..].starts_with(&[quote, quote, quote]) {
-                    self.pos += 3;
-                    break;
-                }
-            }
-            if c == b'\n' && !triple {
-                return Err(self.syntax(
-                    start,
-                    "unterminated string literal (a newline inside a single-quoted string)",
-                ));
-            }
-            if c == b'\\' {
-                if raw {
-                    // In a raw string the backslash stays but still protects the next char.
-                    out.push('\\');
-                    self.pos += 1;
-                    if let Some(ch) = self.text[self.pos..].chars().next() {
-                        out.push(ch);
-                        self.pos += ch.len_utf8();
+                let close = if !triple {
+                    1
+                } else if self.src[self.pos..].starts_with(&[quote, quote, quote]) {
+                    3
+                } else {
+                    0
+                };
+                if close > 0 {
+                    let content_end = self.pos;
+                    self.pos += close;
+                    if !owned {
+                        return Ok((
+                            is_bytes,
+                            Cow::Borrowed(&self.text[content_start..content_end]),
+                        ));
                     }
-                    continue;
+                    break;
                 }
-                self.escape(&mut out, is_bytes)?;
+                out.push(quote as char);
+                self.pos += 1;
                 continue;
             }
-            let ch = self.text[self.pos..].chars().next().unwrap_or('\u{fffd}');
-            if is_bytes && !ch.is_ascii() {
-                return Err(self.syntax(self.pos, "bytes literals may only hold ASCII characters"));
+            if c == b'\n' {
+                if !triple {
+                    return Err(self.syntax(
+                        start,
+                        "unterminated string literal (a newline inside a single-quoted string)",
+                    ));
+                }
+                out.push('\n');
+                self.pos += 1;
+                continue;
             }
-            out.push(ch);
-            self.pos += ch.len_utf8();
+            // A backslash: from here on the content differs from the source.
+            owned = true;
+            if raw {
+                // In a raw string the backslash stays but still protects the next char.
+                out.push('\\');
+                self.pos += 1;
+                if let Some(ch) = self.text[self.pos..].chars().next() {
+                    out.push(ch);
+                    self.pos += ch.len_utf8();
+                }
+                continue;
+            }
+            self.escape(&mut out, is_bytes)?;
         }
-        Ok((is_bytes, Decoded(out)))
+        Ok((is_bytes, Cow::Owned(out)))
     }
 
     fn escape(&mut self, out: &mut String, is_bytes: bool) -> Result<(), LiteralError> {
@@ -515,7 +545,7 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| self.syntax(at, "escape is not a valid character"))
     }
 
-    fn number(&mut self, start: usize, negative: bool) -> Result<Node, LiteralError> {
+    fn number(&mut self, start: usize, negative: bool) -> Result<Node<'a>, LiteralError> {
         let num_start = self.pos;
         let rest = &self.src[self.pos..];
         let radix = match rest {
@@ -578,28 +608,28 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// The decoded text of one string literal, before we know whether it is bytes.
-struct Decoded(String);
-
-impl Decoded {
-    fn into_bytes_checked(self, offset: usize, p: &Parser<'_>) -> Result<Vec<u8>, LiteralError> {
-        self.0
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).ok())
-            .collect::<Option<Vec<u8>>>()
-            .ok_or_else(|| p.syntax(offset, "bytes literals may only hold ASCII characters"))
-    }
+/// The bytes of a `b'…'` literal; escapes above 0x7f stand for single bytes.
+fn into_bytes(
+    content: Cow<'_, str>,
+    offset: usize,
+    p: &Parser<'_>,
+) -> Result<Vec<u8>, LiteralError> {
+    content
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| p.syntax(offset, "bytes literals may only hold ASCII characters"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn value(src: &str) -> Value {
+    fn value(src: &str) -> Value<'_> {
         parse(src).expect("parses").value
     }
 
-    fn s(text: &str) -> Value {
+    fn s(text: &str) -> Value<'_> {
         Value::Str(text.into())
     }
 

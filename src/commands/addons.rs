@@ -36,9 +36,10 @@ fn load_addons(config: &Path, args: &AddonsSourceArgs) -> anyhow::Result<(PathBu
     }
     if !config.exists() {
         return Err(BadInput::new(format!(
-            "no `{}` here and no --addons-path given\nhint: pass --addons-path DIR (and --series 17.0), or --config FILE",
+            "no `{}` here and no --addons-path given",
             config.display()
         ))
+        .hint("pass --addons-path DIR (and --series 17.0), or --config FILE")
         .into());
     }
     let cfg = Config::load(config)?;

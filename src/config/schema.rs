@@ -140,7 +140,7 @@ pub enum WarningPolicy {
     Ignore,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DevelopmentSection {
     /// Repo addons to install (their repo dependencies come along).
@@ -169,6 +169,21 @@ pub struct DevelopmentSection {
 
 fn one() -> u32 {
     1
+}
+
+impl Default for DevelopmentSection {
+    fn default() -> Self {
+        DevelopmentSection {
+            install: AddonSelection::All,
+            test: None,
+            preinstall: Vec::new(),
+            test_tags: None,
+            warnings: WarningPolicy::default(),
+            ignore_warnings: Vec::new(),
+            shards: 1,
+            env: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]

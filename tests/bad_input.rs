@@ -1,0 +1,209 @@
+//! Every bad input of issue 2 gets one clear paragraph: file, line, column where there is
+//! one, what to do, exit code 2, and never a panic.
+
+mod common;
+
+use common::{Project, BASIC_CONFIG};
+
+/// Runs `plan` on a project and returns stderr, checking the exit code and that it did not panic.
+fn plan_error(p: &Project, args: &[&str]) -> String {
+    let mut all = vec!["plan", "--branch", "feature/x"];
+    all.extend_from_slice(args);
+    let out = p.run(&all);
+    assert_eq!(
+        out.code, 2,
+        "stdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("hint: "),
+        "every error says what to do: {}",
+        out.stderr
+    );
+    out.stderr
+}
+
+fn project_with(config: &str) -> Project {
+    let p = Project::new();
+    p.config(config).addon("a_core", "17.0.1.0.0", &["base"]);
+    p
+}
+
+#[test]
+fn yaml_syntax_error() {
+    let p = project_with("odoo:\n  series: \"17.0\n  image: odoo\n");
+    let err = plan_error(&p, &[]);
+    assert!(err.contains(".odoo-ci.yml:"), "{err}");
+}
+
+#[test]
+fn unknown_key_suggests_the_nearest() {
+    let p = project_with(&BASIC_CONFIG.replace("addons_paths:", "addon_paths:"));
+    let err = plan_error(&p, &[]);
+    assert!(err.contains("unknown field `addon_paths`"), "{err}");
+    assert!(err.contains(".odoo-ci.yml:4:1"), "{err}");
+    assert!(err.contains("did you mean `addons_paths`?"), "{err}");
+    let nested = project_with(&format!("{BASIC_CONFIG}development:\n  shard: 2\n"));
+    let err = plan_error(&nested, &[]);
+    assert!(
+        err.contains(".odoo-ci.yml:13:3") && err.contains("did you mean `shards`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let p = project_with(&format!("{BASIC_CONFIG}development:\n  shards: many\n"));
+    let err = plan_error(&p, &[]);
+    assert!(err.contains("invalid type"), "{err}");
+    assert!(err.contains(".odoo-ci.yml:13:"), "{err}");
+    let stage = project_with(&BASIC_CONFIG.replace("stage: staging", "stage: stagin"));
+    let err = plan_error(&stage, &[]);
+    assert!(err.contains("did you mean `staging`?"), "{err}");
+}
+
+#[test]
+fn unsupported_series() {
+    let p = project_with(&BASIC_CONFIG.replace("\"17.0\"", "\"15.0\""));
+    let err = plan_error(&p, &[]);
+    assert!(
+        err.contains("not a supported Odoo series") && err.contains(".odoo-ci.yml:2:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn two_production_rules() {
+    let p = project_with(&BASIC_CONFIG.replace("stage: staging", "stage: production"));
+    let err = plan_error(&p, &[]);
+    assert!(
+        err.contains("two branch rules map to `production`"),
+        "{err}"
+    );
+    assert!(err.contains("the first is on line 6"), "{err}");
+    assert!(err.contains(".odoo-ci.yml:9:5"), "{err}");
+}
+
+#[test]
+fn invalid_glob() {
+    let p = project_with(&BASIC_CONFIG.replace("\"staging*\"", "\"staging[\""));
+    let err = plan_error(&p, &[]);
+    assert!(err.contains("invalid branch glob `staging[`"), "{err}");
+    assert!(err.contains(".odoo-ci.yml:8:5"), "{err}");
+}
+
+#[test]
+fn invalid_ignore_regex() {
+    let p = project_with(&format!(
+        "{BASIC_CONFIG}development:\n  ignore_warnings:\n    - \"ok\"\n    - \"(unclosed\"\n"
+    ));
+    let err = plan_error(&p, &[]);
+    assert!(
+        err.contains("invalid regex") && err.contains(".odoo-ci.yml:15:7"),
+        "{err}"
+    );
+}
+
+#[test]
+fn addons_path_that_does_not_exist() {
+    let p = project_with(&BASIC_CONFIG.replace("[addons]", "[addons, vendor/*, missing]"));
+    let err = plan_error(&p, &[]);
+    assert!(
+        err.contains("addons path `vendor/*` matches no folder"),
+        "{err}"
+    );
+    assert!(err.contains(".odoo-ci.yml:4:"), "{err}");
+}
+
+#[test]
+fn manifest_syntax_error() {
+    let p = project_with(BASIC_CONFIG);
+    p.write(
+        "addons/a_bad/__manifest__.py",
+        "{\n    'name': 'x',\n    'version' '1.0',\n}\n",
+    );
+    let err = plan_error(&p, &[]);
+    assert!(err.contains("syntax error in manifest"), "{err}");
+    // Like Python, adjacent strings concatenate, so the error is at the comma.
+    assert!(
+        err.contains("expected `:`, found `,`") && err.contains("a_bad/__manifest__.py:3:20"),
+        "{err}"
+    );
+}
+
+#[test]
+fn manifest_with_a_non_literal() {
+    let p = project_with(BASIC_CONFIG);
+    p.write(
+        "addons/a_bad/__manifest__.py",
+        "{\n    'name': 'x',\n    'depends': get_depends(),\n}\n",
+    );
+    let err = plan_error(&p, &[]);
+    assert!(
+        err.contains("uses `get_depends(…)`, which is not a literal"),
+        "{err}"
+    );
+    assert!(err.contains("a_bad/__manifest__.py:3:16"), "{err}");
+    assert!(
+        err.contains("3 |     'depends': get_depends(),"),
+        "shows the line: {err}"
+    );
+}
+
+#[test]
+fn dependency_cycle_names_the_cycle() {
+    let p = project_with(BASIC_CONFIG);
+    p.addon("a_one", "1.0", &["a_two"])
+        .addon("a_two", "1.0", &["a_three"])
+        .addon("a_three", "1.0", &["a_one"]);
+    let err = plan_error(&p, &[]);
+    assert!(err.contains("a_one -> a_two -> a_three -> a_one"), "{err}");
+}
+
+#[test]
+fn invalid_module_name() {
+    let p = project_with(BASIC_CONFIG);
+    p.addon("my-addon", "1.0", &["base"]);
+    let err = plan_error(&p, &[]);
+    assert!(
+        err.contains("`my-addon`") && err.contains("rename it, e.g. to `my_addon`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn branch_that_matches_no_rule() {
+    let p = project_with(&BASIC_CONFIG.replace("  - match: \"*\"\n    stage: development\n", ""));
+    let err = plan_error(&p, &[]);
+    assert!(err.contains("branch `feature/x` matches no rule"), "{err}");
+    assert!(err.contains("rules: `main`, `staging*`"), "{err}");
+    assert!(err.contains(".odoo-ci.yml:5:"), "{err}");
+}
+
+#[test]
+fn unknown_addon_in_selection() {
+    let p = project_with(&format!("{BASIC_CONFIG}development:\n  install: [a_cor]\n"));
+    let err = plan_error(&p, &[]);
+    assert!(
+        err.contains("names `a_cor`") && err.contains("did you mean `a_core`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_config_file() {
+    let p = Project::new();
+    let err = plan_error(&p, &[]);
+    assert!(err.contains("cannot read config `.odoo-ci.yml`"), "{err}");
+}
+
+#[test]
+fn bad_git_ref() {
+    let p = project_with(BASIC_CONFIG);
+    p.git_init();
+    p.commit("one");
+    let err = plan_error(&p, &["--base", "no-such-ref"]);
+    assert!(err.contains("`no-such-ref`"), "{err}");
+}

@@ -1,0 +1,139 @@
+//! Test fixtures: projects in temp dirs, real git repos with a fixed author, and a runner
+//! for the real `odoo-ci` binary with a clean CI environment.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> &Project {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+        self
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.path().join(rel)).expect("remove");
+    }
+
+    pub fn addon(&self, name: &str, version: &str, depends: &[&str]) -> &Project {
+        let deps: Vec<String> = depends.iter().map(|d| format!("'{d}'")).collect();
+        self.write(
+            &format!("addons/{name}/__manifest__.py"),
+            &format!(
+                "{{\n    'name': '{name}',\n    'version': '{version}',\n    'depends': [{}],\n}}\n",
+                deps.join(", ")
+            ),
+        )
+    }
+
+    pub fn config(&self, yaml: &str) -> &Project {
+        self.write(".odoo-ci.yml", yaml)
+    }
+
+    pub fn git_init(&self) -> git2::Repository {
+        let repo = git2::Repository::init(self.path()).expect("git init");
+        repo.set_head("refs/heads/main").expect("head");
+        repo
+    }
+
+    /// Commits every file in the work tree; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
+        let repo = git2::Repository::open(self.path()).expect("open");
+        let mut index = repo.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        index.update_all(["*"], None).expect("update");
+        index.write().expect("write index");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("find tree");
+        let sig = git2::Signature::new(
+            "Test",
+            "test@example.com",
+            &git2::Time::new(1_700_000_000, 0),
+        )
+        .expect("sig");
+        let parents: Vec<git2::Commit<'_>> = repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .into_iter()
+            .collect();
+        let parent_refs: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parent_refs)
+            .expect("commit")
+            .to_string()
+    }
+
+    pub fn checkout_branch(&self, name: &str) {
+        let repo = git2::Repository::open(self.path()).expect("open");
+        let head = repo.head().expect("head").peel_to_commit().expect("commit");
+        repo.branch(name, &head, true).expect("branch");
+        repo.set_head(&format!("refs/heads/{name}"))
+            .expect("set head");
+    }
+
+    pub fn detach(&self) {
+        let repo = git2::Repository::open(self.path()).expect("open");
+        let id = repo.head().expect("head").target().expect("target");
+        repo.set_head_detached(id).expect("detach");
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        run_in(self.path(), args, &[])
+    }
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_odoo-ci"))
+}
+
+/// Runs the binary in `dir` with CI variables of the outer environment removed.
+pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(dir).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GITHUB_") || k.starts_with("GITLAB_") || k.starts_with("CI_") {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd.env_remove("ODOO_CI_CONFIG").env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run odoo-ci");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub const BASIC_CONFIG: &str = "odoo:\n  series: \"17.0\"\n  image: odoo:17.0\naddons_paths: [addons]\nbranches:\n  - match: main\n    stage: production\n  - match: \"staging*\"\n    stage: staging\n  - match: \"*\"\n    stage: development\n";

@@ -1,0 +1,277 @@
+//! `odoo-ci plan` and `odoo-ci addons` end to end: the real binary on real git repos.
+
+mod common;
+
+use common::{repo_root, run_in, Project, BASIC_CONFIG};
+use serde_json::Value;
+
+fn json(out: &common::Output) -> Value {
+    assert_eq!(
+        out.code, 0,
+        "stdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    serde_json::from_str(&out.stdout).expect("json")
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|n| n.as_str().expect("str").to_string())
+        .collect()
+}
+
+#[test]
+fn example_plan_gives_the_stage_of_each_branch() {
+    let root = repo_root();
+    let config = "examples/basic/.odoo-ci.yml";
+    for (branch, stage) in [
+        ("main", "production"),
+        ("staging-1", "staging"),
+        ("feature/login", "development"),
+    ] {
+        let out = run_in(
+            &root,
+            &[
+                "plan", "--config", config, "--branch", branch, "--format", "json",
+            ],
+            &[],
+        );
+        let plan = json(&out);
+        assert_eq!(plan["stage"], stage, "{branch}");
+        assert_eq!(plan["branch"], branch);
+        assert!(plan["steps"].as_array().is_some_and(|s| !s.is_empty()));
+    }
+    let dev = json(&run_in(
+        &root,
+        &[
+            "plan",
+            "--config",
+            config,
+            "--branch",
+            "feature/login",
+            "--format",
+            "json",
+        ],
+        &[],
+    ));
+    // Install order puts dependencies first; the non-installable addon is left out.
+    assert_eq!(
+        names(&dev["addons"]["install"]),
+        ["acc_base", "acc_sale", "acc_report"]
+    );
+    assert_eq!(
+        names(&dev["addons"]["test"]),
+        ["acc_base", "acc_sale", "acc_report"]
+    );
+    assert_eq!(names(&dev["addons"]["update"]), Vec::<String>::new());
+    assert_eq!(names(&dev["addons"]["external"]), ["base", "mail", "sale"]);
+    let steps: Vec<&str> = dev["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["build", "database", "install-and-test", "results", "report"]
+    );
+    // Secrets stay templates.
+    let prod = json(&run_in(
+        &root,
+        &[
+            "plan", "--config", config, "--branch", "main", "--format", "json",
+        ],
+        &[("PRODUCTION_DB_URL", "postgres://u:hunter2@db/prod")],
+    ));
+    assert!(!prod.to_string().contains("hunter2"));
+}
+
+#[test]
+fn text_plan_reads_well() {
+    let out = run_in(
+        &repo_root(),
+        &[
+            "plan",
+            "--config",
+            "examples/basic/.odoo-ci.yml",
+            "--branch",
+            "dev",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("odoo-ci plan: development on branch dev"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("--test-tags /acc_base,/acc_sale,/acc_report"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains('\x1b'),
+        "no colour when not a terminal"
+    );
+}
+
+/// A repo on `main` whose last commit bumps one addon and adds another.
+fn bumped_repo() -> Project {
+    let p = Project::new();
+    p.config(BASIC_CONFIG)
+        .addon("a_core", "17.0.1.0.0", &["base"])
+        .addon("a_sale", "1.0.0", &["a_core", "sale"])
+        .addon("a_views", "17.0.1.0.0", &["a_core"]);
+    p.git_init();
+    p.commit("base");
+    p.addon("a_sale", "1.1.0", &["a_core", "sale"])
+        .addon("a_new", "17.0.1.0.0", &["a_core"])
+        .write("addons/a_views/views/x.xml", "<odoo/>");
+    p.commit("bump a_sale, add a_new, change a_views without a bump");
+    p
+}
+
+#[test]
+fn production_plan_updates_bumped_addons_against_the_base_ref() {
+    let p = bumped_repo();
+    let plan = json(&p.run(&["plan", "--base", "HEAD~1", "--format", "json"]));
+    assert_eq!(plan["stage"], "production");
+    assert_eq!(names(&plan["addons"]["update"]), ["a_sale"]);
+    assert_eq!(names(&plan["addons"]["install"]), ["a_new"]);
+    let notes = plan["notes"].to_string();
+    assert!(
+        notes.contains("a_views") && notes.contains("will not update"),
+        "{notes}"
+    );
+    assert_eq!(plan["commit"].as_str().map(str::len), Some(40));
+    let details = plan["addons"]["details"].to_string();
+    assert!(
+        details.contains("version 17.0.1.0.0 → 17.0.1.1.0"),
+        "{details}"
+    );
+}
+
+#[test]
+fn a_downgrade_is_a_problem_and_exits_red() {
+    let p = Project::new();
+    p.config(BASIC_CONFIG)
+        .addon("a_core", "17.0.2.0.0", &["base"]);
+    p.git_init();
+    p.commit("v2");
+    p.addon("a_core", "17.0.1.9.0", &["base"]);
+    p.commit("oops");
+    let out = p.run(&["plan", "--base", "HEAD~1", "--format", "json"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let plan: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(plan["problems"][0].as_str().unwrap().contains("went down"));
+}
+
+#[test]
+fn github_pull_request_context_comes_from_the_event() {
+    let p = bumped_repo();
+    let repo = git2::Repository::open(p.path()).unwrap();
+    let head = repo.head().unwrap().target().unwrap().to_string();
+    let base = repo.revparse_single("HEAD~1").unwrap().id().to_string();
+    let event = p.path().join("event.json");
+    std::fs::write(
+        &event,
+        format!(r#"{{"pull_request": {{"number": 3, "head": {{"ref": "staging-x", "sha": "{head}"}}, "base": {{"ref": "main", "sha": "{base}"}}}}}}"#),
+    )
+    .unwrap();
+    let out = run_in(
+        p.path(),
+        &["plan", "--format", "json"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_EVENT_PATH", event.to_str().unwrap()),
+            ("GITHUB_SHA", "0123456789012345678901234567890123456789"),
+        ],
+    );
+    let plan = json(&out);
+    assert_eq!(plan["stage"], "staging");
+    assert_eq!(plan["commit"], head.as_str());
+    assert_eq!(plan["base"], base.as_str());
+    assert_eq!(names(&plan["addons"]["update"]), ["a_sale"]);
+}
+
+#[test]
+fn detached_head_without_branch_is_a_clear_error() {
+    let p = bumped_repo();
+    p.detach();
+    let out = p.run(&["plan"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("detached") && out.stderr.contains("--branch"),
+        "{}",
+        out.stderr
+    );
+    let ok = p.run(&["plan", "--branch", "feature/x", "--format", "json"]);
+    assert_eq!(json(&ok)["stage"], "development");
+}
+
+#[test]
+fn addons_list_works_without_a_config() {
+    let p = Project::new();
+    p.addon("x_one", "17.0.1.0.0", &["base"])
+        .addon("x_two", "2.0", &["x_one"]);
+    let out = p.run(&[
+        "addons",
+        "list",
+        "--addons-path",
+        "addons",
+        "--format",
+        "json",
+    ]);
+    let list = json(&out);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert_eq!(list[1]["name"], "x_two");
+    assert_eq!(
+        list[1]["version"], "17.0.2.0",
+        "series inferred from the other manifest"
+    );
+    assert_eq!(list[1]["path"], "addons/x_two");
+    assert_eq!(list[1]["depends"][0], "x_one");
+    assert_eq!(list[1]["installable"], true);
+    // On 18.0 a 17.0-prefixed version is invalid, exactly as Odoo says.
+    let wrong = p.run(&[
+        "addons",
+        "list",
+        "--addons-path",
+        "addons",
+        "--series",
+        "18.0",
+    ]);
+    assert_eq!(wrong.code, 2);
+    assert!(
+        wrong.stderr.contains("x_one/__manifest__.py:3:16"),
+        "{}",
+        wrong.stderr
+    );
+}
+
+#[test]
+fn addons_graph_and_changed() {
+    let p = bumped_repo();
+    let graph = json(&p.run(&["addons", "graph", "--format", "json"]));
+    assert_eq!(
+        names(&graph["install_order"]),
+        ["a_core", "a_new", "a_sale", "a_views"]
+    );
+    assert_eq!(names(&graph["external"]), ["base", "sale"]);
+    let changed = json(&p.run(&["addons", "changed", "--since", "HEAD~1", "--format", "json"]));
+    assert_eq!(names(&changed["changed"]), ["a_new", "a_sale", "a_views"]);
+    p.write("addons/a_core/models.py", "x = 1\n");
+    p.commit("touch core");
+    let core = json(&p.run(&["addons", "changed", "--since", "HEAD~1", "--format", "json"]));
+    assert_eq!(names(&core["changed"]), ["a_core"]);
+    assert_eq!(
+        names(&core["affected"]),
+        ["a_core", "a_new", "a_sale", "a_views"]
+    );
+}

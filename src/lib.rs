@@ -10,6 +10,7 @@ pub mod config;
 pub mod context;
 pub mod diag;
 pub mod exit;
+pub mod odoo;
 pub mod plan;
 pub mod project;
 pub mod repo;

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Plan(args) => commands::plan::run(&cli.config, args),
         Command::Addons(cmd) => commands::addons::run(&cli.config, cmd),
-        Command::CheckLog(_) => Ok(exit::RED),
+        Command::CheckLog(args) => commands::check_log::run(&cli.config, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,3 +1,6 @@
 //! Turning results into what people read: terminal text, JUnit, Markdown summaries.
 
+pub mod junit;
+pub mod log_text;
 pub mod plan_text;
+pub mod summary;

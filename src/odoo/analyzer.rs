@@ -1,0 +1,756 @@
+//! The streaming Odoo log analyzer: feed it lines as they come (from a file, stdin or a live
+//! process), read progress at any time, and finish with a [`LogResult`]. Memory stays flat:
+//! INFO records are judged on their header line alone; only WARNING and worse keep their
+//! continuation lines, each capped.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+
+use super::header::{self, Header, Level};
+use super::result::*;
+use super::traceback::{last_line, PathMap};
+use crate::config::WarningPolicy;
+
+/// Continuation text kept per record.
+const MAX_RECORD_BYTES: usize = 64 * 1024;
+/// Problems and warning groups kept (the rest are counted).
+const MAX_PROBLEMS: usize = 500;
+const MAX_WARNING_GROUPS: usize = 1000;
+/// Characters of a warning's first line used to group it.
+const WARNING_KEY_CHARS: usize = 300;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// WARNING records whose `logger: message` matches one of these do not count.
+    pub ignore: Vec<Regex>,
+    pub path_map: PathMap,
+    /// Red when no test summary line (or no `Modules loaded.`) shows up.
+    pub tests_expected: bool,
+    /// The Odoo process's exit code, when known.
+    pub exit_code: Option<i32>,
+    pub warnings: WarningPolicy,
+}
+
+/// Something worth showing live; indices point into the analyzer's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    TestStarted(usize),
+    Failure(usize),
+    Problem(usize),
+    Summary,
+}
+
+/// Live counts for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    pub records: u64,
+    pub tests_started: u64,
+    pub failures: u64,
+    pub problems: u64,
+    pub warnings: u64,
+}
+
+struct Pending {
+    level: Level,
+    logger: String,
+    message: String,
+    continuation: String,
+}
+
+#[derive(Default)]
+struct Summary {
+    failed: u64,
+    errors: u64,
+    total: u64,
+}
+
+pub struct Analyzer {
+    opts: Options,
+    scratch: Vec<u8>,
+    pending: Option<Pending>,
+    records: u64,
+    foreign_lines: u64,
+    cases: Vec<TestCase>,
+    case_index: HashMap<(String, String), usize>,
+    running: Option<(usize, i64)>,
+    failures: Vec<Failure>,
+    problems: Vec<Problem>,
+    problems_dropped: u64,
+    warnings_total: u64,
+    warnings_ignored: u64,
+    warning_groups: HashMap<(String, String), u64>,
+    modules: Vec<ModuleStats>,
+    summary: Option<Summary>,
+    skipped: u64,
+    modules_loaded: bool,
+    test_failure_records: u64,
+}
+
+impl Analyzer {
+    pub fn new(opts: Options) -> Analyzer {
+        Analyzer {
+            opts,
+            scratch: Vec::new(),
+            pending: None,
+            records: 0,
+            foreign_lines: 0,
+            cases: Vec::new(),
+            case_index: HashMap::new(),
+            running: None,
+            failures: Vec::new(),
+            problems: Vec::new(),
+            problems_dropped: 0,
+            warnings_total: 0,
+            warnings_ignored: 0,
+            warning_groups: HashMap::new(),
+            modules: Vec::new(),
+            summary: None,
+            skipped: 0,
+            modules_loaded: false,
+            test_failure_records: 0,
+        }
+    }
+
+    pub fn case(&self, i: usize) -> &TestCase {
+        &self.cases[i]
+    }
+
+    pub fn failure(&self, i: usize) -> &Failure {
+        &self.failures[i]
+    }
+
+    pub fn problem(&self, i: usize) -> &Problem {
+        &self.problems[i]
+    }
+
+    pub fn progress(&self) -> Progress {
+        Progress {
+            records: self.records,
+            tests_started: self.cases.len() as u64,
+            failures: self.failures.len() as u64,
+            problems: self.problems.len() as u64 + self.problems_dropped,
+            warnings: self.warnings_total,
+        }
+    }
+
+    /// Feeds one line (without its newline). Returns up to two events.
+    pub fn feed_line(&mut self, line: &[u8]) -> [Option<Event>; 2] {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let line = if memchr::memchr(0x1b, line).is_some() {
+            header::strip_ansi(line, &mut scratch);
+            &scratch[..]
+        } else {
+            line
+        };
+        let events = match header::parse(line) {
+            Some(h) => {
+                let done = self.flush();
+                self.records += 1;
+                [done, self.on_header(&h)]
+            }
+            None => {
+                if let Some(p) = &mut self.pending {
+                    if p.continuation.len() < MAX_RECORD_BYTES {
+                        let room = MAX_RECORD_BYTES - p.continuation.len();
+                        let text = String::from_utf8_lossy(&line[..line.len().min(room)]);
+                        p.continuation.push_str(&text);
+                        p.continuation.push('\n');
+                    }
+                } else if self.records == 0 {
+                    self.foreign_lines += 1;
+                }
+                [None, None]
+            }
+        };
+        self.scratch = scratch;
+        events
+    }
+
+    fn on_header(&mut self, h: &Header<'_>) -> Option<Event> {
+        match h.level {
+            Level::Debug => None,
+            Level::Info => self.on_info(h),
+            _ => {
+                self.pending = Some(Pending {
+                    level: h.level,
+                    logger: lossy(h.logger),
+                    message: lossy(h.message),
+                    continuation: String::new(),
+                });
+                None
+            }
+        }
+    }
+
+    fn on_info(&mut self, h: &Header<'_>) -> Option<Event> {
+        let logger = h.logger;
+        if let Some(rest) = logger.strip_prefix(b"odoo.addons.") {
+            if let Some(test) = h.message.strip_prefix(b"Starting ") {
+                let test = test.strip_suffix(b" ...").unwrap_or(test);
+                let module = lossy(rest.split(|b| *b == b'.').next().unwrap_or(rest));
+                return Some(self.start_test(module, lossy(logger), &lossy(test), h.time));
+            }
+            if let Some(skip) = h.message.strip_prefix(b"skipped ") {
+                let module = lossy(rest.split(|b| *b == b'.').next().unwrap_or(rest));
+                let text = lossy(skip);
+                let (test, reason) = text.split_once(" : ").unwrap_or((&text, ""));
+                let i = self.case_for(&module, &lossy(logger), test);
+                self.cases[i].status = CaseStatus::Skipped;
+                self.cases[i].message = Some(reason.to_string());
+                self.skipped += 1;
+            }
+            return None;
+        }
+        match logger {
+            b"odoo.tests.stats" => {
+                self.end_running(h.time);
+                self.on_stats(&lossy(h.message));
+                None
+            }
+            b"odoo.tests.result" => {
+                self.end_running(h.time);
+                self.on_summary(&lossy(h.message)).then_some(Event::Summary)
+            }
+            b"odoo.modules.loading" if h.message == b"Modules loaded." => {
+                self.end_running(h.time);
+                self.modules_loaded = true;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn start_test(&mut self, module: String, logger: String, test: &str, time: &[u8]) -> Event {
+        self.end_running(time);
+        let i = self.case_for(&module, &logger, test);
+        if let Some(start) = header::millis(time) {
+            self.running = Some((i, start));
+        }
+        Event::TestStarted(i)
+    }
+
+    fn case_for(&mut self, module: &str, logger: &str, test: &str) -> usize {
+        let test = test_id(test);
+        let key = (module.to_string(), test.clone());
+        if let Some(&i) = self.case_index.get(&key) {
+            return i;
+        }
+        let (class, method) = test.split_once('.').unwrap_or(("", &test));
+        self.cases.push(TestCase {
+            module: module.to_string(),
+            logger: logger.to_string(),
+            class: class.to_string(),
+            method: method.to_string(),
+            status: CaseStatus::Passed,
+            seconds: None,
+            file: None,
+            line: None,
+            message: None,
+            traceback: None,
+        });
+        self.case_index.insert(key, self.cases.len() - 1);
+        self.cases.len() - 1
+    }
+
+    fn end_running(&mut self, time: &[u8]) {
+        if let Some((i, start)) = self.running.take() {
+            if let Some(end) = header::millis(time) {
+                self.cases[i].seconds = Some((end - start).max(0) as f64 / 1000.0);
+            }
+        }
+    }
+
+    /// `<addon>: <n> tests <s>s <q> queries`
+    fn on_stats(&mut self, message: &str) {
+        let Some((name, rest)) = message.split_once(": ") else {
+            return;
+        };
+        let mut words = rest.split_whitespace();
+        let tests = words.next().and_then(|n| n.parse().ok());
+        let seconds = words
+            .nth(1)
+            .and_then(|s| s.strip_suffix('s'))
+            .and_then(|s| s.parse().ok());
+        let m = self.module_stats(name);
+        m.seconds = seconds;
+        if m.tests.is_none() {
+            m.tests = tests;
+        }
+    }
+
+    fn module_stats(&mut self, name: &str) -> &mut ModuleStats {
+        let i = match self.modules.iter().position(|m| m.name == name) {
+            Some(i) => i,
+            None => {
+                self.modules.push(ModuleStats {
+                    name: name.to_string(),
+                    ..ModuleStats::default()
+                });
+                self.modules.len() - 1
+            }
+        };
+        &mut self.modules[i]
+    }
+
+    /// `<f> failed, <e> error(s) of <n> tests when loading database '<db>'`
+    fn on_summary(&mut self, message: &str) -> bool {
+        let Some(counts) = parse_summary(message) else {
+            return false;
+        };
+        let s = self.summary.get_or_insert_with(Summary::default);
+        s.failed += counts.0;
+        s.errors += counts.1;
+        s.total += counts.2;
+        true
+    }
+
+    /// Completes the pending WARNING/ERROR/CRITICAL record.
+    fn flush(&mut self) -> Option<Event> {
+        let p = self.pending.take()?;
+        if p.level == Level::Warning {
+            return self.on_warning(p);
+        }
+        if let Some(rest) = p.message.strip_prefix("FAIL: ") {
+            return Some(self.on_test_failure(&p, rest.to_string(), FailureKind::Failure));
+        }
+        if let Some(rest) = p.message.strip_prefix("ERROR: ") {
+            return Some(self.on_test_failure(&p, rest.to_string(), FailureKind::Error));
+        }
+        match p.logger.as_str() {
+            "odoo.tests.result" if self.on_summary(&p.message) => return Some(Event::Summary),
+            "odoo.modules.loading" => {
+                if let Some((name, counts)) = parse_module_summary(&p.message) {
+                    let m = self.module_stats(&name);
+                    m.failures = Some(counts.0);
+                    m.errors = Some(counts.1);
+                    m.tests = Some(counts.2);
+                    self.test_failure_records += 1;
+                    return None;
+                }
+                if p.message.starts_with("At least one test failed") {
+                    self.test_failure_records += 1;
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        self.on_problem(p)
+    }
+
+    fn on_warning(&mut self, p: Pending) -> Option<Event> {
+        if p.logger == "odoo.tests.result" {
+            self.on_summary(&p.message);
+        }
+        if p.message.starts_with("Test suite halted") {
+            return self.push_problem(ProblemKind::TestSuiteHalted, &p, None, None);
+        }
+        let first = p.message.lines().next().unwrap_or("");
+        let text = format!("{}: {first}", p.logger);
+        if self.opts.ignore.iter().any(|re| re.is_match(&text)) {
+            self.warnings_ignored += 1;
+            return None;
+        }
+        self.warnings_total += 1;
+        let key: String = first.chars().take(WARNING_KEY_CHARS).collect();
+        let group_key = (p.logger, key);
+        if let Some(n) = self.warning_groups.get_mut(&group_key) {
+            *n += 1;
+        } else if self.warning_groups.len() < MAX_WARNING_GROUPS {
+            self.warning_groups.insert(group_key, 1);
+        } else {
+            *self
+                .warning_groups
+                .entry(("(other)".to_string(), "more kinds of warnings".to_string()))
+                .or_insert(0) += 1;
+        }
+        None
+    }
+
+    fn on_test_failure(&mut self, p: &Pending, description: String, kind: FailureKind) -> Event {
+        self.test_failure_records += 1;
+        let (module, logger, test) = describe_test(&p.logger, &description);
+        let traceback = p.continuation.trim_end().to_string();
+        let message = last_line(&traceback)
+            .unwrap_or(&p.message)
+            .trim()
+            .to_string();
+        let location = self.opts.path_map.failure_location(&traceback, &module);
+        let (file, line) = match location {
+            Some((f, l)) => (Some(f), Some(l)),
+            None => (None, None),
+        };
+        let i = self.case_for(&module, &logger, &test);
+        let case = &mut self.cases[i];
+        case.status = match kind {
+            FailureKind::Failure => CaseStatus::Failed,
+            FailureKind::Error => CaseStatus::Error,
+        };
+        case.file = file.clone();
+        case.line = line;
+        case.message = Some(message.clone());
+        case.traceback = Some(traceback.clone());
+        self.failures.push(Failure {
+            module,
+            test: test_id(&test),
+            kind,
+            file,
+            line,
+            message,
+            traceback,
+        });
+        Event::Failure(self.failures.len() - 1)
+    }
+
+    fn on_problem(&mut self, p: Pending) -> Option<Event> {
+        let text = format!("{}\n{}", p.message, p.continuation);
+        let detail = last_line(&p.continuation).map(|l| l.trim().to_string());
+        let parse_error = self.opts.path_map.parse_error_location(&text);
+        let kind = if parse_error.is_some() || text.contains("ParseError") {
+            ProblemKind::DataFileError
+        } else if text.contains("ModuleNotFoundError") || text.contains("ImportError") {
+            ProblemKind::ImportError
+        } else if p.message.starts_with("Some modules are not loaded")
+            || p.message
+                .starts_with("Some modules have inconsistent states")
+        {
+            ProblemKind::ModulesNotLoaded
+        } else if p.message.starts_with("Failed to load registry")
+            || p.message.starts_with("Failed to initialize database")
+        {
+            ProblemKind::RegistryLoadFailed
+        } else {
+            ProblemKind::ErrorRecord
+        };
+        let location =
+            parse_error.or_else(|| self.opts.path_map.failure_location(&p.continuation, ""));
+        self.push_problem(kind, &p, location, detail)
+    }
+
+    fn push_problem(
+        &mut self,
+        kind: ProblemKind,
+        p: &Pending,
+        location: Option<(String, u32)>,
+        detail: Option<String>,
+    ) -> Option<Event> {
+        if self.problems.len() >= MAX_PROBLEMS {
+            self.problems_dropped += 1;
+            return None;
+        }
+        let (file, line) = match location {
+            Some((f, l)) => (Some(f), Some(l)),
+            None => (None, None),
+        };
+        self.problems.push(Problem {
+            kind,
+            level: p.level.as_str().to_string(),
+            logger: p.logger.clone(),
+            message: p.message.lines().next().unwrap_or("").to_string(),
+            file,
+            line,
+            detail,
+        });
+        Some(Event::Problem(self.problems.len() - 1))
+    }
+
+    /// Ends the log and gives the verdict.
+    pub fn finish(mut self) -> LogResult {
+        let _ = self.flush();
+        self.running = None;
+        let failed_seen = self
+            .failures
+            .iter()
+            .filter(|f| f.kind == FailureKind::Failure)
+            .count() as u64;
+        let errors_seen = self.failures.len() as u64 - failed_seen;
+        let tests = match &self.summary {
+            Some(s) => TestCounts {
+                total: s.total,
+                failed: s.failed.max(failed_seen),
+                errors: s.errors.max(errors_seen),
+                skipped: self.skipped,
+                passed: s.total.saturating_sub(
+                    s.failed.max(failed_seen) + s.errors.max(errors_seen) + self.skipped,
+                ),
+            },
+            None => {
+                let total = self.cases.len() as u64;
+                TestCounts {
+                    total,
+                    failed: failed_seen,
+                    errors: errors_seen,
+                    skipped: self.skipped,
+                    passed: total.saturating_sub(failed_seen + errors_seen + self.skipped),
+                }
+            }
+        };
+        let (colour, reasons) = self.verdict(&tests);
+        let mut groups: Vec<WarningGroup> = self
+            .warning_groups
+            .into_iter()
+            .map(|((logger, message), count)| WarningGroup {
+                logger,
+                message,
+                count,
+            })
+            .collect();
+        groups.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.logger.cmp(&b.logger))
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        LogResult {
+            colour,
+            reasons,
+            tests,
+            failures: self.failures,
+            problems: self.problems,
+            warnings: Warnings {
+                total: self.warnings_total,
+                ignored: self.warnings_ignored,
+                groups,
+            },
+            modules: self.modules,
+            summary_seen: self.summary.is_some(),
+            modules_loaded: self.modules_loaded,
+            records: self.records,
+            foreign_lines: self.foreign_lines,
+            cases: self.cases,
+        }
+    }
+
+    fn verdict(&self, tests: &TestCounts) -> (Colour, Vec<String>) {
+        let mut red = Vec::new();
+        if self.records == 0 {
+            let extra = if self.foreign_lines > 0 {
+                format!(" ({} lines in another format)", self.foreign_lines)
+            } else {
+                " (the log is empty)".to_string()
+            };
+            red.push(format!("no Odoo log records found{extra}"));
+        }
+        if tests.failed + tests.errors > 0 {
+            red.push(format!(
+                "{} failed, {} errored of {} tests",
+                tests.failed, tests.errors, tests.total
+            ));
+        } else if self.test_failure_records > 0 {
+            red.push("the log reports failed tests".to_string());
+        }
+        for p in &self.problems {
+            let at = match (&p.file, p.line) {
+                (Some(f), Some(l)) => format!(" at {f}:{l}"),
+                _ => String::new(),
+            };
+            let detail = p
+                .detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            red.push(format!(
+                "{} {}: {}{at}{detail}",
+                p.level, p.logger, p.message
+            ));
+        }
+        if self.problems_dropped > 0 {
+            red.push(format!("{} more ERROR records", self.problems_dropped));
+        }
+        if let Some(code) = self.opts.exit_code.filter(|c| *c != 0) {
+            red.push(format!("Odoo exited with code {code}"));
+        }
+        if self.opts.tests_expected && self.records > 0 {
+            if self.summary.is_none() {
+                red.push("no test summary line: tests were expected, but Odoo never reported their result".to_string());
+            }
+            if !self.modules_loaded && self.test_failure_records == 0 {
+                red.push("the registry never finished loading (no `Modules loaded.`)".to_string());
+            }
+        }
+        let warning =
+            (self.warnings_total > 0).then(|| format!("{} warnings", self.warnings_total));
+        match (red.is_empty(), warning, self.opts.warnings) {
+            (false, w, _) => {
+                red.extend(w);
+                (Colour::Red, red)
+            }
+            (true, Some(w), WarningPolicy::Red) => (Colour::Red, vec![w]),
+            (true, Some(w), WarningPolicy::Yellow) => (Colour::Yellow, vec![w]),
+            (true, _, _) => (Colour::Green, Vec::new()),
+        }
+    }
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `Class.method` from a test description: drops `Subtest `, parameters and messages.
+fn test_id(description: &str) -> String {
+    let d = description.strip_prefix("Subtest ").unwrap_or(description);
+    d.split([' ', '(', '[']).next().unwrap_or(d).to_string()
+}
+
+/// Module, test logger and `Class.method` of a `FAIL:`/`ERROR:` description, in any of the
+/// forms Odoo and unittest print.
+fn describe_test(logger: &str, description: &str) -> (String, String, String) {
+    let from_logger = logger
+        .strip_prefix("odoo.addons.")
+        .and_then(|r| r.split('.').next())
+        .map(str::to_string);
+    // `name (odoo.addons.m.tests.f.Class)`: setUpClass, tearDownClass, or unittest's own form.
+    if let Some((name, rest)) = description.split_once(" (") {
+        if let Some(path) = rest
+            .strip_suffix(')')
+            .filter(|p| p.starts_with("odoo.addons."))
+        {
+            let module = path.split('.').nth(2).unwrap_or("").to_string();
+            let (test_logger, class) = path.rsplit_once('.').unwrap_or((path, ""));
+            let starts_upper = class.chars().next().is_some_and(char::is_uppercase);
+            let (test_logger, test) = if starts_upper {
+                (test_logger.to_string(), format!("{class}.{name}"))
+            } else {
+                // setUpModule (odoo.addons.m.tests.f): no class.
+                (path.to_string(), name.to_string())
+            };
+            return (from_logger.unwrap_or(module), test_logger, test);
+        }
+    }
+    let test = test_id(description);
+    (from_logger.unwrap_or_default(), logger.to_string(), test)
+}
+
+fn parse_summary(message: &str) -> Option<(u64, u64, u64)> {
+    let (failed, rest) = message.split_once(" failed, ")?;
+    let (errors, rest) = rest.split_once(" error(s) of ")?;
+    let (total, rest) = rest.split_once(" tests")?;
+    if !rest.is_empty() && !rest.starts_with(" when loading database") {
+        return None;
+    }
+    Some((
+        failed.trim().parse().ok()?,
+        errors.parse().ok()?,
+        total.parse().ok()?,
+    ))
+}
+
+/// `Module <addon>: <f> failures, <e> errors of <n> tests`
+fn parse_module_summary(message: &str) -> Option<(String, (u64, u64, u64))> {
+    let rest = message.strip_prefix("Module ")?;
+    let (name, rest) = rest.split_once(": ")?;
+    let (f, rest) = rest.split_once(" failures, ")?;
+    let (e, rest) = rest.split_once(" errors of ")?;
+    let n = rest.strip_suffix(" tests")?;
+    Some((
+        name.to_string(),
+        (f.parse().ok()?, e.parse().ok()?, n.parse().ok()?),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_descriptions_in_every_form() {
+        let l = "odoo.addons.acc_x.tests.test_x";
+        assert_eq!(
+            describe_test(l, "TestX.test_qty"),
+            ("acc_x".into(), l.into(), "TestX.test_qty".into())
+        );
+        assert_eq!(
+            describe_test(l, "Subtest TestX.test_qty (i=1)"),
+            ("acc_x".into(), l.into(), "TestX.test_qty".into())
+        );
+        assert_eq!(
+            describe_test(
+                "odoo.tests.suite",
+                "setUpClass (odoo.addons.acc_y.tests.test_y.TestY)"
+            ),
+            (
+                "acc_y".into(),
+                "odoo.addons.acc_y.tests.test_y".into(),
+                "TestY.setUpClass".into()
+            )
+        );
+        assert_eq!(
+            describe_test(l, "test_qty (odoo.addons.acc_x.tests.test_x.TestX)"),
+            ("acc_x".into(), l.into(), "TestX.test_qty".into())
+        );
+    }
+
+    #[test]
+    fn summary_lines() {
+        assert_eq!(
+            parse_summary("1 failed, 2 error(s) of 10 tests when loading database 'db1'"),
+            Some((1, 2, 10))
+        );
+        assert_eq!(
+            parse_summary("0 failed, 0 error(s) of 0 tests when loading database 'x'"),
+            Some((0, 0, 0))
+        );
+        assert_eq!(parse_summary("nothing"), None);
+        assert_eq!(
+            parse_module_summary("Module acc_x: 1 failures, 0 errors of 3 tests"),
+            Some(("acc_x".into(), (1, 0, 3)))
+        );
+    }
+}
+
+#[cfg(test)]
+mod streaming_tests {
+    use super::*;
+
+    #[test]
+    fn events_arrive_as_the_log_streams() {
+        let mut a = Analyzer::new(Options::default());
+        let lines = [
+            "2026-11-21 22:42:22,010 1 INFO db odoo.addons.m.tests.t: Starting T.test_a ... ",
+            "2026-11-21 22:42:22,020 1 ERROR db odoo.addons.m.tests.t: FAIL: T.test_a ",
+            "Traceback (most recent call last):",
+            "  File \"/mnt/m/tests/t.py\", line 3, in test_a",
+            "AssertionError: no",
+            " ",
+        ];
+        let mut seen = Vec::new();
+        for l in lines {
+            seen.extend(a.feed_line(l.as_bytes()).into_iter().flatten());
+        }
+        assert_eq!(seen, vec![Event::TestStarted(0)]);
+        assert_eq!(a.case(0).method, "test_a");
+        assert_eq!(a.progress().tests_started, 1);
+        assert_eq!(
+            a.progress().failures,
+            0,
+            "the failure completes with the next record"
+        );
+        let next = a.feed_line(
+            b"2026-11-21 22:42:22,030 1 INFO db odoo.addons.m.tests.t: Starting T.test_b ... ",
+        );
+        assert_eq!(next, [Some(Event::Failure(0)), Some(Event::TestStarted(1))]);
+        assert_eq!(a.failure(0).line, Some(3));
+        assert_eq!(a.case(0).seconds, Some(0.02));
+        let result = a.finish();
+        assert_eq!(result.colour, Colour::Red);
+        assert_eq!(result.tests.total, 2);
+    }
+
+    #[test]
+    fn warning_policy_red_and_ignore() {
+        let log = "2026-11-21 22:42:22,010 1 WARNING db odoo.models: careful \n";
+        for (policy, colour) in [
+            (WarningPolicy::Yellow, Colour::Yellow),
+            (WarningPolicy::Red, Colour::Red),
+            (WarningPolicy::Ignore, Colour::Green),
+        ] {
+            let opts = Options {
+                warnings: policy,
+                ..Options::default()
+            };
+            let r = crate::odoo::analyze(log.as_bytes(), opts).unwrap();
+            assert_eq!(r.colour, colour, "{policy:?}");
+            assert_eq!(r.warnings.total, 1);
+        }
+    }
+}

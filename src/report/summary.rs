@@ -1,0 +1,144 @@
+//! The Markdown summary: failures first (with file:line), problems, warnings grouped and
+//! counted, totals; cut to a byte limit (GitHub step summaries take at most 1 MiB, check
+//! run summaries 65,535 characters) with a note saying so.
+
+use std::fmt::Write;
+
+use crate::odoo::result::{Colour, FailureKind, LogResult};
+
+/// GitHub's step summary limit, less room for the truncation note.
+pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024 - 1024;
+
+pub fn render(result: &LogResult, title: &str, limit: usize) -> String {
+    let mut out = String::new();
+    let icon = match result.colour {
+        Colour::Green => "🟢",
+        Colour::Yellow => "🟡",
+        Colour::Red => "🔴",
+    };
+    let t = &result.tests;
+    let _ = writeln!(out, "## {icon} {title}: {}\n", result.colour.as_str());
+    let _ = writeln!(
+        out,
+        "**{}** tests: {} passed, {} failed, {} errors, {} skipped · {} warnings\n",
+        t.total, t.passed, t.failed, t.errors, t.skipped, result.warnings.total
+    );
+    for reason in &result.reasons {
+        let _ = writeln!(out, "- {}", escape(reason));
+    }
+    if !result.reasons.is_empty() {
+        out.push('\n');
+    }
+    let mut sections: Vec<String> = Vec::new();
+    for f in &result.failures {
+        let kind = match f.kind {
+            FailureKind::Failure => "FAIL",
+            FailureKind::Error => "ERROR",
+        };
+        let at = match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!(" — `{file}:{line}`"),
+            _ => String::new(),
+        };
+        sections.push(format!(
+            "### ❌ {kind} `{}` {}{at}\n\n{}\n\n<details><summary>traceback</summary>\n\n```\n{}\n```\n\n</details>\n",
+            f.module,
+            f.test,
+            escape(&f.message),
+            f.traceback.replace("```", "'''")
+        ));
+    }
+    for p in &result.problems {
+        let at = match (&p.file, p.line) {
+            (Some(file), Some(line)) => format!(" — `{file}:{line}`"),
+            _ => String::new(),
+        };
+        let detail = p
+            .detail
+            .as_deref()
+            .map(|d| format!("\n\n`{}`", d.replace('`', "'")))
+            .unwrap_or_default();
+        sections.push(format!(
+            "### ⛔ {} `{}`{at}\n\n{}{detail}\n",
+            p.level,
+            p.logger,
+            escape(&p.message)
+        ));
+    }
+    if !result.warnings.groups.is_empty() {
+        let mut w =
+            String::from("### ⚠️ Warnings\n\n| count | logger | message |\n| ---: | --- | --- |\n");
+        for g in &result.warnings.groups {
+            let _ = writeln!(
+                w,
+                "| {} | `{}` | {} |",
+                g.count,
+                g.logger,
+                escape(&g.message).replace('|', "\\|")
+            );
+        }
+        sections.push(w);
+    }
+    let totals = format!(
+        "\n---\n{} log records · {} warnings ignored by pattern\n",
+        result.records, result.warnings.ignored
+    );
+    let note_room = 200;
+    let mut left = sections.len();
+    for (i, s) in sections.iter().enumerate() {
+        if out.len() + s.len() + totals.len() + note_room > limit {
+            left = sections.len() - i;
+            let _ = writeln!(
+                out,
+                "\n> ✂️ Summary truncated to stay under {limit} bytes: {left} more sections; see the JUnit report and the full log."
+            );
+            break;
+        }
+        out.push_str(s);
+        out.push('\n');
+        left = 0;
+    }
+    let _ = left;
+    out.push_str(&totals);
+    out
+}
+
+/// Keeps Markdown from reading log text as markup.
+fn escape(text: &str) -> String {
+    text.replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::odoo::{analyze, Options};
+
+    fn many_failures(n: usize) -> LogResult {
+        let mut log = String::new();
+        for i in 0..n {
+            log.push_str(&format!(
+                "2026-11-21 22:42:24,826 1 ERROR db odoo.addons.m.tests.t: FAIL: T.test_{i} \nTraceback (most recent call last):\n  File \"/x/m/tests/t.py\", line {i}, in test_{i}\n    self.fail()\nAssertionError: number {i} failed\n \n"
+            ));
+        }
+        analyze(log.as_bytes(), Options::default()).unwrap()
+    }
+
+    #[test]
+    fn stays_under_the_limit_with_a_note() {
+        let result = many_failures(3000);
+        assert_eq!(result.failures.len(), 3000);
+        let limit = 64 * 1024;
+        let md = render(&result, "Odoo tests", limit);
+        assert!(md.len() <= limit, "{} > {limit}", md.len());
+        assert!(
+            md.contains("Summary truncated to stay under 65536 bytes"),
+            "note"
+        );
+        assert!(
+            md.contains("T.test_0 — `m/tests/t.py:0`"),
+            "first failures kept"
+        );
+        let small = render(&many_failures(2), "Odoo tests", limit);
+        assert!(!small.contains("truncated"));
+        assert!(small.contains("T.test_1"));
+    }
+}

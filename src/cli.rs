@@ -31,6 +31,40 @@ pub enum Command {
     Addons(AddonsCommand),
     /// Turn an Odoo log into a colour, counts, failures, JUnit and a summary.
     CheckLog(CheckLogArgs),
+    /// Flag addons that changed without a version bump (production would not update them).
+    Guard(GuardArgs),
+    /// Raise addon versions, rewriting only the version string of each manifest.
+    Bump(BumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Exit 1 on yellow findings too.
+    #[arg(long)]
+    pub fail_on_warning: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BumpArgs {
+    /// Addons to bump (default with --changed: those the guard flags).
+    pub addons: Vec<String>,
+    /// Bump the addons that changed since --since without a version bump.
+    #[arg(long, requires = "since")]
+    pub changed: bool,
+    /// The ref to compare with for --changed.
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub part: crate::bump::Part,
+    /// Make one commit touching only the manifests.
+    #[arg(long)]
+    pub commit: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

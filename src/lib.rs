@@ -4,12 +4,14 @@
 //! report. The plan is a pure function of facts; everything after it carries it out.
 
 pub mod addons;
+pub mod bump;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
 pub mod diag;
 pub mod exit;
+pub mod guard;
 pub mod odoo;
 pub mod plan;
 pub mod project;

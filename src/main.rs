@@ -14,6 +14,8 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(&cli.config, args),
         Command::Addons(cmd) => commands::addons::run(&cli.config, cmd),
         Command::CheckLog(args) => commands::check_log::run(&cli.config, args),
+        Command::Guard(args) => commands::guard::run(&cli.config, args),
+        Command::Bump(args) => commands::bump::run(&cli.config, args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -10,6 +10,8 @@ use crate::addons::{version, AddonGraph, AddonSet};
 use crate::config::{AddonSelection, Config, PushMode, Stage};
 use crate::context::Context;
 use crate::diag::{did_you_mean, DiagKind, Diagnostic};
+use crate::guard::{self, GuardFinding, GuardKind};
+use crate::odoo::Colour;
 
 /// What the repository looked like at the base of the push or merge request.
 #[derive(Debug, Clone, Default)]
@@ -19,8 +21,10 @@ pub struct BaseFacts {
     pub sha: String,
     /// Normalised version of each addon that existed at the base.
     pub versions: BTreeMap<String, String>,
-    /// Addons with changed files between base and head.
-    pub changed: Vec<String>,
+    /// Changed files of each addon between base and head, relative to the addon folder.
+    pub changed_files: BTreeMap<String, Vec<String>>,
+    /// Each addon's manifest, relative to the repository root (for annotations).
+    pub manifest_paths: BTreeMap<String, String>,
 }
 
 pub struct Facts<'a> {
@@ -83,6 +87,8 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// Things that stop the stage (e.g. a version that went down).
     pub problems: Vec<String>,
+    /// Addons that changed without a version bump, or went down (see `version_guard`).
+    pub guard: Vec<GuardFinding>,
 }
 
 pub fn make_plan(facts: &Facts<'_>) -> Result<Plan, Diagnostic> {
@@ -145,15 +151,8 @@ pub fn make_plan(facts: &Facts<'_>) -> Result<Plan, Diagnostic> {
                                 "addon `{name}`: version went down from {old} to {} — Odoo cannot downgrade a module; raise the version instead",
                                 addon.version
                             )),
-                            Ordering::Equal => {
-                                if base.changed.contains(name) {
-                                    notes.push(format!(
-                                        "addon `{name}` changed since {} but its version stayed {}: production will not update it",
-                                        short(&base.reference),
-                                        addon.version
-                                    ));
-                                }
-                            }
+                            // Unbumped changes are the version guard's to report.
+                            Ordering::Equal => {}
                         },
                     }
                 }
@@ -185,6 +184,21 @@ pub fn make_plan(facts: &Facts<'_>) -> Result<Plan, Diagnostic> {
             (k, shown)
         })
         .collect();
+    let guard = match &facts.base {
+        Some(base) => guard::check(
+            facts.addons,
+            base,
+            config.file.version_guard.unbumped,
+            &config.guard_ignore,
+        ),
+        None => Vec::new(),
+    };
+    for finding in guard
+        .iter()
+        .filter(|f| f.kind == GuardKind::Unbumped && f.colour == Colour::Red)
+    {
+        problems.push(finding.message.clone());
+    }
     Ok(Plan {
         stage,
         branch: facts.context.branch.clone(),
@@ -198,6 +212,7 @@ pub fn make_plan(facts: &Facts<'_>) -> Result<Plan, Diagnostic> {
         env,
         notes,
         problems,
+        guard,
     })
 }
 

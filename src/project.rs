@@ -100,20 +100,26 @@ pub fn base_facts(
     head_id: git2::Oid,
 ) -> anyhow::Result<BaseFacts> {
     let mut versions = BTreeMap::new();
-    let changed_files = repo.changed_files(base_id, head_id)?;
-    let mut changed = Vec::new();
+    let all_changed = repo.changed_files(base_id, head_id)?;
+    let mut changed_files = BTreeMap::new();
+    let mut manifest_paths = BTreeMap::new();
     for addon in &addons.addons {
         let Some(rel_dir) = repo.relative(&addon.dir) else {
             continue;
         };
         let prefix = format!("{rel_dir}/");
-        if changed_files.iter().any(|f| f.starts_with(&prefix)) {
-            changed.push(addon.name.clone());
+        let inside: Vec<String> = all_changed
+            .iter()
+            .filter_map(|f| f.strip_prefix(&prefix).map(str::to_string))
+            .collect();
+        if !inside.is_empty() {
+            changed_files.insert(addon.name.clone(), inside);
         }
         let Some(file_name) = addon.manifest_file.file_name() else {
             continue;
         };
         let path = format!("{prefix}{}", file_name.to_string_lossy());
+        manifest_paths.insert(addon.name.clone(), path.clone());
         let Some(bytes) = repo.file_at(base_id, &path)? else {
             continue;
         };
@@ -127,7 +133,8 @@ pub fn base_facts(
         reference: reference.to_string(),
         sha: base_id.to_string(),
         versions,
-        changed,
+        changed_files,
+        manifest_paths,
     })
 }
 

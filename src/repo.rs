@@ -140,6 +140,37 @@ impl Repo {
         Ok(object.as_blob().map(|b| b.content().to_vec()))
     }
 
+    /// Commits exactly `paths` (relative to the repository root) as they are in the work
+    /// tree on top of HEAD, whatever else is staged; the index is updated for those paths.
+    pub fn commit_paths(&self, paths: &[&str], message: &str) -> Result<Oid, RepoError> {
+        let head = self.inner.head()?.peel_to_commit()?;
+        let mut index = git2::Index::new()?;
+        index.read_tree(&head.tree()?)?;
+        let mut real_index = self.inner.index()?;
+        for path in paths {
+            let content = std::fs::read(self.workdir.join(path))
+                .map_err(|e| git2::Error::from_str(&format!("{path}: {e}")))?;
+            let blob = self.inner.blob(&content)?;
+            let mut entry = index
+                .get_path(Path::new(path), 0)
+                .ok_or_else(|| git2::Error::from_str(&format!("{path} is not tracked at HEAD")))?;
+            entry.id = blob;
+            entry.file_size = content.len() as u32;
+            index.add(&entry)?;
+            real_index.add_path(Path::new(path))?;
+        }
+        let tree = self.inner.find_tree(index.write_tree_to(&self.inner)?)?;
+        let sig = self
+            .inner
+            .signature()
+            .or_else(|_| git2::Signature::now("odoo-ci", "odoo-ci@localhost"))?;
+        let id = self
+            .inner
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &[&head])?;
+        real_index.write()?;
+        Ok(id)
+    }
+
     /// `path` (absolute or relative to the current dir) relative to the repository root.
     pub fn relative(&self, path: &Path) -> Option<String> {
         let abs = path.canonicalize().ok()?;

@@ -143,11 +143,10 @@ fn production_plan_updates_bumped_addons_against_the_base_ref() {
     assert_eq!(plan["stage"], "production");
     assert_eq!(names(&plan["addons"]["update"]), ["a_sale"]);
     assert_eq!(names(&plan["addons"]["install"]), ["a_new"]);
-    let notes = plan["notes"].to_string();
-    assert!(
-        notes.contains("a_views") && notes.contains("will not update"),
-        "{notes}"
-    );
+    let guard = &plan["guard"][0];
+    assert_eq!(guard["addon"], "a_views", "{plan}");
+    assert_eq!(guard["kind"], "unbumped");
+    assert_eq!(guard["suggested_version"], "17.0.1.0.1");
     assert_eq!(plan["commit"].as_str().map(str::len), Some(40));
     let details = plan["addons"]["details"].to_string();
     assert!(

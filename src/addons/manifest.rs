@@ -21,6 +21,8 @@ pub struct Manifest {
     pub version: String,
     /// Where the version literal stands in the file, when it is written there.
     pub version_span: Option<Span>,
+    /// The 1-based line of the version literal (for annotations); 1 when absent.
+    pub version_line: usize,
     pub depends: Vec<String>,
     pub installable: bool,
     pub auto_install: AutoInstall,
@@ -50,6 +52,7 @@ pub fn parse_manifest(file: &Path, source: &str) -> Result<Manifest, Diagnostic>
         name: None,
         version: "1.0".into(),
         version_span: None,
+        version_line: 1,
         depends: Vec::new(),
         installable: true,
         auto_install: AutoInstall::Flag(false),
@@ -75,6 +78,7 @@ pub fn parse_manifest(file: &Path, source: &str) -> Result<Manifest, Diagnostic>
             "version" => {
                 m.version = f.string()?;
                 m.version_span = Some(value.span);
+                m.version_line = crate::diag::line_column(source, value.span.start).0;
             }
             "depends" => m.depends = f.strings()?,
             "installable" => m.installable = f.truthy(),

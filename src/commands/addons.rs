@@ -152,10 +152,11 @@ fn changed(config: &Path, args: &AddonsChangedArgs) -> anyhow::Result<u8> {
     let base = repo.resolve(&args.since)?;
     let head = repo.resolve(&args.git_ref)?;
     let facts = crate::project::base_facts(&repo, &set, &args.since, base, head)?;
-    let affected = g.with_dependents(facts.changed.iter().map(String::as_str));
+    let changed: Vec<String> = facts.changed_files.into_keys().collect();
+    let affected = g.with_dependents(changed.iter().map(String::as_str));
     let out = ChangedOut {
         since: args.since.clone(),
-        changed: facts.changed,
+        changed,
         affected,
     };
     let text = match args.source.format {

@@ -1,7 +1,9 @@
 //! One module per command: each reads its inputs, calls the library and prints.
 
 pub mod addons;
+pub mod bump;
 pub mod check_log;
+pub mod guard;
 pub mod plan;
 
 use std::io::Write;

@@ -32,6 +32,8 @@ pub struct Config {
     pub addons_dirs: Vec<PathBuf>,
     /// Compiled `development.ignore_warnings`.
     pub ignore_warnings: Vec<Regex>,
+    /// Compiled `version_guard.ignore`.
+    pub guard_ignore: globset::GlobSet,
     branch_matchers: Vec<GlobMatcher>,
 }
 
@@ -64,6 +66,7 @@ impl Config {
             positions,
             addons_dirs: Vec::new(),
             ignore_warnings: Vec::new(),
+            guard_ignore: globset::GlobSet::empty(),
             branch_matchers: Vec::new(),
         };
         config.validate()?;
@@ -153,6 +156,32 @@ impl Config {
             })?;
             self.ignore_warnings.push(re);
         }
+        let mut guard = globset::GlobSetBuilder::new();
+        for (i, pattern) in self.file.version_guard.ignore.iter().enumerate() {
+            let glob = globset::GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| {
+                    self.error_at(
+                        DiagKind::InvalidGlob,
+                        &format!("version_guard.ignore.{i}"),
+                        format!(
+                            "invalid glob `{pattern}` in `version_guard.ignore`: {}",
+                            e.kind()
+                        ),
+                    )
+                    .hint("globs are relative to the addon folder, e.g. `tests/**` or `**/*.md`")
+                })?;
+            guard.add(glob);
+        }
+        self.guard_ignore = guard.build().map_err(|e| {
+            self.error_at(
+                DiagKind::InvalidGlob,
+                "version_guard.ignore",
+                format!("invalid `version_guard.ignore`: {e}"),
+            )
+            .hint("globs are relative to the addon folder, e.g. `tests/**`")
+        })?;
         if self.file.development.shards == 0 {
             return Err(self
                 .error_at(

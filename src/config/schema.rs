@@ -25,6 +25,8 @@ pub struct ConfigFile {
     pub staging: StagingSection,
     #[serde(default)]
     pub production: ProductionSection,
+    #[serde(default)]
+    pub version_guard: VersionGuard,
 }
 
 fn default_addons_paths() -> Vec<String> {
@@ -300,4 +302,47 @@ pub struct ProductionSection {
     pub update_mode: UpdateMode,
     #[serde(default)]
     pub env: BTreeMap<String, Templated>,
+}
+
+/// What a changed addon without a version bump does to the build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardLevel {
+    #[default]
+    Yellow,
+    Red,
+    Off,
+}
+
+/// Catches addons that changed without a version bump (production would not update them).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionGuard {
+    #[serde(default)]
+    pub unbumped: GuardLevel,
+    /// Globs, relative to the addon folder, of changes that never need an update.
+    #[serde(default = "default_guard_ignore")]
+    pub ignore: Vec<String>,
+}
+
+pub fn default_guard_ignore() -> Vec<String> {
+    [
+        "tests/**",
+        "**/*.md",
+        "**/*.rst",
+        "readme/**",
+        "i18n/*.pot",
+        "static/description/**",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+impl Default for VersionGuard {
+    fn default() -> Self {
+        VersionGuard {
+            unbumped: GuardLevel::Yellow,
+            ignore: default_guard_ignore(),
+        }
+    }
 }

@@ -59,6 +59,16 @@ pub fn render(plan: &Plan, s: Style) -> String {
             let _ = writeln!(out, "  {k}={v}");
         }
     }
+    if !plan.guard.is_empty() {
+        let _ = writeln!(out, "\n{}", s.bold("version guard"));
+        for f in &plan.guard {
+            let mark = match f.colour {
+                crate::odoo::Colour::Red => s.red("error"),
+                _ => s.yellow("warning"),
+            };
+            let _ = writeln!(out, "  {}:{}: {mark}: {}", f.file, f.line, f.message);
+        }
+    }
     for note in &plan.notes {
         let _ = writeln!(out, "\n{} {note}", s.yellow("note:"));
     }

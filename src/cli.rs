@@ -31,6 +31,30 @@ pub enum Command {
     Addons(AddonsCommand),
     /// Turn an Odoo log into a colour, counts, failures, JUnit and a summary.
     CheckLog(CheckLogArgs),
+    /// Run the development stage: image, fresh demo database, install and test the addons.
+    Test(TestArgs),
+    /// Run the staging stage: a neutralized copy of production, updated, started, checked.
+    Stage(StageArgs),
+    /// List or drop staging databases.
+    #[command(subcommand)]
+    Staging(StagingCommand),
+    /// Neutralize a database (no mail out, crons off, payments in test mode) and verify it.
+    Neutralize(NeutralizeArgs),
+    /// Deploy to production: snapshot, update bumped addons, blue/green, health check,
+    /// automatic rollback.
+    Deploy(DeployArgs),
+    /// Put production back to a snapshot (or a deployment's pre-deploy snapshot).
+    Rollback(RollbackArgs),
+    /// Production's deployment history.
+    #[command(subcommand)]
+    Deployments(DeploymentsCommand),
+    /// Production's snapshots.
+    #[command(subcommand)]
+    Snapshots(SnapshotsCommand),
+    /// Send a stored result to the Git host again (for a separate reporting job).
+    Report(ReportArgs),
+    /// Map the branch to its stage and run that stage (what a CI job calls).
+    Run(TestArgs),
     /// Flag addons that changed without a version bump (production would not update them).
     Guard(GuardArgs),
     /// Raise addon versions, rewriting only the version string of each manifest.
@@ -163,4 +187,162 @@ pub struct CheckLogArgs {
     /// Map an addon to its folder in the repo for file paths, `ADDON=DIR` (repeatable).
     #[arg(long = "path-map", value_name = "ADDON=DIR")]
     pub path_map: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where results go: odoo-ci-result.json, junit.xml, summary.md, install.log.
+    #[arg(long, default_value = "odoo-ci-output")]
+    pub output: PathBuf,
+    /// Run Odoo in Docker (default) or as the local `odoo.command`.
+    #[arg(long, value_enum, default_value = "docker")]
+    pub executor: crate::stages::development::ExecutorKind,
+    /// Rebuild the template database even when a matching one exists.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Keep the test database for debugging.
+    #[arg(long)]
+    pub keep: bool,
+    /// Test only the addons the push touched and the repo addons that depend on them.
+    #[arg(long)]
+    pub changed_only: bool,
+    /// Run shard K of N (`--shard 2/4`).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// JUnit of a previous run, to balance shards by recorded durations.
+    #[arg(long, value_name = "JUNIT")]
+    pub durations: Option<PathBuf>,
+    /// Exit 1 on yellow too.
+    #[arg(long)]
+    pub fail_on_warning: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Where results go: odoo-ci-result.json, summary.md, neutralize.log, update.log.
+    #[arg(long, default_value = "odoo-ci-output")]
+    pub output: PathBuf,
+    /// Overrides `staging.push`: a new copy per push, or update the branch's copy.
+    #[arg(long, value_enum)]
+    pub push: Option<crate::config::schema::PushMode>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StagingCommand {
+    /// Staging databases made by odoo-ci, oldest first.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Drop staging databases (and stop their server): by name, or all of a branch.
+    Drop {
+        /// Database names.
+        names: Vec<String>,
+        /// Every staging database of this branch.
+        #[arg(long = "of-branch", value_name = "BRANCH")]
+        of_branch: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NeutralizeArgs {
+    /// The database: postgresql://user:password@host:port/dbname.
+    #[arg(long, env = "ODOO_CI_NEUTRALIZE_DATABASE")]
+    pub database: String,
+    /// Print the SQL that would run and the checks as they stand; change nothing.
+    #[arg(long, conflicts_with = "verify_only")]
+    pub dry_run: bool,
+    /// Only check; change nothing.
+    #[arg(long)]
+    pub verify_only: bool,
+    /// Route outgoing mail to this SMTP host:port (the only active server afterwards).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub mail_catcher: Option<String>,
+    /// A cron (XML id, `module.name`) allowed to stay active (repeatable).
+    #[arg(long = "allow-cron", value_name = "XMLID")]
+    pub allow_cron: Vec<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Deploy this commit (a manual deploy).
+    #[arg(long, conflicts_with_all = ["tag", "git_ref"])]
+    pub sha: Option<String>,
+    /// Deploy this tag (a manual deploy).
+    #[arg(long, conflicts_with = "git_ref")]
+    pub tag: Option<String>,
+    /// Fail at once when another deploy holds the lock, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Overrides `production.update_mode`.
+    #[arg(long, value_enum)]
+    pub update_mode: Option<crate::config::schema::UpdateMode>,
+    #[arg(long, default_value = "odoo-ci-output")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// A deployment id or a snapshot name (see `odoo-ci deployments list`).
+    #[arg(long)]
+    pub to: String,
+    #[arg(long)]
+    pub no_wait: bool,
+    #[arg(long, default_value = "odoo-ci-output")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeploymentsCommand {
+    /// Newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCommand {
+    /// Oldest first.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Take a snapshot now (database and filestore).
+    Create {
+        /// Keep it through pruning.
+        #[arg(long)]
+        pin: bool,
+    },
+    /// Keep a snapshot through pruning (`--unpin` to release it).
+    Pin {
+        name: String,
+        #[arg(long)]
+        unpin: bool,
+    },
+    /// Drop all but the newest N unpinned snapshots (default `production.snapshots.keep`).
+    Prune {
+        #[arg(long)]
+        keep: Option<usize>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The stored `odoo-ci-result.json` (its `summary.md` is read from beside it).
+    #[arg(long, default_value = "odoo-ci-output/odoo-ci-result.json")]
+    pub result: PathBuf,
+    /// The commit to report on (default: from the CI environment).
+    #[arg(long)]
+    pub sha: Option<String>,
 }

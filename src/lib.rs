@@ -5,16 +5,25 @@
 
 pub mod addons;
 pub mod bump;
+pub mod cancel;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod db;
 pub mod diag;
+pub mod executor;
 pub mod exit;
 pub mod guard;
+pub mod health;
+pub mod hosts;
+pub mod image;
+pub mod neutralize;
 pub mod odoo;
 pub mod plan;
 pub mod project;
 pub mod repo;
 pub mod report;
+pub mod snapshots;
+pub mod stages;
 pub mod style;

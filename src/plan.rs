@@ -56,6 +56,9 @@ pub struct AddonDecision {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct PlanAddons {
+    /// The repo addons the project runs (`development.install`, with repo dependencies):
+    /// staging and production install those their database lacks.
+    pub selected: Vec<String>,
     pub install: Vec<String>,
     pub test: Vec<String>,
     pub update: Vec<String>,
@@ -91,9 +94,19 @@ pub struct Plan {
     pub guard: Vec<GuardFinding>,
 }
 
+/// The plan for the stage the branch maps to.
 pub fn make_plan(facts: &Facts<'_>) -> Result<Plan, Diagnostic> {
+    make_plan_as(facts, None)
+}
+
+/// The plan for `stage`, or for the stage the branch maps to (`odoo-ci test` runs the
+/// development stage on any branch).
+pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Diagnostic> {
     let config = facts.config;
-    let stage = config.stage_for(&facts.context.branch)?;
+    let stage = match stage {
+        Some(s) => s,
+        None => config.stage_for(&facts.context.branch)?,
+    };
     let selected = select(
         config,
         facts.graph,
@@ -101,6 +114,7 @@ pub fn make_plan(facts: &Facts<'_>) -> Result<Plan, Diagnostic> {
         "development.install",
     )?;
     let mut addons = PlanAddons {
+        selected: selected.iter().map(|(n, _)| n.clone()).collect(),
         external: facts.graph.external.iter().cloned().collect(),
         ..PlanAddons::default()
     };

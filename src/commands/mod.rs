@@ -3,8 +3,14 @@
 pub mod addons;
 pub mod bump;
 pub mod check_log;
+pub mod deploy;
 pub mod guard;
+pub mod neutralize;
 pub mod plan;
+pub mod report;
+pub mod run;
+pub mod stage;
+pub mod test;
 
 use std::io::Write;
 
@@ -19,4 +25,86 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
 
 pub fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(value)? + "\n")
+}
+
+/// Reporting around a stage: started before, finished after (never changes the colour).
+pub struct StageReporting {
+    host: crate::hosts::HostEnv,
+    started: Option<crate::hosts::Started>,
+}
+
+impl StageReporting {
+    pub fn start(project: &crate::project::Project, plan: &crate::plan::Plan) -> StageReporting {
+        let host = crate::hosts::HostEnv::from_context(&project.context, plan.commit.as_deref());
+        if host.provider == crate::context::Provider::Github {
+            // Hide what must never show in the job log.
+            let mut secrets: Vec<String> = Vec::new();
+            for name in ["ODOO_CI_GITHUB_TOKEN", "GITHUB_TOKEN", "PGPASSWORD"] {
+                if let Some(v) = host.var(name) {
+                    secrets.push(v.to_string());
+                }
+            }
+            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+            for line in crate::hosts::actions::mask_commands(&refs) {
+                println!("{line}");
+            }
+        }
+        let started = crate::hosts::start(&host, plan.stage.as_str());
+        StageReporting {
+            host,
+            started: Some(started),
+        }
+    }
+
+    /// Reports the stored result in `output`; returns the exit code for `colour`.
+    pub fn finish(
+        mut self,
+        output: &std::path::Path,
+        colour: crate::odoo::Colour,
+        fail_on_warning: bool,
+    ) -> u8 {
+        match crate::hosts::StageReport::from_result_file(&output.join("odoo-ci-result.json")) {
+            Ok(report) => {
+                if let Some(started) = self.started.take() {
+                    crate::hosts::finish(&self.host, started, &report, output);
+                }
+            }
+            Err(e) => eprintln!("warning: nothing to report: {e:#}"),
+        }
+        exit_code(colour, fail_on_warning, self.host.provider)
+    }
+}
+
+/// 0 green, 1 red; yellow is 0, or 1 with `--fail-on-warning`, or 3 on GitLab (for
+/// `allow_failure: exit_codes: [3]`, which shows the job as a warning).
+pub fn exit_code(
+    colour: crate::odoo::Colour,
+    fail_on_warning: bool,
+    provider: crate::context::Provider,
+) -> u8 {
+    use crate::odoo::Colour;
+    match colour {
+        Colour::Green => crate::exit::OK,
+        Colour::Red => crate::exit::RED,
+        Colour::Yellow if fail_on_warning => crate::exit::RED,
+        Colour::Yellow if provider == crate::context::Provider::Gitlab => crate::exit::YELLOW,
+        Colour::Yellow => crate::exit::OK,
+    }
+}
+
+/// Prints the plan before a stage runs; on GitLab in a collapsed log section.
+pub fn print_plan(project: &crate::project::Project, plan: &crate::plan::Plan) {
+    let text = crate::report::plan_text::render(plan, crate::style::Style::for_stderr());
+    if project.context.provider == crate::context::Provider::Gitlab {
+        use crate::hosts::gitlab::{section_end, section_start};
+        eprintln!("{}", section_start("odoo_ci_plan", "odoo-ci plan", true));
+        eprint!("{text}");
+        eprintln!("{}", section_end("odoo_ci_plan"));
+    } else if project.context.provider == crate::context::Provider::Github {
+        eprintln!("::group::odoo-ci plan");
+        eprint!("{text}");
+        eprintln!("::endgroup::");
+    } else {
+        eprint!("{text}");
+    }
 }

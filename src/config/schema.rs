@@ -27,6 +27,21 @@ pub struct ConfigFile {
     pub production: ProductionSection,
     #[serde(default)]
     pub version_guard: VersionGuard,
+    /// The PostgreSQL server for test, template and staging databases.
+    #[serde(default)]
+    pub postgres: PostgresSection,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSection {
+    /// `postgresql://user:password@host:port` (use `${VAR}`); default: the `PG*` variables.
+    #[serde(default)]
+    pub url: Option<Templated>,
+    /// Without `url` or `PG*` variables: run PostgreSQL from this image (the official
+    /// `postgres` image's contract), kept between runs.
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 fn default_addons_paths() -> Vec<String> {
@@ -44,6 +59,13 @@ pub struct OdooSection {
     /// Run Odoo as a local process with this command instead of in Docker (e.g. `odoo`).
     #[serde(default)]
     pub command: Option<String>,
+    /// The Docker network Odoo containers join; `host` reaches a PostgreSQL on the runner.
+    #[serde(default = "host_network")]
+    pub docker_network: String,
+}
+
+fn host_network() -> String {
+    "host".into()
 }
 
 fn series<'de, D: Deserializer<'de>>(d: D) -> Result<Series, D::Error> {
@@ -165,8 +187,18 @@ pub struct DevelopmentSection {
     /// How many CI jobs split the tests (`--shard K/N`).
     #[serde(default = "one")]
     pub shards: u32,
+    /// Template databases kept (the newest); older ones are dropped.
+    #[serde(default = "three")]
+    pub keep_templates: u32,
+    /// The longest an Odoo run may take.
+    #[serde(default = "hour")]
+    pub timeout_secs: u64,
     #[serde(default)]
     pub env: BTreeMap<String, Templated>,
+}
+
+fn hour() -> u64 {
+    3600
 }
 
 fn one() -> u32 {
@@ -183,12 +215,14 @@ impl Default for DevelopmentSection {
             warnings: WarningPolicy::default(),
             ignore_warnings: Vec::new(),
             shards: 1,
+            keep_templates: 3,
+            timeout_secs: 3600,
             env: BTreeMap::new(),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum PushMode {
     /// Each push starts from a new neutralized copy of production.
@@ -212,6 +246,17 @@ pub struct StagingSection {
     /// Crons (XML ids) left active after neutralization.
     #[serde(default)]
     pub cron_allowlist: Vec<String>,
+    /// The port staging's server listens on; 0 picks a free one.
+    #[serde(default)]
+    pub http_port: u16,
+    /// The URL reported for staging (default `http://127.0.0.1:<port>`).
+    #[serde(default)]
+    pub url: Option<Templated>,
+    /// Host folder holding staging's filestores (default: the odoo-ci cache's data dir).
+    #[serde(default)]
+    pub data_dir: Option<Templated>,
+    #[serde(default)]
+    pub health_check: HealthCheck,
     #[serde(default)]
     pub env: BTreeMap<String, Templated>,
 }
@@ -227,12 +272,16 @@ impl Default for StagingSection {
             mail_catcher: None,
             keep: 3,
             cron_allowlist: Vec::new(),
+            http_port: 0,
+            url: None,
+            data_dir: None,
+            health_check: HealthCheck::default(),
             env: BTreeMap::new(),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum UpdateMode {
     /// Update an addon when its manifest version went up.
@@ -249,6 +298,13 @@ pub struct HealthCheck {
     pub path: String,
     #[serde(default = "health_timeout")]
     pub timeout_secs: u64,
+    /// After traffic moves, the new release must stay healthy this long (production).
+    #[serde(default = "health_settle")]
+    pub settle_secs: u64,
+}
+
+fn health_settle() -> u64 {
+    5
 }
 
 fn health_path() -> String {
@@ -264,6 +320,7 @@ impl Default for HealthCheck {
         HealthCheck {
             path: health_path(),
             timeout_secs: health_timeout(),
+            settle_secs: health_settle(),
         }
     }
 }
@@ -291,9 +348,23 @@ pub struct ProductionSection {
     /// Connection URL of the production database (use `${VAR}`).
     #[serde(default)]
     pub database: Option<Templated>,
+    /// Host folder that is production's Odoo data dir (its filestore is
+    /// `<data_dir>/filestore/<database>`), read by staging copies and snapshots.
+    #[serde(default)]
+    pub data_dir: Option<Templated>,
     /// Docker host serving production (`unix://`, `tcp://` with TLS, `ssh://`).
     #[serde(default)]
     pub docker_host: Option<Templated>,
+    /// The Docker network of the blue and green containers (default `odoo-ci-production`).
+    #[serde(default)]
+    pub network: Option<String>,
+    /// The network alias the proxy resolves; it moves to the new colour (default `odoo`).
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// The database host as Odoo's containers see it (default: the URL's host, with
+    /// localhost mapped to the Docker host's gateway).
+    #[serde(default)]
+    pub db_host: Option<String>,
     #[serde(default)]
     pub health_check: HealthCheck,
     #[serde(default)]

@@ -454,6 +454,12 @@ impl Analyzer {
         Some(Event::Problem(self.problems.len() - 1))
     }
 
+    /// Ends the log of a process that exited with `exit_code` and gives the verdict.
+    pub fn finish_with_exit(mut self, exit_code: Option<i32>) -> LogResult {
+        self.opts.exit_code = exit_code;
+        self.finish()
+    }
+
     /// Ends the log and gives the verdict.
     pub fn finish(mut self) -> LogResult {
         let _ = self.flush();

@@ -137,3 +137,112 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub const BASIC_CONFIG: &str = "odoo:\n  series: \"17.0\"\n  image: odoo:17.0\naddons_paths: [addons]\nbranches:\n  - match: main\n    stage: production\n  - match: \"staging*\"\n    stage: staging\n  - match: \"*\"\n    stage: development\n";
+
+/// The PostgreSQL server `./scripts/test` set up (ODOO_CI_TEST_PG).
+pub fn pg_url() -> String {
+    std::env::var("ODOO_CI_TEST_PG")
+        .expect("ODOO_CI_TEST_PG is not set: run the tests with ./scripts/test")
+}
+
+/// The fake Odoo image `./scripts/test` built (ODOO_CI_TEST_IMAGE).
+pub fn image() -> String {
+    std::env::var("ODOO_CI_TEST_IMAGE")
+        .expect("ODOO_CI_TEST_IMAGE is not set: run the tests with ./scripts/test")
+}
+
+/// The URL of database `db` on the test server.
+pub fn db_url(db: &str) -> String {
+    let url = pg_url();
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+    format!("{base}/{db}")
+}
+
+/// Runs SQL on the test server's `postgres` database; the trimmed output.
+pub fn psql(sql: &str) -> String {
+    psql_on("postgres", sql)
+}
+
+/// Runs SQL on database `db` of the test server; the trimmed output.
+pub fn psql_on(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .env("PGOPTIONS", "-c client_min_messages=warning")
+        .args([&db_url(db), "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "psql failed on {db}: {sql}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A name no other test run uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    format!("{prefix}_{}_{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+/// Installs `modules` into a new database `db` with the fake Odoo run locally (the way a
+/// production database comes to be), its data dir at `data_dir`.
+pub fn fake_odoo_install(addons: &Path, db: &str, modules: &str, data_dir: &Path) {
+    let server = pg_url();
+    let hostport = server
+        .rsplit_once('@')
+        .expect("@")
+        .1
+        .split('/')
+        .next()
+        .expect("host");
+    let (host, port) = hostport.split_once(':').expect("port");
+    let password = server
+        .split(':')
+        .nth(2)
+        .expect("password")
+        .split('@')
+        .next()
+        .expect("@");
+    let out = Command::new(repo_root().join("tests/fake-odoo/bin/odoo"))
+        .args([
+            "-d",
+            db,
+            "--db_host",
+            host,
+            "--db_port",
+            port,
+            "-r",
+            "postgres",
+        ])
+        .arg("--addons-path")
+        .arg(addons)
+        .arg("-D")
+        .arg(data_dir)
+        .args(["-i", modules, "--stop-after-init", "--without-demo=all"])
+        .env("PGPASSWORD", password)
+        .output()
+        .expect("fake odoo");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A checksum of every table of `db`: equal before and after means untouched.
+pub fn checksum(db: &str) -> String {
+    let tables = psql_on(
+        db,
+        "SELECT string_agg(tablename, ' ' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'",
+    );
+    let mut all = String::new();
+    for t in tables.split(' ') {
+        all.push_str(&psql_on(
+            db,
+            &format!("SELECT '{t}:' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '-') FROM {t} x"),
+        ));
+    }
+    all
+}

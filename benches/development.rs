@@ -1,0 +1,246 @@
+//! The development stage's speed (issue 4), against the real engine and PostgreSQL that
+//! `./scripts/test` sets up (`eval "$(bash scripts/test-env)"` first):
+//!   1. time to a fresh demo database on a template-cache hit vs a miss, and their ratio;
+//!   2. the runner's overhead over running the same fake-odoo command by hand
+//!      (`createdb -T template` + filestore copy + `docker run … odoo <same args>`).
+//!      Target: under 5 % or 2 s.
+//!
+//! Run: `cargo bench --bench development`
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 3;
+
+const TEST_SOURCE: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestBench(TransactionCase):\n    def test_one(self):\n        self.env.cr.execute('SELECT count(*) FROM ir_module_module')\n        self.assertTrue(self.env.cr.fetchone()[0])\n\n    def test_two(self):\n        self.assertEqual(sum(range(10)), 45)\n";
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        eprintln!("{name} is not set: run `eval \"$(bash scripts/test-env)\"` first");
+        std::process::exit(2)
+    })
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+/// A repo of five addons with tests, preinstalling two Odoo addons in the template.
+fn project(root: &Path, image: &str) {
+    write(
+        root,
+        ".odoo-ci.yml",
+        &format!(
+            "odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  preinstall: [mail, contacts, sale]\n"
+        ),
+    );
+    for i in 0..5 {
+        let name = format!("bench_{i}");
+        let dep = if i == 0 {
+            "sale".to_string()
+        } else {
+            format!("bench_{}", i - 1)
+        };
+        write(
+            root,
+            &format!("addons/{name}/__manifest__.py"),
+            &format!("{{'name': '{name}', 'version': '17.0.1.0.0', 'depends': ['{dep}']}}\n"),
+        );
+        write(root, &format!("addons/{name}/__init__.py"), "");
+        write(
+            root,
+            &format!("addons/{name}/tests/__init__.py"),
+            &format!("from . import test_{name}\n"),
+        );
+        write(
+            root,
+            &format!("addons/{name}/tests/test_{name}.py"),
+            TEST_SOURCE,
+        );
+    }
+}
+
+struct Run {
+    wall: Duration,
+    database_ms: u64,
+    hit: bool,
+    stderr: String,
+    template: String,
+}
+
+fn odoo_ci(root: &Path, cache: &Path, extra: &[&str]) -> Run {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_odoo-ci"))
+        .current_dir(root)
+        .args(["test", "--branch", "bench", "--output", "out"])
+        .args(extra)
+        .env("ODOO_CI_CACHE_DIR", cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run odoo-ci");
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let result: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("out/odoo-ci-result.json")).expect("result"),
+    )
+    .expect("json");
+    if result["colour"] != "green" {
+        eprintln!("{stderr}\n{result:#}");
+        panic!("the bench build is not green");
+    }
+    Run {
+        wall,
+        database_ms: result["timings_ms"]["database"]
+            .as_u64()
+            .expect("database timing"),
+        hit: result["template"]["hit"].as_bool().expect("hit"),
+        template: result["template"]["name"]
+            .as_str()
+            .expect("template")
+            .to_string(),
+        stderr,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The same work by hand: a database from the template, its filestore, and the exact
+/// `odoo` command odoo-ci printed, in the image it built.
+fn by_hand(run: &Run, cache: &Path, pg: &str) -> Duration {
+    let image = run
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("build: "))
+        .and_then(|l| l.split(' ').next())
+        .expect("build line")
+        .to_string();
+    let args: Vec<String> = run
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("odoo: odoo "))
+        .expect("odoo line")
+        .split(' ')
+        .map(str::to_string)
+        .collect();
+    let db_pos = args.iter().position(|a| a == "-d").expect("-d") + 1;
+    let database = "odoo_ci_bench_by_hand";
+    let mut args = args;
+    args[db_pos] = database.to_string();
+    let password = pg
+        .split(':')
+        .nth(2)
+        .and_then(|s| s.split('@').next())
+        .unwrap_or_default()
+        .to_string();
+    let data = cache.join("data");
+    let psql = |sql: &str| {
+        let ok = Command::new("psql")
+            .env("PGOPTIONS", "-c client_min_messages=warning")
+            .args([pg, "-qAtc", sql])
+            .status()
+            .expect("psql")
+            .success();
+        assert!(ok, "psql failed: {sql}");
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {database}"));
+    let started = Instant::now();
+    psql(&format!(
+        "CREATE DATABASE {database} TEMPLATE {}",
+        run.template
+    ));
+    let source = data.join("filestore").join(&run.template);
+    let target = data.join("filestore").join(database);
+    let ok = if source.exists() {
+        Command::new("cp")
+            .arg("-a")
+            .arg(&source)
+            .arg(&target)
+            .status()
+            .expect("cp")
+            .success()
+    } else {
+        std::fs::create_dir_all(&target).is_ok()
+    };
+    assert!(
+        ok,
+        "cannot copy {} to {}",
+        source.display(),
+        target.display()
+    );
+    let status = Command::new("docker")
+        .args(["run", "--rm", "--network", "host", "-e"])
+        .arg(format!("PGPASSWORD={password}"))
+        .arg("-v")
+        .arg(format!("{}:/var/lib/odoo-ci", data.display()))
+        .arg(&image)
+        .arg("odoo")
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("docker run");
+    let elapsed = started.elapsed();
+    assert!(status.success(), "the by-hand run failed");
+    psql(&format!("DROP DATABASE IF EXISTS {database}"));
+    let _ = std::fs::remove_dir_all(data.join("filestore").join(database));
+    elapsed
+}
+
+fn main() {
+    let pg = env("ODOO_CI_TEST_PG");
+    let image = env("ODOO_CI_TEST_IMAGE");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("repo");
+    let cache: PathBuf = dir.path().join("cache");
+    project(&root, &image);
+
+    // 1. cache miss vs hit.
+    let mut miss = Vec::new();
+    let mut hit = Vec::new();
+    let mut last = None;
+    for _ in 0..RUNS {
+        let r = odoo_ci(&root, &cache, &["--no-cache"]);
+        assert!(!r.hit);
+        miss.push(r.database_ms as f64);
+    }
+    odoo_ci(&root, &cache, &[]); // builds the cached template
+    for _ in 0..RUNS {
+        let r = odoo_ci(&root, &cache, &[]);
+        assert!(r.hit, "expected a cache hit");
+        hit.push(r.database_ms as f64);
+        last = Some(r);
+    }
+    let (miss, hit) = (median(miss), median(hit));
+    println!("fresh demo database, cache miss: {miss:.0} ms (median of {RUNS})");
+    println!("fresh demo database, cache hit:  {hit:.0} ms (median of {RUNS})");
+    println!("hit is {:.1}x faster than a miss", miss / hit.max(1.0));
+
+    // 2. overhead over the same command by hand.
+    let mut runner = Vec::new();
+    let mut hand = Vec::new();
+    let first = last.expect("a hit run");
+    for _ in 0..RUNS {
+        let r = odoo_ci(&root, &cache, &[]);
+        runner.push(r.wall.as_secs_f64());
+        hand.push(by_hand(&first, &cache, &pg).as_secs_f64());
+    }
+    let (runner, hand) = (median(runner), median(hand));
+    let overhead = runner - hand;
+    println!("odoo-ci test (cache hit, image cached): {runner:.2} s");
+    println!("the same by hand (createdb -T, cp filestore, docker run odoo): {hand:.2} s");
+    println!(
+        "runner overhead: {overhead:+.2} s ({:+.1} %) — target under 5 % or 2 s: {}",
+        overhead / hand * 100.0,
+        if overhead < 2.0 || overhead / hand < 0.05 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+}

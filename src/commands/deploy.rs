@@ -1,0 +1,235 @@
+//! `odoo-ci deploy`, `rollback`, `deployments list` and `snapshots …`: production.
+
+use std::path::Path;
+
+use crate::cli::{DeployArgs, DeploymentsCommand, Format, RollbackArgs, SnapshotsCommand};
+use crate::config::{Config, Stage};
+use crate::context::Overrides;
+use crate::exit::{self, BadInput};
+use crate::odoo::Colour;
+use crate::plan::make_plan_as;
+use crate::snapshots::{self, SnapshotRecord};
+use crate::stages::production::{self, DeployOptions, Deployment, Trigger};
+use crate::stages::staging::{production_filestore, production_source};
+use crate::style::Style;
+
+pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
+    crate::cancel::install();
+    let manual = args.sha.is_some() || args.tag.is_some() || args.target.git_ref.is_some();
+    let overrides = Overrides {
+        branch: args.target.branch.clone(),
+        git_ref: args
+            .sha
+            .clone()
+            .or_else(|| args.tag.clone())
+            .or_else(|| args.target.git_ref.clone()),
+        base: args.target.base.clone(),
+    };
+    let project = crate::project::load(config, &overrides)?;
+    let plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
+    super::print_plan(&project, &plan);
+    let opts = DeployOptions {
+        output: args.output.clone(),
+        cache_dir: super::test::cache_dir(),
+        no_wait: args.no_wait,
+        update_mode: args.update_mode,
+        trigger: if manual || args.target.branch.is_some() && std::env::var_os("CI").is_none() {
+            Trigger::Manual
+        } else {
+            Trigger::Push
+        },
+    };
+    let reporting = super::StageReporting::start(&project, &plan);
+    let d = production::deploy(&project, &plan, &opts)?;
+    report(&d, &args.output);
+    Ok(reporting.finish(&args.output, d.colour, false))
+}
+
+pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
+    crate::cancel::install();
+    let project = crate::project::load(
+        config,
+        &Overrides {
+            branch: Some("rollback".into()),
+            ..Overrides::default()
+        },
+    )?;
+    let plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
+    let opts = DeployOptions {
+        output: args.output.clone(),
+        cache_dir: super::test::cache_dir(),
+        no_wait: args.no_wait,
+        update_mode: None,
+        trigger: Trigger::Rollback,
+    };
+    let reporting = super::StageReporting::start(&project, &plan);
+    let d = production::rollback_to(&project, &plan, &opts, &args.to)?;
+    report(&d, &args.output);
+    Ok(reporting.finish(&args.output, d.colour, false))
+}
+
+fn report(d: &Deployment, output: &Path) -> u8 {
+    let s = Style::for_stderr();
+    for step in &d.steps {
+        eprintln!(
+            "  {:<10} {:?} {} ms",
+            step.name, step.status, step.duration_ms
+        );
+    }
+    for r in &d.reasons {
+        eprintln!("{} {r}", s.red("error:"));
+    }
+    eprintln!("results in {}", output.display());
+    if d.colour == Colour::Red {
+        eprintln!(
+            "{} deployment {} failed at `{}`{}",
+            s.red("red:"),
+            d.id,
+            d.failed_step.as_deref().unwrap_or("?"),
+            if d.rolled_back {
+                "; production was rolled back"
+            } else {
+                ""
+            }
+        );
+        exit::RED
+    } else {
+        eprintln!(
+            "{} deployment {} is live ({})",
+            s.green("green:"),
+            d.id,
+            d.active_colour.map(|c| c.as_str()).unwrap_or("?")
+        );
+        exit::OK
+    }
+}
+
+pub fn deployments(config: &Path, cmd: &DeploymentsCommand) -> anyhow::Result<u8> {
+    let config = Config::load(config)?;
+    let (server, database) = production_source(&config)?;
+    let DeploymentsCommand::List { limit, format } = cmd;
+    let mut all = production::history(&server, &database)?;
+    all.truncate(*limit);
+    let text = match format {
+        Format::Json => super::to_json(&all)?,
+        Format::Text => {
+            let mut out = String::new();
+            for d in &all {
+                out.push_str(&format!(
+                    "{}  {}  {:<8} {:<6} {:<8} {}  {} ms{}\n",
+                    d.id,
+                    d.started_at,
+                    format!("{:?}", d.trigger).to_lowercase(),
+                    d.colour.as_str(),
+                    d.active_colour.map(|c| c.as_str()).unwrap_or("-"),
+                    d.commit
+                        .as_deref()
+                        .map(|c| &c[..c.len().min(12)])
+                        .unwrap_or("-"),
+                    d.total_ms,
+                    if d.rolled_back { "  (rolled back)" } else { "" }
+                ));
+            }
+            if all.is_empty() {
+                out.push_str("no deployments\n");
+            }
+            out
+        }
+    };
+    super::print_stdout(&text)?;
+    Ok(exit::OK)
+}
+
+pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u8> {
+    let config = Config::load(config_path)?;
+    let (server, database) = production_source(&config)?;
+    let mut admin = server.connect("postgres")?;
+    let filestore = filestore_of(config_path, &database)?;
+    let snapshots_dir = production::snapshots_dir(filestore.as_deref(), &super::test::cache_dir());
+    match cmd {
+        SnapshotsCommand::List { format } => {
+            let all = snapshots::list(&mut admin, &database)?;
+            let text = match format {
+                Format::Json => super::to_json(&all)?,
+                Format::Text => {
+                    let mut out = String::new();
+                    for s in &all {
+                        out.push_str(&format!(
+                            "{}  {}  {:<11} {}{}\n",
+                            s.name,
+                            s.record.created,
+                            s.record.reason,
+                            s.record.commit.as_deref().unwrap_or("-"),
+                            if s.record.pinned { "  (pinned)" } else { "" }
+                        ));
+                    }
+                    if all.is_empty() {
+                        out.push_str("no snapshots\n");
+                    }
+                    out
+                }
+            };
+            super::print_stdout(&text)?;
+        }
+        SnapshotsCommand::Create { pin } => {
+            let snap = snapshots::create(
+                &server,
+                &database,
+                filestore.as_deref(),
+                &snapshots_dir,
+                SnapshotRecord {
+                    production: database.clone(),
+                    created: chrono_now(&mut admin)?,
+                    commit: None,
+                    deployment: None,
+                    pinned: *pin,
+                    reason: "manual".into(),
+                },
+            )?;
+            println!("{}", snap.name);
+        }
+        SnapshotsCommand::Pin { name, unpin } => {
+            let mut found = snapshots::find(&mut admin, &database, name)?;
+            found.record.pinned = !unpin;
+            snapshots::save_record(&mut admin, &found.name, &found.record)?;
+            println!(
+                "{} {}",
+                if *unpin { "unpinned" } else { "pinned" },
+                found.name
+            );
+        }
+        SnapshotsCommand::Prune { keep } => {
+            let keep = keep.unwrap_or(config.file.production.snapshots.keep as usize);
+            if keep == 0 {
+                return Err(BadInput::new("--keep 0 would drop every snapshot")
+                    .hint("keep at least one")
+                    .into());
+            }
+            for name in snapshots::prune(&server, &database, keep, &snapshots_dir)? {
+                println!("dropped {name}");
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn filestore_of(config_path: &Path, database: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let project = crate::project::load(
+        config_path,
+        &Overrides {
+            branch: Some("snapshot".into()),
+            ..Overrides::default()
+        },
+    )?;
+    production_filestore(&project, database)
+}
+
+fn chrono_now(admin: &mut postgres::Client) -> anyhow::Result<String> {
+    Ok(admin
+        .query_one(
+            "SELECT to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+            &[],
+        )?
+        .get(0))
+}
+

@@ -1,0 +1,47 @@
+//! `odoo-ci run`: what a CI job calls. Maps the branch to its stage and runs that stage.
+
+use std::path::Path;
+
+use crate::cli::TestArgs;
+use crate::config::Stage;
+use crate::context::Overrides;
+
+pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
+    let overrides = Overrides {
+        branch: args.target.branch.clone(),
+        git_ref: args.target.git_ref.clone(),
+        base: args.target.base.clone(),
+    };
+    let project = crate::project::load(config, &overrides)?;
+    let plan = crate::plan::make_plan_as(&project.facts(), None)?;
+    match plan.stage {
+        Stage::Development => super::test::run(config, args),
+        Stage::Staging => super::stage::run(
+            config,
+            &crate::cli::StageArgs {
+                target: crate::cli::TargetArgs {
+                    branch: args.target.branch.clone(),
+                    git_ref: args.target.git_ref.clone(),
+                    base: args.target.base.clone(),
+                },
+                output: args.output.clone(),
+                push: None,
+            },
+        ),
+        Stage::Production => super::deploy::deploy(
+            config,
+            &crate::cli::DeployArgs {
+                target: crate::cli::TargetArgs {
+                    branch: args.target.branch.clone(),
+                    git_ref: args.target.git_ref.clone(),
+                    base: args.target.base.clone(),
+                },
+                sha: None,
+                tag: None,
+                no_wait: false,
+                update_mode: None,
+                output: args.output.clone(),
+            },
+        ),
+    }
+}

@@ -1,0 +1,253 @@
+//! Copying a database without locking or writing the source: `pg_dump` streamed into
+//! `pg_restore` (uncompressed: the stream never touches disk, so compressing it only costs
+//! CPU), or `CREATE DATABASE … TEMPLATE` from an idle snapshot. Then what Odoo's own
+//! duplication does to a copy: new `database.uuid` and `database.secret`, and the rest.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use postgres::Client;
+use thiserror::Error;
+
+use super::{quote_ident, DbError, PgServer};
+
+#[derive(Debug, Error)]
+pub enum CopyError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot run `{program}` (is the PostgreSQL client installed?): {source}")]
+    Spawn {
+        program: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{program}` failed: {stderr}")]
+    Tool {
+        program: &'static str,
+        stderr: String,
+    },
+    #[error("copy interrupted: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cancelled (Ctrl-C / SIGTERM)")]
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyStats {
+    /// Bytes of the dump stream (0 for a template copy).
+    pub bytes: u64,
+    pub millis: u128,
+}
+
+/// Creates `target_db` on `target` as Odoo creates databases (unicode, `C` collation).
+pub fn create_empty(admin: &mut Client, name: &str) -> Result<(), DbError> {
+    admin.batch_execute(&format!(
+        "CREATE DATABASE {} ENCODING 'unicode' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0",
+        quote_ident(name)
+    ))?;
+    Ok(())
+}
+
+fn pg_command(program: &'static str, server: &PgServer) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args([
+        "-h",
+        &server.host,
+        "-p",
+        &server.port.to_string(),
+        "-U",
+        &server.user,
+    ])
+    .arg("--no-password")
+    .env_remove("PGPASSWORD");
+    if let Some(p) = &server.password {
+        cmd.env("PGPASSWORD", p);
+    }
+    cmd
+}
+
+/// Streams `pg_dump` of `source_db` into `pg_restore` into the existing empty `target_db`.
+/// The source is only read, in one repeatable-read snapshot, and never locked beyond the
+/// `ACCESS SHARE` locks any reader takes.
+pub fn dump_restore(
+    source: &PgServer,
+    source_db: &str,
+    target: &PgServer,
+    target_db: &str,
+) -> Result<CopyStats, CopyError> {
+    let started = Instant::now();
+    let mut dump = pg_command("pg_dump", source)
+        .args(["--format=custom", "--compress=0", "--no-owner", "--no-acl"])
+        .arg(format!("--dbname={source_db}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| CopyError::Spawn {
+            program: "pg_dump",
+            source,
+        })?;
+    let mut restore = match pg_command("pg_restore", target)
+        .args(["--no-owner", "--no-acl", "--exit-on-error"])
+        .arg(format!("--dbname={target_db}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(source) => {
+            let _ = dump.kill();
+            let _ = dump.wait();
+            return Err(CopyError::Spawn {
+                program: "pg_restore",
+                source,
+            });
+        }
+    };
+    let dump_err = drain(dump.stderr.take());
+    let restore_err = drain(restore.stderr.take());
+    let pumped = pump(dump.stdout.take(), restore.stdin.take());
+    if pumped.is_err() {
+        let _ = dump.kill();
+        let _ = restore.kill();
+    }
+    let dump_status = dump.wait()?;
+    let restore_status = restore.wait()?;
+    let dump_err = dump_err.join().unwrap_or_default();
+    let restore_err = restore_err.join().unwrap_or_default();
+    let bytes = pumped?;
+    if !dump_status.success() {
+        return Err(CopyError::Tool {
+            program: "pg_dump",
+            stderr: dump_err.trim().to_string(),
+        });
+    }
+    if !restore_status.success() {
+        return Err(CopyError::Tool {
+            program: "pg_restore",
+            stderr: restore_err.trim().to_string(),
+        });
+    }
+    Ok(CopyStats {
+        bytes,
+        millis: started.elapsed().as_millis(),
+    })
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_string(&mut text);
+        }
+        text
+    })
+}
+
+/// Copies the dump into the restore in 1 MiB chunks, counting bytes and watching Ctrl-C.
+fn pump(from: Option<impl Read>, to: Option<impl Write>) -> Result<u64, CopyError> {
+    let (Some(mut from), Some(mut to)) = (from, to) else {
+        return Ok(0);
+    };
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        if crate::cancel::is_cancelled() {
+            return Err(CopyError::Cancelled);
+        }
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+    to.flush()?;
+    Ok(total)
+}
+
+/// What Odoo's `exp_duplicate_database` does to a copy, so a copy never shares the
+/// original's identity: new uuid and secret, creation date, base URL, login cooldowns.
+pub fn reset_identity(db: &mut Client, base_url: &str) -> Result<(), DbError> {
+    let exists: bool = db
+        .query_one("SELECT to_regclass('ir_config_parameter') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        return Ok(());
+    }
+    let random = uuid::Uuid::new_v4();
+    let mut node = [0u8; 6];
+    node.copy_from_slice(&random.as_bytes()[..6]);
+    let params = [
+        ("database.uuid", uuid::Uuid::now_v1(&node).to_string()),
+        ("database.secret", uuid::Uuid::new_v4().to_string()),
+        (
+            "database.create_date",
+            db.query_one(
+                "SELECT to_char(now() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS')",
+                &[],
+            )?
+            .get::<_, String>(0),
+        ),
+        ("web.base.url", base_url.to_string()),
+        ("base.login_cooldown_after", "10".to_string()),
+        ("base.login_cooldown_duration", "60".to_string()),
+    ];
+    for (key, value) in params {
+        let updated = db.execute(
+            "UPDATE ir_config_parameter SET value = $2 WHERE key = $1",
+            &[&key, &value],
+        )?;
+        if updated == 0 {
+            db.execute(
+                "INSERT INTO ir_config_parameter (key, value) VALUES ($1, $2)",
+                &[&key, &value],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a parameter of `ir_config_parameter`, if the table and the key exist.
+pub fn config_parameter(db: &mut Client, key: &str) -> Result<Option<String>, DbError> {
+    let exists: bool = db
+        .query_one("SELECT to_regclass('ir_config_parameter') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    Ok(db
+        .query_opt(
+            "SELECT value FROM ir_config_parameter WHERE key = $1",
+            &[&key],
+        )?
+        .map(|r| r.get(0)))
+}
+
+/// Copies a filestore folder: hard links where the file system allows (Odoo never rewrites
+/// an attachment file in place, it writes a new one), a copy otherwise. A missing source
+/// gives an empty folder (a database without attachments has none).
+pub fn copy_filestore(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<u64> {
+    std::fs::create_dir_all(to)?;
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(0);
+    };
+    let mut files = 0;
+    for entry in entries {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            files += copy_filestore(&entry.path(), &target)?;
+        } else {
+            if std::fs::hard_link(entry.path(), &target).is_err() {
+                std::fs::copy(entry.path(), &target)?;
+            }
+            files += 1;
+        }
+    }
+    Ok(files)
+}

@@ -1,0 +1,307 @@
+//! PostgreSQL: where the server is, and the database operations the stages need (create
+//! from a template, drop, advisory locks, installed modules). Names are always quoted;
+//! passwords never appear in messages.
+
+pub mod copy;
+
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum DbError {
+    #[error("cannot connect to PostgreSQL at {target}: {source}")]
+    Connect {
+        target: String,
+        #[source]
+        source: postgres::Error,
+    },
+    #[error("PostgreSQL: {0}")]
+    Query(#[from] postgres::Error),
+    #[error("invalid PostgreSQL URL `{0}`: expected postgresql://user:password@host:port/dbname")]
+    BadUrl(String),
+}
+
+/// The database name of a `postgresql://…/dbname` URL.
+pub fn database_of_url(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("postgresql://")
+        .or_else(|| url.strip_prefix("postgres://"))?;
+    let (_, path) = rest.split_once('/')?;
+    let name = path.split('?').next().unwrap_or(path);
+    (!name.is_empty()).then(|| percent_decode(name))
+}
+
+/// A PostgreSQL server and the role to use on it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgServer {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for PgServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.display())
+    }
+}
+
+impl PgServer {
+    /// `postgresql://user:password@host:port[/db]`.
+    pub fn from_url(url: &str) -> Result<PgServer, DbError> {
+        let bad = || DbError::BadUrl(mask_url(url));
+        let rest = url
+            .strip_prefix("postgresql://")
+            .or_else(|| url.strip_prefix("postgres://"))
+            .ok_or_else(bad)?;
+        let rest = rest.split('/').next().unwrap_or(rest);
+        let (auth, hostport) = rest.rsplit_once('@').unwrap_or(("", rest));
+        let (user, password) = match auth.split_once(':') {
+            Some((u, p)) => (u.to_string(), Some(percent_decode(p))),
+            None => (auth.to_string(), None),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p.parse().map_err(|_| bad())?),
+            None => (hostport.to_string(), 5432),
+        };
+        Ok(PgServer {
+            host: if host.is_empty() {
+                "127.0.0.1".into()
+            } else {
+                host
+            },
+            port,
+            user: if user.is_empty() {
+                "postgres".into()
+            } else {
+                user
+            },
+            password,
+        })
+    }
+
+    /// The standard `PG*` variables (the GitHub Actions service-container case).
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<PgServer> {
+        let host = env("PGHOST")?;
+        Some(PgServer {
+            host,
+            port: env("PGPORT").and_then(|p| p.parse().ok()).unwrap_or(5432),
+            user: env("PGUSER").unwrap_or_else(|| "postgres".into()),
+            password: env("PGPASSWORD"),
+        })
+    }
+
+    /// `user@host:port`, never the password.
+    pub fn display(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+
+    pub fn connect(&self, dbname: &str) -> Result<Client, DbError> {
+        let mut config = postgres::Config::new();
+        config
+            .host(&self.host)
+            .port(self.port)
+            .user(&self.user)
+            .dbname(dbname)
+            .connect_timeout(Duration::from_secs(10))
+            .application_name("odoo-ci");
+        if let Some(p) = &self.password {
+            config.password(p);
+        }
+        config.connect(NoTls).map_err(|source| DbError::Connect {
+            target: format!("{}/{dbname}", self.display()),
+            source,
+        })
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A URL with its password replaced by `***`.
+pub fn mask_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let auth = &url[s + 3..at];
+            match auth.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// `"name"` with inner quotes doubled: safe for any database name.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+pub fn database_exists(admin: &mut Client, name: &str) -> Result<bool, DbError> {
+    Ok(admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?
+        .is_some())
+}
+
+/// The comment on a database (odoo-ci marks finished templates with it).
+pub fn database_comment(admin: &mut Client, name: &str) -> Result<Option<String>, DbError> {
+    let row = admin.query_opt(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+        &[&name],
+    )?;
+    Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
+}
+
+pub fn set_database_comment(admin: &mut Client, name: &str, comment: &str) -> Result<(), DbError> {
+    admin.batch_execute(&format!(
+        "COMMENT ON DATABASE {} IS '{}'",
+        quote_ident(name),
+        comment.replace('\'', "''")
+    ))?;
+    Ok(())
+}
+
+/// `CREATE DATABASE new TEMPLATE template`, retried while another session briefly holds the template.
+pub fn create_from_template(admin: &mut Client, new: &str, template: &str) -> Result<(), DbError> {
+    let sql = format!(
+        "CREATE DATABASE {} ENCODING 'unicode' TEMPLATE {}",
+        quote_ident(new),
+        quote_ident(template)
+    );
+    let mut attempt = 0;
+    loop {
+        match admin.batch_execute(&sql) {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if attempt < 20 && e.to_string().contains("is being accessed by other users") =>
+            {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Ends other sessions on `name`, then drops it if it exists.
+pub fn drop_database(admin: &mut Client, name: &str) -> Result<(), DbError> {
+    admin.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        &[&name],
+    )?;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(name)))?;
+    Ok(())
+}
+
+/// Databases whose name starts with `prefix`, oldest first.
+pub fn databases_with_prefix(admin: &mut Client, prefix: &str) -> Result<Vec<String>, DbError> {
+    let pattern = format!(
+        "{}%",
+        prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows = admin.query(
+        "SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY oid",
+        &[&pattern],
+    )?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// A session-level advisory lock, released when the guard (and its connection) drops.
+pub struct AdvisoryLock {
+    client: Client,
+    key: i64,
+}
+
+impl AdvisoryLock {
+    pub fn acquire(mut client: Client, key: i64) -> Result<AdvisoryLock, DbError> {
+        client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
+        Ok(AdvisoryLock { client, key })
+    }
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        let _ = self
+            .client
+            .execute("SELECT pg_advisory_unlock($1)", &[&self.key]);
+    }
+}
+
+/// One row of `ir_module_module`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledModule {
+    /// `installed`, `uninstalled`, `to upgrade`, …
+    pub state: String,
+    /// The normalised version the database has (`17.0.1.2.0`), if ever installed.
+    pub latest_version: Option<String>,
+    /// Whether demo data was loaded for it.
+    pub demo: bool,
+}
+
+/// `ir_module_module`, by module name.
+pub fn installed_modules(
+    db: &mut Client,
+) -> Result<std::collections::BTreeMap<String, InstalledModule>, DbError> {
+    let rows = db.query(
+        "SELECT name, state, latest_version, coalesce(demo, false) FROM ir_module_module",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let module = InstalledModule {
+                state: r.get(1),
+                latest_version: r.get(2),
+                demo: r.get(3),
+            };
+            (r.get::<_, String>(0), module)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_mask() {
+        let s = PgServer::from_url("postgresql://odoo:s%40cret@db.local:6543/postgres").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.user.as_str()),
+            ("db.local", 6543, "odoo")
+        );
+        assert_eq!(s.password.as_deref(), Some("s@cret"));
+        assert_eq!(format!("{s:?}"), "odoo@db.local:6543");
+        assert_eq!(
+            mask_url("postgresql://odoo:secret@h:5432/x"),
+            "postgresql://odoo:***@h:5432/x"
+        );
+        assert!(PgServer::from_url("mysql://x").is_err());
+        assert!(PgServer::from_url("postgresql://a:b@h:notaport").is_err());
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("feat/\"; drop"), "\"feat/\"\"; drop\"");
+    }
+}

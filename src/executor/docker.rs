@@ -1,0 +1,327 @@
+//! Odoo in a Docker container (bollard): the image built for this commit, the host network
+//! (so a PostgreSQL on the runner is reachable), the data dir bind-mounted, labels on
+//! everything, and the container removed whatever happens.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use super::{ExecError, Executor, Invocation, LineBuffer, Outcome};
+
+/// Where the host data dir is mounted inside the container.
+pub const CONTAINER_DATA_DIR: &str = "/var/lib/odoo-ci";
+
+pub struct DockerExecutor {
+    pub docker: Docker,
+    pub image: String,
+    /// What Odoo runs in (base image id and the repo's own Dockerfile), for the template
+    /// cache key: the repo's addons are not part of it.
+    pub environment_id: String,
+    pub network: String,
+    pub host_data_dir: String,
+    pub addons_paths: Vec<String>,
+    pub labels: HashMap<String, String>,
+    /// The command inside the image (`odoo`).
+    pub command: String,
+    /// `host:ip` entries for the containers (e.g. `host.docker.internal:host-gateway`).
+    pub extra_hosts: Vec<String>,
+}
+
+/// A current-thread runtime for bollard's async API; the rest of odoo-ci is synchronous.
+pub fn runtime() -> Result<tokio::runtime::Runtime, ExecError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| ExecError::Other(format!("cannot start the async runtime: {e}")))
+}
+
+/// Connects to the engine of `DOCKER_HOST` (or the local socket) and checks it answers.
+pub fn connect() -> Result<Docker, ExecError> {
+    let docker = Docker::connect_with_defaults()?;
+    runtime()?
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), docker.ping()).await })
+        .map_err(|_| ExecError::Other("the Docker engine did not answer within 10 s".into()))??;
+    Ok(docker)
+}
+
+impl Executor for DockerExecutor {
+    fn run(&self, inv: &Invocation, on_line: &mut dyn FnMut(&[u8])) -> Result<Outcome, ExecError> {
+        let rt = runtime()?;
+        rt.block_on(self.run_async(inv, on_line))
+    }
+
+    fn addons_paths(&self) -> Vec<String> {
+        self.addons_paths.clone()
+    }
+
+    fn data_dir(&self) -> String {
+        CONTAINER_DATA_DIR.to_string()
+    }
+
+    fn identity(&self) -> String {
+        format!("docker:{}", self.environment_id)
+    }
+}
+
+impl DockerExecutor {
+    async fn run_async(
+        &self,
+        inv: &Invocation,
+        on_line: &mut dyn FnMut(&[u8]),
+    ) -> Result<Outcome, ExecError> {
+        let mut cmd = vec![self.command.clone()];
+        cmd.extend(inv.args.iter().cloned());
+        let body = ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: Some(cmd),
+            env: Some(inv.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(self.labels.clone()),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.network.clone()),
+                binds: Some(vec![format!("{}:{CONTAINER_DATA_DIR}", self.host_data_dir)]),
+                extra_hosts: Some(self.extra_hosts.clone()),
+                ..HostConfig::default()
+            }),
+            ..ContainerCreateBody::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(CreateContainerOptionsBuilder::new().build()), body)
+            .await?;
+        let id = created.id;
+        let result = self.attach_and_wait(&id, inv, on_line).await;
+        // Removed whatever happened: success, failure, timeout or cancel.
+        if let Err(e) = self
+            .docker
+            .remove_container(
+                &id,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await
+        {
+            eprintln!("warning: could not remove container {id}: {e}");
+        }
+        result
+    }
+
+    async fn attach_and_wait(
+        &self,
+        id: &str,
+        inv: &Invocation,
+        on_line: &mut dyn FnMut(&[u8]),
+    ) -> Result<Outcome, ExecError> {
+        self.docker.start_container(id, None).await?;
+        let mut logs = self.docker.logs(
+            id,
+            Some(
+                LogsOptionsBuilder::new()
+                    .follow(true)
+                    .stdout(true)
+                    .stderr(true)
+                    .build(),
+            ),
+        );
+        let started = Instant::now();
+        let mut outcome = Outcome {
+            exit_code: None,
+            timed_out: false,
+            cancelled: false,
+        };
+        let mut out = LineBuffer::default();
+        let mut err = LineBuffer::default();
+        loop {
+            let next = tokio::time::timeout(Duration::from_millis(200), logs.next()).await;
+            match next {
+                Ok(Some(Ok(chunk))) => match chunk {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        err.push(&message, on_line)
+                    }
+                    other => out.push(&other.into_bytes(), on_line),
+                },
+                Ok(Some(Err(e))) => return Err(e.into()),
+                Ok(None) => break,
+                Err(_) => {}
+            }
+            let cancelled = crate::cancel::is_cancelled();
+            if cancelled || started.elapsed() > inv.timeout {
+                outcome.cancelled = cancelled;
+                outcome.timed_out = !cancelled;
+                if let Err(e) = self
+                    .docker
+                    .kill_container(
+                        id,
+                        Some(KillContainerOptionsBuilder::new().signal("SIGKILL").build()),
+                    )
+                    .await
+                {
+                    eprintln!("warning: could not stop container {id}: {e}");
+                }
+                break;
+            }
+        }
+        out.finish(on_line);
+        err.finish(on_line);
+        if outcome.timed_out || outcome.cancelled {
+            return Ok(outcome);
+        }
+        let mut wait = self
+            .docker
+            .wait_container(id, Some(WaitContainerOptionsBuilder::new().build()));
+        outcome.exit_code = match wait.next().await {
+            Some(Ok(r)) => Some(r.status_code),
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Some(code),
+            Some(Err(e)) => return Err(e.into()),
+            None => None,
+        };
+        Ok(outcome)
+    }
+}
+
+/// A long-running Odoo server container (staging, production colours).
+impl DockerExecutor {
+    /// Starts `odoo <inv.args>` detached as container `name` (replacing one of that name),
+    /// restarting unless stopped. Returns the container id.
+    pub fn start_server(
+        &self,
+        name: &str,
+        inv: &Invocation,
+        extra_labels: &HashMap<String, String>,
+    ) -> Result<String, ExecError> {
+        let rt = runtime()?;
+        rt.block_on(async {
+            self.remove_named(name).await;
+            let mut cmd = vec![self.command.clone()];
+            cmd.extend(inv.args.iter().cloned());
+            let mut labels = self.labels.clone();
+            labels.extend(extra_labels.clone());
+            let body = ContainerCreateBody {
+                image: Some(self.image.clone()),
+                cmd: Some(cmd),
+                env: Some(inv.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+                labels: Some(labels),
+                host_config: Some(HostConfig {
+                    network_mode: Some(self.network.clone()),
+                    binds: Some(vec![format!("{}:{CONTAINER_DATA_DIR}", self.host_data_dir)]),
+                    extra_hosts: Some(self.extra_hosts.clone()),
+                    restart_policy: Some(bollard::models::RestartPolicy {
+                        name: Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED),
+                        maximum_retry_count: None,
+                    }),
+                    ..HostConfig::default()
+                }),
+                ..ContainerCreateBody::default()
+            };
+            let created = self
+                .docker
+                .create_container(
+                    Some(CreateContainerOptionsBuilder::new().name(name).build()),
+                    body,
+                )
+                .await?;
+            if let Err(e) = self.docker.start_container(&created.id, None).await {
+                self.remove_named(&created.id).await;
+                return Err(e.into());
+            }
+            Ok(created.id)
+        })
+    }
+
+    /// Removes a container by name or id, if it exists.
+    pub fn remove(&self, name: &str) -> Result<(), ExecError> {
+        runtime()?.block_on(self.remove_named(name));
+        Ok(())
+    }
+
+    async fn remove_named(&self, name: &str) {
+        let _ = self
+            .docker
+            .remove_container(
+                name,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
+    }
+
+    /// `None` while the container runs; otherwise why it is not running.
+    pub fn not_running(&self, id: &str) -> Option<String> {
+        let rt = runtime().ok()?;
+        match rt.block_on(self.docker.inspect_container(id, None)) {
+            Ok(info) => {
+                let state = info.state?;
+                if state.running == Some(true) && state.restarting != Some(true) {
+                    None
+                } else {
+                    Some(format!(
+                        "the server container exited (code {})",
+                        state.exit_code.unwrap_or_default()
+                    ))
+                }
+            }
+            Err(e) => Some(format!("the server container is gone: {e}")),
+        }
+    }
+
+    /// The last `tail` lines of a container's output.
+    pub fn logs_tail(&self, id: &str, tail: usize) -> String {
+        let Ok(rt) = runtime() else {
+            return String::new();
+        };
+        rt.block_on(async {
+            let mut stream = self.docker.logs(
+                id,
+                Some(
+                    LogsOptionsBuilder::new()
+                        .stdout(true)
+                        .stderr(true)
+                        .tail(&tail.to_string())
+                        .build(),
+                ),
+            );
+            let mut out = Vec::new();
+            while let Ok(Some(Ok(chunk))) =
+                tokio::time::timeout(Duration::from_secs(5), stream.next()).await
+            {
+                out.extend_from_slice(&chunk.into_bytes());
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    }
+}
+
+/// Removes every container labelled `key=value` (e.g. the server of a dropped database).
+/// Returns how many were removed.
+pub fn remove_labelled(docker: &Docker, key: &str, value: &str) -> Result<usize, ExecError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
+        let found = docker
+            .list_containers(Some(
+                bollard::query_parameters::ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await?;
+        let mut removed = 0;
+        for c in found {
+            if let Some(id) = c.id {
+                docker
+                    .remove_container(
+                        &id,
+                        Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                    )
+                    .await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    })
+}

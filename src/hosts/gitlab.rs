@@ -1,0 +1,97 @@
+//! GitLab: the job's own status is its result, so the colour goes into the exit code (0
+//! green, 3 yellow for `allow_failure: exit_codes: [3]`, 1 red). Optionally a commit status
+//! per stage through the REST API, with a token from `ODOO_CI_GITLAB_TOKEN` (the job
+//! token cannot post statuses). Collapsible log sections for long output.
+
+use serde_json::json;
+
+use super::http::{Api, Method};
+use super::HostEnv;
+
+/// GitLab cuts status descriptions at 255 characters.
+pub const DESCRIPTION_LIMIT: usize = 255;
+
+pub struct Reporter {
+    api: Api,
+    project: String,
+    sha: String,
+    pipeline_id: Option<u64>,
+    target_url: Option<String>,
+}
+
+impl Reporter {
+    /// `None` without a token (statuses are optional on GitLab).
+    pub fn from_env(env: &HostEnv) -> Option<Reporter> {
+        let token = env.var("ODOO_CI_GITLAB_TOKEN")?.to_string();
+        let base = env.var("CI_API_V4_URL")?.to_string();
+        let project = env.var("CI_PROJECT_ID")?.to_string();
+        let sha = env.sha.clone()?;
+        Some(Reporter {
+            api: Api::new(&base, "PRIVATE-TOKEN", token.clone(), token),
+            project,
+            sha,
+            pipeline_id: env.var("CI_PIPELINE_ID").and_then(|v| v.parse().ok()),
+            target_url: env.var("CI_JOB_URL").map(str::to_string),
+        })
+    }
+
+    /// `state`: pending, running, success, failed or canceled.
+    pub fn status(&self, stage: &str, state: &str, description: &str, url: Option<&str>) {
+        let body = json!({
+            "state": state,
+            "name": format!("odoo-ci/{stage}"),
+            "target_url": url.map(str::to_string).or_else(|| self.target_url.clone()),
+            "description": super::github::cut_chars(description, DESCRIPTION_LIMIT),
+            "pipeline_id": self.pipeline_id,
+        });
+        let path = format!(
+            "/projects/{}/statuses/{}",
+            self.project.replace('/', "%2F"),
+            self.sha
+        );
+        match self.api.send(Method::Post, &path, Some(&body), true) {
+            Ok(r) if r.ok() => {}
+            Ok(r) => eprintln!(
+                "warning: could not report the commit status to GitLab: HTTP {} (the build's colour is unchanged)",
+                r.status
+            ),
+            Err(e) => eprintln!(
+                "warning: could not report the commit status to GitLab: {e} (the build's colour is unchanged)"
+            ),
+        }
+    }
+}
+
+/// `\e[0Ksection_start:TS:NAME[collapsed=true]\r\e[0KHeader`.
+pub fn section_start(name: &str, header: &str, collapsed: bool) -> String {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    format!(
+        "\x1b[0Ksection_start:{ts}:{name}{}\r\x1b[0K{header}",
+        if collapsed { "[collapsed=true]" } else { "" }
+    )
+}
+
+/// `\e[0Ksection_end:TS:NAME\r\e[0K`.
+pub fn section_end(name: &str) -> String {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    format!("\x1b[0Ksection_end:{ts}:{name}\r\x1b[0K")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_have_gitlabs_markers() {
+        let s = section_start("odoo_ci_plan", "odoo-ci plan", true);
+        assert!(s.starts_with("\x1b[0Ksection_start:"));
+        assert!(s.ends_with(":odoo_ci_plan[collapsed=true]\r\x1b[0Kodoo-ci plan"));
+        assert!(section_end("odoo_ci_plan").contains(":odoo_ci_plan\r"));
+    }
+}

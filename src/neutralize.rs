@@ -1,0 +1,308 @@
+//! Neutralization: making a copy of production unable to reach the outside world, and
+//! proving it. Odoo 16+ has its own `odoo neutralize` (every installed module's
+//! `data/neutralize.sql`); [`OWN_SQL`] is our equivalent of the effects that matter (base,
+//! mail, payment, delivery, iap, auth_oauth), for `odoo-ci neutralize` on any database and
+//! for series without the command. [`verify`] checks the result and fails closed.
+
+use postgres::Client;
+use serde::Serialize;
+
+use crate::db::DbError;
+
+/// One neutralization statement, applied only when its table exists.
+struct Step {
+    table: &'static str,
+    /// Only when this column exists too (it varies between series).
+    column: Option<&'static str>,
+    sql: &'static str,
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        table: "ir_mail_server",
+        column: None,
+        sql: "UPDATE ir_mail_server SET active = false",
+    },
+    Step {
+        table: "ir_mail_server",
+        column: None,
+        sql: "INSERT INTO ir_mail_server (name, smtp_port, smtp_host, smtp_encryption, active, smtp_authentication) \
+              VALUES ('neutralization - disable emails', 1025, 'invalid', 'none', true, 'login')",
+    },
+    Step {
+        table: "ir_cron",
+        column: None,
+        sql: "UPDATE ir_cron SET active = false WHERE id NOT IN \
+              (SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = 'autovacuum_job')",
+    },
+    Step {
+        table: "ir_config_parameter",
+        column: None,
+        sql: "INSERT INTO ir_config_parameter (key, value) VALUES ('database.is_neutralized', 'true') \
+              ON CONFLICT (key) DO UPDATE SET value = 'true'",
+    },
+    Step {
+        table: "mail_template",
+        column: Some("mail_server_id"),
+        sql: "UPDATE mail_template SET mail_server_id = NULL",
+    },
+    Step {
+        table: "fetchmail_server",
+        column: None,
+        sql: "UPDATE fetchmail_server SET active = false",
+    },
+    Step {
+        table: "payment_provider",
+        column: None,
+        sql: "UPDATE payment_provider SET state = 'disabled' WHERE state NOT IN ('test', 'disabled')",
+    },
+    Step {
+        table: "delivery_carrier",
+        column: Some("prod_environment"),
+        sql: "UPDATE delivery_carrier SET prod_environment = false",
+    },
+    Step {
+        table: "iap_account",
+        column: Some("account_token"),
+        sql: "UPDATE iap_account SET account_token = account_token || '+disabled' \
+              WHERE account_token NOT LIKE '%+disabled'",
+    },
+    Step {
+        table: "auth_oauth_provider",
+        column: None,
+        sql: "UPDATE auth_oauth_provider SET enabled = false",
+    },
+];
+
+/// The SQL [`apply_own`] would run on `db` (only the steps whose tables exist).
+pub fn own_sql(db: &mut Client) -> Result<Vec<String>, DbError> {
+    let mut out = Vec::new();
+    for step in STEPS {
+        if has_column(db, step.table, step.column)? {
+            out.push(format!("{};", step.sql));
+        }
+    }
+    Ok(out)
+}
+
+/// Applies [`own_sql`] in one transaction.
+pub fn apply_own(db: &mut Client) -> Result<usize, DbError> {
+    let sql = own_sql(db)?;
+    let mut tx = db.transaction()?;
+    for statement in &sql {
+        tx.batch_execute(statement)?;
+    }
+    tx.commit()?;
+    Ok(sql.len())
+}
+
+fn has_column(db: &mut Client, table: &str, column: Option<&str>) -> Result<bool, DbError> {
+    let row = db.query_one(
+        "SELECT count(*) FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1 AND ($2::text IS NULL OR column_name = $2)",
+        &[&table, &column],
+    )?;
+    Ok(row.get::<_, i64>(0) > 0)
+}
+
+/// Where staging's outgoing mail goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailCatcher {
+    pub host: String,
+    pub port: i32,
+}
+
+impl MailCatcher {
+    /// `host:port`.
+    pub fn parse(text: &str) -> Option<MailCatcher> {
+        let (host, port) = text.trim().rsplit_once(':')?;
+        let port: i32 = port.parse().ok().filter(|p| (1..=65535).contains(p))?;
+        (!host.is_empty()).then(|| MailCatcher {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+/// Replaces neutralization's dummy server by the catcher: the only active outgoing server.
+pub fn route_mail_to(db: &mut Client, catcher: &MailCatcher) -> Result<(), DbError> {
+    if !has_column(db, "ir_mail_server", None)? {
+        return Ok(());
+    }
+    let mut tx = db.transaction()?;
+    tx.execute("UPDATE ir_mail_server SET active = false", &[])?;
+    tx.execute(
+        "INSERT INTO ir_mail_server (name, smtp_host, smtp_port, smtp_encryption, smtp_authentication, active) \
+         VALUES ('odoo-ci mail catcher', $1, $2, 'none', 'login', true)",
+        &[&catcher.host, &catcher.port],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// What must hold on a neutralized database.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub catcher: Option<MailCatcher>,
+    /// Crons (XML ids, `module.name`) allowed to stay active, besides `base.autovacuum_job`.
+    pub cron_allowlist: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    /// What was found (the offending records when not ok).
+    pub detail: String,
+}
+
+/// Checks, fail closed, that nothing on `db` can reach the outside world.
+pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
+    let mut checks = Vec::new();
+
+    let mut bad_servers = Vec::new();
+    if has_column(db, "ir_mail_server", None)? {
+        for row in db.query(
+            "SELECT name, coalesce(smtp_host, ''), coalesce(smtp_port, 0) FROM ir_mail_server WHERE active",
+            &[],
+        )? {
+            let (name, host, port): (String, String, i32) = (row.get(0), row.get(1), row.get(2));
+            let is_catcher = policy
+                .catcher
+                .as_ref()
+                .is_some_and(|c| c.host == host && c.port == port);
+            if !(is_catcher || host == "invalid") {
+                bad_servers.push(format!("`{name}` ({host}:{port})"));
+            }
+        }
+    }
+    checks.push(Check {
+        name: "outgoing mail",
+        ok: bad_servers.is_empty(),
+        detail: if bad_servers.is_empty() {
+            match &policy.catcher {
+                Some(c) => format!("only the catcher {}:{} is active", c.host, c.port),
+                None => "no active outgoing mail server".into(),
+            }
+        } else {
+            format!("active outgoing mail server(s): {}", bad_servers.join(", "))
+        },
+    });
+
+    let mut bad_crons = Vec::new();
+    if has_column(db, "ir_cron", None)? {
+        let name_column = if has_column(db, "ir_cron", Some("cron_name"))? {
+            "c.cron_name::text"
+        } else {
+            "c.id::text"
+        };
+        let sql = format!(
+            "SELECT coalesce(d.module || '.' || d.name, ''), coalesce({name_column}, c.id::text) \
+             FROM ir_cron c LEFT JOIN ir_model_data d ON d.model = 'ir.cron' AND d.res_id = c.id \
+             WHERE c.active"
+        );
+        for row in db.query(&sql, &[])? {
+            let (xmlid, name): (String, String) = (row.get(0), row.get(1));
+            let allowed = xmlid == "base.autovacuum_job" || policy.cron_allowlist.contains(&xmlid);
+            if !allowed {
+                bad_crons.push(if xmlid.is_empty() {
+                    format!("`{name}`")
+                } else {
+                    format!("`{name}` ({xmlid})")
+                });
+            }
+        }
+    }
+    checks.push(Check {
+        name: "scheduled actions",
+        ok: bad_crons.is_empty(),
+        detail: if bad_crons.is_empty() {
+            "no active cron outside the allow-list".into()
+        } else {
+            format!(
+                "active cron(s) outside the allow-list: {}",
+                bad_crons.join(", ")
+            )
+        },
+    });
+
+    let mut enabled = Vec::new();
+    if has_column(db, "payment_provider", None)? {
+        for row in db.query(
+            "SELECT coalesce(name::text, id::text) FROM payment_provider WHERE state = 'enabled'",
+            &[],
+        )? {
+            enabled.push(format!("`{}`", row.get::<_, String>(0)));
+        }
+    }
+    checks.push(Check {
+        name: "payment providers",
+        ok: enabled.is_empty(),
+        detail: if enabled.is_empty() {
+            "no payment provider in production mode".into()
+        } else {
+            format!(
+                "payment provider(s) in production mode: {}",
+                enabled.join(", ")
+            )
+        },
+    });
+
+    let mut fetching = Vec::new();
+    if has_column(db, "fetchmail_server", None)? {
+        for row in db.query(
+            "SELECT coalesce(name::text, id::text) FROM fetchmail_server WHERE active",
+            &[],
+        )? {
+            fetching.push(format!("`{}`", row.get::<_, String>(0)));
+        }
+    }
+    checks.push(Check {
+        name: "incoming mail",
+        ok: fetching.is_empty(),
+        detail: if fetching.is_empty() {
+            "no active incoming mail server".into()
+        } else {
+            format!("active incoming mail server(s): {}", fetching.join(", "))
+        },
+    });
+
+    let flag = crate::db::copy::config_parameter(db, "database.is_neutralized")?;
+    let flagged = flag
+        .as_deref()
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "t"));
+    checks.push(Check {
+        name: "neutralized flag",
+        ok: flagged,
+        detail: match flag {
+            Some(v) if flagged => format!("database.is_neutralized = {v}"),
+            Some(v) => format!("database.is_neutralized = {v}, expected true"),
+            None => "database.is_neutralized is not set".into(),
+        },
+    });
+    Ok(checks)
+}
+
+/// The first failed check, if any.
+pub fn first_failure(checks: &[Check]) -> Option<&Check> {
+    checks.iter().find(|c| !c.ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catchers_parse() {
+        assert_eq!(
+            MailCatcher::parse("mailpit:1025"),
+            Some(MailCatcher {
+                host: "mailpit".into(),
+                port: 1025
+            })
+        );
+        assert_eq!(MailCatcher::parse("mailpit"), None);
+        assert_eq!(MailCatcher::parse("mailpit:0"), None);
+        assert_eq!(MailCatcher::parse(":25"), None);
+    }
+}

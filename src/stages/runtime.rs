@@ -1,0 +1,259 @@
+//! What every stage needs to run Odoo: the PostgreSQL server, the image built for the
+//! commit (or the local command), and the flags and environment every Odoo run gets.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::Stage;
+use crate::db::PgServer;
+use crate::executor::docker::DockerExecutor;
+use crate::executor::Executor;
+use crate::plan::Plan;
+use crate::project::Project;
+use crate::style::Style;
+
+pub fn absolute(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+pub fn pg_server(config: &crate::config::Config) -> anyhow::Result<PgServer> {
+    let env = |k: &str| std::env::var(k).ok();
+    if let Some(url) = &config.file.postgres.url {
+        let url = config.resolve("postgres.url", url, &env)?;
+        return Ok(PgServer::from_url(&url)?);
+    }
+    if let Some(server) = PgServer::from_env(&env) {
+        return Ok(server);
+    }
+    if let Some(image) = &config.file.postgres.image {
+        let docker = crate::executor::docker::connect().map_err(|e| {
+            anyhow::anyhow!("`postgres.image` needs a Docker engine to run {image}: {e}")
+        })?;
+        let server = crate::executor::managed_pg::ensure(
+            &docker,
+            image,
+            std::time::Duration::from_secs(120),
+        )?;
+        eprintln!(
+            "{} managed container {} ({image}) on 127.0.0.1:{}",
+            Style::for_stderr().bold("postgres:"),
+            crate::executor::managed_pg::container_name(image),
+            server.port
+        );
+        return Ok(server);
+    }
+    anyhow::bail!(
+        "no PostgreSQL server: set `postgres.url` or `postgres.image` in {}, or the PGHOST/PGPORT/PGUSER/PGPASSWORD variables",
+        config.path.display()
+    )
+}
+
+pub fn docker_executor(
+    project: &Project,
+    plan: &Plan,
+    data_dir: &Path,
+    output: &Path,
+    cache_dir: &Path,
+) -> anyhow::Result<DockerExecutor> {
+    let config = &project.config;
+    let docker = crate::executor::docker::connect().map_err(|e| {
+        anyhow::anyhow!(
+            "no Docker engine: {e} (start Docker, set DOCKER_HOST, or use --executor local)"
+        )
+    })?;
+    let mut labels = HashMap::from([
+        (
+            "odoo-ci.repo".to_string(),
+            project
+                .context
+                .repository
+                .clone()
+                .unwrap_or_else(|| project.project.clone()),
+        ),
+        (
+            "odoo-ci.commit".to_string(),
+            plan.commit.clone().unwrap_or_default(),
+        ),
+        ("odoo-ci.branch".to_string(), plan.branch.clone()),
+        ("odoo-ci.stage".to_string(), plan.stage.as_str().to_string()),
+        (
+            "odoo-ci.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ]);
+    if let Ok(v) = std::env::var("ODOO_CI_TEST_LABEL") {
+        labels.insert("odoo-ci.test".into(), v);
+    }
+    // Never send our own outputs and caches into the image: they change every run.
+    let mut ignores: Vec<String> = ["odoo-ci-output", "target"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for dir in [output, cache_dir] {
+        if let Ok(rel) = absolute(dir).strip_prefix(absolute(&config.root)) {
+            ignores.push(rel.to_string_lossy().into_owned());
+        }
+    }
+    let ignores: Vec<String> = ignores
+        .iter()
+        .flat_map(|p| [p.clone(), format!("{p}/**")])
+        .collect();
+    let ignores: Vec<&str> = ignores.iter().map(String::as_str).collect();
+    let (context, dockerfile) =
+        crate::image::build_context(&config.root, &config.file.odoo.image, &ignores, &labels)?;
+    let rt = crate::executor::docker::runtime()?;
+    let s = Style::for_stderr();
+    eprintln!(
+        "{} {} FROM {}",
+        s.bold("build:"),
+        plan.image,
+        config.file.odoo.image
+    );
+    rt.block_on(crate::image::build(
+        &docker,
+        context,
+        &dockerfile,
+        &plan.image,
+        &mut |line| {
+            eprintln!("  {}", s.dim(line));
+        },
+    ))?;
+    // The template depends on what Odoo runs in, not on the repo's addons: key it on the
+    // base image (and the repo's own Dockerfile, which may add system packages).
+    let base_id = rt
+        .block_on(docker.inspect_image(&config.file.odoo.image))
+        .ok()
+        .and_then(|i| i.id)
+        .unwrap_or_else(|| config.file.odoo.image.clone());
+    let own_dockerfile = std::fs::read(config.root.join("Dockerfile")).unwrap_or_default();
+    let environment_id = format!("{base_id}:{}", hex_sha256(&own_dockerfile));
+    Ok(DockerExecutor {
+        docker,
+        image: plan.image.clone(),
+        environment_id,
+        network: config.file.odoo.docker_network.clone(),
+        host_data_dir: absolute(data_dir).to_string_lossy().into_owned(),
+        addons_paths: container_addons_paths(project),
+        labels,
+        command: "odoo".into(),
+        extra_hosts: Vec::new(),
+    })
+}
+
+/// The connection and path flags every Odoo run gets. The password goes in `PGPASSWORD`,
+/// never on the command line.
+pub fn odoo_args(
+    server: &PgServer,
+    executor: &dyn Executor,
+    database: &str,
+    _project: &Project,
+) -> Vec<String> {
+    vec![
+        "-d".into(),
+        database.into(),
+        "--db_host".into(),
+        server.host.clone(),
+        "--db_port".into(),
+        server.port.to_string(),
+        "-r".into(),
+        server.user.clone(),
+        "--addons-path".into(),
+        executor.addons_paths().join(","),
+        "-D".into(),
+        executor.data_dir(),
+    ]
+}
+
+pub fn odoo_env(
+    project: &Project,
+    server: &PgServer,
+    stage: Stage,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut out = Vec::new();
+    for (key, value) in project.config.stage_env(stage) {
+        let v = project
+            .config
+            .resolve(&format!("{}.env.{key}", stage.as_str()), &value, &env)?;
+        out.push((key, v));
+    }
+    if let Some(p) = &server.password {
+        out.push(("PGPASSWORD".into(), p.clone()));
+    }
+    Ok(out)
+}
+
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The addons paths inside an image built by odoo-ci.
+pub fn container_addons_paths(project: &Project) -> Vec<String> {
+    project
+        .config
+        .addons_dirs
+        .iter()
+        .map(|d| {
+            let rel = d.to_string_lossy();
+            let rel = rel.trim_start_matches("./");
+            if rel == "." || rel.is_empty() {
+                crate::image::PROJECT_DIR.to_string()
+            } else {
+                format!("{}/{rel}", crate::image::PROJECT_DIR)
+            }
+        })
+        .collect()
+}
+
+/// Runs one Odoo command (`args` complete) to its end, saving its log to `log_path`. An
+/// error carries the log's reasons and its last lines when Odoo or its log fails (the
+/// exit code alone is not trusted). Returns the log's last lines.
+pub fn run_to_end(
+    executor: &dyn Executor,
+    project: &Project,
+    server: &PgServer,
+    stage: Stage,
+    args: Vec<String>,
+    log_path: &Path,
+) -> anyhow::Result<String> {
+    let inv = crate::executor::Invocation {
+        args,
+        env: odoo_env(project, server, stage)?,
+        timeout: std::time::Duration::from_secs(project.config.file.development.timeout_secs),
+    };
+    let mut analyzer = crate::odoo::Analyzer::new(crate::odoo::Options::default());
+    let mut log = Vec::new();
+    let outcome = executor.run(&inv, &mut |line| {
+        log.extend_from_slice(line);
+        log.push(b'\n');
+        analyzer.feed_line(line);
+    })?;
+    std::fs::write(log_path, &log)?;
+    let result = analyzer.finish_with_exit(outcome.exit_code.map(|c| c as i32));
+    let tail = tail_lines(&String::from_utf8_lossy(&log), 20);
+    if outcome.cancelled {
+        anyhow::bail!("cancelled (Ctrl-C / SIGTERM)");
+    }
+    if outcome.timed_out {
+        anyhow::bail!("Odoo did not finish in time");
+    }
+    if result.colour == crate::odoo::Colour::Red {
+        anyhow::bail!(
+            "{}\n--- last lines of {} ---\n{tail}",
+            result.reasons.join("; "),
+            log_path.display()
+        );
+    }
+    Ok(tail)
+}
+
+/// The last `n` lines of `text`.
+pub fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

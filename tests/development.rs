@@ -1,0 +1,555 @@
+//! The development stage end to end: real PostgreSQL, real Docker, the fake Odoo
+//! (tests/fake-odoo). `./scripts/test` sets these up and exports ODOO_CI_TEST_PG and
+//! ODOO_CI_TEST_IMAGE; without them these tests fail and say so.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bin, image, pg_url, psql, repo_root, run_in, Output, Project};
+use serde_json::Value;
+
+const PASSING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestOk(TransactionCase):\n    def test_demo_data(self):\n        self.env.cr.execute(\"SELECT demo FROM ir_module_module WHERE name = 'base'\")\n        self.assertTrue(self.env.cr.fetchone()[0], 'demo data is on')\n\n    def test_math(self):\n        self.assertEqual(2 * 3, 6)\n";
+const FAILING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestBad(TransactionCase):\n    def test_qty(self):\n        self.assertEqual(2 * 3, 7, 'doubling 3 should not give 7')\n";
+const WARNING: &str = "import logging\n\nfrom odoo.tests.common import TransactionCase\n\n\nclass TestWarn(TransactionCase):\n    def test_warns(self):\n        logging.getLogger(__name__).warning('this field is deprecated')\n";
+const SLOW: &str = "import time\n\nfrom odoo.tests.common import TransactionCase\n\n\nclass TestSlow(TransactionCase):\n    def test_slow(self):\n        time.sleep(60)\n";
+
+/// A project with `addons` (name, depends, test source); `extra` config appended.
+fn project(addons: &[(&str, &[&str], &str)], extra: &str) -> Project {
+    let p = Project::new();
+    let command = repo_root().join("tests/fake-odoo/bin/odoo");
+    p.config(&format!(
+        "odoo:\n  series: \"17.0\"\n  image: {}\n  command: {}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\n{extra}",
+        image(),
+        command.display()
+    ));
+    for (name, depends, test) in addons {
+        p.addon(name, "17.0.1.0.0", depends)
+            .write(&format!("addons/{name}/__init__.py"), "")
+            .write(
+                &format!("addons/{name}/tests/__init__.py"),
+                &format!("from . import test_{name}\n"),
+            )
+            .write(&format!("addons/{name}/tests/test_{name}.py"), test);
+    }
+    p
+}
+
+/// Runs `odoo-ci test` with its own cache dir and a label for its containers.
+fn run_test(p: &Project, label: &str, args: &[&str]) -> (Output, Value) {
+    let cache = p.path().join(".cache");
+    let mut all = vec!["test", "--branch", "feature/x", "--output", "out"];
+    all.extend_from_slice(args);
+    let out = run_in(
+        p.path(),
+        &all,
+        &[
+            ("ODOO_CI_TEST_PG", &pg_url()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ("ODOO_CI_TEST_LABEL", label),
+        ],
+    );
+    let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+        .unwrap_or_else(|e| panic!("no result ({e}): {}\n{}", out.stdout, out.stderr));
+    (out, serde_json::from_str(&text).unwrap())
+}
+
+fn assert_no_leftovers(result: &Value, label: &str) {
+    if let Some(db) = result["database"].as_str() {
+        assert_eq!(
+            psql(&format!(
+                "SELECT count(*) FROM pg_database WHERE datname = '{db}'"
+            )),
+            "0",
+            "test database {db} left behind"
+        );
+    }
+    let containers = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=odoo-ci.test={label}"),
+        ])
+        .output()
+        .expect("docker ps");
+    assert!(
+        containers.stdout.is_empty(),
+        "containers left behind: {}",
+        String::from_utf8_lossy(&containers.stdout)
+    );
+}
+
+#[test]
+fn green_build_in_docker() {
+    let p = project(
+        &[("dev_ok", &["mail"], PASSING)],
+        "development:\n  preinstall: [mail]\n",
+    );
+    let (out, r) = run_test(&p, "green", &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    assert_eq!(r["log"]["tests"]["total"], 2);
+    assert_eq!(
+        r["log"]["tests"]["passed"], 2,
+        "demo data must be on: {}",
+        out.stderr
+    );
+    assert!(p.path().join("out/junit.xml").exists() && p.path().join("out/install.log").exists());
+    assert!(std::fs::read_to_string(p.path().join("out/summary.md"))
+        .unwrap()
+        .contains("green"));
+    assert_no_leftovers(&r, "green");
+}
+
+#[test]
+fn red_build_points_at_the_failing_line() {
+    let p = project(
+        &[
+            ("dev_ok", &["base"], PASSING),
+            ("dev_bad", &["dev_ok"], FAILING),
+        ],
+        "",
+    );
+    let (out, r) = run_test(&p, "red", &[]);
+    assert_eq!(out.code, 1);
+    assert_eq!(r["colour"], "red");
+    let f = &r["log"]["failures"][0];
+    assert_eq!(
+        (f["module"].as_str(), f["test"].as_str()),
+        (Some("dev_bad"), Some("TestBad.test_qty"))
+    );
+    assert_eq!(
+        (f["file"].as_str(), f["line"].as_u64()),
+        (Some("addons/dev_bad/tests/test_dev_bad.py"), Some(6))
+    );
+    assert!(
+        out.stderr
+            .contains("✗ addons/dev_bad/tests/test_dev_bad.py:6"),
+        "failures show as they happen: {}",
+        out.stderr
+    );
+    assert_no_leftovers(&r, "red");
+}
+
+#[test]
+fn yellow_build_with_the_local_executor() {
+    let p = project(&[("dev_warn", &["base"], WARNING)], "");
+    let (out, r) = run_test(&p, "yellow", &["--executor", "local"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(r["colour"], "yellow", "{}", out.stderr);
+    assert_eq!(
+        r["log"]["warnings"]["groups"][0]["message"],
+        "this field is deprecated"
+    );
+    let (out, _) = run_test(&p, "yellow", &["--executor", "local", "--fail-on-warning"]);
+    assert_eq!(out.code, 1);
+    let ignored = project(
+        &[("dev_warn", &["base"], WARNING)],
+        "development:\n  ignore_warnings: [deprecated]\n",
+    );
+    assert_eq!(
+        run_test(&ignored, "yellow", &["--executor", "local"]).1["colour"],
+        "green"
+    );
+}
+
+#[test]
+fn a_data_file_error_is_red_with_its_location() {
+    let p = project(&[("dev_data", &["base"], PASSING)], "");
+    p.write(
+        "addons/dev_data/__manifest__.py",
+        "{'name': 'd', 'version': '17.0.1.0.0', 'depends': ['base'], 'data': ['data/records.xml']}",
+    )
+    .write("addons/dev_data/data/records.xml", "<odoo>\n  <record id=\"x\" model=\"res.partner\">\n    <field name=\"name\">X</fiel>\n  </record>\n</odoo>\n");
+    let (out, r) = run_test(&p, "data", &["--executor", "local"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(r["colour"], "red");
+    let problems = r["log"]["problems"].as_array().unwrap();
+    let parse = problems
+        .iter()
+        .find(|p| p["kind"] == "data_file_error")
+        .unwrap_or_else(|| panic!("{problems:?}"));
+    assert_eq!(
+        (parse["file"].as_str(), parse["line"].as_u64()),
+        (Some("addons/dev_data/data/records.xml"), Some(3))
+    );
+    assert_no_leftovers(&r, "data");
+}
+
+#[test]
+fn the_template_is_built_once_then_reused() {
+    // A unique requirements.txt gives this test its own template key.
+    let p = project(
+        &[("dev_ok", &["base"], PASSING)],
+        "development:\n  preinstall: [contacts]\n",
+    );
+    p.write("requirements.txt", &format!("# {}\n", p.path().display()));
+    let (_, first) = run_test(&p, "cache", &["--executor", "local"]);
+    assert_eq!(first["template"]["hit"], false, "{first}");
+    let (_, second) = run_test(&p, "cache", &["--executor", "local"]);
+    assert_eq!(second["template"]["hit"], true);
+    assert_eq!(second["template"]["name"], first["template"]["name"]);
+    assert_eq!(second["colour"], "green");
+    let (_, rebuilt) = run_test(&p, "cache", &["--executor", "local", "--no-cache"]);
+    assert_eq!(rebuilt["template"]["hit"], false);
+    let name = second["template"]["name"].as_str().unwrap().to_string();
+    psql(&format!("DROP DATABASE IF EXISTS \"{name}\""));
+}
+
+#[test]
+fn a_code_change_still_hits_the_docker_template_cache() {
+    // The template holds only what the image brings (preinstalled addons), so a new
+    // commit of the repo's addons must reuse it.
+    let p = project(
+        &[("dev_hit", &["base"], PASSING)],
+        "development:\n  preinstall: [product]\n",
+    );
+    let (_, first) = run_test(&p, "dockercache", &["--no-cache"]);
+    assert_eq!(first["template"]["hit"], false, "{first}");
+    p.write(
+        "addons/dev_hit/tests/test_dev_hit.py",
+        &PASSING.replace("2 * 3, 6", "3 * 3, 9"),
+    );
+    let (out, second) = run_test(&p, "dockercache", &[]);
+    assert_eq!(second["template"]["hit"], true, "{}", out.stderr);
+    assert_eq!(second["template"]["name"], first["template"]["name"]);
+    assert_eq!(second["colour"], "green");
+    assert_no_leftovers(&second, "dockercache");
+}
+
+#[test]
+fn shards_split_the_addons_between_jobs() {
+    let addons: Vec<(&str, &[&str], &str)> = vec![
+        ("sh_a", &["base"], PASSING),
+        ("sh_b", &["base"], PASSING),
+        ("sh_c", &["base"], PASSING),
+    ];
+    let p = project(&addons, "");
+    let (_, one) = run_test(&p, "shard", &["--executor", "local", "--shard", "1/2"]);
+    let (_, two) = run_test(&p, "shard", &["--executor", "local", "--shard", "2/2"]);
+    let names = |v: &Value| -> Vec<String> {
+        v["tested"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (a, b) = (names(&one), names(&two));
+    assert!(!a.is_empty() && !b.is_empty());
+    assert!(a.iter().all(|n| !b.contains(n)), "{a:?} {b:?}");
+    let mut all = [a, b].concat();
+    all.sort();
+    assert_eq!(all, ["sh_a", "sh_b", "sh_c"]);
+    assert_eq!(
+        one["log"]["tests"]["total"].as_u64().unwrap()
+            + two["log"]["tests"]["total"].as_u64().unwrap(),
+        6
+    );
+}
+
+#[test]
+fn changed_only_tests_the_change_and_its_dependents() {
+    let p = project(
+        &[
+            ("ch_core", &["base"], PASSING),
+            ("ch_user", &["ch_core"], PASSING),
+            ("ch_other", &["base"], PASSING),
+        ],
+        "",
+    );
+    p.git_init();
+    p.commit("base");
+    p.write("addons/ch_core/models.py", "x = 1\n");
+    p.commit("touch core");
+    let (out, r) = run_test(
+        &p,
+        "changed",
+        &["--executor", "local", "--changed-only", "--base", "HEAD~1"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(r["tested"], serde_json::json!(["ch_core", "ch_user"]));
+}
+
+#[test]
+fn no_database_is_a_clear_red_result_without_a_hang() {
+    let p = project(&[("dev_ok", &["base"], PASSING)], "");
+    let start = Instant::now();
+    let out = run_in(
+        p.path(),
+        &[
+            "test",
+            "--branch",
+            "x",
+            "--output",
+            "out",
+            "--executor",
+            "local",
+        ],
+        &[(
+            "ODOO_CI_TEST_PG",
+            "postgresql://postgres:secret-pw@127.0.0.1:1/postgres",
+        )],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["colour"], "red");
+    assert!(
+        r["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect to PostgreSQL at postgres@127.0.0.1:1"),
+        "{r}"
+    );
+    assert!(
+        !out.stderr.contains("secret-pw") && !r.to_string().contains("secret-pw"),
+        "the password never prints"
+    );
+}
+
+#[test]
+fn a_missing_base_image_is_red_with_the_build_output() {
+    let p = project(&[("dev_ok", &["base"], PASSING)], "");
+    p.config(
+        &std::fs::read_to_string(p.path().join(".odoo-ci.yml"))
+            .unwrap()
+            .replace(&image(), "odoo-ci-test/does-not-exist:1"),
+    );
+    let (out, r) = run_test(&p, "noimage", &[]);
+    assert_eq!(out.code, 1);
+    assert!(
+        r["reasons"][0].as_str().unwrap().contains("does-not-exist"),
+        "{r}"
+    );
+    assert_no_leftovers(&r, "noimage");
+}
+
+#[test]
+fn sigterm_cleans_up_the_container_and_the_database() {
+    let p = project(&[("dev_slow", &["base"], SLOW)], "");
+    let cache = p.path().join(".cache");
+    let mut child = Command::new(bin())
+        .current_dir(p.path())
+        .args(["test", "--branch", "x", "--output", "out"])
+        .env("ODOO_CI_TEST_PG", pg_url())
+        .env("ODOO_CI_CACHE_DIR", &cache)
+        .env("ODOO_CI_TEST_LABEL", "kill")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the slow test runs, then cancel as CI does.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut db = String::new();
+    while Instant::now() < deadline && db.is_empty() {
+        let log = std::fs::read_to_string(p.path().join("out/install.log")).unwrap_or_default();
+        if let Some(line) = log
+            .lines()
+            .find(|l| l.contains("Starting TestSlow.test_slow"))
+        {
+            db = line.split(' ').nth(4).unwrap_or_default().to_string();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        db.starts_with("odoo_ci_test_"),
+        "the slow test never started: {db}"
+    );
+    assert_eq!(
+        psql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{db}'"
+        )),
+        "1"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(r["reasons"].to_string().contains("cancelled"), "{r}");
+    assert_no_leftovers(&r, "kill");
+    assert!(
+        !Path::new(&cache.join("data/filestore").join(&db)).exists(),
+        "filestore copy removed"
+    );
+}
+
+#[test]
+fn run_on_a_development_branch_runs_the_development_stage() {
+    let p = project(&[("dev_run", &["base"], PASSING)], "");
+    let cache = p.path().join(".cache");
+    let out = run_in(
+        p.path(),
+        &[
+            "run",
+            "--branch",
+            "feature/run",
+            "--executor",
+            "local",
+            "--output",
+            "out",
+        ],
+        &[
+            ("ODOO_CI_TEST_PG", &pg_url()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["stage"], "development");
+    assert_eq!(r["tested"], serde_json::json!(["dev_run"]));
+    assert_eq!(r["log"]["tests"]["passed"], 2, "{r}");
+}
+
+#[test]
+fn a_failing_dockerfile_is_red_with_the_failing_step() {
+    let p = project(&[("dev_df", &["base"], PASSING)], "");
+    p.write(
+        "Dockerfile",
+        &format!("FROM {}\nRUN echo compiling wheels && exit 3\n", image()),
+    );
+    let (out, r) = run_test(&p, "dockerfile", &[]);
+    assert_eq!(out.code, 1);
+    let reason = r["reasons"][0].as_str().unwrap();
+    assert!(reason.contains("image build failed"), "{r}");
+    assert!(
+        reason.contains("compiling wheels"),
+        "the failing step's output: {r}"
+    );
+    assert_no_leftovers(&r, "dockerfile");
+}
+
+#[test]
+fn the_github_action_script_runs_a_stage_and_writes_summary_and_outputs() {
+    // The composite action's script in a simulated Actions environment: env vars and the
+    // step summary and outputs files, no token (so no API calls).
+    let p = project(&[("dev_action", &["base"], PASSING)], "");
+    p.git_init();
+    let sha = p.commit("add dev_action");
+    let cache = p.path().join(".cache");
+    let summary = p.path().join("step-summary.md");
+    let outputs = p.path().join("outputs.txt");
+    let out = Command::new("bash")
+        .arg(repo_root().join("action/run.sh"))
+        .current_dir(p.path())
+        .env("ODOO_CI_BIN", bin())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "push")
+        .env("GITHUB_REF_NAME", "feature/action")
+        .env("GITHUB_SHA", &sha)
+        .env("GITHUB_REPOSITORY", "acme/odoo")
+        .env("GITHUB_ACTION_PATH", repo_root())
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env_remove("GITHUB_TOKEN")
+        .env("INPUT_CONFIG", ".odoo-ci.yml")
+        .env("INPUT_STAGE", "development")
+        .env("INPUT_TOKEN", "")
+        .env("INPUT_WORKING_DIRECTORY", ".")
+        .env("INPUT_ARGS", "--executor local --output out")
+        .env("ODOO_CI_TEST_PG", pg_url())
+        .env("ODOO_CI_CACHE_DIR", &cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    assert!(outputs.contains("colour=green\n"), "{outputs}");
+    assert!(
+        outputs.contains("stage=development\n")
+            && outputs.contains("result=out/odoo-ci-result.json\n"),
+        "{outputs}"
+    );
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.contains("odoo-ci / development: green") && summary.contains("2 passed"),
+        "the stage's Markdown summary: {summary}"
+    );
+
+    // A bad stage input is a clear annotation and exit 2.
+    let bad = Command::new("bash")
+        .arg(repo_root().join("action/run.sh"))
+        .current_dir(p.path())
+        .env("ODOO_CI_BIN", bin())
+        .env("INPUT_STAGE", "prod")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stdout)
+        .contains("::error title=odoo-ci::input 'stage' is 'prod'"));
+}
+
+#[test]
+fn a_managed_postgres_container_serves_when_no_server_is_given() {
+    let pg_image = std::env::var("ODOO_CI_TEST_PG_IMAGE")
+        .expect("ODOO_CI_TEST_PG_IMAGE is not set: run the tests with ./scripts/test");
+    let p = project(&[("dev_managed", &["base"], PASSING)], "");
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&config.replace(
+        "postgres:\n  url: ${ODOO_CI_TEST_PG}\n",
+        &format!("postgres:\n  image: {pg_image}\n"),
+    ));
+    let cache = p.path().join(".cache");
+    let out = run_in(
+        p.path(),
+        &["test", "--branch", "feature/managed", "--output", "out"],
+        &[
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ("ODOO_CI_TEST_LABEL", "managed"),
+        ],
+    );
+    let name = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("postgres: managed container "))
+        .and_then(|l| l.split(' ').next())
+        .map(str::to_string);
+    let cleanup = |name: &Option<String>| {
+        if let Some(n) = name {
+            let _ = Command::new("docker").args(["rm", "-f", n]).output();
+        }
+    };
+    if out.code != 0 {
+        cleanup(&name);
+        panic!("{}", out.stderr);
+    }
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["colour"], "green", "{r}");
+    assert_eq!(r["log"]["tests"]["passed"], 2);
+    let name = name.expect("the managed container is named on stderr");
+    let running = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{index .Config.Labels \"odoo-ci.managed\"}}",
+            &name,
+        ])
+        .output()
+        .unwrap();
+    cleanup(&Some(name));
+    assert_eq!(
+        String::from_utf8_lossy(&running.stdout).trim(),
+        "true postgres"
+    );
+    assert_no_leftovers(&r, "managed");
+}

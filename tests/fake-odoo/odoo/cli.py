@@ -1,0 +1,618 @@
+"""odoo-bin for the fake Odoo: server mode (install, update, tests, HTTP health) and
+`neutralize`. Flags, log format, summary lines, tables and exit codes follow real Odoo."""
+import argparse
+import ast
+import http.server
+import importlib
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+import traceback
+import unittest
+import xml.etree.ElementTree as ET
+
+import odoo
+import odoo.addons as odoo_addons
+from odoo.tests import common
+
+_logger = logging.getLogger("odoo")
+DBNAME = "?"
+
+# Modules that come with Odoo itself (the base image), with their dependencies.
+BUILTIN = {
+    "base": [],
+    "web": ["base"],
+    "mail": ["base", "web"],
+    "contacts": ["mail"],
+    "product": ["mail"],
+    "sale": ["product"],
+    "stock": ["product"],
+    "account": ["product"],
+    "payment": ["account"],
+    "fetchmail": ["mail"],
+}
+
+
+# --- logging -------------------------------------------------------------------------
+class OdooFormatter(logging.Formatter):
+    def format(self, record):
+        record.pid = os.getpid()
+        record.dbname = DBNAME
+        record.perf_info = ""
+        return super().format(record)
+
+    def formatTime(self, record, datefmt=None):
+        t = time.gmtime(record.created)
+        return time.strftime("%Y-%m-%d %H:%M:%S", t) + ",%03d" % record.msecs
+
+
+def setup_logging(logfile, level):
+    handler = logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OdooFormatter(
+        "%(asctime)s %(pid)s %(levelname)s %(dbname)s %(name)s: %(message)s %(perf_info)s"))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(getattr(logging, (level or "info").upper(), logging.INFO))
+
+
+# --- arguments -----------------------------------------------------------------------
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="odoo")
+    p.add_argument("-c", "--config")
+    p.add_argument("-d", "--database")
+    p.add_argument("-i", "--init", default="")
+    p.add_argument("-u", "--update", default="")
+    p.add_argument("--addons-path", default="")
+    p.add_argument("--db_host", default=os.environ.get("PGHOST") if odoo.MAJOR >= 19 else None)
+    p.add_argument("--db_port", default=os.environ.get("PGPORT") if odoo.MAJOR >= 19 else None)
+    p.add_argument("-r", "--db_user", default=os.environ.get("PGUSER") if odoo.MAJOR >= 19 else None)
+    p.add_argument("-w", "--db_password", default=os.environ.get("PGPASSWORD") if odoo.MAJOR >= 19 else None)
+    p.add_argument("--db_sslmode", default="prefer")
+    p.add_argument("--db-template", default="template0")
+    p.add_argument("-p", "--http-port", type=int, default=8069)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--max-cron-threads", type=int, default=2)
+    p.add_argument("--logfile")
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--log-handler", action="append", default=[])
+    p.add_argument("--stop-after-init", action="store_true")
+    p.add_argument("--test-enable", action="store_true")
+    p.add_argument("--test-tags")
+    p.add_argument("--test-file")
+    p.add_argument("-D", "--data-dir", default=os.path.expanduser("~/.local/share/Odoo"))
+    if odoo.MAJOR >= 19:
+        p.add_argument("--with-demo", action="store_true")
+        p.add_argument("--skip-auto-install", action="store_true")
+    else:
+        p.add_argument("--without-demo", default="")
+    args = p.parse_args(argv)
+    if args.test_tags is not None or args.test_enable:
+        args.test_enable = True
+        if odoo.MAJOR >= 19:
+            args.stop_after_init = True
+    return args
+
+
+# --- database ------------------------------------------------------------------------
+def connect(args, dbname):
+    import psycopg2
+    conn = psycopg2.connect(
+        dbname=dbname, host=args.db_host or None, port=args.db_port or None,
+        user=args.db_user or None, password=args.db_password or None)
+    conn.autocommit = True
+    return conn
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ir_module_module (
+    id serial PRIMARY KEY, name varchar UNIQUE NOT NULL, state varchar NOT NULL,
+    latest_version varchar, demo boolean DEFAULT false, auto_install boolean DEFAULT false);
+"""
+
+# The tables each builtin module owns (the columns a runner reads or neutralization writes),
+# created when the module is installed, as Odoo's ORM does.
+MODULE_SCHEMA = {
+    "base": """
+CREATE TABLE IF NOT EXISTS ir_config_parameter (
+    id serial PRIMARY KEY, key varchar UNIQUE NOT NULL, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS ir_model_data (
+    id serial PRIMARY KEY, module varchar NOT NULL, name varchar NOT NULL,
+    model varchar NOT NULL, res_id integer);
+CREATE TABLE IF NOT EXISTS ir_mail_server (
+    id serial PRIMARY KEY, name varchar NOT NULL, smtp_host varchar, smtp_port integer,
+    smtp_encryption varchar DEFAULT 'none', smtp_authentication varchar DEFAULT 'login',
+    active boolean DEFAULT true);
+CREATE TABLE IF NOT EXISTS ir_cron (
+    id serial PRIMARY KEY, cron_name varchar, active boolean DEFAULT true);
+CREATE TABLE IF NOT EXISTS ir_attachment (
+    id serial PRIMARY KEY, name varchar, store_fname varchar, checksum varchar);
+""",
+    "mail": """
+CREATE TABLE IF NOT EXISTS mail_template (
+    id serial PRIMARY KEY, name varchar, mail_server_id integer);
+CREATE TABLE IF NOT EXISTS fetchmail_server (
+    id serial PRIMARY KEY, name varchar, server varchar, active boolean DEFAULT true,
+    state varchar DEFAULT 'draft');
+""",
+    "payment": """
+CREATE TABLE IF NOT EXISTS payment_provider (
+    id serial PRIMARY KEY, name varchar, code varchar, state varchar DEFAULT 'disabled');
+""",
+}
+
+
+def init_base_records(cur):
+    """What installing base writes that a runner looks at: the database's identity
+    parameters and the autovacuum cron."""
+    params = {
+        "database.uuid": str(uuid.uuid1()),
+        "database.secret": str(uuid.uuid4()),
+        "database.create_date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "web.base.url": "http://localhost:8069",
+    }
+    for key, value in params.items():
+        cur.execute("INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s) "
+                    "ON CONFLICT (key) DO NOTHING", (key, value))
+    cur.execute("INSERT INTO ir_cron (cron_name, active) VALUES ('Base: Auto-vacuum internal data', true) "
+                "RETURNING id")
+    cron_id = cur.fetchone()[0]
+    cur.execute("INSERT INTO ir_model_data (module, name, model, res_id) "
+                "VALUES ('base', 'autovacuum_job', 'ir.cron', %s)", (cron_id,))
+
+
+def ensure_database(args, dbname):
+    """`-d` on a database that does not exist creates it and installs base."""
+    conn = connect(args, "postgres")
+    cur = conn.cursor()
+    cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
+    created = cur.fetchone() is None
+    if created:
+        _logger.info("database %s created", dbname)
+        cur.execute('CREATE DATABASE "%s" ENCODING \'unicode\' LC_COLLATE \'C\' TEMPLATE "%s"'
+                    % (dbname.replace('"', '""'), args.db_template.replace('"', '""')))
+    conn.close()
+    conn = connect(args, dbname)
+    cur = conn.cursor()
+    if created:
+        cur.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    cur.execute(SCHEMA)
+    return conn, created
+
+
+# --- versions and manifests ----------------------------------------------------------
+def adapt_version(version):
+    serie = odoo.SERIES
+    if version == serie or not version.startswith(serie + "."):
+        base_version, version = version, "%s.%s" % (serie, version)
+    else:
+        base_version = version[len(serie) + 1:]
+    parts = r"^[0-9]+\.[0-9]+(?:\.[0-9]+)?$" if odoo.MAJOR < 19 else r"^[0-9]+(?:\.[0-9]+){1,4}$"
+    if odoo.MAJOR >= 17 and not re.match(parts, base_version):
+        raise ValueError("Invalid version %r" % base_version)
+    return version
+
+
+def load_manifest(path):
+    for name in ("__manifest__.py", "__openerp__.py") if odoo.MAJOR < 19 else ("__manifest__.py",):
+        f = os.path.join(path, name)
+        if os.path.isfile(f):
+            with open(f) as fh:
+                m = ast.literal_eval(fh.read())
+            m.setdefault("version", "1.0")
+            m.setdefault("depends", [])
+            m.setdefault("installable", True)
+            m.setdefault("data", [])
+            m.setdefault("demo", [])
+            if odoo.MAJOR >= 19 and not m["depends"]:
+                m["depends"] = ["base"]
+            return m
+    return None
+
+
+class Modules:
+    def __init__(self, addons_paths):
+        self.paths = {}
+        self.manifests = {}
+        for base in addons_paths:
+            if not os.path.isdir(base):
+                continue
+            for name in sorted(os.listdir(base)):
+                full = os.path.join(base, name)
+                if name in self.paths or not os.path.isdir(full):
+                    continue
+                m = load_manifest(full)
+                if m is not None:
+                    self.paths[name] = full
+                    self.manifests[name] = m
+        for name, deps in BUILTIN.items():
+            self.manifests.setdefault(name, {"version": "1.0", "depends": deps, "installable": True,
+                                             "data": [], "demo": [], "builtin": True})
+
+    def depends(self, name):
+        return self.manifests[name]["depends"] if name in self.manifests else []
+
+    def closure(self, names):
+        """names plus their dependencies, dependencies first; unknown names separately."""
+        order, seen, missing = [], set(), []
+
+        def visit(n):
+            if n in seen:
+                return
+            seen.add(n)
+            if n not in self.manifests:
+                missing.append(n)
+                return
+            for d in self.depends(n):
+                visit(d)
+            order.append(n)
+        for n in names:
+            visit(n)
+        return order, missing
+
+
+# --- tests -----------------------------------------------------------------------------
+class TagFilter:
+    """`--test-tags`: `[-][tag][/module][:Class][.method]`, comma separated."""
+
+    def __init__(self, spec):
+        self.include, self.exclude = [], []
+        for part in filter(None, (s.strip() for s in (spec or "").split(","))):
+            target = self.exclude if part.startswith("-") else self.include
+            part = part.lstrip("-+")
+            m = re.match(r"^([\w.]*)(?:/([\w]+))?(?::([\w]+))?(?:\.([\w]+))?$", part)
+            if not m:
+                continue
+            tag, module, cls, method = m.groups()
+            if not tag and target is self.include:
+                tag = "standard"
+            target.append((tag, module, cls, method))
+        if not self.include:
+            self.include.append(("standard", None, None, None))
+
+    @staticmethod
+    def _match(spec, tags, module, cls, method):
+        tag, m, c, meth = spec
+        return ((not tag or tag in tags) and (not m or m == module)
+                and (not c or c == cls) and (not meth or meth == method))
+
+    def check(self, tags, module, cls, method):
+        if any(self._match(s, tags, module, cls, method) for s in self.exclude):
+            return False
+        return any(self._match(s, tags, module, cls, method) for s in self.include)
+
+
+class OdooTestResult(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.failed = 0
+        self.errored = 0
+
+    def _log(self, test, level, msg, *args):
+        logging.getLogger(type(test).__module__).log(level, msg, *args)
+
+    @staticmethod
+    def describe(test):
+        return "%s.%s" % (type(test).__qualname__, test._testMethodName)
+
+    def startTest(self, test):
+        super().startTest(test)
+        self._log(test, logging.INFO, "Starting %s ...", self.describe(test))
+
+    def _report(self, test, kind, err):
+        self._log(test, logging.INFO, "=" * 70)
+        tb = "".join(traceback.format_exception(*err))
+        self._log(test, logging.ERROR, "%s: %s\n%s\n", kind, self.describe(test), tb.rstrip("\n"))
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self.failed += 1
+        self._report(test, "FAIL", err)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        if isinstance(test, unittest.suite._ErrorHolder):
+            # setUpClass and friends: logged on odoo.tests.suite, the class's tests do not run.
+            self.errored += 1
+            logging.getLogger("odoo.tests.suite").info("=" * 70)
+            tb = "".join(traceback.format_exception(*err))
+            logging.getLogger("odoo.tests.suite").error("ERROR: %s\n%s\n", test.description, tb.rstrip("\n"))
+            return
+        self.errored += 1
+        self._report(test, "ERROR", err)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._log(test, logging.INFO, "skipped %s : %s", self.describe(test), reason)
+
+
+def collect_tests(module, tags, phase):
+    """Test cases of `module` for `phase` (at_install / post_install) selected by the tags."""
+    try:
+        pkg = importlib.import_module("odoo.addons.%s.tests" % module)
+    except ModuleNotFoundError as e:
+        if e.name == "odoo.addons.%s.tests" % module:
+            return []
+        raise
+    suite = unittest.TestSuite()
+    loader = unittest.TestLoader()
+    for attr in sorted(vars(pkg)):
+        mod = getattr(pkg, attr)
+        if not attr.startswith("test_") or not hasattr(mod, "__file__"):
+            continue
+        for test in loader.loadTestsFromModule(mod):
+            for case in _flatten(test):
+                cls = type(case)
+                case_tags = set(getattr(cls, "test_tags", {"standard", "at_install"}))
+                if phase not in case_tags:
+                    continue
+                if isinstance(case, unittest.suite._ErrorHolder) or tags.check(
+                        case_tags, module, cls.__name__, case._testMethodName):
+                    suite.addTest(case)
+    return list(_flatten(suite))
+
+
+def _flatten(suite):
+    if isinstance(suite, unittest.TestSuite):
+        for t in suite:
+            yield from _flatten(t)
+    else:
+        yield suite
+
+
+def run_tests(cases):
+    result = OdooTestResult()
+    start = time.time()
+    unittest.TestSuite(cases).run(result)
+    return result, time.time() - start
+
+
+# --- loading -------------------------------------------------------------------------
+class RegistryError(Exception):
+    pass
+
+
+def load_data_file(module, path, relname):
+    full = os.path.join(path, relname)
+    if relname.endswith(".xml"):
+        try:
+            ET.parse(full)
+        except ET.ParseError as e:
+            line = e.position[0] if getattr(e, "position", None) else 0
+            raise RegistryError("odoo.tools.convert.ParseError: while parsing %s:%s, somewhere inside\n%s"
+                                % (full, line, e)) from e
+
+
+def install_modules(args, conn, modules, to_install, to_update, demo, tags, test_state):
+    global DBNAME
+    cur = conn.cursor()
+    cur.execute("SELECT name, state, demo FROM ir_module_module")
+    state = {r[0]: (r[1], r[2]) for r in cur.fetchall()}
+    wanted = [n for n in to_install if state.get(n, ("uninstalled",))[0] != "installed"]
+    updated = set(to_update)
+    if "all" in updated:
+        updated = {n for n, (s, _) in state.items() if s == "installed"}
+    order, missing = modules.closure(list(wanted) + sorted(updated))
+    if missing:
+        logging.getLogger("odoo.modules.loading").error(
+            "Some modules are not loaded, some dependencies or manifest may be missing: %s", sorted(missing))
+    # -u also reloads installed addons that depend on an updated one.
+    for name, (s, _) in state.items():
+        if s == "installed" and any(d in updated for d in modules.depends(name)):
+            updated.add(name)
+    # The registry loads every installed module (dependencies first), then what is new.
+    installed_now = sorted(n for n, (s, _) in state.items() if s == "installed" and n in modules.manifests)
+    order, _ = modules.closure(installed_now + order + sorted(updated))
+    _logger_loading = logging.getLogger("odoo.modules.loading")
+    _logger_loading.info("loading %d modules...", len(order))
+    start = time.time()
+    loaded = 0
+    for name in order:
+        already = state.get(name, ("uninstalled", False))[0] == "installed"
+        if already and name not in updated:
+            # Loading the registry imports the code of every installed module.
+            if modules.paths.get(name):
+                importlib.import_module("odoo.addons.%s" % name)
+            continue
+        manifest = modules.manifests[name]
+        if not manifest.get("installable", True):
+            continue
+        version = adapt_version(manifest["version"]) if not manifest.get("builtin") else odoo.SERIES + ".1.0"
+        module_demo = demo and all(state.get(d, (None, False))[1] for d in modules.depends(name))
+        path = modules.paths.get(name)
+        if name in MODULE_SCHEMA:
+            cur.execute(MODULE_SCHEMA[name])
+            if name == "base" and not already:
+                init_base_records(cur)
+        if path:
+            logging.getLogger("odoo.modules.registry").info("module %s: creating or updating database tables", name)
+            importlib.import_module("odoo.addons.%s" % name)
+            for rel in manifest["data"] + (manifest["demo"] if module_demo else []):
+                logging.getLogger("odoo.modules.loading").info("loading %s/%s", name, rel)
+                load_data_file(name, path, rel)
+            filestore = os.path.join(args.data_dir, "filestore", DBNAME)
+            os.makedirs(filestore, exist_ok=True)
+            with open(os.path.join(filestore, "%s.bin" % name), "w") as fh:
+                fh.write("attachment of %s %s\n" % (name, version))
+        cur.execute(
+            "INSERT INTO ir_module_module (name, state, latest_version, demo) VALUES (%s, 'installed', %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET state = 'installed', latest_version = EXCLUDED.latest_version",
+            (name, version, module_demo))
+        state[name] = ("installed", module_demo)
+        loaded += 1
+        if test_state is not None and path and (19 > odoo.MAJOR or not already or name in updated):
+            cases = collect_tests(name, tags, "at_install")
+            if cases:
+                logging.getLogger("odoo.modules.module").info("odoo.addons.%s.tests running tests.", name)
+                result, secs = run_tests(cases)
+                test_state.record(name, result, secs, len(cases))
+                if result.failed or result.errored:
+                    _logger_loading.error("Module %s: %d failures, %d errors of %d tests",
+                                          name, result.failed, result.errored, result.testsRun)
+        _logger_loading.info("Module %s loaded in %.2fs, 0 queries", name, 0.01)
+    _logger_loading.info("%d modules loaded in %.2fs, 0 queries (+0 extra)", loaded, time.time() - start)
+    return missing
+
+
+class TestState:
+    def __init__(self):
+        self.failed = self.errored = self.total = 0
+        self.stats = {}
+
+    def record(self, module, result, secs, count):
+        self.failed += result.failed
+        self.errored += result.errored
+        self.total += result.testsRun
+        n, s = self.stats.get(module, (0, 0.0))
+        self.stats[module] = (n + count, s + secs)
+
+
+# --- HTTP ----------------------------------------------------------------------------
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/web/health"):
+            body, code = b'{"status": "pass"}', 200
+        elif self.path.startswith("/web/login"):
+            body, code = b"<html>login</html>", 200
+        else:
+            body, code = b"not found", 404
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt, *a):
+        logging.getLogger("werkzeug").info(fmt, *a)
+
+
+def serve(port):
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", port), Health)
+    logging.getLogger("odoo.service.server").info("HTTP service (werkzeug) running on 0.0.0.0:%s", port)
+    server.serve_forever()
+
+
+# --- neutralize ----------------------------------------------------------------------
+def neutralize(argv):
+    # `odoo neutralize` reads the same configuration flags as the server, plus --stdout.
+    stdout = "--stdout" in argv
+    args = parse_args([a for a in argv if a != "--stdout"])
+    args.stdout = stdout
+    if not args.database:
+        sys.stderr.write("odoo neutralize: -d/--database is required\n")
+        return 1
+    global DBNAME
+    DBNAME = args.database
+    log = logging.getLogger("odoo.modules.neutralize")
+    conn = connect(args, args.database)
+    cur = conn.cursor()
+    cur.execute("SELECT name FROM ir_module_module WHERE state IN ('installed', 'to upgrade', 'to remove')")
+    installed = [r[0] for r in cur.fetchall()]
+    paths = [p for p in args.addons_path.split(",") if p] + [os.path.join(os.path.dirname(__file__), "builtin")]
+    queries = []
+    for name in installed:
+        for base in paths:
+            f = os.path.join(base, name, "data", "neutralize.sql")
+            if os.path.isfile(f):
+                with open(f) as fh:
+                    queries.append(fh.read())
+                break
+    if args.stdout:
+        print("BEGIN;\n%s\nCOMMIT;" % "\n".join(queries))
+        return 0
+    log.info("Starting %s database neutralization", args.database)
+    try:
+        conn.autocommit = False
+        for q in queries:
+            cur.execute(q)
+        conn.commit()
+    except Exception:
+        conn.rollback()
+        log.critical("An error occurred during the neutralization. THE DATABASE IS NOT NEUTRALIZED!", exc_info=True)
+        return 1
+    log.info("Neutralization finished")
+    return 0
+
+
+# --- main ----------------------------------------------------------------------------
+def main(argv):
+    global DBNAME
+    if argv and argv[0] == "neutralize":
+        setup_logging(None, "info")
+        return neutralize(argv[1:])
+    if argv and argv[0] == "server":
+        argv = argv[1:]
+    args = parse_args(argv)
+    setup_logging(args.logfile, args.log_level)
+    if os.getuid() == 0:
+        sys.stderr.write("Running as user 'root' is a security risk.\n")
+    _logger.info("Odoo version %s-fake", odoo.SERIES)
+    addons_paths = [os.path.abspath(p) for p in args.addons_path.split(",") if p]
+    _logger.info("addons paths: %s", addons_paths)
+    _logger.info("database: %s@%s:%s", args.db_user or "default", args.db_host or "default", args.db_port or "default")
+    odoo_addons.__path__[:] = addons_paths
+    if not args.database:
+        if not args.stop_after_init:
+            serve(args.http_port)
+        return 0
+    DBNAME = args.database
+    if odoo.MAJOR >= 19:
+        demo = bool(args.with_demo)
+    else:
+        demo = not args.without_demo
+    try:
+        conn, created = ensure_database(args, args.database)
+    except Exception as e:
+        logging.getLogger("odoo.sql_db").error("Connection to the database failed: %s", e)
+        return 1
+    common.ENV["cr"] = conn.cursor()
+    modules = Modules(addons_paths)
+    tags = TagFilter(args.test_tags)
+    test_state = TestState() if args.test_enable else None
+    to_install = (["base"] if created else []) + [m for m in args.init.split(",") if m]
+    to_update = [m for m in args.update.split(",") if m]
+    try:
+        install_modules(args, conn, modules, to_install, to_update, demo, tags, test_state)
+    except Exception as e:
+        logging.getLogger("odoo.modules.registry").error("Failed to load registry")
+        detail = str(e) if isinstance(e, RegistryError) else None
+        tb = traceback.format_exc().rstrip("\n")
+        if detail:
+            tb = tb.rsplit("\n", 1)[0] + "\n" + detail
+        logging.getLogger("odoo.service.server").critical("Failed to initialize database `%s`.\n%s", DBNAME, tb)
+        return 255 if args.stop_after_init else 0
+    loading = logging.getLogger("odoo.modules.loading")
+    if test_state and (test_state.failed or test_state.errored):
+        loading.error("At least one test failed when loading the modules.")
+    else:
+        loading.info("Modules loaded.")
+    if test_state is not None:
+        server_log = logging.getLogger("odoo.service.server")
+        server_log.info("Starting post tests")
+        start = time.time()
+        post_count = 0
+        for name in modules.paths:
+            cases = collect_tests(name, tags, "post_install")
+            if cases:
+                result, secs = run_tests(cases)
+                test_state.record(name, result, secs, len(cases))
+                post_count += len(cases)
+        server_log.info("%d post-tests in %.2fs, 0 queries", post_count, time.time() - start)
+        for module, (n, secs) in sorted(test_state.stats.items()):
+            logging.getLogger("odoo.tests.stats").info("%s: %d tests %.2fs 0 queries", module, n, secs)
+        if args.stop_after_init and args.workers == 0:
+            result_log = logging.getLogger("odoo.tests.result")
+            failed = test_state.failed or test_state.errored
+            level = logging.ERROR if failed else (logging.WARNING if not test_state.total else logging.INFO)
+            result_log.log(level, "%d failed, %d error(s) of %d tests when loading database '%s'",
+                           test_state.failed, test_state.errored, test_state.total, DBNAME)
+    if args.stop_after_init:
+        logging.getLogger("odoo.service.server").info("Initiating shutdown")
+        if test_state and (test_state.failed or test_state.errored):
+            return 1
+        return 0
+    threading.Thread(target=serve, args=(args.http_port,), daemon=True).start()
+    while True:
+        time.sleep(3600)

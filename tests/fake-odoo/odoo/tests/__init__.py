@@ -1,0 +1,1 @@
+from .common import TransactionCase, tagged  # noqa: F401

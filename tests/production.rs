@@ -1,0 +1,538 @@
+//! The production stage end to end: a production database made by the fake Odoo on the
+//! real PostgreSQL, releases started as blue/green containers on a real Docker network,
+//! and every failure (update, health, crash after the switch) rolled back to exactly the
+//! database that was there before.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{
+    checksum, db_url, fake_odoo_install, image, psql, psql_on, run_in, unique, Output, Project,
+};
+use serde_json::Value;
+
+struct Production {
+    db: String,
+    data_dir: PathBuf,
+    network: String,
+}
+
+impl Drop for Production {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=odoo-ci.production={}", self.db),
+            ])
+            .output()
+            .unwrap();
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", id])
+                .stdout(Stdio::null())
+                .status();
+        }
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.network])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let snaps = psql(&format!(
+            "SELECT string_agg(datname, ' ') FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE '%\"production\":\"{}\"%'",
+            self.db
+        ));
+        for s in snaps.split_whitespace() {
+            psql(&format!("DROP DATABASE IF EXISTS \"{s}\" WITH (FORCE)"));
+        }
+        psql(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.db
+        ));
+    }
+}
+
+fn project(network: &str) -> Project {
+    let p = Project::new();
+    p.addon("prod_a", "17.0.1.0.0", &["mail"])
+        .write("addons/prod_a/__init__.py", "");
+    p.config(&format!(
+        "odoo:\n  series: \"17.0\"\n  image: {}\naddons_paths: [addons]\nbranches:\n  - match: main\n    stage: production\n  - match: \"*\"\n    stage: development\nproduction:\n  database: ${{PROD_URL}}\n  data_dir: ${{PROD_DATA}}\n  network: {network}\n  health_check:\n    timeout_secs: 20\n    settle_secs: 6\n  snapshots:\n    keep: 3\n",
+        image()
+    ));
+    p
+}
+
+fn production(p: &Project, network: &str) -> Production {
+    let db = unique("live");
+    let network = network.to_string();
+    let data_dir = p.path().join("prod-data");
+    fake_odoo_install(&p.path().join("addons"), &db, "prod_a", &data_dir);
+    psql_on(
+        &db,
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('customer.data', 'precious')",
+    );
+    Production {
+        db,
+        data_dir,
+        network,
+    }
+}
+
+fn env(prod: &Production, cache: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("PROD_URL", db_url(&prod.db)),
+        ("PROD_DATA", prod.data_dir.to_str().unwrap().to_string()),
+        ("ODOO_CI_CACHE_DIR", cache.to_string()),
+    ]
+}
+
+fn deploy(p: &Project, prod: &Production, extra: &[&str]) -> (Output, Value) {
+    let cache = p.path().join(".cache");
+    let mut args = vec!["deploy", "--branch", "main", "--output", "out"];
+    args.extend_from_slice(extra);
+    let env = env(prod, cache.to_str().unwrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_in(p.path(), &args, &env);
+    let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+        .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
+    (out, serde_json::from_str(&text).unwrap())
+}
+
+/// The container serving (holding the `odoo` alias): (name, ip).
+fn serving(prod: &Production) -> Option<(String, String)> {
+    let ids = Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=odoo-ci.production={}", prod.db),
+        ])
+        .output()
+        .unwrap();
+    for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+        let fmt = format!(
+            "{{{{.Name}}}} {{{{with index .NetworkSettings.Networks \"{}\"}}}}{{{{.IPAddress}}}} {{{{join .Aliases \",\"}}}}{{{{end}}}}",
+            prod.network
+        );
+        let out = Command::new("docker")
+            .args(["inspect", "-f", &fmt, id])
+            .output()
+            .unwrap();
+        let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let parts: Vec<&str> = line.split(' ').collect();
+        if parts.len() == 3 && parts[2].split(',').any(|a| a == "odoo") {
+            return Some((
+                parts[0].trim_start_matches('/').to_string(),
+                parts[1].to_string(),
+            ));
+        }
+    }
+    None
+}
+
+fn healthy(ip: &str) -> bool {
+    Command::new("python3")
+        .args([
+            "-c",
+            "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=5).status == 200 else 1)",
+            &format!("http://{ip}:8069/web/health"),
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn step<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {r:#}"))
+}
+
+/// A first deploy: blue serves.
+fn first_deploy(p: &Project, prod: &Production) {
+    let (out, r) = deploy(p, prod, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    assert_eq!(r["active_colour"], "blue");
+    let (name, ip) = serving(prod).expect("a release serves");
+    assert!(name.ends_with("-blue"), "{name}");
+    assert!(healthy(&ip));
+}
+
+/// After a failed deploy: production equal to before, blue serving, red naming `step`.
+fn assert_rolled_back(
+    p: &Project,
+    prod: &Production,
+    before: &str,
+    out: &Output,
+    r: &Value,
+    failed: &str,
+) {
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["colour"], "red");
+    assert_eq!(r["failed_step"], failed, "{r:#}");
+    assert_eq!(r["rolled_back"], true);
+    assert_eq!(step(r, "rollback")["status"], "completed", "{r:#}");
+    assert!(
+        r["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("step `{failed}` failed")),
+        "{r:#}"
+    );
+    assert_eq!(
+        checksum(&prod.db),
+        before,
+        "production must equal the pre-deploy database"
+    );
+    let (name, ip) = serving(prod).expect("the previous release serves again");
+    assert!(name.ends_with("-blue"), "{name}");
+    assert!(healthy(&ip), "the previous release answers");
+    assert!(p.path().join("out/summary.md").is_file());
+}
+
+#[test]
+fn a_bump_is_updated_blue_green_and_an_unbumped_change_is_not() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    first_deploy(&p, &prod);
+
+    // An unbumped change updates nothing (version mode).
+    p.write("addons/prod_a/models.py", "# changed\n");
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(step(&r, "update")["status"], "skipped");
+    assert_eq!(r["active_colour"], "green");
+
+    // A bump updates exactly that addon, and the colour flips again.
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    assert_eq!(r["changes"]["update"].as_array().unwrap().len(), 1);
+    assert_eq!(r["changes"]["update"][0]["addon"], "prod_a");
+    assert_eq!(step(&r, "update")["status"], "completed");
+    assert_eq!(r["active_colour"], "blue");
+    for s in [
+        "snapshot", "build", "update", "start", "health", "switch", "verify", "stop-old",
+    ] {
+        let st = step(&r, s);
+        assert_eq!(st["status"], "completed", "{s}: {r:#}");
+        assert!(st["started_at"].is_string() && st["ended_at"].is_string());
+    }
+    assert_eq!(
+        psql_on(
+            &prod.db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'prod_a'"
+        ),
+        "17.0.1.1.0"
+    );
+    let (name, ip) = serving(&prod).unwrap();
+    assert!(name.ends_with("-blue") && healthy(&ip));
+    let containers = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=odoo-ci.production={}", prod.db),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&containers.stdout).lines().count(),
+        1,
+        "the old colour is stopped"
+    );
+
+    // The history lives with the snapshots.
+    let cache = p.path().join(".cache");
+    let env = env(&prod, cache.to_str().unwrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let list = run_in(p.path(), &["deployments", "list", "--format", "json"], &env);
+    let history: Value = serde_json::from_str(&list.stdout)
+        .unwrap_or_else(|_| panic!("{}{}", list.stdout, list.stderr));
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history:#}");
+    assert_eq!(history[0]["id"], r["id"], "newest first");
+    assert_eq!(history[0]["trigger"], "manual");
+    assert!(history[0]["snapshot"].is_string());
+}
+
+#[test]
+fn a_failed_update_restores_the_snapshot_and_keeps_blue() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    first_deploy(&p, &prod);
+    let before = checksum(&prod.db);
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    p.write(
+        "addons/prod_a/__manifest__.py",
+        "{'name': 'prod_a', 'version': '17.0.1.1.0', 'depends': ['mail'], 'data': ['data/broken.xml']}\n",
+    );
+    p.write(
+        "addons/prod_a/data/broken.xml",
+        "<odoo>\n  <record id=\"x\"\n</odoo>\n",
+    );
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_rolled_back(&p, &prod, &before, &out, &r, "update");
+    let log = std::fs::read_to_string(p.path().join("out/update.log")).unwrap();
+    assert!(log.contains("ParseError"), "the update log is kept: {log}");
+}
+
+#[test]
+fn a_release_that_never_becomes_healthy_is_rolled_back() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    first_deploy(&p, &prod);
+    let before = checksum(&prod.db);
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    p.write(
+        "addons/prod_a/__init__.py",
+        "import os\nimport sys\n\nif '--stop-after-init' not in sys.argv:\n    os._exit(3)\n",
+    );
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_rolled_back(&p, &prod, &before, &out, &r, "health");
+}
+
+#[test]
+fn a_crash_right_after_the_switch_is_rolled_back() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    first_deploy(&p, &prod);
+    let before = checksum(&prod.db);
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    p.write(
+        "addons/prod_a/__init__.py",
+        "import os\nimport sys\nimport threading\n\nif '--stop-after-init' not in sys.argv:\n    threading.Timer(3, os._exit, [3]).start()\n",
+    );
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_eq!(step(&r, "switch")["status"], "completed", "{r:#}");
+    assert_rolled_back(&p, &prod, &before, &out, &r, "verify");
+}
+
+#[test]
+fn a_downgrade_is_refused_before_anything_is_touched() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    psql_on(
+        &prod.db,
+        "UPDATE ir_module_module SET latest_version = '17.0.2.0.0' WHERE name = 'prod_a'",
+    );
+    let before = checksum(&prod.db);
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 1);
+    let reason = r["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("refused") && reason.contains("prod_a") && reason.contains("17.0.2.0.0"),
+        "{reason}"
+    );
+    assert!(r["snapshot"].is_null());
+    assert_eq!(step(&r, "snapshot")["status"], "skipped");
+    assert_eq!(checksum(&prod.db), before);
+    assert!(serving(&prod).is_none());
+}
+
+#[test]
+fn a_second_deploy_waits_or_fails_fast() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    let cache = p.path().join(".cache");
+    let mut first = Command::new(common::bin());
+    first
+        .current_dir(p.path())
+        .args(["deploy", "--branch", "main", "--output", "out-a"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env(&prod, cache.to_str().unwrap()) {
+        first.env(k, v);
+    }
+    let mut first = first.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let holder = format!("odoo-ci deploy {}", prod.db);
+    while psql(&format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{holder}'"
+    )) != "1"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first deploy never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let env2 = env(&prod, cache.to_str().unwrap());
+    let env2: Vec<(&str, &str)> = env2.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let second = run_in(
+        p.path(),
+        &[
+            "deploy",
+            "--branch",
+            "main",
+            "--output",
+            "out-b",
+            "--no-wait",
+        ],
+        &env2,
+    );
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("another deploy of"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        first.wait().unwrap().success(),
+        "the first deploy carries on"
+    );
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out-a/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["colour"], "green");
+}
+
+#[test]
+fn rollback_to_a_deployment_restores_its_snapshot_and_image() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    first_deploy(&p, &prod);
+    let before_bump = checksum(&prod.db);
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    let (out, bumped) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        psql_on(
+            &prod.db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'prod_a'"
+        ),
+        "17.0.1.1.0"
+    );
+
+    let cache = p.path().join(".cache");
+    let env = env(&prod, cache.to_str().unwrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let id = bumped["id"].as_str().unwrap();
+    let back = run_in(
+        p.path(),
+        &["rollback", "--to", id, "--output", "out-rb"],
+        &env,
+    );
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(
+        checksum(&prod.db),
+        before_bump,
+        "the database before the bumped deploy"
+    );
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out-rb/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["trigger"], "rollback");
+    assert_eq!(
+        r["image"], bumped["previous_image"],
+        "the image that served before"
+    );
+    let (_, ip) = serving(&prod).expect("serving after the rollback");
+    assert!(healthy(&ip));
+
+    // Snapshots: pin one, prune to one — the pinned one stays.
+    let list = run_in(p.path(), &["snapshots", "list", "--format", "json"], &env);
+    let snaps: Value = serde_json::from_str(&list.stdout).unwrap();
+    let all: Vec<String> = snaps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(all.len() >= 3, "{all:?}");
+    assert_eq!(
+        run_in(p.path(), &["snapshots", "pin", &all[0]], &env).code,
+        0
+    );
+    let pruned = run_in(p.path(), &["snapshots", "prune", "--keep", "1"], &env);
+    assert_eq!(pruned.code, 0, "{}", pruned.stderr);
+    let list = run_in(p.path(), &["snapshots", "list", "--format", "json"], &env);
+    let left: Vec<String> = serde_json::from_str::<Value>(&list.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        left,
+        vec![all[0].clone(), all[all.len() - 1].clone()],
+        "pinned + newest"
+    );
+}
+
+/// A deploy that failed before touching production: untouched, blue serving, red naming `step`.
+fn assert_untouched(prod: &Production, before: &str, out: &Output, r: &Value, failed: &str) {
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["colour"], "red");
+    assert_eq!(r["failed_step"], failed, "{r:#}");
+    assert_eq!(r["rolled_back"], false, "nothing to roll back");
+    assert!(
+        r["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("step `{failed}` failed")),
+        "{r:#}"
+    );
+    assert_eq!(checksum(&prod.db), before);
+    let (name, ip) = serving(prod).expect("the previous release still serves");
+    assert!(name.ends_with("-blue") && healthy(&ip), "{name}");
+}
+
+#[test]
+fn a_failed_build_or_snapshot_leaves_production_as_it_was() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    first_deploy(&p, &prod);
+    let before = checksum(&prod.db);
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+
+    // The snapshot cannot be taken (no pg_dump on the runner's PATH).
+    let cache = p.path().join(".cache");
+    let mut env = env(&prod, cache.to_str().unwrap());
+    env.push(("PATH", "/nonexistent".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_in(
+        p.path(),
+        &["deploy", "--branch", "main", "--output", "out"],
+        &env,
+    );
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_untouched(&prod, &before, &out, &r, "snapshot");
+    assert!(
+        r["reasons"][0].as_str().unwrap().contains("pg_dump"),
+        "{r:#}"
+    );
+    assert_eq!(step(&r, "update")["status"], "skipped");
+
+    // The image does not build.
+    p.write("Dockerfile", &format!("FROM {}\nRUN exit 7\n", image()));
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_untouched(&prod, &before, &out, &r, "build");
+    assert!(
+        r["snapshot"].is_null(),
+        "no snapshot for a release that never built"
+    );
+}

@@ -1,0 +1,492 @@
+//! Reporting to GitHub and GitLab against a real HTTP server standing in for each API
+//! (wiremock): the exact methods, paths, headers and JSON bodies of their REST docs.
+
+mod common;
+
+use std::path::Path;
+
+use common::{run_in, Output};
+use serde_json::{json, Value};
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const TOKEN: &str = "ghs_secretTOKEN1234567890";
+
+struct Api {
+    rt: tokio::runtime::Runtime,
+    server: MockServer,
+}
+
+impl Api {
+    fn start() -> Api {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let server = rt.block_on(MockServer::start());
+        Api { rt, server }
+    }
+
+    fn mount(&self, mock: Mock) {
+        self.rt.block_on(mock.mount(&self.server));
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.rt.block_on(self.server.received_requests()).unwrap()
+    }
+
+    fn verify(&self) {
+        self.rt.block_on(self.server.verify());
+    }
+}
+
+fn body(r: &Request) -> Value {
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+fn write_result(dir: &Path, result: &Value, summary: &str) -> String {
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/odoo-ci-result.json"), result.to_string()).unwrap();
+    std::fs::write(dir.join("out/summary.md"), summary).unwrap();
+    "out/odoo-ci-result.json".to_string()
+}
+
+fn dev_result(colour: &str, failures: usize) -> Value {
+    let failures: Vec<Value> = (0..failures)
+        .map(|i| {
+            json!({"module": "acc_x", "test": format!("TestX.test_{i}"), "kind": "failure",
+                   "file": "addons/acc_x/tests/test_x.py", "line": 10 + i, "message": "AssertionError: 6 != 7"})
+        })
+        .collect();
+    json!({
+        "stage": "development", "colour": colour, "reasons": [],
+        "log": {
+            "tests": {"total": 10 + failures.len(), "passed": 10, "failed": failures.len(), "errors": 0, "skipped": 0},
+            "failures": failures, "problems": [],
+            "warnings": {"total": if colour == "yellow" { 2 } else { 0 }, "ignored": 0, "groups": []}
+        }
+    })
+}
+
+fn github_env<'a>(api: &'a str, dir: &'a Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITHUB_ACTIONS", "true".into()),
+        ("GITHUB_EVENT_NAME", "push".into()),
+        ("GITHUB_REF_NAME", "feature/x".into()),
+        ("GITHUB_SHA", "abc123".into()),
+        ("GITHUB_REPOSITORY", "acme/odoo".into()),
+        ("GITHUB_API_URL", api.to_string()),
+        ("GITHUB_SERVER_URL", "https://github.com".into()),
+        ("GITHUB_RUN_ID", "42".into()),
+        ("GITHUB_TOKEN", TOKEN.into()),
+        (
+            "GITHUB_STEP_SUMMARY",
+            dir.join("step-summary.md").display().to_string(),
+        ),
+        (
+            "GITHUB_OUTPUT",
+            dir.join("outputs.txt").display().to_string(),
+        ),
+        ("ODOO_CI_RETRY_BACKOFF_MS", "10".into()),
+    ]
+}
+
+fn report(dir: &Path, env: &[(&'static str, String)]) -> Output {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_in(
+        dir,
+        &["report", "--result", "out/odoo-ci-result.json"],
+        &env,
+    )
+}
+
+fn assert_no_token(out: &Output) {
+    assert!(
+        !out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN),
+        "the token leaked:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+fn a_green_build_completes_its_check_run_status_summary_and_outputs() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/odoo/commits/abc123/check-runs"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"total_count": 0, "check_runs": []})),
+            ),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+            .and(header("accept", "application/vnd.github+json"))
+            .and(header("x-github-api-version", "2022-11-28"))
+            .and(body_partial_json(json!({
+                "name": "odoo-ci / development", "head_sha": "abc123", "status": "in_progress",
+                "external_id": "odoo-ci:development:abc123",
+                "details_url": "https://github.com/acme/odoo/actions/runs/42"
+            })))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7})))
+            .expect(1),
+    );
+    api.mount(
+        Mock::given(method("PATCH"))
+            .and(path("/repos/acme/odoo/check-runs/7"))
+            .and(body_partial_json(json!({
+                "status": "completed", "conclusion": "success",
+                "output": {"title": "10 tests: 10 passed, 0 failed, 0 errors", "summary": "## all good\n"}
+            })))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7})))
+            .expect(1),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/statuses/abc123"))
+            .and(body_partial_json(json!({"context": "odoo-ci/development"})))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+            .expect(2),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("green", 0), "## all good\n");
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+    let statuses: Vec<Value> = api
+        .requests()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/statuses/abc123"))
+        .map(body)
+        .collect();
+    assert_eq!(statuses[0]["state"], "pending");
+    assert_eq!(statuses[1]["state"], "success");
+    assert_eq!(
+        statuses[1]["target_url"],
+        "https://github.com/acme/odoo/actions/runs/42"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("step-summary.md")).unwrap(),
+        "## all good\n\n"
+    );
+    let outputs = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
+    assert!(
+        outputs.contains("colour=green\n") && outputs.contains("result=out/odoo-ci-result.json\n"),
+        "{outputs}"
+    );
+    assert_no_token(&out);
+}
+
+#[test]
+fn annotations_go_fifty_per_request_and_ten_per_kind_as_commands() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/odoo/commits/abc123/check-runs"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 9}))),
+    );
+    api.mount(
+        Mock::given(method("PATCH"))
+            .and(path("/repos/acme/odoo/check-runs/9"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 9})))
+            .expect(3),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/statuses/abc123"))
+            .respond_with(ResponseTemplate::new(201)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("red", 120), "## 120 failures\n");
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+    let patches: Vec<Value> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method.as_str() == "PATCH")
+        .map(body)
+        .collect();
+    let sizes: Vec<usize> = patches
+        .iter()
+        .map(|p| p["output"]["annotations"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, vec![50, 50, 20]);
+    assert_eq!(patches[0]["conclusion"], "failure");
+    let first = &patches[0]["output"]["annotations"][0];
+    assert_eq!(first["path"], "addons/acc_x/tests/test_x.py");
+    assert_eq!(first["start_line"], 10);
+    assert_eq!(first["annotation_level"], "failure");
+    assert!(
+        patches[1]["output"]["title"].is_string() && patches[1]["output"]["summary"].is_string()
+    );
+    let errors = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .count();
+    assert_eq!(errors, 10, "{}", out.stdout);
+    assert!(out.stdout.contains("::error file=addons/acc_x/tests/test_x.py,line=10,title=acc_x TestX.test_0 (failure)::AssertionError: 6 != 7"));
+}
+
+#[test]
+fn a_refused_check_run_falls_back_to_statuses_and_says_so_once() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .respond_with(
+                ResponseTemplate::new(403)
+                    .set_body_json(json!({"message": "Resource not accessible by integration"})),
+            )
+            .expect(1),
+    );
+    api.mount(
+        Mock::given(method("PATCH"))
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/statuses/abc123"))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(2),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("yellow", 0), "## warnings\n");
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0);
+    api.verify();
+    assert_eq!(
+        out.stderr.matches("GitHub refused check runs").count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    let last: Value = body(
+        api.requests()
+            .iter()
+            .rfind(|r| r.url.path().ends_with("/statuses/abc123"))
+            .unwrap(),
+    );
+    assert_eq!(last["state"], "success");
+    assert!(
+        last["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("passed, 2 warnings"),
+        "{last}"
+    );
+    assert!(last["description"].as_str().unwrap().chars().count() <= 140);
+}
+
+#[test]
+fn statuses_are_retried_on_502_and_rate_limits_and_never_show_the_token() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .respond_with(ResponseTemplate::new(403)),
+    );
+    // First status: a 502, then a rate-limit 403 with retry-after, then accepted.
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/statuses/abc123"))
+            .respond_with(
+                ResponseTemplate::new(502)
+                    .set_body_string(format!("bad gateway for token {TOKEN}")),
+            )
+            .up_to_n_times(1),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/statuses/abc123"))
+            .respond_with(
+                ResponseTemplate::new(403)
+                    .insert_header("retry-after", "1")
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .set_body_json(json!({"message": "API rate limit exceeded"})),
+            )
+            .up_to_n_times(1),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/statuses/abc123"))
+            .respond_with(ResponseTemplate::new(201)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("red", 1), "## red\n");
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(
+        out.code, 0,
+        "reporting never changes the colour's exit: {}",
+        out.stderr
+    );
+    let statuses = api
+        .requests()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/statuses/abc123"))
+        .count();
+    assert_eq!(
+        statuses, 4,
+        "pending: 502 + 403 + 201, then the final status"
+    );
+    assert_no_token(&out);
+
+    // A server that always fails: warned about, masked, and the command still finishes.
+    let down = Api::start();
+    down.mount(
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(500).set_body_string(TOKEN)),
+    );
+    let out = report(dir.path(), &github_env(&down.server.uri(), dir.path()));
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stderr.contains("warning: could not report"),
+        "{}",
+        out.stderr
+    );
+    assert_no_token(&out);
+}
+
+#[test]
+fn pull_requests_report_on_the_head_commit_not_the_merge_commit() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 3}))),
+    );
+    api.mount(Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(200)));
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/statuses/headsha999"))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(2),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("green", 0), "ok\n");
+    std::fs::write(
+        dir.path().join("event.json"),
+        json!({"pull_request": {"number": 5, "head": {"sha": "headsha999", "ref": "feature/x"}, "base": {"sha": "basesha", "ref": "main"}}}).to_string(),
+    )
+    .unwrap();
+    let mut env = github_env(&api.server.uri(), dir.path());
+    env.retain(|(k, _)| *k != "GITHUB_EVENT_NAME" && *k != "GITHUB_SHA");
+    env.push(("GITHUB_EVENT_NAME", "pull_request".into()));
+    env.push(("GITHUB_SHA", "mergesha".into()));
+    env.push(("GITHUB_HEAD_REF", "feature/x".into()));
+    env.push(("GITHUB_BASE_REF", "main".into()));
+    env.push((
+        "GITHUB_EVENT_PATH",
+        dir.path().join("event.json").display().to_string(),
+    ));
+    let out = report(dir.path(), &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+    let create = api
+        .requests()
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/check-runs"))
+        .unwrap();
+    assert_eq!(body(&create)["head_sha"], "headsha999");
+}
+
+#[test]
+fn staging_creates_a_deployment_with_its_url() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 4}))),
+    );
+    api.mount(Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(200)));
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/statuses/abc123"))
+            .respond_with(ResponseTemplate::new(201)),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/deployments"))
+            .and(body_partial_json(json!({"ref": "abc123", "environment": "staging", "auto_merge": false, "required_contexts": [], "transient_environment": true, "production_environment": false})))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 77})))
+            .expect(1),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/deployments/77/statuses"))
+            .and(body_partial_json(
+                json!({"state": "success", "environment_url": "https://staging.example.com"}),
+            ))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_result(
+        dir.path(),
+        &json!({"stage": "staging", "colour": "green", "reasons": [], "url": "https://staging.example.com"}),
+        "up\n",
+    );
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+}
+
+#[test]
+fn gitlab_statuses_use_the_rest_api_with_a_private_token() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/api/v4/projects/123/statuses/abc123"))
+            .and(header("private-token", "glpat-secret-xyz"))
+            .and(body_partial_json(json!({"name": "odoo-ci/development", "pipeline_id": 555, "target_url": "https://gitlab.example.com/job/9"})))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+            .expect(2),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("red", 1), "## red\n");
+    let env: Vec<(&'static str, String)> = vec![
+        ("GITLAB_CI", "true".into()),
+        ("CI_COMMIT_BRANCH", "feature/x".into()),
+        ("CI_COMMIT_SHA", "abc123".into()),
+        ("CI_PROJECT_PATH", "acme/odoo".into()),
+        ("CI_PROJECT_ID", "123".into()),
+        ("CI_PIPELINE_ID", "555".into()),
+        ("CI_JOB_URL", "https://gitlab.example.com/job/9".into()),
+        ("CI_API_V4_URL", format!("{}/api/v4", api.server.uri())),
+        ("CI_PIPELINE_SOURCE", "push".into()),
+        ("ODOO_CI_GITLAB_TOKEN", "glpat-secret-xyz".into()),
+    ];
+    let out = report(dir.path(), &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+    let states: Vec<String> = api
+        .requests()
+        .iter()
+        .map(|r| body(r)["state"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(states, vec!["running", "failed"]);
+    assert!(!out.stderr.contains("glpat-secret-xyz"));
+}

@@ -1,0 +1,391 @@
+//! The staging stage end to end: a production database made by the fake Odoo on the real
+//! PostgreSQL and seeded with everything that reaches the outside world, copied,
+//! neutralized, verified, updated and started in the real Docker engine.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{
+    checksum, db_url, fake_odoo_install, image, psql, psql_on, run_in, unique, Output, Project,
+};
+use serde_json::Value;
+
+struct Production {
+    db: String,
+    data_dir: PathBuf,
+}
+
+impl Drop for Production {
+    fn drop(&mut self) {
+        psql(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.db
+        ));
+    }
+}
+
+/// A repo with addon `stg_a` (and `extra` addons), configured for staging.
+fn project(push: &str, extra_addons: &[(&str, &str)]) -> Project {
+    let p = Project::new();
+    p.addon("stg_a", "17.0.1.0.0", &["mail"])
+        .write("addons/stg_a/__init__.py", "");
+    for (name, neutralize_sql) in extra_addons {
+        p.addon(name, "17.0.1.0.0", &["base"])
+            .write(&format!("addons/{name}/__init__.py"), "")
+            .write(
+                &format!("addons/{name}/data/neutralize.sql"),
+                neutralize_sql,
+            );
+    }
+    p.config(&format!(
+        "odoo:\n  series: \"17.0\"\n  image: {}\naddons_paths: [addons]\nbranches:\n  - match: main\n    stage: production\n  - match: \"*\"\n    stage: staging\nproduction:\n  database: ${{PROD_URL}}\n  data_dir: ${{PROD_DATA}}\nstaging:\n  push: {push}\n  mail_catcher: \"127.0.0.1:1025\"\n  keep: 2\n  health_check:\n    timeout_secs: 30\n",
+        image()
+    ));
+    p
+}
+
+/// Production, as the fake Odoo installs it, then seeded with live outgoing and incoming
+/// mail servers, crons, an enabled payment provider and a template bound to a server.
+fn production(p: &Project) -> Production {
+    let db = unique("prod");
+    let data_dir = p.path().join("prod-data");
+    let addons: Vec<String> = std::fs::read_dir(p.path().join("addons"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    fake_odoo_install(
+        &p.path().join("addons"),
+        &db,
+        &format!("mail,payment,{}", addons.join(",")),
+        &data_dir,
+    );
+    psql_on(
+        &db,
+        "INSERT INTO ir_mail_server (name, smtp_host, smtp_port, active) VALUES \
+           ('Production SMTP', 'smtp.example.com', 587, true), ('Backup SMTP', 'smtp2.example.com', 25, true);
+         INSERT INTO ir_cron (cron_name, active) VALUES ('Send invoices', true), ('Sync bank', true);
+         INSERT INTO fetchmail_server (name, server, active, state) VALUES ('Inbox', 'imap.example.com', true, 'done');
+         INSERT INTO payment_provider (name, code, state) VALUES ('Stripe', 'stripe', 'enabled'), ('Demo', 'demo', 'test');
+         INSERT INTO mail_template (name, mail_server_id) VALUES ('Invoice', 1);",
+    );
+    Production { db, data_dir }
+}
+
+fn stage(p: &Project, prod: &Production, branch: &str, extra: &[&str]) -> (Output, Value) {
+    let cache = p.path().join(".cache");
+    let mut args = vec!["stage", "--branch", branch, "--output", "out"];
+    args.extend_from_slice(extra);
+    let out = run_in(
+        p.path(),
+        &args,
+        &[
+            ("PROD_URL", &db_url(&prod.db)),
+            ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+        ],
+    );
+    let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+        .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
+    (out, serde_json::from_str(&text).unwrap())
+}
+
+/// The staging databases of `branch`, oldest first, from `odoo-ci staging list`.
+fn staging_dbs(p: &Project, prod: &Production, branch: &str) -> Vec<String> {
+    let out = run_in(
+        p.path(),
+        &["staging", "list", "--format", "json"],
+        &[
+            ("PROD_URL", &db_url(&prod.db)),
+            ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let all: Value = serde_json::from_str(&out.stdout).unwrap();
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["branch"] == branch)
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Drops a branch's staging databases and server with `odoo-ci staging drop`.
+fn drop_branch(p: &Project, prod: &Production, branch: &str) {
+    let out = run_in(
+        p.path(),
+        &["staging", "drop", "--of-branch", branch],
+        &[
+            ("PROD_URL", &db_url(&prod.db)),
+            ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+fn http_status(url: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).status)",
+            &format!("{url}/web/health"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn staging_is_a_neutralized_copy_and_production_is_untouched() {
+    let p = project("fresh", &[]);
+    let prod = production(&p);
+    let before = checksum(&prod.db);
+    let prod_uuid = psql_on(
+        &prod.db,
+        "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'",
+    );
+    let branch = &format!("feat/\"; DROP DATABASE postgres; --{}", unique(""));
+    let (out, r) = stage(&p, &prod, branch, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    assert_eq!(r["colour"], "green");
+    let db = r["database"].as_str().unwrap().to_string();
+    assert!(db.starts_with("odoo_ci_stg_feat_drop_database_po_"), "{db}");
+    assert!(
+        db.len() <= 63
+            && db
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    );
+
+    // Everything that reaches the outside world is off, the flag is set.
+    assert_eq!(
+        psql_on(&db, "SELECT string_agg(smtp_host || ':' || smtp_port, ',') FROM ir_mail_server WHERE active"),
+        "127.0.0.1:1025",
+        "only the catcher sends"
+    );
+    assert_eq!(psql_on(&db, "SELECT count(*) FROM ir_cron c WHERE active AND id NOT IN (SELECT res_id FROM ir_model_data WHERE name = 'autovacuum_job')"), "0");
+    assert_eq!(
+        psql_on(&db, "SELECT count(*) FROM fetchmail_server WHERE active"),
+        "0"
+    );
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT string_agg(name || '=' || state, ',' ORDER BY name) FROM payment_provider"
+        ),
+        "Demo=test,Stripe=disabled"
+    );
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT count(*) FROM mail_template WHERE mail_server_id IS NOT NULL"
+        ),
+        "0"
+    );
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
+        ),
+        "true"
+    );
+    // A copy is a new database, as Odoo's duplicate makes it.
+    let uuid = psql_on(
+        &db,
+        "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'",
+    );
+    assert!(
+        !uuid.is_empty() && uuid != prod_uuid,
+        "{uuid} vs {prod_uuid}"
+    );
+    assert!(
+        r["neutralization"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{r:#}"
+    );
+
+    // Production is exactly as before; the filestore was copied.
+    assert_eq!(checksum(&prod.db), before, "production changed");
+    let store = p
+        .path()
+        .join(".cache/data/filestore")
+        .join(&db)
+        .join("stg_a.bin");
+    assert!(store.is_file(), "filestore copied to {}", store.display());
+    assert_eq!(r["copy"]["filestore_files"], 1);
+
+    // The server answers at the reported URL.
+    assert_eq!(http_status(r["url"].as_str().unwrap()), "200");
+
+    drop_branch(&p, &prod, branch);
+    assert!(staging_dbs(&p, &prod, branch).is_empty(), "dropped");
+    let containers = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=odoo-ci.database={db}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(containers.stdout.is_empty(), "server removed");
+}
+
+#[test]
+fn a_neutralization_that_leaves_a_mail_server_active_is_caught_and_dropped() {
+    // A custom addon whose neutralize.sql turns production's SMTP back on: Odoo runs it
+    // like any other, and only our verification can notice.
+    let p = project(
+        "fresh",
+        &[(
+            "stg_evil",
+            "UPDATE ir_mail_server SET active = true WHERE name = 'Production SMTP';\n",
+        )],
+    );
+    let prod = production(&p);
+    let before = checksum(&prod.db);
+    let branch = unique("evil");
+    let (out, r) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["colour"], "red");
+    let reason = r["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("outgoing mail") && reason.contains("Production SMTP"),
+        "{reason}"
+    );
+    assert_eq!(
+        staging_dbs(&p, &prod, &branch),
+        Vec::<String>::new(),
+        "the failed copy is dropped"
+    );
+    assert_eq!(checksum(&prod.db), before);
+    assert!(r["url"].is_null());
+}
+
+#[test]
+fn fresh_pushes_make_new_copies_and_keep_n() {
+    let p = project("fresh", &[]);
+    let prod = production(&p);
+    let branch = unique("fresh");
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        let (out, r) = stage(&p, &prod, &branch, &[]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        names.push(r["database"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        names
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3,
+        "{names:?}"
+    );
+    // keep: 2 — the oldest copy was dropped by the third run.
+    assert_eq!(staging_dbs(&p, &prod, &branch), names[1..].to_vec());
+    drop_branch(&p, &prod, &branch);
+}
+
+#[test]
+fn update_pushes_keep_the_copy_and_update_bumped_addons() {
+    let p = project("update", &[]);
+    let prod = production(&p);
+    let branch = unique("upd");
+    let (out, first) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let db = first["database"].as_str().unwrap().to_string();
+    assert_eq!(first["changes"]["update"], serde_json::json!([]));
+    // A bump in the repo: the next push updates that addon on the same database.
+    p.addon("stg_a", "17.0.1.1.0", &["mail"]);
+    let (out, second) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        second["database"],
+        db.as_str(),
+        "update mode keeps the copy"
+    );
+    assert_eq!(
+        second["changes"]["update"][0]["addon"], "stg_a",
+        "{second:#}"
+    );
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'stg_a'"
+        ),
+        "17.0.1.1.0"
+    );
+    assert_eq!(
+        psql_on(
+            &prod.db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'stg_a'"
+        ),
+        "17.0.1.0.0"
+    );
+    // Still neutralized after the update.
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT count(*) FROM ir_mail_server WHERE active AND smtp_host <> '127.0.0.1'"
+        ),
+        "0"
+    );
+    drop_branch(&p, &prod, &branch);
+}
+
+#[test]
+fn neutralize_command_neutralizes_and_verifies_any_database() {
+    let p = project("fresh", &[]);
+    let prod = production(&p);
+    let copy = unique("neutral");
+    psql(&format!("CREATE DATABASE {copy} TEMPLATE \"{}\"", prod.db));
+    let url = db_url(&copy);
+    let verify = run_in(
+        Path::new("."),
+        &["neutralize", "--database", &url, "--verify-only"],
+        &[],
+    );
+    assert_eq!(
+        verify.code, 1,
+        "production-like data is not neutralized: {}",
+        verify.stderr
+    );
+    assert!(
+        verify.stderr.contains("✗ outgoing mail"),
+        "{}",
+        verify.stderr
+    );
+    let dry = run_in(
+        Path::new("."),
+        &["neutralize", "--database", &url, "--dry-run"],
+        &[],
+    );
+    assert!(
+        dry.stdout
+            .contains("UPDATE ir_mail_server SET active = false;"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(
+        psql_on(&copy, "SELECT count(*) FROM ir_mail_server WHERE active"),
+        "2",
+        "dry run changes nothing"
+    );
+    let done = run_in(
+        Path::new("."),
+        &["neutralize", "--database", &url, "--format", "json"],
+        &[],
+    );
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let v: Value = serde_json::from_str(&done.stdout).unwrap();
+    assert_eq!(v["neutralized"], true);
+    assert!(
+        !done.stdout.contains("odoo-ci-test") && !done.stderr.contains("odoo-ci-test"),
+        "password never printed"
+    );
+    psql(&format!("DROP DATABASE {copy}"));
+}

@@ -33,16 +33,21 @@ pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
         cache_dir: super::test::cache_dir(),
         no_wait: args.no_wait,
         update_mode: args.update_mode,
-        trigger: if manual || args.target.branch.is_some() && std::env::var_os("CI").is_none() {
-            Trigger::Manual
-        } else {
-            Trigger::Push
-        },
+        trigger: deploy_trigger(manual, project.context.trigger),
     };
     let reporting = super::StageReporting::start(&project, &plan);
     let d = production::deploy(&project, &plan, &opts)?;
     report(&d, &args.output);
     Ok(reporting.finish(&args.output, d.colour, false))
+}
+
+/// A deploy is a `push` only when the CI says a push started it; a commit named on the
+/// command line, a manual pipeline or a terminal make it `manual`.
+fn deploy_trigger(named_commit: bool, context: crate::context::Trigger) -> Trigger {
+    match context {
+        crate::context::Trigger::Push if !named_commit => Trigger::Push,
+        _ => Trigger::Manual,
+    }
 }
 
 pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
@@ -233,3 +238,16 @@ fn chrono_now(admin: &mut postgres::Client) -> anyhow::Result<String> {
         .get(0))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Trigger as Ctx;
+
+    #[test]
+    fn only_a_ci_push_of_the_branch_is_a_push() {
+        assert_eq!(deploy_trigger(false, Ctx::Push), Trigger::Push);
+        assert_eq!(deploy_trigger(true, Ctx::Push), Trigger::Manual);
+        assert_eq!(deploy_trigger(false, Ctx::Manual), Trigger::Manual);
+        assert_eq!(deploy_trigger(false, Ctx::PullRequest), Trigger::Manual);
+    }
+}

@@ -315,6 +315,34 @@ fn no_database_is_a_clear_red_result_without_a_hang() {
 }
 
 #[test]
+fn no_docker_engine_is_a_clear_red_result_without_a_hang() {
+    let p = project(&[("dev_ok", &["base"], PASSING)], "");
+    let socket = p.path().join("no-docker.sock");
+    let start = Instant::now();
+    let out = run_in(
+        p.path(),
+        &["test", "--branch", "x", "--output", "out"],
+        &[
+            ("ODOO_CI_TEST_PG", &pg_url()),
+            ("DOCKER_HOST", &format!("unix://{}", socket.display())),
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(start.elapsed() < Duration::from_secs(30));
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["colour"], "red");
+    let reason = r["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("no Docker engine") && reason.contains("--executor local"),
+        "the reason says what is missing and what to do: {reason}"
+    );
+    assert!(r["database"].is_null(), "nothing was created: {r}");
+}
+
+#[test]
 fn a_missing_base_image_is_red_with_the_build_output() {
     let p = project(&[("dev_ok", &["base"], PASSING)], "");
     p.config(

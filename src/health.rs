@@ -15,13 +15,24 @@ pub fn wait_healthy(
     timeout: Duration,
     give_up: &mut dyn FnMut() -> Option<String>,
 ) -> Result<Duration, String> {
+    wait_for_200(&mut || get_status(host, port, path), path, timeout, give_up)
+}
+
+/// Calls `probe` (one `GET path`, its status) every 500 ms until it gives 200 or `timeout`
+/// passes; the error carries the last answer.
+pub fn wait_for_200(
+    probe: &mut dyn FnMut() -> Result<u16, String>,
+    path: &str,
+    timeout: Duration,
+    give_up: &mut dyn FnMut() -> Option<String>,
+) -> Result<Duration, String> {
     let started = Instant::now();
     let mut last = String::from("no answer yet");
     while started.elapsed() < timeout {
         if crate::cancel::is_cancelled() {
             return Err("cancelled (Ctrl-C / SIGTERM)".into());
         }
-        match get_status(host, port, path) {
+        match probe() {
             Ok(200) => return Ok(started.elapsed()),
             Ok(code) => last = format!("HTTP {code}"),
             Err(e) => last = e,

@@ -536,3 +536,111 @@ fn a_failed_build_or_snapshot_leaves_production_as_it_was() {
         "no snapshot for a release that never built"
     );
 }
+
+/// Serves the local engine's socket on a TCP port, as a remote engine would be reached;
+/// counts the connections made through it.
+fn engine_over_tcp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let Ok(unix) = UnixStream::connect("/var/run/docker.sock") else {
+                continue;
+            };
+            let (mut tcp_r, mut unix_w) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut tcp_r, &mut unix_w);
+                let _ = unix_w.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut unix_r, mut tcp_w) = (unix, tcp);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut unix_r, &mut tcp_w);
+                let _ = tcp_w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, count)
+}
+
+#[test]
+fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
+    use std::sync::atomic::Ordering;
+    let (port, connections) = engine_over_tcp();
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    p.config(
+        &std::fs::read_to_string(p.path().join(".odoo-ci.yml"))
+            .unwrap()
+            .replace(
+                "production:\n",
+                &format!("production:\n  docker_host: tcp://127.0.0.1:{port}\n"),
+            ),
+    );
+    let prod = production(&p, &net);
+    // Anything that ignored `production.docker_host` would hit this dead socket and fail.
+    let dead = p.path().join("no-engine.sock");
+    let dead = format!("unix://{}", dead.display());
+    let cache = p.path().join(".cache");
+    let mut env = env(&prod, cache.to_str().unwrap());
+    env.push(("DOCKER_HOST", dead));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // A data dir this machine cannot see is refused before anything is touched.
+    let mut blind = env.clone();
+    blind.retain(|(k, _)| *k != "PROD_DATA");
+    blind.push(("PROD_DATA", "/nonexistent/odoo-data"));
+    let out = run_in(
+        p.path(),
+        &["deploy", "--branch", "main", "--output", "out"],
+        &blind,
+    );
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("`production.data_dir`"),
+        "{}",
+        out.stderr
+    );
+    assert!(serving(&prod).is_none(), "nothing was started");
+
+    let out = run_in(
+        p.path(),
+        &["deploy", "--branch", "main", "--output", "out"],
+        &env,
+    );
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr)),
+    )
+    .unwrap();
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    assert_eq!(r["active_colour"], "blue");
+    let health = step(&r, "health")["output"].as_str().unwrap();
+    assert!(
+        health.contains("through the engine"),
+        "a remote engine's containers are probed through it: {health}"
+    );
+    let (name, ip) = serving(&prod).expect("a release serves");
+    assert!(name.ends_with("-blue") && healthy(&ip));
+    let after_deploy = connections.load(Ordering::SeqCst);
+    assert!(after_deploy > 0, "the deploy talked to the engine over TCP");
+
+    // A manual rollback goes to the same engine.
+    let first = r["id"].as_str().unwrap().to_string();
+    let out = run_in(
+        p.path(),
+        &["rollback", "--to", &first, "--output", "out2"],
+        &env,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        connections.load(Ordering::SeqCst) > after_deploy,
+        "the rollback talked to production's engine"
+    );
+    let (_, ip) = serving(&prod).expect("a release serves after the rollback");
+    assert!(healthy(&ip));
+}

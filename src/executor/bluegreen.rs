@@ -4,13 +4,16 @@
 
 use std::collections::HashMap;
 
+use bollard::exec::StartExecResults;
 use bollard::models::{
-    EndpointSettings, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
+    EndpointSettings, ExecConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkDisconnectRequest,
 };
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
 };
 use bollard::Docker;
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::docker::runtime;
@@ -61,12 +64,60 @@ pub struct Release {
     pub labels: HashMap<String, String>,
 }
 
+/// How the health check reaches a release's HTTP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// From this machine to the container's address: the engine runs here.
+    Direct,
+    /// From inside the container, through the engine's exec API: a remote engine
+    /// (`tcp://`, `ssh://`) whose container network this machine cannot reach.
+    ThroughEngine,
+}
+
+impl Reach {
+    /// An unset `DOCKER_HOST` or a `unix://` socket is this machine's engine.
+    pub fn for_docker_host(host: Option<&str>) -> Reach {
+        match host {
+            None => Reach::Direct,
+            Some(h) if h.is_empty() || h.starts_with("unix://") => Reach::Direct,
+            Some(_) => Reach::ThroughEngine,
+        }
+    }
+
+    /// From the `DOCKER_HOST` in force (production's engine sets it).
+    pub fn from_env() -> Reach {
+        Reach::for_docker_host(std::env::var("DOCKER_HOST").ok().as_deref())
+    }
+}
+
+/// Run by `python3` inside the release (every Odoo image has it): prints the HTTP status of
+/// `GET argv[1]`, or why there was none.
+const PROBE: &str = "import sys, urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except Exception as e:
+    print('no answer: %s' % e)
+";
+
+/// The probe's output → the status code, or the reason there was none.
+fn parse_probe_output(text: &str) -> Result<u16, String> {
+    let text = text.trim();
+    match text.parse() {
+        Ok(code) => Ok(code),
+        Err(_) if text.is_empty() => Err("the health probe printed nothing".into()),
+        Err(_) => Err(text.lines().last().unwrap_or(text).to_string()),
+    }
+}
+
 pub struct BlueGreen<'a> {
     pub docker: &'a Docker,
     pub network: String,
     pub alias: String,
     /// The production database: containers are labelled with it.
     pub production: String,
+    pub reach: Reach,
 }
 
 impl BlueGreen<'_> {
@@ -172,6 +223,61 @@ impl BlueGreen<'_> {
         })
     }
 
+    /// The status of `GET path` on the release's port at its address on the network (where
+    /// the proxy reaches it): from here, or from inside the container when the engine is
+    /// remote.
+    pub fn http_status(&self, id: &str, port: u16, path: &str) -> Result<u16, String> {
+        let addr = self.address(id).map_err(|e| e.to_string())?;
+        match self.reach {
+            Reach::Direct => crate::health::get_status(&addr, port, path),
+            Reach::ThroughEngine => {
+                self.status_from_inside(id, &format!("http://{addr}:{port}{path}"))
+            }
+        }
+    }
+
+    fn status_from_inside(&self, id: &str, url: &str) -> Result<u16, String> {
+        let rt = runtime().map_err(|e| e.to_string())?;
+        let probe = async {
+            let exec = self
+                .docker
+                .create_exec(
+                    id,
+                    ExecConfig {
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        cmd: Some(vec![
+                            "python3".into(),
+                            "-c".into(),
+                            PROBE.into(),
+                            url.into(),
+                        ]),
+                        ..ExecConfig::default()
+                    },
+                )
+                .await
+                .map_err(|e| format!("cannot run the health probe in the container: {e}"))?;
+            let mut text = String::new();
+            if let StartExecResults::Attached { mut output, .. } = self
+                .docker
+                .start_exec(&exec.id, None)
+                .await
+                .map_err(|e| format!("cannot run the health probe in the container: {e}"))?
+            {
+                while let Some(chunk) = output.next().await {
+                    let chunk = chunk.map_err(|e| format!("the health probe failed: {e}"))?;
+                    text.push_str(&chunk.to_string());
+                }
+            }
+            parse_probe_output(&text)
+        };
+        rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(10), probe)
+                .await
+                .unwrap_or_else(|_| Err("the health probe did not finish within 10 s".into()))
+        })
+    }
+
     /// Reconnects `id` to the network with or without the alias.
     pub fn set_alias(&self, id: &str, with_alias: bool) -> Result<(), ExecError> {
         runtime()?.block_on(async {
@@ -255,5 +361,48 @@ impl BlueGreen<'_> {
                 },
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_local_socket_is_reached_directly() {
+        assert_eq!(Reach::for_docker_host(None), Reach::Direct);
+        assert_eq!(
+            Reach::for_docker_host(Some("unix:///var/run/docker.sock")),
+            Reach::Direct
+        );
+        for remote in [
+            "tcp://10.0.0.5:2376",
+            "ssh://deploy@prod",
+            "https://prod:2376",
+        ] {
+            assert_eq!(
+                Reach::for_docker_host(Some(remote)),
+                Reach::ThroughEngine,
+                "{remote}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_probe_output_is_a_status_or_the_reason() {
+        assert_eq!(parse_probe_output("200\n"), Ok(200));
+        assert_eq!(parse_probe_output("503"), Ok(503));
+        assert_eq!(
+            parse_probe_output("no answer: [Errno 111] Connection refused\n"),
+            Err("no answer: [Errno 111] Connection refused".into())
+        );
+        assert!(parse_probe_output("")
+            .unwrap_err()
+            .contains("printed nothing"));
+        assert!(
+            parse_probe_output("OCI runtime exec failed: python3: not found")
+                .unwrap_err()
+                .contains("python3")
+        );
     }
 }

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::config::schema::UpdateMode;
 use crate::config::Stage;
 use crate::db::{self, PgServer};
-use crate::executor::bluegreen::{self, BlueGreen, Colour, Release};
+use crate::executor::bluegreen::{self, BlueGreen, Colour, Reach, Release};
 use crate::executor::docker::DockerExecutor;
 use crate::executor::Invocation;
 use crate::plan::Plan;
@@ -195,6 +195,7 @@ pub fn deploy(project: &Project, plan: &Plan, opts: &DeployOptions) -> anyhow::R
     crate::cancel::install();
     let started = Instant::now();
     let (server, database) = production_source(&project.config)?;
+    use_production_engine(project)?;
     let mut d = Deployment {
         id: deployment_id(plan),
         trigger: opts.trigger,
@@ -346,6 +347,7 @@ fn deploy_inner(
         network: executor.network.clone(),
         alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
         production: database.to_string(),
+        reach: Reach::from_env(),
     };
     bg.ensure_network()?;
     let previous = bg.active()?;
@@ -434,21 +436,45 @@ pub fn snapshots_dir(filestore: Option<&Path>, cache_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| cache_dir.join("snapshots"))
 }
 
+/// Points this process's Docker client at production's engine: `production.docker_host`
+/// when set (`tcp://` with `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, `https://`, `ssh://`),
+/// else `DOCKER_HOST` or the local socket. Deploys and rollbacks both go through here, so
+/// they always act on the same engine.
+fn use_production_engine(project: &Project) -> anyhow::Result<()> {
+    let config = &project.config;
+    if let Some(host) = &config.file.production.docker_host {
+        let host = config.resolve("production.docker_host", host, &|k: &str| {
+            std::env::var(k).ok()
+        })?;
+        std::env::set_var("DOCKER_HOST", host);
+    }
+    if Reach::from_env() == Reach::ThroughEngine {
+        // Snapshots copy the filestore on this machine: without it a rollback would bring
+        // back the database but not its files. Refuse before anything is touched.
+        let visible = match &config.file.production.data_dir {
+            Some(t) => {
+                let dir =
+                    config.resolve("production.data_dir", t, &|k: &str| std::env::var(k).ok())?;
+                config.root.join(dir).is_dir()
+            }
+            None => false,
+        };
+        if !visible {
+            anyhow::bail!(
+                "production's Docker engine is remote, and `production.data_dir` is not a folder this machine can see (hint: set it to production's Odoo data dir, mounted at the same path here as on the engine's host, so snapshots and rollbacks include the filestore)"
+            );
+        }
+    }
+    Ok(())
+}
+
 fn production_executor(
     project: &Project,
     plan: &Plan,
     data_dir: &Path,
     opts: &DeployOptions,
 ) -> anyhow::Result<DockerExecutor> {
-    let config = &project.config;
-    let prod = &config.file.production;
-    if let Some(host) = &prod.docker_host {
-        let host = config.resolve("production.docker_host", host, &|k: &str| {
-            std::env::var(k).ok()
-        })?;
-        // bollard reads DOCKER_HOST (tcp:// with DOCKER_CERT_PATH for TLS, ssh:// too).
-        std::env::set_var("DOCKER_HOST", host);
-    }
+    let prod = &project.config.file.production;
     let mut ex = docker_executor(project, plan, data_dir, &opts.output, &opts.cache_dir)?;
     ex.network = prod
         .network
@@ -552,10 +578,8 @@ fn release(
         Ok((id, format!("{name} ({})", colour.as_str())))
     })?;
     let health = d.run("health", |_| {
-        let addr = bg.address(&id)?;
-        let waited = crate::health::wait_healthy(
-            &addr,
-            HTTP_PORT,
+        let waited = crate::health::wait_for_200(
+            &mut || bg.http_status(&id, HTTP_PORT, &prod.health_check.path),
             &prod.health_check.path,
             Duration::from_secs(prod.health_check.timeout_secs),
             &mut || executor.not_running(&id),
@@ -564,9 +588,13 @@ fn release(
             Ok(t) => Ok((
                 (),
                 format!(
-                    "{} answered 200 after {} ms",
+                    "{} answered 200 after {} ms ({})",
                     prod.health_check.path,
-                    t.as_millis()
+                    t.as_millis(),
+                    match bg.reach {
+                        Reach::Direct => "from this machine",
+                        Reach::ThroughEngine => "probed inside the container, through the engine",
+                    }
                 ),
             )),
             Err(reason) => {
@@ -596,8 +624,7 @@ fn release(
             save_server_log(executor, &id, &target.output);
             anyhow::bail!("after the switch: {reason}");
         }
-        let addr = bg.address(&id)?;
-        match crate::health::get_status(&addr, HTTP_PORT, &prod.health_check.path) {
+        match bg.http_status(&id, HTTP_PORT, &prod.health_check.path) {
             Ok(200) => Ok((
                 (),
                 format!(
@@ -654,10 +681,8 @@ fn rollback(
             // alias back, and check it serves.
             bg.restart(&old.id)?;
             bg.set_alias(&old.id, true)?;
-            let addr = bg.address(&old.id)?;
-            crate::health::wait_healthy(
-                &addr,
-                HTTP_PORT,
+            crate::health::wait_for_200(
+                &mut || bg.http_status(&old.id, HTTP_PORT, &prod.health_check.path),
                 &prod.health_check.path,
                 Duration::from_secs(prod.health_check.timeout_secs),
                 &mut || None,
@@ -686,6 +711,7 @@ pub fn rollback_to(
 ) -> anyhow::Result<Deployment> {
     let started = Instant::now();
     let (server, database) = production_source(&project.config)?;
+    use_production_engine(project)?;
     let mut d = Deployment {
         id: deployment_id(plan),
         trigger: Trigger::Rollback,
@@ -735,6 +761,7 @@ pub fn rollback_to(
             network: network.clone(),
             alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
             production: database.clone(),
+            reach: Reach::from_env(),
         };
         let previous = bg.active()?;
         let image = deployment

@@ -98,7 +98,7 @@ pub enum Format {
     Json,
 }
 
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
     /// The branch (overrides CI detection; needed on a detached HEAD).
     #[arg(long)]

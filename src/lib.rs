@@ -18,6 +18,7 @@ pub mod guard;
 pub mod health;
 pub mod hosts;
 pub mod image;
+pub mod names;
 pub mod neutralize;
 pub mod odoo;
 pub mod plan;

@@ -53,17 +53,7 @@ pub struct Snapshot {
 
 /// The prefix of `production`'s snapshots: readable, and unique per database name.
 pub fn prefix_for(production: &str) -> String {
-    let slug: String = production
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(16)
-        .collect();
+    let slug = crate::names::slug(production, '_', 16);
     let hash = Sha256::digest(production.as_bytes());
     let hex: String = hash.iter().take(3).map(|b| format!("{b:02x}")).collect();
     format!("{SNAPSHOT_PREFIX}{slug}_{hex}_")

@@ -19,11 +19,7 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
         Stage::Staging => super::stage::run(
             config,
             &crate::cli::StageArgs {
-                target: crate::cli::TargetArgs {
-                    branch: args.target.branch.clone(),
-                    git_ref: args.target.git_ref.clone(),
-                    base: args.target.base.clone(),
-                },
+                target: args.target.clone(),
                 output: args.output.clone(),
                 push: None,
             },
@@ -31,11 +27,7 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
         Stage::Production => super::deploy::deploy(
             config,
             &crate::cli::DeployArgs {
-                target: crate::cli::TargetArgs {
-                    branch: args.target.branch.clone(),
-                    git_ref: args.target.git_ref.clone(),
-                    base: args.target.base.clone(),
-                },
+                target: args.target.clone(),
                 sha: None,
                 tag: None,
                 no_wait: false,

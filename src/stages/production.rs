@@ -121,6 +121,31 @@ fn now_rfc3339() -> String {
 }
 
 impl Deployment {
+    /// A record that says red until the deployment proves otherwise.
+    fn begin(plan: &Plan, trigger: Trigger, database: &str) -> Deployment {
+        Deployment {
+            id: deployment_id(plan),
+            trigger,
+            database: database.to_string(),
+            branch: plan.branch.clone(),
+            commit: None,
+            message: None,
+            author: None,
+            image: String::new(),
+            previous_image: None,
+            snapshot: None,
+            active_colour: None,
+            colour: crate::odoo::Colour::Red,
+            reasons: Vec::new(),
+            failed_step: None,
+            rolled_back: false,
+            changes: ModuleChanges::default(),
+            steps: Vec::new(),
+            started_at: now_rfc3339(),
+            total_ms: 0,
+        }
+    }
+
     fn step(&mut self, name: &str) -> &mut StepRecord {
         let i = self
             .steps
@@ -197,25 +222,11 @@ pub fn deploy(project: &Project, plan: &Plan, opts: &DeployOptions) -> anyhow::R
     let (server, database) = production_source(&project.config)?;
     use_production_engine(project)?;
     let mut d = Deployment {
-        id: deployment_id(plan),
-        trigger: opts.trigger,
-        database: database.clone(),
-        branch: plan.branch.clone(),
         commit: plan.commit.clone(),
         message: project.commit.as_ref().map(|c| c.summary.clone()),
         author: project.commit.as_ref().map(|c| c.author.clone()),
         image: plan.image.clone(),
-        previous_image: None,
-        snapshot: None,
-        active_colour: None,
-        colour: crate::odoo::Colour::Red,
-        reasons: Vec::new(),
-        failed_step: None,
-        rolled_back: false,
-        changes: ModuleChanges::default(),
-        steps: Vec::new(),
-        started_at: now_rfc3339(),
-        total_ms: 0,
+        ..Deployment::begin(plan, opts.trigger, &database)
     };
     for name in STEPS {
         d.step(name);
@@ -548,7 +559,11 @@ fn release(
     }
 
     let colour = previous.map(|p| p.colour.other()).unwrap_or(Colour::Blue);
-    let name = format!("odoo-ci-{}-{}", slug(&target.database), colour.as_str());
+    let name = format!(
+        "odoo-ci-{}-{}",
+        crate::names::slug(&target.database, '-', 40),
+        colour.as_str()
+    );
     let id = d.run("start", |d| {
         let mut args = odoo_args(
             &target.container_server,
@@ -713,25 +728,8 @@ pub fn rollback_to(
     let (server, database) = production_source(&project.config)?;
     use_production_engine(project)?;
     let mut d = Deployment {
-        id: deployment_id(plan),
-        trigger: Trigger::Rollback,
-        database: database.clone(),
-        branch: plan.branch.clone(),
-        commit: None,
         message: Some(format!("rollback to {key}")),
-        author: None,
-        image: String::new(),
-        previous_image: None,
-        snapshot: None,
-        active_colour: None,
-        colour: crate::odoo::Colour::Red,
-        reasons: Vec::new(),
-        failed_step: None,
-        rolled_back: false,
-        changes: ModuleChanges::default(),
-        steps: Vec::new(),
-        started_at: now_rfc3339(),
-        total_ms: 0,
+        ..Deployment::begin(plan, Trigger::Rollback, &database)
     };
     std::fs::create_dir_all(&opts.output)?;
     let outcome = (|| -> anyhow::Result<()> {
@@ -931,21 +929,6 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
             out.push((rel, path));
         }
     }
-}
-
-fn slug(text: &str) -> String {
-    let s: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .take(40)
-        .collect();
-    s.trim_matches('-').to_string()
 }
 
 fn summary(d: &Deployment) -> String {

@@ -79,15 +79,7 @@ pub struct StagingDatabase {
 /// slug keeps it readable, the hash keeps branches with the same slug apart; any branch
 /// name (`feat/"; drop`) becomes `[a-z0-9_]` only.
 pub fn branch_prefix(branch: &str) -> String {
-    let mut slug = String::new();
-    for c in branch.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('_') {
-            slug.push('_');
-        }
-    }
-    let slug: String = slug.trim_matches('_').chars().take(21).collect();
+    let slug = crate::names::slug(branch, '_', 21);
     let hash = Sha256::digest(branch.as_bytes());
     let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("{STAGING_PREFIX}{slug}_{hex}_")

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    checksum, db_url, fake_odoo_install, image, psql, psql_on, run_in, unique, Output, Project,
+    checksum, db_url, fake_odoo_install, files_under, image, psql, psql_on, run_in, unique, Output,
+    Project,
 };
 use serde_json::Value;
 
@@ -210,12 +211,15 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
 
     // Production is exactly as before; the filestore was copied.
     assert_eq!(checksum(&prod.db), before, "production changed");
-    let store = p
-        .path()
-        .join(".cache/data/filestore")
-        .join(&db)
-        .join("stg_a.bin");
-    assert!(store.is_file(), "filestore copied to {}", store.display());
+    let store = p.path().join(".cache/data/filestore").join(&db);
+    let production_files = files_under(&prod.data_dir.join("filestore").join(&prod.db));
+    assert_eq!(production_files.len(), 1, "{production_files:?}");
+    assert_eq!(
+        files_under(&store),
+        production_files,
+        "filestore copied to {}",
+        store.display()
+    );
     assert_eq!(r["copy"]["filestore_files"], 1);
 
     // The server answers at the reported URL.

@@ -113,7 +113,20 @@ pub fn bin() -> PathBuf {
 
 /// Runs the binary in `dir` with CI variables of the outer environment removed.
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin());
+    run_wrapped(&[], dir, args, env)
+}
+
+/// Runs the binary as [`run_in`] does, as the last arguments of `wrapper` (e.g. a command
+/// that changes what the binary can see).
+pub fn run_wrapped(wrapper: &[&str], dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(rest).arg(bin());
+            cmd
+        }
+        None => Command::new(bin()),
+    };
     cmd.current_dir(dir).args(args);
     for (k, _) in std::env::vars() {
         if k.starts_with("GITHUB_") || k.starts_with("GITLAB_") || k.starts_with("CI_") {
@@ -245,4 +258,26 @@ pub fn checksum(db: &str) -> String {
         ));
     }
     all
+}
+
+/// Every file under `dir` (relative path → content), to compare filestores.
+pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).expect("below root");
+                let content = std::fs::read_to_string(&path).unwrap_or_default();
+                out.insert(rel.to_string_lossy().into_owned(), content);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
 }

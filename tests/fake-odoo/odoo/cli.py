@@ -2,6 +2,7 @@
 `neutralize`. Flags, log format, summary lines, tables and exit codes follow real Odoo."""
 import argparse
 import ast
+import hashlib
 import http.server
 import importlib
 import logging
@@ -386,6 +387,19 @@ def load_data_file(module, path, relname):
                                 % (full, line, e)) from e
 
 
+def write_attachment(data_dir, content):
+    """Stores an attachment as ir.attachment does: content addressed, at
+    <data_dir>/filestore/<db>/<sha1[:2]>/<sha1>, written only when absent and never
+    rewritten in place (an updated attachment is a new file)."""
+    sha = hashlib.sha1(content).hexdigest()
+    path = os.path.join(data_dir, "filestore", DBNAME, sha[:2], sha)
+    if not os.path.isfile(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(content)
+    return path
+
+
 def install_modules(args, conn, modules, to_install, to_update, demo, tags, test_state):
     global DBNAME
     cur = conn.cursor()
@@ -433,10 +447,7 @@ def install_modules(args, conn, modules, to_install, to_update, demo, tags, test
             for rel in manifest["data"] + (manifest["demo"] if module_demo else []):
                 logging.getLogger("odoo.modules.loading").info("loading %s/%s", name, rel)
                 load_data_file(name, path, rel)
-            filestore = os.path.join(args.data_dir, "filestore", DBNAME)
-            os.makedirs(filestore, exist_ok=True)
-            with open(os.path.join(filestore, "%s.bin" % name), "w") as fh:
-                fh.write("attachment of %s %s\n" % (name, version))
+            write_attachment(args.data_dir, ("attachment of %s %s\n" % (name, version)).encode())
         cur.execute(
             "INSERT INTO ir_module_module (name, state, latest_version, demo) VALUES (%s, 'installed', %s, %s) "
             "ON CONFLICT (name) DO UPDATE SET state = 'installed', latest_version = EXCLUDED.latest_version",

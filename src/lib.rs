@@ -14,6 +14,7 @@ pub mod db;
 pub mod diag;
 pub mod executor;
 pub mod exit;
+pub mod filestore;
 pub mod guard;
 pub mod health;
 pub mod hosts;

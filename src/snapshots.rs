@@ -4,7 +4,8 @@
 //! comment is where the deployment history lives: no state file of our own.
 //!
 //! Restoring is `DROP` + `CREATE DATABASE … TEMPLATE <snapshot>` (an idle snapshot makes a
-//! fast template) and the filestore copied back.
+//! fast template) and the filestore copied back. Filestore copies go through
+//! [`Filestores`]: on this machine, or on a remote Docker engine's host.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, copy, DbError, PgServer};
+use crate::filestore::{FilestoreError, Filestores};
 
 pub const SNAPSHOT_PREFIX: &str = "odoo_ci_snap_";
 const MARKER: &str = "odoo-ci snapshot ";
@@ -23,8 +25,8 @@ pub enum SnapshotError {
     Db(#[from] DbError),
     #[error(transparent)]
     Copy(#[from] copy::CopyError),
-    #[error("filestore: {0}")]
-    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Filestore(#[from] FilestoreError),
     #[error("no snapshot or deployment `{0}` (see `odoo-ci snapshots list`)")]
     NotFound(String),
 }
@@ -94,6 +96,7 @@ pub fn create(
     production: &str,
     filestore: Option<&Path>,
     snapshots_dir: &Path,
+    files: &Filestores,
     record: SnapshotRecord,
 ) -> Result<Snapshot, SnapshotError> {
     let mut admin = server.connect("postgres")?;
@@ -109,14 +112,16 @@ pub fn create(
     let result = (|| -> Result<(), SnapshotError> {
         copy::dump_restore(server, production, server, &name)?;
         if let Some(from) = filestore {
-            copy::copy_filestore(from, &filestore_dir(snapshots_dir, &name))?;
+            files.copy(from, &filestore_dir(snapshots_dir, &name))?;
         }
         save_record(&mut admin, &name, &record)?;
         Ok(())
     })();
     if let Err(e) = result {
         let _ = db::drop_database(&mut admin, &name);
-        let _ = std::fs::remove_dir_all(filestore_dir(snapshots_dir, &name));
+        if filestore.is_some() {
+            let _ = files.remove(&filestore_dir(snapshots_dir, &name));
+        }
         return Err(e);
     }
     Ok(Snapshot { name, record })
@@ -130,6 +135,7 @@ pub fn restore(
     production: &str,
     filestore: Option<&Path>,
     snapshots_dir: &Path,
+    files: &Filestores,
 ) -> Result<(), SnapshotError> {
     let mut admin = server.connect("postgres")?;
     if !db::database_exists(&mut admin, snapshot)? {
@@ -138,11 +144,7 @@ pub fn restore(
     db::drop_database(&mut admin, production)?;
     db::create_from_template(&mut admin, production, snapshot)?;
     if let Some(dir) = filestore {
-        let saved = filestore_dir(snapshots_dir, snapshot);
-        if saved.exists() {
-            let _ = std::fs::remove_dir_all(dir);
-            copy::copy_filestore(&saved, dir)?;
-        }
+        files.copy(&filestore_dir(snapshots_dir, snapshot), dir)?;
     }
     Ok(())
 }
@@ -153,7 +155,8 @@ pub fn prune(
     production: &str,
     keep: usize,
     snapshots_dir: &Path,
-) -> Result<Vec<String>, DbError> {
+    files: &Filestores,
+) -> Result<Vec<String>, SnapshotError> {
     let mut admin = server.connect("postgres")?;
     let unpinned: Vec<Snapshot> = list(&mut admin, production)?
         .into_iter()
@@ -163,7 +166,7 @@ pub fn prune(
     if unpinned.len() > keep {
         for s in &unpinned[..unpinned.len() - keep] {
             db::drop_database(&mut admin, &s.name)?;
-            let _ = std::fs::remove_dir_all(filestore_dir(snapshots_dir, &s.name));
+            files.remove(&filestore_dir(snapshots_dir, &s.name))?;
             dropped.push(s.name.clone());
         }
     }

@@ -5,12 +5,13 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    checksum, db_url, fake_odoo_install, image, psql, psql_on, run_in, unique, Output, Project,
+    checksum, db_url, fake_odoo_install, files_under, image, psql, psql_on, run_in, run_wrapped,
+    unique, Output, Project,
 };
 use serde_json::Value;
 
@@ -410,6 +411,8 @@ fn rollback_to_a_deployment_restores_its_snapshot_and_image() {
     let prod = production(&p, &net);
     first_deploy(&p, &prod);
     let before_bump = checksum(&prod.db);
+    let filestore = prod.data_dir.join("filestore").join(&prod.db);
+    let files_before_bump = files_under(&filestore);
     p.addon("prod_a", "17.0.1.1.0", &["mail"]);
     let (out, bumped) = deploy(&p, &prod, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -420,6 +423,7 @@ fn rollback_to_a_deployment_restores_its_snapshot_and_image() {
         ),
         "17.0.1.1.0"
     );
+    assert_eq!(files_under(&filestore).len(), 2, "the update wrote a file");
 
     let cache = p.path().join(".cache");
     let env = env(&prod, cache.to_str().unwrap());
@@ -435,6 +439,11 @@ fn rollback_to_a_deployment_restores_its_snapshot_and_image() {
         checksum(&prod.db),
         before_bump,
         "the database before the bumped deploy"
+    );
+    assert_eq!(
+        files_under(&filestore),
+        files_before_bump,
+        "the filestore before the bumped deploy (the update added an attachment)"
     );
     let r: Value = serde_json::from_str(
         &std::fs::read_to_string(p.path().join("out-rb/odoo-ci-result.json")).unwrap(),
@@ -567,6 +576,20 @@ fn engine_over_tcp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     (port, count)
 }
 
+/// Runs the binary where `hidden` looks empty (a private mount namespace with a tmpfs over
+/// it), as a runner sees a remote engine's host: only the engine can reach what is there.
+fn run_blind_to(hidden: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        == "0";
+    let script = "mount -t tmpfs odoo-ci-test \"$0\" && test -z \"$(ls -A \"$0\")\" && exec \"$@\"";
+    let hidden = hidden.to_str().unwrap();
+    let mut wrapper = if root { vec![] } else { vec!["sudo", "-E"] };
+    wrapper.extend(["unshare", "--mount", "sh", "-c", script, hidden]);
+    run_wrapped(&wrapper, dir, args, env)
+}
+
 #[test]
 fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
     use std::sync::atomic::Ordering;
@@ -582,6 +605,9 @@ fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
             ),
     );
     let prod = production(&p, &net);
+    let filestore = prod.data_dir.join("filestore").join(&prod.db);
+    let original_files = files_under(&filestore);
+    assert_eq!(original_files.len(), 1, "{original_files:?}");
     // Anything that ignored `production.docker_host` would hit this dead socket and fail.
     let dead = p.path().join("no-engine.sock");
     let dead = format!("unix://{}", dead.display());
@@ -589,29 +615,29 @@ fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
     let mut env = env(&prod, cache.to_str().unwrap());
     env.push(("DOCKER_HOST", dead));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // The runner cannot see production's data dir: only the engine can.
+    let blind = |args: &[&str]| run_blind_to(&prod.data_dir, p.path(), args, &env);
 
-    // A data dir this machine cannot see is refused before anything is touched.
-    let mut blind = env.clone();
-    blind.retain(|(k, _)| *k != "PROD_DATA");
-    blind.push(("PROD_DATA", "/nonexistent/odoo-data"));
+    // A data dir that is not a path on the engine's host is refused before anything is
+    // touched.
+    let mut relative = env.clone();
+    relative.retain(|(k, _)| *k != "PROD_DATA");
+    relative.push(("PROD_DATA", "odoo-data"));
     let out = run_in(
         p.path(),
         &["deploy", "--branch", "main", "--output", "out"],
-        &blind,
+        &relative,
     );
     assert_ne!(out.code, 0);
     assert!(
-        out.stderr.contains("`production.data_dir`"),
+        out.stderr
+            .contains("`production.data_dir` is not an absolute path"),
         "{}",
         out.stderr
     );
     assert!(serving(&prod).is_none(), "nothing was started");
 
-    let out = run_in(
-        p.path(),
-        &["deploy", "--branch", "main", "--output", "out"],
-        &env,
-    );
+    let out = blind(&["deploy", "--branch", "main", "--output", "out"]);
     let r: Value = serde_json::from_str(
         &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
             .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr)),
@@ -628,19 +654,65 @@ fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
     assert!(name.ends_with("-blue") && healthy(&ip));
     let after_deploy = connections.load(Ordering::SeqCst);
     assert!(after_deploy > 0, "the deploy talked to the engine over TCP");
-
-    // A manual rollback goes to the same engine.
-    let first = r["id"].as_str().unwrap().to_string();
-    let out = run_in(
-        p.path(),
-        &["rollback", "--to", &first, "--output", "out2"],
-        &env,
+    // The pre-deploy snapshot holds the filestore, copied on the engine's host.
+    let snapshot = r["snapshot"].as_str().unwrap();
+    assert_eq!(
+        files_under(&prod.data_dir.join("odoo-ci-snapshots").join(snapshot)),
+        original_files,
+        "the snapshot's filestore"
     );
+
+    // A bump adds an attachment; rolling that deploy back brings the files back too.
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    let out = blind(&["deploy", "--branch", "main", "--output", "out-bump"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(files_under(&filestore).len(), 2, "the update wrote a file");
+    let bumped: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out-bump/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    let before_rollback = connections.load(Ordering::SeqCst);
+    let out = blind(&[
+        "rollback",
+        "--to",
+        bumped["id"].as_str().unwrap(),
+        "--output",
+        "out-rb",
+    ]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        connections.load(Ordering::SeqCst) > after_deploy,
+        connections.load(Ordering::SeqCst) > before_rollback,
         "the rollback talked to production's engine"
+    );
+    assert_eq!(
+        files_under(&filestore),
+        original_files,
+        "the filestore as it was before the bumped deploy"
     );
     let (_, ip) = serving(&prod).expect("a release serves after the rollback");
     assert!(healthy(&ip));
+
+    // Pruning snapshots removes their filestore copies on the engine's host too.
+    let snapshots_dir = prod.data_dir.join("odoo-ci-snapshots");
+    let copies = || std::fs::read_dir(&snapshots_dir).unwrap().count();
+    assert!(copies() >= 2, "one filestore copy per snapshot");
+    let out = blind(&["snapshots", "prune", "--keep", "1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(copies(), 1, "{}", out.stdout);
+    assert_eq!(
+        helper_containers(),
+        0,
+        "the filestore helpers are removed after their work"
+    );
+}
+
+/// Filestore helper containers left on the engine.
+fn helper_containers() -> usize {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=odoo-ci.helper=filestore"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .count()
 }

@@ -149,7 +149,14 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
     let config = Config::load(config_path)?;
     let (server, database) = production_source(&config)?;
     let mut admin = server.connect("postgres")?;
-    let filestore = filestore_of(config_path, &database)?;
+    let project = crate::project::load(
+        config_path,
+        &Overrides {
+            branch: Some("snapshot".into()),
+            ..Overrides::default()
+        },
+    )?;
+    let filestore = production_filestore(&project, &database)?;
     let snapshots_dir = production::snapshots_dir(filestore.as_deref(), &super::test::cache_dir());
     match cmd {
         SnapshotsCommand::List { format } => {
@@ -182,6 +189,7 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
                 &database,
                 filestore.as_deref(),
                 &snapshots_dir,
+                &production::standalone_files(&project)?,
                 SnapshotRecord {
                     production: database.clone(),
                     created: chrono_now(&mut admin)?,
@@ -210,23 +218,13 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
                     .hint("keep at least one")
                     .into());
             }
-            for name in snapshots::prune(&server, &database, keep, &snapshots_dir)? {
+            let files = production::standalone_files(&project)?;
+            for name in snapshots::prune(&server, &database, keep, &snapshots_dir, &files)? {
                 println!("dropped {name}");
             }
         }
     }
     Ok(exit::OK)
-}
-
-fn filestore_of(config_path: &Path, database: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
-    let project = crate::project::load(
-        config_path,
-        &Overrides {
-            branch: Some("snapshot".into()),
-            ..Overrides::default()
-        },
-    )?;
-    production_filestore(&project, database)
 }
 
 fn chrono_now(admin: &mut postgres::Client) -> anyhow::Result<String> {

@@ -227,27 +227,3 @@ pub fn config_parameter(db: &mut Client, key: &str) -> Result<Option<String>, Db
         )?
         .map(|r| r.get(0)))
 }
-
-/// Copies a filestore folder: hard links where the file system allows (Odoo never rewrites
-/// an attachment file in place, it writes a new one), a copy otherwise. A missing source
-/// gives an empty folder (a database without attachments has none).
-pub fn copy_filestore(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<u64> {
-    std::fs::create_dir_all(to)?;
-    let Ok(entries) = std::fs::read_dir(from) else {
-        return Ok(0);
-    };
-    let mut files = 0;
-    for entry in entries {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            files += copy_filestore(&entry.path(), &target)?;
-        } else {
-            if std::fs::hard_link(entry.path(), &target).is_err() {
-                std::fs::copy(entry.path(), &target)?;
-            }
-            files += 1;
-        }
-    }
-    Ok(files)
-}

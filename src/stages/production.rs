@@ -20,6 +20,7 @@ use crate::db::{self, PgServer};
 use crate::executor::bluegreen::{self, BlueGreen, Colour, Reach, Release};
 use crate::executor::docker::DockerExecutor;
 use crate::executor::Invocation;
+use crate::filestore::{EngineFiles, Filestores};
 use crate::plan::Plan;
 use crate::project::Project;
 use crate::snapshots::{self, SnapshotRecord};
@@ -213,6 +214,10 @@ struct Target<'a> {
     container_server: PgServer,
     filestore: Option<PathBuf>,
     snapshots_dir: PathBuf,
+    /// Odoo's data dir as the engine's host sees it (bind-mounted into the containers).
+    data_dir: PathBuf,
+    /// How the filestore and its snapshot copies are reached.
+    files: Filestores,
     output: PathBuf,
 }
 
@@ -304,7 +309,7 @@ fn deploy_inner(
     let prod = &config.file.production;
     let mode = opts.update_mode.unwrap_or(prod.update_mode);
     let _lock = lock(&server, database, opts.no_wait)?;
-    let target = target(project, server, database, opts)?;
+    let mut target = target(project, server, database, opts)?;
 
     // What to update, from the database itself.
     let mut conn = target.server.connect(database)?;
@@ -342,17 +347,11 @@ fn deploy_inner(
     d.changes = changes.clone();
 
     // The image and the engine.
-    let data_dir = target
-        .filestore
-        .as_ref()
-        .and_then(|f| f.parent().and_then(Path::parent))
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| opts.cache_dir.join("data"));
-    std::fs::create_dir_all(&data_dir)?;
     let executor = d.run("build", |_| {
-        let ex = production_executor(project, plan, &data_dir, opts)?;
+        let ex = production_executor(project, plan, &target.data_dir, opts)?;
         Ok((ex, format!("image {}", plan.image)))
     })?;
+    target.files = production_files(&executor.docker, &plan.image);
     let bg = BlueGreen {
         docker: &executor.docker,
         network: executor.network.clone(),
@@ -378,6 +377,7 @@ fn deploy_inner(
             database,
             target.filestore.as_deref(),
             &target.snapshots_dir,
+            &target.files,
             record,
         )?;
         Ok((snap.name.clone(), format!("snapshot {}", snap.name)))
@@ -397,7 +397,13 @@ fn deploy_inner(
     match result {
         Ok(()) => {
             let keep = prod.snapshots.keep as usize;
-            let _ = snapshots::prune(&target.server, database, keep.max(1), &target.snapshots_dir);
+            let _ = snapshots::prune(
+                &target.server,
+                database,
+                keep.max(1),
+                &target.snapshots_dir,
+                &target.files,
+            );
             d.colour = crate::odoo::Colour::Green;
             Ok(())
         }
@@ -418,6 +424,13 @@ fn target<'a>(
     let prod = &project.config.file.production;
     let filestore = crate::stages::staging::production_filestore(project, database)?;
     let snapshots_dir = snapshots_dir(filestore.as_deref(), &opts.cache_dir);
+    let data_dir = match filestore.as_ref().and_then(|f| f.parent()?.parent()) {
+        Some(dir) => dir.to_path_buf(),
+        None => absolute(&opts.cache_dir.join("data")),
+    };
+    if Reach::from_env() == Reach::Direct {
+        std::fs::create_dir_all(&data_dir)?;
+    }
     let mut container_server = server.clone();
     container_server.host = match &prod.db_host {
         Some(h) => h.clone(),
@@ -433,6 +446,8 @@ fn target<'a>(
         container_server,
         filestore,
         snapshots_dir,
+        data_dir,
+        files: Filestores::Local,
         output: opts.output.clone(),
     })
 }
@@ -451,7 +466,7 @@ pub fn snapshots_dir(filestore: Option<&Path>, cache_dir: &Path) -> PathBuf {
 /// when set (`tcp://` with `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH`, `https://`, `ssh://`),
 /// else `DOCKER_HOST` or the local socket. Deploys and rollbacks both go through here, so
 /// they always act on the same engine.
-fn use_production_engine(project: &Project) -> anyhow::Result<()> {
+pub fn use_production_engine(project: &Project) -> anyhow::Result<()> {
     let config = &project.config;
     if let Some(host) = &config.file.production.docker_host {
         let host = config.resolve("production.docker_host", host, &|k: &str| {
@@ -460,23 +475,47 @@ fn use_production_engine(project: &Project) -> anyhow::Result<()> {
         std::env::set_var("DOCKER_HOST", host);
     }
     if Reach::from_env() == Reach::ThroughEngine {
-        // Snapshots copy the filestore on this machine: without it a rollback would bring
-        // back the database but not its files. Refuse before anything is touched.
-        let visible = match &config.file.production.data_dir {
+        // Odoo's data dir is on the engine's host: its path must be known there, or the
+        // containers would mount an empty folder and rollbacks would miss the filestore.
+        // Refuse before anything is touched.
+        let on_engine = match &config.file.production.data_dir {
             Some(t) => {
                 let dir =
                     config.resolve("production.data_dir", t, &|k: &str| std::env::var(k).ok())?;
-                config.root.join(dir).is_dir()
+                Path::new(&dir).is_absolute()
             }
             None => false,
         };
-        if !visible {
+        if !on_engine {
             anyhow::bail!(
-                "production's Docker engine is remote, and `production.data_dir` is not a folder this machine can see (hint: set it to production's Odoo data dir, mounted at the same path here as on the engine's host, so snapshots and rollbacks include the filestore)"
+                "production's Docker engine is remote, and `production.data_dir` is not an absolute path (hint: set it to production's Odoo data dir as a path on the engine's host, e.g. /srv/odoo/data; snapshots and rollbacks copy its filestore there)"
             );
         }
     }
     Ok(())
+}
+
+/// Production's filestore for commands that run no release (`odoo-ci snapshots`): on a
+/// remote engine, helper containers use the configured Odoo base image.
+pub fn standalone_files(project: &Project) -> anyhow::Result<Filestores> {
+    use_production_engine(project)?;
+    if Reach::from_env() == Reach::Direct {
+        return Ok(Filestores::Local);
+    }
+    let docker = crate::executor::docker::connect()?;
+    Ok(production_files(&docker, &project.config.file.odoo.image))
+}
+
+/// How production's filestore is reached: on this machine when the engine is local, else
+/// through helper containers of `image` (already on that engine) on the engine's host.
+pub fn production_files(docker: &bollard::Docker, image: &str) -> Filestores {
+    match Reach::from_env() {
+        Reach::Direct => Filestores::Local,
+        Reach::ThroughEngine => Filestores::Engine(EngineFiles {
+            docker: docker.clone(),
+            image: image.to_string(),
+        }),
+    }
 }
 
 fn production_executor(
@@ -689,6 +728,7 @@ fn rollback(
             &target.database,
             target.filestore.as_deref(),
             &target.snapshots_dir,
+            &target.files,
         )?;
         let mut out = format!("restored `{}` from `{snapshot}`", target.database);
         if let Some(old) = previous {
@@ -734,7 +774,7 @@ pub fn rollback_to(
     std::fs::create_dir_all(&opts.output)?;
     let outcome = (|| -> anyhow::Result<()> {
         let _lock = lock(&server, &database, opts.no_wait)?;
-        let target = target(project, server.clone(), &database, opts)?;
+        let mut target = target(project, server.clone(), &database, opts)?;
         let mut admin = server.connect("postgres")?;
         let chosen = snapshots::find(&mut admin, &database, key)?;
         let deployment: Option<Deployment> = chosen
@@ -742,12 +782,6 @@ pub fn rollback_to(
             .deployment
             .clone()
             .and_then(|v| serde_json::from_value(v).ok());
-        let data_dir = target
-            .filestore
-            .as_ref()
-            .and_then(|f| f.parent().and_then(Path::parent))
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| opts.cache_dir.join("data"));
         let docker = crate::executor::docker::connect()?;
         let prod = &project.config.file.production;
         let network = prod
@@ -769,6 +803,7 @@ pub fn rollback_to(
             .ok_or_else(|| {
                 anyhow::anyhow!("no image to run: the snapshot records none and nothing is serving")
             })?;
+        target.files = production_files(&docker, &image);
         d.image = image.clone();
         d.previous_image = previous.as_ref().map(|p| p.image.clone());
         let executor = DockerExecutor {
@@ -776,7 +811,7 @@ pub fn rollback_to(
             image: image.clone(),
             environment_id: String::new(),
             network,
-            host_data_dir: absolute(&data_dir).to_string_lossy().into_owned(),
+            host_data_dir: target.data_dir.to_string_lossy().into_owned(),
             addons_paths: crate::stages::runtime::container_addons_paths(project),
             labels: HashMap::from([("odoo-ci.stage".to_string(), "production".to_string())]),
             command: "odoo".into(),
@@ -796,6 +831,7 @@ pub fn rollback_to(
                 &database,
                 target.filestore.as_deref(),
                 &target.snapshots_dir,
+                &target.files,
                 record,
             )?;
             Ok((snap.name.clone(), format!("snapshot {}", snap.name)))
@@ -808,6 +844,7 @@ pub fn rollback_to(
                 &database,
                 target.filestore.as_deref(),
                 &target.snapshots_dir,
+                &target.files,
             )?;
             Ok(((), format!("restored `{database}` from `{}`", chosen.name)))
         })?;

@@ -330,7 +330,7 @@ fn run_inner(
             let store = data_dir.join("filestore").join(&name);
             guard.filestore = Some(store.clone());
             let files = match production_filestore(project, &source_db)? {
-                Some(from) => crate::db::copy::copy_filestore(&from, &store)?,
+                Some(from) => crate::filestore::copy_local(&from, &store)?,
                 None => {
                     std::fs::create_dir_all(&store)?;
                     0

@@ -1,0 +1,317 @@
+//! Copying and removing Odoo filestores wherever they live: on this machine, or on the
+//! host of a remote Docker engine (production behind `DOCKER_HOST=ssh://…`), where a
+//! short-lived helper container does the work, so snapshots and rollbacks include the
+//! files without the runner ever seeing them.
+//!
+//! Copies use hard links where the file system allows: Odoo's filestore is content
+//! addressed (a file is named by its checksum and never rewritten), so a linked copy is a
+//! true copy that costs no space.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+
+use crate::executor::docker::runtime;
+
+/// The longest a helper container may take (a plain copy of a very large filestore).
+const ENGINE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FilestoreError {
+    #[error("filestore {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("filestore on the Docker engine: {0}")]
+    Engine(String),
+}
+
+impl From<crate::executor::ExecError> for FilestoreError {
+    fn from(e: crate::executor::ExecError) -> Self {
+        FilestoreError::Engine(e.to_string())
+    }
+}
+
+impl From<bollard::errors::Error> for FilestoreError {
+    fn from(e: bollard::errors::Error) -> Self {
+        FilestoreError::Engine(e.to_string())
+    }
+}
+
+/// Where filestore paths are: on this machine, or on the Docker engine's host.
+pub enum Filestores {
+    Local,
+    Engine(EngineFiles),
+}
+
+impl Filestores {
+    /// Replaces `to` with a copy of `from` and returns the number of files copied; when
+    /// `from` does not exist, leaves `to` as it is and returns `None`.
+    pub fn copy(&self, from: &Path, to: &Path) -> Result<Option<u64>, FilestoreError> {
+        match self {
+            Filestores::Local => {
+                if !from.is_dir() {
+                    return Ok(None);
+                }
+                self.remove(to)?;
+                copy_local(from, to)
+                    .map(Some)
+                    .map_err(|source| FilestoreError::Io {
+                        path: to.to_path_buf(),
+                        source,
+                    })
+            }
+            Filestores::Engine(engine) => engine.copy(from, to),
+        }
+    }
+
+    /// Removes `dir` and everything in it; a missing folder is not an error.
+    pub fn remove(&self, dir: &Path) -> Result<(), FilestoreError> {
+        match self {
+            Filestores::Local => match std::fs::remove_dir_all(dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(FilestoreError::Io {
+                    path: dir.to_path_buf(),
+                    source: e,
+                }),
+                _ => Ok(()),
+            },
+            Filestores::Engine(engine) => engine.remove(dir),
+        }
+    }
+}
+
+/// Copies the tree `from` into `to` on this machine, hard-linking files where it can; a
+/// missing `from` gives an empty `to` (a database without attachments has no folder).
+pub fn copy_local(from: &Path, to: &Path) -> std::io::Result<u64> {
+    std::fs::create_dir_all(to)?;
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return Ok(0);
+    };
+    let mut files = 0;
+    for entry in entries {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            files += copy_local(&entry.path(), &target)?;
+        } else {
+            if std::fs::hard_link(entry.path(), &target).is_err() {
+                std::fs::copy(entry.path(), &target)?;
+            }
+            files += 1;
+        }
+    }
+    Ok(files)
+}
+
+/// Filestore work done by a helper container on the engine: `image` only needs `sh`, `cp`
+/// and `find` (any Debian-based Odoo image has them). Paths are the engine host's, mounted
+/// at the same place inside the helper.
+pub struct EngineFiles {
+    pub docker: Docker,
+    pub image: String,
+}
+
+const COPY_SCRIPT: &str = r#"set -e
+from=$1 to=$2
+if [ ! -d "$from" ]; then
+  echo missing
+  exit 0
+fi
+rm -rf "$to"
+mkdir -p "$to"
+if ! cp -al "$from/." "$to/" 2>/dev/null; then
+  rm -rf "$to" && mkdir -p "$to" && cp -a "$from/." "$to/"
+fi
+find "$to" -type f | wc -l
+"#;
+
+const REMOVE_SCRIPT: &str = r#"set -e
+rm -rf "$1"
+"#;
+
+impl EngineFiles {
+    fn copy(&self, from: &Path, to: &Path) -> Result<Option<u64>, FilestoreError> {
+        let out = self.run(COPY_SCRIPT, &[from, to])?;
+        match out.trim() {
+            "missing" => Ok(None),
+            count => count.parse().map(Some).map_err(|_| {
+                FilestoreError::Engine(format!("unexpected output of the copy: `{count}`"))
+            }),
+        }
+    }
+
+    fn remove(&self, dir: &Path) -> Result<(), FilestoreError> {
+        self.run(REMOVE_SCRIPT, &[dir]).map(|_| ())
+    }
+
+    /// Runs `script` with `paths` as arguments in a helper container that sees each path's
+    /// parent folder at the same place; returns its standard output.
+    fn run(&self, script: &str, paths: &[&Path]) -> Result<String, FilestoreError> {
+        let mut args = Vec::new();
+        let mut mounts = BTreeSet::new();
+        for path in paths {
+            let parent = path
+                .parent()
+                .filter(|p| p.is_absolute() && p.parent().is_some())
+                .ok_or_else(|| {
+                    FilestoreError::Engine(format!(
+                        "`{}` must be an absolute path below a folder on the engine's host",
+                        path.display()
+                    ))
+                })?;
+            mounts.insert(parent.to_string_lossy().into_owned());
+            args.push(path.to_string_lossy().into_owned());
+        }
+        let mut entrypoint = vec![
+            "sh".to_string(),
+            "-c".into(),
+            script.into(),
+            "odoo-ci-filestore".into(),
+        ];
+        entrypoint.extend(args);
+        let body = ContainerCreateBody {
+            image: Some(self.image.clone()),
+            entrypoint: Some(entrypoint),
+            cmd: Some(Vec::new()),
+            user: Some("0".into()),
+            labels: Some(HashMap::from([(
+                "odoo-ci.helper".to_string(),
+                "filestore".to_string(),
+            )])),
+            host_config: Some(HostConfig {
+                network_mode: Some("none".into()),
+                binds: Some(mounts.iter().map(|m| format!("{m}:{m}")).collect()),
+                ..HostConfig::default()
+            }),
+            ..ContainerCreateBody::default()
+        };
+        runtime()?.block_on(async {
+            let created = self
+                .docker
+                .create_container(Some(CreateContainerOptionsBuilder::new().build()), body)
+                .await?;
+            let result = self.start_and_collect(&created.id).await;
+            let _ = self
+                .docker
+                .remove_container(
+                    &created.id,
+                    Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                )
+                .await;
+            result
+        })
+    }
+
+    async fn start_and_collect(&self, id: &str) -> Result<String, FilestoreError> {
+        self.docker.start_container(id, None).await?;
+        let started = Instant::now();
+        let code = loop {
+            let info = self.docker.inspect_container(id, None).await?;
+            let state = info.state.unwrap_or_default();
+            if state.running != Some(true) {
+                break state.exit_code.unwrap_or(-1);
+            }
+            if crate::cancel::is_cancelled() || started.elapsed() > ENGINE_TIMEOUT {
+                return Err(FilestoreError::Engine(format!(
+                    "the helper container was stopped after {} s",
+                    started.elapsed().as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let (stdout, stderr) = self.output(id).await;
+        if code != 0 {
+            return Err(FilestoreError::Engine(format!(
+                "the helper container exited with code {code}: {}",
+                stderr.trim()
+            )));
+        }
+        Ok(stdout)
+    }
+
+    async fn output(&self, id: &str) -> (String, String) {
+        let mut stream = self.docker.logs(
+            id,
+            Some(LogsOptionsBuilder::new().stdout(true).stderr(true).build()),
+        );
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        while let Ok(Some(Ok(chunk))) =
+            tokio::time::timeout(Duration::from_secs(10), stream.next()).await
+        {
+            match chunk {
+                bollard::container::LogOutput::StdErr { message } => err.extend(message),
+                other => out.extend(other.into_bytes()),
+            }
+        }
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn a_copy_replaces_the_target_and_links_the_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (from, to) = (tmp.path().join("from"), tmp.path().join("to"));
+        write(&from.join("ab/abcd"), "attachment");
+        write(&to.join("stale"), "left from before");
+        assert_eq!(Filestores::Local.copy(&from, &to).unwrap(), Some(1));
+        assert!(!to.join("stale").exists(), "the target is replaced");
+        assert_eq!(
+            std::fs::read_to_string(to.join("ab/abcd")).unwrap(),
+            "attachment"
+        );
+        use std::os::unix::fs::MetadataExt;
+        let ino = |p: &Path| std::fs::metadata(p).unwrap().ino();
+        assert_eq!(
+            ino(&from.join("ab/abcd")),
+            ino(&to.join("ab/abcd")),
+            "hard link"
+        );
+    }
+
+    #[test]
+    fn a_missing_source_leaves_the_target_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let to = tmp.path().join("to");
+        write(&to.join("kept"), "x");
+        let copied = Filestores::Local.copy(&tmp.path().join("missing"), &to);
+        assert_eq!(copied.unwrap(), None);
+        assert!(to.join("kept").is_file());
+        Filestores::Local.remove(&to).unwrap();
+        assert!(!to.exists());
+        Filestores::Local.remove(&to).unwrap();
+    }
+
+    #[test]
+    fn engine_paths_must_be_absolute_below_a_folder() {
+        // Refused before any request: the client is never used.
+        let engine = EngineFiles {
+            docker: Docker::connect_with_local_defaults().expect("a client"),
+            image: "unused".into(),
+        };
+        for bad in ["relative/dir", "/", "/top-level"] {
+            let err = engine.remove(Path::new(bad)).unwrap_err().to_string();
+            assert!(err.contains("absolute path"), "{bad}: {err}");
+        }
+    }
+}

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -153,22 +154,97 @@ impl EngineFiles {
         self.run(REMOVE_SCRIPT, &[dir]).map(|_| ())
     }
 
+    /// Replaces `to`, on this machine, with a copy of `from` on the engine's host, streamed
+    /// as a tar archive through the engine's API (from a helper container that is created,
+    /// never started, and removed); `None` when `from` does not exist there.
+    pub fn fetch(&self, from: &Path, to: &Path) -> Result<Option<u64>, FilestoreError> {
+        let mount = mount_of(from)?;
+        let body = ContainerCreateBody {
+            image: Some(self.image.clone()),
+            entrypoint: Some(vec!["true".into()]),
+            cmd: Some(Vec::new()),
+            labels: Some(helper_labels()),
+            host_config: Some(HostConfig {
+                network_mode: Some("none".into()),
+                binds: Some(vec![format!("{mount}:{mount}:ro")]),
+                ..HostConfig::default()
+            }),
+            ..ContainerCreateBody::default()
+        };
+        runtime()?.block_on(async {
+            let created = self
+                .docker
+                .create_container(Some(CreateContainerOptionsBuilder::new().build()), body)
+                .await?;
+            let result = self.download(&created.id, from, to).await;
+            let _ = self
+                .docker
+                .remove_container(
+                    &created.id,
+                    Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                )
+                .await;
+            result
+        })
+    }
+
+    async fn download(
+        &self,
+        id: &str,
+        from: &Path,
+        to: &Path,
+    ) -> Result<Option<u64>, FilestoreError> {
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(&from.to_string_lossy())
+            .build();
+        let mut stream = self.docker.download_from_container(id, Some(options));
+        let first = match stream.next().await {
+            Some(Ok(bytes)) => bytes,
+            Some(Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })) => return Ok(None),
+            Some(Err(e)) => return Err(e.into()),
+            None => return Ok(None),
+        };
+        let io = |source| FilestoreError::Io {
+            path: to.to_path_buf(),
+            source,
+        };
+        Filestores::Local.remove(to)?;
+        let (writer, chunks) = std::sync::mpsc::sync_channel(16);
+        let target = to.to_path_buf();
+        let unpacker = std::thread::spawn(move || unpack_tree(ChunkReader::new(chunks), &target));
+        let mut chunk = Some(first);
+        let mut failure = None;
+        while let Some(bytes) = chunk.take() {
+            if writer.send(bytes).is_err() {
+                break; // the unpacker stopped: its error says why
+            }
+            match stream.next().await {
+                Some(Ok(next)) => chunk = Some(next),
+                Some(Err(e)) => failure = Some(FilestoreError::from(e)),
+                None => {}
+            }
+        }
+        drop(writer);
+        let unpacked = unpacker
+            .join()
+            .map_err(|_| FilestoreError::Engine("unpacking the filestore failed".into()))?
+            .map_err(io);
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        unpacked.map(Some)
+    }
+
     /// Runs `script` with `paths` as arguments in a helper container that sees each path's
     /// parent folder at the same place; returns its standard output.
     fn run(&self, script: &str, paths: &[&Path]) -> Result<String, FilestoreError> {
         let mut args = Vec::new();
         let mut mounts = BTreeSet::new();
         for path in paths {
-            let parent = path
-                .parent()
-                .filter(|p| p.is_absolute() && p.parent().is_some())
-                .ok_or_else(|| {
-                    FilestoreError::Engine(format!(
-                        "`{}` must be an absolute path below a folder on the engine's host",
-                        path.display()
-                    ))
-                })?;
-            mounts.insert(parent.to_string_lossy().into_owned());
+            mounts.insert(mount_of(path)?);
             args.push(path.to_string_lossy().into_owned());
         }
         let mut entrypoint = vec![
@@ -183,10 +259,7 @@ impl EngineFiles {
             entrypoint: Some(entrypoint),
             cmd: Some(Vec::new()),
             user: Some("0".into()),
-            labels: Some(HashMap::from([(
-                "odoo-ci.helper".to_string(),
-                "filestore".to_string(),
-            )])),
+            labels: Some(helper_labels()),
             host_config: Some(HostConfig {
                 network_mode: Some("none".into()),
                 binds: Some(mounts.iter().map(|m| format!("{m}:{m}")).collect()),
@@ -259,6 +332,101 @@ impl EngineFiles {
     }
 }
 
+/// The folder a helper mounts to reach `path`: its parent, which must not be `/`.
+fn mount_of(path: &Path) -> Result<String, FilestoreError> {
+    path.parent()
+        .filter(|p| p.is_absolute() && p.parent().is_some())
+        .map(|p| p.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            FilestoreError::Engine(format!(
+                "`{}` must be an absolute path below a folder on the engine's host",
+                path.display()
+            ))
+        })
+}
+
+/// Reads the chunks another thread sends as one byte stream; ends when the sender is gone.
+struct ChunkReader<T> {
+    chunks: std::sync::mpsc::Receiver<T>,
+    current: Option<T>,
+    pos: usize,
+}
+
+impl<T> ChunkReader<T> {
+    fn new(chunks: std::sync::mpsc::Receiver<T>) -> Self {
+        ChunkReader {
+            chunks,
+            current: None,
+            pos: 0,
+        }
+    }
+}
+
+impl<T: AsRef<[u8]>> std::io::Read for ChunkReader<T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(chunk) = &self.current {
+                let rest = &chunk.as_ref()[self.pos..];
+                if !rest.is_empty() {
+                    let n = rest.len().min(buf.len());
+                    buf[..n].copy_from_slice(&rest[..n]);
+                    self.pos += n;
+                    return Ok(n);
+                }
+            }
+            match self.chunks.recv() {
+                Ok(next) => {
+                    self.current = Some(next);
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+    }
+}
+
+fn helper_labels() -> HashMap<String, String> {
+    HashMap::from([("odoo-ci.helper".to_string(), "filestore".to_string())])
+}
+
+/// Unpacks a tar archive of one folder into `to` (the archive's top folder becomes `to`);
+/// regular files and folders only, nothing outside `to`. Returns the number of files.
+fn unpack_tree(reader: impl std::io::Read, to: &Path) -> std::io::Result<u64> {
+    use std::path::Component;
+    std::fs::create_dir_all(to)?;
+    let mut archive = tar::Archive::new(reader);
+    let mut files = 0;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.into_owned();
+        let mut parts = path.components();
+        parts.next(); // the archived folder's own name
+        let rest: PathBuf = parts.clone().collect();
+        if rest.as_os_str().is_empty() {
+            continue;
+        }
+        if !parts.all(|c| matches!(c, Component::Normal(_))) {
+            return Err(std::io::Error::other(format!(
+                "unsafe path `{}` in the archive",
+                path.display()
+            )));
+        }
+        let dest = to.join(rest);
+        match entry.header().entry_type() {
+            tar::EntryType::Directory => std::fs::create_dir_all(&dest)?,
+            tar::EntryType::Regular => {
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                entry.unpack(&dest)?;
+                files += 1;
+            }
+            _ => {}
+        }
+    }
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +468,48 @@ mod tests {
         Filestores::Local.remove(&to).unwrap();
         assert!(!to.exists());
         Filestores::Local.remove(&to).unwrap();
+    }
+
+    #[test]
+    fn an_archive_streamed_in_chunks_unpacks_into_the_target_and_stays_inside() {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, text) in [("db/ab/abcd", "one"), ("db/cd/cdef", "two")] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, path, text.as_bytes())
+                .unwrap();
+        }
+        let archive = builder.into_inner().unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let sender = std::thread::spawn(move || {
+            // The reader stops at the end-of-archive marker, before the padding after it.
+            for chunk in archive.chunks(100) {
+                if tx.send(chunk.to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let tmp = tempfile::tempdir().unwrap();
+        let to = tmp.path().join("copy");
+        assert_eq!(unpack_tree(ChunkReader::new(rx), &to).unwrap(), 2);
+        sender.join().unwrap();
+        assert_eq!(std::fs::read_to_string(to.join("cd/cdef")).unwrap(), "two");
+
+        // A path that climbs out of the target is refused.
+        let mut evil = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(0o644);
+        header.as_gnu_mut().unwrap().name[..14].copy_from_slice(b"db/../../evil\0");
+        header.set_cksum();
+        evil.append(&header, &b"x"[..]).unwrap();
+        let bytes = evil.into_inner().unwrap();
+        let err = unpack_tree(&bytes[..], &tmp.path().join("evil-copy")).unwrap_err();
+        assert!(err.to_string().contains("unsafe path"), "{err}");
+        assert!(!tmp.path().join("evil").exists());
     }
 
     #[test]

@@ -5,13 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    checksum, db_url, fake_odoo_install, files_under, image, psql, psql_on, run_in, run_wrapped,
-    unique, Output, Project,
+    checksum, db_url, engine_over_tcp, fake_odoo_install, files_under, helper_containers, image,
+    psql, psql_on, run_blind_to, run_in, unique, Output, Project,
 };
 use serde_json::Value;
 
@@ -546,50 +546,6 @@ fn a_failed_build_or_snapshot_leaves_production_as_it_was() {
     );
 }
 
-/// Serves the local engine's socket on a TCP port, as a remote engine would be reached;
-/// counts the connections made through it.
-fn engine_over_tcp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::os::unix::net::UnixStream;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let count = std::sync::Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
-    std::thread::spawn(move || {
-        for tcp in listener.incoming().flatten() {
-            seen.fetch_add(1, Ordering::SeqCst);
-            let Ok(unix) = UnixStream::connect("/var/run/docker.sock") else {
-                continue;
-            };
-            let (mut tcp_r, mut unix_w) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut tcp_r, &mut unix_w);
-                let _ = unix_w.shutdown(std::net::Shutdown::Write);
-            });
-            let (mut unix_r, mut tcp_w) = (unix, tcp);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut unix_r, &mut tcp_w);
-                let _ = tcp_w.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-    (port, count)
-}
-
-/// Runs the binary where `hidden` looks empty (a private mount namespace with a tmpfs over
-/// it), as a runner sees a remote engine's host: only the engine can reach what is there.
-fn run_blind_to(hidden: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        == "0";
-    let script = "mount -t tmpfs odoo-ci-test \"$0\" && test -z \"$(ls -A \"$0\")\" && exec \"$@\"";
-    let hidden = hidden.to_str().unwrap();
-    let mut wrapper = if root { vec![] } else { vec!["sudo", "-E"] };
-    wrapper.extend(["unshare", "--mount", "sh", "-c", script, hidden]);
-    run_wrapped(&wrapper, dir, args, env)
-}
-
 #[test]
 fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
     use std::sync::atomic::Ordering;
@@ -704,15 +660,4 @@ fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
         0,
         "the filestore helpers are removed after their work"
     );
-}
-
-/// Filestore helper containers left on the engine.
-fn helper_containers() -> usize {
-    let out = Command::new("docker")
-        .args(["ps", "-aq", "--filter", "label=odoo-ci.helper=filestore"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .count()
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    checksum, db_url, fake_odoo_install, files_under, image, psql, psql_on, run_in, unique, Output,
-    Project,
+    checksum, db_url, engine_over_tcp, fake_odoo_install, files_under, helper_containers, image,
+    psql, psql_on, run_blind_to, run_in, unique, Output, Project,
 };
 use serde_json::Value;
 
@@ -392,4 +392,63 @@ fn neutralize_command_neutralizes_and_verifies_any_database() {
         "password never printed"
     );
     psql(&format!("DROP DATABASE {copy}"));
+}
+
+#[test]
+fn staging_streams_the_filestore_of_a_production_on_a_remote_engine() {
+    use std::sync::atomic::Ordering;
+    let (port, connections) = engine_over_tcp();
+    let p = project("fresh", &[]);
+    p.config(
+        &std::fs::read_to_string(p.path().join(".odoo-ci.yml"))
+            .unwrap()
+            .replace(
+                "production:\n",
+                &format!("production:\n  docker_host: tcp://127.0.0.1:{port}\n"),
+            ),
+    );
+    let prod = production(&p);
+    // Beside the addon's attachment: a large one (many stream chunks) and a small one.
+    let store = prod.data_dir.join("filestore").join(&prod.db);
+    let large = "a large attachment\n".repeat(200_000);
+    for (path, content) in [("4f/4f1e", large.as_str()), ("0b/0b2c", "small\n")] {
+        std::fs::create_dir_all(store.join(&path[..2])).unwrap();
+        std::fs::write(store.join(path), content).unwrap();
+    }
+    let production_files = files_under(&store);
+    assert_eq!(production_files.len(), 3, "{:?}", production_files.keys());
+    let cache = p.path().join(".cache");
+    let env = [
+        ("PROD_URL", db_url(&prod.db)),
+        ("PROD_DATA", prod.data_dir.to_str().unwrap().to_string()),
+        ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // The runner cannot see production's data dir; production's engine can.
+    let out = run_blind_to(
+        &prod.data_dir,
+        p.path(),
+        &["stage", "--branch", "staging-remote", "--output", "out"],
+        &env,
+    );
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr)),
+    )
+    .unwrap();
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    assert!(
+        connections.load(Ordering::SeqCst) > 0,
+        "the filestore came through production's engine"
+    );
+    let db = r["database"].as_str().unwrap().to_string();
+    assert_eq!(
+        files_under(&cache.join("data/filestore").join(&db)),
+        production_files,
+        "staging's filestore is production's"
+    );
+    assert_eq!(r["copy"]["filestore_files"], 3);
+    assert_eq!(helper_containers(), 0, "the helper container is removed");
+    drop_branch(&p, &prod, "staging-remote");
 }

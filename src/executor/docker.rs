@@ -44,7 +44,16 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ExecError> {
 
 /// Connects to the engine of `DOCKER_HOST` (or the local socket) and checks it answers.
 pub fn connect() -> Result<Docker, ExecError> {
-    let docker = Docker::connect_with_defaults()?;
+    checked(Docker::connect_with_defaults()?)
+}
+
+/// Connects to the engine at `host` (`unix://`, `tcp://`, `https://`, `ssh://`) and checks
+/// it answers.
+pub fn connect_to(host: &str) -> Result<Docker, ExecError> {
+    checked(Docker::connect_with_host(host)?)
+}
+
+fn checked(docker: Docker) -> Result<Docker, ExecError> {
     runtime()?
         .block_on(async { tokio::time::timeout(Duration::from_secs(10), docker.ping()).await })
         .map_err(|_| ExecError::Other("the Docker engine did not answer within 10 s".into()))??;

@@ -468,10 +468,7 @@ pub fn snapshots_dir(filestore: Option<&Path>, cache_dir: &Path) -> PathBuf {
 /// they always act on the same engine.
 pub fn use_production_engine(project: &Project) -> anyhow::Result<()> {
     let config = &project.config;
-    if let Some(host) = &config.file.production.docker_host {
-        let host = config.resolve("production.docker_host", host, &|k: &str| {
-            std::env::var(k).ok()
-        })?;
+    if let Some(host) = production_docker_host(config)? {
         std::env::set_var("DOCKER_HOST", host);
     }
     if Reach::from_env() == Reach::ThroughEngine {
@@ -493,6 +490,19 @@ pub fn use_production_engine(project: &Project) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `production.docker_host`, resolved, when the config sets one.
+pub fn production_docker_host(config: &crate::config::Config) -> anyhow::Result<Option<String>> {
+    let Some(host) = &config.file.production.docker_host else {
+        return Ok(None);
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    Ok(Some(config.resolve(
+        "production.docker_host",
+        host,
+        &env,
+    )?))
 }
 
 /// Production's filestore for commands that run no release (`odoo-ci snapshots`): on a

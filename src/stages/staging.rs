@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::config::schema::PushMode;
 use crate::config::Stage;
 use crate::db::{self, PgServer};
+use crate::executor::bluegreen::Reach;
 use crate::executor::docker::DockerExecutor;
 use crate::executor::Invocation;
 use crate::neutralize::{self, Check, MailCatcher, Policy};
@@ -214,6 +215,31 @@ pub fn production_filestore(project: &Project, database: &str) -> anyhow::Result
     Ok(Some(config.root.join(dir).join("filestore").join(database)))
 }
 
+/// Copies production's filestore into staging's folder: on this machine, or streamed from
+/// the host of production's engine when `production.docker_host` is a remote one (the
+/// runner cannot see that host's files).
+fn copy_production_filestore(project: &Project, from: &Path, to: &Path) -> anyhow::Result<u64> {
+    let config = &project.config;
+    match crate::stages::production::production_docker_host(config)? {
+        Some(host) if Reach::for_docker_host(Some(&host)) == Reach::ThroughEngine => {
+            let docker = crate::executor::docker::connect_to(&host)
+                .map_err(|e| anyhow::anyhow!("production's Docker engine: {e}"))?;
+            let engine = crate::filestore::EngineFiles {
+                docker,
+                image: config.file.odoo.image.clone(),
+            };
+            match engine.fetch(from, to)? {
+                Some(files) => Ok(files),
+                None => {
+                    std::fs::create_dir_all(to)?;
+                    Ok(0)
+                }
+            }
+        }
+        _ => Ok(crate::filestore::copy_local(from, to)?),
+    }
+}
+
 fn staging_data_dir(project: &Project, opts: &StagingOptions) -> anyhow::Result<PathBuf> {
     let config = &project.config;
     let dir = match &config.file.staging.data_dir {
@@ -330,7 +356,7 @@ fn run_inner(
             let store = data_dir.join("filestore").join(&name);
             guard.filestore = Some(store.clone());
             let files = match production_filestore(project, &source_db)? {
-                Some(from) => crate::filestore::copy_local(&from, &store)?,
+                Some(from) => copy_production_filestore(project, &from, &store)?,
                 None => {
                     std::fs::create_dir_all(&store)?;
                     0

@@ -281,3 +281,58 @@ pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, String> {
     walk(dir, dir, &mut out);
     out
 }
+
+/// Serves the local engine's socket on a TCP port, as a remote engine would be reached;
+/// counts the connections made through it.
+pub fn engine_over_tcp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let Ok(unix) = UnixStream::connect("/var/run/docker.sock") else {
+                continue;
+            };
+            let (mut tcp_r, mut unix_w) = (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut tcp_r, &mut unix_w);
+                let _ = unix_w.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut unix_r, mut tcp_w) = (unix, tcp);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut unix_r, &mut tcp_w);
+                let _ = tcp_w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, count)
+}
+
+/// Runs the binary where `hidden` looks empty (a private mount namespace with a tmpfs over
+/// it), as a runner sees a remote engine's host: only the engine can reach what is there.
+pub fn run_blind_to(hidden: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        == "0";
+    let script = "mount -t tmpfs odoo-ci-test \"$0\" && test -z \"$(ls -A \"$0\")\" && exec \"$@\"";
+    let hidden = hidden.to_str().unwrap();
+    let mut wrapper = if root { vec![] } else { vec!["sudo", "-E"] };
+    wrapper.extend(["unshare", "--mount", "sh", "-c", script, hidden]);
+    run_wrapped(&wrapper, dir, args, env)
+}
+
+/// Filestore helper containers left on the engine.
+pub fn helper_containers() -> usize {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=odoo-ci.helper=filestore"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .count()
+}

@@ -159,33 +159,8 @@ impl EngineFiles {
     /// never started, and removed); `None` when `from` does not exist there.
     pub fn fetch(&self, from: &Path, to: &Path) -> Result<Option<u64>, FilestoreError> {
         let mount = mount_of(from)?;
-        let body = ContainerCreateBody {
-            image: Some(self.image.clone()),
-            entrypoint: Some(vec!["true".into()]),
-            cmd: Some(Vec::new()),
-            labels: Some(helper_labels()),
-            host_config: Some(HostConfig {
-                network_mode: Some("none".into()),
-                binds: Some(vec![format!("{mount}:{mount}:ro")]),
-                ..HostConfig::default()
-            }),
-            ..ContainerCreateBody::default()
-        };
-        runtime()?.block_on(async {
-            let created = self
-                .docker
-                .create_container(Some(CreateContainerOptionsBuilder::new().build()), body)
-                .await?;
-            let result = self.download(&created.id, from, to).await;
-            let _ = self
-                .docker
-                .remove_container(
-                    &created.id,
-                    Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-                )
-                .await;
-            result
-        })
+        let body = self.helper(vec!["true".into()], vec![format!("{mount}:{mount}:ro")]);
+        runtime()?.block_on(self.with_helper(body, async |id| self.download(id, from, to).await))
     }
 
     async fn download(
@@ -254,34 +229,50 @@ impl EngineFiles {
             "odoo-ci-filestore".into(),
         ];
         entrypoint.extend(args);
-        let body = ContainerCreateBody {
+        let binds = mounts.iter().map(|m| format!("{m}:{m}")).collect();
+        let body = self.helper(entrypoint, binds);
+        runtime()?.block_on(self.with_helper(body, async |id| self.start_and_collect(id).await))
+    }
+
+    /// A helper container: `entrypoint` as root, no network, `binds`, labelled as a helper.
+    fn helper(&self, entrypoint: Vec<String>, binds: Vec<String>) -> ContainerCreateBody {
+        ContainerCreateBody {
             image: Some(self.image.clone()),
             entrypoint: Some(entrypoint),
             cmd: Some(Vec::new()),
             user: Some("0".into()),
-            labels: Some(helper_labels()),
+            labels: Some(HashMap::from([(
+                "odoo-ci.helper".to_string(),
+                "filestore".to_string(),
+            )])),
             host_config: Some(HostConfig {
                 network_mode: Some("none".into()),
-                binds: Some(mounts.iter().map(|m| format!("{m}:{m}")).collect()),
+                binds: Some(binds),
                 ..HostConfig::default()
             }),
             ..ContainerCreateBody::default()
-        };
-        runtime()?.block_on(async {
-            let created = self
-                .docker
-                .create_container(Some(CreateContainerOptionsBuilder::new().build()), body)
-                .await?;
-            let result = self.start_and_collect(&created.id).await;
-            let _ = self
-                .docker
-                .remove_container(
-                    &created.id,
-                    Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-                )
-                .await;
-            result
-        })
+        }
+    }
+
+    /// Creates the container `body`, lets `work` use it, and removes it whatever happened.
+    async fn with_helper<T>(
+        &self,
+        body: ContainerCreateBody,
+        work: impl AsyncFnOnce(&str) -> Result<T, FilestoreError>,
+    ) -> Result<T, FilestoreError> {
+        let created = self
+            .docker
+            .create_container(Some(CreateContainerOptionsBuilder::new().build()), body)
+            .await?;
+        let result = work(&created.id).await;
+        let _ = self
+            .docker
+            .remove_container(
+                &created.id,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
+        result
     }
 
     async fn start_and_collect(&self, id: &str) -> Result<String, FilestoreError> {
@@ -383,10 +374,6 @@ impl<T: AsRef<[u8]>> std::io::Read for ChunkReader<T> {
             }
         }
     }
-}
-
-fn helper_labels() -> HashMap<String, String> {
-    HashMap::from([("odoo-ci.helper".to_string(), "filestore".to_string())])
 }
 
 /// Unpacks a tar archive of one folder into `to` (the archive's top folder becomes `to`);

@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    checksum, db_url, engine_over_tcp, fake_odoo_install, files_under, helper_containers, image,
-    psql, psql_on, run_blind_to, run_in, unique, Output, Project,
+    checksum, db_url, fake_odoo_install, files_under, helper_containers, image, psql, psql_on,
+    remote_production_engine, run_blind_to, run_in, unique, Output, Project,
 };
 use serde_json::Value;
 
@@ -549,17 +549,9 @@ fn a_failed_build_or_snapshot_leaves_production_as_it_was() {
 #[test]
 fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
     use std::sync::atomic::Ordering;
-    let (port, connections) = engine_over_tcp();
     let net = unique("odoo-ci-test-net");
     let p = project(&net);
-    p.config(
-        &std::fs::read_to_string(p.path().join(".odoo-ci.yml"))
-            .unwrap()
-            .replace(
-                "production:\n",
-                &format!("production:\n  docker_host: tcp://127.0.0.1:{port}\n"),
-            ),
-    );
+    let connections = remote_production_engine(&p);
     let prod = production(&p, &net);
     let filestore = prod.data_dir.join("filestore").join(&prod.db);
     let original_files = files_under(&filestore);

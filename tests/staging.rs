@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    checksum, db_url, engine_over_tcp, fake_odoo_install, files_under, helper_containers, image,
-    psql, psql_on, run_blind_to, run_in, unique, Output, Project,
+    checksum, db_url, fake_odoo_install, files_under, helper_containers, image, psql, psql_on,
+    remote_production_engine, run_blind_to, run_in, unique, Output, Project,
 };
 use serde_json::Value;
 
@@ -397,16 +397,8 @@ fn neutralize_command_neutralizes_and_verifies_any_database() {
 #[test]
 fn staging_streams_the_filestore_of_a_production_on_a_remote_engine() {
     use std::sync::atomic::Ordering;
-    let (port, connections) = engine_over_tcp();
     let p = project("fresh", &[]);
-    p.config(
-        &std::fs::read_to_string(p.path().join(".odoo-ci.yml"))
-            .unwrap()
-            .replace(
-                "production:\n",
-                &format!("production:\n  docker_host: tcp://127.0.0.1:{port}\n"),
-            ),
-    );
+    let connections = remote_production_engine(&p);
     let prod = production(&p);
     // Beside the addon's attachment: a large one (many stream chunks) and a small one.
     let store = prod.data_dir.join("filestore").join(&prod.db);

@@ -364,23 +364,7 @@ fn deploy_inner(
     d.previous_image = previous.as_ref().map(|r| r.image.clone());
 
     let snapshot = d.run("snapshot", |d| {
-        let record = SnapshotRecord {
-            production: database.to_string(),
-            created: now_rfc3339(),
-            commit: d.commit.clone(),
-            deployment: serde_json::to_value(&*d).ok(),
-            pinned: false,
-            reason: "pre-deploy".into(),
-        };
-        let snap = snapshots::create(
-            &target.server,
-            database,
-            target.filestore.as_deref(),
-            &target.snapshots_dir,
-            &target.files,
-            record,
-        )?;
-        Ok((snap.name.clone(), format!("snapshot {}", snap.name)))
+        target.snapshot(d, d.commit.clone(), "pre-deploy")
     })?;
     d.snapshot = Some(snapshot.clone());
 
@@ -412,6 +396,48 @@ fn deploy_inner(
             rollback(&target, &bg, previous.as_ref(), &snapshot, d)?;
             anyhow::bail!("{why} — rolled back to snapshot `{snapshot}`")
         }
+    }
+}
+
+impl Target<'_> {
+    /// A snapshot of production (database and filestore) labelled with the deployment `d`
+    /// as it stands; returns its name and the step's output.
+    fn snapshot(
+        &self,
+        d: &Deployment,
+        commit: Option<String>,
+        reason: &str,
+    ) -> anyhow::Result<(String, String)> {
+        let record = SnapshotRecord {
+            production: self.database.clone(),
+            created: now_rfc3339(),
+            commit,
+            deployment: serde_json::to_value(d).ok(),
+            pinned: false,
+            reason: reason.into(),
+        };
+        let snap = snapshots::create(
+            &self.server,
+            &self.database,
+            self.filestore.as_deref(),
+            &self.snapshots_dir,
+            &self.files,
+            record,
+        )?;
+        Ok((snap.name.clone(), format!("snapshot {}", snap.name)))
+    }
+
+    /// Puts `snapshot` back as production (database and filestore).
+    fn restore(&self, snapshot: &str) -> anyhow::Result<()> {
+        snapshots::restore(
+            &self.server,
+            snapshot,
+            &self.database,
+            self.filestore.as_deref(),
+            &self.snapshots_dir,
+            &self.files,
+        )?;
+        Ok(())
     }
 }
 
@@ -732,14 +758,7 @@ fn rollback(
     d.rolled_back = true;
     let prod = &target.project.config.file.production;
     d.run("rollback", |d| {
-        snapshots::restore(
-            &target.server,
-            snapshot,
-            &target.database,
-            target.filestore.as_deref(),
-            &target.snapshots_dir,
-            &target.files,
-        )?;
+        target.restore(snapshot)?;
         let mut out = format!("restored `{}` from `{snapshot}`", target.database);
         if let Some(old) = previous {
             // Its database connections were ended by the restore: restart it, give it the
@@ -827,35 +846,10 @@ pub fn rollback_to(
             command: "odoo".into(),
             extra_hosts: vec!["host.docker.internal:host-gateway".into()],
         };
-        let safety = d.run("snapshot", |d| {
-            let record = SnapshotRecord {
-                production: database.clone(),
-                created: now_rfc3339(),
-                commit: None,
-                deployment: serde_json::to_value(&*d).ok(),
-                pinned: false,
-                reason: "pre-rollback".into(),
-            };
-            let snap = snapshots::create(
-                &server,
-                &database,
-                target.filestore.as_deref(),
-                &target.snapshots_dir,
-                &target.files,
-                record,
-            )?;
-            Ok((snap.name.clone(), format!("snapshot {}", snap.name)))
-        })?;
+        let safety = d.run("snapshot", |d| target.snapshot(d, None, "pre-rollback"))?;
         d.snapshot = Some(safety.clone());
         d.run("restore", |_| {
-            snapshots::restore(
-                &server,
-                &chosen.name,
-                &database,
-                target.filestore.as_deref(),
-                &target.snapshots_dir,
-                &target.files,
-            )?;
+            target.restore(&chosen.name)?;
             Ok(((), format!("restored `{database}` from `{}`", chosen.name)))
         })?;
         let result = release(

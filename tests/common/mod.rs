@@ -284,7 +284,7 @@ pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, String> {
 
 /// Serves the local engine's socket on a TCP port, as a remote engine would be reached;
 /// counts the connections made through it.
-pub fn engine_over_tcp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+fn engine_over_tcp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::os::unix::net::UnixStream;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -310,6 +310,18 @@ pub fn engine_over_tcp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>
         }
     });
     (port, count)
+}
+
+/// Points `p`'s production at the local engine reached over TCP, as a remote engine would
+/// be (`production.docker_host: tcp://…`); returns the count of connections made to it.
+pub fn remote_production_engine(p: &Project) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
+    let (port, connections) = engine_over_tcp();
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).expect("config");
+    p.config(&config.replace(
+        "production:\n",
+        &format!("production:\n  docker_host: tcp://127.0.0.1:{port}\n"),
+    ));
+    connections
 }
 
 /// Runs the binary where `hidden` looks empty (a private mount namespace with a tmpfs over

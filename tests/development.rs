@@ -39,8 +39,13 @@ fn project(addons: &[(&str, &[&str], &str)], extra: &str) -> Project {
 
 /// Runs `odoo-ci test` with its own cache dir and a label for its containers.
 fn run_test(p: &Project, label: &str, args: &[&str]) -> (Output, Value) {
+    run_test_into(p, label, "out", args)
+}
+
+/// [`run_test`] with its results in `output`.
+fn run_test_into(p: &Project, label: &str, output: &str, args: &[&str]) -> (Output, Value) {
     let cache = p.path().join(".cache");
-    let mut all = vec!["test", "--branch", "feature/x", "--output", "out"];
+    let mut all = vec!["test", "--branch", "feature/x", "--output", output];
     all.extend_from_slice(args);
     let out = run_in(
         p.path(),
@@ -51,7 +56,7 @@ fn run_test(p: &Project, label: &str, args: &[&str]) -> (Output, Value) {
             ("ODOO_CI_TEST_LABEL", label),
         ],
     );
-    let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+    let text = std::fs::read_to_string(p.path().join(output).join("odoo-ci-result.json"))
         .unwrap_or_else(|e| panic!("no result ({e}): {}\n{}", out.stdout, out.stderr));
     (out, serde_json::from_str(&text).unwrap())
 }
@@ -196,6 +201,40 @@ fn the_template_is_built_once_then_reused() {
     let (_, rebuilt) = run_test(&p, "cache", &["--executor", "local", "--no-cache"]);
     assert_eq!(rebuilt["template"]["hit"], false);
     let name = second["template"]["name"].as_str().unwrap().to_string();
+    psql(&format!("DROP DATABASE IF EXISTS \"{name}\""));
+}
+
+#[test]
+fn two_jobs_racing_build_the_template_once() {
+    let p = project(
+        &[("dev_race", &["base"], PASSING)],
+        "development:\n  preinstall: [contacts]\n",
+    );
+    p.write(
+        "requirements.txt",
+        &format!("# race {}\n", p.path().display()),
+    );
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| run_test_into(&p, "race", "out-a", &["--executor", "local"]));
+        let b = s.spawn(|| run_test_into(&p, "race", "out-b", &["--executor", "local"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (a, b) = (a.1, b.1);
+    assert_eq!(
+        (a["colour"].as_str(), b["colour"].as_str()),
+        (Some("green"), Some("green"))
+    );
+    assert_eq!(a["template"]["name"], b["template"]["name"]);
+    let built: Vec<bool> = [&a, &b]
+        .iter()
+        .map(|r| r["template"]["hit"] == false)
+        .collect();
+    assert_eq!(
+        built.iter().filter(|b| **b).count(),
+        1,
+        "exactly one job builds the template: {a:#}\n{b:#}"
+    );
+    let name = a["template"]["name"].as_str().unwrap().to_string();
     psql(&format!("DROP DATABASE IF EXISTS \"{name}\""));
 }
 

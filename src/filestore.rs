@@ -196,6 +196,12 @@ impl EngineFiles {
             if writer.send(bytes).is_err() {
                 break; // the unpacker stopped: its error says why
             }
+            if crate::cancel::is_cancelled() {
+                failure = Some(FilestoreError::Engine(
+                    "cancelled (Ctrl-C / SIGTERM)".into(),
+                ));
+                break;
+            }
             match stream.next().await {
                 Some(Ok(next)) => chunk = Some(next),
                 Some(Err(e)) => failure = Some(FilestoreError::from(e)),

@@ -1,7 +1,8 @@
-//! Copying and removing Odoo filestores wherever they live: on this machine, or on the
-//! host of a remote Docker engine (production behind `DOCKER_HOST=ssh://…`), where a
-//! short-lived helper container does the work, so snapshots and rollbacks include the
-//! files without the runner ever seeing them.
+//! Copying and removing Odoo filestores. Production's filestore belongs to the user Odoo
+//! runs as and lives on the Docker engine's host, which may not be this machine
+//! (`DOCKER_HOST=ssh://…`): so its copies (snapshots, restores, prunes) are made there, by
+//! a short-lived helper container running as root, whatever owns the files and wherever
+//! the engine is. Folders odoo-ci makes itself (staging, development) are copied here.
 //!
 //! Copies use hard links where the file system allows: Odoo's filestore is content
 //! addressed (a file is named by its checksum and never rewritten), so a linked copy is a
@@ -26,7 +27,7 @@ const ENGINE_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilestoreError {
-    #[error("filestore {}: {source}", path.display())]
+    #[error("filestore {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -48,55 +49,19 @@ impl From<bollard::errors::Error> for FilestoreError {
     }
 }
 
-/// Where filestore paths are: on this machine, or on the Docker engine's host.
-pub enum Filestores {
-    Local,
-    Engine(EngineFiles),
-}
-
-impl Filestores {
-    /// Replaces `to` with a copy of `from` and returns the number of files copied; when
-    /// `from` does not exist, leaves `to` as it is and returns `None`.
-    pub fn copy(&self, from: &Path, to: &Path) -> Result<Option<u64>, FilestoreError> {
-        match self {
-            Filestores::Local => {
-                if !from.is_dir() {
-                    return Ok(None);
-                }
-                self.remove(to)?;
-                copy_local(from, to)
-                    .map(Some)
-                    .map_err(|source| FilestoreError::Io {
-                        path: to.to_path_buf(),
-                        source,
-                    })
-            }
-            Filestores::Engine(engine) => engine.copy(from, to),
-        }
-    }
-
-    /// Removes `dir` and everything in it; a missing folder is not an error.
-    pub fn remove(&self, dir: &Path) -> Result<(), FilestoreError> {
-        match self {
-            Filestores::Local => match std::fs::remove_dir_all(dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(FilestoreError::Io {
-                    path: dir.to_path_buf(),
-                    source: e,
-                }),
-                _ => Ok(()),
-            },
-            Filestores::Engine(engine) => engine.remove(dir),
-        }
-    }
-}
-
 /// Copies the tree `from` into `to` on this machine, hard-linking files where it can; a
 /// missing `from` gives an empty `to` (a database without attachments has no folder).
+/// Folders keep their owner where this process may set it (as root): Odoo, running as
+/// that owner, must be able to write into them.
 pub fn copy_local(from: &Path, to: &Path) -> std::io::Result<u64> {
-    std::fs::create_dir_all(to)?;
+    create_dir_owned(to)?;
     let Ok(entries) = std::fs::read_dir(from) else {
         return Ok(0);
     };
+    if let Ok(meta) = std::fs::metadata(from) {
+        use std::os::unix::fs::MetadataExt;
+        let _ = std::os::unix::fs::chown(to, Some(meta.uid()), Some(meta.gid()));
+    }
     let mut files = 0;
     for entry in entries {
         let entry = entry?;
@@ -111,6 +76,24 @@ pub fn copy_local(from: &Path, to: &Path) -> std::io::Result<u64> {
         }
     }
     Ok(files)
+}
+
+/// `create_dir_all`, the new folders owned like the folder they are made in (where this
+/// process may set owners, as root).
+pub fn create_dir_owned(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let missing: Vec<&Path> = dir.ancestors().take_while(|a| !a.exists()).collect();
+    let owner = dir
+        .ancestors()
+        .find(|a| a.exists())
+        .and_then(|a| std::fs::metadata(a).ok());
+    std::fs::create_dir_all(dir)?;
+    if let Some(meta) = owner {
+        for made in missing {
+            let _ = std::os::unix::fs::chown(made, Some(meta.uid()), Some(meta.gid()));
+        }
+    }
+    Ok(())
 }
 
 /// Filestore work done by a helper container on the engine: `image` only needs `sh`, `cp`
@@ -128,9 +111,10 @@ if [ ! -d "$from" ]; then
   exit 0
 fi
 rm -rf "$to"
-mkdir -p "$to"
-if ! cp -al "$from/." "$to/" 2>/dev/null; then
-  rm -rf "$to" && mkdir -p "$to" && cp -a "$from/." "$to/"
+mkdir -p "$(dirname "$to")"
+# -a keeps owners and modes, of the folder itself too: Odoo must still write into it.
+if ! cp -al "$from" "$to" 2>/dev/null; then
+  rm -rf "$to" && cp -a "$from" "$to"
 fi
 find "$to" -type f | wc -l
 "#;
@@ -140,7 +124,10 @@ rm -rf "$1"
 "#;
 
 impl EngineFiles {
-    fn copy(&self, from: &Path, to: &Path) -> Result<Option<u64>, FilestoreError> {
+    /// Replaces `to` with a copy of `from` (hard links where the file system allows) and
+    /// returns the number of files; when `from` does not exist, leaves `to` as it is and
+    /// returns `None`.
+    pub fn copy(&self, from: &Path, to: &Path) -> Result<Option<u64>, FilestoreError> {
         let out = self.run(COPY_SCRIPT, &[from, to])?;
         match out.trim() {
             "missing" => Ok(None),
@@ -150,7 +137,8 @@ impl EngineFiles {
         }
     }
 
-    fn remove(&self, dir: &Path) -> Result<(), FilestoreError> {
+    /// Removes `dir` and everything in it; a missing folder is not an error.
+    pub fn remove(&self, dir: &Path) -> Result<(), FilestoreError> {
         self.run(REMOVE_SCRIPT, &[dir]).map(|_| ())
     }
 
@@ -186,7 +174,10 @@ impl EngineFiles {
             path: to.to_path_buf(),
             source,
         };
-        Filestores::Local.remove(to)?;
+        match std::fs::remove_dir_all(to) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
         let (writer, chunks) = std::sync::mpsc::sync_channel(16);
         let target = to.to_path_buf();
         let unpacker = std::thread::spawn(move || unpack_tree(ChunkReader::new(chunks), &target));
@@ -430,13 +421,11 @@ mod tests {
     }
 
     #[test]
-    fn a_copy_replaces_the_target_and_links_the_files() {
+    fn a_local_copy_links_the_files() {
         let tmp = tempfile::tempdir().unwrap();
         let (from, to) = (tmp.path().join("from"), tmp.path().join("to"));
         write(&from.join("ab/abcd"), "attachment");
-        write(&to.join("stale"), "left from before");
-        assert_eq!(Filestores::Local.copy(&from, &to).unwrap(), Some(1));
-        assert!(!to.join("stale").exists(), "the target is replaced");
+        assert_eq!(copy_local(&from, &to).unwrap(), 1);
         assert_eq!(
             std::fs::read_to_string(to.join("ab/abcd")).unwrap(),
             "attachment"
@@ -448,19 +437,11 @@ mod tests {
             ino(&to.join("ab/abcd")),
             "hard link"
         );
-    }
-
-    #[test]
-    fn a_missing_source_leaves_the_target_alone() {
-        let tmp = tempfile::tempdir().unwrap();
-        let to = tmp.path().join("to");
-        write(&to.join("kept"), "x");
-        let copied = Filestores::Local.copy(&tmp.path().join("missing"), &to);
-        assert_eq!(copied.unwrap(), None);
-        assert!(to.join("kept").is_file());
-        Filestores::Local.remove(&to).unwrap();
-        assert!(!to.exists());
-        Filestores::Local.remove(&to).unwrap();
+        assert_eq!(
+            copy_local(&tmp.path().join("missing"), &tmp.path().join("empty")).unwrap(),
+            0
+        );
+        assert!(tmp.path().join("empty").is_dir());
     }
 
     #[test]

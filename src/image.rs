@@ -18,13 +18,18 @@ const GENERATED: &str = ".odoo-ci.Dockerfile";
 
 /// The generated Dockerfile for `base`; `requirements` when the repo has a requirements.txt.
 /// As few steps as possible: with the classic builder every step commits a layer, which
-/// costs seconds on slow storage drivers.
-pub fn dockerfile(base: &str, requirements: bool) -> String {
+/// costs seconds on slow storage drivers. Requirements install as root; the image then
+/// goes back to `base_user`, the user the base image runs Odoo as (`odoo` in the official
+/// image).
+pub fn dockerfile(base: &str, requirements: bool, base_user: Option<&str>) -> String {
     let mut d = format!("FROM {base}\n");
     if requirements {
         d.push_str(
             "USER root\nCOPY requirements.txt /tmp/odoo-ci-requirements.txt\nRUN pip3 install --no-cache-dir -r /tmp/odoo-ci-requirements.txt\n",
         );
+        if let Some(user) = base_user.filter(|u| !u.is_empty() && *u != "root" && *u != "0") {
+            d.push_str(&format!("USER {user}\n"));
+        }
     }
     d.push_str(&format!("COPY . {PROJECT_DIR}\n"));
     d
@@ -63,6 +68,7 @@ fn quote(text: &str) -> String {
 pub fn build_context(
     root: &Path,
     base: &str,
+    base_user: Option<&str>,
     extra_ignores: &[&str],
     labels: &HashMap<String, String>,
 ) -> std::io::Result<(Vec<u8>, String)> {
@@ -117,7 +123,7 @@ pub fn build_context(
     let mut text = if own {
         std::fs::read_to_string(root.join("Dockerfile"))?
     } else {
-        dockerfile(base, root.join("requirements.txt").is_file())
+        dockerfile(base, root.join("requirements.txt").is_file(), base_user)
     };
     if !text.ends_with('\n') {
         text.push('\n');
@@ -189,16 +195,21 @@ mod tests {
 
     #[test]
     fn requirements_get_their_own_layer_before_the_project() {
-        let d = dockerfile("odoo:17.0", true);
+        let d = dockerfile("odoo:17.0", true, Some("odoo"));
+        assert!(
+            d.ends_with("USER odoo\nCOPY . /mnt/odoo-ci/project\n"),
+            "{d}"
+        );
+        assert!(!dockerfile("odoo:17.0", true, Some("root")).contains("USER root\nCOPY ."));
         assert_eq!(
-            dockerfile("odoo:17.0", false).lines().count(),
+            dockerfile("odoo:17.0", false, None).lines().count(),
             2,
             "FROM and COPY only"
         );
         let req = d.find("requirements.txt").unwrap();
         let project = d.find(&format!("COPY . {PROJECT_DIR}")).unwrap();
         assert!(d.starts_with("FROM odoo:17.0\n") && req < project);
-        assert!(!dockerfile("odoo:17.0", false).contains("pip3"));
+        assert!(!dockerfile("odoo:17.0", false, Some("odoo")).contains("pip3"));
     }
 
     #[test]
@@ -214,7 +225,7 @@ mod tests {
         std::fs::write(dir.path().join("debug.log"), "l").unwrap();
         let labels =
             HashMap::from([("odoo-ci.branch".to_string(), "feat/\"x\" $HOME".to_string())]);
-        let (bytes, name) = build_context(dir.path(), "base", &[], &labels).unwrap();
+        let (bytes, name) = build_context(dir.path(), "base", None, &[], &labels).unwrap();
         assert_eq!(name, GENERATED);
         let mut archive = tar::Archive::new(&bytes[..]);
         let mut names = Vec::new();

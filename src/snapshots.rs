@@ -4,8 +4,8 @@
 //! comment is where the deployment history lives: no state file of our own.
 //!
 //! Restoring is `DROP` + `CREATE DATABASE … TEMPLATE <snapshot>` (an idle snapshot makes a
-//! fast template) and the filestore copied back. Filestore copies go through
-//! [`Filestores`]: on this machine, or on a remote Docker engine's host.
+//! fast template) and the filestore copied back. Filestore copies are made on the Docker
+//! engine's host ([`EngineFiles`]), whoever owns the files and wherever the engine is.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::{self, copy, DbError, PgServer};
-use crate::filestore::{FilestoreError, Filestores};
+use crate::filestore::{EngineFiles, FilestoreError};
 
 pub const SNAPSHOT_PREFIX: &str = "odoo_ci_snap_";
 const MARKER: &str = "odoo-ci snapshot ";
@@ -61,6 +61,14 @@ pub fn prefix_for(production: &str) -> String {
     format!("{SNAPSHOT_PREFIX}{slug}_{hex}_")
 }
 
+/// Production's filestore, where snapshots keep their copies of it, and the engine whose
+/// host holds both.
+pub struct SnapshotFiles<'a> {
+    pub filestore: &'a Path,
+    pub snapshots_dir: &'a Path,
+    pub engine: &'a EngineFiles,
+}
+
 /// Where a snapshot's filestore copy lives.
 pub fn filestore_dir(snapshots_dir: &Path, name: &str) -> PathBuf {
     snapshots_dir.join(name)
@@ -90,13 +98,11 @@ pub fn save_record(admin: &mut Client, name: &str, record: &SnapshotRecord) -> R
     db::set_database_comment(admin, name, &format!("{MARKER}{json}"))
 }
 
-/// Takes a snapshot of `production` (database, and filestore when `filestore` is known).
+/// Takes a snapshot of `production` (database, and filestore when `files` are known).
 pub fn create(
     server: &PgServer,
     production: &str,
-    filestore: Option<&Path>,
-    snapshots_dir: &Path,
-    files: &Filestores,
+    files: Option<&SnapshotFiles<'_>>,
     record: SnapshotRecord,
 ) -> Result<Snapshot, SnapshotError> {
     let mut admin = server.connect("postgres")?;
@@ -111,16 +117,17 @@ pub fn create(
     copy::create_empty(&mut admin, &name)?;
     let result = (|| -> Result<(), SnapshotError> {
         copy::dump_restore(server, production, server, &name)?;
-        if let Some(from) = filestore {
-            files.copy(from, &filestore_dir(snapshots_dir, &name))?;
+        if let Some(f) = files {
+            f.engine
+                .copy(f.filestore, &filestore_dir(f.snapshots_dir, &name))?;
         }
         save_record(&mut admin, &name, &record)?;
         Ok(())
     })();
     if let Err(e) = result {
         let _ = db::drop_database(&mut admin, &name);
-        if filestore.is_some() {
-            let _ = files.remove(&filestore_dir(snapshots_dir, &name));
+        if let Some(f) = files {
+            let _ = f.engine.remove(&filestore_dir(f.snapshots_dir, &name));
         }
         return Err(e);
     }
@@ -133,9 +140,7 @@ pub fn restore(
     server: &PgServer,
     snapshot: &str,
     production: &str,
-    filestore: Option<&Path>,
-    snapshots_dir: &Path,
-    files: &Filestores,
+    files: Option<&SnapshotFiles<'_>>,
 ) -> Result<(), SnapshotError> {
     let mut admin = server.connect("postgres")?;
     if !db::database_exists(&mut admin, snapshot)? {
@@ -143,8 +148,9 @@ pub fn restore(
     }
     db::drop_database(&mut admin, production)?;
     db::create_from_template(&mut admin, production, snapshot)?;
-    if let Some(dir) = filestore {
-        files.copy(&filestore_dir(snapshots_dir, snapshot), dir)?;
+    if let Some(f) = files {
+        f.engine
+            .copy(&filestore_dir(f.snapshots_dir, snapshot), f.filestore)?;
     }
     Ok(())
 }
@@ -154,8 +160,7 @@ pub fn prune(
     server: &PgServer,
     production: &str,
     keep: usize,
-    snapshots_dir: &Path,
-    files: &Filestores,
+    files: Option<&SnapshotFiles<'_>>,
 ) -> Result<Vec<String>, SnapshotError> {
     let mut admin = server.connect("postgres")?;
     let unpinned: Vec<Snapshot> = list(&mut admin, production)?
@@ -166,7 +171,9 @@ pub fn prune(
     if unpinned.len() > keep {
         for s in &unpinned[..unpinned.len() - keep] {
             db::drop_database(&mut admin, &s.name)?;
-            files.remove(&filestore_dir(snapshots_dir, &s.name))?;
+            if let Some(f) = files {
+                f.engine.remove(&filestore_dir(f.snapshots_dir, &s.name))?;
+            }
             dropped.push(s.name.clone());
         }
     }

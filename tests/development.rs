@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, image, pg_url, psql, repo_root, run_in, Output, Project};
+use common::{bin, files_under, image, pg_url, psql, repo_root, run_in, Output, Project};
 use serde_json::Value;
 
 const PASSING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestOk(TransactionCase):\n    def test_demo_data(self):\n        self.env.cr.execute(\"SELECT demo FROM ir_module_module WHERE name = 'base'\")\n        self.assertTrue(self.env.cr.fetchone()[0], 'demo data is on')\n\n    def test_math(self):\n        self.assertEqual(2 * 3, 6)\n";
@@ -107,6 +107,39 @@ fn green_build_in_docker() {
         .unwrap()
         .contains("green"));
     assert_no_leftovers(&r, "green");
+}
+
+#[test]
+fn odoo_writes_the_data_dir_as_the_folder_s_owner() {
+    use std::os::unix::fs::MetadataExt;
+    // An image whose user is not the runner (the official one runs as uid 101) could
+    // neither write a runner's folder nor leave files the runner can remove: odoo-ci runs
+    // Odoo as the data dir's owner. As root, give the folder to someone else to see it.
+    let p = project(&[("dev_own", &["base"], PASSING)], "");
+    let data = p.path().join(".cache/data");
+    std::fs::create_dir_all(&data).unwrap();
+    let me = std::fs::metadata(&data).unwrap().uid();
+    let owner = if me == 0 {
+        let status = Command::new("chown")
+            .args(["4242:4242", data.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        4242
+    } else {
+        me
+    };
+    let (out, r) = run_test(&p, "owner", &["--keep"]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    let db = r["database"].as_str().unwrap().to_string();
+    let store = data.join("filestore").join(&db);
+    let files = files_under(&store);
+    assert!(!files.is_empty(), "the install wrote attachments");
+    for name in files.keys() {
+        let uid = std::fs::metadata(store.join(name)).unwrap().uid();
+        assert_eq!(uid, owner, "{name} belongs to the data dir's owner");
+    }
+    psql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"));
 }
 
 #[test]

@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    checksum, db_url, fake_odoo_install, files_under, helper_containers, image, psql, psql_on,
-    remote_production_engine, run_blind_to, run_in, unique, Output, Project,
+    checksum, db_url, fake_odoo_install, files_under, give_to_odoo_user, helper_containers, image,
+    psql, psql_on, remote_production_engine, run_blind_to, run_in, unique, Output, Project,
 };
 use serde_json::Value;
 
@@ -553,6 +553,9 @@ fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
     let p = project(&net);
     let connections = remote_production_engine(&p);
     let prod = production(&p, &net);
+    // On a remote host, odoo-ci cannot map Odoo to a local user: the data dir belongs to
+    // the image's own user, as on any production host.
+    give_to_odoo_user(&prod.data_dir);
     let filestore = prod.data_dir.join("filestore").join(&prod.db);
     let original_files = files_under(&filestore);
     assert_eq!(original_files.len(), 1, "{original_files:?}");
@@ -636,6 +639,12 @@ fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
         files_under(&filestore),
         original_files,
         "the filestore as it was before the bumped deploy"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(&filestore).unwrap().uid(),
+        101,
+        "the restored folder still belongs to Odoo's user, who must write into it"
     );
     let (_, ip) = serving(&prod).expect("a release serves after the rollback");
     assert!(healthy(&ip));

@@ -158,6 +158,15 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
     )?;
     let filestore = production_filestore(&project, &database)?;
     let snapshots_dir = production::snapshots_dir(filestore.as_deref(), &super::test::cache_dir());
+    // Copying the filestore needs production's engine; only the commands that copy connect.
+    let engine = || -> anyhow::Result<Option<crate::filestore::EngineFiles>> {
+        match filestore {
+            Some(_) => Ok(Some(production::standalone_engine_files(
+                &project, &database,
+            )?)),
+            None => Ok(None),
+        }
+    };
     match cmd {
         SnapshotsCommand::List { format } => {
             let all = snapshots::list(&mut admin, &database)?;
@@ -184,12 +193,12 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
             super::print_stdout(&text)?;
         }
         SnapshotsCommand::Create { pin } => {
+            let engine = engine()?;
+            let files = snapshot_files(filestore.as_deref(), &snapshots_dir, engine.as_ref());
             let snap = snapshots::create(
                 &server,
                 &database,
-                filestore.as_deref(),
-                &snapshots_dir,
-                &production::standalone_files(&project)?,
+                files.as_ref(),
                 SnapshotRecord {
                     production: database.clone(),
                     created: chrono_now(&mut admin)?,
@@ -218,13 +227,26 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
                     .hint("keep at least one")
                     .into());
             }
-            let files = production::standalone_files(&project)?;
-            for name in snapshots::prune(&server, &database, keep, &snapshots_dir, &files)? {
+            let engine = engine()?;
+            let files = snapshot_files(filestore.as_deref(), &snapshots_dir, engine.as_ref());
+            for name in snapshots::prune(&server, &database, keep, files.as_ref())? {
                 println!("dropped {name}");
             }
         }
     }
     Ok(exit::OK)
+}
+
+fn snapshot_files<'a>(
+    filestore: Option<&'a Path>,
+    snapshots_dir: &'a Path,
+    engine: Option<&'a crate::filestore::EngineFiles>,
+) -> Option<snapshots::SnapshotFiles<'a>> {
+    Some(snapshots::SnapshotFiles {
+        filestore: filestore?,
+        snapshots_dir,
+        engine: engine?,
+    })
 }
 
 fn chrono_now(admin: &mut postgres::Client) -> anyhow::Result<String> {

@@ -32,6 +32,15 @@ pub struct DockerExecutor {
     pub command: String,
     /// `host:ip` entries for the containers (e.g. `host.docker.internal:host-gateway`).
     pub extra_hosts: Vec<String>,
+    /// `uid:gid` Odoo runs as; `None` keeps the image's own user.
+    pub user: Option<String>,
+}
+
+/// `uid:gid` of the owner of `dir` on this machine.
+pub fn owner_of(dir: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).ok()?;
+    Some(format!("{}:{}", meta.uid(), meta.gid()))
 }
 
 /// A current-thread runtime for bollard's async API; the rest of odoo-ci is synchronous.
@@ -91,6 +100,7 @@ impl DockerExecutor {
             image: Some(self.image.clone()),
             cmd: Some(cmd),
             env: Some(inv.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            user: self.user.clone(),
             labels: Some(self.labels.clone()),
             host_config: Some(HostConfig {
                 network_mode: Some(self.network.clone()),
@@ -215,6 +225,7 @@ impl DockerExecutor {
                 image: Some(self.image.clone()),
                 cmd: Some(cmd),
                 env: Some(inv.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+                user: self.user.clone(),
                 labels: Some(labels),
                 host_config: Some(HostConfig {
                     network_mode: Some(self.network.clone()),

@@ -249,7 +249,9 @@ fn run_inner(
     db::create_from_template(&mut admin, &database, &template)?;
     cleanup.database = Some(database.clone());
     let target_store = data_dir.join("filestore").join(&database);
-    copy_dir(&data_dir.join("filestore").join(&template), &target_store)?;
+    // Hard links: Odoo never rewrites an attachment in place, so the template's files are
+    // safe to share.
+    crate::filestore::copy_local(&data_dir.join("filestore").join(&template), &target_store)?;
     cleanup.filestore = Some(target_store);
     result.database = Some(database.clone());
     result
@@ -497,23 +499,6 @@ fn run_id() -> String {
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    let Ok(entries) = std::fs::read_dir(from) else {
-        return Ok(());
-    };
-    for entry in entries {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 fn write_outputs(dir: &Path, result: &DevResult) -> anyhow::Result<()> {

@@ -20,10 +20,10 @@ use crate::db::{self, PgServer};
 use crate::executor::bluegreen::{self, BlueGreen, Colour, Reach, Release};
 use crate::executor::docker::DockerExecutor;
 use crate::executor::Invocation;
-use crate::filestore::{EngineFiles, Filestores};
+use crate::filestore::EngineFiles;
 use crate::plan::Plan;
 use crate::project::Project;
-use crate::snapshots::{self, SnapshotRecord};
+use crate::snapshots::{self, SnapshotFiles, SnapshotRecord};
 use crate::stages::runtime::{absolute, docker_executor, odoo_args, odoo_env, run_to_end};
 use crate::stages::staging::production_source;
 use crate::stages::updates::{self, ModuleChanges, VersionChange};
@@ -216,8 +216,8 @@ struct Target<'a> {
     snapshots_dir: PathBuf,
     /// Odoo's data dir as the engine's host sees it (bind-mounted into the containers).
     data_dir: PathBuf,
-    /// How the filestore and its snapshot copies are reached.
-    files: Filestores,
+    /// Helpers on the engine's host that copy the filestore (known once the image is).
+    engine: Option<EngineFiles>,
     output: PathBuf,
 }
 
@@ -351,7 +351,7 @@ fn deploy_inner(
         let ex = production_executor(project, plan, &target.data_dir, opts)?;
         Ok((ex, format!("image {}", plan.image)))
     })?;
-    target.files = production_files(&executor.docker, &plan.image);
+    target.engine = Some(engine_files(&executor.docker, &plan.image));
     let bg = BlueGreen {
         docker: &executor.docker,
         network: executor.network.clone(),
@@ -381,13 +381,9 @@ fn deploy_inner(
     match result {
         Ok(()) => {
             let keep = prod.snapshots.keep as usize;
-            let _ = snapshots::prune(
-                &target.server,
-                database,
-                keep.max(1),
-                &target.snapshots_dir,
-                &target.files,
-            );
+            if let Ok(files) = target.snapshot_files() {
+                let _ = snapshots::prune(&target.server, database, keep.max(1), files.as_ref());
+            }
             d.colour = crate::odoo::Colour::Green;
             Ok(())
         }
@@ -416,28 +412,33 @@ impl Target<'_> {
             pinned: false,
             reason: reason.into(),
         };
-        let snap = snapshots::create(
-            &self.server,
-            &self.database,
-            self.filestore.as_deref(),
-            &self.snapshots_dir,
-            &self.files,
-            record,
-        )?;
+        let files = self.snapshot_files()?;
+        let snap = snapshots::create(&self.server, &self.database, files.as_ref(), record)?;
         Ok((snap.name.clone(), format!("snapshot {}", snap.name)))
     }
 
     /// Puts `snapshot` back as production (database and filestore).
     fn restore(&self, snapshot: &str) -> anyhow::Result<()> {
-        snapshots::restore(
-            &self.server,
-            snapshot,
-            &self.database,
-            self.filestore.as_deref(),
-            &self.snapshots_dir,
-            &self.files,
-        )?;
+        let files = self.snapshot_files()?;
+        snapshots::restore(&self.server, snapshot, &self.database, files.as_ref())?;
         Ok(())
+    }
+
+    /// Production's filestore and its snapshots' copies, when production's data dir is
+    /// known.
+    fn snapshot_files(&self) -> anyhow::Result<Option<SnapshotFiles<'_>>> {
+        let Some(filestore) = &self.filestore else {
+            return Ok(None);
+        };
+        let engine = self
+            .engine
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no Docker engine yet to copy the filestore with"))?;
+        Ok(Some(SnapshotFiles {
+            filestore,
+            snapshots_dir: &self.snapshots_dir,
+            engine,
+        }))
     }
 }
 
@@ -473,7 +474,7 @@ fn target<'a>(
         filestore,
         snapshots_dir,
         data_dir,
-        files: Filestores::Local,
+        engine: None,
         output: opts.output.clone(),
     })
 }
@@ -531,26 +532,36 @@ pub fn production_docker_host(config: &crate::config::Config) -> anyhow::Result<
     )?))
 }
 
-/// Production's filestore for commands that run no release (`odoo-ci snapshots`): on a
-/// remote engine, helper containers use the configured Odoo base image.
-pub fn standalone_files(project: &Project) -> anyhow::Result<Filestores> {
+/// Filestore helpers for commands that run no release (`odoo-ci snapshots`), on
+/// production's engine: from the image that serves production, else the configured Odoo
+/// base image.
+pub fn standalone_engine_files(project: &Project, database: &str) -> anyhow::Result<EngineFiles> {
     use_production_engine(project)?;
-    if Reach::from_env() == Reach::Direct {
-        return Ok(Filestores::Local);
-    }
     let docker = crate::executor::docker::connect()?;
-    Ok(production_files(&docker, &project.config.file.odoo.image))
+    let prod = &project.config.file.production;
+    let bg = BlueGreen {
+        docker: &docker,
+        network: prod
+            .network
+            .clone()
+            .unwrap_or_else(|| "odoo-ci-production".into()),
+        alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
+        production: database.to_string(),
+        reach: Reach::from_env(),
+    };
+    let image = match bg.active()? {
+        Some(release) => release.image,
+        None => project.config.file.odoo.image.clone(),
+    };
+    Ok(engine_files(&docker, &image))
 }
 
-/// How production's filestore is reached: on this machine when the engine is local, else
-/// through helper containers of `image` (already on that engine) on the engine's host.
-pub fn production_files(docker: &bollard::Docker, image: &str) -> Filestores {
-    match Reach::from_env() {
-        Reach::Direct => Filestores::Local,
-        Reach::ThroughEngine => Filestores::Engine(EngineFiles {
-            docker: docker.clone(),
-            image: image.to_string(),
-        }),
+/// Helpers from `image` (already on the engine) that copy production's filestore on the
+/// engine's host, as root: the files belong to the user Odoo runs as, not to the runner.
+pub fn engine_files(docker: &bollard::Docker, image: &str) -> EngineFiles {
+    EngineFiles {
+        docker: docker.clone(),
+        image: image.to_string(),
     }
 }
 
@@ -832,7 +843,7 @@ pub fn rollback_to(
             .ok_or_else(|| {
                 anyhow::anyhow!("no image to run: the snapshot records none and nothing is serving")
             })?;
-        target.files = production_files(&docker, &image);
+        target.engine = Some(engine_files(&docker, &image));
         d.image = image.clone();
         d.previous_image = previous.as_ref().map(|p| p.image.clone());
         let executor = DockerExecutor {
@@ -845,6 +856,7 @@ pub fn rollback_to(
             labels: HashMap::from([("odoo-ci.stage".to_string(), "production".to_string())]),
             command: "odoo".into(),
             extra_hosts: vec!["host.docker.internal:host-gateway".into()],
+            user: crate::stages::runtime::container_user(&target.data_dir),
         };
         let safety = d.run("snapshot", |d| target.snapshot(d, None, "pre-rollback"))?;
         d.snapshot = Some(safety.clone());

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Stage;
 use crate::db::PgServer;
+use crate::executor::bluegreen::Reach;
 use crate::executor::docker::DockerExecutor;
 use crate::executor::Executor;
 use crate::plan::Plan;
@@ -101,9 +102,19 @@ pub fn docker_executor(
         .flat_map(|p| [p.clone(), format!("{p}/**")])
         .collect();
     let ignores: Vec<&str> = ignores.iter().map(String::as_str).collect();
-    let (context, dockerfile) =
-        crate::image::build_context(&config.root, &config.file.odoo.image, &ignores, &labels)?;
     let rt = crate::executor::docker::runtime()?;
+    let base_user = rt
+        .block_on(docker.inspect_image(&config.file.odoo.image))
+        .ok()
+        .and_then(|i| i.config)
+        .and_then(|c| c.user);
+    let (context, dockerfile) = crate::image::build_context(
+        &config.root,
+        &config.file.odoo.image,
+        base_user.as_deref(),
+        &ignores,
+        &labels,
+    )?;
     let s = Style::for_stderr();
     eprintln!(
         "{} {} FROM {}",
@@ -139,7 +150,19 @@ pub fn docker_executor(
         labels,
         command: "odoo".into(),
         extra_hosts: Vec::new(),
+        user: container_user(data_dir),
     })
+}
+
+/// Who Odoo runs as: on a local engine, the owner of the data dir it writes into (so the
+/// files are theirs to clean up, and their folders are writable to it — the official
+/// image's `odoo` user could do neither with a runner's folder); on a remote engine, the
+/// image's own user.
+pub fn container_user(data_dir: &Path) -> Option<String> {
+    match Reach::from_env() {
+        Reach::Direct => crate::executor::docker::owner_of(data_dir),
+        Reach::ThroughEngine => None,
+    }
 }
 
 /// The connection and path flags every Odoo run gets. The password goes in `PGPASSWORD`,

@@ -212,7 +212,9 @@ pub fn production_filestore(project: &Project, database: &str) -> anyhow::Result
     };
     let env = |k: &str| std::env::var(k).ok();
     let dir = config.resolve("production.data_dir", t, &env)?;
-    Ok(Some(config.root.join(dir).join("filestore").join(database)))
+    // Absolute: the engine's helpers and bind mounts need full paths.
+    let dir = std::path::absolute(config.root.join(dir))?;
+    Ok(Some(dir.join("filestore").join(database)))
 }
 
 /// Copies production's filestore into staging's folder: on this machine, or streamed from

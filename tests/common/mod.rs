@@ -324,16 +324,40 @@ pub fn remote_production_engine(p: &Project) -> std::sync::Arc<std::sync::atomic
     connections
 }
 
+/// Whether the tests run as root (else privileged steps go through `sudo`).
+pub fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("id");
+    String::from_utf8_lossy(&out.stdout).trim() == "0"
+}
+
+/// Gives `dir` to the user Odoo runs as in the fake image (uid 101, as in the official
+/// one), as a production host's data dir belongs to it.
+pub fn give_to_odoo_user(dir: &Path) {
+    let mut cmd = if is_root() {
+        Command::new("chown")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("chown");
+        sudo
+    };
+    let status = cmd
+        .args(["-R", "101:101"])
+        .arg(dir)
+        .status()
+        .expect("chown");
+    assert!(status.success(), "chown {}", dir.display());
+}
+
 /// Runs the binary where `hidden` looks empty (a private mount namespace with a tmpfs over
 /// it), as a runner sees a remote engine's host: only the engine can reach what is there.
 pub fn run_blind_to(hidden: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let root = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        == "0";
     let script = "mount -t tmpfs odoo-ci-test \"$0\" && test -z \"$(ls -A \"$0\")\" && exec \"$@\"";
     let hidden = hidden.to_str().unwrap();
-    let mut wrapper = if root { vec![] } else { vec!["sudo", "-E"] };
+    let mut wrapper = if is_root() {
+        vec![]
+    } else {
+        vec!["sudo", "-E"]
+    };
     wrapper.extend(["unshare", "--mount", "sh", "-c", script, hidden]);
     run_wrapped(&wrapper, dir, args, env)
 }

@@ -173,8 +173,15 @@ fn by_hand(run: &Run, cache: &Path, pg: &str) -> Duration {
         source.display(),
         target.display()
     );
+    // As odoo-ci does (and as anyone must with the official image, which runs as `odoo`):
+    // Odoo runs as the data dir's owner.
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&data).expect("data dir");
+        format!("{}:{}", meta.uid(), meta.gid())
+    };
     let status = Command::new("docker")
-        .args(["run", "--rm", "--network", "host", "-e"])
+        .args(["run", "--rm", "--network", "host", "--user", &owner, "-e"])
         .arg(format!("PGPASSWORD={password}"))
         .arg("-v")
         .arg(format!("{}:/var/lib/odoo-ci", data.display()))

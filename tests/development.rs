@@ -130,8 +130,10 @@ fn odoo_writes_the_data_dir_as_the_folder_s_owner() {
         me
     };
     let (out, r) = run_test(&p, "owner", &["--keep"]);
-    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    // --keep left the database for the files to be looked at: drop it before asserting.
     let db = r["database"].as_str().unwrap().to_string();
+    psql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"));
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
     let store = data.join("filestore").join(&db);
     let files = files_under(&store);
     assert!(!files.is_empty(), "the install wrote attachments");
@@ -139,7 +141,6 @@ fn odoo_writes_the_data_dir_as_the_folder_s_owner() {
         let uid = std::fs::metadata(store.join(name)).unwrap().uid();
         assert_eq!(uid, owner, "{name} belongs to the data dir's owner");
     }
-    psql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"));
 }
 
 #[test]

@@ -158,6 +158,15 @@ fn step<'a>(r: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no step {name}: {r:#}"))
 }
 
+/// A production database with a first release serving.
+fn serving_production() -> (Project, Production) {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    first_deploy(&p, &prod);
+    (p, prod)
+}
+
 /// A first deploy: blue serves.
 fn first_deploy(p: &Project, prod: &Production) {
     let (out, r) = deploy(p, prod, &[]);
@@ -202,10 +211,7 @@ fn assert_rolled_back(
 
 #[test]
 fn a_bump_is_updated_blue_green_and_an_unbumped_change_is_not() {
-    let net = unique("odoo-ci-test-net");
-    let p = project(&net);
-    let prod = production(&p, &net);
-    first_deploy(&p, &prod);
+    let (p, prod) = serving_production();
 
     // An unbumped change updates nothing (version mode).
     p.write("addons/prod_a/models.py", "# changed\n");
@@ -268,10 +274,7 @@ fn a_bump_is_updated_blue_green_and_an_unbumped_change_is_not() {
 
 #[test]
 fn a_failed_update_restores_the_snapshot_and_keeps_blue() {
-    let net = unique("odoo-ci-test-net");
-    let p = project(&net);
-    let prod = production(&p, &net);
-    first_deploy(&p, &prod);
+    let (p, prod) = serving_production();
     let before = checksum(&prod.db);
     p.addon("prod_a", "17.0.1.1.0", &["mail"]);
     p.write(
@@ -290,10 +293,7 @@ fn a_failed_update_restores_the_snapshot_and_keeps_blue() {
 
 #[test]
 fn a_release_that_never_becomes_healthy_is_rolled_back() {
-    let net = unique("odoo-ci-test-net");
-    let p = project(&net);
-    let prod = production(&p, &net);
-    first_deploy(&p, &prod);
+    let (p, prod) = serving_production();
     let before = checksum(&prod.db);
     p.addon("prod_a", "17.0.1.1.0", &["mail"]);
     p.write(
@@ -306,10 +306,7 @@ fn a_release_that_never_becomes_healthy_is_rolled_back() {
 
 #[test]
 fn a_crash_right_after_the_switch_is_rolled_back() {
-    let net = unique("odoo-ci-test-net");
-    let p = project(&net);
-    let prod = production(&p, &net);
-    first_deploy(&p, &prod);
+    let (p, prod) = serving_production();
     let before = checksum(&prod.db);
     p.addon("prod_a", "17.0.1.1.0", &["mail"]);
     p.write(
@@ -406,10 +403,7 @@ fn a_second_deploy_waits_or_fails_fast() {
 
 #[test]
 fn rollback_to_a_deployment_restores_its_snapshot_and_image() {
-    let net = unique("odoo-ci-test-net");
-    let p = project(&net);
-    let prod = production(&p, &net);
-    first_deploy(&p, &prod);
+    let (p, prod) = serving_production();
     let before_bump = checksum(&prod.db);
     let filestore = prod.data_dir.join("filestore").join(&prod.db);
     let files_before_bump = files_under(&filestore);
@@ -508,10 +502,7 @@ fn assert_untouched(prod: &Production, before: &str, out: &Output, r: &Value, fa
 
 #[test]
 fn a_failed_build_or_snapshot_leaves_production_as_it_was() {
-    let net = unique("odoo-ci-test-net");
-    let p = project(&net);
-    let prod = production(&p, &net);
-    first_deploy(&p, &prod);
+    let (p, prod) = serving_production();
     let before = checksum(&prod.db);
     p.addon("prod_a", "17.0.1.1.0", &["mail"]);
 

@@ -146,7 +146,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn expect(&mut self, byte: u8, what: &str) -> Result<(), LiteralError> {
+    fn require_byte(&mut self, byte: u8, what: &str) -> Result<(), LiteralError> {
         self.skip_trivia()?;
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -242,7 +242,7 @@ impl<'a> Parser<'a> {
         let mut pairs = Vec::new();
         let mut key = first;
         loop {
-            self.expect(b':', "`:`")?;
+            self.require_byte(b':', "`:`")?;
             let value = self.expr()?;
             pairs.push((key, value));
             self.skip_trivia()?;

@@ -10,8 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    checksum, db_url, fake_odoo_install, files_under, give_to_odoo_user, helper_containers, image,
-    psql, psql_on, remote_production_engine, run_blind_to, run_in, unique, Output, Project,
+    checksum, containers_labelled, db_url, fake_odoo_install, files_under, give_to_odoo_user,
+    helper_containers, image, psql, psql_on, remote_production_engine, run_blind_to, run_in,
+    unique, Output, Project,
 };
 use serde_json::Value;
 
@@ -23,18 +24,9 @@ struct Production {
 
 impl Drop for Production {
     fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=odoo-ci.production={}", self.db),
-            ])
-            .output()
-            .unwrap();
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+        for id in containers_labelled(&format!("odoo-ci.production={}", self.db), true) {
             let _ = Command::new("docker")
-                .args(["rm", "-f", id])
+                .args(["rm", "-f", &id])
                 .stdout(Stdio::null())
                 .status();
         }
@@ -106,22 +98,13 @@ fn deploy(p: &Project, prod: &Production, extra: &[&str]) -> (Output, Value) {
 
 /// The container serving (holding the `odoo` alias): (name, ip).
 fn serving(prod: &Production) -> Option<(String, String)> {
-    let ids = Command::new("docker")
-        .args([
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=odoo-ci.production={}", prod.db),
-        ])
-        .output()
-        .unwrap();
-    for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+    for id in containers_labelled(&format!("odoo-ci.production={}", prod.db), false) {
         let fmt = format!(
             "{{{{.Name}}}} {{{{with index .NetworkSettings.Networks \"{}\"}}}}{{{{.IPAddress}}}} {{{{join .Aliases \",\"}}}}{{{{end}}}}",
             prod.network
         );
         let out = Command::new("docker")
-            .args(["inspect", "-f", &fmt, id])
+            .args(["inspect", "-f", &fmt, &id])
             .output()
             .unwrap();
         let line = String::from_utf8_lossy(&out.stdout).trim().to_string();

@@ -35,6 +35,21 @@ impl Api {
     fn verify(&self) {
         self.rt.block_on(self.server.verify());
     }
+
+    /// Check runs as GitHub takes them when none exists yet: created with `id`, then
+    /// updated.
+    fn accept_check_runs(&self, id: u64) {
+        self.mount(
+            Mock::given(method("GET"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
+        );
+        self.mount(
+            Mock::given(method("POST"))
+                .and(path("/repos/acme/odoo/check-runs"))
+                .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": id}))),
+        );
+        self.mount(Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(200)));
+    }
 }
 
 fn body(r: &Request) -> Value {
@@ -365,16 +380,7 @@ fn statuses_are_retried_on_502_and_rate_limits_and_never_show_the_token() {
 #[test]
 fn pull_requests_report_on_the_head_commit_not_the_merge_commit() {
     let api = Api::start();
-    api.mount(
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
-    );
-    api.mount(
-        Mock::given(method("POST"))
-            .and(path("/repos/acme/odoo/check-runs"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 3}))),
-    );
-    api.mount(Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(200)));
+    api.accept_check_runs(3);
     api.mount(
         Mock::given(method("POST"))
             .and(path("/repos/acme/odoo/statuses/headsha999"))
@@ -412,16 +418,7 @@ fn pull_requests_report_on_the_head_commit_not_the_merge_commit() {
 #[test]
 fn staging_creates_a_deployment_with_its_url() {
     let api = Api::start();
-    api.mount(
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
-    );
-    api.mount(
-        Mock::given(method("POST"))
-            .and(path("/repos/acme/odoo/check-runs"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 4}))),
-    );
-    api.mount(Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(200)));
+    api.accept_check_runs(4);
     api.mount(
         Mock::given(method("POST"))
             .and(path("/repos/acme/odoo/statuses/abc123"))

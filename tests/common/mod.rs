@@ -362,13 +362,20 @@ pub fn run_blind_to(hidden: &Path, dir: &Path, args: &[&str], env: &[(&str, &str
     run_wrapped(&wrapper, dir, args, env)
 }
 
-/// Filestore helper containers left on the engine.
-pub fn helper_containers() -> usize {
+/// Ids of the containers labelled `label` (`key=value`); stopped ones too when `all`.
+pub fn containers_labelled(label: &str, all: bool) -> Vec<String> {
+    let flags = if all { "-aq" } else { "-q" };
     let out = Command::new("docker")
-        .args(["ps", "-aq", "--filter", "label=odoo-ci.helper=filestore"])
+        .args(["ps", flags, "--filter", &format!("label={label}")])
         .output()
-        .unwrap();
+        .expect("docker ps");
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
-        .count()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Filestore helper containers left on the engine.
+pub fn helper_containers() -> usize {
+    containers_labelled("odoo-ci.helper=filestore", true).len()
 }

@@ -8,6 +8,9 @@ use odoo_ci::style::Style;
 use odoo_ci::{commands, exit};
 
 fn main() -> ExitCode {
+    // Before anything can print: a later error that quotes a secret then shows `***`.
+    odoo_ci::hosts::actions::mask_environment();
+    quiet_panics();
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     let result = match &cli.command {
@@ -42,6 +45,20 @@ fn main() -> ExitCode {
             exit::code_for(&err)
         }
     }
+}
+
+/// A panic is a bug, but its message can quote what it was parsing (a URL with a
+/// password): say where it happened, never what it held.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: odoo-ci hit an internal error{at}; its message is not shown, as it may hold a secret\nhint: please report it with the command you ran (see SECURITY.md)"
+        );
+    }));
 }
 
 fn init_tracing(verbose: u8) {

@@ -117,14 +117,27 @@ impl PgServer {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+/// The password of a `scheme://user:password@host…` URL as written (percent-encoded), if
+/// it has one.
+pub fn url_password(url: &str) -> Option<&str> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let auth = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (_, password) = auth[..auth.rfind('@')?].split_once(':')?;
+    (!password.is_empty()).then_some(password)
+}
+
+/// `%XX` decoded as bytes; anything else, a lone `%` before a multi-byte character
+/// included, is kept as it is (never sliced inside a character).
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
+        if bytes[i] == b'%' {
+            if let (Some(hi), Some(lo)) = (hex_value(bytes.get(i + 1)), hex_value(bytes.get(i + 2)))
+            {
+                out.push(hi * 16 + lo);
                 i += 3;
                 continue;
             }
@@ -133,6 +146,10 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(byte: Option<&u8>) -> Option<u8> {
+    char::from(*byte?).to_digit(16).map(|d| d as u8)
 }
 
 /// A URL with its password replaced by `***`.
@@ -298,6 +315,19 @@ mod tests {
         );
         assert!(PgServer::from_url("mysql://x").is_err());
         assert!(PgServer::from_url("postgresql://a:b@h:notaport").is_err());
+    }
+
+    #[test]
+    fn a_percent_before_a_multibyte_character_is_kept_not_a_panic() {
+        // S5: `%é` once sliced inside `é` and panicked with the URL (and password) in the message.
+        let s = PgServer::from_url("postgresql://odoo:pa%€x%4@h:5432/db%€").unwrap();
+        assert_eq!(s.password.as_deref(), Some("pa%€x%4"));
+        assert_eq!(
+            database_of_url("postgresql://u:p@h/db%€x%").as_deref(),
+            Some("db%€x%")
+        );
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("a%41"), "aA");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::addons::{version, AddonGraph, AddonSet};
 use crate::config::{AddonSelection, Config, PushMode, Stage};
-use crate::context::Context;
+use crate::context::{Context, Trigger};
 use crate::diag::{did_you_mean, DiagKind, Diagnostic};
 use crate::guard::{self, GuardFinding, GuardKind};
 use crate::odoo::Colour;
@@ -103,10 +103,8 @@ pub fn make_plan(facts: &Facts<'_>) -> Result<Plan, Diagnostic> {
 /// development stage on any branch).
 pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Diagnostic> {
     let config = facts.config;
-    let stage = match stage {
-        Some(s) => s,
-        None => config.stage_for(&facts.context.branch)?,
-    };
+    let mut notes = Vec::new();
+    let stage = stage_of(facts, stage, &mut notes)?;
     let selected = select(
         config,
         facts.graph,
@@ -118,7 +116,6 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
         external: facts.graph.external.iter().cloned().collect(),
         ..PlanAddons::default()
     };
-    let mut notes = Vec::new();
     let mut problems = Vec::new();
 
     match stage {
@@ -190,11 +187,7 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
         .stage_env(stage)
         .into_iter()
         .map(|(k, v)| {
-            let shown = if looks_secret(&k) && v.variables().is_empty() {
-                "***".to_string()
-            } else {
-                v.raw().to_string()
-            };
+            let shown = crate::secrets::redact(&k, v.raw());
             (k, shown)
         })
         .collect();
@@ -230,6 +223,36 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
     })
 }
 
+/// The stage to plan: the one asked for, or the branch's. A pull request (or merge
+/// request) never reaches staging or production, whatever its head branch is called: its
+/// content is anyone's, and a fork can name its branch `main`.
+fn stage_of(
+    facts: &Facts<'_>,
+    asked: Option<Stage>,
+    notes: &mut Vec<String>,
+) -> Result<Stage, Diagnostic> {
+    let branch = &facts.context.branch;
+    let pull_request = facts.context.trigger == Trigger::PullRequest;
+    match asked {
+        Some(stage @ (Stage::Staging | Stage::Production)) if pull_request => Err(Diagnostic::new(
+            DiagKind::InvalidValue,
+            format!("refusing to run {stage} for a pull request (head branch `{branch}`)"),
+        )
+        .hint("pull requests run the development stage; staging and production run on pushes to their branches")),
+        Some(stage) => Ok(stage),
+        None => {
+            let mapped = facts.config.stage_for(branch)?;
+            if pull_request && mapped != Stage::Development {
+                notes.push(format!(
+                    "this is a pull request: it runs development, never {mapped} (its head branch `{branch}` maps to {mapped} only on a push)"
+                ));
+                return Ok(Stage::Development);
+            }
+            Ok(mapped)
+        }
+    }
+}
+
 fn decision(name: &str, action: Action, reason: &str) -> AddonDecision {
     AddonDecision {
         name: name.to_string(),
@@ -244,12 +267,6 @@ fn short(sha: &str) -> &str {
     } else {
         sha
     }
-}
-
-fn looks_secret(key: &str) -> bool {
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY"]
-        .iter()
-        .any(|s| key.contains(s))
 }
 
 /// The addons a selection names plus their repo dependencies, in install order, with reasons.

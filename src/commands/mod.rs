@@ -36,20 +36,7 @@ pub struct StageReporting {
 impl StageReporting {
     pub fn start(project: &crate::project::Project, plan: &crate::plan::Plan) -> StageReporting {
         let host = crate::hosts::HostEnv::from_context(&project.context, plan.commit.as_deref());
-        if host.provider == crate::context::Provider::Github {
-            // Hide what must never show in the job log.
-            let mut secrets: Vec<String> = Vec::new();
-            for name in ["ODOO_CI_GITHUB_TOKEN", "GITHUB_TOKEN", "PGPASSWORD"] {
-                if let Some(v) = host.var(name) {
-                    secrets.push(v.to_string());
-                }
-            }
-            let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-            for line in crate::hosts::actions::mask_commands(&refs) {
-                println!("{line}");
-            }
-        }
-        let started = crate::hosts::start(&host, plan.stage.as_str());
+        let started = crate::hosts::start(&host, plan.stage);
         StageReporting {
             host,
             started: Some(started),

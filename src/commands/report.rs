@@ -30,11 +30,13 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let started = hosts::start(&host, &report.stage);
+    let started = hosts::start(&host, report.stage);
     hosts::finish(&host, started, &report, &output);
     eprintln!(
         "reported {} {} ({})",
-        report.stage, report.colour, report.title
+        report.stage,
+        report.colour.as_str(),
+        report.title
     );
     Ok(crate::exit::OK)
 }

@@ -1,5 +1,6 @@
 //! `.odoo-ci.yml`: loading, validation with file:line:column errors, branch → stage.
 
+mod limits;
 mod positions;
 pub mod schema;
 pub mod template;
@@ -17,6 +18,14 @@ pub use template::Templated;
 use crate::diag::{did_you_mean, DiagKind, Diagnostic};
 
 pub const DEFAULT_FILE: &str = ".odoo-ci.yml";
+
+/// The project root of a config file: the folder holding it.
+fn root_of(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
 
 /// A loaded and validated config.
 #[derive(Debug, Clone)]
@@ -39,25 +48,32 @@ pub struct Config {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, Diagnostic> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let root = root_of(path);
+        let source = crate::repo_file::read_inside(&root, path, crate::repo_file::CONFIG_LIMIT)
+            .map_err(|e| {
+                if e.is_not_found() {
+                    Diagnostic::new(DiagKind::Io, format!("cannot read config `{}`: no such file", path.display()))
+                        .hint("create .odoo-ci.yml at the repository root (see the README), or pass --config")
+                } else {
+                    Diagnostic::new(DiagKind::Io, format!("config: {e}")).hint(e.hint())
+                }
+            })?;
+        let source = String::from_utf8(source).map_err(|_| {
             Diagnostic::new(
                 DiagKind::Io,
-                format!("cannot read config `{}`: {e}", path.display()),
+                format!("config `{}` is not UTF-8 text", path.display()),
             )
-            .hint("create .odoo-ci.yml at the repository root (see the README), or pass --config")
+            .hint("save .odoo-ci.yml as UTF-8")
         })?;
         Config::from_source(path, source)
     }
 
     pub fn from_source(path: &Path, source: String) -> Result<Config, Diagnostic> {
+        limits::check(path, &source)?;
         let positions = Positions::index(&source);
         let file: ConfigFile =
             serde_norway::from_str(&source).map_err(|e| yaml_error(path, &source, &e))?;
-        let root = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+        let root = root_of(path);
         let mut config = Config {
             file,
             path: path.to_path_buf(),

@@ -43,7 +43,7 @@ pub fn annotation_commands(report: &StageReport) -> Vec<String> {
             ));
         }
     }
-    if report.colour == "red" && report.annotations.is_empty() {
+    if report.colour == crate::odoo::Colour::Red && report.annotations.is_empty() {
         out.push(format!(
             "::error title=odoo-ci / {}::{}",
             report.stage,
@@ -62,6 +62,50 @@ pub fn mask_commands(secrets: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The secrets in an environment: values of variables named like a secret (`*TOKEN*`,
+/// `*PASSWORD*`, `*SECRET*`, `*KEY*`) and passwords inside URL values
+/// (`postgresql://user:password@host`), with those URLs whole.
+pub fn secrets_in(vars: impl Iterator<Item = (String, String)>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in vars {
+        if let Some(password) = crate::db::url_password(&value) {
+            out.push(password.to_string());
+            out.push(crate::db::percent_decode(password));
+            out.push(value.clone());
+        }
+        if crate::secrets::looks_secret(&name) && value.len() >= 6 {
+            out.push(value);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// In GitHub Actions, masks every secret of the environment before anything else is
+/// printed: an error quoting a value then shows `***`. The runner reads workflow commands
+/// on stderr as on stdout; stderr keeps stdout clean for `--format json`.
+pub fn mask_environment() {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return;
+    }
+    let secrets = secrets_in(std::env::vars());
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let mut stderr = std::io::stderr().lock();
+    for line in mask_commands(&refs) {
+        let _ = writeln!(stderr, "{line}");
+    }
+}
+
+/// Masks one more secret learnt while running (e.g. a password written in the config).
+pub fn mask_secret(secret: &str) {
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        for line in mask_commands(&[secret]) {
+            eprintln!("{line}");
+        }
+    }
+}
+
 /// Writes the annotations, the step summary and the outputs. Failures are warned about.
 pub fn write_all(env: &HostEnv, report: &StageReport, output: &Path) {
     let mut stdout = std::io::stdout().lock();
@@ -76,16 +120,29 @@ pub fn write_all(env: &HostEnv, report: &StageReport, output: &Path) {
     }
     if let Some(path) = env.var("GITHUB_OUTPUT") {
         let result = output.join("odoo-ci-result.json");
-        let lines = format!(
-            "colour={}\nstage={}\nresult={}\n",
-            report.colour,
-            report.stage,
-            result.display()
+        let mut lines = format!(
+            "colour={}\nstage={}\n",
+            report.colour.as_str(),
+            report.stage
         );
+        lines.push_str(&output_entry("result", &result.display().to_string()));
         if let Err(e) = append(path, &lines) {
             eprintln!("warning: cannot write the step outputs {path}: {e}");
         }
     }
+}
+
+/// One `$GITHUB_OUTPUT` entry: `name=value`, or the delimiter form when the value holds a
+/// line break (a path can), with a delimiter the value does not contain.
+pub fn output_entry(name: &str, value: &str) -> String {
+    if !value.contains(['\n', '\r']) {
+        return format!("{name}={value}\n");
+    }
+    let mut delimiter = String::from("ODOO_CI_EOF");
+    while value.contains(&delimiter) {
+        delimiter.push('_');
+    }
+    format!("{name}<<{delimiter}\n{value}\n{delimiter}\n")
 }
 
 fn append(path: &str, text: &str) -> std::io::Result<()> {
@@ -100,6 +157,36 @@ fn append(path: &str, text: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::hosts::Annotation;
+
+    #[test]
+    fn secrets_are_found_by_name_and_inside_urls() {
+        let vars = [
+            ("GITHUB_TOKEN", "ghs_abcdef123"),
+            ("PRODUCTION_DB_URL", "postgresql://odoo:pw%40d@db:5432/prod"),
+            ("DB_PASSWORD", "hunter22"),
+            ("HOME", "/root"),
+            ("SOME_KEY", "1"),
+        ];
+        let found = secrets_in(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(
+            found,
+            vec![
+                "ghs_abcdef123",
+                "hunter22",
+                "postgresql://odoo:pw%40d@db:5432/prod",
+                "pw%40d",
+                "pw@d"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_output_with_a_line_break_uses_the_delimiter_form() {
+        assert_eq!(output_entry("result", "out/r.json"), "result=out/r.json\n");
+        let entry = output_entry("result", "a\nEVIL=1");
+        assert_eq!(entry, "result<<ODOO_CI_EOF\na\nEVIL=1\nODOO_CI_EOF\n");
+        assert!(output_entry("r", "x\nODOO_CI_EOF").starts_with("r<<ODOO_CI_EOF_\n"));
+    }
 
     #[test]
     fn escaping_matches_the_toolkit() {
@@ -127,8 +214,8 @@ mod tests {
             message: "AssertionError: 1 != 2".into(),
         });
         let report = StageReport {
-            stage: "development".into(),
-            colour: "red".into(),
+            stage: crate::config::Stage::Development,
+            colour: crate::odoo::Colour::Red,
             title: "t".into(),
             summary: String::new(),
             annotations,

@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 
 use super::http::{Api, Method};
 use super::{truncate, HostEnv, Level, StageReport, GITHUB_SUMMARY_LIMIT};
+use crate::config::Stage;
+use crate::odoo::Colour;
 
 /// GitHub accepts at most 50 annotations per create or update request.
 pub const ANNOTATIONS_PER_REQUEST: usize = 50;
@@ -24,19 +26,19 @@ pub struct Reporter {
     checks_allowed: Cell<bool>,
 }
 
-fn check_name(stage: &str) -> String {
+fn check_name(stage: Stage) -> String {
     format!("odoo-ci / {stage}")
 }
 
-fn external_id(stage: &str, sha: &str) -> String {
+fn external_id(stage: Stage, sha: &str) -> String {
     format!("odoo-ci:{stage}:{sha}")
 }
 
-pub fn conclusion(colour: &str) -> &'static str {
+pub fn conclusion(colour: Colour) -> &'static str {
     match colour {
-        "green" => "success",
-        "yellow" => "neutral",
-        _ => "failure",
+        Colour::Green => "success",
+        Colour::Yellow => "neutral",
+        Colour::Red => "failure",
     }
 }
 
@@ -94,7 +96,7 @@ impl Reporter {
     }
 
     /// Looks up this stage's check run on the commit by name and external id.
-    fn find_run(&self, stage: &str) -> Option<u64> {
+    fn find_run(&self, stage: Stage) -> Option<u64> {
         let path = format!(
             "/repos/{}/commits/{}/check-runs?check_name={}&filter=latest",
             self.repo,
@@ -114,7 +116,7 @@ impl Reporter {
     }
 
     /// The check run in progress (found, or created once) and a pending status.
-    pub fn start(&self, stage: &str) -> Option<u64> {
+    pub fn start(&self, stage: Stage) -> Option<u64> {
         self.status(stage, "pending", "odoo-ci is running");
         if let Some(id) = self.find_run(stage) {
             let body = json!({"status": "in_progress"});
@@ -153,20 +155,20 @@ impl Reporter {
     }
 
     pub fn finish(&self, run: Option<u64>, report: &StageReport) {
-        let state = if report.colour == "red" {
+        let state = if report.colour == Colour::Red {
             "failure"
         } else {
             "success"
         };
-        let description = match report.colour.as_str() {
-            "yellow" => format!("passed, {} warnings — {}", report.warnings, report.title),
-            _ => report.title.clone(),
+        let description = match report.colour {
+            Colour::Yellow => format!("passed, {} warnings — {}", report.warnings, report.title),
+            Colour::Green | Colour::Red => report.title.clone(),
         };
-        self.status(&report.stage, state, &description);
+        self.status(report.stage, state, &description);
         if self.checks_allowed.get() {
             self.complete_run(run, report);
         }
-        if report.stage == "staging" || report.stage == "production" {
+        if report.stage != Stage::Development {
             self.deployment(report);
         }
     }
@@ -196,11 +198,11 @@ impl Reporter {
         let mut batches = annotations.chunks(ANNOTATIONS_PER_REQUEST);
         let first = batches.next().unwrap_or(&[]);
         let body = json!({
-            "name": check_name(&report.stage),
+            "name": check_name(report.stage),
             "head_sha": self.sha,
-            "external_id": external_id(&report.stage, &self.sha),
+            "external_id": external_id(report.stage, &self.sha),
             "status": "completed",
-            "conclusion": conclusion(&report.colour),
+            "conclusion": conclusion(report.colour),
             "details_url": self.target_url,
             "output": output(first),
         });
@@ -250,7 +252,7 @@ impl Reporter {
     }
 
     /// A commit status (context `odoo-ci/<stage>`); statuses are idempotent, so retried.
-    pub fn status(&self, stage: &str, state: &str, description: &str) {
+    pub fn status(&self, stage: Stage, state: &str, description: &str) {
         let body = json!({
             "state": state,
             "context": format!("odoo-ci/{stage}"),
@@ -276,8 +278,8 @@ impl Reporter {
             "environment": report.stage,
             "auto_merge": false,
             "required_contexts": [],
-            "transient_environment": report.stage == "staging",
-            "production_environment": report.stage == "production",
+            "transient_environment": report.stage == Stage::Staging,
+            "production_environment": report.stage == Stage::Production,
             "description": cut_chars(&report.title, STATUS_DESCRIPTION_LIMIT),
         });
         let id = match self.api.send(
@@ -294,7 +296,7 @@ impl Reporter {
             Err(e) => return self.warn("the deployment", &e),
         };
         let body = json!({
-            "state": if report.colour == "red" { "failure" } else { "success" },
+            "state": if report.colour == Colour::Red { "failure" } else { "success" },
             "environment_url": report.url,
             "log_url": self.target_url,
             "description": cut_chars(&report.title, STATUS_DESCRIPTION_LIMIT),

@@ -36,7 +36,13 @@ impl Reporter {
     }
 
     /// `state`: pending, running, success, failed or canceled.
-    pub fn status(&self, stage: &str, state: &str, description: &str, url: Option<&str>) {
+    pub fn status(
+        &self,
+        stage: crate::config::Stage,
+        state: &str,
+        description: &str,
+        url: Option<&str>,
+    ) {
         let body = json!({
             "state": state,
             "name": format!("odoo-ci/{stage}"),

@@ -14,10 +14,12 @@ pub mod http;
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::config::Stage;
 use crate::context::{Context, Provider};
+use crate::odoo::Colour;
 
 /// GitHub shows at most this many characters of a check run's summary.
 pub const GITHUB_SUMMARY_LIMIT: usize = 65_535;
@@ -42,10 +44,8 @@ pub struct Annotation {
 /// What a stage reports, whatever the stage.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageReport {
-    /// `development`, `staging` or `production`.
-    pub stage: String,
-    /// `green`, `yellow` or `red`.
-    pub colour: String,
+    pub stage: Stage,
+    pub colour: Colour,
     /// One line: "12 tests passed", "3 failed", "deployed d-…".
     pub title: String,
     /// Markdown.
@@ -67,12 +67,17 @@ impl StageReport {
             .parent()
             .map(|d| d.join("summary.md"))
             .and_then(|p| std::fs::read_to_string(p).ok());
-        Ok(StageReport::from_result(&value, summary))
+        StageReport::from_result(&value, summary)
+            .map_err(|e| anyhow::anyhow!("{} is not an odoo-ci result: {e}", path.display()))
     }
 
-    pub fn from_result(value: &Value, summary: Option<String>) -> StageReport {
-        let stage = value["stage"].as_str().unwrap_or("development").to_string();
-        let colour = value["colour"].as_str().unwrap_or("red").to_string();
+    /// The report of a stored result. `stage` and `colour` are parsed as the enums they
+    /// are: a crafted file cannot smuggle a newline into an output or a workflow command.
+    pub fn from_result(value: &Value, summary: Option<String>) -> anyhow::Result<StageReport> {
+        let stage = Stage::deserialize(&value["stage"])
+            .map_err(|_| anyhow::anyhow!("`stage` must be development, staging or production"))?;
+        let colour = Colour::deserialize(&value["colour"])
+            .map_err(|_| anyhow::anyhow!("`colour` must be green, yellow or red"))?;
         let log = &value["log"];
         let mut annotations = Vec::new();
         for f in log["failures"].as_array().into_iter().flatten() {
@@ -114,8 +119,8 @@ impl StageReport {
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        let title = match (stage.as_str(), colour.as_str()) {
-            ("development", _) if tests.is_object() => {
+        let title = match (stage, colour) {
+            (Stage::Development, _) if tests.is_object() => {
                 let mut t = format!(
                     "{} tests: {} passed, {} failed, {} errors",
                     tests["total"].as_u64().unwrap_or(0),
@@ -128,29 +133,29 @@ impl StageReport {
                 }
                 t
             }
-            (_, "red") => reasons
+            (_, Colour::Red) => reasons
                 .first()
                 .map(|r| r.lines().next().unwrap_or(r).to_string())
                 .unwrap_or_else(|| format!("{stage} failed")),
-            ("staging", _) => format!(
+            (Stage::Staging, _) => format!(
                 "staging is up: {}",
                 value["url"].as_str().unwrap_or_default()
             ),
-            ("production", _) => format!(
+            (Stage::Production, _) => format!(
                 "deployed {} ({})",
                 value["id"].as_str().unwrap_or_default(),
                 value["active_colour"].as_str().unwrap_or_default()
             ),
-            _ => format!("{stage}: {colour}"),
+            (Stage::Development, _) => format!("{stage}: {}", colour.as_str()),
         };
         let summary = summary.unwrap_or_else(|| {
-            let mut s = format!("## odoo-ci / {stage}: {colour}\n\n");
+            let mut s = format!("## odoo-ci / {stage}: {}\n\n", colour.as_str());
             for r in &reasons {
                 s.push_str(&format!("- {r}\n"));
             }
             s
         });
-        StageReport {
+        Ok(StageReport {
             url: value["url"].as_str().map(str::to_string),
             stage,
             colour,
@@ -158,7 +163,7 @@ impl StageReport {
             summary,
             annotations,
             warnings,
-        }
+        })
     }
 
     /// Failures first, then warnings: GitHub shows only the first ten of each per step.
@@ -211,7 +216,7 @@ impl HostEnv {
 }
 
 /// Reports a stage's start (check run in progress, pending status). Never fails the stage.
-pub fn start(env: &HostEnv, stage: &str) -> Started {
+pub fn start(env: &HostEnv, stage: Stage) -> Started {
     match env.provider {
         Provider::Github => Started {
             github: github::Reporter::from_env(env).map(|r| {
@@ -249,11 +254,11 @@ pub fn finish(env: &HostEnv, started: Started, report: &StageReport, output: &Pa
         }
         Provider::Gitlab => {
             if let Some(r) = gitlab::Reporter::from_env(env) {
-                let state = match report.colour.as_str() {
-                    "red" => "failed",
-                    _ => "success",
+                let state = match report.colour {
+                    Colour::Red => "failed",
+                    Colour::Green | Colour::Yellow => "success",
                 };
-                r.status(&report.stage, state, &report.title, report.url.as_deref());
+                r.status(report.stage, state, &report.title, report.url.as_deref());
             }
         }
         Provider::Local => {}
@@ -283,7 +288,7 @@ mod tests {
                 "problems": [], "warnings": {"total": 2, "ignored": 0, "groups": []}
             }
         });
-        let r = StageReport::from_result(&v, None);
+        let r = StageReport::from_result(&v, None).unwrap();
         assert_eq!(r.title, "3 tests: 2 passed, 1 failed, 0 errors, 2 warnings");
         assert_eq!(r.annotations[0].path, "addons/m/tests/test_x.py");
         assert_eq!(r.annotations[0].line, 7);

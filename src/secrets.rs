@@ -1,0 +1,102 @@
+//! What counts as a secret, and how a config value is shown without one: the plan prints
+//! `${VAR}` references as written, never a literal that looks like a secret.
+
+/// A variable or key named like a secret.
+pub fn looks_secret(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    ["PASS", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH"]
+        .iter()
+        .any(|s| key.contains(s))
+}
+
+/// `raw` (a config value, `${VAR}` references unresolved) as the plan shows it: under a
+/// secret-looking `key` every literal part is `***` (references stay, so the plan still says
+/// where the value comes from); under any key, a literal password inside a URL is `***`.
+pub fn redact(key: &str, raw: &str) -> String {
+    if looks_secret(key) {
+        return pieces(raw)
+            .map(|p| match p {
+                Piece::Literal("") => String::new(),
+                Piece::Literal(_) => "***".to_string(),
+                Piece::Reference(name, None) => format!("${{{name}}}"),
+                Piece::Reference(name, Some(_)) => format!("${{{name}:-***}}"),
+            })
+            .collect();
+    }
+    match crate::db::url_password(raw) {
+        Some(pw) if !is_one_reference(pw) => raw.replacen(pw, "***", 1),
+        _ => raw.to_string(),
+    }
+}
+
+fn is_one_reference(text: &str) -> bool {
+    text.starts_with("${") && text.ends_with('}') && text[2..].find('}') == Some(text.len() - 3)
+}
+
+enum Piece<'a> {
+    Literal(&'a str),
+    /// `${NAME}` or `${NAME:-default}`.
+    Reference(&'a str, Option<&'a str>),
+}
+
+fn pieces(raw: &str) -> impl Iterator<Item = Piece<'_>> {
+    let mut rest = raw;
+    let mut pending: Option<Piece<'_>> = None;
+    std::iter::from_fn(move || {
+        if let Some(p) = pending.take() {
+            return Some(p);
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(start) = rest.find("${") else {
+            let literal = rest;
+            rest = "";
+            return Some(Piece::Literal(literal));
+        };
+        let Some(len) = rest[start..].find('}') else {
+            let literal = rest;
+            rest = "";
+            return Some(Piece::Literal(literal));
+        };
+        let inner = &rest[start + 2..start + len];
+        let reference = match inner.split_once(":-") {
+            Some((name, default)) => Piece::Reference(name, Some(default)),
+            None => Piece::Reference(inner, None),
+        };
+        let literal = &rest[..start];
+        rest = &rest[start + len + 1..];
+        pending = Some(reference);
+        Some(Piece::Literal(literal))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_keys_show_references_only() {
+        assert_eq!(redact("DB_PASSWORD", "hunter2"), "***");
+        assert_eq!(redact("DB_PASS", "pre-${SECRET}-post"), "***${SECRET}***");
+        assert_eq!(redact("API_TOKEN", "${TOKEN:-fallback}"), "${TOKEN:-***}");
+        assert_eq!(redact("API_TOKEN", "${TOKEN}"), "${TOKEN}");
+    }
+
+    #[test]
+    fn passwords_inside_urls_are_hidden_unless_a_reference() {
+        assert_eq!(
+            redact("DATABASE", "postgresql://u:pw@db:5432/x"),
+            "postgresql://u:***@db:5432/x"
+        );
+        assert_eq!(
+            redact("DATABASE", "postgresql://u:${PW}@db/x"),
+            "postgresql://u:${PW}@db/x"
+        );
+        assert_eq!(
+            redact("DATABASE", "postgresql://u:a${PW}@db/x"),
+            "postgresql://u:***@db/x"
+        );
+        assert_eq!(redact("MODE", "fast"), "fast");
+    }
+}

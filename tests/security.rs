@@ -1,0 +1,293 @@
+//! Attacks on odoo-ci as a pull request, a crafted result file or a hostile config could
+//! make them (issue "Security"): each test reproduces one as described and checks that
+//! nothing secret is printed and nothing is done that should not be.
+
+mod common;
+
+use std::path::Path;
+
+use common::{run_in, Output, Project, BASIC_CONFIG};
+use serde_json::Value;
+
+const TOKEN: &str = "ghs_securityTEST0123456789abcdef";
+const DB_PASSWORD: &str = "pr0d-Passw0rd-never-shown";
+
+fn secret_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("GITHUB_TOKEN", TOKEN.to_string()),
+        ("PGPASSWORD", DB_PASSWORD.to_string()),
+        (
+            "PRODUCTION_DB_URL",
+            format!("postgresql://odoo:{DB_PASSWORD}@db.example:5432/prod"),
+        ),
+    ]
+}
+
+fn run_with(dir: &Path, args: &[&str], env: &[(&'static str, String)]) -> Output {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_in(dir, args, &env)
+}
+
+/// Nothing secret in what the run printed, except inside `::add-mask::` lines (the
+/// runner hides those and every later occurrence).
+fn assert_nothing_secret(out: &Output) {
+    for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        for line in text.lines().filter(|l| !l.starts_with("::add-mask::")) {
+            for secret in [TOKEN, DB_PASSWORD] {
+                assert!(
+                    !line.contains(secret),
+                    "a secret leaked on {stream}: {line}\n--- stdout\n{}\n--- stderr\n{}",
+                    out.stdout,
+                    out.stderr
+                );
+            }
+        }
+    }
+}
+
+fn project_with_symlink(link: &str, target: &str) -> Project {
+    let p = Project::new();
+    p.config(BASIC_CONFIG).addon("acc_base", "17.0.1.0.0", &[]);
+    p.git_init();
+    let path = p.path().join(link);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(target, &path).unwrap();
+    p.commit("a pull request commits a link");
+    p
+}
+
+#[test]
+fn s1_a_manifest_linked_to_the_environment_is_refused_without_quoting_it() {
+    for target in ["/proc/self/environ", "/etc/shadow", "/etc/hostname"] {
+        let p = project_with_symlink("addons/evil/__manifest__.py", target);
+        let out = run_with(p.path(), &["plan", "--branch", "feat/x"], &secret_env());
+        assert_eq!(out.code, 2, "{target}: {}", out.stderr);
+        assert_nothing_secret(&out);
+        assert!(
+            out.stderr.contains("addons/evil/__manifest__.py")
+                && out.stderr.contains("outside the repository"),
+            "{target}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("PATH="), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn s1_a_config_linked_to_the_environment_is_refused_without_quoting_it() {
+    let p = Project::new();
+    p.addon("acc_base", "17.0.1.0.0", &[]);
+    std::os::unix::fs::symlink("/proc/self/environ", p.path().join(".odoo-ci.yml")).unwrap();
+    let out = run_with(p.path(), &["plan", "--branch", "feat/x"], &secret_env());
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_nothing_secret(&out);
+    assert!(
+        out.stderr.contains(".odoo-ci.yml") && out.stderr.contains("outside the repository"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn s1_a_manifest_that_is_a_device_or_a_fifo_is_refused_at_once() {
+    let p = project_with_symlink("addons/zero/__manifest__.py", "/dev/zero");
+    let out = run_with(p.path(), &["plan", "--branch", "feat/x"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("outside the repository"),
+        "{}",
+        out.stderr
+    );
+    let fifo = p.path().join("addons/pipe/__manifest__.py");
+    std::fs::create_dir_all(fifo.parent().unwrap()).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::remove_file(p.path().join("addons/zero/__manifest__.py")).unwrap();
+    let out = run_with(p.path(), &["plan", "--branch", "feat/x"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("not a regular file"), "{}", out.stderr);
+}
+
+#[test]
+fn s1_masks_come_before_anything_else_in_github_actions() {
+    let p = project_with_symlink("addons/evil/__manifest__.py", "/proc/self/environ");
+    let mut env = secret_env();
+    env.extend([
+        ("GITHUB_ACTIONS", "true".to_string()),
+        ("GITHUB_EVENT_NAME", "push".to_string()),
+        ("GITHUB_REF_NAME", "feat/x".to_string()),
+    ]);
+    let out = run_with(p.path(), &["plan"], &env);
+    assert_nothing_secret(&out);
+    let masks: Vec<&str> = out
+        .stderr
+        .lines()
+        .take_while(|l| l.starts_with("::add-mask::"))
+        .collect();
+    for secret in [TOKEN, DB_PASSWORD] {
+        assert!(
+            masks.iter().any(|m| m.ends_with(secret)),
+            "no mask for a secret before other output:\n{}",
+            out.stderr
+        );
+    }
+}
+
+fn pull_request_env(dir: &Path, head_ref: &str, head_sha: &str) -> Vec<(&'static str, String)> {
+    let source =
+        common::repo_root().join("tests/fixtures/hosts/payloads/pull_request_opened.payload.json");
+    let mut payload: Value =
+        serde_json::from_str(&std::fs::read_to_string(source).unwrap()).unwrap();
+    payload["pull_request"]["head"]["ref"] = Value::from(head_ref);
+    payload["pull_request"]["head"]["sha"] = Value::from(head_sha);
+    payload["pull_request"]["base"]["sha"] = Value::from(head_sha);
+    let event = dir.join("event.json");
+    std::fs::write(&event, payload.to_string()).unwrap();
+    vec![
+        ("GITHUB_ACTIONS", "true".to_string()),
+        ("GITHUB_EVENT_NAME", "pull_request".to_string()),
+        ("GITHUB_EVENT_PATH", event.display().to_string()),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World".to_string()),
+        ("GITHUB_HEAD_REF", head_ref.to_string()),
+    ]
+}
+
+#[test]
+fn s2_a_pull_request_whose_head_is_main_plans_development_not_production() {
+    let p = Project::new();
+    p.config(BASIC_CONFIG).addon("acc_base", "17.0.1.0.0", &[]);
+    p.git_init();
+    let sha = p.commit("one");
+    let events = tempfile::tempdir().unwrap();
+    for head in ["main", "staging-1"] {
+        let env = pull_request_env(events.path(), head, &sha);
+        let out = run_with(p.path(), &["plan", "--format", "json"], &env);
+        let plan: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
+        assert_eq!(
+            plan["stage"], "development",
+            "head `{head}`: {}",
+            out.stdout
+        );
+        assert!(
+            plan["notes"].to_string().contains("pull request"),
+            "the plan says why: {}",
+            plan["notes"]
+        );
+        // Asking for a deploy explicitly on a pull-request event is refused before anything runs.
+        let out = run_with(p.path(), &["deploy"], &env);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains("pull request"), "{}", out.stderr);
+    }
+    let gitlab = [
+        ("GITLAB_CI", "true".to_string()),
+        ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "main".to_string()),
+        ("CI_MERGE_REQUEST_IID", "3".to_string()),
+    ];
+    let out = run_with(p.path(), &["plan", "--format", "json"], &gitlab);
+    let plan: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stderr));
+    assert_eq!(plan["stage"], "development");
+}
+
+#[test]
+fn s5_a_percent_before_a_multibyte_character_in_a_database_url_is_no_panic() {
+    let p = Project::new();
+    let url = format!("postgresql://odoo:{DB_PASSWORD}%€x@127.0.0.1:1/db");
+    p.config(&format!(
+        "{BASIC_CONFIG}postgres:\n  url: \"${{TEST_DB_URL}}\"\n"
+    ))
+    .addon("acc_base", "17.0.1.0.0", &[]);
+    p.git_init();
+    p.commit("one");
+    let out = run_with(
+        p.path(),
+        &["test", "--branch", "feat/x", "--output", "out"],
+        &[("TEST_DB_URL", url)],
+    );
+    assert_ne!(out.code, 101, "panicked: {}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_nothing_secret(&out);
+}
+
+#[test]
+fn s7_a_result_file_cannot_inject_outputs_or_workflow_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("out")).unwrap();
+    let crafted = serde_json::json!({
+        "stage": "development\nEVIL_OUTPUT=1\n::stop-commands::pwned",
+        "colour": "green\nEVIL_COLOUR=1",
+        "reasons": [],
+    });
+    std::fs::write(
+        dir.path().join("out/odoo-ci-result.json"),
+        crafted.to_string(),
+    )
+    .unwrap();
+    let outputs = dir.path().join("outputs.txt");
+    let env = [
+        ("GITHUB_ACTIONS", "true".to_string()),
+        ("GITHUB_EVENT_NAME", "push".to_string()),
+        ("GITHUB_REF_NAME", "main".to_string()),
+        ("GITHUB_SHA", "abc123".to_string()),
+        ("GITHUB_OUTPUT", outputs.display().to_string()),
+    ];
+    let out = run_with(
+        dir.path(),
+        &["report", "--result", "out/odoo-ci-result.json"],
+        &env,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let written = std::fs::read_to_string(&outputs).unwrap_or_default();
+    assert!(!written.contains("EVIL"), "{written}");
+    assert!(!out.stdout.contains("::stop-commands::"), "{}", out.stdout);
+    assert!(out.stderr.contains("stage"), "{}", out.stderr);
+}
+
+#[test]
+fn s8_a_yaml_alias_bomb_is_refused_quickly_and_by_name() {
+    let p = Project::new();
+    let mut bomb = String::from(
+        "a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for i in 1..12 {
+        let prev = i - 1;
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{prev},*a{prev},*a{prev},*a{prev},*a{prev},*a{prev},*a{prev},*a{prev},*a{prev}]\n"
+        ));
+    }
+    p.config(&bomb);
+    let started = std::time::Instant::now();
+    let out = run_with(p.path(), &["plan", "--branch", "x"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".odoo-ci.yml") && out.stderr.contains("alias"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.len() < 10_000);
+    // Not a timing assertion on speed, a bound on a runaway: the bomb expands to 9^12 nodes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+#[test]
+fn s8_deep_nesting_and_huge_files_are_refused_with_the_file_named() {
+    let p = Project::new();
+    let deep = format!("odoo: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    p.config(&deep);
+    let out = run_with(p.path(), &["plan", "--branch", "x"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".odoo-ci.yml") && out.stderr.contains("nest"),
+        "{}",
+        out.stderr
+    );
+    let huge = format!("{BASIC_CONFIG}# {}\n", "x".repeat(2 * 1024 * 1024));
+    p.config(&huge);
+    let out = run_with(p.path(), &["plan", "--branch", "x"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("larger than"), "{}", out.stderr);
+}

@@ -61,14 +61,32 @@ fn quiet_panics() {
     }));
 }
 
+/// Libraries whose debug logs quote what they send: bollard logs each request body (a
+/// container's environment holds `PGPASSWORD`), HTTP clients log headers. They never log
+/// below `info`, whatever `-vv` or `ODOO_CI_LOG` asks for.
+const CHATTY_WITH_SECRETS: [&str; 7] = [
+    "bollard",
+    "hyper",
+    "hyper_util",
+    "ureq",
+    "ureq_proto",
+    "rustls",
+    "tokio_postgres",
+];
+
 fn init_tracing(verbose: u8) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ODOO_CI_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("ODOO_CI_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    for target in CHATTY_WITH_SECRETS {
+        if let Ok(directive) = format!("{target}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -18,7 +18,10 @@ pub struct Project {
     pub addons: AddonSet,
     pub graph: AddonGraph,
     pub base: Option<BaseFacts>,
+    /// Readable name, used in image names.
     pub project: String,
+    /// What every name odoo-ci makes for this project is scoped by (see [`crate::names::scope`]).
+    pub scope: String,
 }
 
 impl Project {
@@ -80,6 +83,7 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         }
     }
     let project = project_name(&config, &context);
+    let scope = crate::names::scope(&identity(&config, context.repository.as_deref()));
     Ok(Project {
         config,
         context,
@@ -88,7 +92,40 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         graph,
         base,
         project,
+        scope,
     })
+}
+
+/// The scope of the project of `config` when no branch context is needed (`staging list`):
+/// the repository comes from the CI's variables, as [`crate::context::detect`] reads them.
+pub fn scope_for(config: &Config) -> String {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let repository = if var("GITHUB_ACTIONS").as_deref() == Some("true") {
+        var("GITHUB_REPOSITORY")
+    } else if var("GITLAB_CI").as_deref() == Some("true") {
+        var("CI_PROJECT_PATH")
+    } else {
+        None
+    };
+    crate::names::scope(&identity(config, repository.as_deref()))
+}
+
+/// Who the project is: `project:` in the config, else the CI's repository (`owner/name`),
+/// else the project folder's name.
+fn identity(config: &Config, repository: Option<&str>) -> String {
+    config
+        .file
+        .project
+        .clone()
+        .or_else(|| repository.map(str::to_string))
+        .or_else(|| {
+            config
+                .root
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        })
+        .unwrap_or_else(|| "project".to_string())
 }
 
 /// Versions of the addons at `base_id`, and which addons changed since then.
@@ -139,9 +176,11 @@ pub fn base_facts(
 }
 
 fn project_name(config: &Config, context: &Context) -> String {
-    let raw = context
-        .repository
+    let raw = config
+        .file
+        .project
         .as_deref()
+        .or(context.repository.as_deref())
         .and_then(|r| r.rsplit('/').next())
         .map(str::to_string)
         .or_else(|| {

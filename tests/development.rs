@@ -21,7 +21,7 @@ fn project(addons: &[(&str, &[&str], &str)], extra: &str) -> Project {
     let p = Project::new();
     let command = repo_root().join("tests/fake-odoo/bin/odoo");
     p.config(&format!(
-        "odoo:\n  series: \"17.0\"\n  image: {}\n  command: {}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\n{extra}",
+        "project: odoo-ci-tests/development\nodoo:\n  series: \"17.0\"\n  image: {}\n  command: {}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\n{extra}",
         image(),
         command.display()
     ));
@@ -107,6 +107,73 @@ fn green_build_in_docker() {
         .unwrap()
         .contains("green"));
     assert_no_leftovers(&r, "green");
+}
+
+#[test]
+fn a_debug_log_never_shows_the_database_password() {
+    let p = project(&[("dev_dbg", &[], PASSING)], "");
+    let (out, r) = run_test(&p, "debuglog", &["-vv"]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    let url = pg_url();
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(auth, _)| auth.split_once(':'))
+        .map(|(_, pw)| pw)
+        .expect("the test server's URL has a password");
+    // The fake image's name happens to contain the test password's text.
+    let text = format!("{}{}", out.stdout, out.stderr).replace(&image(), "");
+    assert!(
+        !text.contains(password),
+        "the password shows in the -vv log:\n{}",
+        text.lines()
+            .filter(|l| l.contains(password))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(out.stderr.contains("DEBUG"), "-vv logs at debug level");
+    assert_no_leftovers(&r, "debuglog");
+}
+
+#[test]
+fn one_project_s_template_pruning_leaves_other_projects_templates() {
+    // Pruning once dropped every `odoo_ci_tpl_*` beyond `keep_templates`, other projects'
+    // included (terminating their sessions).
+    let a = project(
+        &[("tpl_a", &[], PASSING)],
+        "development:\n  keep_templates: 1\n",
+    );
+    let b = project(
+        &[("tpl_b", &[], PASSING)],
+        "development:\n  keep_templates: 1\n  preinstall: [mail]\n",
+    );
+    for (p, name) in [(&a, "odoo-ci-tests/prune-a"), (&b, "odoo-ci-tests/prune-b")] {
+        let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+        p.config(&text.replace(
+            "project: odoo-ci-tests/development",
+            &format!("project: {name}"),
+        ));
+    }
+    let (out, ra) = run_test(&a, "prune_a", &[]);
+    assert_eq!(ra["colour"], "green", "{}", out.stderr);
+    let (out, rb) = run_test(&b, "prune_b", &[]);
+    assert_eq!(rb["colour"], "green", "{}", out.stderr);
+    let a_template = ra["template"]["name"].as_str().unwrap();
+    let b_template = rb["template"]["name"].as_str().unwrap();
+    assert_ne!(a_template, b_template, "templates are per project");
+    let exists = |t: &str| {
+        psql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{t}'"
+        )) == "1"
+    };
+    assert!(exists(a_template), "B's pruning dropped A's template");
+    assert!(exists(b_template));
+    for t in [a_template, b_template] {
+        psql(&format!("DROP DATABASE IF EXISTS \"{t}\""));
+    }
+    assert_no_leftovers(&ra, "prune_a");
+    assert_no_leftovers(&rb, "prune_b");
 }
 
 #[test]

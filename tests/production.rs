@@ -636,3 +636,84 @@ fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
         "the filestore helpers are removed after their work"
     );
 }
+
+/// A production database named `db` for `p`, on its own network.
+fn production_named(p: &Project, db: &str, network: &str) -> Production {
+    let data_dir = p.path().join("prod-data");
+    fake_odoo_install(&p.path().join("addons"), db, "prod_a", &data_dir);
+    Production {
+        db: db.to_string(),
+        data_dir,
+        network: network.to_string(),
+    }
+}
+
+#[test]
+fn a_deploy_never_removes_another_project_s_live_production() {
+    // `acme_prod` and `acme.prod` once gave the same container name, and a start
+    // force-removed any container of that name: B's deploy took A's production down.
+    let a_db = unique("acme_prod");
+    let b_db = a_db.replace('_', ".");
+    let (a_net, b_net) = (unique("odoo-ci-test-net-a"), unique("odoo-ci-test-net-b"));
+    let a = project(&a_net);
+    let b = project(&b_net);
+    let a_prod = production_named(&a, &a_db, &a_net);
+    let b_prod = production_named(&b, &b_db, &b_net);
+    first_deploy(&a, &a_prod);
+    let (a_name, a_ip) = serving(&a_prod).expect("A serves");
+    first_deploy(&b, &b_prod);
+    let (b_name, _) = serving(&b_prod).expect("B serves");
+    assert_ne!(a_name, b_name);
+    assert_eq!(
+        serving(&a_prod).map(|s| s.0),
+        Some(a_name.clone()),
+        "A's release was removed"
+    );
+    assert!(healthy(&a_ip), "A still answers");
+
+    // A container that merely has the name B's next release would get is not removed
+    // either: only containers labelled as B's are.
+    let next = b_name.replace("-blue", "-green");
+    let squatter = Command::new("docker")
+        .args([
+            "create",
+            "--name",
+            &next,
+            "--label",
+            "odoo-ci.test=squatter",
+            &image(),
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        squatter.status.success(),
+        "{}",
+        String::from_utf8_lossy(&squatter.stderr)
+    );
+    b.write(
+        "addons/prod_a/__manifest__.py",
+        "{'name': 'prod_a', 'version': '17.0.1.1.0', 'depends': ['mail']}\n",
+    );
+    let (out, r) = deploy(&b, &b_prod, &[]);
+    let still_there = Command::new("docker")
+        .args(["inspect", &next])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rm", "-f", &next]).output();
+    assert!(
+        still_there.status.success(),
+        "B's deploy removed a container it did not make"
+    );
+    assert_eq!(r["colour"], "red", "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is not this project's"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        serving(&b_prod).map(|s| s.0),
+        Some(b_name),
+        "B rolled back to blue"
+    );
+}

@@ -291,3 +291,74 @@ fn s8_deep_nesting_and_huge_files_are_refused_with_the_file_named() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("larger than"), "{}", out.stderr);
 }
+
+/// A stand-in PostgreSQL server that only answers the first message: to an `SSLRequest`
+/// it says `N` (no TLS), as a server without TLS does. Returns what the client opened
+/// with: `"ssl"` for an SSLRequest, `"plain"` for a plaintext startup message.
+fn no_tls_server() -> (u16, std::thread::JoinHandle<Vec<&'static str>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        listener.set_nonblocking(false).unwrap();
+        let mut seen = Vec::new();
+        // Bounded: one connection, or a few seconds.
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut first = [0u8; 8];
+        if stream.read_exact(&mut first).is_ok() {
+            let code = u32::from_be_bytes([first[4], first[5], first[6], first[7]]);
+            if code == 80_877_103 {
+                seen.push("ssl");
+                let _ = stream.write_all(b"N");
+                let mut next = [0u8; 8];
+                if stream.read_exact(&mut next).is_ok() {
+                    seen.push("plain");
+                }
+            } else {
+                seen.push("plain");
+            }
+        }
+        seen
+    });
+    (port, handle)
+}
+
+#[test]
+fn s6_sslmode_require_never_falls_back_to_plaintext() {
+    let (port, server) = no_tls_server();
+    let url = format!("postgresql://odoo:{DB_PASSWORD}@127.0.0.1:{port}/prod?sslmode=require");
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_with(
+        dir.path(),
+        &["neutralize", "--verify-only"],
+        &[("ODOO_CI_NEUTRALIZE_DATABASE", url)],
+    );
+    let seen = server.join().unwrap();
+    assert_eq!(
+        seen,
+        ["ssl"],
+        "the client must ask for TLS and stop when refused"
+    );
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.to_lowercase().contains("tls"), "{}", out.stderr);
+    assert_nothing_secret(&out);
+}
+
+#[test]
+fn s6_an_unknown_sslmode_is_refused_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_with(
+        dir.path(),
+        &["neutralize", "--verify-only"],
+        &[(
+            "ODOO_CI_NEUTRALIZE_DATABASE",
+            format!("postgresql://odoo:{DB_PASSWORD}@127.0.0.1:1/prod?sslmode=always"),
+        )],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("sslmode"), "{}", out.stderr);
+    assert_nothing_secret(&out);
+}

@@ -444,3 +444,125 @@ fn staging_streams_the_filestore_of_a_production_on_a_remote_engine() {
     assert_eq!(helper_containers(), 0, "the helper container is removed");
     drop_branch(&p, &prod, "staging-remote");
 }
+
+/// `p`'s config with `keep: 1` (retention after every run).
+fn keep_one(p: &Project) {
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace("keep: 2", "keep: 1"));
+}
+
+fn database_exists(name: &str) -> bool {
+    psql(&format!(
+        "SELECT count(*) FROM pg_database WHERE datname = '{}'",
+        name.replace('\'', "''")
+    )) == "1"
+}
+
+fn container_running(name: &str) -> bool {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Running}}", name])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "true"
+}
+
+#[test]
+fn two_projects_staging_one_branch_on_one_engine_and_server_keep_their_own() {
+    // Project B's `staging-ro` once replaced A's container and, with `keep: 1`, dropped A's
+    // staging database: names and retention depended on the branch only.
+    let a = project("fresh", &[]);
+    let b = project("fresh", &[]);
+    keep_one(&a);
+    keep_one(&b);
+    let prod = production(&a);
+    let branch = "staging-ro";
+    let (out, ra) = stage(&a, &prod, branch, &[]);
+    assert_eq!(ra["colour"], "green", "{}", out.stderr);
+    let (out, rb) = stage(&b, &prod, branch, &[]);
+    assert_eq!(rb["colour"], "green", "{}", out.stderr);
+
+    let a_db = ra["database"].as_str().unwrap().to_string();
+    let a_container = ra["container"].as_str().unwrap().to_string();
+    assert_ne!(Some(a_container.as_str()), rb["container"].as_str());
+    assert!(database_exists(&a_db), "B dropped A's staging database");
+    assert!(container_running(&a_container), "B replaced A's server");
+    assert_eq!(http_status(ra["url"].as_str().unwrap()), "200");
+    assert_eq!(staging_dbs(&a, &prod, branch), vec![a_db.clone()]);
+
+    // B cannot drop A's database by name either.
+    let out = run_in(
+        b.path(),
+        &["staging", "drop", &a_db],
+        &[
+            ("PROD_URL", &db_url(&prod.db)),
+            ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(database_exists(&a_db));
+
+    drop_branch(&a, &prod, branch);
+    drop_branch(&b, &prod, branch);
+    assert!(!database_exists(&a_db));
+}
+
+#[test]
+fn retention_drops_only_this_branch_s_own_databases_and_never_leaves_its_folder() {
+    let p = project("fresh", &[]);
+    keep_one(&p);
+    let prod = production(&p);
+    let (out, first) = stage(&p, &prod, "staging", &[]);
+    assert_eq!(first["colour"], "green", "{}", out.stderr);
+    let first_db = first["database"].as_str().unwrap().to_string();
+    let prefix = &first_db[..first_db.len() - 17];
+
+    // A branch whose prefix starts with `staging`'s (its slug holds `staging`'s hash)...
+    let hex = prefix
+        .trim_end_matches('_')
+        .rsplit('_')
+        .next()
+        .unwrap()
+        .to_string();
+    let lookalike = format!("staging/{hex}/x");
+    let (out, other) = stage(&p, &prod, &lookalike, &[]);
+    assert_eq!(other["colour"], "green", "{}", out.stderr);
+    let other_db = other["database"].as_str().unwrap().to_string();
+    assert!(
+        other_db.starts_with(prefix),
+        "the lookalike shares the prefix"
+    );
+
+    // ...and a database named with `../` and a marker copied from a real one.
+    let forged = format!("{prefix}/../../victim");
+    let marker = psql(&format!(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{first_db}'"
+    ));
+    psql(&format!("CREATE DATABASE \"{forged}\""));
+    psql(&format!(
+        "COMMENT ON DATABASE \"{forged}\" IS '{}'",
+        marker.replace('\'', "''")
+    ));
+    let data_dir = p.path().join(".cache/data");
+    std::fs::create_dir_all(data_dir.join("filestore").join(prefix)).unwrap();
+    let victim = data_dir.join("victim");
+    std::fs::create_dir_all(&victim).unwrap();
+    std::fs::write(victim.join("keep.txt"), "not odoo-ci's").unwrap();
+
+    let (out, second) = stage(&p, &prod, "staging", &[]);
+    assert_eq!(second["colour"], "green", "{}", out.stderr);
+    assert!(
+        !database_exists(&first_db),
+        "keep: 1 drops the branch's older copy"
+    );
+    assert!(
+        database_exists(&other_db),
+        "retention of `staging` dropped `{lookalike}`'s database"
+    );
+    assert!(
+        victim.join("keep.txt").exists(),
+        "retention deleted a folder outside its filestore"
+    );
+    psql(&format!("DROP DATABASE IF EXISTS \"{forged}\""));
+    drop_branch(&p, &prod, "staging");
+    drop_branch(&p, &prod, &lookalike);
+}

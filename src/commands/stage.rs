@@ -62,7 +62,8 @@ pub fn staging(config: &Path, cmd: &StagingCommand) -> anyhow::Result<u8> {
         None => source,
     };
     let mut admin = server.connect("postgres")?;
-    let all = staging::list(&mut admin)?;
+    let scope = crate::project::scope_for(&config);
+    let all = staging::list(&mut admin, &scope)?;
     match cmd {
         StagingCommand::List { format } => {
             let text = match format {
@@ -91,7 +92,7 @@ pub fn staging(config: &Path, cmd: &StagingCommand) -> anyhow::Result<u8> {
             for name in names {
                 if !all.iter().any(|d| &d.name == name) {
                     return Err(BadInput::new(format!(
-                        "`{name}` is not a staging database made by odoo-ci"
+                        "`{name}` is not a staging database odoo-ci made for this project"
                     ))
                     .hint("see `odoo-ci staging list`")
                     .into());

@@ -10,6 +10,11 @@ use crate::addons::Series;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
+    /// What scopes every name odoo-ci makes (containers, databases, templates, images):
+    /// default the repository (`owner/name` in CI), else the project folder's name. Set it
+    /// when one project is run from checkouts with different names.
+    #[serde(default)]
+    pub project: Option<String>,
     pub odoo: OdooSection,
     /// Folders holding addons, relative to the repo root; globs allowed (`vendor/*`).
     #[serde(default = "default_addons_paths")]

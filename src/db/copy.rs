@@ -60,7 +60,9 @@ fn pg_command(program: &'static str, server: &PgServer) -> Command {
         &server.user,
     ])
     .arg("--no-password")
-    .env_remove("PGPASSWORD");
+    .env_remove("PGPASSWORD")
+    .env_remove("PGSSLROOTCERT")
+    .envs(server.tls.libpq_env());
     if let Some(p) = &server.password {
         cmd.env("PGPASSWORD", p);
     }

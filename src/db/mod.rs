@@ -3,6 +3,7 @@
 //! passwords never appear in messages.
 
 pub mod copy;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -21,6 +22,12 @@ pub enum DbError {
     Query(#[from] postgres::Error),
     #[error("invalid PostgreSQL URL `{0}`: expected postgresql://user:password@host:port/dbname")]
     BadUrl(String),
+    #[error(
+        "invalid `sslmode` `{0}`: use disable, allow, prefer, require, verify-ca or verify-full"
+    )]
+    BadSslMode(String),
+    #[error("TLS to PostgreSQL: {0}")]
+    Tls(String),
 }
 
 /// The database name of a `postgresql://…/dbname` URL.
@@ -40,6 +47,8 @@ pub struct PgServer {
     pub port: u16,
     pub user: String,
     pub password: Option<String>,
+    /// `sslmode` and `sslrootcert`, honoured by every connection and program.
+    pub tls: tls::Tls,
 }
 
 impl std::fmt::Debug for PgServer {
@@ -56,7 +65,8 @@ impl PgServer {
             .strip_prefix("postgresql://")
             .or_else(|| url.strip_prefix("postgres://"))
             .ok_or_else(bad)?;
-        let rest = rest.split('/').next().unwrap_or(rest);
+        let tls = tls_of_query(url.split_once('?').map(|(_, q)| q).unwrap_or(""))?;
+        let rest = rest.split(['/', '?']).next().unwrap_or(rest);
         let (auth, hostport) = rest.rsplit_once('@').unwrap_or(("", rest));
         let (user, password) = match auth.split_once(':') {
             Some((u, p)) => (u.to_string(), Some(percent_decode(p))),
@@ -79,6 +89,7 @@ impl PgServer {
                 user
             },
             password,
+            tls,
         })
     }
 
@@ -90,6 +101,12 @@ impl PgServer {
             port: env("PGPORT").and_then(|p| p.parse().ok()).unwrap_or(5432),
             user: env("PGUSER").unwrap_or_else(|| "postgres".into()),
             password: env("PGPASSWORD"),
+            tls: tls::Tls {
+                mode: env("PGSSLMODE")
+                    .and_then(|m| tls::SslMode::parse(&m))
+                    .unwrap_or_default(),
+                root_cert: env("PGSSLROOTCERT").map(Into::into),
+            },
         })
     }
 
@@ -110,11 +127,33 @@ impl PgServer {
         if let Some(p) = &self.password {
             config.password(p);
         }
-        config.connect(NoTls).map_err(|source| DbError::Connect {
+        config.ssl_mode(self.tls.mode.negotiation());
+        let connected = match self.tls.mode {
+            tls::SslMode::Disable => config.connect(NoTls),
+            _ => config.connect(self.tls.connector().map_err(DbError::Tls)?),
+        };
+        connected.map_err(|source| DbError::Connect {
             target: format!("{}/{dbname}", self.display()),
             source,
         })
     }
+}
+
+/// `sslmode` and `sslrootcert` of a URL's query; other parameters are left to libpq.
+fn tls_of_query(query: &str) -> Result<tls::Tls, DbError> {
+    let mut out = tls::Tls::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode(value);
+        match key {
+            "sslmode" => {
+                out.mode = tls::SslMode::parse(&value).ok_or(DbError::BadSslMode(value))?
+            }
+            "sslrootcert" => out.root_cert = Some(value.into()),
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// The password of a `scheme://user:password@host…` URL as written (percent-encoded), if
@@ -328,6 +367,27 @@ mod tests {
         );
         assert_eq!(percent_decode("%4"), "%4");
         assert_eq!(percent_decode("a%41"), "aA");
+    }
+
+    #[test]
+    fn sslmode_and_sslrootcert_come_from_the_url() {
+        let s = PgServer::from_url("postgresql://u:p@h:5432/db?sslmode=verify-full&sslrootcert=%2Fca.pem&application_name=x").unwrap();
+        assert_eq!(s.tls.mode, tls::SslMode::VerifyFull);
+        assert_eq!(
+            s.tls.root_cert.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+        assert_eq!((s.host.as_str(), s.port), ("h", 5432));
+        let plain = PgServer::from_url("postgresql://u:p@h:5432?sslmode=require").unwrap();
+        assert_eq!((plain.port, plain.tls.mode), (5432, tls::SslMode::Require));
+        assert!(PgServer::from_url("postgresql://u:p@h/db?sslmode=always").is_err());
+        assert_eq!(
+            PgServer::from_url("postgresql://u:p@h/db")
+                .unwrap()
+                .tls
+                .mode,
+            tls::SslMode::Prefer
+        );
     }
 
     #[test]

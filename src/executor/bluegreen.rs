@@ -117,6 +117,9 @@ pub struct BlueGreen<'a> {
     pub alias: String,
     /// The production database: containers are labelled with it.
     pub production: String,
+    /// The project's scope: containers are labelled with it too, and only containers
+    /// with both labels are this production's.
+    pub project: String,
     pub reach: Reach,
 }
 
@@ -148,7 +151,10 @@ impl BlueGreen<'_> {
         runtime()?.block_on(async {
             let filters = HashMap::from([(
                 "label".to_string(),
-                vec![format!("{PRODUCTION_LABEL}={}", self.production)],
+                vec![
+                    format!("{PRODUCTION_LABEL}={}", self.production),
+                    format!("{}={}", crate::names::PROJECT_LABEL, self.project),
+                ],
             )]);
             let found = self
                 .docker

@@ -216,7 +216,7 @@ impl DockerExecutor {
     ) -> Result<String, ExecError> {
         let rt = runtime()?;
         rt.block_on(async {
-            self.remove_named(name).await;
+            self.remove_own(name).await?;
             let mut cmd = vec![self.command.clone()];
             cmd.extend(inv.args.iter().cloned());
             let mut labels = self.labels.clone();
@@ -257,6 +257,27 @@ impl DockerExecutor {
     /// Removes a container by name or id, if it exists.
     pub fn remove(&self, name: &str) -> Result<(), ExecError> {
         runtime()?.block_on(self.remove_named(name));
+        Ok(())
+    }
+
+    /// Removes the container `name` when it is this project's (its project label is the
+    /// one this executor puts on its containers); refuses to touch anyone else's.
+    async fn remove_own(&self, name: &str) -> Result<(), ExecError> {
+        let Ok(info) = self.docker.inspect_container(name, None).await else {
+            return Ok(());
+        };
+        let label = crate::names::PROJECT_LABEL;
+        let theirs = info
+            .config
+            .and_then(|c| c.labels)
+            .and_then(|l| l.get(label).cloned());
+        if theirs.is_none() || theirs.as_ref() != self.labels.get(label) {
+            return Err(ExecError::Other(format!(
+                "a container named `{name}` exists and is not this project's (label {label}={}): odoo-ci does not remove it",
+                theirs.as_deref().unwrap_or("none")
+            )));
+        }
+        self.remove_named(name).await;
         Ok(())
     }
 

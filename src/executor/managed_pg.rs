@@ -92,6 +92,10 @@ pub fn ensure(docker: &Docker, image: &str, timeout: Duration) -> Result<PgServe
             port,
             user: USER.into(),
             password: Some(password),
+            tls: crate::db::tls::Tls {
+                mode: crate::db::tls::SslMode::Disable,
+                root_cert: None,
+            },
         })
     })?;
     let started = Instant::now();

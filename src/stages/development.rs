@@ -237,7 +237,13 @@ fn run_inner(
         name: template.clone(),
         hit,
     });
-    prune_templates(&mut admin, &template, dev.keep_templates as usize);
+    prune_templates(
+        &mut admin,
+        &template,
+        dev.keep_templates as usize,
+        &project.scope,
+        &data_dir,
+    );
 
     let database = format!("{TEST_DB_PREFIX}{}", run_id());
     let mut cleanup = Cleanup {
@@ -391,8 +397,23 @@ fn template_key(project: &Project, executor: &dyn Executor, preinstall: &[String
     pre.sort_unstable();
     pre.dedup();
     h.update(pre.join(",").as_bytes());
-    h.update(b"\0demo");
+    h.update(b"\0demo\0");
+    // Per project: a template is dropped only by the project that made it.
+    h.update(project.scope.as_bytes());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The comment that marks a finished template of the project `scope`.
+fn template_comment(key: &str, scope: &str) -> String {
+    format!("odoo-ci template {key} project {scope}")
+}
+
+/// Whether a template's comment says the project `scope` made it.
+fn is_own_template(comment: Option<&str>, scope: &str) -> bool {
+    comment
+        .and_then(|c| c.strip_prefix("odoo-ci template "))
+        .and_then(|rest| rest.split_once(" project "))
+        .is_some_and(|(_, owner)| owner == scope)
 }
 
 /// Makes sure the template exists; builds it once under an advisory lock, so two jobs
@@ -406,7 +427,7 @@ fn ensure_template(
     opts: &DevOptions,
     data_dir: &Path,
 ) -> anyhow::Result<bool> {
-    let ready = format!("odoo-ci template {key}");
+    let ready = template_comment(key, &project.scope);
     let mut admin = server.connect("postgres")?;
     if opts.no_cache {
         db::drop_database(&mut admin, template)?;
@@ -472,16 +493,35 @@ fn ensure_template(
     Ok(false)
 }
 
-/// Drops all but the `keep` newest templates (never `current`).
-fn prune_templates(admin: &mut postgres::Client, current: &str, keep: usize) {
-    let Ok(mut all) = db::databases_with_prefix(admin, TEMPLATE_PREFIX) else {
+/// Drops all but the `keep` newest templates of the project `scope` (never `current`), with
+/// their filestores. Another project's templates, and any database whose comment does not
+/// say it is this project's, are never touched.
+fn prune_templates(
+    admin: &mut postgres::Client,
+    current: &str,
+    keep: usize,
+    scope: &str,
+    data_dir: &Path,
+) {
+    let Ok(all) = db::databases_with_prefix(admin, TEMPLATE_PREFIX) else {
         return;
     };
-    all.retain(|t| t != current);
-    let excess = (all.len() + 1).saturating_sub(keep.max(1));
-    for old in all.into_iter().take(excess) {
-        if let Err(e) = db::drop_database(admin, &old) {
-            tracing::warn!("could not prune template `{old}`: {e}");
+    let mut own = Vec::new();
+    for name in all.into_iter().filter(|t| t != current) {
+        let comment = db::database_comment(admin, &name).ok().flatten();
+        if is_own_template(comment.as_deref(), scope) {
+            own.push(name);
+        }
+    }
+    let excess = (own.len() + 1).saturating_sub(keep.max(1));
+    for old in own.into_iter().take(excess) {
+        match db::drop_database(admin, &old) {
+            Ok(()) => {
+                if let Some(dir) = crate::names::child_of(&data_dir.join("filestore"), &old) {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            }
+            Err(e) => tracing::warn!("could not prune template `{old}`: {e}"),
         }
     }
 }
@@ -521,4 +561,23 @@ fn write_outputs(dir: &Path, result: &DevResult) -> anyhow::Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_is_this_project_s_only_when_its_comment_says_so() {
+        let mine = template_comment("abc", "acme-odoo-1234abcd");
+        assert!(is_own_template(Some(&mine), "acme-odoo-1234abcd"));
+        assert!(!is_own_template(Some(&mine), "other-5678abcd"));
+        // Older templates, templates being built (no comment yet), foreign databases.
+        assert!(!is_own_template(
+            Some("odoo-ci template abc"),
+            "acme-odoo-1234abcd"
+        ));
+        assert!(!is_own_template(None, "acme-odoo-1234abcd"));
+        assert!(!is_own_template(Some("client db"), "acme-odoo-1234abcd"));
+    }
 }

@@ -97,6 +97,17 @@ const STEPS: &[&str] = &[
     "snapshot", "build", "update", "start", "health", "switch", "verify", "stop-old",
 ];
 
+/// The container of one colour of a production: scoped by project, readable, and unique
+/// per exact database name (`acme_prod`, `acme.prod` and `Acme-Prod` slug alike).
+pub fn release_name(scope: &str, database: &str, colour: Colour) -> String {
+    format!(
+        "odoo-ci-{scope}-{}-{}-{}",
+        crate::names::slug(database, '-', 24),
+        crate::names::short_hash(&[database]),
+        colour.as_str()
+    )
+}
+
 fn now_rfc3339() -> String {
     let secs = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -357,6 +368,7 @@ fn deploy_inner(
         network: executor.network.clone(),
         alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
         production: database.to_string(),
+        project: project.scope.clone(),
         reach: Reach::from_env(),
     };
     bg.ensure_network()?;
@@ -547,6 +559,7 @@ pub fn standalone_engine_files(project: &Project, database: &str) -> anyhow::Res
             .unwrap_or_else(|| "odoo-ci-production".into()),
         alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
         production: database.to_string(),
+        project: project.scope.clone(),
         reach: Reach::from_env(),
     };
     let image = match bg.active()? {
@@ -645,11 +658,7 @@ fn release(
     }
 
     let colour = previous.map(|p| p.colour.other()).unwrap_or(Colour::Blue);
-    let name = format!(
-        "odoo-ci-{}-{}",
-        crate::names::slug(&target.database, '-', 40),
-        colour.as_str()
-    );
+    let name = release_name(&project.scope, &target.database, colour);
     let id = d.run("start", |d| {
         let mut args = odoo_args(
             &target.container_server,
@@ -674,6 +683,10 @@ fn release(
             ),
             ("odoo-ci.deployment".to_string(), d.id.clone()),
             ("odoo-ci.database".to_string(), target.database.clone()),
+            (
+                crate::names::PROJECT_LABEL.to_string(),
+                project.scope.clone(),
+            ),
         ]);
         let id = executor.start_server(&name, &inv, &labels)?;
         Ok((id, format!("{name} ({})", colour.as_str())))
@@ -833,6 +846,7 @@ pub fn rollback_to(
             network: network.clone(),
             alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
             production: database.clone(),
+            project: project.scope.clone(),
             reach: Reach::from_env(),
         };
         let previous = bg.active()?;
@@ -853,7 +867,13 @@ pub fn rollback_to(
             network,
             host_data_dir: target.data_dir.to_string_lossy().into_owned(),
             addons_paths: crate::stages::runtime::container_addons_paths(project),
-            labels: HashMap::from([("odoo-ci.stage".to_string(), "production".to_string())]),
+            labels: HashMap::from([
+                ("odoo-ci.stage".to_string(), "production".to_string()),
+                (
+                    crate::names::PROJECT_LABEL.to_string(),
+                    project.scope.clone(),
+                ),
+            ]),
             command: "odoo".into(),
             extra_hosts: vec!["host.docker.internal:host-gateway".into()],
             user: crate::stages::runtime::container_user(&target.data_dir),
@@ -1008,6 +1028,22 @@ fn summary(d: &Deployment) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_names_differ_by_exact_database_and_project() {
+        let names: Vec<String> = ["acme_prod", "acme.prod", "Acme-Prod"]
+            .iter()
+            .map(|db| release_name("p-12345678", db, Colour::Blue))
+            .collect();
+        assert!(names[0] != names[1] && names[1] != names[2] && names[0] != names[2]);
+        assert_ne!(
+            release_name("a-11111111", "prod", Colour::Blue),
+            release_name("b-22222222", "prod", Colour::Blue)
+        );
+        assert!(
+            names[0].starts_with("odoo-ci-p-12345678-acme-prod-") && names[0].ends_with("-blue")
+        );
+    }
 
     #[test]
     fn timestamps_are_rfc3339() {

@@ -78,6 +78,10 @@ pub fn docker_executor(
             plan.commit.clone().unwrap_or_default(),
         ),
         ("odoo-ci.branch".to_string(), plan.branch.clone()),
+        (
+            crate::names::PROJECT_LABEL.to_string(),
+            project.scope.clone(),
+        ),
         ("odoo-ci.stage".to_string(), plan.stage.as_str().to_string()),
         (
             "odoo-ci.version".to_string(),
@@ -173,7 +177,7 @@ pub fn odoo_args(
     database: &str,
     _project: &Project,
 ) -> Vec<String> {
-    vec![
+    let mut args: Vec<String> = vec![
         "-d".into(),
         database.into(),
         "--db_host".into(),
@@ -186,7 +190,12 @@ pub fn odoo_args(
         executor.addons_paths().join(","),
         "-D".into(),
         executor.data_dir(),
-    ]
+    ];
+    // Odoo passes its own `db_sslmode` (default `prefer`) to libpq, over PGSSLMODE.
+    if !server.tls.is_default() {
+        args.extend(["--db_sslmode".into(), server.tls.mode.as_str().into()]);
+    }
+    args
 }
 
 pub fn odoo_env(
@@ -204,6 +213,9 @@ pub fn odoo_env(
     }
     if let Some(p) = &server.password {
         out.push(("PGPASSWORD".into(), p.clone()));
+    }
+    if let Some(cert) = &server.tls.root_cert {
+        out.push(("PGSSLROOTCERT".into(), cert.display().to_string()));
     }
     Ok(out)
 }

@@ -76,18 +76,24 @@ pub struct StagingDatabase {
     pub branch: String,
 }
 
-/// `odoo_ci_stg_<slug>_<hash8>_`: the prefix of every staging database of `branch`. The
-/// slug keeps it readable, the hash keeps branches with the same slug apart; any branch
-/// name (`feat/"; drop`) becomes `[a-z0-9_]` only.
-pub fn branch_prefix(branch: &str) -> String {
+/// `odoo_ci_stg_<slug>_<hash8>_`: the prefix of every staging database of `branch` in the
+/// project `scope`. The slug keeps it readable, the hash of project and branch keeps
+/// projects and branches with the same slug apart; any branch name (`feat/"; drop`)
+/// becomes `[a-z0-9_]` only. A prefix is never how odoo-ci decides what is its own: the
+/// marker comment is (see [`list`]).
+pub fn branch_prefix(scope: &str, branch: &str) -> String {
     let slug = crate::names::slug(branch, '_', 21);
-    let hash = Sha256::digest(branch.as_bytes());
-    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hex = crate::names::short_hash(&[scope, branch]);
     format!("{STAGING_PREFIX}{slug}_{hex}_")
 }
 
-/// Every staging database odoo-ci made on `admin`'s server, oldest first.
-pub fn list(admin: &mut postgres::Client) -> Result<Vec<StagingDatabase>, db::DbError> {
+/// The staging databases odoo-ci made for the project `scope` on `admin`'s server, oldest
+/// first: those whose marker comment names the project. Another project's, or one whose
+/// comment was lost, is never listed, so never dropped.
+pub fn list(
+    admin: &mut postgres::Client,
+    scope: &str,
+) -> Result<Vec<StagingDatabase>, db::DbError> {
     let mut out = Vec::new();
     for name in db::databases_with_prefix(admin, STAGING_PREFIX)? {
         let Some(comment) = db::database_comment(admin, &name)? else {
@@ -96,20 +102,38 @@ pub fn list(admin: &mut postgres::Client) -> Result<Vec<StagingDatabase>, db::Db
         let Some(json) = comment.strip_prefix(MARKER) else {
             continue;
         };
-        let branch = serde_json::from_str::<serde_json::Value>(json.trim())
-            .ok()
-            .and_then(|v| v["branch"].as_str().map(str::to_string))
-            .unwrap_or_default();
+        let Ok(marker) = serde_json::from_str::<serde_json::Value>(json.trim()) else {
+            continue;
+        };
+        if marker["project"].as_str() != Some(scope) {
+            continue;
+        }
+        let branch = marker["branch"].as_str().unwrap_or_default().to_string();
         out.push(StagingDatabase { name, branch });
     }
     Ok(out)
 }
 
-/// The staging server container of a branch.
-fn container_name(branch: &str) -> String {
+/// The staging databases of exactly `branch`: listed as this project's, named as odoo-ci
+/// names them (`<prefix><17 digits>`).
+fn of_branch(all: Vec<StagingDatabase>, scope: &str, branch: &str) -> Vec<String> {
+    let prefix = branch_prefix(scope, branch);
+    all.into_iter()
+        .filter(|d| d.branch == branch)
+        .filter(|d| {
+            d.name
+                .strip_prefix(&prefix)
+                .is_some_and(|stamp| stamp.len() == 17 && stamp.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|d| d.name)
+        .collect()
+}
+
+/// The staging server container of a branch of the project `scope`.
+fn container_name(scope: &str, branch: &str) -> String {
     format!(
         "odoo-ci-staging-{}",
-        branch_prefix(branch)
+        branch_prefix(scope, branch)
             .trim_start_matches(STAGING_PREFIX)
             .trim_end_matches('_')
             .replace('_', "-")
@@ -289,7 +313,7 @@ fn run_inner(
     let mut admin = target.connect("postgres")?;
 
     // One staging run per branch at a time.
-    let prefix = branch_prefix(&plan.branch);
+    let prefix = branch_prefix(&project.scope, &plan.branch);
     let lock_key = i64::from_be_bytes(
         Sha256::digest(prefix.as_bytes())[..8]
             .try_into()
@@ -301,11 +325,11 @@ fn run_inner(
     let executor = docker_executor(project, plan, &data_dir, &opts.output, &opts.cache_dir)?;
     result.timings_ms.insert("build", t.elapsed().as_millis());
 
-    let existing: Vec<String> = list(&mut admin)?
-        .into_iter()
-        .filter(|d| d.name.starts_with(&prefix))
-        .map(|d| d.name)
-        .collect();
+    let existing = of_branch(
+        list(&mut admin, &project.scope)?,
+        &project.scope,
+        &plan.branch,
+    );
     let mut guard = DropOnFailure {
         server: target.clone(),
         database: None,
@@ -347,6 +371,7 @@ fn run_inner(
             guard.database = Some(name.clone());
             let stats = crate::db::copy::dump_restore(&source, &source_db, &target, &name)?;
             let marker = serde_json::json!({
+                "project": project.scope,
                 "branch": plan.branch,
                 "source": source_db,
                 "commit": plan.commit,
@@ -465,7 +490,7 @@ fn run_inner(
 
     // Start and health-check.
     let t = Instant::now();
-    let name = container_name(&plan.branch);
+    let name = container_name(&project.scope, &plan.branch);
     let mut args = odoo_args(&target, &executor, &database, project);
     args.extend(["--http-port".into(), port.to_string()]);
     let inv = Invocation {
@@ -505,7 +530,9 @@ fn run_inner(
     if all.len() > keep {
         for old in &all[..all.len() - keep] {
             if db::drop_database(&mut admin, old).is_ok() {
-                let _ = std::fs::remove_dir_all(data_dir.join("filestore").join(old));
+                if let Some(dir) = crate::names::child_of(&data_dir.join("filestore"), old) {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
                 result.pruned.push(old.clone());
             }
         }
@@ -587,15 +614,41 @@ mod tests {
 
     #[test]
     fn hostile_branch_names_become_safe_prefixes() {
-        let p = branch_prefix("feat/\"; drop table x; --");
+        let p = branch_prefix("acme", "feat/\"; drop table x; --");
         assert!(p.starts_with("odoo_ci_stg_feat_drop_table_x_"), "{p}");
         assert!(p
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
         // Same slug, different branches: different prefixes.
-        assert_ne!(branch_prefix("a/b"), branch_prefix("a-b"));
+        assert_ne!(branch_prefix("acme", "a/b"), branch_prefix("acme", "a-b"));
+        // Same branch, different projects: different prefixes and containers.
+        assert_ne!(branch_prefix("a", "staging"), branch_prefix("b", "staging"));
+        assert_ne!(
+            container_name("a", "staging"),
+            container_name("b", "staging")
+        );
         // A timestamp of 17 digits still fits PostgreSQL's 63-byte names.
-        assert!(branch_prefix(&"x".repeat(300)).len() + 17 <= 63);
-        assert!(container_name("feat/\"; drop").starts_with("odoo-ci-staging-feat-drop-"));
+        assert!(branch_prefix("acme", &"x".repeat(300)).len() + 17 <= 63);
+        assert!(container_name("acme", "feat/\"; drop").starts_with("odoo-ci-staging-feat-drop-"));
+    }
+
+    #[test]
+    fn only_this_branch_s_own_names_are_its_databases() {
+        let db = |name: String, branch: &str| StagingDatabase {
+            name,
+            branch: branch.to_string(),
+        };
+        let mine = format!("{}20260101120000000", branch_prefix("p", "staging"));
+        // `staging/<hash>/x` has a prefix that starts with `staging`'s: a prefix match took it.
+        let hex = crate::names::short_hash(&["p", "staging"]);
+        let other_branch = format!("staging/{hex}/x");
+        let other = format!("{}20260101120000000", branch_prefix("p", &other_branch));
+        let forged = format!("{}20260101/../../v", branch_prefix("p", "staging"));
+        let all = vec![
+            db(mine.clone(), "staging"),
+            db(other, &other_branch),
+            db(forged, "staging"),
+        ];
+        assert_eq!(of_branch(all, "p", "staging"), vec![mine]);
     }
 }

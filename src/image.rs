@@ -75,7 +75,7 @@ pub fn build_context(
     let mut ignore = GlobSetBuilder::new();
     let mut patterns: Vec<String> = vec![".git".into(), ".git/**".into()];
     patterns.extend(extra_ignores.iter().map(|p| p.to_string()));
-    if let Ok(text) = std::fs::read_to_string(root.join(".dockerignore")) {
+    if let Some(text) = crate::repo_file::optional_text(root, ".dockerignore")? {
         for line in text
             .lines()
             .map(str::trim)
@@ -95,7 +95,7 @@ pub fn build_context(
         }
     }
     let ignore = ignore.build().map_err(std::io::Error::other)?;
-    let own = root.join("Dockerfile").is_file();
+    let own = crate::repo_file::optional_text(root, "Dockerfile")?;
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
     let mut stack = vec![root.to_path_buf()];
@@ -120,10 +120,10 @@ pub fn build_context(
     }
     // The repo's own Dockerfile, or the generated one; either way our labels are added as
     // its last instruction (they label the final stage).
-    let mut text = if own {
-        std::fs::read_to_string(root.join("Dockerfile"))?
-    } else {
-        dockerfile(base, root.join("requirements.txt").is_file(), base_user)
+    let requirements = crate::repo_file::optional_text(root, "requirements.txt")?.is_some();
+    let mut text = match own {
+        Some(text) => text,
+        None => dockerfile(base, requirements, base_user),
     };
     if !text.ends_with('\n') {
         text.push('\n');
@@ -250,5 +250,23 @@ mod tests {
                 .any(|n| n.starts_with("secret") || n.starts_with(".git") || n.ends_with(".log")),
             "{names:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    #[test]
+    fn a_dockerfile_linked_out_of_the_repository_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/proc/self/environ", dir.path().join("Dockerfile")).unwrap();
+        let err = build_context(dir.path(), "base", None, &[], &HashMap::new()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("Dockerfile") && text.contains("outside the repository"),
+            "{text}"
+        );
+        assert!(!text.contains("PATH="), "{text}");
     }
 }

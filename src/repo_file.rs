@@ -127,6 +127,20 @@ fn check_regular(path: &Path, meta: &std::fs::Metadata) -> Result<(), RepoFileEr
     })
 }
 
+/// Build inputs (`Dockerfile`, `.dockerignore`, `requirements.txt`) are small.
+pub const BUILD_FILE_LIMIT: u64 = 1024 * 1024;
+
+/// The text of the optional file `name` at the project `root`: `None` when there is none,
+/// an error (naming the file, never quoting it) when it is a link out of the repository,
+/// not a regular file, or too large.
+pub fn optional_text(root: &Path, name: &str) -> std::io::Result<Option<String>> {
+    match read_inside(root, &root.join(name), BUILD_FILE_LIMIT) {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(std::io::Error::other(format!("{e} ({})", e.hint()))),
+    }
+}
+
 /// Reads `path` inside `root` (see [`Boundary::read`]).
 pub fn read_inside(root: &Path, path: &Path, limit: u64) -> Result<Vec<u8>, RepoFileError> {
     let boundary = Boundary::new(root).map_err(|source| RepoFileError::Io {

@@ -388,8 +388,9 @@ fn template_key(project: &Project, executor: &dyn Executor, preinstall: &[String
     let mut h = Sha256::new();
     h.update(executor.identity().as_bytes());
     h.update(b"\0");
-    if let Ok(req) = std::fs::read(project.config.root.join("requirements.txt")) {
-        h.update(&req);
+    if let Ok(Some(req)) = crate::repo_file::optional_text(&project.config.root, "requirements.txt")
+    {
+        h.update(req.as_bytes());
     }
     h.update(b"\0");
     h.update(project.addons.series.to_string().as_bytes());

@@ -142,7 +142,9 @@ pub fn docker_executor(
         .ok()
         .and_then(|i| i.id)
         .unwrap_or_else(|| config.file.odoo.image.clone());
-    let own_dockerfile = std::fs::read(config.root.join("Dockerfile")).unwrap_or_default();
+    let own_dockerfile = crate::repo_file::optional_text(&config.root, "Dockerfile")?
+        .unwrap_or_default()
+        .into_bytes();
     let environment_id = format!("{base_id}:{}", hex_sha256(&own_dockerfile));
     Ok(DockerExecutor {
         docker,

@@ -37,6 +37,9 @@ pub struct Facts<'a> {
     pub base: Option<BaseFacts>,
     /// Used in the image name.
     pub project: String,
+    /// Tags an image built from a checkout with no commit: one per checkout folder, so
+    /// two checkouts' uncommitted builds never overwrite each other's image.
+    pub worktree_tag: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -179,7 +182,7 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
     let tag = commit
         .as_deref()
         .map(short)
-        .unwrap_or("worktree")
+        .unwrap_or(&facts.worktree_tag)
         .to_string();
     let image = format!("odoo-ci/{}:{tag}", facts.project);
     let steps = steps(config, stage, &addons, &image);

@@ -34,6 +34,15 @@ impl Project {
             graph: &self.graph,
             base: self.base.clone(),
             project: self.project.clone(),
+            worktree_tag: format!(
+                "worktree-{}",
+                crate::names::short_hash(&[&self
+                    .config
+                    .root
+                    .canonicalize()
+                    .unwrap_or_else(|_| self.config.root.clone())
+                    .to_string_lossy()])
+            ),
         }
     }
 }

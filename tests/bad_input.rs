@@ -207,3 +207,38 @@ fn bad_git_ref() {
     let err = plan_error(&p, &["--base", "no-such-ref"]);
     assert!(err.contains("`no-such-ref`"), "{err}");
 }
+
+#[test]
+fn a_deeply_nested_manifest_is_a_located_error_not_a_crash() {
+    // 10-20k levels aborted the process (stack overflow), at 2-5k with 64+ addons, whose
+    // manifests are read on worker threads with smaller stacks.
+    let p = project_with(BASIC_CONFIG);
+    for i in 0..70 {
+        p.addon(&format!("a_more_{i}"), "17.0.1.0.0", &["base"]);
+    }
+    let deep = format!(
+        "{{'name': 'x', 'data': {}{}}}\n",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    p.write("addons/a_deep/__manifest__.py", &deep);
+    let err = plan_error(&p, &[]);
+    assert!(err.contains("too many nested"), "{err}");
+    assert!(err.contains("addons/a_deep/__manifest__.py:1:"), "{err}");
+}
+
+#[test]
+fn a_symlinked_addon_folder_is_listed_as_odoo_lists_it() {
+    let p = project_with(BASIC_CONFIG);
+    p.addon("vendored", "17.0.1.0.0", &["base"]);
+    std::fs::create_dir_all(p.path().join("vendor")).unwrap();
+    std::fs::rename(
+        p.path().join("addons/vendored"),
+        p.path().join("vendor/vendored"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../vendor/vendored", p.path().join("addons/vendored")).unwrap();
+    let out = p.run(&["addons", "list", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("\"vendored\""), "{}", out.stdout);
+}

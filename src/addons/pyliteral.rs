@@ -77,6 +77,7 @@ pub fn parse(source: &str) -> Result<Node<'_>, LiteralError> {
         src: source.as_bytes(),
         text: source,
         pos: 0,
+        depth: 0,
     };
     if source.starts_with('\u{feff}') {
         p.pos = 3;
@@ -90,10 +91,16 @@ pub fn parse(source: &str) -> Result<Node<'_>, LiteralError> {
     Ok(node)
 }
 
+/// Python's tokenizer refuses more than 200 open brackets ("too many nested
+/// parentheses"); so does this parser, before its recursion could exhaust a stack.
+pub const MAX_NESTING: usize = 200;
+
 struct Parser<'a> {
     src: &'a [u8],
     text: &'a str,
     pos: usize,
+    /// Brackets open at `pos`.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -163,13 +170,7 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected("a literal"));
         };
         match c {
-            b'{' => self.brace(start),
-            b'[' => {
-                self.pos += 1;
-                let items = self.sequence(b']')?;
-                Ok(self.node(Value::List(items), start))
-            }
-            b'(' => self.paren(start),
+            b'{' | b'[' | b'(' => self.nested(c, start),
             b'\'' | b'"' => self.strings(start),
             b'0'..=b'9' | b'.' => self.number(start, false),
             b'-' | b'+' => {
@@ -183,6 +184,30 @@ impl<'a> Parser<'a> {
             c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => self.word(start),
             _ => Err(self.unexpected("a literal")),
         }
+    }
+
+    /// A bracketed literal, refused past [`MAX_NESTING`] levels as Python does.
+    fn nested(&mut self, open: u8, start: usize) -> Result<Node<'a>, LiteralError> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.syntax(
+                start,
+                format!(
+                    "too many nested parentheses (Python refuses more than {MAX_NESTING} levels)"
+                ),
+            ));
+        }
+        self.depth += 1;
+        let node = match open {
+            b'{' => self.brace(start),
+            b'[' => {
+                self.pos += 1;
+                self.sequence(b']')
+                    .map(|items| self.node(Value::List(items), start))
+            }
+            _ => self.paren(start),
+        };
+        self.depth -= 1;
+        node
     }
 
     fn node(&self, value: Value<'a>, start: usize) -> Node<'a> {
@@ -726,6 +751,24 @@ mod tests {
         assert!(matches!(parse(""), Err(LiteralError::Syntax { .. })));
         assert!(matches!(parse("b'é'"), Err(LiteralError::Syntax { .. })));
         assert!(matches!(parse("[1, 2"), Err(LiteralError::Syntax { .. })));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_as_python_refuses_it() {
+        let ok = format!("{{'data': {}1{}}}", "[".repeat(150), "]".repeat(150));
+        assert!(parse(&ok).is_ok());
+        for depth in [201, 20_000] {
+            let deep = format!("{{'data': {}{}}}", "[".repeat(depth), "]".repeat(depth));
+            let err = parse(&deep).unwrap_err();
+            assert!(err.to_string().contains("too many nested"), "{err}");
+        }
+        // In a small stack too (discovery's worker threads).
+        let deep = format!("{{'data': {}{}}}", "(".repeat(5_000), ")".repeat(5_000));
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || parse(&deep).is_err())
+            .unwrap();
+        assert!(handle.join().unwrap());
     }
 
     #[test]

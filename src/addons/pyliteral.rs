@@ -762,10 +762,10 @@ mod tests {
             let err = parse(&deep).unwrap_err();
             assert!(err.to_string().contains("too many nested"), "{err}");
         }
-        // In a small stack too (discovery's worker threads).
+        // In half the stack a worker thread gets (discovery reads manifests on them).
         let deep = format!("{{'data': {}{}}}", "(".repeat(5_000), ")".repeat(5_000));
         let handle = std::thread::Builder::new()
-            .stack_size(256 * 1024)
+            .stack_size(1024 * 1024)
             .spawn(move || parse(&deep).is_err())
             .unwrap();
         assert!(handle.join().unwrap());

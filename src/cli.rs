@@ -184,6 +184,10 @@ pub struct CheckLogArgs {
     /// Red when the log has no test summary line (tests were asked for).
     #[arg(long)]
     pub tests_expected: bool,
+    /// A log that ends while a test runs is not red (the unfinished test is still not
+    /// counted as passed).
+    #[arg(long)]
+    pub allow_truncated: bool,
     /// Map an addon to its folder in the repo for file paths, `ADDON=DIR` (repeatable).
     #[arg(long = "path-map", value_name = "ADDON=DIR")]
     pub path_map: Vec<String>,

@@ -265,9 +265,65 @@ fn a_truncated_log_without_summary_is_red_when_tests_were_expected() {
     let reasons = v["reasons"].to_string();
     assert!(reasons.contains("no test summary line"), "{reasons}");
     assert!(reasons.contains("never finished loading"), "{reasons}");
-    // Without the expectation, the same log is green: the exit code alone is not the verdict.
+    // Without the expectation the log is still cut while a test runs: red, and that test
+    // is not counted as passed.
     let (code, v) = check_stdin(cut.as_bytes(), &[]);
-    assert_eq!((code, v["colour"].as_str()), (0, Some("green")));
+    assert_eq!((code, v["colour"].as_str()), (1, Some("red")), "{v:#}");
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("the log ends while"),
+        "{v:#}"
+    );
+    let unfinished = v["tests"]["skipped"].as_u64().unwrap();
+    assert_eq!(unfinished, 1, "{v:#}");
+    // Told that a cut log is expected, it is not red; the unfinished test still did not pass.
+    let (code, v) = check_stdin(cut.as_bytes(), &["--allow-truncated"]);
+    assert_eq!((code, v["colour"].as_str()), (0, Some("green")), "{v:#}");
+    assert_eq!(v["tests"]["skipped"], 1);
+    assert_eq!(
+        v["tests"]["passed"].as_u64(),
+        Some(v["tests"]["total"].as_u64().unwrap() - 1)
+    );
+}
+
+#[test]
+fn a_multi_line_assertion_is_named_by_its_exception_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let (out, v) = check(&[
+        &fixture("diff_failure_18.log"),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 1);
+    let failure = &v["failures"][0];
+    assert_eq!(
+        failure["message"],
+        "AssertionError: 'discount: 100% off\\nreally' != 'discount: 10% off\\nreally'"
+    );
+    assert!(
+        failure["traceback"].as_str().unwrap().ends_with("  really"),
+        "the diff stays as details"
+    );
+    let xml = std::fs::read_to_string(junit).unwrap();
+    assert!(xml.contains("type=\"AssertionError\""), "{xml}");
+    assert!(xml.contains("+ discount: 10% off"), "{xml}");
+}
+
+#[test]
+fn many_distinct_stats_lines_are_read_in_linear_time() {
+    // 200,000 `odoo.tests.stats` lines of distinct modules did not finish in 300 s: each
+    // looked its module up with a linear search.
+    let mut log = String::new();
+    for i in 0..200_000 {
+        log.push_str(&format!(
+            "2026-11-21 22:42:22,300 5965 INFO db1 odoo.tests.stats: mod_{i}: 3 tests 0.01s 10 queries \n"
+        ));
+    }
+    let (_, v) = check_stdin(log.as_bytes(), &[]);
+    assert_eq!(v["modules"].as_array().map(Vec::len), Some(200_000));
 }
 
 #[test]

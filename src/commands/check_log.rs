@@ -21,6 +21,7 @@ const READ_BUFFER: usize = 1 << 20;
 pub fn run(config_path: &Path, args: &CheckLogArgs) -> anyhow::Result<u8> {
     let mut opts = Options {
         tests_expected: args.tests_expected,
+        allow_truncated: args.allow_truncated,
         exit_code: args.exit_code,
         ..Options::default()
     };

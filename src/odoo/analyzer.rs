@@ -16,6 +16,11 @@ use crate::config::WarningPolicy;
 const MAX_RECORD_BYTES: usize = 64 * 1024;
 /// Problems and warning groups kept (the rest are counted).
 const MAX_PROBLEMS: usize = 500;
+/// Failures whose traceback is kept whole; later ones keep its head and its tail, so
+/// memory stays bounded however many tests fail.
+const FULL_TRACEBACKS: usize = 100;
+/// What a later failure keeps of its traceback.
+const CUT_TRACEBACK_BYTES: usize = 4 * 1024;
 const MAX_WARNING_GROUPS: usize = 1000;
 /// Characters of a warning's first line used to group it.
 const WARNING_KEY_CHARS: usize = 300;
@@ -30,6 +35,9 @@ pub struct Options {
     /// The Odoo process's exit code, when known.
     pub exit_code: Option<i32>,
     pub warnings: WarningPolicy,
+    /// A log that ends while a test runs is red unless this is set (e.g. a log cut on
+    /// purpose); the unfinished test is never counted as passed either way.
+    pub allow_truncated: bool,
 }
 
 /// Something worth showing live; indices point into the analyzer's lists.
@@ -81,6 +89,7 @@ pub struct Analyzer {
     warnings_ignored: u64,
     warning_groups: HashMap<(String, String), u64>,
     modules: Vec<ModuleStats>,
+    module_index: HashMap<String, usize>,
     summary: Option<Summary>,
     skipped: u64,
     modules_loaded: bool,
@@ -105,6 +114,7 @@ impl Analyzer {
             warnings_ignored: 0,
             warning_groups: HashMap::new(),
             modules: Vec::new(),
+            module_index: HashMap::new(),
             summary: None,
             skipped: 0,
             modules_loaded: false,
@@ -279,14 +289,18 @@ impl Analyzer {
         }
     }
 
+    /// A module's stats, found through an index: a linear search made 200,000 stats lines
+    /// of distinct modules quadratic.
     fn module_stats(&mut self, name: &str) -> &mut ModuleStats {
-        let i = match self.modules.iter().position(|m| m.name == name) {
-            Some(i) => i,
+        let i = match self.module_index.get(name) {
+            Some(&i) => i,
             None => {
                 self.modules.push(ModuleStats {
                     name: name.to_string(),
                     ..ModuleStats::default()
                 });
+                self.module_index
+                    .insert(name.to_string(), self.modules.len() - 1);
                 self.modules.len() - 1
             }
         };
@@ -370,11 +384,14 @@ impl Analyzer {
     fn on_test_failure(&mut self, p: &Pending, description: String, kind: FailureKind) -> Event {
         self.test_failure_records += 1;
         let (module, logger, test) = describe_test(&p.logger, &description);
-        let traceback = p.continuation.trim_end().to_string();
-        let message = last_line(&traceback)
+        let mut traceback = p.continuation.trim_end().to_string();
+        let message = exception_line(&traceback)
             .unwrap_or(&p.message)
             .trim()
             .to_string();
+        if self.failures.len() >= FULL_TRACEBACKS {
+            traceback = cut_middle(&traceback, CUT_TRACEBACK_BYTES);
+        }
         let location = self.opts.path_map.failure_location(&traceback, &module);
         let (file, line) = match location {
             Some((f, l)) => (Some(f), Some(l)),
@@ -389,7 +406,8 @@ impl Analyzer {
         case.file = file.clone();
         case.line = line;
         case.message = Some(message.clone());
-        case.traceback = Some(traceback.clone());
+        // Kept once, in the failure (JUnit finds it there).
+        case.traceback = None;
         self.failures.push(Failure {
             module,
             test: test_id(&test),
@@ -463,7 +481,7 @@ impl Analyzer {
     /// Ends the log and gives the verdict.
     pub fn finish(mut self) -> LogResult {
         let _ = self.flush();
-        self.running = None;
+        let unfinished = self.unfinished_test();
         let failed_seen = self
             .failures
             .iter()
@@ -491,7 +509,16 @@ impl Analyzer {
                 }
             }
         };
-        let (colour, reasons) = self.verdict(&tests);
+        let (colour, mut reasons) = self.verdict(&tests);
+        let mut colour = colour;
+        if let Some(name) = unfinished {
+            if !self.opts.allow_truncated {
+                colour = Colour::Red;
+                reasons.insert(0, format!(
+                    "the log ends while `{name}` runs: the run was cut short (pass --allow-truncated when that is expected)"
+                ));
+            }
+        }
         let mut groups: Vec<WarningGroup> = self
             .warning_groups
             .into_iter()
@@ -525,6 +552,20 @@ impl Analyzer {
             foreign_lines: self.foreign_lines,
             cases: self.cases,
         }
+    }
+
+    /// The test that was running when the log ended, if the log ended mid-run (no summary
+    /// line after it): it is counted as skipped, never as passed.
+    fn unfinished_test(&mut self) -> Option<String> {
+        let (i, _) = self.running.take()?;
+        if self.summary.is_some() || self.cases[i].status != CaseStatus::Passed {
+            return None;
+        }
+        let case = &mut self.cases[i];
+        case.status = CaseStatus::Skipped;
+        case.message = Some("unfinished: the log ended while it ran".to_string());
+        self.skipped += 1;
+        Some(format!("{}.{}", case.class, case.method))
     }
 
     fn verdict(&self, tests: &TestCounts) -> (Colour, Vec<String>) {
@@ -586,6 +627,41 @@ impl Analyzer {
             (true, _, _) => (Colour::Green, Vec::new()),
         }
     }
+}
+
+/// The line that names the exception (`AssertionError: 6 != 7`): the first unindented
+/// line after the last frame. The lines after it (a diff, a multi-line message) are
+/// details; the traceback's last line is often one of those (`?    ^`).
+pub fn exception_line(traceback: &str) -> Option<&str> {
+    let lines: Vec<&str> = traceback.lines().collect();
+    let last_frame = lines.iter().rposition(|l| l.starts_with("  File "));
+    let after = last_frame.map(|i| i + 1).unwrap_or(0);
+    lines[after..]
+        .iter()
+        .find(|l| !l.is_empty() && !l.starts_with(' ') && !l.starts_with("Traceback "))
+        .copied()
+        .or_else(|| last_line(traceback))
+}
+
+/// `text` cut to about `limit` bytes: its head and its tail, with the cut said.
+fn cut_middle(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut head = limit / 2;
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = text.len() - limit / 2;
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!(
+        "{}\n… ({} bytes cut) …\n{}",
+        &text[..head],
+        tail - head,
+        &text[tail..]
+    )
 }
 
 fn lossy(b: &[u8]) -> String {

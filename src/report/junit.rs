@@ -11,6 +11,12 @@ use crate::odoo::result::{CaseStatus, LogResult};
 
 pub fn render(result: &LogResult, name: &str) -> Result<String, quick_junit::SerializeError> {
     let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+    // Tracebacks are kept once, in the failures.
+    let tracebacks: std::collections::HashMap<(&str, &str), &str> = result
+        .failures
+        .iter()
+        .map(|f| ((f.module.as_str(), f.test.as_str()), f.traceback.as_str()))
+        .collect();
     for case in &result.cases {
         let status = match case.status {
             CaseStatus::Passed => TestCaseStatus::success(),
@@ -34,8 +40,14 @@ pub fn render(result: &LogResult, name: &str) -> Result<String, quick_junit::Ser
                         s.set_type(ty);
                     }
                 }
-                if let Some(tb) = &case.traceback {
-                    s.set_description(tb.as_str());
+                let id = format!("{}.{}", case.class, case.method);
+                let traceback = case.traceback.as_deref().or_else(|| {
+                    tracebacks
+                        .get(&(case.module.as_str(), id.as_str()))
+                        .copied()
+                });
+                if let Some(tb) = traceback {
+                    s.set_description(tb);
                 }
                 s
             }

@@ -24,7 +24,7 @@ pub fn render(result: &LogResult, title: &str, limit: usize) -> String {
         t.total, t.passed, t.failed, t.errors, t.skipped, result.warnings.total
     );
     for reason in &result.reasons {
-        let _ = writeln!(out, "- {}", escape(reason));
+        let _ = writeln!(out, "- {}", escape(&cut_chars(reason, REASON_CHARS)));
     }
     if !result.reasons.is_empty() {
         out.push('\n');
@@ -99,7 +99,27 @@ pub fn render(result: &LogResult, title: &str, limit: usize) -> String {
     }
     let _ = left;
     out.push_str(&totals);
+    if out.len() > limit {
+        // Only when the head alone is over: cut it, never past the limit.
+        let mut end = limit.saturating_sub(totals.len() + note_room);
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        let _ = writeln!(out, "\n> ✂️ Summary truncated to stay under {limit} bytes.");
+        out.push_str(&totals);
+    }
     out
+}
+
+/// A reason line is one line of text; an ERROR record's message can be 600 KB.
+const REASON_CHARS: usize = 2_000;
+
+fn cut_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
 }
 
 /// Keeps Markdown from reading log text as markup.
@@ -120,6 +140,21 @@ mod tests {
             ));
         }
         analyze(log.as_bytes(), Options::default()).unwrap()
+    }
+
+    #[test]
+    fn huge_error_records_stay_under_the_limit() {
+        let mut log = String::new();
+        for i in 0..5 {
+            log.push_str(&format!(
+                "2026-11-21 22:42:24,826 1 ERROR db odoo.sql_db: bad query {i} {}\n",
+                "x".repeat(600 * 1024)
+            ));
+        }
+        let result = analyze(log.as_bytes(), Options::default()).unwrap();
+        let md = render(&result, "Odoo tests", STEP_SUMMARY_LIMIT);
+        assert!(md.len() <= STEP_SUMMARY_LIMIT, "{}", md.len());
+        assert!(md.contains("log records"), "the totals stay");
     }
 
     #[test]

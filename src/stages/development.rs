@@ -350,6 +350,7 @@ fn analyzer_options(project: &Project, tests_expected: bool, exit_code: Option<i
         tests_expected,
         exit_code,
         warnings: project.config.file.development.warnings,
+        allow_truncated: false,
     }
 }
 

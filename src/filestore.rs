@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -264,10 +263,7 @@ impl EngineFiles {
         let result = work(&created.id).await;
         let _ = self
             .docker
-            .remove_container(
-                &created.id,
-                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-            )
+            .remove_container(&created.id, Some(crate::executor::docker::removal()))
             .await;
         result
     }

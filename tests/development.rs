@@ -183,6 +183,33 @@ fn one_project_s_template_pruning_leaves_other_projects_templates() {
     assert_no_leftovers(&rb, "prune_b");
 }
 
+fn dangling_volumes() -> std::collections::BTreeSet<String> {
+    let out = Command::new("docker")
+        .args(["volume", "ls", "-q", "--filter", "dangling=true"])
+        .output()
+        .expect("docker volume ls");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn containers_are_removed_with_their_anonymous_volumes() {
+    // The official image declares VOLUME /var/lib/odoo /mnt/extra-addons (so does the
+    // fake): a container removed without its volumes leaves two behind, on every run.
+    let before = dangling_volumes();
+    let p = project(&[("dev_vol", &[], PASSING)], "");
+    let (out, r) = run_test(&p, "volumes", &[]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    assert_no_leftovers(&r, "volumes");
+    let left: Vec<String> = dangling_volumes().difference(&before).cloned().collect();
+    for v in &left {
+        let _ = Command::new("docker").args(["volume", "rm", v]).output();
+    }
+    assert!(left.is_empty(), "volumes left behind: {left:?}");
+}
+
 #[test]
 fn odoo_writes_the_data_dir_as_the_folder_s_owner() {
     use std::os::unix::fs::MetadataExt;

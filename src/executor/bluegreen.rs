@@ -9,9 +9,7 @@ use bollard::models::{
     EndpointSettings, ExecConfig, NetworkConnectRequest, NetworkCreateRequest,
     NetworkDisconnectRequest,
 };
-use bollard::query_parameters::{
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
-};
+use bollard::query_parameters::{ListContainersOptionsBuilder, RestartContainerOptionsBuilder};
 use bollard::Docker;
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -325,10 +323,7 @@ impl BlueGreen<'_> {
     pub fn remove(&self, id: &str) -> Result<(), ExecError> {
         runtime()?.block_on(async {
             self.docker
-                .remove_container(
-                    id,
-                    Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-                )
+                .remove_container(id, Some(crate::executor::docker::removal()))
                 .await?;
             Ok(())
         })

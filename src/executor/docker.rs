@@ -36,6 +36,15 @@ pub struct DockerExecutor {
     pub user: Option<String>,
 }
 
+/// Removes a container whatever its state, with its anonymous volumes: the official Odoo
+/// image declares two (`/var/lib/odoo`, `/mnt/extra-addons`), which leak otherwise.
+pub fn removal() -> bollard::query_parameters::RemoveContainerOptions {
+    RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build()
+}
+
 /// `uid:gid` of the owner of `dir` on this machine.
 pub fn owner_of(dir: &std::path::Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
@@ -117,14 +126,7 @@ impl DockerExecutor {
         let id = created.id;
         let result = self.attach_and_wait(&id, inv, on_line).await;
         // Removed whatever happened: success, failure, timeout or cancel.
-        if let Err(e) = self
-            .docker
-            .remove_container(
-                &id,
-                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-            )
-            .await
-        {
+        if let Err(e) = self.docker.remove_container(&id, Some(removal())).await {
             eprintln!("warning: could not remove container {id}: {e}");
         }
         result
@@ -282,13 +284,7 @@ impl DockerExecutor {
     }
 
     async fn remove_named(&self, name: &str) {
-        let _ = self
-            .docker
-            .remove_container(
-                name,
-                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-            )
-            .await;
+        let _ = self.docker.remove_container(name, Some(removal())).await;
     }
 
     /// `None` while the container runs; otherwise why it is not running.
@@ -354,12 +350,7 @@ pub fn remove_labelled(docker: &Docker, key: &str, value: &str) -> Result<usize,
         let mut removed = 0;
         for c in found {
             if let Some(id) = c.id {
-                docker
-                    .remove_container(
-                        &id,
-                        Some(RemoveContainerOptionsBuilder::new().force(true).build()),
-                    )
-                    .await?;
+                docker.remove_container(&id, Some(removal())).await?;
                 removed += 1;
             }
         }

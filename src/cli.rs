@@ -54,7 +54,7 @@ pub enum Command {
     /// Send a stored result to the Git host again (for a separate reporting job).
     Report(ReportArgs),
     /// Map the branch to its stage and run that stage (what a CI job calls).
-    Run(TestArgs),
+    Run(RunArgs),
     /// Flag addons that changed without a version bump (production would not update them).
     Guard(GuardArgs),
     /// Raise addon versions, rewriting only the version string of each manifest.
@@ -221,6 +221,23 @@ pub struct TestArgs {
     /// Exit 1 on yellow too.
     #[arg(long)]
     pub fail_on_warning: bool,
+}
+
+/// `odoo-ci run`: the stage the branch maps to, with any stage's flags (those of the other
+/// stages are ignored, so one `args:` line serves every branch of a workflow).
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub test: TestArgs,
+    /// Staging: overrides `staging.push`.
+    #[arg(long, value_enum)]
+    pub push: Option<crate::config::schema::PushMode>,
+    /// Production: fail at once when another deploy holds the lock.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Production: overrides `production.update_mode`.
+    #[arg(long, value_enum)]
+    pub update_mode: Option<crate::config::schema::UpdateMode>,
 }
 
 #[derive(Debug, Args)]

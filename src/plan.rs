@@ -37,6 +37,8 @@ pub struct Facts<'a> {
     pub base: Option<BaseFacts>,
     /// Used in the image name.
     pub project: String,
+    /// Names of the environment variables that are set (not their values).
+    pub env_names: std::collections::BTreeSet<String>,
     /// Tags an image built from a checkout with no commit: one per checkout folder, so
     /// two checkouts' uncommitted builds never overwrite each other's image.
     pub worktree_tag: String,
@@ -95,6 +97,37 @@ pub struct Plan {
     pub problems: Vec<String>,
     /// Addons that changed without a version bump, or went down (see `version_guard`).
     pub guard: Vec<GuardFinding>,
+    /// Variables the stage needs that are not set: `plan` warns, every stage refuses to
+    /// start (exit 2) before it touches anything.
+    pub unset_variables: Vec<UnsetVariable>,
+}
+
+/// A `${VAR}` a stage needs, unset in this environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnsetVariable {
+    /// Where the config uses it (`production.database`).
+    pub key: String,
+    pub variable: String,
+}
+
+impl Plan {
+    /// The bad-input error a stage stops with when a variable it needs is unset.
+    pub fn require_variables(&self) -> Result<(), crate::exit::BadInput> {
+        if self.unset_variables.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = self
+            .unset_variables
+            .iter()
+            .map(|u| format!("`{}` (for `{}`)", u.variable, u.key))
+            .collect();
+        Err(crate::exit::BadInput::new(format!(
+            "{} needs variables that are not set: {}",
+            self.stage,
+            list.join(", ")
+        ))
+        .hint("set them in the CI job's environment (secrets), or give defaults with `${VAR:-default}`; nothing was touched"))
+    }
 }
 
 /// The plan for the stage the branch maps to.
@@ -209,6 +242,17 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
     {
         problems.push(finding.message.clone());
     }
+    let unset_variables: Vec<UnsetVariable> = config
+        .unset_variables(stage, &|v| facts.env_names.contains(v))
+        .into_iter()
+        .map(|(key, variable)| UnsetVariable { key, variable })
+        .collect();
+    for u in &unset_variables {
+        notes.push(format!(
+            "`{}` needs `{}`, which is not set: the stage will refuse to start",
+            u.key, u.variable
+        ));
+    }
     Ok(Plan {
         stage,
         branch: facts.context.branch.clone(),
@@ -223,6 +267,7 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
         notes,
         problems,
         guard,
+        unset_variables,
     })
 }
 

@@ -34,6 +34,10 @@ impl Project {
             graph: &self.graph,
             base: self.base.clone(),
             project: self.project.clone(),
+            env_names: std::env::vars()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, _)| k)
+                .collect(),
             worktree_tag: format!(
                 "worktree-{}",
                 crate::names::short_hash(&[&self

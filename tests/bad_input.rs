@@ -242,3 +242,67 @@ fn a_symlinked_addon_folder_is_listed_as_odoo_lists_it() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("\"vendored\""), "{}", out.stdout);
 }
+
+const STAGED_CONFIG: &str = "odoo:\n  series: \"17.0\"\n  image: odoo:17.0\naddons_paths: [addons]\nbranches:\n  - match: main\n    stage: production\n  - match: \"staging*\"\n    stage: staging\n  - match: \"*\"\n    stage: development\nproduction:\n  database: ${PRODUCTION_DB_URL}\n";
+
+#[test]
+fn a_variable_a_stage_needs_is_warned_by_plan_and_stops_every_stage_before_it_starts() {
+    let p = project_with(STAGED_CONFIG);
+    let out = p.run(&["plan", "--branch", "staging-x", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(plan["unset_variables"][0]["variable"], "PRODUCTION_DB_URL");
+    assert!(
+        plan["notes"].to_string().contains("PRODUCTION_DB_URL"),
+        "{}",
+        plan["notes"]
+    );
+    for args in [
+        vec!["stage", "--branch", "staging-x", "--output", "out-stage"],
+        vec!["deploy", "--branch", "main", "--output", "out-deploy"],
+        vec!["run", "--branch", "staging-x", "--output", "out-run"],
+    ] {
+        let out = p.run(&args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("PRODUCTION_DB_URL"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("hint: "), "{}", out.stderr);
+        let output = args[args.len() - 1];
+        assert!(
+            !p.path().join(output).exists(),
+            "{args:?} wrote {output} before refusing"
+        );
+    }
+}
+
+#[test]
+fn run_takes_every_stage_s_flags() {
+    // The action calls `odoo-ci run` when `stage:` is empty, with the workflow's `args:`.
+    let p = project_with(STAGED_CONFIG);
+    for branch in ["main", "staging-x"] {
+        let out = p.run(&[
+            "run",
+            "--branch",
+            branch,
+            "--no-wait",
+            "--update-mode",
+            "hash",
+            "--push",
+            "update",
+        ]);
+        assert!(
+            !out.stderr.contains("unexpected argument"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(
+            out.code, 2,
+            "stops on the unset variable, not on a flag: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("PRODUCTION_DB_URL"), "{}", out.stderr);
+    }
+}

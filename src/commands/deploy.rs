@@ -27,6 +27,7 @@ pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
     };
     let project = crate::project::load(config, &overrides)?;
     let plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
+    plan.require_variables()?;
     super::print_plan(&project, &plan);
     let opts = DeployOptions {
         output: args.output.clone(),
@@ -60,6 +61,7 @@ pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
         },
     )?;
     let plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
+    plan.require_variables()?;
     let opts = DeployOptions {
         output: args.output.clone(),
         cache_dir: super::test::cache_dir(),

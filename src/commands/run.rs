@@ -2,11 +2,12 @@
 
 use std::path::Path;
 
-use crate::cli::TestArgs;
+use crate::cli::RunArgs;
 use crate::config::Stage;
 use crate::context::Overrides;
 
-pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
+pub fn run(config: &Path, run: &RunArgs) -> anyhow::Result<u8> {
+    let args = &run.test;
     let overrides = Overrides {
         branch: args.target.branch.clone(),
         git_ref: args.target.git_ref.clone(),
@@ -21,7 +22,7 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
             &crate::cli::StageArgs {
                 target: args.target.clone(),
                 output: args.output.clone(),
-                push: None,
+                push: run.push,
             },
         ),
         Stage::Production => super::deploy::deploy(
@@ -30,8 +31,8 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
                 target: args.target.clone(),
                 sha: None,
                 tag: None,
-                no_wait: false,
-                update_mode: None,
+                no_wait: run.no_wait,
+                update_mode: run.update_mode,
                 output: args.output.clone(),
             },
         ),

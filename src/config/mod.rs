@@ -281,6 +281,60 @@ impl Config {
         env
     }
 
+    /// Every templated value `stage` resolves, by key path: what the stage needs from the
+    /// environment.
+    pub fn stage_values(&self, stage: Stage) -> Vec<(String, &Templated)> {
+        let f = &self.file;
+        let own_env = match stage {
+            Stage::Development => &f.development.env,
+            Stage::Staging => &f.staging.env,
+            Stage::Production => &f.production.env,
+        };
+        let production = [
+            ("production.database", f.production.database.as_ref()),
+            ("production.data_dir", f.production.data_dir.as_ref()),
+            ("production.docker_host", f.production.docker_host.as_ref()),
+        ];
+        let staging = [
+            ("staging.url", f.staging.url.as_ref()),
+            ("staging.data_dir", f.staging.data_dir.as_ref()),
+        ];
+        let mut keys = vec![("postgres.url", f.postgres.url.as_ref())];
+        match stage {
+            Stage::Development => {}
+            Stage::Staging => keys.extend(production.into_iter().chain(staging)),
+            Stage::Production => keys.extend(production),
+        }
+        let mut out: Vec<(String, &Templated)> = keys
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect();
+        for (k, v) in &f.env {
+            out.push((format!("env.{k}"), v));
+        }
+        for (k, v) in own_env {
+            out.push((format!("{stage}.env.{k}"), v));
+        }
+        out
+    }
+
+    /// `(key path, variable)` for each variable `stage` needs that `is_set` says is unset.
+    pub fn unset_variables(
+        &self,
+        stage: Stage,
+        is_set: &dyn Fn(&str) -> bool,
+    ) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (key, value) in self.stage_values(stage) {
+            for var in value.required_variables() {
+                if !is_set(&var) {
+                    out.push((key.clone(), var));
+                }
+            }
+        }
+        out
+    }
+
     /// Resolves a templated value found at `key_path`, naming the key when a variable is missing.
     pub fn resolve(
         &self,

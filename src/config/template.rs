@@ -36,6 +36,22 @@ impl Templated {
         out
     }
 
+    /// Names of the variables referenced without a default: the value cannot be resolved
+    /// without them.
+    pub fn required_variables(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = self.0.as_str();
+        while let Some(i) = rest.find("${") {
+            let after = &rest[i + 2..];
+            let Some(end) = after.find('}') else { break };
+            if !after[..end].contains(":-") {
+                out.push(after[..end].to_string());
+            }
+            rest = &after[end + 1..];
+        }
+        out
+    }
+
     /// Substitutes the variables from `env`.
     pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(self.0.len());

@@ -472,3 +472,14 @@ fn usage_errors_exit_2() {
         assert!(!out.stderr.contains("panicked"));
     }
 }
+
+#[test]
+fn a_summary_line_is_read_whatever_logger_prints_it() {
+    // 14.0 and 15.0 print the final verdict from loggers other than `odoo.tests.result`.
+    let full = std::fs::read_to_string(fixture("red_failure_18.log")).unwrap();
+    let moved = full.replace("odoo.tests.result:", "odoo.service.server:");
+    assert_ne!(moved, full);
+    let (code, v) = check_stdin(moved.as_bytes(), &["--tests-expected"]);
+    assert_eq!(code, 1);
+    assert_eq!(v["summary_seen"], true, "{v:#}");
+}

@@ -275,3 +275,49 @@ fn addons_graph_and_changed() {
         ["a_core", "a_new", "a_sale", "a_views"]
     );
 }
+
+#[test]
+fn series_14_and_15_are_read_with_odoo_s_own_rules() {
+    // Shaped like OCA's 14.0/15.0 manifests (a `development_status`, `website`, a
+    // non-installable addon with a bare version).
+    for series in ["14.0", "15.0"] {
+        let p = Project::new();
+        p.write(
+            "addons/oca_a/__manifest__.py",
+            &format!("# Copyright 2021 ACSONE\n{{\n    \"name\": \"A\",\n    \"version\": \"{series}.1.2.0\",\n    \"license\": \"AGPL-3\",\n    \"website\": \"https://github.com/OCA/server-tools\",\n    \"development_status\": \"Production/Stable\",\n    \"depends\": [\"base\"],\n    \"installable\": True,\n}}\n"),
+        )
+        .write(
+            "addons/oca_b/__manifest__.py",
+            "{\"name\": \"B\", \"version\": \"1.0.1\", \"depends\": [\"oca_a\"]}\n",
+        );
+        for extra in [&[][..], &["--series", series][..]] {
+            let mut args = vec![
+                "addons",
+                "list",
+                "--addons-path",
+                "addons",
+                "--format",
+                "json",
+            ];
+            args.extend_from_slice(extra);
+            let list = json(&p.run(&args));
+            assert_eq!(list[0]["version"], format!("{series}.1.2.0"));
+            assert_eq!(
+                list[1]["version"],
+                format!("{series}.1.0.1"),
+                "{series} {extra:?}"
+            );
+        }
+    }
+    // A series odoo-ci does not know is named as such, not as "no version has one".
+    let p = Project::new();
+    p.addon("old", "13.0.1.0.0", &["base"]);
+    let out = p.run(&["addons", "list", "--addons-path", "addons"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("start with 13.0, which odoo-ci does not support"),
+        "{}",
+        out.stderr
+    );
+}

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    checksum, db_url, fake_odoo_install, files_under, helper_containers, image, psql, psql_on,
-    remote_production_engine, run_blind_to, run_in, unique, Output, Project,
+    checksum, db_url, fake_odoo_install, fake_odoo_install_series, files_under, helper_containers,
+    image, psql, psql_on, remote_production_engine, run_blind_to, run_in, unique, Output, Project,
 };
 use serde_json::Value;
 
@@ -565,4 +565,51 @@ fn retention_drops_only_this_branch_s_own_databases_and_never_leaves_its_folder(
     psql(&format!("DROP DATABASE IF EXISTS \"{forged}\""));
     drop_branch(&p, &prod, "staging");
     drop_branch(&p, &prod, &lookalike);
+}
+
+#[test]
+fn a_15_0_copy_is_neutralized_with_odoo_ci_s_own_sql() {
+    // Odoo 15.0 has no `odoo neutralize` ("Unknown command"): odoo-ci applies its own SQL,
+    // and the same fail-closed verification proves it.
+    let p = project("fresh", &[]);
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&format!(
+        "{}env:\n  FAKE_ODOO_SERIES: \"15.0\"\n",
+        config.replace("series: \"17.0\"", "series: \"15.0\"")
+    ));
+    p.addon("stg_a", "15.0.1.0.0", &["mail"]);
+    let db = unique("prod15");
+    let data_dir = p.path().join("prod-data");
+    fake_odoo_install_series(
+        &p.path().join("addons"),
+        &db,
+        "mail,payment,stg_a",
+        &data_dir,
+        "15.0",
+    );
+    psql_on(
+        &db,
+        "INSERT INTO ir_mail_server (name, smtp_host, smtp_port, active) VALUES ('Production SMTP', 'smtp.example.com', 587, true);
+         INSERT INTO ir_cron (cron_name, active) VALUES ('Send invoices', true);
+         INSERT INTO payment_provider (name, code, state) VALUES ('Stripe', 'stripe', 'enabled');",
+    );
+    let prod = Production { db, data_dir };
+    let (out, r) = stage(&p, &prod, "staging-15", &[]);
+    assert_eq!(r["colour"], "green", "{}\n{r:#}", out.stderr);
+    let staging = r["database"].as_str().unwrap().to_string();
+    assert_eq!(
+        psql_on(
+            &staging,
+            "SELECT count(*) FROM ir_mail_server WHERE active AND smtp_host = 'smtp.example.com'"
+        ),
+        "0"
+    );
+    assert_eq!(
+        psql_on(
+            &staging,
+            "SELECT count(*) FROM payment_provider WHERE state = 'enabled'"
+        ),
+        "0"
+    );
+    drop_branch(&p, &prod, "staging-15");
 }

@@ -116,15 +116,8 @@ pub fn discover(
     let series = match series {
         Some(s) => s,
         None => {
-            let s = infer_series(addons.iter().map(|a| a.manifest.version.as_str())).ok_or_else(
-                || {
-                    Diagnostic::new(
-                        DiagKind::InvalidValue,
-                        "cannot tell the Odoo series: no manifest version starts with one",
-                    )
-                    .hint("pass --series 17.0 (or set `odoo.series` in .odoo-ci.yml)")
-                },
-            )?;
+            let versions = || addons.iter().map(|a| a.manifest.version.as_str());
+            let s = infer_series(versions()).ok_or_else(|| series_unknown(versions()))?;
             for addon in &mut addons {
                 addon.version = normalise(s, &addon.manifest_file, &addon.manifest)?;
             }
@@ -349,6 +342,32 @@ fn version_error(
         (Some(span), Ok(source)) => diag.at_offset(file, &source, span.start),
         _ => diag.in_file(file),
     }
+}
+
+/// Why no series could be inferred: no version has a series prefix, or the prefixes
+/// name series odoo-ci does not support.
+fn series_unknown<'a>(versions: impl Iterator<Item = &'a str>) -> Diagnostic {
+    let mut prefixes: Vec<String> = versions
+        .filter_map(|v| {
+            let mut parts = v.splitn(3, '.');
+            let (major, minor) = (parts.next()?, parts.next()?);
+            parts.next()?;
+            (minor == "0" && !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| format!("{major}.0"))
+        })
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    let message = if prefixes.is_empty() {
+        "cannot tell the Odoo series: no manifest version starts with one".to_string()
+    } else {
+        format!(
+            "cannot tell the Odoo series: manifest versions start with {}, which odoo-ci does not support (14.0 to 19.0)",
+            prefixes.join(", ")
+        )
+    };
+    Diagnostic::new(DiagKind::InvalidValue, message)
+        .hint("pass --series 17.0 (or set `odoo.series` in .odoo-ci.yml)")
 }
 
 /// The most common series prefix among versions, if any has one.

@@ -14,11 +14,13 @@ pub struct Series {
 }
 
 /// The series odoo-ci supports.
-pub const SUPPORTED_SERIES: [&str; 4] = ["16.0", "17.0", "18.0", "19.0"];
+pub const SUPPORTED_SERIES: [&str; 6] = ["14.0", "15.0", "16.0", "17.0", "18.0", "19.0"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VersionError {
-    #[error("`{0}` is not a supported Odoo series (expected one of 16.0, 17.0, 18.0, 19.0)")]
+    #[error(
+        "`{0}` is not a supported Odoo series (expected one of 14.0, 15.0, 16.0, 17.0, 18.0, 19.0)"
+    )]
     UnsupportedSeries(String),
     #[error("invalid version `{version}`: on {series} modules need `x.y`, `x.y.z`, `{series}.x.y` or `{series}.x.y.z`")]
     Invalid { version: String, series: Series },
@@ -33,7 +35,7 @@ impl FromStr for Series {
         let major = s
             .strip_suffix(".0")
             .and_then(|m| m.parse::<u16>().ok())
-            .filter(|m| (16..=19).contains(m))
+            .filter(|m| (14..=19).contains(m))
             .ok_or_else(|| VersionError::UnsupportedSeries(s.to_string()))?;
         Ok(Series { major })
     }
@@ -49,6 +51,11 @@ impl Series {
     /// Whether Odoo of this series still reads `__openerp__.py`.
     pub fn reads_openerp_manifest(self) -> bool {
         self.major < 19
+    }
+
+    /// Whether Odoo has `odoo neutralize` (16.0+); older series get odoo-ci's own SQL.
+    pub fn has_neutralize_command(self) -> bool {
+        self.major >= 16
     }
 
     /// Whether new databases get demo data unless told otherwise.
@@ -84,7 +91,8 @@ pub fn adapt_version(series: Series, version: &str) -> Result<String, VersionErr
         .iter()
         .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     match series.major {
-        16 => {}
+        // 14.0-16.0 only prefix the series; 17.0 added the form check.
+        14..=16 => {}
         17 | 18 => {
             if !numeric || !(2..=3).contains(&parts.len()) {
                 return Err(VersionError::Invalid {

@@ -222,6 +222,13 @@ impl Analyzer {
                 self.end_running(h.time);
                 self.on_summary(&lossy(h.message)).then_some(Event::Summary)
             }
+            // 14.0 and 15.0 print the same line from other loggers: read it by its text.
+            _ if h.message.ends_with(b"'")
+                && memchr::memmem::find(h.message, b" tests when loading database ").is_some() =>
+            {
+                self.end_running(h.time);
+                self.on_summary(&lossy(h.message)).then_some(Event::Summary)
+            }
             b"odoo.modules.loading" if h.message == b"Modules loaded." => {
                 self.end_running(h.time);
                 self.modules_loaded = true;
@@ -331,8 +338,10 @@ impl Analyzer {
         if let Some(rest) = p.message.strip_prefix("ERROR: ") {
             return Some(self.on_test_failure(&p, rest.to_string(), FailureKind::Error));
         }
+        let summary_text = p.message.contains(" tests when loading database ");
         match p.logger.as_str() {
             "odoo.tests.result" if self.on_summary(&p.message) => return Some(Event::Summary),
+            _ if summary_text && self.on_summary(&p.message) => return Some(Event::Summary),
             "odoo.modules.loading" => {
                 if let Some((name, counts)) = parse_module_summary(&p.message) {
                     let m = self.module_stats(&name);
@@ -353,7 +362,7 @@ impl Analyzer {
     }
 
     fn on_warning(&mut self, p: Pending) -> Option<Event> {
-        if p.logger == "odoo.tests.result" {
+        if p.logger == "odoo.tests.result" || p.message.contains(" tests when loading database ") {
             self.on_summary(&p.message);
         }
         if p.message.starts_with("Test suite halted") {

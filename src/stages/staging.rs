@@ -398,18 +398,25 @@ fn run_inner(
             });
             result.timings_ms.insert("copy", t.elapsed().as_millis());
 
-            // Neutralize with Odoo's own command, then prove it.
+            // Neutralize with Odoo's own command (16.0+; odoo-ci's own SQL before), then
+            // prove it.
             let t = Instant::now();
-            run_odoo(
-                &executor,
-                project,
-                &target,
-                &name,
-                vec!["neutralize".into()],
-                &opts.output.join("neutralize.log"),
-                false,
-            )
-            .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
+            if project.addons.series.has_neutralize_command() {
+                run_odoo(
+                    &executor,
+                    project,
+                    &target,
+                    &name,
+                    vec!["neutralize".into()],
+                    &opts.output.join("neutralize.log"),
+                    false,
+                )
+                .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
+            } else {
+                let mut copy_db = target.connect(&name)?;
+                neutralize::apply_own(&mut copy_db)
+                    .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
+            }
             result
                 .timings_ms
                 .insert("neutralize", t.elapsed().as_millis());

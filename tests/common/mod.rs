@@ -202,6 +202,17 @@ pub fn unique(prefix: &str) -> String {
 /// Installs `modules` into a new database `db` with the fake Odoo run locally (the way a
 /// production database comes to be), its data dir at `data_dir`.
 pub fn fake_odoo_install(addons: &Path, db: &str, modules: &str, data_dir: &Path) {
+    fake_odoo_install_series(addons, db, modules, data_dir, "17.0");
+}
+
+/// [`fake_odoo_install`] as Odoo of `series` installs.
+pub fn fake_odoo_install_series(
+    addons: &Path,
+    db: &str,
+    modules: &str,
+    data_dir: &Path,
+    series: &str,
+) {
     let server = pg_url();
     let hostport = server
         .rsplit_once('@')
@@ -219,6 +230,7 @@ pub fn fake_odoo_install(addons: &Path, db: &str, modules: &str, data_dir: &Path
         .next()
         .expect("@");
     let out = Command::new(repo_root().join("tests/fake-odoo/bin/odoo"))
+        .env("FAKE_ODOO_SERIES", series)
         .args([
             "-d",
             db,

@@ -551,6 +551,10 @@ def neutralize(argv):
 def main(argv):
     global DBNAME
     if argv and argv[0] == "neutralize":
+        if odoo.MAJOR < 16:
+            # `neutralize` came in 16.0; before, odoo/cli/command.py main() exits with
+            # "Unknown command %r" for a first argument that names no command.
+            sys.exit("Unknown command %r" % (argv[0],))
         setup_logging(None, "info")
         return neutralize(argv[1:])
     if argv and argv[0] == "server":

@@ -22,37 +22,80 @@ pub enum BumpError {
     ComplexLiteral,
     #[error("the manifest has no `version` key")]
     NoVersion,
+    #[error("version `{version}` belongs to series {other}, not to this project's {series}: raising it would keep the wrong series")]
+    OtherSeries {
+        version: String,
+        other: Series,
+        series: Series,
+    },
+}
+
+impl BumpError {
+    pub fn hint(&self) -> String {
+        match self {
+            BumpError::OtherSeries { series, .. } => format!(
+                "migrate the addon to {series} first (set its version to `{series}.1.0.0` once it works there)"
+            ),
+            BumpError::NotNumeric(_) => "write the version as numbers separated by dots".to_string(),
+            BumpError::ComplexLiteral => "write the version as one plain string".to_string(),
+            BumpError::NoVersion => "add `'version': '<series>.1.0.0'` to the manifest".to_string(),
+        }
+    }
 }
 
 /// Raises `part` of a version, following Odoo's `series.x.y.z` convention. A version
-/// without the series prefix keeps its form (`1.2.0` → `1.2.1`).
+/// without the series prefix keeps its form (`1.2.0` → `1.2.1`). The other parts keep
+/// their text (Odoo's `parse_version` compares leading zeros: `01` is not `1`); the raised
+/// part is incremented as a decimal string, so it never overflows.
 pub fn bump_version(version: &str, series: Series, part: Part) -> Result<String, BumpError> {
     let prefix = format!("{series}.");
     let (head, rest) = match version.strip_prefix(&prefix) {
         Some(rest) => (prefix.as_str(), rest),
-        None => ("", version),
+        None => match Series::prefix_of(version).filter(|s| *s != series) {
+            Some(other) => {
+                return Err(BumpError::OtherSeries {
+                    version: version.to_string(),
+                    other,
+                    series,
+                })
+            }
+            None => ("", version),
+        },
     };
-    let mut parts: Vec<u64> = rest
-        .split('.')
-        .map(|p| {
-            p.parse()
-                .map_err(|_| BumpError::NotNumeric(version.to_string()))
-        })
-        .collect::<Result<_, _>>()?;
+    let mut parts: Vec<String> = rest.split('.').map(str::to_string).collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(BumpError::NotNumeric(version.to_string()));
+    }
     let index = match part {
         Part::Major => 0,
         Part::Minor => 1,
         Part::Patch => 2,
     };
     while parts.len() <= index {
-        parts.push(0);
+        parts.push("0".to_string());
     }
-    parts[index] += 1;
+    parts[index] = increment(&parts[index]);
     for p in parts.iter_mut().skip(index + 1) {
-        *p = 0;
+        *p = "0".to_string();
     }
-    let body: Vec<String> = parts.iter().map(u64::to_string).collect();
-    Ok(format!("{head}{}", body.join(".")))
+    Ok(format!("{head}{}", parts.join(".")))
+}
+
+/// `digits` + 1, in decimal, any length.
+fn increment(digits: &str) -> String {
+    let mut out: Vec<u8> = digits.bytes().collect();
+    for b in out.iter_mut().rev() {
+        if *b == b'9' {
+            *b = b'0';
+        } else {
+            *b += 1;
+            return String::from_utf8_lossy(&out).into_owned();
+        }
+    }
+    format!("1{}", String::from_utf8_lossy(&out))
 }
 
 /// `source` with the string literal at `span` holding `new_version` instead.
@@ -119,6 +162,36 @@ mod tests {
         assert_eq!(bump_version("1.0", s17(), Part::Patch).unwrap(), "1.0.1");
         assert_eq!(bump_version("1.0", s17(), Part::Minor).unwrap(), "1.1");
         assert!(bump_version("1.0.a", s17(), Part::Patch).is_err());
+    }
+
+    #[test]
+    fn another_series_is_refused_not_mangled() {
+        for part in [Part::Patch, Part::Major] {
+            assert!(matches!(
+                bump_version("16.0.1.0.0", s17(), part),
+                Err(BumpError::OtherSeries { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn huge_parts_grow_and_leading_zeros_stay() {
+        assert_eq!(
+            bump_version("17.0.1.0.18446744073709551615", s17(), Part::Patch).unwrap(),
+            "17.0.1.0.18446744073709551616"
+        );
+        assert_eq!(
+            bump_version("17.0.1.99.9", s17(), Part::Patch).unwrap(),
+            "17.0.1.99.10"
+        );
+        assert_eq!(
+            bump_version("17.0.01.2.3", s17(), Part::Patch).unwrap(),
+            "17.0.01.2.4"
+        );
+        assert_eq!(
+            bump_version("17.0.1.09.3", s17(), Part::Minor).unwrap(),
+            "17.0.1.10.0"
+        );
     }
 
     fn rewrite(src: &str, new: &str) -> Result<String, BumpError> {

@@ -321,3 +321,58 @@ fn series_14_and_15_are_read_with_odoo_s_own_rules() {
         out.stderr
     );
 }
+
+#[test]
+fn non_installable_versions_are_normalised_as_odoo_does() {
+    let p = Project::new();
+    p.write(
+        "addons/x_old/__manifest__.py",
+        "{'name': 'Old', 'version': '1.0.0', 'installable': False}\n",
+    )
+    .write(
+        "addons/x_ported/__manifest__.py",
+        "{'name': 'Ported', 'version': '16.0.1.0.0', 'installable': False}\n",
+    );
+    let list = json(&p.run(&[
+        "addons",
+        "list",
+        "--addons-path",
+        "addons",
+        "--series",
+        "17.0",
+        "--format",
+        "json",
+    ]));
+    // Odoo's load_manifest adapts every version; an invalid one stays as written when the
+    // addon is not installable.
+    assert_eq!(list[0]["name"], "x_old");
+    assert_eq!(list[0]["version"], "17.0.1.0.0");
+    assert_eq!(list[1]["version"], "16.0.1.0.0");
+}
+
+#[test]
+fn bump_refuses_a_version_of_another_series() {
+    let p = Project::new();
+    p.config(BASIC_CONFIG)
+        .addon("x_ported", "16.0.1.0.0", &["base"]);
+    let manifest =
+        std::fs::read_to_string(p.path().join("addons/x_ported/__manifest__.py")).unwrap();
+    // An installable 16.0 addon on 17.0 is invalid for Odoo too; mark it uninstallable, as
+    // a port in progress is.
+    let pending = manifest.replace("'depends'", "'installable': False,\n    'depends'");
+    p.write("addons/x_ported/__manifest__.py", &pending);
+    let out = p.run(&["bump", "x_ported", "--part", "major"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("belongs to series 16.0"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("hint: migrate the addon to 17.0"),
+        "{}",
+        out.stderr
+    );
+    let after = std::fs::read_to_string(p.path().join("addons/x_ported/__manifest__.py")).unwrap();
+    assert_eq!(after, pending, "the manifest is untouched");
+}

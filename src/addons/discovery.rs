@@ -286,12 +286,13 @@ fn read_plain(path: &Path, limit: u64) -> Result<Vec<u8>, RepoFileError> {
     Ok(bytes)
 }
 
-/// The version Odoo stores for an installable addon; as written for the others.
+/// The version as Odoo's `load_manifest` leaves it: `adapt_version` for every addon; an
+/// invalid version is an error for an installable addon and kept as written otherwise.
 fn normalise(series: Series, file: &Path, manifest: &Manifest) -> Result<String, Diagnostic> {
-    if manifest.installable {
-        adapt_version(series, &manifest.version).map_err(|e| version_error(file, manifest, &e))
-    } else {
-        Ok(manifest.version.clone())
+    match adapt_version(series, &manifest.version) {
+        Ok(v) => Ok(v),
+        Err(e) if manifest.installable => Err(version_error(file, manifest, &e)),
+        Err(_) => Ok(manifest.version.clone()),
     }
 }
 

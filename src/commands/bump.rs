@@ -79,7 +79,7 @@ pub fn run(config_path: &Path, args: &BumpArgs) -> anyhow::Result<u8> {
                 addon.name,
                 addon.manifest_file.display()
             ))
-            .hint("write the version as one plain string, e.g. `'version': '17.0.1.0.0'`")
+            .hint(e.hint())
         };
         let span = addon
             .manifest

@@ -65,6 +65,13 @@ pub enum Command {
 pub struct GuardArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Addons folders (repeatable or comma-separated): run on any OCA-style repository,
+    /// without a .odoo-ci.yml (the guard's defaults apply).
+    #[arg(long = "addons-path", value_delimiter = ',')]
+    pub addons_paths: Vec<PathBuf>,
+    /// The Odoo series with --addons-path (default: inferred from the manifests).
+    #[arg(long)]
+    pub series: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     /// Exit 1 on yellow findings too.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::addons::at_commit::discover_at_commit;
 use crate::addons::{self, manifest::parse_manifest, version::adapt_version, AddonGraph, AddonSet};
 use crate::config::Config;
 use crate::context::{self, Context, Overrides};
@@ -64,35 +65,31 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         overrides,
     )
     .map_err(|e| BadInput::new(e.to_string()).hint(e.hint()))?;
-    let addons = addons::discover(
-        &config.root,
-        &config.addons_dirs,
-        Some(config.file.odoo.series),
-    )?;
+    let head = match &repo {
+        Some(repo) => head_commit(repo, &context)?,
+        None => None,
+    };
+    let series = Some(config.file.odoo.series);
+    // `--ref R` names a commit: its addons and versions are R's, not the working tree's.
+    let addons = match (&repo, head, &overrides.git_ref) {
+        (Some(repo), Some(id), Some(_)) if repo.resolve("HEAD").ok() != Some(id) => {
+            discover_at_commit(repo, id, &config.root, &config.addons_dirs, series)?
+        }
+        _ => addons::discover(&config.root, &config.addons_dirs, series)?,
+    };
     let graph = AddonGraph::build(&addons)?;
 
     let mut commit = None;
     let mut base = None;
-    if let Some(repo) = &repo {
-        let head_spec = context.commit.clone().unwrap_or_else(|| "HEAD".to_string());
-        let head_id = repo.resolve(&head_spec).map_err(|e| e.to_string());
-        if let (Some(_), Err(e)) = (&context.commit, &head_id) {
-            return Err(BadInput::new(format!(
-                "cannot resolve the commit to build, `{head_spec}`: {e}"
-            ))
-            .hint("check --ref, or fetch the commit into the checkout")
-            .into());
-        }
-        if let Ok(id) = head_id {
-            commit = Some(repo.commit_info(id)?);
-            if let Some(base_spec) = &context.base {
-                let base_id = repo.resolve(base_spec).map_err(|e| {
-                    BadInput::new(format!("cannot resolve the base to compare with, `{base_spec}`: {e}")).hint(
-                        "fetch more history (`fetch-depth: 0` in actions/checkout, `GIT_DEPTH: 0` in GitLab CI) or check --base",
-                    )
-                })?;
-                base = Some(base_facts(repo, &addons, base_spec, base_id, id)?);
-            }
+    if let (Some(repo), Some(id)) = (&repo, head) {
+        commit = Some(repo.commit_info(id)?);
+        if let Some(base_spec) = &context.base {
+            let base_id = repo.resolve(base_spec).map_err(|e| {
+                BadInput::new(format!("cannot resolve the base to compare with, `{base_spec}`: {e}")).hint(
+                    "fetch more history (`fetch-depth: 0` in actions/checkout, `GIT_DEPTH: 0` in GitLab CI) or check --base",
+                )
+            })?;
+            base = Some(base_facts(repo, &addons, base_spec, base_id, id)?);
         }
     }
     let project = project_name(&config, &context);
@@ -139,6 +136,21 @@ fn identity(config: &Config, repository: Option<&str>) -> String {
                 .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         })
         .unwrap_or_else(|| "project".to_string())
+}
+
+/// The commit to build: the one the context names (an error when it cannot be resolved),
+/// else HEAD's (none in a repository without commits).
+fn head_commit(repo: &Repo, context: &Context) -> anyhow::Result<Option<git2::Oid>> {
+    let spec = context.commit.clone().unwrap_or_else(|| "HEAD".to_string());
+    match (repo.resolve(&spec), &context.commit) {
+        (Ok(id), _) => Ok(Some(id)),
+        (Err(e), Some(_)) => Err(BadInput::new(format!(
+            "cannot resolve the commit to build, `{spec}`: {e}"
+        ))
+        .hint("check --ref, or fetch the commit into the checkout")
+        .into()),
+        (Err(_), None) => Ok(None),
+    }
 }
 
 /// Versions of the addons at `base_id`, and which addons changed since then.

@@ -128,6 +128,31 @@ impl Repo {
         Ok(files)
     }
 
+    /// The folders directly inside `path` (relative to the repository root, `""` for the
+    /// root) at `commit`, sorted; empty when `path` is not a folder there.
+    pub fn dirs_at(&self, commit: Oid, path: &str) -> Result<Vec<String>, RepoError> {
+        let root = self.inner.find_commit(commit)?.tree()?;
+        let tree = if path.is_empty() {
+            root
+        } else {
+            match root.get_path(Path::new(path)) {
+                Ok(e) if e.kind() == Some(git2::ObjectType::Tree) => {
+                    e.to_object(&self.inner)?.peel_to_tree()?
+                }
+                Ok(_) => return Ok(Vec::new()),
+                Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let mut out: Vec<String> = tree
+            .iter()
+            .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
+            .filter_map(|e| e.name().map(str::to_string))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
     /// The content of `path` (relative to the repository root) at `commit`, if it exists there.
     pub fn file_at(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
         let tree = self.inner.find_commit(commit)?.tree()?;

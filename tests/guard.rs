@@ -240,3 +240,108 @@ fn bump_changed_with_commit_makes_one_commit_of_only_the_manifests() {
         "{v}"
     );
 }
+
+/// base: a_core 1.0.0 · R: a view changed, unbumped · HEAD: bumped to 1.0.1.
+fn history_with_an_unbumped_middle() -> (Project, String) {
+    let p = repo_with("");
+    p.write("addons/a_core/views/core.xml", "<odoo><record/></odoo>\n");
+    let unbumped = p.commit("change a view, forget the bump");
+    p.addon("a_core", "17.0.1.0.1", &["base"]);
+    p.commit("bump");
+    (p, unbumped)
+}
+
+#[test]
+fn ref_means_the_addons_and_versions_of_that_commit() {
+    // At R the view changed without a bump; HEAD bumped it. `--ref R` once read HEAD's
+    // working tree and said all was well.
+    let (p, unbumped) = history_with_an_unbumped_middle();
+    let out = p.run(&[
+        "guard",
+        "--base",
+        "HEAD~2",
+        "--ref",
+        &unbumped,
+        "--branch",
+        "feature/x",
+        "--format",
+        "json",
+    ]);
+    let v: Value =
+        serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stderr));
+    assert_eq!(v[0]["addon"], "a_core", "{v:#}");
+    assert_eq!(v[0]["kind"], "unbumped");
+    // The same for the plan and `addons changed`.
+    let plan = p.run(&[
+        "plan",
+        "--base",
+        "HEAD~2",
+        "--ref",
+        &unbumped,
+        "--branch",
+        "feature/x",
+        "--format",
+        "json",
+    ]);
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(plan["commit"], unbumped.as_str());
+    assert_eq!(plan["guard"][0]["addon"], "a_core");
+    let at_head = p.run(&[
+        "plan",
+        "--base",
+        "HEAD~2",
+        "--branch",
+        "feature/x",
+        "--format",
+        "json",
+    ]);
+    let at_head: Value = serde_json::from_str(&at_head.stdout).unwrap();
+    assert_eq!(
+        at_head["guard"].as_array().map(Vec::len),
+        Some(0),
+        "{at_head:#}"
+    );
+}
+
+#[test]
+fn the_guard_runs_on_any_repository_with_addons_path() {
+    // No .odoo-ci.yml: an OCA-style repository with addons at the root.
+    let p = Project::new();
+    p.write(
+        "a_core/__manifest__.py",
+        "{'name': 'Core', 'version': '17.0.1.0.0', 'depends': ['base']}\n",
+    )
+    .write("a_core/views/core.xml", "<odoo/>\n");
+    p.git_init();
+    p.commit("base");
+    p.write("a_core/views/core.xml", "<odoo><record/></odoo>\n");
+    p.commit("change a view");
+    let out = p.run(&[
+        "guard",
+        "--addons-path",
+        ".",
+        "--base",
+        "HEAD~1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v[0]["addon"], "a_core", "{v:#}");
+    assert_eq!(v[0]["file"], "a_core/__manifest__.py");
+    assert_eq!(v[0]["colour"], "yellow");
+    let with_series = p.run(&[
+        "guard",
+        "--addons-path",
+        ".",
+        "--series",
+        "17.0",
+        "--base",
+        "HEAD~1",
+    ]);
+    assert!(
+        with_series.stdout.contains("a_core/__manifest__.py:1:"),
+        "{}",
+        with_series.stdout
+    );
+}

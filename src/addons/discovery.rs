@@ -42,8 +42,8 @@ impl AddonSet {
     }
 }
 
-const MANIFEST: &str = "__manifest__.py";
-const OLD_MANIFEST: &str = "__openerp__.py";
+pub(crate) const MANIFEST: &str = "__manifest__.py";
+pub(crate) const OLD_MANIFEST: &str = "__openerp__.py";
 
 /// Discovers the addons directly inside each of `addons_paths` (absolute, or relative to
 /// `root`). With no `series`, it is inferred from the manifests' own series prefixes.
@@ -112,7 +112,15 @@ pub fn discover(
             addons.push(addon);
         }
     }
+    assemble(addons, series)
+}
 
+/// The set of `addons`: the series (given, or inferred and every version normalised with
+/// it), sorted by name, no name twice.
+pub(crate) fn assemble(
+    mut addons: Vec<Addon>,
+    series: Option<Series>,
+) -> Result<AddonSet, Diagnostic> {
     let series = match series {
         Some(s) => s,
         None => {
@@ -216,29 +224,51 @@ fn read_addon(
             Err(e) if e.is_not_found() => continue,
             Err(e) => return Err(Diagnostic::new(DiagKind::Io, e.to_string()).hint(e.hint())),
         };
-        let source = String::from_utf8(bytes).map_err(|e| {
-            Diagnostic::new(
-                DiagKind::ManifestSyntax,
-                format!("manifest `{}` is not valid UTF-8: {e}", file.display()),
-            )
-            .hint("save the manifest as UTF-8")
-        })?;
-        let manifest = parse_manifest(&file, &source)?;
-        check_module_name(&candidate.name, &candidate.dir)?;
-        let version = match series {
-            Some(s) => normalise(s, &file, &manifest)?,
-            None => manifest.version.clone(),
-        };
-        return Ok(Some(Addon {
+        let place = AddonPlace {
             name: candidate.name.clone(),
             dir: candidate.dir.clone(),
             rel_dir: candidate.rel_dir.clone(),
-            manifest_file: file,
-            manifest,
-            version,
-        }));
+        };
+        return addon_from(place, file, bytes, series).map(Some);
     }
     Ok(None)
+}
+
+/// Where an addon is: its folder name, its folder, and that folder relative to the root.
+pub(crate) struct AddonPlace {
+    pub name: String,
+    pub dir: PathBuf,
+    pub rel_dir: String,
+}
+
+/// The addon whose manifest `file` holds `bytes`, read as Odoo reads it.
+pub(crate) fn addon_from(
+    place: AddonPlace,
+    file: PathBuf,
+    bytes: Vec<u8>,
+    series: Option<Series>,
+) -> Result<Addon, Diagnostic> {
+    let source = String::from_utf8(bytes).map_err(|e| {
+        Diagnostic::new(
+            DiagKind::ManifestSyntax,
+            format!("manifest `{}` is not valid UTF-8: {e}", file.display()),
+        )
+        .hint("save the manifest as UTF-8")
+    })?;
+    let manifest = parse_manifest(&file, &source)?;
+    check_module_name(&place.name, &place.dir)?;
+    let version = match series {
+        Some(s) => normalise(s, &file, &manifest)?,
+        None => manifest.version.clone(),
+    };
+    Ok(Addon {
+        name: place.name,
+        dir: place.dir,
+        rel_dir: place.rel_dir,
+        manifest_file: file,
+        manifest,
+        version,
+    })
 }
 
 /// Reads a manifest as Odoo would accept it (see [`crate::repo_file`]). A plain file in a

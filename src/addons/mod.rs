@@ -1,5 +1,6 @@
 //! The repository's addons: discovery, manifests, versions and the dependency graph.
 
+pub mod at_commit;
 pub mod discovery;
 pub mod graph;
 pub mod manifest;

@@ -19,8 +19,21 @@ pub fn run(config: &Path, command: &AddonsCommand) -> anyhow::Result<u8> {
     }
 }
 
+/// Where the addons are: a root, the addons folders under it and the series (when known).
+struct AddonsSource {
+    root: PathBuf,
+    dirs: Vec<PathBuf>,
+    series: Option<Series>,
+}
+
 /// The addons from `--addons-path` (relative to the current folder) or from the config.
 fn load_addons(config: &Path, args: &AddonsSourceArgs) -> anyhow::Result<(PathBuf, AddonSet)> {
+    let source = addons_source(config, args)?;
+    let set = discover(&source.root, &source.dirs, source.series)?;
+    Ok((source.root, set))
+}
+
+fn addons_source(config: &Path, args: &AddonsSourceArgs) -> anyhow::Result<AddonsSource> {
     let series = args
         .series
         .as_deref()
@@ -30,9 +43,11 @@ fn load_addons(config: &Path, args: &AddonsSourceArgs) -> anyhow::Result<(PathBu
         })
         .transpose()?;
     if !args.addons_paths.is_empty() {
-        let root = PathBuf::from(".");
-        let set = discover(&root, &args.addons_paths, series)?;
-        return Ok((root, set));
+        return Ok(AddonsSource {
+            root: PathBuf::from("."),
+            dirs: args.addons_paths.clone(),
+            series,
+        });
     }
     if !config.exists() {
         return Err(BadInput::new(format!(
@@ -43,12 +58,11 @@ fn load_addons(config: &Path, args: &AddonsSourceArgs) -> anyhow::Result<(PathBu
         .into());
     }
     let cfg = Config::load(config)?;
-    let set = discover(
-        &cfg.root,
-        &cfg.addons_dirs,
-        Some(series.unwrap_or(cfg.file.odoo.series)),
-    )?;
-    Ok((cfg.root, set))
+    Ok(AddonsSource {
+        series: Some(series.unwrap_or(cfg.file.odoo.series)),
+        root: cfg.root,
+        dirs: cfg.addons_dirs,
+    })
 }
 
 #[derive(Serialize)]
@@ -146,11 +160,23 @@ struct ChangedOut {
 }
 
 fn changed(config: &Path, args: &AddonsChangedArgs) -> anyhow::Result<u8> {
-    let (root, set) = load_addons(config, &args.source)?;
-    let g = AddonGraph::build(&set)?;
-    let repo = Repo::discover(&root)?;
+    let source = addons_source(config, &args.source)?;
+    let repo = Repo::discover(&source.root)?;
     let base = repo.resolve(&args.since)?;
     let head = repo.resolve(&args.git_ref)?;
+    // The addons of the commit named, not of the working tree.
+    let set = if repo.resolve("HEAD").ok() == Some(head) {
+        discover(&source.root, &source.dirs, source.series)?
+    } else {
+        crate::addons::at_commit::discover_at_commit(
+            &repo,
+            head,
+            &source.root,
+            &source.dirs,
+            source.series,
+        )?
+    };
+    let g = AddonGraph::build(&set)?;
     let facts = crate::project::base_facts(&repo, &set, &args.since, base, head)?;
     let changed: Vec<String> = facts.changed_files.into_keys().collect();
     let affected = g.with_dependents(changed.iter().map(String::as_str));

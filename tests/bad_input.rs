@@ -306,3 +306,22 @@ fn run_takes_every_stage_s_flags() {
         assert!(out.stderr.contains("PRODUCTION_DB_URL"), "{}", out.stderr);
     }
 }
+
+#[test]
+fn addons_paths_outside_the_project_are_refused_by_line() {
+    for (path, why) in [
+        ("../../x", "leaves the project root"),
+        ("/opt/odoo/addons", "is absolute"),
+    ] {
+        let p = project_with(&BASIC_CONFIG.replace(
+            "addons_paths: [addons]",
+            &format!("addons_paths: [addons, \"{path}\"]"),
+        ));
+        std::fs::create_dir_all(p.path().join("opt/odoo/addons")).unwrap();
+        let err = plan_error(&p, &[]);
+        assert!(
+            err.contains(why) && err.contains(".odoo-ci.yml:4:"),
+            "{path}: {err}"
+        );
+    }
+}

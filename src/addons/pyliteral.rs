@@ -82,6 +82,10 @@ pub fn parse(source: &str) -> Result<Node<'_>, LiteralError> {
     if source.starts_with('\u{feff}') {
         p.pos = 3;
     }
+    if let Some(nul) = memchr::memchr(0, p.src) {
+        return Err(p.syntax(nul, "source code cannot contain null bytes"));
+    }
+    p.check_first_line_indent()?;
     p.skip_trivia()?;
     let node = p.expr()?;
     p.skip_trivia()?;
@@ -120,6 +124,31 @@ impl<'a> Parser<'a> {
             Some(c) => self.syntax(self.pos, format!("expected {expected}, found `{c}`")),
             None => self.syntax(self.pos, format!("expected {expected}, found end of file")),
         }
+    }
+
+    /// `ast.literal_eval` strips spaces and tabs before the first line only: a literal that
+    /// starts on a later, indented line is an "unexpected indent" (blank and comment lines
+    /// do not count).
+    fn check_first_line_indent(&mut self) -> Result<(), LiteralError> {
+        while matches!(self.peek(), Some(b' ' | b'\t')) {
+            self.pos += 1;
+        }
+        let mut at = self.pos;
+        let mut first = true;
+        while at < self.src.len() {
+            let end = memchr::memchr(b'\n', &self.src[at..]).map_or(self.src.len(), |i| at + i);
+            let line = &self.src[at..end];
+            let body = line.trim_ascii_start();
+            if !body.is_empty() && body[0] != b'#' {
+                if !first && body.len() != line.len() {
+                    return Err(self.syntax(at, "unexpected indent"));
+                }
+                return Ok(());
+            }
+            first = false;
+            at = end + 1;
+        }
+        Ok(())
     }
 
     /// Skips white space, comments and backslash line continuations.
@@ -262,6 +291,12 @@ impl<'a> Parser<'a> {
                 Some(b'}') => self.pos += 1,
                 _ => return Err(self.unexpected("`:`, `,` or `}`")),
             }
+            if let Some(bad) = items.iter().find(|n| !hashable(&n.value)) {
+                return Err(self.syntax(
+                    bad.span.start,
+                    format!("unhashable type: '{}'", bad.value.type_name()),
+                ));
+            }
             return Ok(self.node(Value::Set(items), start));
         }
         let mut pairs = Vec::new();
@@ -287,6 +322,12 @@ impl<'a> Parser<'a> {
                 }
                 _ => return Err(self.unexpected("`,` or `}`")),
             }
+        }
+        if let Some((bad, _)) = pairs.iter().find(|(k, _)| !hashable(&k.value)) {
+            return Err(self.syntax(
+                bad.span.start,
+                format!("unhashable type: '{}'", bad.value.type_name()),
+            ));
         }
         Ok(self.node(Value::Dict(pairs), start))
     }
@@ -394,22 +435,28 @@ impl<'a> Parser<'a> {
 
     fn one_string(&mut self) -> Result<(bool, Cow<'a, str>), LiteralError> {
         let start = self.pos;
-        let (mut raw, mut is_bytes) = (false, false);
-        while let Some(c) = self.peek() {
-            match c {
-                b'r' | b'R' => raw = true,
-                b'b' | b'B' => is_bytes = true,
-                b'u' | b'U' => {}
-                b'f' | b'F' => {
-                    return Err(LiteralError::NotLiteral {
-                        offset: start,
-                        text: "f-string".into(),
-                    })
-                }
-                _ => break,
-            }
+        while matches!(self.peek(), Some(c) if c.is_ascii_alphabetic()) {
             self.pos += 1;
         }
+        let prefix = self.text[start..self.pos].to_ascii_lowercase();
+        let (raw, is_bytes) = match prefix.as_str() {
+            "" | "u" => (false, false),
+            "r" => (true, false),
+            "b" => (false, true),
+            "br" | "rb" => (true, true),
+            p if p.contains('f') => {
+                return Err(LiteralError::NotLiteral {
+                    offset: start,
+                    text: "f-string".into(),
+                })
+            }
+            _ => {
+                return Err(self.syntax(
+                    start,
+                    format!("invalid string prefix `{}`", &self.text[start..self.pos]),
+                ))
+            }
+        };
         let Some(quote) = self.peek() else {
             return Err(self.unexpected("a quote"));
         };
@@ -423,6 +470,13 @@ impl<'a> Parser<'a> {
             let rest = &self.src[self.pos..];
             let run = memchr::memchr3(quote, b'\\', b'\n', rest).unwrap_or(rest.len());
             let plain = &self.text[self.pos..self.pos + run];
+            if !triple && plain.contains('\r') {
+                // Python reads a lone CR as a line end: the string is unterminated.
+                return Err(self.syntax(
+                    start,
+                    "unterminated string literal (a line break inside a single-quoted string)",
+                ));
+            }
             if is_bytes && !plain.is_ascii() {
                 let bad = plain.find(|c: char| !c.is_ascii()).unwrap_or(0);
                 return Err(self.syntax(
@@ -585,7 +639,12 @@ impl<'a> Parser<'a> {
             while matches!(self.peek(), Some(c) if c.is_ascii_alphanumeric() || c == b'_') {
                 self.pos += 1;
             }
-            let digits: String = self.text[digits_start..self.pos].replace('_', "");
+            let written = &self.text[digits_start..self.pos];
+            // `0x_ff` is allowed: one `_` may follow the prefix.
+            if !underscores_between_digits(written.strip_prefix('_').unwrap_or(written)) {
+                return Err(self.syntax(num_start, "invalid number: `_` only between digits"));
+            }
+            let digits: String = written.replace('_', "");
             let v = i128::from_str_radix(&digits, radix)
                 .map_err(|_| self.syntax(num_start, "invalid number"))?;
             return Ok(self.node(Value::Int(if negative { -v } else { v }), start));
@@ -617,7 +676,20 @@ impl<'a> Parser<'a> {
         if matches!(self.peek(), Some(c) if c.is_ascii_alphabetic() || c == b'_') {
             return Err(self.syntax(self.pos, "invalid number"));
         }
-        let text = self.text[num_start..self.pos].replace('_', "");
+        let written = &self.text[num_start..self.pos];
+        if !written
+            .split(['.', 'e', 'E', '+', '-'])
+            .all(|part| part.is_empty() || underscores_between_digits(part))
+        {
+            return Err(self.syntax(num_start, "invalid number: `_` only between digits"));
+        }
+        let text = written.replace('_', "");
+        if !is_float && text.len() > 1 && text.starts_with('0') && text.bytes().any(|b| b != b'0') {
+            return Err(self.syntax(
+                num_start,
+                "leading zeros in decimal integer literals are not permitted",
+            ));
+        }
         let value = if is_float {
             let v: f64 = text
                 .parse()
@@ -630,6 +702,20 @@ impl<'a> Parser<'a> {
             Value::Int(if negative { -v } else { v })
         };
         Ok(self.node(value, start))
+    }
+}
+
+/// Python allows `_` in a number only singly, between two digits.
+fn underscores_between_digits(text: &str) -> bool {
+    !text.starts_with('_') && !text.ends_with('_') && !text.contains("__")
+}
+
+/// Whether Python can hash the value (set elements and dict keys must be hashable).
+fn hashable(value: &Value<'_>) -> bool {
+    match value {
+        Value::List(_) | Value::Dict(_) | Value::Set(_) => false,
+        Value::Tuple(items) => items.iter().all(|n| hashable(&n.value)),
+        _ => true,
     }
 }
 
@@ -769,6 +855,48 @@ mod tests {
             .spawn(move || parse(&deep).is_err())
             .unwrap();
         assert!(handle.join().unwrap());
+    }
+
+    /// Each case as CPython 3.11's `ast.literal_eval` answers it (measured).
+    #[test]
+    fn refuses_what_python_refuses_and_accepts_what_it_accepts() {
+        for bad in [
+            "{'a': 'x\0y'}",
+            "{'a': 'x\ry'}",
+            "{'a': 01}",
+            "{'a': 1__000}",
+            "{'a': 1000_}",
+            "{'a': 1_.5}",
+            "{'a': ub'x'}",
+            "{'a': bb'x'}",
+            "{'a': ur'x'}",
+            "{[1], 2}",
+            "{[1]: 2}",
+            "{(1, [2]): 3}",
+            "{{'a': 1}: 2}",
+            "\n  {'a': 1}",
+            "# c\n  {'a': 1}",
+        ] {
+            assert!(parse(bad).is_err(), "accepted what Python refuses: {bad:?}");
+        }
+        for good in [
+            "{'a': '''x\r\ny'''}",
+            "{'a': 00}",
+            "{'a': 01.5}",
+            "{'a': 01e3}",
+            "{'a': 1_000}",
+            "{'a': 0x_ff}",
+            "{'a': 1_0.5_0}",
+            "{'a': Rb'x'}",
+            "{(1, 2): 3}",
+            "  {'a': 1}",
+            "\t{'a': 1}",
+            "{\n      'a': 1,\n  'b': 2}",
+            "# c\n{'a': 1}",
+            "\n\n{'a': 1}",
+        ] {
+            assert!(parse(good).is_ok(), "refused what Python accepts: {good:?}");
+        }
     }
 
     #[test]

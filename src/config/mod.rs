@@ -142,6 +142,22 @@ impl Config {
             }
         }
         for (i, pattern) in self.file.addons_paths.iter().enumerate() {
+            let outside = if pattern.starts_with('/') || pattern.starts_with('\\') {
+                Some("is absolute")
+            } else if pattern.split(['/', '\\']).any(|part| part == "..") {
+                Some("leaves the project root (`..`)")
+            } else {
+                None
+            };
+            if let Some(why) = outside {
+                return Err(self
+                    .error_at(
+                        DiagKind::InvalidValue,
+                        &format!("addons_paths.{i}"),
+                        format!("addons path `{pattern}` {why}: addons paths are folders inside the project"),
+                    )
+                    .hint("write it relative to the folder holding .odoo-ci.yml, or move .odoo-ci.yml up to a folder that holds every addons path"));
+            }
             let found = expand_dir_glob(&self.root, pattern);
             if found.is_empty() {
                 return Err(self

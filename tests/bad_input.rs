@@ -66,7 +66,7 @@ fn wrong_type() {
 
 #[test]
 fn unsupported_series() {
-    let p = project_with(&BASIC_CONFIG.replace("\"17.0\"", "\"15.0\""));
+    let p = project_with(&BASIC_CONFIG.replace("\"17.0\"", "\"13.0\""));
     let err = plan_error(&p, &[]);
     assert!(
         err.contains("not a supported Odoo series") && err.contains(".odoo-ci.yml:2:"),

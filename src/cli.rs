@@ -72,6 +72,7 @@ pub struct GuardArgs {
     /// The Odoo series with --addons-path (default: inferred from the manifests).
     #[arg(long)]
     pub series: Option<String>,
+    /// Output: `text` for people, `json` for tools.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     /// Exit 1 on yellow findings too.
@@ -89,11 +90,13 @@ pub struct BumpArgs {
     /// The ref to compare with for --changed.
     #[arg(long)]
     pub since: Option<String>,
+    /// Which part of `<series>.x.y.z` to raise: `major` (x), `minor` (y) or `patch` (z).
     #[arg(long, value_enum, default_value_t)]
     pub part: crate::bump::Part,
     /// Make one commit touching only the manifests.
     #[arg(long)]
     pub commit: bool,
+    /// Output: `text` for people, `json` for tools.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -122,6 +125,7 @@ pub struct TargetArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Output: `text` for people, `json` for tools.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -144,6 +148,7 @@ pub struct AddonsSourceArgs {
     /// The Odoo series (default: the config's, else inferred from the manifests).
     #[arg(long)]
     pub series: Option<String>,
+    /// Output: `text` for people, `json` for tools.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -171,6 +176,7 @@ pub struct CheckLogArgs {
     /// The Odoo log file, or `-` for standard input.
     #[arg(default_value = "-")]
     pub file: String,
+    /// Output: `text` for people, `json` for tools.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     /// Write JUnit XML here.
@@ -263,6 +269,7 @@ pub struct StageArgs {
 pub enum StagingCommand {
     /// Staging databases made by odoo-ci, oldest first.
     List {
+        /// Output: `text` for people, `json` for tools.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -293,6 +300,7 @@ pub struct NeutralizeArgs {
     /// A cron (XML id, `module.name`) allowed to stay active (repeatable).
     #[arg(long = "allow-cron", value_name = "XMLID")]
     pub allow_cron: Vec<String>,
+    /// Output: `text` for people, `json` for tools.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -313,6 +321,7 @@ pub struct DeployArgs {
     /// Overrides `production.update_mode`.
     #[arg(long, value_enum)]
     pub update_mode: Option<crate::config::schema::UpdateMode>,
+    /// Where results go: odoo-ci-result.json, summary.md and the logs.
     #[arg(long, default_value = "odoo-ci-output")]
     pub output: PathBuf,
 }
@@ -322,8 +331,10 @@ pub struct RollbackArgs {
     /// A deployment id or a snapshot name (see `odoo-ci deployments list`).
     #[arg(long)]
     pub to: String,
+    /// Fail at once when another deploy holds the lock, instead of waiting.
     #[arg(long)]
     pub no_wait: bool,
+    /// Where results go: odoo-ci-result.json, summary.md and the logs.
     #[arg(long, default_value = "odoo-ci-output")]
     pub output: PathBuf,
 }
@@ -332,8 +343,10 @@ pub struct RollbackArgs {
 pub enum DeploymentsCommand {
     /// Newest first.
     List {
+        /// How many to show, newest first.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Output: `text` for people, `json` for tools.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -343,6 +356,7 @@ pub enum DeploymentsCommand {
 pub enum SnapshotsCommand {
     /// Oldest first.
     List {
+        /// Output: `text` for people, `json` for tools.
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
@@ -355,11 +369,13 @@ pub enum SnapshotsCommand {
     /// Keep a snapshot through pruning (`--unpin` to release it).
     Pin {
         name: String,
+        /// Remove the pin instead (pruning may drop it again).
         #[arg(long)]
         unpin: bool,
     },
     /// Drop all but the newest N unpinned snapshots (default `production.snapshots.keep`).
     Prune {
+        /// How many unpinned snapshots to keep (default: `production.snapshots.keep`).
         #[arg(long)]
         keep: Option<usize>,
     },

@@ -211,6 +211,37 @@ fn containers_are_removed_with_their_anonymous_volumes() {
 }
 
 #[test]
+fn a_missing_data_file_is_red_as_odoo_makes_it() {
+    // Odoo opens each `data` file with file_open(): a missing one stops the registry.
+    let p = project(&[("dev_data", &[], PASSING)], "");
+    p.write(
+        "addons/dev_data/__manifest__.py",
+        "{'name': 'dev_data', 'version': '17.0.1.0.0', 'depends': [], 'data': ['security/ir.model.access.csv']}\n",
+    );
+    let (out, r) = run_test(&p, "datafile", &[]);
+    assert_eq!(r["colour"], "red", "{}", out.stderr);
+    assert!(
+        r.to_string()
+            .contains("File not found: dev_data/security/ir.model.access.csv"),
+        "{r:#}"
+    );
+    assert_no_leftovers(&r, "datafile");
+}
+
+#[test]
+fn the_bundled_example_installs_as_odoo_would_install_it() {
+    let db = common::unique("example");
+    let data = tempfile::tempdir().unwrap();
+    common::fake_odoo_install(
+        &repo_root().join("examples/basic/addons"),
+        &db,
+        "acc_base",
+        data.path(),
+    );
+    psql(&format!("DROP DATABASE IF EXISTS \"{db}\""));
+}
+
+#[test]
 fn odoo_writes_the_data_dir_as_the_folder_s_owner() {
     use std::os::unix::fs::MetadataExt;
     // An image whose user is not the runner (the official one runs as uid 101) could

@@ -154,6 +154,9 @@ fn serving_production() -> (Project, Production) {
 fn first_deploy(p: &Project, prod: &Production) {
     let (out, r) = deploy(p, prod, &[]);
     assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    // The result names its stage, so every reporter reports it as production.
+    assert_eq!(r["stage"], "production");
+    assert!(!out.stderr.contains("nothing to report"), "{}", out.stderr);
     assert_eq!(r["active_colour"], "blue");
     let (name, ip) = serving(prod).expect("a release serves");
     assert!(name.ends_with("-blue"), "{name}");

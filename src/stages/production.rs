@@ -70,6 +70,10 @@ pub struct StepRecord {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deployment {
+    /// Always production: the result contract every reporter reads names its stage (a
+    /// result without one was once reported as development).
+    #[serde(default = "production_stage")]
+    pub stage: Stage,
     pub id: String,
     pub trigger: Trigger,
     pub database: String,
@@ -91,6 +95,10 @@ pub struct Deployment {
     pub steps: Vec<StepRecord>,
     pub started_at: String,
     pub total_ms: u128,
+}
+
+fn production_stage() -> Stage {
+    Stage::Production
 }
 
 const STEPS: &[&str] = &[
@@ -136,6 +144,7 @@ impl Deployment {
     /// A record that says red until the deployment proves otherwise.
     fn begin(plan: &Plan, trigger: Trigger, database: &str) -> Deployment {
         Deployment {
+            stage: Stage::Production,
             id: deployment_id(plan),
             trigger,
             database: database.to_string(),

@@ -157,6 +157,29 @@ pub fn pg_url() -> String {
         .expect("ODOO_CI_TEST_PG is not set: run the tests with ./scripts/test")
 }
 
+/// The parts of the test server's URL (`postgresql://user:password@host:port/db`).
+pub struct PgParts {
+    pub user: String,
+    pub password: String,
+    pub host: String,
+    pub port: String,
+}
+
+pub fn pg_parts() -> PgParts {
+    let url = pg_url();
+    let rest = url.split_once("://").expect("scheme").1;
+    let (auth, server) = rest.rsplit_once('@').expect("@");
+    let (user, password) = auth.split_once(':').expect("user:password");
+    let hostport = server.split('/').next().expect("host");
+    let (host, port) = hostport.split_once(':').expect("port");
+    PgParts {
+        user: user.to_string(),
+        password: password.to_string(),
+        host: host.to_string(),
+        port: port.to_string(),
+    }
+}
+
 /// The fake Odoo image `./scripts/test` built (ODOO_CI_TEST_IMAGE).
 pub fn image() -> String {
     std::env::var("ODOO_CI_TEST_IMAGE")
@@ -213,33 +236,23 @@ pub fn fake_odoo_install_series(
     data_dir: &Path,
     series: &str,
 ) {
-    let server = pg_url();
-    let hostport = server
-        .rsplit_once('@')
-        .expect("@")
-        .1
-        .split('/')
-        .next()
-        .expect("host");
-    let (host, port) = hostport.split_once(':').expect("port");
-    let password = server
-        .split(':')
-        .nth(2)
-        .expect("password")
-        .split('@')
-        .next()
-        .expect("@");
+    let PgParts {
+        user,
+        password,
+        host,
+        port,
+    } = pg_parts();
     let out = Command::new(repo_root().join("tests/fake-odoo/bin/odoo"))
         .env("FAKE_ODOO_SERIES", series)
         .args([
             "-d",
             db,
             "--db_host",
-            host,
+            &host,
             "--db_port",
-            port,
+            &port,
             "-r",
-            "postgres",
+            &user,
         ])
         .arg("--addons-path")
         .arg(addons)

@@ -378,6 +378,11 @@ class RegistryError(Exception):
 
 def load_data_file(module, path, relname):
     full = os.path.join(path, relname)
+    if not os.path.isfile(full):
+        # odoo/tools/convert.py convert_file() opens `<module>/<file>` with file_open(),
+        # which raises FileNotFoundError("File not found: <module>/<file>"): the
+        # registry fails to load.
+        raise FileNotFoundError("File not found: %s/%s" % (module, relname))
     if relname.endswith(".xml"):
         try:
             ET.parse(full)

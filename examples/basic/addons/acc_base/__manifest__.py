@@ -5,8 +5,5 @@
     "version": "17.0.1.0.0",
     "license": "LGPL-3",
     "depends": ["base", "mail"],
-    "data": [
-        "security/ir.model.access.csv",
-    ],
     "installable": True,
 }

@@ -16,7 +16,7 @@ fi
 
 case "${INPUT_STAGE:-}" in
   "") command=run ;;
-  development) command=test ;;
+  development) command="test" ;;
   staging) command=stage ;;
   production) command=deploy ;;
   *)

@@ -270,3 +270,53 @@ mod link_tests {
         assert!(!text.contains("PATH="), "{text}");
     }
 }
+
+/// Another job of the project may have just built an image it has not started yet: images
+/// younger than this are never pruned.
+pub const PRUNE_GRACE_SECS: i64 = 30 * 60;
+
+/// Removes this project's images (labelled `odoo-ci.project=<scope>`) beyond the newest
+/// `keep`, never `current`, never one younger than `grace_secs` and never one a container
+/// uses (no force: the engine refuses those, so a production colour's image stays).
+/// Returns how many went.
+pub async fn prune_project_images(
+    docker: &Docker,
+    scope: &str,
+    keep: usize,
+    current: &str,
+    grace_secs: i64,
+) -> usize {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![format!("{}={scope}", crate::names::PROJECT_LABEL)],
+    )]);
+    let options = bollard::query_parameters::ListImagesOptionsBuilder::new()
+        .all(false)
+        .filters(&filters)
+        .build();
+    let Ok(mut images) = docker.list_images(Some(options)).await else {
+        return 0;
+    };
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let is_current = |i: &bollard::models::ImageSummary| i.repo_tags.iter().any(|t| t == current);
+    let mut removed = 0;
+    for image in images
+        .iter()
+        .filter(|i| !is_current(i))
+        .skip(keep.saturating_sub(1))
+        .filter(|i| now - i.created >= grace_secs)
+    {
+        let options = bollard::query_parameters::RemoveImageOptionsBuilder::new()
+            .force(false)
+            .build();
+        match docker.remove_image(&image.id, Some(options), None).await {
+            Ok(_) => removed += 1,
+            Err(e) => tracing::info!("kept image {}: {e}", image.id),
+        }
+    }
+    removed
+}

@@ -785,3 +785,77 @@ fn a_managed_postgres_container_serves_when_no_server_is_given() {
     );
     assert_no_leftovers(&r, "managed");
 }
+
+/// Builds a tiny image `tag` labelled as project `scope`'s; its id.
+fn labelled_image(tag: &str, scope: &str) -> String {
+    let run = std::env::var("ODOO_CI_TEST_RUN").unwrap_or_default();
+    let dockerfile = format!(
+        "FROM odoo-ci-test/debian:bookworm\nLABEL odoo-ci.project=\"{scope}\" odoo-ci.test-run=\"{run}\" tag=\"{tag}\"\n"
+    );
+    let mut child = Command::new("docker")
+        .args(["build", "-q", "-t", tag, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), dockerfile.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn image_exists(id: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", id])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+#[test]
+fn a_build_prunes_only_this_project_s_old_unused_images() {
+    let a = common::unique("prune-a").replace('_', "-");
+    let b = common::unique("prune-b").replace('_', "-");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(labelled_image(&format!("odoo-ci-prune/{a}:{i}"), &a));
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let other = labelled_image(&format!("odoo-ci-prune/{b}:0"), &b);
+    // The oldest is in use by a (stopped) container: never removed.
+    let user = Command::new("docker")
+        .args(["create", "--label", "odoo-ci.test=prune", &ids[0], "true"])
+        .output()
+        .unwrap();
+    let container = String::from_utf8_lossy(&user.stdout).trim().to_string();
+    let docker = odoo_ci::executor::docker::connect().unwrap();
+    let rt = odoo_ci::executor::docker::runtime().unwrap();
+    let current = format!("odoo-ci-prune/{a}:3");
+    // Images younger than the grace period are never pruned: another job of the project
+    // may be about to start one.
+    let young = rt.block_on(odoo_ci::image::prune_project_images(
+        &docker,
+        &a,
+        2,
+        &current,
+        odoo_ci::image::PRUNE_GRACE_SECS,
+    ));
+    let removed = rt.block_on(odoo_ci::image::prune_project_images(
+        &docker, &a, 2, &current, 0,
+    ));
+    let _ = Command::new("docker")
+        .args(["rm", "-f", &container])
+        .output();
+    let left: Vec<bool> = ids.iter().map(|id| image_exists(id)).collect();
+    let other_left = image_exists(&other);
+    for id in ids.iter().chain([&other]) {
+        let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+    }
+    // Keep 2 = the current one and the newest other; the one in use stays too.
+    assert_eq!(young, 0, "images within the grace period were pruned");
+    assert_eq!(left, [true, false, true, true], "removed {removed}");
+    assert_eq!(removed, 1);
+    assert!(other_left, "another project's image was removed");
+}

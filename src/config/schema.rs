@@ -67,6 +67,9 @@ pub struct OdooSection {
     /// The Docker network Odoo containers join; `host` reaches a PostgreSQL on the runner.
     #[serde(default = "host_network")]
     pub docker_network: String,
+    /// How many of this project's images a build keeps (the newest; in-use ones always).
+    #[serde(default = "five")]
+    pub keep_images: u32,
 }
 
 fn host_network() -> String {

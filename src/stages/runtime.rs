@@ -91,6 +91,10 @@ pub fn docker_executor(
     if let Ok(v) = std::env::var("ODOO_CI_TEST_LABEL") {
         labels.insert("odoo-ci.test".into(), v);
     }
+    // The test command labels everything one run makes, to remove it afterwards.
+    if let Ok(v) = std::env::var("ODOO_CI_TEST_RUN") {
+        labels.insert("odoo-ci.test-run".into(), v);
+    }
     // Never send our own outputs and caches into the image: they change every run.
     let mut ignores: Vec<String> = ["odoo-ci-output", "target"]
         .iter()
@@ -135,6 +139,20 @@ pub fn docker_executor(
             eprintln!("  {}", s.dim(line));
         },
     ))?;
+    let keep = config.file.odoo.keep_images as usize;
+    let pruned = rt.block_on(crate::image::prune_project_images(
+        &docker,
+        &project.scope,
+        keep,
+        &plan.image,
+        crate::image::PRUNE_GRACE_SECS,
+    ));
+    if pruned > 0 {
+        eprintln!(
+            "{} removed {pruned} older images of this project (keep {keep})",
+            s.bold("build:")
+        );
+    }
     // The template depends on what Odoo runs in, not on the repo's addons: key it on the
     // base image (and the repo's own Dockerfile, which may add system packages).
     let base_id = rt

@@ -1,15 +1,14 @@
-//! Discovery + manifest parsing + dependency graph over a generated tree of 5,000 addons
-//! with realistic manifests. Target (issue 2): under 100 ms on 2 cores.
+//! Discovery + manifest parsing + dependency graph over a generated tree of 50,000 addons
+//! with realistic manifests. Target: under 1 s on 2 cores (and 5,000 under 100 ms).
 //!
-//! Run: `cargo bench --bench discovery`
+//! Run: `cargo bench --bench discovery` (size: `ODOO_CI_BENCH_ADDONS`, default 50000).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use odoo_ci::addons::{discover, AddonGraph, Series};
 
-const ADDONS: usize = 5_000;
-const RUNS: usize = 15;
+const RUNS: usize = 7;
 
 fn manifest(i: usize) -> String {
     // Each addon depends on up to three earlier ones plus Odoo's own, like a real repo.
@@ -57,9 +56,13 @@ fn manifest(i: usize) -> String {
 }
 
 fn main() {
+    let addons_count: usize = std::env::var("ODOO_CI_BENCH_ADDONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let addons = dir.path().join("addons");
-    for i in 0..ADDONS {
+    for i in 0..addons_count {
         let a = addons.join(format!("addon_{i:05}"));
         std::fs::create_dir_all(&a).expect("mkdir");
         std::fs::write(a.join("__manifest__.py"), manifest(i)).expect("write");
@@ -73,12 +76,12 @@ fn main() {
         let set = discover(dir.path(), &paths, Some(series)).expect("discover");
         let graph = AddonGraph::build(&set).expect("graph");
         times.push(start.elapsed());
-        assert_eq!(graph.install_order.len(), ADDONS);
+        assert_eq!(graph.install_order.len(), addons_count);
     }
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "discovery+parse+graph of {ADDONS} addons: median {:.1} ms, best {:.1} ms, worst {:.1} ms ({RUNS} runs, {} threads; target < 100 ms)",
+        "discovery+parse+graph of {addons_count} addons: median {:.1} ms, best {:.1} ms, worst {:.1} ms ({RUNS} runs, {} threads; target < 1000 ms for 50,000)",
         ms(times[RUNS / 2]),
         ms(times[0]),
         ms(times[RUNS - 1]),

@@ -113,7 +113,7 @@ fn generate(path: &std::path::Path, target: u64, kind: Kind) -> u64 {
 /// 5,000 failures, each with a 60 KB traceback (a long assertion diff).
 fn generate_failures(path: &std::path::Path) -> u64 {
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
-    let diff: String = (0..1000)
+    let diff: String = (0..1850)
         .map(|k| format!("- expected line {k:05} of the diff\n"))
         .collect();
     let mut written = 0u64;

@@ -362,3 +362,42 @@ fn s6_an_unknown_sslmode_is_refused_not_ignored() {
     assert!(out.stderr.contains("sslmode"), "{}", out.stderr);
     assert_nothing_secret(&out);
 }
+
+#[test]
+fn s4_a_password_written_in_postgres_url_is_masked_before_it_can_show() {
+    let literal = "Literal-Pa55word-in-config";
+    let p = Project::new();
+    p.config(&format!(
+        "{BASIC_CONFIG}postgres:\n  url: postgresql://odoo:{literal}@127.0.0.1:1/postgres\n"
+    ))
+    .addon("acc_base", "17.0.1.0.0", &[]);
+    p.git_init();
+    p.commit("one");
+    let env = [
+        ("GITHUB_ACTIONS", "true".to_string()),
+        ("GITHUB_EVENT_NAME", "push".to_string()),
+        ("GITHUB_REF_NAME", "feat/x".to_string()),
+    ];
+    let out = run_with(p.path(), &["test", "--output", "out"], &env);
+    let lines: Vec<&str> = out.stderr.lines().chain(out.stdout.lines()).collect();
+    let mask = lines
+        .iter()
+        .position(|l| *l == format!("::add-mask::{literal}"))
+        .unwrap_or_else(|| panic!("never masked:\n{}", out.stderr));
+    let first_use = out
+        .stderr
+        .lines()
+        .position(|l| l.contains(literal) && !l.starts_with("::add-mask::"));
+    assert!(
+        first_use.is_none_or(|i| i > mask),
+        "shown before its mask:\n{}",
+        out.stderr
+    );
+    // The plan never shows it either.
+    let plan = run_with(
+        p.path(),
+        &["plan", "--branch", "feat/x", "--format", "json"],
+        &[],
+    );
+    assert!(!plan.stdout.contains(literal), "{}", plan.stdout);
+}

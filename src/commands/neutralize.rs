@@ -9,7 +9,7 @@ use crate::neutralize::{self, MailCatcher, Policy};
 use crate::style::Style;
 
 pub fn run(args: &NeutralizeArgs) -> anyhow::Result<u8> {
-    let server = PgServer::from_url(&args.database).map_err(|e| {
+    let server = PgServer::from_given_url(&args.database).map_err(|e| {
         BadInput::new(e.to_string()).hint("--database postgresql://user:password@host:port/dbname")
     })?;
     let name = db::database_of_url(&args.database).ok_or_else(|| {

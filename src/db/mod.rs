@@ -58,6 +58,17 @@ impl std::fmt::Debug for PgServer {
 }
 
 impl PgServer {
+    /// [`PgServer::from_url`] for a URL odoo-ci was given (config, flag): its password (maybe
+    /// written there, not taken from a variable) is masked in GitHub Actions before
+    /// anything can print it.
+    pub fn from_given_url(url: &str) -> Result<PgServer, DbError> {
+        if let Some(password) = url_password(url) {
+            crate::hosts::actions::mask_secret(password);
+            crate::hosts::actions::mask_secret(&percent_decode(password));
+        }
+        PgServer::from_url(url)
+    }
+
     /// `postgresql://user:password@host:port[/db]`.
     pub fn from_url(url: &str) -> Result<PgServer, DbError> {
         let bad = || DbError::BadUrl(mask_url(url));

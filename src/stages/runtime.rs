@@ -23,7 +23,7 @@ pub fn pg_server(config: &crate::config::Config) -> anyhow::Result<PgServer> {
     let env = |k: &str| std::env::var(k).ok();
     if let Some(url) = &config.file.postgres.url {
         let url = config.resolve("postgres.url", url, &env)?;
-        return Ok(PgServer::from_url(&url)?);
+        return Ok(PgServer::from_given_url(&url)?);
     }
     if let Some(server) = PgServer::from_env(&env) {
         return Ok(server);

@@ -225,7 +225,7 @@ pub fn production_source(config: &crate::config::Config) -> anyhow::Result<(PgSe
             db::mask_url(&url)
         )
     })?;
-    Ok((PgServer::from_url(&url)?, name))
+    Ok((PgServer::from_given_url(&url)?, name))
 }
 
 /// The host folder of production's filestore, when `production.data_dir` is set.

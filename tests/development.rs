@@ -755,7 +755,7 @@ fn a_managed_postgres_container_serves_when_no_server_is_given() {
         .map(str::to_string);
     let cleanup = |name: &Option<String>| {
         if let Some(n) = name {
-            let _ = Command::new("docker").args(["rm", "-f", n]).output();
+            let _ = Command::new("docker").args(["rm", "-f", "-v", n]).output();
         }
     };
     if out.code != 0 {
@@ -846,7 +846,7 @@ fn a_build_prunes_only_this_project_s_old_unused_images() {
         &docker, &a, 2, &current, 0,
     ));
     let _ = Command::new("docker")
-        .args(["rm", "-f", &container])
+        .args(["rm", "-f", "-v", &container])
         .output();
     let left: Vec<bool> = ids.iter().map(|id| image_exists(id)).collect();
     let other_left = image_exists(&other);

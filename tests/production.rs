@@ -26,7 +26,7 @@ impl Drop for Production {
     fn drop(&mut self) {
         for id in containers_labelled(&format!("odoo-ci.production={}", self.db), true) {
             let _ = Command::new("docker")
-                .args(["rm", "-f", &id])
+                .args(["rm", "-f", "-v", &id])
                 .stdout(Stdio::null())
                 .status();
         }
@@ -703,7 +703,7 @@ fn a_deploy_never_removes_another_project_s_live_production() {
         .args(["inspect", &next])
         .output()
         .unwrap();
-    let _ = Command::new("docker").args(["rm", "-f", &next]).output();
+    let _ = Command::new("docker").args(["rm", "-f", "-v", &next]).output();
     assert!(
         still_there.status.success(),
         "B's deploy removed a container it did not make"

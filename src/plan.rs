@@ -110,7 +110,30 @@ pub struct UnsetVariable {
     pub variable: String,
 }
 
+/// A plan with problems: the stage must not run.
+#[derive(Debug, thiserror::Error)]
+#[error("the plan has problems, so {stage} does not run:\n  - {}", problems.join("\n  - "))]
+pub struct PlanProblems {
+    pub stage: Stage,
+    pub problems: Vec<String>,
+}
+
 impl Plan {
+    /// What every stage checks before it starts: the variables it needs are set, and the
+    /// plan has no problem (a version that went down, a red version-guard finding). Once
+    /// only `plan` enforced problems; `test`, `stage` and `deploy` carried on.
+    pub fn ready(&self) -> anyhow::Result<()> {
+        self.require_variables()?;
+        if !self.problems.is_empty() {
+            return Err(PlanProblems {
+                stage: self.stage,
+                problems: self.problems.clone(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     /// The bad-input error a stage stops with when a variable it needs is unset.
     pub fn require_variables(&self) -> Result<(), crate::exit::BadInput> {
         if self.unset_variables.is_empty() {
@@ -465,8 +488,8 @@ fn steps(config: &Config, stage: Stage, addons: &PlanAddons, image: &str) -> Vec
                 step(
                     "health",
                     format!(
-                        "GET {} until it answers 200",
-                        config.file.production.health_check.path
+                        "GET {} until it answers 200 (timeout {} s)",
+                        staging.health_check.path, staging.health_check.timeout_secs
                     ),
                 ),
                 step("report", "report the colour and URL to the Git host"),

@@ -345,3 +345,36 @@ fn the_guard_runs_on_any_repository_with_addons_path() {
         with_series.stdout
     );
 }
+
+#[test]
+fn a_red_guard_finding_stops_every_stage_not_only_plan() {
+    // `plan` exited 1 on it; `test`, `stage` and `deploy` carried on.
+    let p = repo_with("version_guard:\n  unbumped: red\n");
+    p.write("addons/a_core/views/core.xml", "<odoo><record/></odoo>\n");
+    p.commit("change a view, no bump");
+    for (args, output) in [
+        (vec!["test", "--branch", "feature/x"], "out-test"),
+        (vec!["stage", "--branch", "staging-x"], "out-stage"),
+        (vec!["deploy", "--branch", "main"], "out-deploy"),
+    ] {
+        let mut all = args.clone();
+        all.extend(["--base", "HEAD~1", "--output", output]);
+        let out = p.run(&all);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("the plan has problems"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("a_core"), "{}", out.stderr);
+        assert!(!p.path().join(output).exists(), "{args:?} started anyway");
+    }
+}
+
+#[test]
+fn the_staging_plan_shows_staging_s_own_health_check() {
+    let p = repo_with("staging:\n  health_check:\n    path: /staging/ping\nproduction:\n  health_check:\n    path: /prod/health\n");
+    let out = p.run(&["plan", "--branch", "staging-x"]);
+    assert!(out.stdout.contains("GET /staging/ping"), "{}", out.stdout);
+    assert!(!out.stdout.contains("/prod/health"), "{}", out.stdout);
+}

@@ -703,7 +703,9 @@ fn a_deploy_never_removes_another_project_s_live_production() {
         .args(["inspect", &next])
         .output()
         .unwrap();
-    let _ = Command::new("docker").args(["rm", "-f", "-v", &next]).output();
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "-v", &next])
+        .output();
     assert!(
         still_there.status.success(),
         "B's deploy removed a container it did not make"

@@ -27,7 +27,7 @@ pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
     };
     let project = crate::project::load(config, &overrides)?;
     let plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
-    plan.require_variables()?;
+    plan.ready()?;
     super::print_plan(&project, &plan);
     let opts = DeployOptions {
         output: args.output.clone(),

@@ -21,7 +21,7 @@ pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
     };
     let project = crate::project::load(config, &overrides)?;
     let plan = make_plan_as(&project.facts(), Some(Stage::Staging))?;
-    plan.require_variables()?;
+    plan.ready()?;
     staging::production_source(&project.config).map_err(|e| {
         BadInput::new(format!("{e:#}")).hint(
             "staging copies production: set `production.database` (e.g. `${PRODUCTION_DB_URL}`)",

@@ -27,7 +27,7 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
     };
     let project = crate::project::load(config, &overrides)?;
     let plan = make_plan_as(&project.facts(), Some(Stage::Development))?;
-    plan.require_variables()?;
+    plan.ready()?;
     super::print_plan(&project, &plan);
     let opts = DevOptions {
         output: args.output.clone(),

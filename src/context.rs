@@ -12,6 +12,20 @@ pub enum Provider {
     Local,
 }
 
+impl Provider {
+    /// The CI this process runs in, from its environment alone.
+    pub fn from_env() -> Provider {
+        let is = |k: &str| std::env::var(k).as_deref() == Ok("true");
+        if is("GITHUB_ACTIONS") {
+            Provider::Github
+        } else if is("GITLAB_CI") {
+            Provider::Gitlab
+        } else {
+            Provider::Local
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {

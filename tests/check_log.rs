@@ -483,3 +483,20 @@ fn a_summary_line_is_read_whatever_logger_prints_it() {
     assert_eq!(code, 1);
     assert_eq!(v["summary_seen"], true, "{v:#}");
 }
+
+#[test]
+fn yellow_exits_3_on_gitlab_like_every_stage() {
+    // One colour → exit code rule: check-log said 0 for yellow on GitLab, the stages 3.
+    let dir = tempfile::tempdir().unwrap();
+    let log = fixture("yellow_warnings_19.log");
+    let gitlab = run_in(dir.path(), &["check-log", &log], &[("GITLAB_CI", "true")]);
+    assert_eq!(gitlab.code, 3, "{}", gitlab.stderr);
+    let local = run_in(dir.path(), &["check-log", &log], &[]);
+    assert_eq!(local.code, 0);
+    let strict = run_in(
+        dir.path(),
+        &["check-log", &log, "--fail-on-warning"],
+        &[("GITLAB_CI", "true")],
+    );
+    assert_eq!(strict.code, 1);
+}

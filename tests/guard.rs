@@ -378,3 +378,16 @@ fn the_staging_plan_shows_staging_s_own_health_check() {
     assert!(out.stdout.contains("GET /staging/ping"), "{}", out.stdout);
     assert!(!out.stdout.contains("/prod/health"), "{}", out.stdout);
 }
+
+#[test]
+fn a_yellow_guard_exits_3_on_gitlab_like_every_stage() {
+    let p = repo_with("");
+    p.write("addons/a_core/views/core.xml", "<odoo><record/></odoo>\n");
+    p.commit("change a view");
+    let out = common::run_in(
+        p.path(),
+        &["guard", "--base", "HEAD~1", "--branch", "feature/x"],
+        &[("GITLAB_CI", "true"), ("CI_COMMIT_BRANCH", "feature/x")],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+}

@@ -9,8 +9,7 @@ use regex::Regex;
 
 use crate::cli::{CheckLogArgs, Format};
 use crate::config::Config;
-use crate::exit::{self, BadInput};
-use crate::odoo::result::Colour;
+use crate::exit::BadInput;
 use crate::odoo::traceback::PathMap;
 use crate::odoo::{analyze, Options};
 use crate::report::{junit, log_text, summary};
@@ -94,9 +93,9 @@ pub fn run(config_path: &Path, args: &CheckLogArgs) -> anyhow::Result<u8> {
         Format::Text => log_text::render(&result, Style::for_stdout()),
     };
     super::print_stdout(&text)?;
-    Ok(match result.colour {
-        Colour::Red => exit::RED,
-        Colour::Yellow if args.fail_on_warning => exit::RED,
-        _ => exit::OK,
-    })
+    Ok(super::exit_code(
+        result.colour,
+        args.fail_on_warning,
+        crate::context::Provider::from_env(),
+    ))
 }

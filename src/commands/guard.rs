@@ -10,7 +10,7 @@ use crate::repo::Repo;
 
 use crate::cli::{Format, GuardArgs};
 use crate::context::Overrides;
-use crate::exit::{self, BadInput};
+use crate::exit::BadInput;
 use crate::guard::{check, GuardFinding};
 use crate::odoo::Colour;
 use crate::style::Style;
@@ -31,11 +31,11 @@ pub fn run(config: &Path, args: &GuardArgs) -> anyhow::Result<u8> {
         .map(|f| f.colour)
         .max()
         .unwrap_or(Colour::Green);
-    Ok(match worst {
-        Colour::Red => exit::RED,
-        Colour::Yellow if args.fail_on_warning => exit::RED,
-        _ => exit::OK,
-    })
+    Ok(super::exit_code(
+        worst,
+        args.fail_on_warning,
+        crate::context::Provider::from_env(),
+    ))
 }
 
 /// The guard as the project's config sets it up.

@@ -62,8 +62,9 @@ impl StageReporting {
     }
 }
 
-/// 0 green, 1 red; yellow is 0, or 1 with `--fail-on-warning`, or 3 on GitLab (for
-/// `allow_failure: exit_codes: [3]`, which shows the job as a warning).
+/// The one colour → exit code rule, for every command and host: 0 green, 1 red; yellow is
+/// 0, or 1 with `--fail-on-warning`, or 3 on GitLab (for `allow_failure: exit_codes: [3]`,
+/// which shows the job as a warning).
 pub fn exit_code(
     colour: crate::odoo::Colour,
     fail_on_warning: bool,

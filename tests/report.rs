@@ -492,3 +492,62 @@ fn gitlab_statuses_use_the_rest_api_with_a_private_token() {
     assert_eq!(states, vec!["running", "failed"]);
     assert!(!out.stderr.contains("glpat-secret-xyz"));
 }
+
+#[test]
+fn an_early_error_never_leaves_the_check_run_in_progress() {
+    // A deploy that stopped before it had a result (here: a remote production engine with
+    // a relative data dir) returned before completing its check run: "in progress" forever.
+    let api = Api::start();
+    api.accept_check_runs(7);
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path_regex_statuses())
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1}))),
+    );
+    let p = common::Project::new();
+    p.config(&format!(
+        "{}production:\n  database: ${{PROD_URL}}\n  data_dir: prod-data\n  docker_host: tcp://127.0.0.1:1\n",
+        common::BASIC_CONFIG
+    ))
+    .addon("acc_base", "17.0.1.0.0", &["base"]);
+    p.git_init();
+    let sha = p.commit("one");
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = github_env(&api.server.uri(), dir.path());
+    env.retain(|(k, _)| *k != "GITHUB_SHA" && *k != "GITHUB_REF_NAME");
+    env.push(("GITHUB_SHA", sha.clone()));
+    env.push(("GITHUB_REF_NAME", "main".into()));
+    env.push(("PROD_URL", "postgresql://odoo:pw@127.0.0.1:1/prod".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_in(p.path(), &["deploy", "--output", "out"], &env);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let patches: Vec<Value> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method.as_str() == "PATCH" && r.url.path() == "/repos/acme/odoo/check-runs/7")
+        .map(body)
+        .collect();
+    assert!(
+        patches
+            .iter()
+            .any(|b| b["status"] == "completed" && b["conclusion"] == "failure"),
+        "the check run was never completed: {patches:?}\n{}",
+        out.stderr
+    );
+    let statuses: Vec<Value> = api
+        .requests()
+        .iter()
+        .filter(|r| r.url.path().starts_with("/repos/acme/odoo/statuses/"))
+        .map(body)
+        .collect();
+    assert_eq!(
+        statuses.last().map(|s| s["state"].clone()),
+        Some(json!("failure")),
+        "{statuses:?}"
+    );
+    assert_no_token(&out);
+}
+
+fn path_regex_statuses() -> wiremock::matchers::PathRegexMatcher {
+    wiremock::matchers::path_regex(r"^/repos/acme/odoo/statuses/[0-9a-f]+$")
+}

@@ -28,6 +28,10 @@ pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
     let project = crate::project::load(config, &overrides)?;
     let plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
     plan.ready()?;
+    production_source(&project.config).map_err(|e| {
+        BadInput::new(format!("{e:#}"))
+            .hint("set `production.database` (e.g. `${PRODUCTION_DB_URL}`)")
+    })?;
     super::print_plan(&project, &plan);
     let opts = DeployOptions {
         output: args.output.clone(),

@@ -28,9 +28,20 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
 }
 
 /// Reporting around a stage: started before, finished after (never changes the colour).
+/// What it opened it always closes: dropped unfinished (an early error, a panic), it
+/// completes the check run and the status as failed, so nothing stays "in progress".
 pub struct StageReporting {
     host: crate::hosts::HostEnv,
+    stage: crate::config::Stage,
     started: Option<crate::hosts::Started>,
+}
+
+impl Drop for StageReporting {
+    fn drop(&mut self) {
+        if let Some(started) = self.started.take() {
+            crate::hosts::abandon(&self.host, started, self.stage);
+        }
+    }
 }
 
 impl StageReporting {
@@ -39,6 +50,7 @@ impl StageReporting {
         let started = crate::hosts::start(&host, plan.stage);
         StageReporting {
             host,
+            stage: plan.stage,
             started: Some(started),
         }
     }
@@ -58,6 +70,7 @@ impl StageReporting {
             }
             Err(e) => eprintln!("warning: nothing to report: {e:#}"),
         }
+        // Whatever could not be reported above is closed as abandoned by `drop`.
         exit_code(colour, fail_on_warning, self.host.provider)
     }
 }

@@ -173,6 +173,15 @@ impl Reporter {
         }
     }
 
+    /// Closes a run and the status of a stage that stopped before it had a result (no
+    /// deployment is recorded: nothing was deployed).
+    pub fn abandon(&self, run: Option<u64>, report: &StageReport) {
+        self.status(report.stage, "failure", &report.title);
+        if self.checks_allowed.get() && run.is_some() {
+            self.complete_run(run, report);
+        }
+    }
+
     fn complete_run(&self, run: Option<u64>, report: &StageReport) {
         let annotations: Vec<Value> = report
             .sorted_annotations()

@@ -239,6 +239,35 @@ pub struct Started {
     github: Option<(github::Reporter, Option<u64>)>,
 }
 
+/// Closes what [`start`] opened when the stage stopped before it had a result (an early
+/// error, a panic): the check run completes as failed, the status turns failed.
+pub fn abandon(env: &HostEnv, started: Started, stage: Stage) {
+    let report = StageReport {
+        stage,
+        colour: Colour::Red,
+        title: "odoo-ci stopped before the stage had a result: see the job log".to_string(),
+        summary: format!(
+            "## odoo-ci / {stage}: stopped\n\nThe stage stopped before it had a result; the job log says why.\n"
+        ),
+        annotations: Vec::new(),
+        url: None,
+        warnings: 0,
+    };
+    match env.provider {
+        Provider::Github => {
+            if let Some((reporter, run)) = started.github {
+                reporter.abandon(run, &report);
+            }
+        }
+        Provider::Gitlab => {
+            if let Some(r) = gitlab::Reporter::from_env(env) {
+                r.status(stage, "failed", &report.title, None);
+            }
+        }
+        Provider::Local => {}
+    }
+}
+
 /// Reports a stage's end everywhere that applies. Never fails the stage.
 pub fn finish(env: &HostEnv, started: Started, report: &StageReport, output: &Path) {
     match env.provider {

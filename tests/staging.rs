@@ -614,3 +614,26 @@ fn a_15_0_copy_is_neutralized_with_odoo_ci_s_own_sql() {
     );
     drop_branch(&p, &prod, "staging-15");
 }
+
+#[test]
+fn the_staging_update_is_bounded_by_staging_s_own_timeout() {
+    // Staging and production updates were bounded by `development.timeout_secs`.
+    let p = project("fresh", &[]);
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&config.replace("staging:\n", "staging:\n  timeout_secs: 3\n"));
+    let prod = production(&p);
+    // The update imports the addon: make that take longer than staging's timeout.
+    p.addon("stg_a", "17.0.1.1.0", &["mail"])
+        .write("addons/stg_a/__init__.py", "import time\ntime.sleep(20)\n");
+    let started = std::time::Instant::now();
+    let (out, r) = stage(&p, &prod, "staging-slow", &[]);
+    assert_eq!(r["colour"], "red", "{}", out.stderr);
+    assert!(
+        r["reasons"]
+            .to_string()
+            .contains("did not finish within 3 s (`staging.timeout_secs`)"),
+        "{r:#}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(120));
+    drop_branch(&p, &prod, "staging-slow");
+}

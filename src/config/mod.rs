@@ -297,6 +297,16 @@ impl Config {
         env
     }
 
+    /// The longest one Odoo run of `stage` may take.
+    pub fn odoo_timeout(&self, stage: Stage) -> std::time::Duration {
+        let secs = match stage {
+            Stage::Development => self.file.development.timeout_secs,
+            Stage::Staging => self.file.staging.timeout_secs,
+            Stage::Production => self.file.production.timeout_secs.unwrap_or(3600),
+        };
+        std::time::Duration::from_secs(secs)
+    }
+
     /// Every templated value `stage` resolves, by key path: what the stage needs from the
     /// environment.
     pub fn stage_values(&self, stage: Stage) -> Vec<(String, &Templated)> {

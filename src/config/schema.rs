@@ -245,6 +245,9 @@ pub enum PushMode {
 pub struct StagingSection {
     #[serde(default)]
     pub push: PushMode,
+    /// The longest an Odoo run of the stage (neutralize, update) may take.
+    #[serde(default = "hour")]
+    pub timeout_secs: u64,
     /// SMTP `host:port` that receives staging's outgoing mail.
     #[serde(default)]
     pub mail_catcher: Option<String>,
@@ -277,6 +280,7 @@ impl Default for StagingSection {
     fn default() -> Self {
         StagingSection {
             push: PushMode::default(),
+            timeout_secs: hour(),
             mail_catcher: None,
             keep: 3,
             cron_allowlist: Vec::new(),
@@ -353,6 +357,9 @@ impl Default for Snapshots {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductionSection {
+    /// The longest an Odoo run of the stage (the update) may take (default an hour).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
     /// Connection URL of the production database (use `${VAR}`).
     #[serde(default)]
     pub database: Option<Templated>,

@@ -279,7 +279,7 @@ pub fn run_to_end(
     let inv = crate::executor::Invocation {
         args,
         env: odoo_env(project, server, stage)?,
-        timeout: std::time::Duration::from_secs(project.config.file.development.timeout_secs),
+        timeout: project.config.odoo_timeout(stage),
     };
     let mut analyzer = crate::odoo::Analyzer::new(crate::odoo::Options::default());
     let mut log = Vec::new();
@@ -295,7 +295,10 @@ pub fn run_to_end(
         anyhow::bail!("cancelled (Ctrl-C / SIGTERM)");
     }
     if outcome.timed_out {
-        anyhow::bail!("Odoo did not finish in time");
+        anyhow::bail!(
+            "Odoo did not finish within {} s (`{stage}.timeout_secs`)",
+            inv.timeout.as_secs()
+        );
     }
     if result.colour == crate::odoo::Colour::Red {
         anyhow::bail!(

@@ -120,6 +120,12 @@ pub fn scope_for(config: &Config) -> String {
     crate::names::scope(&identity(config, repository.as_deref()))
 }
 
+/// The name of the project folder (the one holding the config).
+fn folder_name(config: &Config) -> Option<String> {
+    let root = config.root.canonicalize().ok()?;
+    root.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
 /// Who the project is: `project:` in the config, else the CI's repository (`owner/name`),
 /// else the project folder's name.
 fn identity(config: &Config, repository: Option<&str>) -> String {
@@ -128,13 +134,7 @@ fn identity(config: &Config, repository: Option<&str>) -> String {
         .project
         .clone()
         .or_else(|| repository.map(str::to_string))
-        .or_else(|| {
-            config
-                .root
-                .canonicalize()
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        })
+        .or_else(|| folder_name(config))
         .unwrap_or_else(|| "project".to_string())
 }
 
@@ -208,13 +208,7 @@ fn project_name(config: &Config, context: &Context) -> String {
         .or(context.repository.as_deref())
         .and_then(|r| r.rsplit('/').next())
         .map(str::to_string)
-        .or_else(|| {
-            config
-                .root
-                .canonicalize()
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        })
+        .or_else(|| folder_name(config))
         .unwrap_or_else(|| "project".to_string());
     let clean: String = raw
         .to_lowercase()

@@ -34,14 +34,7 @@ fn load_addons(config: &Path, args: &AddonsSourceArgs) -> anyhow::Result<(PathBu
 }
 
 fn addons_source(config: &Path, args: &AddonsSourceArgs) -> anyhow::Result<AddonsSource> {
-    let series = args
-        .series
-        .as_deref()
-        .map(|s| {
-            s.parse::<Series>()
-                .map_err(|e| BadInput::new(format!("--series: {e}")))
-        })
-        .transpose()?;
+    let series = super::series_flag(args.series.as_deref())?;
     if !args.addons_paths.is_empty() {
         return Ok(AddonsSource {
             root: PathBuf::from("."),

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use crate::addons::at_commit::discover_at_commit;
-use crate::addons::{discover, Series};
+use crate::addons::discover;
 use crate::config::VersionGuard;
 use crate::repo::Repo;
 
@@ -58,14 +58,7 @@ fn with_config(config: &Path, args: &GuardArgs) -> anyhow::Result<Vec<GuardFindi
 /// The guard on any repository: `--addons-path` (relative to the current folder), the
 /// base from `--base` or the CI, the head from `--ref` or HEAD, the guard's defaults.
 fn standalone(args: &GuardArgs) -> anyhow::Result<Vec<GuardFinding>> {
-    let series = args
-        .series
-        .as_deref()
-        .map(|s| {
-            s.parse::<Series>()
-                .map_err(|e| BadInput::new(format!("--series: {e}")))
-        })
-        .transpose()?;
+    let series = super::series_flag(args.series.as_deref())?;
     let root = PathBuf::from(".");
     let repo = Repo::discover(&root)?;
     let env = |k: &str| std::env::var(k).ok();

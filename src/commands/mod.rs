@@ -23,6 +23,17 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// The `--series` flag's value, parsed (a bad one is bad input).
+pub fn series_flag(
+    text: Option<&str>,
+) -> Result<Option<crate::addons::Series>, crate::exit::BadInput> {
+    text.map(|s| {
+        s.parse()
+            .map_err(|e| crate::exit::BadInput::new(format!("--series: {e}")))
+    })
+    .transpose()
+}
+
 pub fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(value)? + "\n")
 }

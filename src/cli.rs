@@ -121,10 +121,36 @@ pub struct TargetArgs {
     pub base: Option<String>,
 }
 
+/// What shapes the development plan: `odoo-ci plan` takes them too, so the dry run shows
+/// what `odoo-ci test` with the same flags runs.
+#[derive(Debug, Clone, Args)]
+pub struct DevChoiceArgs {
+    /// Run Odoo in Docker (default) or as the local `odoo.command`.
+    #[arg(long, value_enum, default_value = "docker")]
+    pub executor: crate::plan::ExecutorKind,
+    /// Test only the addons the push touched and the repo addons that depend on them.
+    #[arg(long)]
+    pub changed_only: bool,
+    /// Run shard K of N (`--shard 2/4`).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// JUnit of a previous run, to balance shards by recorded durations.
+    #[arg(long, value_name = "JUNIT")]
+    pub durations: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub choices: DevChoiceArgs,
+    /// Staging: plan as with this `staging.push`.
+    #[arg(long, value_enum)]
+    pub push: Option<crate::config::schema::PushMode>,
+    /// Production: plan as with this `production.update_mode`.
+    #[arg(long, value_enum)]
+    pub update_mode: Option<crate::config::schema::UpdateMode>,
     /// Output: `text` for people, `json` for tools.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -213,24 +239,14 @@ pub struct TestArgs {
     /// Where results go: odoo-ci-result.json, junit.xml, summary.md, install.log.
     #[arg(long, default_value = "odoo-ci-output")]
     pub output: PathBuf,
-    /// Run Odoo in Docker (default) or as the local `odoo.command`.
-    #[arg(long, value_enum, default_value = "docker")]
-    pub executor: crate::stages::development::ExecutorKind,
+    #[command(flatten)]
+    pub choices: DevChoiceArgs,
     /// Rebuild the template database even when a matching one exists.
     #[arg(long)]
     pub no_cache: bool,
     /// Keep the test database for debugging.
     #[arg(long)]
     pub keep: bool,
-    /// Test only the addons the push touched and the repo addons that depend on them.
-    #[arg(long)]
-    pub changed_only: bool,
-    /// Run shard K of N (`--shard 2/4`).
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<String>,
-    /// JUnit of a previous run, to balance shards by recorded durations.
-    #[arg(long, value_name = "JUNIT")]
-    pub durations: Option<PathBuf>,
     /// Exit 1 on yellow too.
     #[arg(long)]
     pub fail_on_warning: bool,
@@ -383,7 +399,7 @@ pub enum SnapshotsCommand {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The stored `odoo-ci-result.json` (its `summary.md` is read from beside it).
+    /// The stored `odoo-ci-result.json` (the summary is rendered from it).
     #[arg(long, default_value = "odoo-ci-output/odoo-ci-result.json")]
     pub result: PathBuf,
     /// The commit to report on (default: from the CI environment).

@@ -1,7 +1,5 @@
 //! Exit codes: part of the contract with CI systems. Changes here are breaking changes.
 
-use std::process::ExitCode;
-
 /// Green, or yellow when yellow is not asked to fail.
 pub const OK: u8 = 0;
 /// Red: a test failed, a step failed, or the plan has a blocking problem.
@@ -34,17 +32,66 @@ impl BadInput {
     }
 }
 
-/// The hint of the first `BadInput` in the chain, if any.
-pub fn hint_for(err: &anyhow::Error) -> Option<&str> {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<BadInput>())
-        .and_then(|b| b.hint.as_deref())
+/// An error that reached the top, as the user sees it: rendered once — `error:`, the
+/// location when the error has one, each `caused by:`, then `hint:` — with its exit code.
+/// Bad input (config, manifests, git, setup: PostgreSQL or Docker unreachable) is 2;
+/// anything else, a plan with problems included, is 1.
+pub struct TopError<'a>(pub &'a anyhow::Error);
+
+impl TopError<'_> {
+    pub fn code(&self) -> u8 {
+        let bad_input = self.0.chain().any(|e| {
+            e.is::<crate::diag::Diagnostic>()
+                || e.is::<BadInput>()
+                || e.is::<crate::repo::RepoError>()
+        });
+        if bad_input {
+            BAD_INPUT
+        } else {
+            RED
+        }
+    }
+
+    pub fn render(&self, s: crate::style::Style) -> String {
+        let err = self.0;
+        let mut text = format!("{} {err}", s.red("error:"));
+        for cause in err.chain().skip(1) {
+            text.push_str(&format!("\n  caused by: {cause}"));
+        }
+        let hint = err
+            .chain()
+            .find_map(|e| e.downcast_ref::<BadInput>())
+            .and_then(|b| b.hint.as_deref());
+        if let Some(hint) = hint {
+            text.push_str(&format!("\nhint: {hint}"));
+        }
+        text
+    }
 }
 
-/// The exit code for an error that reached the top.
-pub fn code_for(err: &anyhow::Error) -> ExitCode {
-    let bad_input = err.chain().any(|e| {
-        e.is::<crate::diag::Diagnostic>() || e.is::<BadInput>() || e.is::<crate::repo::RepoError>()
-    });
-    ExitCode::from(if bad_input { BAD_INPUT } else { RED })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setup_error_is_bad_input_with_its_hint_once() {
+        let err =
+            anyhow::Error::new(BadInput::new("no PostgreSQL server").hint("set postgres.url"))
+                .context("odoo-ci test");
+        let top = TopError(&err);
+        assert_eq!(top.code(), BAD_INPUT);
+        assert_eq!(
+            top.render(crate::style::Style::plain()),
+            "error: odoo-ci test\n  caused by: no PostgreSQL server\nhint: set postgres.url"
+        );
+    }
+
+    #[test]
+    fn anything_else_is_red() {
+        let err = anyhow::anyhow!("the plan has problems");
+        assert_eq!(TopError(&err).code(), RED);
+        assert!(!TopError(&err)
+            .render(crate::style::Style::plain())
+            .contains("hint"));
+    }
 }

@@ -407,6 +407,17 @@ fn unpack_tree(reader: impl std::io::Read, to: &Path) -> std::io::Result<u64> {
     Ok(files)
 }
 
+/// Gives `path` the owner and group of `like`, when they differ (only root can; anyone
+/// else creates what it owns anyway).
+pub fn own_like(path: &Path, like: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (want, have) = (std::fs::metadata(like)?, std::fs::metadata(path)?);
+    if (want.uid(), want.gid()) == (have.uid(), have.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, Some(want.uid()), Some(want.gid()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,10 +9,10 @@ use globset::GlobSet;
 use serde::Serialize;
 
 use crate::addons::{version, AddonSet};
+use crate::base::BaseFacts;
 use crate::bump::{bump_version, Part};
 use crate::config::GuardLevel;
 use crate::odoo::Colour;
-use crate::plan::BaseFacts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

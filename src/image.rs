@@ -20,12 +20,15 @@ const GENERATED: &str = ".odoo-ci.Dockerfile";
 /// As few steps as possible: with the classic builder every step commits a layer, which
 /// costs seconds on slow storage drivers. Requirements install as root; the image then
 /// goes back to `base_user`, the user the base image runs Odoo as (`odoo` in the official
-/// image).
+/// image). Odoo lives in the system Python of the official images (Debian bookworm, Ubuntu
+/// noble), which PEP 668 marks externally managed: a plain `pip install` refuses, a venv
+/// would not see Odoo. `PIP_BREAK_SYSTEM_PACKAGES=1` is what pip reads for
+/// `--break-system-packages` (pip before 23.0.1, which has no such option, ignores it).
 pub fn dockerfile(base: &str, requirements: bool, base_user: Option<&str>) -> String {
     let mut d = format!("FROM {base}\n");
     if requirements {
         d.push_str(
-            "USER root\nCOPY requirements.txt /tmp/odoo-ci-requirements.txt\nRUN pip3 install --no-cache-dir -r /tmp/odoo-ci-requirements.txt\n",
+            "USER root\nCOPY requirements.txt /tmp/odoo-ci-requirements.txt\nRUN PIP_BREAK_SYSTEM_PACKAGES=1 pip3 install --no-cache-dir -r /tmp/odoo-ci-requirements.txt\n",
         );
         if let Some(user) = base_user.filter(|u| !u.is_empty() && *u != "root" && *u != "0") {
             d.push_str(&format!("USER {user}\n"));
@@ -168,9 +171,13 @@ pub async fn build(
             Err(e) => return Err(e.into()),
         };
         if let Some(text) = info.stream.as_deref() {
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                on_line(line);
-                tail.push(line.to_string());
+            for line in text
+                .lines()
+                .map(strip_ansi)
+                .filter(|l| !l.trim().is_empty())
+            {
+                on_line(&line);
+                tail.push(line);
                 if tail.len() > 30 {
                     tail.remove(0);
                 }
@@ -189,9 +196,51 @@ pub async fn build(
     })
 }
 
+/// `line` without terminal escape sequences (colours, cursor moves), which build steps
+/// print and which garble a CI log or a check run.
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            // CSI: parameters and intermediates up to a final byte in @..~.
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            // OSC: up to BEL or ESC \.
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.peek() == Some(&'\\')) {
+                        chars.next_if_eq(&'\\');
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_output_loses_its_terminal_escapes() {
+        assert_eq!(strip_ansi("\u{1b}[1;31mred\u{1b}[0m text"), "red text");
+        assert_eq!(strip_ansi("\u{1b}]0;title\u{7}done"), "done");
+        assert_eq!(strip_ansi("\u{1b}[2K\u{1b}[1Gprogress 50%"), "progress 50%");
+        assert_eq!(strip_ansi("plain é"), "plain é");
+    }
 
     #[test]
     fn requirements_get_their_own_layer_before_the_project() {

@@ -4,6 +4,7 @@
 //! report. The plan is a pure function of facts; everything after it carries it out.
 
 pub mod addons;
+pub mod base;
 pub mod bump;
 pub mod cancel;
 pub mod cli;
@@ -27,7 +28,9 @@ pub mod project;
 pub mod repo;
 pub mod repo_file;
 pub mod report;
+pub mod result;
 pub mod secrets;
 pub mod snapshots;
 pub mod stages;
 pub mod style;
+pub mod targets;

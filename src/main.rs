@@ -33,16 +33,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            let s = Style::for_stderr();
-            let mut text = format!("{} {err}", s.red("error:"));
-            for cause in err.chain().skip(1) {
-                text.push_str(&format!("\n  caused by: {cause}"));
-            }
-            if let Some(hint) = exit::hint_for(&err) {
-                text.push_str(&format!("\nhint: {hint}"));
-            }
-            eprintln!("{text}");
-            exit::code_for(&err)
+            let top = exit::TopError(&err);
+            eprintln!("{}", top.render(Style::for_stderr()));
+            ExitCode::from(top.code())
         }
     }
 }

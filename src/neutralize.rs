@@ -41,6 +41,19 @@ const STEPS: &[Step] = &[
         sql: "INSERT INTO ir_config_parameter (key, value) VALUES ('database.is_neutralized', 'true') \
               ON CONFLICT (key) DO UPDATE SET value = 'true'",
     },
+    // base/data/neutralize.sql, 17.0+: webhook server actions point nowhere.
+    Step {
+        table: "ir_act_server",
+        column: Some("webhook_url"),
+        sql: "UPDATE ir_act_server SET webhook_url = 'neutralization - disable webhook' \
+              WHERE state = 'webhook'",
+    },
+    // web/data/neutralize.sql: the "Database neutralized for testing" banner.
+    Step {
+        table: "ir_ui_view",
+        column: Some("key"),
+        sql: "UPDATE ir_ui_view SET active = true WHERE key = 'web.neutralize_banner'",
+    },
     Step {
         table: "mail_template",
         column: Some("mail_server_id"),
@@ -148,9 +161,9 @@ pub struct Policy {
     pub cron_allowlist: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Check {
-    pub name: &'static str,
+    pub name: String,
     pub ok: bool,
     /// What was found (the offending records when not ok).
     pub detail: String,
@@ -177,7 +190,7 @@ pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
         }
     }
     checks.push(Check {
-        name: "outgoing mail",
+        name: "outgoing mail".into(),
         ok: bad_servers.is_empty(),
         detail: if bad_servers.is_empty() {
             match &policy.catcher {
@@ -214,7 +227,7 @@ pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
         }
     }
     checks.push(Check {
-        name: "scheduled actions",
+        name: "scheduled actions".into(),
         ok: bad_crons.is_empty(),
         detail: if bad_crons.is_empty() {
             "no active cron outside the allow-list".into()
@@ -236,7 +249,7 @@ pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
         }
     }
     checks.push(Check {
-        name: "payment providers",
+        name: "payment providers".into(),
         ok: enabled.is_empty(),
         detail: if enabled.is_empty() {
             "no payment provider in production mode".into()
@@ -258,7 +271,7 @@ pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
         }
     }
     checks.push(Check {
-        name: "incoming mail",
+        name: "incoming mail".into(),
         ok: fetching.is_empty(),
         detail: if fetching.is_empty() {
             "no active incoming mail server".into()
@@ -267,12 +280,15 @@ pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
         },
     });
 
+    checks.push(webhooks(db)?);
+    checks.push(banner(db)?);
+
     let flag = crate::db::copy::config_parameter(db, "database.is_neutralized")?;
     let flagged = flag
         .as_deref()
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "t"));
     checks.push(Check {
-        name: "neutralized flag",
+        name: "neutralized flag".into(),
         ok: flagged,
         detail: match flag {
             Some(v) if flagged => format!("database.is_neutralized = {v}"),
@@ -281,6 +297,56 @@ pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
         },
     });
     Ok(checks)
+}
+
+/// Webhook server actions (17.0+) that still point somewhere.
+fn webhooks(db: &mut Client) -> Result<Check, DbError> {
+    let mut live = Vec::new();
+    if has_column(db, "ir_act_server", Some("webhook_url"))? {
+        for row in db.query(
+            "SELECT id, coalesce(webhook_url, '') FROM ir_act_server \
+             WHERE state = 'webhook' AND webhook_url IS DISTINCT FROM 'neutralization - disable webhook'",
+            &[],
+        )? {
+            let (id, url): (i32, String) = (row.get(0), row.get(1));
+            live.push(format!("action {id} → {}", crate::db::mask_url(&url)));
+        }
+    }
+    Ok(Check {
+        name: "webhooks".into(),
+        ok: live.is_empty(),
+        detail: if live.is_empty() {
+            "no webhook server action points anywhere".into()
+        } else {
+            format!("live webhook server action(s): {}", live.join(", "))
+        },
+    })
+}
+
+/// The neutralization banner view (`web`), active where it exists.
+fn banner(db: &mut Client) -> Result<Check, DbError> {
+    let mut state = None;
+    if has_column(db, "ir_ui_view", Some("key"))? {
+        state = db
+            .query_opt(
+                "SELECT bool_and(active) FROM ir_ui_view WHERE key = 'web.neutralize_banner' \
+                 HAVING count(*) > 0",
+                &[],
+            )?
+            .map(|row| row.get::<_, bool>(0));
+    }
+    Ok(Check {
+        name: "banner".into(),
+        ok: state != Some(false),
+        detail: match state {
+            Some(true) => "the \"neutralized\" banner shows".into(),
+            Some(false) => {
+                "the web.neutralize_banner view is inactive: users would not see this is a copy"
+                    .into()
+            }
+            None => "no banner view in this database".into(),
+        },
+    })
 }
 
 /// The first failed check, if any.

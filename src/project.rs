@@ -8,7 +8,7 @@ use crate::addons::{self, manifest::parse_manifest, version::adapt_version, Addo
 use crate::config::Config;
 use crate::context::{self, Context, Overrides};
 use crate::exit::BadInput;
-use crate::plan::{BaseFacts, Facts};
+use crate::plan::{BaseFacts, Choices, DatabaseFacts, Facts};
 use crate::repo::{CommitInfo, Repo};
 
 /// Everything read from the checkout and the environment.
@@ -23,11 +23,30 @@ pub struct Project {
     pub project: String,
     /// What every name odoo-ci makes for this project is scoped by (see [`crate::names::scope`]).
     pub scope: String,
+    /// Where the stage's files come from: the checkout, or a commit other than its HEAD.
+    pub source: Source,
+}
+
+/// Where a stage's files (addons, the image's content) come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The checkout as it is.
+    WorkingTree,
+    /// A commit other than the checkout's (`--ref`, `--sha`, `--tag`, a local `--branch`):
+    /// read from git's objects, never from the working tree.
+    Commit(git2::Oid),
 }
 
 impl Project {
+    /// The facts of the checkout alone: no choices, no database read.
     pub fn facts(&self) -> Facts<'_> {
+        self.facts_with(Choices::default(), DatabaseFacts::NotRead)
+    }
+
+    pub fn facts_with(&self, choices: Choices, database: DatabaseFacts) -> Facts<'_> {
         Facts {
+            choices,
+            database,
             config: &self.config,
             context: &self.context,
             commit: self.commit.clone(),
@@ -65,14 +84,23 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         overrides,
     )
     .map_err(|e| BadInput::new(e.to_string()).hint(e.hint()))?;
+    let mut context = context;
+    if let Some(repo) = &repo {
+        name_local_branch(repo, &mut context, overrides);
+    }
     let head = match &repo {
         Some(repo) => head_commit(repo, &context)?,
         None => None,
     };
     let series = Some(config.file.odoo.series);
-    // `--ref R` names a commit: its addons and versions are R's, not the working tree's.
-    let addons = match (&repo, head, &overrides.git_ref) {
-        (Some(repo), Some(id), Some(_)) if repo.resolve("HEAD").ok() != Some(id) => {
+    // A commit other than the checkout's: its addons and versions, and the image's
+    // content, are that commit's, never the working tree's.
+    let source = match (&repo, head) {
+        (Some(repo), Some(id)) if repo.resolve("HEAD").ok() != Some(id) => Source::Commit(id),
+        _ => Source::WorkingTree,
+    };
+    let addons = match (&repo, source) {
+        (Some(repo), Source::Commit(id)) => {
             discover_at_commit(repo, id, &config.root, &config.addons_dirs, series)?
         }
         _ => addons::discover(&config.root, &config.addons_dirs, series)?,
@@ -103,7 +131,27 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         base,
         project,
         scope,
+        source,
     })
+}
+
+/// On a terminal, `--branch X` without `--ref` means X as the repository has it: when a
+/// local branch X exists at another commit than HEAD, its commit is the one planned and
+/// built. In CI the commit comes from the CI, whatever `--branch` says.
+fn name_local_branch(repo: &Repo, context: &mut Context, overrides: &Overrides) {
+    let (Some(branch), None, None) = (&overrides.branch, &overrides.git_ref, &context.commit)
+    else {
+        return;
+    };
+    if context.provider != crate::context::Provider::Local {
+        return;
+    }
+    let named = format!("refs/heads/{branch}");
+    if let (Ok(id), Ok(head)) = (repo.resolve(&named), repo.resolve("HEAD")) {
+        if id != head {
+            context.commit = Some(named);
+        }
+    }
 }
 
 /// The scope of the project of `config` when no branch context is needed (`staging list`):

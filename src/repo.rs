@@ -21,6 +21,8 @@ pub enum RepoError {
     },
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+    #[error("writing a commit's files: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 pub struct Repo {
@@ -151,6 +153,47 @@ impl Repo {
             .collect();
         out.sort();
         Ok(out)
+    }
+
+    /// Writes the files of `commit` into the empty folder `into`, as a checkout of it
+    /// would (modes and links kept, submodules left out): what an image is built from
+    /// when a commit other than the checkout's is named — never the working tree.
+    pub fn export_tree(&self, commit: Oid, into: &Path) -> Result<(), RepoError> {
+        let tree = self.inner.find_commit(commit)?.tree()?;
+        self.export(&tree, into)
+    }
+
+    fn export(&self, tree: &git2::Tree<'_>, into: &Path) -> Result<(), RepoError> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(into)?;
+        for entry in tree.iter() {
+            let Some(name) = entry.name() else { continue };
+            let path = into.join(name);
+            match entry.kind() {
+                Some(git2::ObjectType::Tree) => {
+                    let sub = entry.to_object(&self.inner)?.peel_to_tree()?;
+                    self.export(&sub, &path)?;
+                }
+                Some(git2::ObjectType::Blob) => {
+                    let blob = entry.to_object(&self.inner)?.peel_to_blob()?;
+                    if entry.filemode() == 0o120000 {
+                        let target = String::from_utf8_lossy(blob.content()).into_owned();
+                        std::os::unix::fs::symlink(target, &path)?;
+                    } else {
+                        std::fs::write(&path, blob.content())?;
+                        let mode = if entry.filemode() == 0o100755 {
+                            0o755
+                        } else {
+                            0o644
+                        };
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+                    }
+                }
+                // A submodule's commit is not in this repository.
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// The content of `path` (relative to the repository root) at `commit`, if it exists there.

@@ -22,6 +22,11 @@ fn plan_error(p: &Project, args: &[&str]) -> String {
         "every error says what to do: {}",
         out.stderr
     );
+    common::assert_snapshot(
+        &common::snapshot_name("bad_input"),
+        &out.stderr,
+        Some(p.path()),
+    );
     out.stderr
 }
 
@@ -322,6 +327,36 @@ fn addons_paths_outside_the_project_are_refused_by_line() {
         assert!(
             err.contains(why) && err.contains(".odoo-ci.yml:4:"),
             "{path}: {err}"
+        );
+    }
+}
+
+/// A stage that cannot reach what it needs is a setup error — exit 2, the reason and what
+/// to do — not a red result: nothing was tested, so no colour would tell the truth.
+#[test]
+fn a_stage_without_postgresql_is_a_setup_error_with_a_hint() {
+    let cases = [
+        // No server configured at all (no `postgres:` section, no PGHOST).
+        ("", vec![("PGHOST", "")]),
+        // A server that does not answer.
+        (
+            "postgres:\n  url: postgresql://odoo@127.0.0.1:1/postgres\n",
+            vec![],
+        ),
+    ];
+    for (extra, env) in cases {
+        let p = project_with(&format!("{BASIC_CONFIG}{extra}"));
+        let out = common::run_in(
+            p.path(),
+            &["test", "--branch", "feature/x", "--output", "out"],
+            &env,
+        );
+        assert_eq!(out.code, 2, "{extra}: {}", out.stderr);
+        assert!(out.stderr.contains("PostgreSQL"), "{}", out.stderr);
+        assert!(out.stderr.contains("hint: "), "{}", out.stderr);
+        assert!(
+            !p.path().join("out/odoo-ci-result.json").exists(),
+            "no result: nothing ran"
         );
     }
 }

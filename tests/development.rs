@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, files_under, image, pg_url, psql, repo_root, run_in, Output, Project};
+use common::{bin, files_under, image, pg_url, psql, repo_root, run_in, unique, Output, Project};
 use serde_json::Value;
 
 const PASSING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestOk(TransactionCase):\n    def test_demo_data(self):\n        self.env.cr.execute(\"SELECT demo FROM ir_module_module WHERE name = 'base'\")\n        self.assertTrue(self.env.cr.fetchone()[0], 'demo data is on')\n\n    def test_math(self):\n        self.assertEqual(2 * 3, 6)\n";
@@ -58,7 +58,9 @@ fn run_test_into(p: &Project, label: &str, output: &str, args: &[&str]) -> (Outp
     );
     let text = std::fs::read_to_string(p.path().join(output).join("odoo-ci-result.json"))
         .unwrap_or_else(|e| panic!("no result ({e}): {}\n{}", out.stdout, out.stderr));
-    (out, serde_json::from_str(&text).unwrap())
+    let result: Value = serde_json::from_str(&text).unwrap();
+    common::assert_ran_as_planned(&out.stderr, &result);
+    (out, result)
 }
 
 fn assert_no_leftovers(result: &Value, label: &str) {
@@ -241,6 +243,59 @@ fn the_bundled_example_installs_as_odoo_would_install_it() {
     psql(&format!("DROP DATABASE IF EXISTS \"{db}\""));
 }
 
+/// The 18.0 image's entrypoint writes the connection from `DB_HOST`… (default `db`) into
+/// `$ODOO_RC` and waits for it; 16.0/17.0's appends `--db_host db …` after our flags (the
+/// default fake image). odoo-ci runs Odoo itself, so both are green with no `env:`.
+#[test]
+fn both_official_entrypoint_generations_run_green_without_env_workarounds() {
+    let p = project(&[("dev_ok", &["base"], PASSING)], "");
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    let config_rc = std::env::var("ODOO_CI_TEST_IMAGE_CONFIG_RC")
+        .expect("ODOO_CI_TEST_IMAGE_CONFIG_RC is not set: run the tests with ./scripts/test");
+    p.config(&config.replace(&image(), &config_rc));
+    let (out, r) = run_test(&p, "config-rc", &[]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+}
+
+/// The official images' Python is externally managed (PEP 668): a plain `pip install` of
+/// the repo's requirements.txt failed the build. And a build step's colours reached the
+/// log as escape codes.
+#[test]
+fn requirements_install_on_an_externally_managed_python_and_build_colours_are_stripped() {
+    let p = project(&[("dev_ok", &["base"], PASSING)], "");
+    // A comment unique to this run: a layer cached by an earlier run prints no install.
+    let fresh = unique("layer");
+    p.write(
+        "requirements.txt",
+        &format!("# {fresh}\nnum2words==0.5.13\n"),
+    );
+    let (out, r) = run_test(&p, "pep668", &[]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("Successfully installed num2words==0.5.13"),
+        "{}",
+        out.stderr
+    );
+
+    p.remove("requirements.txt");
+    p.write(
+        "Dockerfile",
+        &format!(
+            "FROM {}\nRUN printf '\\033[1;31mcoloured build line {fresh}\\033[0m\\n'\nCOPY . /mnt/odoo-ci/project\n",
+            image()
+        ),
+    );
+    let (out, r) = run_test(&p, "ansi", &[]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    assert!(out.stderr.contains("coloured build line"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains('\u{1b}'),
+        "escape codes in the log: {:?}",
+        out.stderr
+    );
+}
+
 #[test]
 fn odoo_writes_the_data_dir_as_the_folder_s_owner() {
     use std::os::unix::fs::MetadataExt;
@@ -296,10 +351,12 @@ fn red_build_points_at_the_failing_line() {
         (f["file"].as_str(), f["line"].as_u64()),
         (Some("addons/dev_bad/tests/test_dev_bad.py"), Some(6))
     );
-    assert!(
+    assert_eq!(
         out.stderr
-            .contains("✗ addons/dev_bad/tests/test_dev_bad.py:6"),
-        "failures show as they happen: {}",
+            .matches("✗ addons/dev_bad/tests/test_dev_bad.py:6")
+            .count(),
+        1,
+        "failures show as they happen, once: {}",
         out.stderr
     );
     assert_no_leftovers(&r, "red");
@@ -324,6 +381,70 @@ fn yellow_build_with_the_local_executor() {
     assert_eq!(
         run_test(&ignored, "yellow", &["--executor", "local"]).1["colour"],
         "green"
+    );
+}
+
+/// On an Odoo source checkout every core module but `base` lives in the tree's `addons/`:
+/// odoo-ci's `--addons-path` once replaced the command's own ("No module named
+/// odoo.addons.web"), and `odoo.command` was split on spaces, quotes or not.
+#[test]
+fn the_local_executor_keeps_a_source_checkout_s_own_addons() {
+    let tree = tempfile::tempdir().unwrap();
+    let link = tree.path().join("fake odoo");
+    std::os::unix::fs::symlink(repo_root().join("tests/fake-odoo/source-tree"), &link).unwrap();
+    let bin = link.join("odoo-bin").display().to_string();
+    let addons = link.join("addons").display().to_string();
+    for command in [
+        // Odoo's default addons path: the tree's own folder, which odoo-ci adds.
+        format!("\"{bin}\""),
+        // Given in the command: merged with the repository's.
+        format!("'{bin}' --addons-path \"{addons}\""),
+    ] {
+        let p = project(&[("dev_src", &["mail"], PASSING)], "");
+        let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+        let line = config
+            .lines()
+            .find(|l| l.trim_start().starts_with("command:"))
+            .unwrap();
+        p.config(&config.replace(line, &format!("  command: {}", yaml_quoted(&command))));
+        let (out, r) = run_test(&p, "source-tree", &["--executor", "local"]);
+        assert_eq!(r["colour"], "green", "{command}: {}", out.stderr);
+        assert_eq!(r["log"]["tests"]["passed"], 2, "{}", out.stderr);
+    }
+}
+
+fn yaml_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A named commit is built and tested as that commit has it. The image once came from the
+/// working tree (untracked files included) while its labels named the commit.
+#[test]
+fn a_named_commit_is_built_from_that_commit_not_the_working_tree() {
+    let p = project(&[("dev_ok", &["base"], PASSING)], "");
+    p.git_init();
+    let good = p.commit("passing tests");
+    p.write("addons/dev_ok/tests/test_dev_ok.py", FAILING);
+    p.commit("a failing test");
+    p.write("untracked.txt", "never committed\n");
+    let (out, r) = run_test(&p, "named", &["--ref", &good]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    assert_eq!(r["commit"], good.as_str());
+    let image = format!("odoo-ci/development:{}", &good[..12]);
+    let inside = |path: &str| {
+        Command::new("docker")
+            .args(["run", "--rm", "--entrypoint", "cat", &image])
+            .arg(format!("/mnt/odoo-ci/project/{path}"))
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !inside("untracked.txt").status.success(),
+        "the working tree's file is in {image}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&inside("addons/dev_ok/tests/test_dev_ok.py").stdout),
+        PASSING
     );
 }
 
@@ -368,6 +489,53 @@ fn the_template_is_built_once_then_reused() {
     assert_eq!(rebuilt["template"]["hit"], false);
     let name = second["template"]["name"].as_str().unwrap().to_string();
     psql(&format!("DROP DATABASE IF EXISTS \"{name}\""));
+}
+
+/// A template is a database *and* its filestore. A second runner on the same server has
+/// the database but not the files: taken as a hit, its test databases had attachments
+/// pointing at nothing. There it is a miss, rebuilt with its files.
+#[test]
+fn a_template_without_its_filestore_on_this_runner_is_a_miss() {
+    let p = project(
+        &[("dev_ok", &["base"], PASSING)],
+        "development:\n  preinstall: [contacts]\n",
+    );
+    p.write(
+        "requirements.txt",
+        &format!("# filestore {}\n", p.path().display()),
+    );
+    let (_, first) = run_test(&p, "fs", &["--executor", "local"]);
+    assert_eq!(first["template"]["hit"], false, "{first}");
+    let name = first["template"]["name"].as_str().unwrap().to_string();
+    let other = tempfile::tempdir().unwrap();
+    let out = run_in(
+        p.path(),
+        &[
+            "test",
+            "--branch",
+            "feature/x",
+            "--output",
+            "out2",
+            "--executor",
+            "local",
+        ],
+        &[
+            ("ODOO_CI_TEST_PG", &pg_url()),
+            ("ODOO_CI_CACHE_DIR", other.path().to_str().unwrap()),
+            ("ODOO_CI_TEST_LABEL", "fs"),
+        ],
+    );
+    let second: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out2/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    psql(&format!("DROP DATABASE IF EXISTS \"{name}\""));
+    assert_eq!(second["colour"], "green", "{}", out.stderr);
+    assert_eq!(
+        second["template"]["hit"], false,
+        "no files here: a miss, rebuilt"
+    );
+    assert!(other.path().join("data/filestore").join(&name).is_dir());
 }
 
 #[test]
@@ -479,7 +647,9 @@ fn changed_only_tests_the_change_and_its_dependents() {
 }
 
 #[test]
-fn no_database_is_a_clear_red_result_without_a_hang() {
+fn no_database_is_a_setup_error_without_a_hang() {
+    // Nothing can be tested without PostgreSQL: a setup error (exit 2, what to do), not a
+    // red result that would claim a verdict.
     let p = project(&[("dev_ok", &["base"], PASSING)], "");
     let start = Instant::now();
     let out = run_in(
@@ -498,28 +668,24 @@ fn no_database_is_a_clear_red_result_without_a_hang() {
             "postgresql://postgres:secret-pw@127.0.0.1:1/postgres",
         )],
     );
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(start.elapsed() < Duration::from_secs(30));
-    let r: Value = serde_json::from_str(
-        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(r["colour"], "red");
     assert!(
-        r["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("cannot connect to PostgreSQL at postgres@127.0.0.1:1"),
-        "{r}"
+        out.stderr
+            .contains("cannot connect to PostgreSQL at postgres@127.0.0.1:1")
+            && out.stderr.contains("hint: "),
+        "{}",
+        out.stderr
     );
+    assert!(!p.path().join("out/odoo-ci-result.json").exists());
     assert!(
-        !out.stderr.contains("secret-pw") && !r.to_string().contains("secret-pw"),
+        !out.stderr.contains("secret-pw"),
         "the password never prints"
     );
 }
 
 #[test]
-fn no_docker_engine_is_a_clear_red_result_without_a_hang() {
+fn no_docker_engine_is_a_setup_error_without_a_hang() {
     let p = project(&[("dev_ok", &["base"], PASSING)], "");
     let socket = p.path().join("no-docker.sock");
     let start = Instant::now();
@@ -531,19 +697,17 @@ fn no_docker_engine_is_a_clear_red_result_without_a_hang() {
             ("DOCKER_HOST", &format!("unix://{}", socket.display())),
         ],
     );
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(start.elapsed() < Duration::from_secs(30));
-    let r: Value = serde_json::from_str(
-        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(r["colour"], "red");
-    let reason = r["reasons"][0].as_str().unwrap();
     assert!(
-        reason.contains("no Docker engine") && reason.contains("--executor local"),
-        "the reason says what is missing and what to do: {reason}"
+        out.stderr.contains("no Docker engine") && out.stderr.contains("--executor local"),
+        "says what is missing and what to do: {}",
+        out.stderr
     );
-    assert!(r["database"].is_null(), "nothing was created: {r}");
+    assert!(
+        !p.path().join("out/odoo-ci-result.json").exists(),
+        "nothing ran"
+    );
 }
 
 #[test]

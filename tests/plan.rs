@@ -73,10 +73,7 @@ fn example_plan_gives_the_stage_of_each_branch() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        steps,
-        ["build", "database", "install-and-test", "results", "report"]
-    );
+    assert_eq!(steps, ["build", "template", "database", "install-and-test"]);
     // Secrets stay templates.
     let prod = json(&run_in(
         &root,
@@ -123,7 +120,8 @@ fn text_plan_reads_well() {
 /// A repo on `main` whose last commit bumps one addon and adds another.
 fn bumped_repo() -> Project {
     let p = Project::new();
-    p.config(BASIC_CONFIG)
+    // Production runs every repo addon: new ones are installed there.
+    p.config(&format!("{BASIC_CONFIG}production:\n  install: all\n"))
         .addon("a_core", "17.0.1.0.0", &["base"])
         .addon("a_sale", "1.0.0", &["a_core", "sale"])
         .addon("a_views", "17.0.1.0.0", &["a_core"]);
@@ -375,4 +373,96 @@ fn bump_refuses_a_version_of_another_series() {
     );
     let after = std::fs::read_to_string(p.path().join("addons/x_ported/__manifest__.py")).unwrap();
     assert_eq!(after, pending, "the manifest is untouched");
+}
+
+/// What a user reads from `odoo-ci plan` for each stage of the bundled example.
+#[test]
+fn the_text_plan_of_each_stage_is_what_users_read() {
+    for (branch, name) in [
+        ("main", "plan/production"),
+        ("staging-1", "plan/staging"),
+        ("feature/login", "plan/development"),
+    ] {
+        let out = run_in(
+            &repo_root(),
+            &[
+                "plan",
+                "--config",
+                "examples/basic/.odoo-ci.yml",
+                "--branch",
+                branch,
+            ],
+            &[],
+        );
+        common::assert_snapshot(name, &format!("{}{}", out.stdout, out.stderr), None);
+    }
+}
+
+/// The dry run takes the choices `odoo-ci test` takes, and plans what they run: with the
+/// local executor no image is built (the plan once listed a build that never happened).
+#[test]
+fn the_dry_run_plans_the_local_executor_and_a_shard_as_test_runs_them() {
+    let dev = json(&run_in(
+        &repo_root(),
+        &[
+            "plan",
+            "--config",
+            "examples/basic/.odoo-ci.yml",
+            "--branch",
+            "feature/login",
+            "--executor",
+            "local",
+            "--shard",
+            "1/2",
+            "--format",
+            "json",
+        ],
+        &[],
+    ));
+    let steps: Vec<&str> = dev["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["local", "template", "database", "install-and-test"]);
+    let tested = names(&dev["addons"]["test"]);
+    assert!(
+        !tested.is_empty() && tested.len() < 3,
+        "one shard of three addons: {tested:?}"
+    );
+    assert!(
+        dev["notes"].to_string().contains("shard 1/2"),
+        "{}",
+        dev["notes"]
+    );
+}
+
+/// On a terminal, `plan --branch X` plans X as the repository has it, not HEAD.
+#[test]
+fn plan_for_another_local_branch_reads_that_branch_s_commit() {
+    let p = Project::new();
+    p.config(BASIC_CONFIG)
+        .addon("a_core", "17.0.1.0.0", &["base"]);
+    let repo = p.git_init();
+    let first = p.commit("one");
+    let here = repo.head().unwrap().name().unwrap().to_string();
+    p.checkout_branch("staging-x");
+    p.addon("a_core", "17.0.1.1.0", &["base"]);
+    let feature = p.commit("bump on the feature branch");
+    // Back to the first branch, working tree and all.
+    repo.set_head(&here).unwrap();
+    repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force()))
+        .unwrap();
+    let plan = json(&p.run(&[
+        "plan",
+        "--branch",
+        "staging-x",
+        "--base",
+        &first,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(plan["commit"], feature.as_str(), "{plan:#}");
+    assert_eq!(names(&plan["addons"]["update"]), ["a_core"], "{plan:#}");
 }

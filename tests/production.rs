@@ -93,7 +93,9 @@ fn deploy(p: &Project, prod: &Production, extra: &[&str]) -> (Output, Value) {
     let out = run_in(p.path(), &args, &env);
     let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
         .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
-    (out, serde_json::from_str(&text).unwrap())
+    let result: Value = serde_json::from_str(&text).unwrap();
+    common::assert_ran_as_planned(&out.stderr, &result);
+    (out, result)
 }
 
 /// The container serving (holding the `odoo` alias): (name, ip).
@@ -215,7 +217,8 @@ fn a_bump_is_updated_blue_green_and_an_unbumped_change_is_not() {
     assert_eq!(step(&r, "update")["status"], "completed");
     assert_eq!(r["active_colour"], "blue");
     for s in [
-        "snapshot", "build", "update", "start", "health", "switch", "verify", "stop-old",
+        "lock", "build", "snapshot", "update", "start", "health", "switch", "settle", "stop-old",
+        "prune",
     ] {
         let st = step(&r, s);
         assert_eq!(st["status"], "completed", "{s}: {r:#}");
@@ -301,7 +304,7 @@ fn a_crash_right_after_the_switch_is_rolled_back() {
     );
     let (out, r) = deploy(&p, &prod, &[]);
     assert_eq!(step(&r, "switch")["status"], "completed", "{r:#}");
-    assert_rolled_back(&p, &prod, &before, &out, &r, "verify");
+    assert_rolled_back(&p, &prod, &before, &out, &r, "settle");
 }
 
 #[test]
@@ -314,15 +317,35 @@ fn a_downgrade_is_refused_before_anything_is_touched() {
         "UPDATE ir_module_module SET latest_version = '17.0.2.0.0' WHERE name = 'prod_a'",
     );
     let before = checksum(&prod.db);
-    let (out, r) = deploy(&p, &prod, &[]);
-    assert_eq!(out.code, 1);
-    let reason = r["reasons"][0].as_str().unwrap();
-    assert!(
-        reason.contains("refused") && reason.contains("prod_a") && reason.contains("17.0.2.0.0"),
-        "{reason}"
+    // The plan reads what production has installed: the downgrade is a problem of the plan,
+    // and a plan with problems runs nothing.
+    let cache = p.path().join(".cache");
+    let env = env(&prod, cache.to_str().unwrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_in(
+        p.path(),
+        &["deploy", "--branch", "main", "--output", "out"],
+        &env,
     );
-    assert!(r["snapshot"].is_null());
-    assert_eq!(step(&r, "snapshot")["status"], "skipped");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("prod_a")
+            && out.stderr.contains("17.0.2.0.0")
+            && out.stderr.contains("cannot downgrade"),
+        "{}",
+        out.stderr
+    );
+    let plan = run_in(
+        p.path(),
+        &["plan", "--branch", "main", "--format", "json"],
+        &env,
+    );
+    let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert!(
+        plan["problems"].to_string().contains("cannot downgrade"),
+        "`plan` shows the same problem: {plan:#}"
+    );
+    assert!(!p.path().join("out/odoo-ci-result.json").exists());
     assert_eq!(checksum(&prod.db), before);
     assert!(serving(&prod).is_none());
 }
@@ -721,4 +744,110 @@ fn a_deploy_never_removes_another_project_s_live_production() {
         Some(b_name),
         "B rolled back to blue"
     );
+}
+
+/// A pre-deploy snapshot holds production as the serving release left it: `snapshots list`
+/// once showed the commit being deployed. And the first deployment's snapshot predates any
+/// release: rolling back to it once ran today's image on that old data, silently.
+#[test]
+fn snapshots_name_the_commit_they_hold_and_the_first_one_is_not_rolled_back_to_blindly() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    p.git_init();
+    let one = p.commit("one");
+    let prod = production(&p, &net);
+    let (out, first) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    p.commit("two");
+    let (out, second) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let cache = p.path().join(".cache");
+    let env = env(&prod, cache.to_str().unwrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let list = run_in(p.path(), &["snapshots", "list", "--format", "json"], &env);
+    let snaps: Value = serde_json::from_str(&list.stdout).unwrap();
+    let commit_of = |snapshot: &Value| {
+        snaps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == *snapshot)
+            .unwrap_or_else(|| panic!("{snapshot} in {snaps:#}"))["commit"]
+            .clone()
+    };
+    assert_eq!(commit_of(&second["snapshot"]), one.as_str(), "{snaps:#}");
+    assert!(
+        commit_of(&first["snapshot"]).is_null(),
+        "nothing of odoo-ci served before"
+    );
+
+    let before = checksum(&prod.db);
+    let back = run_in(
+        p.path(),
+        &[
+            "rollback",
+            "--to",
+            first["id"].as_str().unwrap(),
+            "--output",
+            "out-rb",
+        ],
+        &env,
+    );
+    assert_eq!(back.code, 1, "{}", back.stderr);
+    assert!(
+        back.stderr.contains("before odoo-ci's first release"),
+        "{}",
+        back.stderr
+    );
+    assert_eq!(checksum(&prod.db), before, "nothing was touched");
+    let (name, ip) = serving(&prod).expect("the release still serves");
+    assert!(name.ends_with("-green") && healthy(&ip), "{name}");
+}
+
+/// `deploy --tag T` with the checkout ahead of T: the release runs T's files. The image was
+/// once built from the working tree (a newer addon version, untracked files) and tagged
+/// with T's commit, replacing the genuine image of that commit.
+#[test]
+fn a_deploy_of_a_tag_runs_that_tag_s_files_not_the_checkout_s() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let repo = p.git_init();
+    let before = p.commit("prod_a 1.0");
+    let target = repo
+        .find_object(git2::Oid::from_str(&before).unwrap(), None)
+        .unwrap();
+    repo.tag_lightweight("v-before", &target, false).unwrap();
+    let prod = production(&p, &net);
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    p.commit("prod_a 1.1, not deployed");
+    p.write("untracked.txt", "never committed\n");
+
+    let (out, r) = deploy(&p, &prod, &["--tag", "v-before"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(r["commit"], before.as_str());
+    assert_eq!(
+        psql_on(
+            &prod.db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'prod_a'"
+        ),
+        "17.0.1.0.0",
+        "the tag's version, not the checkout's"
+    );
+    let image = r["image"].as_str().unwrap();
+    let inside = |path: &str| {
+        Command::new("docker")
+            .args(["run", "--rm", "--entrypoint", "cat", image])
+            .arg(format!("/mnt/odoo-ci/project/{path}"))
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !inside("untracked.txt").status.success(),
+        "{image} holds the working tree"
+    );
+    let manifest =
+        String::from_utf8_lossy(&inside("addons/prod_a/__manifest__.py").stdout).into_owned();
+    assert!(manifest.contains("17.0.1.0.0"), "{image}: {manifest}");
 }

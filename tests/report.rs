@@ -56,10 +56,10 @@ fn body(r: &Request) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
-fn write_result(dir: &Path, result: &Value, summary: &str) -> String {
+/// A stored result: the summary is rendered from it, as every reporter renders it.
+fn write_result(dir: &Path, result: &Value) -> String {
     std::fs::create_dir_all(dir.join("out")).unwrap();
     std::fs::write(dir.join("out/odoo-ci-result.json"), result.to_string()).unwrap();
-    std::fs::write(dir.join("out/summary.md"), summary).unwrap();
     "out/odoo-ci-result.json".to_string()
 }
 
@@ -71,8 +71,9 @@ fn dev_result(colour: &str, failures: usize) -> Value {
         })
         .collect();
     json!({
-        "stage": "development", "colour": colour, "reasons": [],
+        "schema_version": 1, "stage": "development", "colour": colour, "reasons": [],
         "log": {
+            "colour": colour, "reasons": [],
             "tests": {"total": 10 + failures.len(), "passed": 10, "failed": failures.len(), "errors": 0, "skipped": 0},
             "failures": failures, "problems": [],
             "warnings": {"total": if colour == "yellow" { 2 } else { 0 }, "ignored": 0, "groups": []}
@@ -100,6 +101,22 @@ fn github_env<'a>(api: &'a str, dir: &'a Path) -> Vec<(&'static str, String)> {
             dir.join("outputs.txt").display().to_string(),
         ),
         ("ODOO_CI_RETRY_BACKOFF_MS", "10".into()),
+    ]
+}
+
+/// A GitLab push pipeline's variables, with the API at `api`.
+fn gitlab_env(api: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITLAB_CI", "true".into()),
+        ("CI_COMMIT_BRANCH", "feature/x".into()),
+        ("CI_COMMIT_SHA", "abc123".into()),
+        ("CI_PROJECT_PATH", "acme/odoo".into()),
+        ("CI_PROJECT_ID", "123".into()),
+        ("CI_PIPELINE_ID", "555".into()),
+        ("CI_JOB_URL", "https://gitlab.example.com/job/9".into()),
+        ("CI_API_V4_URL", format!("{api}/api/v4")),
+        ("CI_PIPELINE_SOURCE", "push".into()),
+        ("ODOO_CI_GITLAB_TOKEN", "glpat-secret-xyz".into()),
     ]
 }
 
@@ -156,7 +173,7 @@ fn a_green_build_completes_its_check_run_status_summary_and_outputs() {
             .and(path("/repos/acme/odoo/check-runs/7"))
             .and(body_partial_json(json!({
                 "status": "completed", "conclusion": "success",
-                "output": {"title": "10 tests: 10 passed, 0 failed, 0 errors", "summary": "## all good\n"}
+                "output": {"title": "10 tests: 10 passed, 0 failed, 0 errors"}
             })))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7})))
             .expect(1),
@@ -169,7 +186,7 @@ fn a_green_build_completes_its_check_run_status_summary_and_outputs() {
             .expect(2),
     );
     let dir = tempfile::tempdir().unwrap();
-    write_result(dir.path(), &dev_result("green", 0), "## all good\n");
+    write_result(dir.path(), &dev_result("green", 0));
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0, "{}", out.stderr);
     api.verify();
@@ -185,15 +202,44 @@ fn a_green_build_completes_its_check_run_status_summary_and_outputs() {
         statuses[1]["target_url"],
         "https://github.com/acme/odoo/actions/runs/42"
     );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("step-summary.md")).unwrap(),
-        "## all good\n\n"
+    let step_summary = std::fs::read_to_string(dir.path().join("step-summary.md")).unwrap();
+    assert!(
+        step_summary.starts_with("## 🟢 odoo-ci / development: green")
+            && step_summary.contains("tests: 10 passed, 0 failed"),
+        "{step_summary}"
     );
     let outputs = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
     assert!(
         outputs.contains("colour=green\n") && outputs.contains("result=out/odoo-ci-result.json\n"),
         "{outputs}"
     );
+    // As test-report actions give them, and as action.yml declares them.
+    for entry in [
+        "stage=development\n",
+        "conclusion=success\n",
+        "passed=10\n",
+        "failed=0\n",
+        "errors=0\n",
+        "skipped=0\n",
+        "warnings=0\n",
+    ] {
+        assert!(outputs.contains(entry), "{entry}: {outputs}");
+    }
+    let action = std::fs::read_to_string(common::repo_root().join("action.yml")).unwrap();
+    for name in [
+        "stage",
+        "conclusion",
+        "passed",
+        "failed",
+        "errors",
+        "skipped",
+        "warnings",
+    ] {
+        assert!(
+            action.contains(&format!("  {name}:\n    description:")),
+            "action.yml declares `{name}`"
+        );
+    }
     assert_no_token(&out);
 }
 
@@ -222,7 +268,7 @@ fn annotations_go_fifty_per_request_and_ten_per_kind_as_commands() {
             .respond_with(ResponseTemplate::new(201)),
     );
     let dir = tempfile::tempdir().unwrap();
-    write_result(dir.path(), &dev_result("red", 120), "## 120 failures\n");
+    write_result(dir.path(), &dev_result("red", 120));
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0, "{}", out.stderr);
     api.verify();
@@ -282,7 +328,7 @@ fn a_refused_check_run_falls_back_to_statuses_and_says_so_once() {
             .expect(2),
     );
     let dir = tempfile::tempdir().unwrap();
-    write_result(dir.path(), &dev_result("yellow", 0), "## warnings\n");
+    write_result(dir.path(), &dev_result("yellow", 0));
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0);
     api.verify();
@@ -348,7 +394,7 @@ fn statuses_are_retried_on_502_and_rate_limits_and_never_show_the_token() {
             .respond_with(ResponseTemplate::new(201)),
     );
     let dir = tempfile::tempdir().unwrap();
-    write_result(dir.path(), &dev_result("red", 1), "## red\n");
+    write_result(dir.path(), &dev_result("red", 1));
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(
         out.code, 0,
@@ -393,7 +439,7 @@ fn pull_requests_report_on_the_head_commit_not_the_merge_commit() {
             .expect(2),
     );
     let dir = tempfile::tempdir().unwrap();
-    write_result(dir.path(), &dev_result("green", 0), "ok\n");
+    write_result(dir.path(), &dev_result("green", 0));
     std::fs::write(
         dir.path().join("event.json"),
         json!({"pull_request": {"number": 5, "head": {"sha": "headsha999", "ref": "feature/x"}, "base": {"sha": "basesha", "ref": "main"}}}).to_string(),
@@ -448,8 +494,7 @@ fn staging_creates_a_deployment_with_its_url() {
     let dir = tempfile::tempdir().unwrap();
     write_result(
         dir.path(),
-        &json!({"stage": "staging", "colour": "green", "reasons": [], "url": "https://staging.example.com"}),
-        "up\n",
+        &json!({"schema_version": 1, "stage": "staging", "colour": "green", "reasons": [], "url": "https://staging.example.com"}),
     );
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -468,19 +513,8 @@ fn gitlab_statuses_use_the_rest_api_with_a_private_token() {
             .expect(2),
     );
     let dir = tempfile::tempdir().unwrap();
-    write_result(dir.path(), &dev_result("red", 1), "## red\n");
-    let env: Vec<(&'static str, String)> = vec![
-        ("GITLAB_CI", "true".into()),
-        ("CI_COMMIT_BRANCH", "feature/x".into()),
-        ("CI_COMMIT_SHA", "abc123".into()),
-        ("CI_PROJECT_PATH", "acme/odoo".into()),
-        ("CI_PROJECT_ID", "123".into()),
-        ("CI_PIPELINE_ID", "555".into()),
-        ("CI_JOB_URL", "https://gitlab.example.com/job/9".into()),
-        ("CI_API_V4_URL", format!("{}/api/v4", api.server.uri())),
-        ("CI_PIPELINE_SOURCE", "push".into()),
-        ("ODOO_CI_GITLAB_TOKEN", "glpat-secret-xyz".into()),
-    ];
+    write_result(dir.path(), &dev_result("red", 1));
+    let env = gitlab_env(&api.server.uri());
     let out = report(dir.path(), &env);
     assert_eq!(out.code, 0, "{}", out.stderr);
     api.verify();
@@ -497,6 +531,13 @@ fn gitlab_statuses_use_the_rest_api_with_a_private_token() {
 fn an_early_error_never_leaves_the_check_run_in_progress() {
     // A deploy that stopped before it had a result (here: a remote production engine with
     // a relative data dir) returned before completing its check run: "in progress" forever.
+    // Production itself is readable, so the plan is made and reporting starts.
+    let prod = common::unique("odoo_ci_early");
+    common::psql(&format!("CREATE DATABASE {prod}"));
+    common::psql_on(
+        &prod,
+        "CREATE TABLE ir_module_module (name text, state text, latest_version text, demo boolean)",
+    );
     let api = Api::start();
     api.accept_check_runs(7);
     api.mount(
@@ -517,9 +558,10 @@ fn an_early_error_never_leaves_the_check_run_in_progress() {
     env.retain(|(k, _)| *k != "GITHUB_SHA" && *k != "GITHUB_REF_NAME");
     env.push(("GITHUB_SHA", sha.clone()));
     env.push(("GITHUB_REF_NAME", "main".into()));
-    env.push(("PROD_URL", "postgresql://odoo:pw@127.0.0.1:1/prod".into()));
+    env.push(("PROD_URL", common::db_url(&prod)));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run_in(p.path(), &["deploy", "--output", "out"], &env);
+    common::psql(&format!("DROP DATABASE {prod}"));
     assert_ne!(out.code, 0, "{}", out.stderr);
     let patches: Vec<Value> = api
         .requests()
@@ -550,4 +592,243 @@ fn an_early_error_never_leaves_the_check_run_in_progress() {
 
 fn path_regex_statuses() -> wiremock::matchers::PathRegexMatcher {
     wiremock::matchers::path_regex(r"^/repos/acme/odoo/statuses/[0-9a-f]+$")
+}
+
+/// A dev result with one failure whose annotation title is over GitHub's 255 characters.
+fn long_titled_failure() -> Value {
+    let mut v = dev_result("red", 1);
+    v["log"]["failures"][0]["test"] = json!(format!("TestX.test_{}", "very_long_".repeat(30)));
+    v
+}
+
+#[test]
+fn a_refused_completion_is_completed_again_without_annotations_and_says_why() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7}))),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path_regex_statuses())
+            .respond_with(ResponseTemplate::new(201)),
+    );
+    // GitHub's answer to an invalid annotation (rest-api-description: 422 Validation Failed).
+    api.mount(
+        Mock::given(method("PATCH"))
+            .and(path("/repos/acme/odoo/check-runs/7"))
+            .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+                "message": "Validation Failed",
+                "errors": [{"resource": "CheckRun", "field": "annotations", "code": "invalid"}]
+            })))
+            .up_to_n_times(1),
+    );
+    api.mount(
+        Mock::given(method("PATCH"))
+            .and(path("/repos/acme/odoo/check-runs/7"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7}))),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &long_titled_failure());
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let patches: Vec<Value> = api
+        .requests()
+        .iter()
+        .filter(|r| r.method.as_str() == "PATCH")
+        .map(body)
+        .collect();
+    let title = patches[0]["output"]["annotations"][0]["title"]
+        .as_str()
+        .unwrap();
+    assert!(
+        title.chars().count() <= 255,
+        "{} characters",
+        title.chars().count()
+    );
+    let last = patches.last().unwrap();
+    assert_eq!(last["status"], "completed", "{patches:#?}");
+    assert_eq!(last["conclusion"], "failure");
+    assert_eq!(last["output"]["annotations"], json!([]));
+    let summary = last["output"]["summary"].as_str().unwrap();
+    assert!(summary.contains("Validation Failed"), "{summary}");
+}
+
+#[test]
+fn a_rate_limited_check_run_is_retried_not_taken_for_a_refusal() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
+    );
+    // GitHub's secondary rate limit: 403 with X-RateLimit-Remaining: 0 — the request was
+    // not processed, and says nothing of the token's rights.
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .respond_with(
+                ResponseTemplate::new(403)
+                    .insert_header("x-ratelimit-remaining", "0")
+                    .set_body_json(json!({"message": "API rate limit exceeded"})),
+            )
+            .up_to_n_times(1),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7}))),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path_regex_statuses())
+            .respond_with(ResponseTemplate::new(201)),
+    );
+    api.mount(Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(200)));
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("green", 0));
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("refused check runs"), "{}", out.stderr);
+    let completed = api
+        .requests()
+        .iter()
+        .filter(|r| r.method.as_str() == "PATCH" && r.url.path() == "/repos/acme/odoo/check-runs/7")
+        .map(body)
+        .any(|b| b["status"] == "completed");
+    assert!(completed, "the check run was completed");
+}
+
+#[test]
+fn a_refused_token_is_said_once_with_github_s_words_and_the_variable() {
+    let api = Api::start();
+    api.mount(Mock::given(wiremock::matchers::any()).respond_with(
+        ResponseTemplate::new(401).set_body_json(json!({
+            "message": "Bad credentials",
+            "documentation_url": "https://docs.github.com/rest"
+        })),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("green", 0));
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(
+        out.code, 0,
+        "reporting never changes the colour: {}",
+        out.stderr
+    );
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    assert!(
+        warnings[0].contains("HTTP 401: Bad credentials") && warnings[0].contains("`GITHUB_TOKEN`"),
+        "{}",
+        warnings[0]
+    );
+    assert_no_token(&out);
+}
+
+/// Three shards of one commit, finishing in every order: each reports under its own check
+/// run and status context, so a green shard never turns a red one green.
+#[test]
+fn shards_report_each_under_its_own_name_in_every_order() {
+    let orders = [
+        [1, 2, 3],
+        [1, 3, 2],
+        [2, 1, 3],
+        [2, 3, 1],
+        [3, 1, 2],
+        [3, 2, 1],
+    ];
+    for order in orders {
+        let api = Api::start();
+        api.mount(
+            Mock::given(method("GET"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
+        );
+        for k in 1..=3u64 {
+            api.mount(
+                Mock::given(method("POST"))
+                    .and(path("/repos/acme/odoo/check-runs"))
+                    .and(body_partial_json(
+                        json!({"name": format!("odoo-ci / development ({k}/3)")}),
+                    ))
+                    .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 100 + k}))),
+            );
+        }
+        api.mount(
+            Mock::given(method("POST"))
+                .and(path_regex_statuses())
+                .respond_with(ResponseTemplate::new(201)),
+        );
+        api.mount(Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(200)));
+        for k in order {
+            let dir = tempfile::tempdir().unwrap();
+            let mut result = dev_result(if k == 1 { "red" } else { "green" }, usize::from(k == 1));
+            result["shard"] = json!({"index": k, "count": 3});
+            write_result(dir.path(), &result);
+            let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+            assert_eq!(out.code, 0, "{}", out.stderr);
+        }
+        let requests = api.requests();
+        let last_state = |context: &str| {
+            requests
+                .iter()
+                .filter(|r| r.url.path().ends_with("/statuses/abc123"))
+                .map(body)
+                .rfind(|b| b["context"] == context)
+                .map(|b| b["state"].as_str().unwrap().to_string())
+        };
+        assert_eq!(
+            last_state("odoo-ci/development (1/3)").as_deref(),
+            Some("failure"),
+            "{order:?}"
+        );
+        assert_eq!(
+            last_state("odoo-ci/development (2/3)").as_deref(),
+            Some("success")
+        );
+        assert_eq!(last_state("odoo-ci/development"), None, "no shared context");
+        let completed: Vec<(String, String)> = requests
+            .iter()
+            .filter(|r| r.method.as_str() == "PATCH")
+            .map(|r| (r.url.path().to_string(), body(r)))
+            .filter(|(_, b)| b["status"] == "completed")
+            .map(|(p, b)| (p, b["conclusion"].as_str().unwrap().to_string()))
+            .collect();
+        assert!(
+            completed.contains(&("/repos/acme/odoo/check-runs/101".into(), "failure".into())),
+            "{order:?}: {completed:?}"
+        );
+        assert!(
+            !completed.contains(&("/repos/acme/odoo/check-runs/101".into(), "success".into())),
+            "{order:?}: shard 1's run turned green: {completed:?}"
+        );
+    }
+}
+
+/// GitLab's own explanation reaches the log (GitLab answers `{"message": "401 Unauthorized"}`).
+#[test]
+fn gitlab_errors_quote_gitlab_s_message() {
+    let api = Api::start();
+    api.mount(Mock::given(method("POST")).respond_with(
+        ResponseTemplate::new(401).set_body_json(json!({"message": "401 Unauthorized"})),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("green", 0));
+    let env = gitlab_env(&api.server.uri());
+    let out = report(dir.path(), &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("HTTP 401: 401 Unauthorized"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("glpat-secret-xyz"));
 }

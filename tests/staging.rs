@@ -69,7 +69,9 @@ fn production(p: &Project) -> Production {
          INSERT INTO ir_cron (cron_name, active) VALUES ('Send invoices', true), ('Sync bank', true);
          INSERT INTO fetchmail_server (name, server, active, state) VALUES ('Inbox', 'imap.example.com', true, 'done');
          INSERT INTO payment_provider (name, code, state) VALUES ('Stripe', 'stripe', 'enabled'), ('Demo', 'demo', 'test');
-         INSERT INTO mail_template (name, mail_server_id) VALUES ('Invoice', 1);",
+         INSERT INTO mail_template (name, mail_server_id) VALUES ('Invoice', 1);
+         INSERT INTO ir_act_server (name, state, webhook_url) VALUES \
+           ('Notify the CRM', 'webhook', 'https://hooks.example.com/crm'), ('Compute', 'code', NULL);",
     );
     Production { db, data_dir }
 }
@@ -89,7 +91,9 @@ fn stage(p: &Project, prod: &Production, branch: &str, extra: &[&str]) -> (Outpu
     );
     let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
         .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
-    (out, serde_json::from_str(&text).unwrap())
+    let result: Value = serde_json::from_str(&text).unwrap();
+    common::assert_ran_as_planned(&out.stderr, &result);
+    (out, result)
 }
 
 /// The staging databases of `branch`, oldest first, from `odoo-ci staging list`.
@@ -114,12 +118,14 @@ fn staging_dbs(p: &Project, prod: &Production, branch: &str) -> Vec<String> {
 
 /// Drops a branch's staging databases and server with `odoo-ci staging drop`.
 fn drop_branch(p: &Project, prod: &Production, branch: &str) {
+    let cache = p.path().join(".cache");
     let out = run_in(
         p.path(),
         &["staging", "drop", "--of-branch", branch],
         &[
             ("PROD_URL", &db_url(&prod.db)),
             ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -137,6 +143,33 @@ fn http_status(url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The database password shows on no command line of the running server: neither in what
+/// Docker runs (`docker inspect`) nor in its processes (`docker top`). The official image's
+/// 16.0/17.0 entrypoint appended `--db_password …` to Odoo's arguments.
+fn assert_no_password_on_a_command_line(container: &str) {
+    let password = common::pg_parts().password;
+    for args in [
+        vec![
+            "inspect",
+            "-f",
+            "{{json .Path}} {{json .Args}} {{json .Config.Cmd}}",
+            container,
+        ],
+        vec!["top", container],
+    ] {
+        let out = Command::new("docker").args(&args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && !text.trim().is_empty(),
+            "{args:?}: {text}"
+        );
+        assert!(
+            !text.contains(&password),
+            "the password is on a command line: {text}"
+        );
+    }
+}
+
 #[test]
 fn staging_is_a_neutralized_copy_and_production_is_untouched() {
     let p = project("fresh", &[]);
@@ -152,6 +185,7 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
     assert_eq!(r["colour"], "green");
     let db = r["database"].as_str().unwrap().to_string();
     assert!(db.starts_with("odoo_ci_stg_feat_drop_database_po_"), "{db}");
+    assert_no_password_on_a_command_line(r["container"].as_str().unwrap());
     assert!(
         db.len() <= 63
             && db
@@ -166,6 +200,22 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
         "only the catcher sends"
     );
     assert_eq!(psql_on(&db, "SELECT count(*) FROM ir_cron c WHERE active AND id NOT IN (SELECT res_id FROM ir_model_data WHERE name = 'autovacuum_job')"), "0");
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT string_agg(webhook_url, ',') FROM ir_act_server WHERE state = 'webhook'"
+        ),
+        "neutralization - disable webhook",
+        "no webhook leaves staging"
+    );
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT active FROM ir_ui_view WHERE key = 'web.neutralize_banner'"
+        ),
+        "t",
+        "the banner says this is a copy"
+    );
     assert_eq!(
         psql_on(&db, "SELECT count(*) FROM fetchmail_server WHERE active"),
         "0"
@@ -291,7 +341,15 @@ fn fresh_pushes_make_new_copies_and_keep_n() {
     );
     // keep: 2 — the oldest copy was dropped by the third run.
     assert_eq!(staging_dbs(&p, &prod, &branch), names[1..].to_vec());
+    let store = p.path().join(".cache/data/filestore");
+    assert!(store.join(&names[2]).is_dir());
     drop_branch(&p, &prod, &branch);
+    for name in &names {
+        assert!(
+            !store.join(name).exists(),
+            "`staging drop` left {name}'s filestore"
+        );
+    }
 }
 
 #[test]
@@ -305,7 +363,36 @@ fn update_pushes_keep_the_copy_and_update_bumped_addons() {
     assert_eq!(first["changes"]["update"], serde_json::json!([]));
     // A bump in the repo: the next push updates that addon on the same database.
     p.addon("stg_a", "17.0.1.1.0", &["mail"]);
+    // The dry run reads the copy it will update, so it shows the very update the stage
+    // then runs (it once said `update (0)` from git while the stage ran `-u stg_a`).
+    let cache = p.path().join(".cache");
+    let planned = run_in(
+        p.path(),
+        &["plan", "--branch", &branch, "--format", "json"],
+        &[
+            ("PROD_URL", &db_url(&prod.db)),
+            ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+        ],
+    );
+    let planned: Value =
+        serde_json::from_str(&planned.stdout).unwrap_or_else(|e| panic!("{e}: {}", planned.stderr));
+    assert_eq!(
+        planned["addons"]["update"],
+        serde_json::json!(["stg_a"]),
+        "{planned:#}"
+    );
+    assert!(
+        planned["steps"]
+            .to_string()
+            .contains(&format!("reuse `{db}`")),
+        "{planned:#}"
+    );
     let (out, second) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(
+        second["changes"], planned["changes"],
+        "the stage runs the plan's changes"
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         second["database"],
@@ -387,6 +474,27 @@ fn neutralize_command_neutralizes_and_verifies_any_database() {
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     let v: Value = serde_json::from_str(&done.stdout).unwrap();
     assert_eq!(v["neutralized"], true);
+    // Our own SQL covers what Odoo's does for the series: webhooks and the banner too.
+    assert_eq!(
+        psql_on(&copy, "SELECT count(*) FROM ir_act_server WHERE state = 'webhook' AND webhook_url <> 'neutralization - disable webhook'"),
+        "0"
+    );
+    assert_eq!(
+        psql_on(
+            &copy,
+            "SELECT active FROM ir_ui_view WHERE key = 'web.neutralize_banner'"
+        ),
+        "t"
+    );
+    // And the verification fails closed on a webhook that points somewhere.
+    psql_on(&copy, "UPDATE ir_act_server SET webhook_url = 'https://hooks.example.com/crm' WHERE state = 'webhook'");
+    let live = run_in(
+        Path::new("."),
+        &["neutralize", "--database", &url, "--verify-only"],
+        &[],
+    );
+    assert_eq!(live.code, 1, "{}", live.stderr);
+    assert!(live.stderr.contains("✗ webhooks"), "{}", live.stderr);
     let password = common::pg_parts().password;
     assert!(
         !done.stdout.contains(&password) && !done.stderr.contains(&password),

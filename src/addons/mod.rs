@@ -1,6 +1,7 @@
 //! The repository's addons: discovery, manifests, versions and the dependency graph.
 
 pub mod at_commit;
+pub mod content_hash;
 pub mod discovery;
 pub mod graph;
 pub mod manifest;

@@ -6,12 +6,12 @@ use crate::cli::{DeployArgs, DeploymentsCommand, Format, RollbackArgs, Snapshots
 use crate::config::{Config, Stage};
 use crate::context::Overrides;
 use crate::exit::{self, BadInput};
-use crate::odoo::Colour;
-use crate::plan::make_plan_as;
+use crate::plan::{make_plan_as, Choices};
+use crate::result::production::Trigger;
+use crate::result::Detail;
 use crate::snapshots::{self, SnapshotRecord};
-use crate::stages::production::{self, DeployOptions, Deployment, Trigger};
-use crate::stages::staging::{production_filestore, production_source};
-use crate::style::Style;
+use crate::stages::production::{self, DeployOptions};
+use crate::targets::{production_filestore, production_source};
 
 pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
     crate::cancel::install();
@@ -26,24 +26,26 @@ pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
         base: args.target.base.clone(),
     };
     let project = crate::project::load(config, &overrides)?;
-    let plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
-    plan.ready()?;
-    production_source(&project.config).map_err(|e| {
-        BadInput::new(format!("{e:#}"))
-            .hint("set `production.database` (e.g. `${PRODUCTION_DB_URL}`)")
-    })?;
+    let choices = Choices {
+        update_mode: args.update_mode,
+        ..Choices::default()
+    };
+    let plan = super::plan_with_database(&project, Stage::Production, choices)?;
     super::print_plan(&project, &plan);
     let opts = DeployOptions {
         output: args.output.clone(),
         cache_dir: super::test::cache_dir(),
         no_wait: args.no_wait,
-        update_mode: args.update_mode,
         trigger: deploy_trigger(manual, project.context.trigger),
     };
-    let reporting = super::StageReporting::start(&project, &plan);
-    let d = production::deploy(&project, &plan, &opts)?;
-    report(&d, &args.output);
-    Ok(reporting.finish(&args.output, d.colour, false))
+    let mut reporters = super::reporters(&project, &plan, &args.output);
+    let result = production::deploy(&project, &plan, &opts, &mut reporters)?;
+    Ok(super::conclude(
+        reporters,
+        &result,
+        project.context.provider,
+        false,
+    ))
 }
 
 /// A deploy is a `push` only when the CI says a push started it; a commit named on the
@@ -64,55 +66,28 @@ pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
             ..Overrides::default()
         },
     )?;
-    let plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
+    let mut plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
     plan.require_variables()?;
+    production_source(&project.config).map_err(|e| {
+        BadInput::new(format!("{e:#}"))
+            .hint("set `production.database` (e.g. `${PRODUCTION_DB_URL}`)")
+    })?;
+    (plan.steps, plan.on_failure) = crate::plan::rollback_steps(&project.config, &args.to);
+    super::print_plan(&project, &plan);
     let opts = DeployOptions {
         output: args.output.clone(),
         cache_dir: super::test::cache_dir(),
         no_wait: args.no_wait,
-        update_mode: None,
         trigger: Trigger::Rollback,
     };
-    let reporting = super::StageReporting::start(&project, &plan);
-    let d = production::rollback_to(&project, &plan, &opts, &args.to)?;
-    report(&d, &args.output);
-    Ok(reporting.finish(&args.output, d.colour, false))
-}
-
-fn report(d: &Deployment, output: &Path) -> u8 {
-    let s = Style::for_stderr();
-    for step in &d.steps {
-        eprintln!(
-            "  {:<10} {:?} {} ms",
-            step.name, step.status, step.duration_ms
-        );
-    }
-    for r in &d.reasons {
-        eprintln!("{} {r}", s.red("error:"));
-    }
-    eprintln!("results in {}", output.display());
-    if d.colour == Colour::Red {
-        eprintln!(
-            "{} deployment {} failed at `{}`{}",
-            s.red("red:"),
-            d.id,
-            d.failed_step.as_deref().unwrap_or("?"),
-            if d.rolled_back {
-                "; production was rolled back"
-            } else {
-                ""
-            }
-        );
-        exit::RED
-    } else {
-        eprintln!(
-            "{} deployment {} is live ({})",
-            s.green("green:"),
-            d.id,
-            d.active_colour.map(|c| c.as_str()).unwrap_or("?")
-        );
-        exit::OK
-    }
+    let mut reporters = super::reporters(&project, &plan, &args.output);
+    let result = production::rollback_to(&project, &plan, &opts, &args.to, &mut reporters)?;
+    Ok(super::conclude(
+        reporters,
+        &result,
+        project.context.provider,
+        false,
+    ))
 }
 
 pub fn deployments(config: &Path, cmd: &DeploymentsCommand) -> anyhow::Result<u8> {
@@ -125,19 +100,22 @@ pub fn deployments(config: &Path, cmd: &DeploymentsCommand) -> anyhow::Result<u8
         Format::Json => super::to_json(&all)?,
         Format::Text => {
             let mut out = String::new();
-            for d in &all {
+            for r in &all {
+                let Detail::Production(d) = &r.detail else {
+                    continue;
+                };
                 out.push_str(&format!(
                     "{}  {}  {:<8} {:<6} {:<8} {}  {} ms{}\n",
                     d.id,
-                    d.started_at,
+                    r.started_at,
                     format!("{:?}", d.trigger).to_lowercase(),
-                    d.colour.as_str(),
+                    r.colour.as_str(),
                     d.active_colour.map(|c| c.as_str()).unwrap_or("-"),
-                    d.commit
+                    r.commit
                         .as_deref()
                         .map(|c| &c[..c.len().min(12)])
                         .unwrap_or("-"),
-                    d.total_ms,
+                    r.total_ms,
                     if d.rolled_back { "  (rolled back)" } else { "" }
                 ));
             }
@@ -162,7 +140,7 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
             ..Overrides::default()
         },
     )?;
-    let filestore = production_filestore(&project, &database)?;
+    let filestore = production_filestore(&project.config, &database)?;
     let snapshots_dir = production::snapshots_dir(filestore.as_deref(), &super::test::cache_dir());
     // Copying the filestore needs production's engine; only the commands that copy connect.
     let engine = || -> anyhow::Result<Option<crate::filestore::EngineFiles>> {

@@ -38,52 +38,113 @@ pub fn to_json<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(value)? + "\n")
 }
 
-/// Reporting around a stage: started before, finished after (never changes the colour).
-/// What it opened it always closes: dropped unfinished (an early error, a panic), it
-/// completes the check run and the status as failed, so nothing stays "in progress".
-pub struct StageReporting {
-    host: crate::hosts::HostEnv,
+/// The reporters of a stage run, in the order they hear of it: the terminal, the output
+/// folder, then the Git host (which points at the files the folder now holds).
+pub fn reporters(
+    project: &crate::project::Project,
+    plan: &crate::plan::Plan,
+    output: &std::path::Path,
+) -> crate::result::Reporters {
+    crate::result::Reporters(vec![
+        Box::new(crate::report::terminal::Terminal::new(output)),
+        Box::new(crate::report::files::Files::new(output)),
+        Box::new(crate::hosts::HostReporter::start(
+            &project.context,
+            plan.commit.as_deref(),
+            crate::hosts::Subject {
+                stage: plan.stage,
+                shard: plan.shard,
+            },
+            output,
+        )),
+    ])
+}
+
+/// The plan of a staging or production stage, from what its database has installed: the
+/// update list the plan shows is the one the stage runs. Everything that needs no database
+/// (the stage a pull request may run, unset variables, versions that went down in git) is
+/// checked first, so it is refused before any connection.
+pub fn plan_with_database(
+    project: &crate::project::Project,
     stage: crate::config::Stage,
-    started: Option<crate::hosts::Started>,
+    choices: crate::plan::Choices,
+) -> anyhow::Result<crate::plan::Plan> {
+    use crate::plan::{make_plan_as, DatabaseFacts};
+    let checked = make_plan_as(
+        &project.facts_with(choices.clone(), DatabaseFacts::NotRead),
+        Some(stage),
+    )?;
+    checked.ready()?;
+    let database = read_database(project, stage, &choices)?;
+    let plan = make_plan_as(&project.facts_with(choices, database), Some(stage))?;
+    plan.ready()?;
+    Ok(plan)
 }
 
-impl Drop for StageReporting {
-    fn drop(&mut self) {
-        if let Some(started) = self.started.take() {
-            crate::hosts::abandon(&self.host, started, self.stage);
-        }
+/// What the database a staging or production stage will update has installed, read
+/// before planning. A database that cannot be read is a setup error: the stage could not
+/// run either.
+fn read_database(
+    project: &crate::project::Project,
+    stage: crate::config::Stage,
+    choices: &crate::plan::Choices,
+) -> anyhow::Result<crate::plan::DatabaseFacts> {
+    let target = if stage == crate::config::Stage::Staging {
+        "staging copies production"
+    } else {
+        "production"
+    };
+    crate::targets::production_source(&project.config).map_err(|e| {
+        crate::exit::BadInput::new(format!("{e:#}")).hint(format!(
+            "{target}: set `production.database` (e.g. `${{PRODUCTION_DB_URL}}`)"
+        ))
+    })?;
+    match crate::targets::database_facts(project, stage, choices) {
+        crate::plan::DatabaseFacts::Unavailable(why) => Err(crate::exit::BadInput::new(format!(
+            "cannot read what the {stage} database has installed: {why}"
+        ))
+        .hint("check `production.database` (server, name, credentials) and that this runner can reach it; nothing was touched")
+        .into()),
+        facts => Ok(facts),
     }
 }
 
-impl StageReporting {
-    pub fn start(project: &crate::project::Project, plan: &crate::plan::Plan) -> StageReporting {
-        let host = crate::hosts::HostEnv::from_context(&project.context, plan.commit.as_deref());
-        let started = crate::hosts::start(&host, plan.stage);
-        StageReporting {
-            host,
-            stage: plan.stage,
-            started: Some(started),
-        }
-    }
+/// The PostgreSQL server odoo-ci's own databases go on, reached before anything runs: a
+/// missing or unreachable server is a setup error (exit 2, with what to do), not a red
+/// result — nothing was tested.
+pub fn require_postgres(
+    config: &crate::config::Config,
+) -> Result<crate::db::PgServer, crate::exit::BadInput> {
+    const HINT: &str = "set `postgres.url` (e.g. `${DATABASE_URL}`) or `postgres.image` in .odoo-ci.yml, or the PGHOST/PGPORT/PGUSER/PGPASSWORD variables, and check the server accepts this runner; nothing was run";
+    let server = crate::targets::pg_server(config).map_err(|e| {
+        crate::exit::BadInput::new(format!("no PostgreSQL server: {e:#}")).hint(HINT)
+    })?;
+    server
+        .connect("postgres")
+        .map_err(|e| crate::exit::BadInput::new(e.to_string()).hint(HINT))?;
+    Ok(server)
+}
 
-    /// Reports the stored result in `output`; returns the exit code for `colour`.
-    pub fn finish(
-        mut self,
-        output: &std::path::Path,
-        colour: crate::odoo::Colour,
-        fail_on_warning: bool,
-    ) -> u8 {
-        match crate::hosts::StageReport::from_result_file(&output.join("odoo-ci-result.json")) {
-            Ok(report) => {
-                if let Some(started) = self.started.take() {
-                    crate::hosts::finish(&self.host, started, &report, output);
-                }
-            }
-            Err(e) => eprintln!("warning: nothing to report: {e:#}"),
-        }
-        // Whatever could not be reported above is closed as abandoned by `drop`.
-        exit_code(colour, fail_on_warning, self.host.provider)
-    }
+/// The Docker engine a stage builds and runs on, reached before anything runs.
+pub fn require_docker(
+    engine: &crate::executor::docker::Engine,
+) -> Result<(), crate::exit::BadInput> {
+    engine.connect().map(|_| ()).map_err(|e| {
+        crate::exit::BadInput::new(format!("no Docker engine: {e}"))
+            .hint("start Docker, set DOCKER_HOST, or run Odoo as `odoo.command` with --executor local; nothing was run")
+    })
+}
+
+/// Tells every reporter the result; returns the exit code for its colour.
+pub fn conclude(
+    mut reporters: crate::result::Reporters,
+    result: &crate::result::StageResult,
+    provider: crate::context::Provider,
+    fail_on_warning: bool,
+) -> u8 {
+    use crate::result::Reporter;
+    reporters.finished(result);
+    exit_code(result.colour, fail_on_warning, provider)
 }
 
 /// The one colour → exit code rule, for every command and host: 0 green, 1 red; yellow is

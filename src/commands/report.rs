@@ -30,7 +30,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let started = hosts::start(&host, report.stage);
+    let started = hosts::start(&host, report.subject());
     hosts::finish(&host, started, &report, &output);
     eprintln!(
         "reported {} {} ({})",

@@ -7,10 +7,8 @@ use crate::config::Stage;
 use crate::context::Overrides;
 use crate::db;
 use crate::exit::{self, BadInput};
-use crate::odoo::Colour;
-use crate::plan::make_plan_as;
+use crate::plan::Choices;
 use crate::stages::staging::{self, StagingOptions};
-use crate::style::Style;
 
 pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
     crate::cancel::install();
@@ -20,56 +18,33 @@ pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
         base: args.target.base.clone(),
     };
     let project = crate::project::load(config, &overrides)?;
-    let plan = make_plan_as(&project.facts(), Some(Stage::Staging))?;
-    plan.ready()?;
-    staging::production_source(&project.config).map_err(|e| {
-        BadInput::new(format!("{e:#}")).hint(
-            "staging copies production: set `production.database` (e.g. `${PRODUCTION_DB_URL}`)",
-        )
-    })?;
-    let s = Style::for_stderr();
+    let choices = Choices {
+        push: args.push,
+        ..Choices::default()
+    };
+    let plan = super::plan_with_database(&project, Stage::Staging, choices)?;
     super::print_plan(&project, &plan);
     let opts = StagingOptions {
         output: args.output.clone(),
         cache_dir: super::test::cache_dir(),
-        push: args.push,
     };
-    let reporting = super::StageReporting::start(&project, &plan);
-    let result = staging::run(&project, &plan, &opts)?;
-    for c in &result.neutralization {
-        let mark = if c.ok { s.green("✓") } else { s.red("✗") };
-        eprintln!("{mark} {}: {}", c.name, c.detail);
-    }
-    for r in &result.reasons {
-        eprintln!("{} {r}", s.red("error:"));
-    }
-    if result.colour == Colour::Red {
-        eprintln!(
-            "{} staging failed; results in {}",
-            s.red("red:"),
-            args.output.display()
-        );
-    } else {
-        eprintln!(
-            "{} staging `{}` is up at {}",
-            s.green("green:"),
-            result.database.as_deref().unwrap_or_default(),
-            result.url.as_deref().unwrap_or_default()
-        );
-    }
-    Ok(reporting.finish(&args.output, result.colour, false))
+    let mut reporters = super::reporters(&project, &plan, &args.output);
+    let result = staging::run(&project, &plan, &opts, &mut reporters);
+    Ok(super::conclude(
+        reporters,
+        &result,
+        project.context.provider,
+        false,
+    ))
 }
 
 pub fn staging(config: &Path, cmd: &StagingCommand) -> anyhow::Result<u8> {
     let config = crate::config::Config::load(config)?;
-    let (source, _) = staging::production_source(&config)?;
-    let server = match &config.file.postgres.url {
-        Some(_) => crate::stages::runtime::pg_server(&config)?,
-        None => source,
-    };
+    let (source, _) = crate::targets::production_source(&config)?;
+    let server = crate::targets::staging_server(&config, &source)?;
     let mut admin = server.connect("postgres")?;
     let scope = crate::project::scope_for(&config);
-    let all = staging::list(&mut admin, &scope)?;
+    let all = crate::stages::staging_dbs::list(&mut admin, &scope)?;
     match cmd {
         StagingCommand::List { format } => {
             let text = match format {
@@ -112,12 +87,18 @@ pub fn staging(config: &Path, cmd: &StagingCommand) -> anyhow::Result<u8> {
                         .map(|d| d.name.clone()),
                 );
             }
-            let docker = crate::executor::docker::connect().ok();
+            let docker = crate::executor::docker::Engine::from_env().connect().ok();
+            let files = crate::targets::staging_data_dir(&config, &super::test::cache_dir())?
+                .join("filestore");
             for name in &targets {
                 if let Some(docker) = &docker {
                     crate::executor::docker::remove_labelled(docker, "odoo-ci.database", name)?;
                 }
                 db::drop_database(&mut admin, name)?;
+                // Its filestore too: a dropped copy once left its folder behind.
+                if let Some(dir) = crate::names::child_of(&files, name) {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
                 println!("dropped {name}");
             }
             Ok(exit::OK)

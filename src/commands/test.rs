@@ -6,13 +6,50 @@ use crate::cli::TestArgs;
 use crate::config::Stage;
 use crate::context::Overrides;
 use crate::exit::BadInput;
-use crate::plan::make_plan_as;
+use crate::plan::{make_plan_as, shard, Choices, DatabaseFacts};
 use crate::stages::development::{self, DevOptions};
-use crate::stages::shard;
-use crate::style::Style;
 
 pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
     crate::cancel::install();
+    let choices = choices(&args.choices)?;
+    let overrides = Overrides {
+        branch: args.target.branch.clone(),
+        git_ref: args.target.git_ref.clone(),
+        base: args.target.base.clone(),
+    };
+    let project = crate::project::load(config, &overrides)?;
+    let facts = project.facts_with(choices, DatabaseFacts::NotRead);
+    let plan = make_plan_as(&facts, Some(Stage::Development))?;
+    plan.ready()?;
+    super::print_plan(&project, &plan);
+    let server = match plan.steps.first().map(|s| s.kind()) {
+        None => None,
+        Some(first) => {
+            if first == crate::plan::StepKind::Build {
+                super::require_docker(&crate::executor::docker::Engine::from_env())?;
+            }
+            Some(super::require_postgres(&project.config)?)
+        }
+    };
+    let opts = DevOptions {
+        server,
+        output: args.output.clone(),
+        no_cache: args.no_cache,
+        keep: args.keep,
+        cache_dir: cache_dir(),
+    };
+    let mut reporters = super::reporters(&project, &plan, &args.output);
+    let result = development::run(&project, &plan, &opts, &mut reporters);
+    Ok(super::conclude(
+        reporters,
+        &result,
+        project.context.provider,
+        args.fail_on_warning,
+    ))
+}
+
+/// What the command line asks of the development plan.
+pub fn choices(args: &crate::cli::DevChoiceArgs) -> anyhow::Result<Choices> {
     let shard = match &args.shard {
         Some(spec) => Some(shard::parse(spec).ok_or_else(|| {
             BadInput::new(format!("--shard `{spec}` is not K/N with 1 ≤ K ≤ N"))
@@ -20,37 +57,20 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
         })?),
         None => None,
     };
-    let overrides = Overrides {
-        branch: args.target.branch.clone(),
-        git_ref: args.target.git_ref.clone(),
-        base: args.target.base.clone(),
+    let durations = match &args.durations {
+        Some(p) => shard::durations_from_junit(&std::fs::read_to_string(p).map_err(|e| {
+            BadInput::new(format!("--durations {}: {e}", p.display()))
+                .hint("pass the junit.xml of an earlier run, or leave --durations out")
+        })?),
+        None => Default::default(),
     };
-    let project = crate::project::load(config, &overrides)?;
-    let plan = make_plan_as(&project.facts(), Some(Stage::Development))?;
-    plan.ready()?;
-    super::print_plan(&project, &plan);
-    let opts = DevOptions {
-        output: args.output.clone(),
+    Ok(Choices {
         executor: args.executor,
-        no_cache: args.no_cache,
-        keep: args.keep,
         changed_only: args.changed_only,
         shard,
-        durations: args.durations.clone(),
-        cache_dir: cache_dir(),
-    };
-    let reporting = super::StageReporting::start(&project, &plan);
-    let result = development::run(&project, &plan, &opts)?;
-    let s = Style::for_stderr();
-    if let Some(log) = &result.log {
-        eprint!("{}", crate::report::log_text::render(log, s));
-    } else {
-        for r in &result.reasons {
-            eprintln!("{} {r}", s.red("error:"));
-        }
-    }
-    eprintln!("results in {}", args.output.display());
-    Ok(reporting.finish(&args.output, result.colour, args.fail_on_warning))
+        durations,
+        ..Choices::default()
+    })
 }
 
 /// `$ODOO_CI_CACHE_DIR`, else `$XDG_CACHE_HOME/odoo-ci`, else `~/.cache/odoo-ci`.

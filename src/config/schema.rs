@@ -357,6 +357,11 @@ impl Default for Snapshots {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductionSection {
+    /// The repo addons production runs (`all`, or names; their repo dependencies come
+    /// along): those its database lacks are installed, by staging too. Unset: none — a
+    /// deploy only updates what production has, and a development-only addon never lands.
+    #[serde(default)]
+    pub install: Option<AddonSelection>,
     /// The longest an Odoo run of the stage (the update) may take (default an hour).
     #[serde(default)]
     pub timeout_secs: Option<u64>,

@@ -2,6 +2,7 @@
 //! from a template, drop, advisory locks, installed modules). Names are always quoted;
 //! passwords never appear in messages.
 
+pub mod addon_hashes;
 pub mod copy;
 pub mod tls;
 
@@ -167,40 +168,7 @@ fn tls_of_query(query: &str) -> Result<tls::Tls, DbError> {
     Ok(out)
 }
 
-/// The password of a `scheme://user:password@host…` URL as written (percent-encoded), if
-/// it has one.
-pub fn url_password(url: &str) -> Option<&str> {
-    let start = url.find("://")? + 3;
-    let rest = &url[start..];
-    let auth = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let (_, password) = auth[..auth.rfind('@')?].split_once(':')?;
-    (!password.is_empty()).then_some(password)
-}
-
-/// `%XX` decoded as bytes; anything else, a lone `%` before a multi-byte character
-/// included, is kept as it is (never sliced inside a character).
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let (Some(hi), Some(lo)) = (hex_value(bytes.get(i + 1)), hex_value(bytes.get(i + 2)))
-            {
-                out.push(hi * 16 + lo);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(byte: Option<&u8>) -> Option<u8> {
-    char::from(*byte?).to_digit(16).map(|d| d as u8)
-}
+pub use crate::secrets::{percent_decode, url_password};
 
 /// A URL with its password replaced by `***`.
 pub fn mask_url(url: &str) -> String {

@@ -62,31 +62,7 @@ pub struct Release {
     pub labels: HashMap<String, String>,
 }
 
-/// How the health check reaches a release's HTTP port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
-    /// From this machine to the container's address: the engine runs here.
-    Direct,
-    /// From inside the container, through the engine's exec API: a remote engine
-    /// (`tcp://`, `ssh://`) whose container network this machine cannot reach.
-    ThroughEngine,
-}
-
-impl Reach {
-    /// An unset `DOCKER_HOST` or a `unix://` socket is this machine's engine.
-    pub fn for_docker_host(host: Option<&str>) -> Reach {
-        match host {
-            None => Reach::Direct,
-            Some(h) if h.is_empty() || h.starts_with("unix://") => Reach::Direct,
-            Some(_) => Reach::ThroughEngine,
-        }
-    }
-
-    /// From the `DOCKER_HOST` in force (production's engine sets it).
-    pub fn from_env() -> Reach {
-        Reach::for_docker_host(std::env::var("DOCKER_HOST").ok().as_deref())
-    }
-}
+pub use super::docker::Reach;
 
 /// Run by `python3` inside the release (every Odoo image has it): prints the HTTP status of
 /// `GET argv[1]`, or why there was none.

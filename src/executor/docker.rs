@@ -52,17 +52,85 @@ pub fn owner_of(dir: &std::path::Path) -> Option<String> {
     Some(format!("{}:{}", meta.uid(), meta.gid()))
 }
 
-/// A current-thread runtime for bollard's async API; the rest of odoo-ci is synchronous.
-pub fn runtime() -> Result<tokio::runtime::Runtime, ExecError> {
-    tokio::runtime::Builder::new_current_thread()
+/// The one runtime of the process for bollard's async API (the rest of odoo-ci is
+/// synchronous): built on first use, shared by every Docker call after it.
+pub fn runtime() -> Result<&'static tokio::runtime::Runtime, ExecError> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| ExecError::Other(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| ExecError::Other(format!("cannot start the async runtime: {e}")))?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// Whether this machine sees what the engine sees: its files, its containers' addresses.
+/// A health check then reaches a release's HTTP port directly, or through the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// From this machine to the container's address: the engine runs here.
+    Direct,
+    /// From inside the container, through the engine's exec API: a remote engine
+    /// (`tcp://`, `ssh://`) whose container network this machine cannot reach.
+    ThroughEngine,
+}
+
+impl Reach {
+    /// An unset `DOCKER_HOST` or a `unix://` socket is this machine's engine.
+    pub fn for_docker_host(host: Option<&str>) -> Reach {
+        match host {
+            None => Reach::Direct,
+            Some(h) if h.is_empty() || h.starts_with("unix://") => Reach::Direct,
+            Some(_) => Reach::ThroughEngine,
+        }
+    }
+}
+
+/// A Docker engine, resolved before a stage runs — `production.docker_host` for
+/// production, else `DOCKER_HOST` as the process started with, else the local socket —
+/// and passed to what needs it, never read back from the process environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Engine {
+    /// `None`: the local socket.
+    host: Option<String>,
+}
+
+impl Engine {
+    /// The engine a `DOCKER_HOST` value names (unset or empty: the local socket).
+    pub fn from_docker_host(value: Option<String>) -> Engine {
+        Engine {
+            host: value.filter(|v| !v.is_empty()),
+        }
+    }
+
+    /// The engine of this process's `DOCKER_HOST`.
+    pub fn from_env() -> Engine {
+        Engine::from_docker_host(std::env::var("DOCKER_HOST").ok())
+    }
+
+    pub fn at(host: &str) -> Engine {
+        Engine::from_docker_host(Some(host.to_string()))
+    }
+
+    /// Whether this machine sees the engine's files.
+    pub fn reach(&self) -> Reach {
+        Reach::for_docker_host(self.host.as_deref())
+    }
+
+    /// Connects and checks the engine answers.
+    pub fn connect(&self) -> Result<Docker, ExecError> {
+        match &self.host {
+            Some(host) => connect_to(host),
+            None => checked(Docker::connect_with_host("unix:///var/run/docker.sock")?),
+        }
+    }
 }
 
 /// Connects to the engine of `DOCKER_HOST` (or the local socket) and checks it answers.
 pub fn connect() -> Result<Docker, ExecError> {
-    checked(Docker::connect_with_defaults()?)
+    Engine::from_env().connect()
 }
 
 /// Connects to the engine at `host` (`unix://`, `tcp://`, `https://`, `ssh://`) and checks
@@ -98,18 +166,39 @@ impl Executor for DockerExecutor {
 }
 
 impl DockerExecutor {
+    /// The process of an Odoo container: `odoo` itself, as who, with what environment.
+    ///
+    /// The image's entrypoint is bypassed on purpose. The official one takes the database
+    /// connection from its own variables (`DB_HOST`, default `db`) and, in 16.0/17.0,
+    /// appends `--db_host … --db_password …` *after* our flags — so they win, and the
+    /// password shows in `ps` and `docker top`. Both generations first wait 30 s for that
+    /// host. odoo-ci has already reached the server, and gives Odoo the connection itself
+    /// (flags, and the password in `PGPASSWORD`).
+    ///
+    /// Run as a uid the image does not know (the data dir's owner on a runner), Odoo's
+    /// `getpass.getuser()` would find no name (`KeyError: getpwuid(): uid not found`):
+    /// `LOGNAME` names the user, as a login would.
+    fn odoo_process(&self, inv: &Invocation) -> ContainerCreateBody {
+        let mut env: Vec<String> = inv.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if self.user.is_some() {
+            env.push("LOGNAME=odoo".into());
+        }
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            entrypoint: Some(vec![self.command.clone()]),
+            cmd: Some(inv.args.clone()),
+            env: Some(env),
+            user: self.user.clone(),
+            ..ContainerCreateBody::default()
+        }
+    }
+
     async fn run_async(
         &self,
         inv: &Invocation,
         on_line: &mut dyn FnMut(&[u8]),
     ) -> Result<Outcome, ExecError> {
-        let mut cmd = vec![self.command.clone()];
-        cmd.extend(inv.args.iter().cloned());
         let body = ContainerCreateBody {
-            image: Some(self.image.clone()),
-            cmd: Some(cmd),
-            env: Some(inv.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-            user: self.user.clone(),
             labels: Some(self.labels.clone()),
             host_config: Some(HostConfig {
                 network_mode: Some(self.network.clone()),
@@ -117,7 +206,7 @@ impl DockerExecutor {
                 extra_hosts: Some(self.extra_hosts.clone()),
                 ..HostConfig::default()
             }),
-            ..ContainerCreateBody::default()
+            ..self.odoo_process(inv)
         };
         let created = self
             .docker
@@ -219,15 +308,9 @@ impl DockerExecutor {
         let rt = runtime()?;
         rt.block_on(async {
             self.remove_own(name).await?;
-            let mut cmd = vec![self.command.clone()];
-            cmd.extend(inv.args.iter().cloned());
             let mut labels = self.labels.clone();
             labels.extend(extra_labels.clone());
             let body = ContainerCreateBody {
-                image: Some(self.image.clone()),
-                cmd: Some(cmd),
-                env: Some(inv.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
-                user: self.user.clone(),
                 labels: Some(labels),
                 host_config: Some(HostConfig {
                     network_mode: Some(self.network.clone()),
@@ -239,7 +322,7 @@ impl DockerExecutor {
                     }),
                     ..HostConfig::default()
                 }),
-                ..ContainerCreateBody::default()
+                ..self.odoo_process(inv)
             };
             let created = self
                 .docker
@@ -356,4 +439,32 @@ pub fn remove_labelled(docker: &Docker, key: &str, value: &str) -> Result<usize,
         }
         Ok(removed)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_docker_call_shares_one_runtime() {
+        // A new runtime was once built for each of 17 Docker calls.
+        let first = runtime().unwrap();
+        let second = runtime().unwrap();
+        assert!(std::ptr::eq(first, second));
+    }
+
+    #[test]
+    fn the_engine_is_what_was_resolved_not_the_process_environment() {
+        let remote = Engine::at("ssh://deploy@prod.example");
+        assert_eq!(remote.reach(), Reach::ThroughEngine);
+        assert_eq!(Engine::from_docker_host(None).reach(), Reach::Direct);
+        assert_eq!(
+            Engine::from_docker_host(Some(String::new())).reach(),
+            Reach::Direct
+        );
+        assert_eq!(
+            Engine::at("unix:///run/user/1000/docker.sock").reach(),
+            Reach::Direct
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! lines to the same callback, honour a timeout and Ctrl-C, and leave nothing running.
 
 pub mod bluegreen;
+pub mod command_line;
 pub mod docker;
 pub mod local;
 pub mod managed_pg;

@@ -68,9 +68,9 @@ pub fn mask_commands(secrets: &[&str]) -> Vec<String> {
 pub fn secrets_in(vars: impl Iterator<Item = (String, String)>) -> Vec<String> {
     let mut out = Vec::new();
     for (name, value) in vars {
-        if let Some(password) = crate::db::url_password(&value) {
+        if let Some(password) = crate::secrets::url_password(&value) {
             out.push(password.to_string());
-            out.push(crate::db::percent_decode(password));
+            out.push(crate::secrets::percent_decode(password));
             out.push(value.clone());
         }
         if crate::secrets::looks_secret(&name) && value.len() >= 6 {
@@ -120,16 +120,31 @@ pub fn write_all(env: &HostEnv, report: &StageReport, output: &Path) {
     }
     if let Some(path) = env.var("GITHUB_OUTPUT") {
         let result = output.join("odoo-ci-result.json");
-        let mut lines = format!(
-            "colour={}\nstage={}\n",
-            report.colour.as_str(),
-            report.stage
-        );
+        let mut lines = outputs(report);
         lines.push_str(&output_entry("result", &result.display().to_string()));
         if let Err(e) = append(path, &lines) {
             eprintln!("warning: cannot write the step outputs {path}: {e}");
         }
     }
+}
+
+/// The step's outputs besides `result`: `colour`, `conclusion` (as a check run's:
+/// success, neutral, failure), `stage`, and for development the counts test-report
+/// actions give (`passed`, `failed`, `errors`, `skipped`, `warnings`).
+pub fn outputs(report: &StageReport) -> String {
+    let mut out = format!(
+        "colour={}\nconclusion={}\nstage={}\n",
+        report.colour.as_str(),
+        super::github::conclusion(report.colour),
+        report.stage
+    );
+    if let Some(t) = &report.tests {
+        out.push_str(&format!(
+            "passed={}\nfailed={}\nerrors={}\nskipped={}\nwarnings={}\n",
+            t.passed, t.failed, t.errors, t.skipped, report.warnings
+        ));
+    }
+    out
 }
 
 /// One `$GITHUB_OUTPUT` entry: `name=value`, or the delimiter form when the value holds a
@@ -215,6 +230,8 @@ mod tests {
         });
         let report = StageReport {
             stage: crate::config::Stage::Development,
+            shard: None,
+            tests: None,
             colour: crate::odoo::Colour::Red,
             title: "t".into(),
             summary: String::new(),

@@ -8,8 +8,8 @@ use std::cell::Cell;
 
 use serde_json::{json, Value};
 
-use super::http::{Api, Method};
-use super::{truncate, HostEnv, Level, StageReport, GITHUB_SUMMARY_LIMIT};
+use super::http::{Api, Method, Reply};
+use super::{truncate, HostEnv, Level, StageReport, Subject, GITHUB_SUMMARY_LIMIT};
 use crate::config::Stage;
 use crate::odoo::Colour;
 
@@ -17,6 +17,10 @@ use crate::odoo::Colour;
 pub const ANNOTATIONS_PER_REQUEST: usize = 50;
 /// GitHub answers 422 to longer status descriptions.
 pub const STATUS_DESCRIPTION_LIMIT: usize = 140;
+/// An annotation's title, in characters (GitHub's check-run `output.annotations[].title`).
+pub const ANNOTATION_TITLE_LIMIT: usize = 255;
+/// An annotation's message: 64 KiB.
+pub const ANNOTATION_MESSAGE_LIMIT: usize = 64 * 1024;
 
 pub struct Reporter {
     api: Api,
@@ -24,14 +28,23 @@ pub struct Reporter {
     sha: String,
     target_url: Option<String>,
     checks_allowed: Cell<bool>,
+    /// The variable the token came from, to name in an error.
+    token_var: &'static str,
+    /// Set by a 401: the token does not work, so nothing more is sent (said once).
+    refused_token: Cell<bool>,
 }
 
-fn check_name(stage: Stage) -> String {
-    format!("odoo-ci / {stage}")
+/// 403/404 on a check run: the token may not create them (not a rate limit).
+fn refused(r: &Reply) -> bool {
+    (r.status == 403 || r.status == 404) && !r.rate_limited
 }
 
-fn external_id(stage: Stage, sha: &str) -> String {
-    format!("odoo-ci:{stage}:{sha}")
+fn check_name(subject: Subject) -> String {
+    format!("odoo-ci / {subject}")
+}
+
+fn external_id(subject: Subject, sha: &str) -> String {
+    format!("odoo-ci:{}:{sha}", subject.key())
 }
 
 pub fn conclusion(colour: Colour) -> &'static str {
@@ -55,10 +68,10 @@ pub fn cut_chars(text: &str, limit: usize) -> String {
 impl Reporter {
     /// `None` (nothing reported) without a token, a repository or a commit.
     pub fn from_env(env: &HostEnv) -> Option<Reporter> {
-        let token = env
-            .var("ODOO_CI_GITHUB_TOKEN")
-            .or_else(|| env.var("GITHUB_TOKEN"))?
-            .to_string();
+        let (token_var, token) = match env.var("ODOO_CI_GITHUB_TOKEN") {
+            Some(t) => ("ODOO_CI_GITHUB_TOKEN", t.to_string()),
+            None => ("GITHUB_TOKEN", env.var("GITHUB_TOKEN")?.to_string()),
+        };
         let repo = env.repository.clone()?;
         let sha = env.sha.clone()?;
         let base = env
@@ -77,6 +90,8 @@ impl Reporter {
             sha,
             target_url,
             checks_allowed: Cell::new(true),
+            token_var,
+            refused_token: Cell::new(false),
         })
     }
 
@@ -85,6 +100,50 @@ impl Reporter {
             "warning: could not report {what} to GitHub: {} (the build's colour is unchanged)",
             self.api.mask(err)
         );
+    }
+
+    /// A request's answer: the reply when it succeeded, else a warning with GitHub's own
+    /// explanation. A 401 is said once, naming the token's variable, and stops reporting.
+    fn answered(&self, what: &str, sent: Result<Reply, String>) -> Option<Reply> {
+        match sent {
+            Ok(r) if r.ok() => Some(r),
+            Ok(r) if r.status == 401 => {
+                if !self.refused_token.replace(true) {
+                    self.warn(
+                        what,
+                        &format!(
+                            "{} — check the token in `{}` (it is expired, revoked or not a GitHub token); nothing more is reported",
+                            r.describe(),
+                            self.token_var
+                        ),
+                    );
+                }
+                None
+            }
+            Ok(r) => {
+                self.warn(what, &r.describe());
+                None
+            }
+            // Not sent: the token was refused, and that was said.
+            Err(_) if self.refused_token.get() => None,
+            Err(e) => {
+                self.warn(what, &e);
+                None
+            }
+        }
+    }
+
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<Reply, String> {
+        if self.refused_token.get() {
+            return Err("not sent: the token was refused".into());
+        }
+        self.api.send(method, path, body, idempotent)
     }
 
     fn fall_back(&self, why: &str) {
@@ -96,18 +155,18 @@ impl Reporter {
     }
 
     /// Looks up this stage's check run on the commit by name and external id.
-    fn find_run(&self, stage: Stage) -> Option<u64> {
+    fn find_run(&self, subject: Subject) -> Option<u64> {
         let path = format!(
             "/repos/{}/commits/{}/check-runs?check_name={}&filter=latest",
             self.repo,
             self.sha,
-            check_name(stage).replace(' ', "%20").replace('/', "%2F")
+            encode(&check_name(subject))
         );
-        let reply = self.api.send(Method::Get, &path, None, true).ok()?;
+        let reply = self.send(Method::Get, &path, None, true).ok()?;
         if !reply.ok() {
             return None;
         }
-        let wanted = external_id(stage, &self.sha);
+        let wanted = external_id(subject, &self.sha);
         reply.body["check_runs"]
             .as_array()?
             .iter()
@@ -116,11 +175,11 @@ impl Reporter {
     }
 
     /// The check run in progress (found, or created once) and a pending status.
-    pub fn start(&self, stage: Stage) -> Option<u64> {
-        self.status(stage, "pending", "odoo-ci is running");
-        if let Some(id) = self.find_run(stage) {
+    pub fn start(&self, subject: Subject) -> Option<u64> {
+        self.status(subject, "pending", "odoo-ci is running");
+        if let Some(id) = self.find_run(subject) {
             let body = json!({"status": "in_progress"});
-            let _ = self.api.send(
+            let _ = self.send(
                 Method::Patch,
                 &format!("/repos/{}/check-runs/{id}", self.repo),
                 Some(&body),
@@ -129,25 +188,30 @@ impl Reporter {
             return Some(id);
         }
         let body = json!({
-            "name": check_name(stage),
+            "name": check_name(subject),
             "head_sha": self.sha,
             "status": "in_progress",
-            "external_id": external_id(stage, &self.sha),
+            "external_id": external_id(subject, &self.sha),
             "details_url": self.target_url,
         });
         let path = format!("/repos/{}/check-runs", self.repo);
         // A create is not idempotent: one attempt, then look before trying again.
         for _ in 0..2 {
-            match self.api.send(Method::Post, &path, Some(&body), false) {
-                Ok(r) if r.ok() => return r.body["id"].as_u64(),
-                Ok(r) if r.status == 403 || r.status == 404 => {
-                    self.fall_back(&format!("HTTP {}", r.status));
+            match self.send(Method::Post, &path, Some(&body), false) {
+                Ok(r) if refused(&r) => {
+                    self.fall_back(&r.describe());
                     return None;
                 }
-                Ok(r) => self.warn("the check run", &format!("HTTP {}", r.status)),
-                Err(e) => self.warn("the check run", &e),
+                sent => {
+                    if let Some(r) = self.answered("the check run", sent) {
+                        return r.body["id"].as_u64();
+                    }
+                }
             }
-            if let Some(id) = self.find_run(stage) {
+            if self.refused_token.get() {
+                return None;
+            }
+            if let Some(id) = self.find_run(subject) {
                 return Some(id);
             }
         }
@@ -164,7 +228,7 @@ impl Reporter {
             Colour::Yellow => format!("passed, {} warnings — {}", report.warnings, report.title),
             Colour::Green | Colour::Red => report.title.clone(),
         };
-        self.status(report.stage, state, &description);
+        self.status(report.subject(), state, &description);
         if self.checks_allowed.get() {
             self.complete_run(run, report);
         }
@@ -176,108 +240,110 @@ impl Reporter {
     /// Closes a run and the status of a stage that stopped before it had a result (no
     /// deployment is recorded: nothing was deployed).
     pub fn abandon(&self, run: Option<u64>, report: &StageReport) {
-        self.status(report.stage, "failure", &report.title);
+        self.status(report.subject(), "failure", &report.title);
         if self.checks_allowed.get() && run.is_some() {
             self.complete_run(run, report);
         }
     }
 
     fn complete_run(&self, run: Option<u64>, report: &StageReport) {
-        let annotations: Vec<Value> = report
-            .sorted_annotations()
-            .iter()
-            .map(|a| {
-                json!({
-                    "path": a.path,
-                    "start_line": a.line,
-                    "end_line": a.line,
-                    "annotation_level": match a.level { Level::Failure => "failure", Level::Warning => "warning" },
-                    "title": a.title,
-                    "message": a.message,
-                })
-            })
-            .collect();
-        let output = |batch: &[Value]| {
+        let annotations = annotations_of(report);
+        let output = |batch: &[Value], note: Option<&str>| {
+            let mut summary = truncate(&report.summary, GITHUB_SUMMARY_LIMIT);
+            if let Some(note) = note {
+                summary = truncate(&format!("{note}\n\n{summary}"), GITHUB_SUMMARY_LIMIT);
+            }
             json!({
                 "title": cut_chars(&report.title, 1000),
-                "summary": truncate(&report.summary, GITHUB_SUMMARY_LIMIT),
+                "summary": summary,
                 "annotations": batch,
             })
         };
         let mut batches = annotations.chunks(ANNOTATIONS_PER_REQUEST);
         let first = batches.next().unwrap_or(&[]);
-        let body = json!({
-            "name": check_name(report.stage),
-            "head_sha": self.sha,
-            "external_id": external_id(report.stage, &self.sha),
-            "status": "completed",
-            "conclusion": conclusion(report.colour),
-            "details_url": self.target_url,
-            "output": output(first),
-        });
-        let id = match run {
-            Some(id) => {
-                match self.api.send(
-                    Method::Patch,
-                    &format!("/repos/{}/check-runs/{id}", self.repo),
-                    Some(&body),
-                    true,
-                ) {
-                    Ok(r) if r.ok() => id,
-                    Ok(r) => return self.warn("the check run", &format!("HTTP {}", r.status)),
-                    Err(e) => return self.warn("the check run", &e),
-                }
-            }
-            None => {
-                match self.api.send(
-                    Method::Post,
-                    &format!("/repos/{}/check-runs", self.repo),
-                    Some(&body),
-                    false,
-                ) {
-                    Ok(r) if r.ok() => match r.body["id"].as_u64() {
-                        Some(id) => id,
-                        None => return,
-                    },
-                    Ok(r) if r.status == 403 || r.status == 404 => {
-                        return self.fall_back(&format!("HTTP {}", r.status))
-                    }
-                    Ok(r) => return self.warn("the check run", &format!("HTTP {}", r.status)),
-                    Err(e) => return self.warn("the check run", &e),
-                }
-            }
+        let body = |output: Value| {
+            json!({
+                "name": check_name(report.subject()),
+                "head_sha": self.sha,
+                "external_id": external_id(report.subject(), &self.sha),
+                "status": "completed",
+                "conclusion": conclusion(report.colour),
+                "details_url": self.target_url,
+                "output": output,
+            })
+        };
+        let Some(id) = self.complete_once(run, &body(output(first, None)), |why| {
+            // GitHub refused the completion (a 422 on an annotation): completed anyway,
+            // without annotations and saying why, so the run never stays in progress.
+            let note = format!("Annotations could not be attached: GitHub answered {why}.");
+            body(output(&[], Some(&note)))
+        }) else {
+            return;
         };
         for batch in batches {
-            let body = json!({ "output": output(batch) });
-            if let Err(e) = self.api.send(
+            let sent = self.send(
                 Method::Patch,
                 &format!("/repos/{}/check-runs/{id}", self.repo),
-                Some(&body),
+                Some(&json!({ "output": output(batch, None) })),
                 true,
-            ) {
-                self.warn("annotations", &e);
-            }
+            );
+            self.answered("annotations", sent);
         }
     }
 
-    /// A commit status (context `odoo-ci/<stage>`); statuses are idempotent, so retried.
-    pub fn status(&self, stage: Stage, state: &str, description: &str) {
+    /// Completes the run (an update of `run`, or a new completed run); on a 4xx, once more
+    /// with `fallback(reason)`. The run's id when it is completed.
+    fn complete_once(
+        &self,
+        run: Option<u64>,
+        body: &Value,
+        fallback: impl Fn(&str) -> Value,
+    ) -> Option<u64> {
+        let send = |body: &Value| match run {
+            Some(id) => self.send(
+                Method::Patch,
+                &format!("/repos/{}/check-runs/{id}", self.repo),
+                Some(body),
+                true,
+            ),
+            None => self.send(
+                Method::Post,
+                &format!("/repos/{}/check-runs", self.repo),
+                Some(body),
+                false,
+            ),
+        };
+        let sent = match send(body) {
+            Ok(r) if run.is_none() && refused(&r) => {
+                self.fall_back(&r.describe());
+                return None;
+            }
+            Ok(r) if (400..500).contains(&r.status) && r.status != 401 && !r.rate_limited => {
+                tracing::info!("completing the check run: {}", r.describe());
+                send(&fallback(&r.describe()))
+            }
+            other => other,
+        };
+        let reply = self.answered("the check run", sent)?;
+        run.or_else(|| reply.body["id"].as_u64())
+    }
+
+    /// A commit status (context `odoo-ci/<stage>`, with the shard when sharded); statuses
+    /// are idempotent, so retried.
+    pub fn status(&self, subject: Subject, state: &str, description: &str) {
         let body = json!({
             "state": state,
-            "context": format!("odoo-ci/{stage}"),
+            "context": format!("odoo-ci/{subject}"),
             "description": cut_chars(description, STATUS_DESCRIPTION_LIMIT),
             "target_url": self.target_url,
         });
-        match self.api.send(
+        let sent = self.send(
             Method::Post,
             &format!("/repos/{}/statuses/{}", self.repo, self.sha),
             Some(&body),
             true,
-        ) {
-            Ok(r) if r.ok() => {}
-            Ok(r) => self.warn("the commit status", &format!("HTTP {}", r.status)),
-            Err(e) => self.warn("the commit status", &e),
-        }
+        );
+        self.answered("the commit status", sent);
     }
 
     /// A deployment of the commit to the stage's environment, and its final status.
@@ -291,18 +357,17 @@ impl Reporter {
             "production_environment": report.stage == Stage::Production,
             "description": cut_chars(&report.title, STATUS_DESCRIPTION_LIMIT),
         });
-        let id = match self.api.send(
+        let sent = self.send(
             Method::Post,
             &format!("/repos/{}/deployments", self.repo),
             Some(&body),
             false,
-        ) {
-            Ok(r) if r.ok() => match r.body["id"].as_u64() {
-                Some(id) => id,
-                None => return,
-            },
-            Ok(r) => return self.warn("the deployment", &format!("HTTP {}", r.status)),
-            Err(e) => return self.warn("the deployment", &e),
+        );
+        let Some(id) = self
+            .answered("the deployment", sent)
+            .and_then(|r| r.body["id"].as_u64())
+        else {
+            return;
         };
         let body = json!({
             "state": if report.colour == Colour::Red { "failure" } else { "success" },
@@ -310,13 +375,43 @@ impl Reporter {
             "log_url": self.target_url,
             "description": cut_chars(&report.title, STATUS_DESCRIPTION_LIMIT),
         });
-        if let Err(e) = self.api.send(
+        let sent = self.send(
             Method::Post,
             &format!("/repos/{}/deployments/{id}/statuses", self.repo),
             Some(&body),
             true,
-        ) {
-            self.warn("the deployment status", &e);
-        }
+        );
+        self.answered("the deployment status", sent);
     }
+}
+
+/// A report's annotations as GitHub takes them: failures first, each title and message
+/// within GitHub's limits (a longer one made GitHub refuse the whole update).
+fn annotations_of(report: &StageReport) -> Vec<Value> {
+    report
+        .sorted_annotations()
+        .iter()
+        .map(|a| {
+            json!({
+                "path": a.path,
+                "start_line": a.line,
+                "end_line": a.line,
+                "annotation_level": match a.level { Level::Failure => "failure", Level::Warning => "warning" },
+                "title": cut_chars(&a.title, ANNOTATION_TITLE_LIMIT),
+                "message": truncate(&a.message, ANNOTATION_MESSAGE_LIMIT),
+            })
+        })
+        .collect()
+}
+
+/// A query value, percent-encoded (check names hold spaces, slashes and parentheses).
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

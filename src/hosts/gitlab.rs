@@ -38,14 +38,14 @@ impl Reporter {
     /// `state`: pending, running, success, failed or canceled.
     pub fn status(
         &self,
-        stage: crate::config::Stage,
+        subject: super::Subject,
         state: &str,
         description: &str,
         url: Option<&str>,
     ) {
         let body = json!({
             "state": state,
-            "name": format!("odoo-ci/{stage}"),
+            "name": format!("odoo-ci/{subject}"),
             "target_url": url.map(str::to_string).or_else(|| self.target_url.clone()),
             "description": super::github::cut_chars(description, DESCRIPTION_LIMIT),
             "pipeline_id": self.pipeline_id,
@@ -58,8 +58,8 @@ impl Reporter {
         match self.api.send(Method::Post, &path, Some(&body), true) {
             Ok(r) if r.ok() => {}
             Ok(r) => eprintln!(
-                "warning: could not report the commit status to GitLab: HTTP {} (the build's colour is unchanged)",
-                r.status
+                "warning: could not report the commit status to GitLab: {} (the build's colour is unchanged)",
+                self.api.mask(&r.describe())
             ),
             Err(e) => eprintln!(
                 "warning: could not report the commit status to GitLab: {e} (the build's colour is unchanged)"

@@ -28,11 +28,52 @@ impl Method {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// A 403/429 that says "later" (`Retry-After`, or `X-RateLimit-Remaining: 0`): the
+    /// request was not processed, and is no refusal of the token's rights.
+    pub rate_limited: bool,
 }
 
 impl Reply {
     pub fn ok(&self) -> bool {
         (200..300).contains(&self.status)
+    }
+
+    /// `HTTP 422: Validation Failed (title is too long)`: the status with the host's own
+    /// explanation (`message`, and GitHub's `errors` or GitLab's `error`).
+    pub fn describe(&self) -> String {
+        let mut text = format!("HTTP {}", self.status);
+        let message = self.body["message"]
+            .as_str()
+            .or(self.body["error"].as_str())
+            .or(self.body.as_str())
+            .unwrap_or_default()
+            .trim();
+        if !message.is_empty() {
+            text.push_str(&format!(": {}", cut(message, 300)));
+        }
+        let details: Vec<String> = self.body["errors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                e["message"].as_str().map(str::to_string).or_else(|| {
+                    e["field"]
+                        .as_str()
+                        .map(|f| format!("{f}: {}", e["code"].as_str().unwrap_or("invalid")))
+                })
+            })
+            .collect();
+        if !details.is_empty() {
+            text.push_str(&format!(" ({})", cut(&details.join("; "), 300)));
+        }
+        text
+    }
+}
+
+fn cut(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
     }
 }
 
@@ -97,15 +138,16 @@ impl Api {
         idempotent: bool,
     ) -> Result<Reply, String> {
         let url = format!("{}{path}", self.base);
-        let attempts = if idempotent { self.attempts } else { 1 };
+        let attempts = self.attempts;
         let mut wait = self.backoff;
         let mut last = String::new();
         for attempt in 1..=attempts {
             match self.once(method, &url, body) {
                 Ok((reply, retry_after)) => {
-                    let retryable = reply.status >= 500
-                        || reply.status == 429
-                        || (reply.status == 403 && retry_after.is_some());
+                    // A rate-limited request was not processed: safe to send again, even a
+                    // create; anything else only when sending twice changes nothing.
+                    let retryable = reply.rate_limited
+                        || (idempotent && (reply.status >= 500 || reply.status == 429));
                     if !retryable || attempt == attempts {
                         return Ok(reply);
                     }
@@ -120,7 +162,7 @@ impl Api {
                 }
                 Err(e) => {
                     last = e;
-                    if attempt == attempts {
+                    if attempt == attempts || !idempotent {
                         break;
                     }
                     std::thread::sleep(wait);
@@ -177,7 +219,16 @@ impl Api {
             });
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(self.mask(&text)));
-        Ok((Reply { status, body }, retry_after))
+        let rate_limited =
+            status == 429 || (status == 403 && (rate_limited || retry_after.is_some()));
+        Ok((
+            Reply {
+                status,
+                body,
+                rate_limited,
+            },
+            retry_after,
+        ))
     }
 }
 

@@ -14,12 +14,12 @@ pub mod http;
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::config::Stage;
 use crate::context::{Context, Provider};
 use crate::odoo::Colour;
+use crate::result::{Detail, Reporter, StageResult};
 
 /// GitHub shows at most this many characters of a check run's summary.
 pub const GITHUB_SUMMARY_LIMIT: usize = 65_535;
@@ -41,10 +41,43 @@ pub struct Annotation {
     pub message: String,
 }
 
+/// What a report is about: a stage and, for a sharded development run, its shard. Each
+/// subject has its own check run, status context and external id: shards once shared one,
+/// and a green shard turned another's failed check run green.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    pub stage: Stage,
+    pub shard: Option<crate::plan::Shard>,
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.shard {
+            Some(shard) => write!(f, "{} ({shard})", self.stage),
+            None => write!(f, "{}", self.stage),
+        }
+    }
+}
+
+impl Subject {
+    pub fn of(stage: Stage) -> Subject {
+        Subject { stage, shard: None }
+    }
+
+    /// For ids: `development`, or `development-1-of-3`.
+    pub fn key(&self) -> String {
+        match self.shard {
+            Some(s) => format!("{}-{}-of-{}", self.stage, s.index, s.count),
+            None => self.stage.to_string(),
+        }
+    }
+}
+
 /// What a stage reports, whatever the stage.
 #[derive(Debug, Clone, Serialize)]
 pub struct StageReport {
     pub stage: Stage,
+    pub shard: Option<crate::plan::Shard>,
     pub colour: Colour,
     /// One line: "12 tests passed", "3 failed", "deployed d-…".
     pub title: String,
@@ -54,116 +87,79 @@ pub struct StageReport {
     /// The staging or production URL.
     pub url: Option<String>,
     pub warnings: u64,
+    /// Development: the test counts.
+    pub tests: Option<crate::odoo::result::TestCounts>,
 }
 
 impl StageReport {
-    /// Reads a stored result (`odoo-ci-result.json`) and the `summary.md` beside it.
+    /// Reads a stored result (`odoo-ci-result.json`), typed: a file that is not a result
+    /// (or whose `stage` or `colour` is not one of ours) is refused, so a crafted file
+    /// cannot smuggle a newline into an output or a workflow command.
     pub fn from_result_file(path: &Path) -> anyhow::Result<StageReport> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{} is not an odoo-ci result: {e}", path.display()))?;
-        let summary = path
-            .parent()
-            .map(|d| d.join("summary.md"))
-            .and_then(|p| std::fs::read_to_string(p).ok());
-        StageReport::from_result(&value, summary)
-            .map_err(|e| anyhow::anyhow!("{} is not an odoo-ci result: {e}", path.display()))
+        Ok(StageReport::from_result(&StageResult::read(path)?))
     }
 
-    /// The report of a stored result. `stage` and `colour` are parsed as the enums they
-    /// are: a crafted file cannot smuggle a newline into an output or a workflow command.
-    pub fn from_result(value: &Value, summary: Option<String>) -> anyhow::Result<StageReport> {
-        let stage = Stage::deserialize(&value["stage"])
-            .map_err(|_| anyhow::anyhow!("`stage` must be development, staging or production"))?;
-        let colour = Colour::deserialize(&value["colour"])
-            .map_err(|_| anyhow::anyhow!("`colour` must be green, yellow or red"))?;
-        let log = &value["log"];
-        let mut annotations = Vec::new();
-        for f in log["failures"].as_array().into_iter().flatten() {
-            if let (Some(path), Some(line)) = (f["file"].as_str(), f["line"].as_u64()) {
-                annotations.push(Annotation {
-                    path: path.to_string(),
-                    line: line as u32,
-                    level: Level::Failure,
-                    title: format!(
-                        "{} {} ({})",
-                        f["module"].as_str().unwrap_or_default(),
-                        f["test"].as_str().unwrap_or_default(),
-                        f["kind"].as_str().unwrap_or("failure")
-                    ),
-                    message: f["message"].as_str().unwrap_or_default().to_string(),
-                });
-            }
-        }
-        for p in log["problems"].as_array().into_iter().flatten() {
-            if let (Some(path), Some(line)) = (p["file"].as_str(), p["line"].as_u64()) {
-                annotations.push(Annotation {
-                    path: path.to_string(),
-                    line: line as u32,
-                    level: Level::Failure,
-                    title: p["logger"].as_str().unwrap_or("odoo").to_string(),
-                    message: p["detail"]
-                        .as_str()
-                        .or(p["message"].as_str())
-                        .unwrap_or_default()
-                        .to_string(),
-                });
-            }
-        }
-        let warnings = log["warnings"]["total"].as_u64().unwrap_or(0);
-        let tests = &log["tests"];
-        let reasons: Vec<&str> = value["reasons"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let title = match (stage, colour) {
-            (Stage::Development, _) if tests.is_object() => {
-                let mut t = format!(
-                    "{} tests: {} passed, {} failed, {} errors",
-                    tests["total"].as_u64().unwrap_or(0),
-                    tests["passed"].as_u64().unwrap_or(0),
-                    tests["failed"].as_u64().unwrap_or(0),
-                    tests["errors"].as_u64().unwrap_or(0)
-                );
-                if warnings > 0 {
-                    t.push_str(&format!(", {warnings} warnings"));
-                }
-                t
-            }
-            (_, Colour::Red) => reasons
-                .first()
-                .map(|r| r.lines().next().unwrap_or(r).to_string())
-                .unwrap_or_else(|| format!("{stage} failed")),
-            (Stage::Staging, _) => format!(
-                "staging is up: {}",
-                value["url"].as_str().unwrap_or_default()
-            ),
-            (Stage::Production, _) => format!(
-                "deployed {} ({})",
-                value["id"].as_str().unwrap_or_default(),
-                value["active_colour"].as_str().unwrap_or_default()
-            ),
-            (Stage::Development, _) => format!("{stage}: {}", colour.as_str()),
+    /// What the host shows of a result.
+    pub fn from_result(result: &StageResult) -> StageReport {
+        let stage = result.stage();
+        let colour = result.colour;
+        let log = match &result.detail {
+            Detail::Development(d) => d.log.as_ref(),
+            _ => None,
         };
-        let summary = summary.unwrap_or_else(|| {
-            let mut s = format!("## odoo-ci / {stage}: {}\n\n", colour.as_str());
-            for r in &reasons {
-                s.push_str(&format!("- {r}\n"));
+        let mut annotations = Vec::new();
+        for f in log.map(|l| l.failures.as_slice()).unwrap_or_default() {
+            if let (Some(path), Some(line)) = (&f.file, f.line) {
+                annotations.push(Annotation {
+                    path: path.clone(),
+                    line,
+                    level: Level::Failure,
+                    title: format!("{} {} ({})", f.module, f.test, f.kind.as_str()),
+                    message: f.message.clone(),
+                });
             }
-            s
-        });
-        Ok(StageReport {
-            url: value["url"].as_str().map(str::to_string),
+        }
+        for p in log.map(|l| l.problems.as_slice()).unwrap_or_default() {
+            if let (Some(path), Some(line)) = (&p.file, p.line) {
+                annotations.push(Annotation {
+                    path: path.clone(),
+                    line,
+                    level: Level::Failure,
+                    title: p.logger.clone(),
+                    message: p.detail.clone().unwrap_or_else(|| p.message.clone()),
+                });
+            }
+        }
+        let warnings = log.map(|l| l.warnings.total).unwrap_or(0);
+        let url = match &result.detail {
+            Detail::Staging(d) => d.url.clone(),
+            _ => None,
+        };
+        let shard = match &result.detail {
+            Detail::Development(d) => d.shard,
+            _ => None,
+        };
+        StageReport {
+            title: title(result, log, warnings),
+            summary: crate::report::summary::render_result(
+                result,
+                crate::report::summary::STEP_SUMMARY_LIMIT,
+            ),
+            url,
             stage,
+            shard,
             colour,
-            title,
-            summary,
             annotations,
             warnings,
-        })
+            tests: log.map(|l| l.tests),
+        }
+    }
+
+    pub fn subject(&self) -> Subject {
+        Subject {
+            stage: self.stage,
+            shard: self.shard,
+        }
     }
 
     /// Failures first, then warnings: GitHub shows only the first ten of each per step.
@@ -174,18 +170,47 @@ impl StageReport {
     }
 }
 
-/// Cuts `text` to at most `limit` bytes on a character boundary, with a note.
-pub fn truncate(text: &str, limit: usize) -> String {
-    if text.len() <= limit {
-        return text.to_string();
+/// One line: "12 tests: 12 passed…", the first reason of a red stage, the URL, the deployment.
+fn title(
+    result: &StageResult,
+    log: Option<&crate::odoo::result::LogResult>,
+    warnings: u64,
+) -> String {
+    let stage = result.stage();
+    match (&result.detail, result.colour, log) {
+        (Detail::Development(_), _, Some(log)) => {
+            let t = &log.tests;
+            let mut text = format!(
+                "{} tests: {} passed, {} failed, {} errors",
+                t.total, t.passed, t.failed, t.errors
+            );
+            if warnings > 0 {
+                text.push_str(&format!(", {warnings} warnings"));
+            }
+            text
+        }
+        (_, Colour::Red, _) => result
+            .reasons
+            .first()
+            .map(|r| r.lines().next().unwrap_or(r).to_string())
+            .unwrap_or_else(|| format!("{stage} failed")),
+        (Detail::Staging(d), _, _) => {
+            format!("staging is up: {}", d.url.as_deref().unwrap_or_default())
+        }
+        (Detail::Production(d), _, _) => format!(
+            "deployed {} ({})",
+            d.id,
+            d.active_colour.map(|c| c.as_str()).unwrap_or_default()
+        ),
+        (Detail::Development(_), _, None) => result
+            .reasons
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("{stage}: {}", result.colour.as_str())),
     }
-    let note = "\n\n… (cut: see the full summary in the job's output folder)\n";
-    let mut end = limit.saturating_sub(note.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}{note}", &text[..end])
 }
+
+pub use crate::report::summary::truncate;
 
 /// Where the run happens, and how to reach the host's API.
 #[derive(Debug, Clone)]
@@ -215,18 +240,62 @@ impl HostEnv {
     }
 }
 
+/// The Git host as a reporter: the check run (or status) opens when the stage starts and
+/// closes with its result. Dropped before a result — an early error, a panic — it closes
+/// them as failed, so nothing stays "in progress".
+pub struct HostReporter {
+    env: HostEnv,
+    subject: Subject,
+    started: Option<Started>,
+    output: std::path::PathBuf,
+}
+
+impl HostReporter {
+    pub fn start(ctx: &Context, commit: Option<&str>, subject: Subject, output: &Path) -> Self {
+        let env = HostEnv::from_context(ctx, commit);
+        let started = start(&env, subject);
+        HostReporter {
+            env,
+            subject,
+            started: Some(started),
+            output: output.to_path_buf(),
+        }
+    }
+}
+
+impl Reporter for HostReporter {
+    fn finished(&mut self, result: &StageResult) {
+        if let Some(started) = self.started.take() {
+            finish(
+                &self.env,
+                started,
+                &StageReport::from_result(result),
+                &self.output,
+            );
+        }
+    }
+}
+
+impl Drop for HostReporter {
+    fn drop(&mut self) {
+        if let Some(started) = self.started.take() {
+            abandon(&self.env, started, self.subject);
+        }
+    }
+}
+
 /// Reports a stage's start (check run in progress, pending status). Never fails the stage.
-pub fn start(env: &HostEnv, stage: Stage) -> Started {
+pub fn start(env: &HostEnv, subject: Subject) -> Started {
     match env.provider {
         Provider::Github => Started {
             github: github::Reporter::from_env(env).map(|r| {
-                let run = r.start(stage);
+                let run = r.start(subject);
                 (r, run)
             }),
         },
         Provider::Gitlab => {
             if let Some(r) = gitlab::Reporter::from_env(env) {
-                r.status(stage, "running", "odoo-ci is running", None);
+                r.status(subject, "running", "odoo-ci is running", None);
             }
             Started { github: None }
         }
@@ -241,9 +310,11 @@ pub struct Started {
 
 /// Closes what [`start`] opened when the stage stopped before it had a result (an early
 /// error, a panic): the check run completes as failed, the status turns failed.
-pub fn abandon(env: &HostEnv, started: Started, stage: Stage) {
+pub fn abandon(env: &HostEnv, started: Started, subject: Subject) {
+    let stage = subject.stage;
     let report = StageReport {
         stage,
+        shard: subject.shard,
         colour: Colour::Red,
         title: "odoo-ci stopped before the stage had a result: see the job log".to_string(),
         summary: format!(
@@ -252,6 +323,7 @@ pub fn abandon(env: &HostEnv, started: Started, stage: Stage) {
         annotations: Vec::new(),
         url: None,
         warnings: 0,
+        tests: None,
     };
     match env.provider {
         Provider::Github => {
@@ -261,7 +333,7 @@ pub fn abandon(env: &HostEnv, started: Started, stage: Stage) {
         }
         Provider::Gitlab => {
             if let Some(r) = gitlab::Reporter::from_env(env) {
-                r.status(stage, "failed", &report.title, None);
+                r.status(subject, "failed", &report.title, None);
             }
         }
         Provider::Local => {}
@@ -287,7 +359,12 @@ pub fn finish(env: &HostEnv, started: Started, report: &StageReport, output: &Pa
                     Colour::Red => "failed",
                     Colour::Green | Colour::Yellow => "success",
                 };
-                r.status(report.stage, state, &report.title, report.url.as_deref());
+                r.status(
+                    report.subject(),
+                    state,
+                    &report.title,
+                    report.url.as_deref(),
+                );
             }
         }
         Provider::Local => {}
@@ -308,16 +385,21 @@ mod tests {
 
     #[test]
     fn development_results_become_annotations_and_a_title() {
-        let v: Value = serde_json::json!({
-            "stage": "development", "colour": "red", "reasons": ["1 test failed"],
+        let v = serde_json::json!({
+            "schema_version": 1, "stage": "development", "colour": "red", "reasons": ["1 test failed"],
             "log": {
+                "colour": "red", "reasons": ["1 test failed"],
                 "tests": {"total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0},
                 "failures": [{"module": "m", "test": "T.test_x", "kind": "failure",
-                              "file": "addons/m/tests/test_x.py", "line": 7, "message": "AssertionError: 1 != 2"}],
-                "problems": [], "warnings": {"total": 2, "ignored": 0, "groups": []}
+                              "file": "addons/m/tests/test_x.py", "line": 7,
+                              "message": "AssertionError: 1 != 2", "traceback": ""}],
+                "problems": [], "warnings": {"total": 2, "ignored": 0, "groups": []},
+                "modules": [], "summary_seen": true, "modules_loaded": true,
+                "records": 10, "foreign_lines": 0, "cases": []
             }
         });
-        let r = StageReport::from_result(&v, None).unwrap();
+        let result: StageResult = serde_json::from_value(v).unwrap();
+        let r = StageReport::from_result(&result);
         assert_eq!(r.title, "3 tests: 2 passed, 1 failed, 0 errors, 2 warnings");
         assert_eq!(r.annotations[0].path, "addons/m/tests/test_x.py");
         assert_eq!(r.annotations[0].line, 7);

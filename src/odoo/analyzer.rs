@@ -178,6 +178,12 @@ impl Analyzer {
     }
 
     fn on_header(&mut self, h: &Header<'_>) -> Option<Event> {
+        // Module loading does not run inside a test: an at_install test ends, at the latest,
+        // when Odoo goes on loading modules (its time once ran to the next test, seconds
+        // of other modules' loading later).
+        if h.logger.starts_with(b"odoo.modules.") {
+            self.end_running(h.time);
+        }
         match h.level {
             Level::Debug => None,
             Level::Info => self.on_info(h),
@@ -792,6 +798,20 @@ mod tests {
 #[cfg(test)]
 mod streaming_tests {
     use super::*;
+
+    #[test]
+    fn an_at_install_test_ends_when_module_loading_goes_on() {
+        let mut a = Analyzer::new(Options::default());
+        for l in [
+            "2026-11-21 22:42:22,010 1 INFO db odoo.addons.m.tests.t: Starting T.test_a ... ",
+            "2026-11-21 22:42:22,370 1 INFO db odoo.modules.loading: Loading module n (5/9) ",
+            "2026-11-21 22:42:24,500 1 INFO db odoo.modules.registry: module n: creating or updating database tables ",
+            "2026-11-21 22:42:24,900 1 INFO db odoo.addons.n.tests.t: Starting U.test_b ... ",
+        ] {
+            a.feed_line(l.as_bytes());
+        }
+        assert_eq!(a.case(0).seconds, Some(0.36), "not 2.89 s");
+    }
 
     #[test]
     fn events_arrive_as_the_log_streams() {

@@ -30,6 +30,15 @@ pub enum FailureKind {
     Error,
 }
 
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Failure => "failure",
+            FailureKind::Error => "error",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub module: String,
@@ -41,6 +50,7 @@ pub struct Failure {
     pub line: Option<u32>,
     /// The last line of the traceback.
     pub message: String,
+    #[serde(default)]
     pub traceback: String,
 }
 
@@ -142,14 +152,21 @@ pub struct LogResult {
     pub tests: TestCounts,
     pub failures: Vec<Failure>,
     pub problems: Vec<Problem>,
+    #[serde(default)]
     pub warnings: Warnings,
+    #[serde(default)]
     pub modules: Vec<ModuleStats>,
     /// Whether `N failed, M error(s) of K tests` was seen.
+    #[serde(default)]
     pub summary_seen: bool,
     /// Whether `Modules loaded.` was seen.
+    #[serde(default)]
     pub modules_loaded: bool,
     /// Log records read, and lines that were neither records nor their continuations.
+    #[serde(default)]
     pub records: u64,
+    #[serde(default)]
     pub foreign_lines: u64,
+    #[serde(default)]
     pub cases: Vec<TestCase>,
 }

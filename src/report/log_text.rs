@@ -5,7 +5,15 @@ use std::fmt::Write;
 use crate::odoo::result::{Colour, LogResult};
 use crate::style::Style;
 
+/// Everything: each failure and problem, then the verdict (`check-log`).
 pub fn render(result: &LogResult, s: Style) -> String {
+    let mut out = items(result, s);
+    out.push_str(&verdict(result, s));
+    out
+}
+
+/// The failures and problems, a line each: what a stage shows as they happen.
+pub fn items(result: &LogResult, s: Style) -> String {
     let mut out = String::new();
     for f in &result.failures {
         let at = match (&f.file, f.line) {
@@ -35,6 +43,13 @@ pub fn render(result: &LogResult, s: Style) -> String {
             p.message
         );
     }
+    out
+}
+
+/// The warnings, the counts and the colour with its reasons: a stage's last words, after
+/// its failures streamed.
+pub fn verdict(result: &LogResult, s: Style) -> String {
+    let mut out = String::new();
     for g in result.warnings.groups.iter().take(20) {
         let _ = writeln!(
             out,

@@ -50,8 +50,14 @@ pub fn render(plan: &Plan, s: Style) -> String {
         );
     }
     let _ = writeln!(out, "\n{}", s.bold("steps"));
+    if plan.steps.is_empty() {
+        let _ = writeln!(out, "  {}", s.dim("(none: nothing to run)"));
+    }
     for (i, step) in plan.steps.iter().enumerate() {
-        let _ = writeln!(out, "  {}. {:<18} {}", i + 1, step.name, step.description);
+        let _ = writeln!(out, "  {}. {:<18} {step}", i + 1, step.kind().as_str());
+    }
+    for step in &plan.on_failure {
+        let _ = writeln!(out, "  {} {:<18} {step}", s.dim("!"), step.kind().as_str());
     }
     if !plan.env.is_empty() {
         let _ = writeln!(out, "\n{}", s.bold("environment"));

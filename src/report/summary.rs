@@ -127,6 +127,96 @@ fn escape(text: &str) -> String {
     text.replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// The Markdown summary of any stage's result.
+pub fn render_result(result: &crate::result::StageResult, limit: usize) -> String {
+    use crate::result::Detail;
+    let stage = result.stage();
+    match &result.detail {
+        Detail::Development(d) => match &d.log {
+            Some(log) => render(log, &format!("odoo-ci / {stage}"), limit),
+            None => reasons_only(result),
+        },
+        Detail::Staging(d) => truncate(&staging(result, d), limit),
+        Detail::Production(d) => truncate(&production(result, d), limit),
+    }
+}
+
+fn reasons_only(r: &crate::result::StageResult) -> String {
+    let mut out = format!("## odoo-ci / {}: {}\n\n", r.stage(), r.colour.as_str());
+    for reason in &r.reasons {
+        out.push_str(&format!("- {reason}\n"));
+    }
+    out
+}
+
+fn staging(r: &crate::result::StageResult, d: &crate::result::staging::StagingDetail) -> String {
+    let mut out = reasons_only(r);
+    if let Some(url) = &d.url {
+        out.push_str(&format!("- URL: {url}\n"));
+    }
+    if let Some(db) = &d.database {
+        out.push_str(&format!("- database: `{db}`\n"));
+    }
+    if !d.neutralization.is_empty() {
+        out.push_str("\n| check | result |\n| --- | --- |\n");
+        for c in &d.neutralization {
+            out.push_str(&format!(
+                "| {} | {} {} |\n",
+                c.name,
+                if c.ok { "✅" } else { "❌" },
+                c.detail
+            ));
+        }
+    }
+    out.push_str(&steps_table(&r.steps));
+    out
+}
+
+fn production(
+    r: &crate::result::StageResult,
+    d: &crate::result::production::ProductionDetail,
+) -> String {
+    let mut out = format!(
+        "## odoo-ci / production: {}\n\ndeployment `{}` of {} ({})\n\n",
+        r.colour.as_str(),
+        d.id,
+        r.commit.as_deref().unwrap_or("worktree"),
+        r.branch
+    );
+    for reason in &r.reasons {
+        out.push_str(&format!("- {reason}\n"));
+    }
+    out.push_str(&steps_table(&r.steps));
+    out
+}
+
+fn steps_table(steps: &[crate::result::StepRecord]) -> String {
+    if steps.is_empty() {
+        return String::new();
+    }
+    let mut out = "\n| step | status | ms |\n| --- | --- | --- |\n".to_string();
+    for s in steps {
+        out.push_str(&format!(
+            "| {} | {:?} | {} |\n",
+            s.name, s.status, s.duration_ms
+        ));
+    }
+    out
+}
+
+/// Cuts `text` to at most `limit` bytes on a character boundary, with a note.
+pub fn truncate(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let note = "\n\n… (cut: see the full summary in the job's output folder)\n";
+    let mut end = limit.saturating_sub(note.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{note}", &text[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,67 +8,43 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::Stage;
 use crate::db::{self, PgServer};
+use crate::executor::command_line;
 use crate::executor::local::LocalExecutor;
-use crate::executor::{Executor, Invocation};
+use crate::executor::Executor;
 use crate::odoo::result::LogResult;
 use crate::odoo::traceback::PathMap;
 use crate::odoo::{Analyzer, Colour, Event, Options};
-use crate::plan::Plan;
+use crate::plan::{Plan, Step, StepKind};
 use crate::project::Project;
-use crate::stages::runtime::{absolute, docker_executor, odoo_args, odoo_env, pg_server};
-use crate::stages::shard;
+use crate::result::development::{DevDetail, TemplateInfo};
+use crate::result::{Detail, Reporter, StageResult};
+use crate::stages::odoo_command::{Demo, OdooCommand};
+use crate::stages::runner::Runner;
+use crate::stages::runtime::{absolute, docker_executor};
 use crate::style::Style;
+use crate::targets::pg_server;
 
 pub const TEMPLATE_PREFIX: &str = "odoo_ci_tpl_";
 pub const TEST_DB_PREFIX: &str = "odoo_ci_test_";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExecutorKind {
-    Docker,
-    Local,
-}
+pub use crate::plan::ExecutorKind;
 
 #[derive(Debug, Clone)]
 pub struct DevOptions {
+    /// Where the template and test databases go (resolved and reached before the stage;
+    /// `None` when the plan runs nothing).
+    pub server: Option<PgServer>,
     pub output: PathBuf,
-    pub executor: ExecutorKind,
     pub no_cache: bool,
     pub keep: bool,
-    pub changed_only: bool,
-    pub shard: Option<(usize, usize)>,
-    /// A JUnit file of a previous run, to balance shards by duration.
-    pub durations: Option<PathBuf>,
     /// Where templates' filestores and the data dir live on this machine.
     pub cache_dir: PathBuf,
-}
-
-/// What the stage did, for `odoo-ci-result.json`.
-#[derive(Debug, Serialize)]
-pub struct DevResult {
-    pub stage: &'static str,
-    pub branch: String,
-    pub commit: Option<String>,
-    pub colour: Colour,
-    pub reasons: Vec<String>,
-    pub tested: Vec<String>,
-    pub installed: Vec<String>,
-    pub database: Option<String>,
-    pub template: Option<TemplateInfo>,
-    pub timings_ms: BTreeMap<&'static str, u128>,
-    pub log: Option<LogResult>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TemplateInfo {
-    pub name: String,
-    pub hit: bool,
 }
 
 /// Drops the test database and its filestore when dropped, unless kept.
@@ -103,219 +79,254 @@ impl Drop for Cleanup {
     }
 }
 
-/// Runs the development stage. Errors that stop it are returned as a red result, not `Err`,
-/// whenever the user can act on them; `Err` is for bugs in odoo-ci's own surroundings.
-pub fn run(project: &Project, plan: &Plan, opts: &DevOptions) -> anyhow::Result<DevResult> {
+/// Runs the development stage as planned. Whatever stops it makes the result red, with the
+/// reason: the result is always there to report.
+pub fn run(
+    project: &Project,
+    plan: &Plan,
+    opts: &DevOptions,
+    reporter: &mut dyn Reporter,
+) -> StageResult {
     crate::cancel::install();
     let started = Instant::now();
-    let mut result = DevResult {
-        stage: "development",
-        branch: plan.branch.clone(),
-        commit: plan.commit.clone(),
-        colour: Colour::Red,
-        reasons: Vec::new(),
-        tested: Vec::new(),
-        installed: Vec::new(),
-        database: None,
-        template: None,
-        timings_ms: BTreeMap::new(),
-        log: None,
-    };
-    std::fs::create_dir_all(&opts.output)?;
-    match run_inner(project, plan, opts, &mut result) {
-        Ok(()) => {}
+    let mut result = StageResult::begin(
+        &plan.branch,
+        plan.commit.clone(),
+        Detail::Development(DevDetail {
+            shard: plan.shard,
+            tested: plan.addons.test.clone(),
+            installed: plan.addons.install.clone(),
+            ..DevDetail::default()
+        }),
+    );
+    let mut runner = Runner::new(plan, reporter);
+    let mut detail = DevDetail::default();
+    match run_steps(project, plan, opts, &mut runner, &mut detail) {
+        Ok(colour_and_reasons) => {
+            (result.colour, result.reasons) = colour_and_reasons;
+        }
         Err(e) => {
             result.colour = Colour::Red;
             result.reasons.insert(0, format!("{e:#}"));
         }
     }
+    runner.finish(&mut result);
+    if let Detail::Development(d) = &mut result.detail {
+        d.database = detail.database;
+        d.template = detail.template;
+        d.log = detail.log;
+    }
+    result.total_ms = started.elapsed().as_millis() as u64;
     result
-        .timings_ms
-        .insert("total", started.elapsed().as_millis());
-    write_outputs(&opts.output, &result)?;
-    Ok(result)
 }
 
-fn run_inner(
+/// The plan's steps, in order; returns the colour and its reasons.
+fn run_steps(
     project: &Project,
     plan: &Plan,
     opts: &DevOptions,
-    result: &mut DevResult,
-) -> anyhow::Result<()> {
+    runner: &mut Runner<'_>,
+    detail: &mut DevDetail,
+) -> anyhow::Result<(Colour, Vec<String>)> {
+    if plan.steps.is_empty() {
+        return Ok((
+            Colour::Green,
+            vec!["nothing to test: no addon of this shard or change set".into()],
+        ));
+    }
+    std::fs::create_dir_all(&opts.output)?;
     let config = &project.config;
-    let dev = &config.file.development;
-    let s = Style::for_stderr();
-
-    // Which addons: the plan's, narrowed to the push's changes and to this shard.
-    let mut tested = plan.addons.test.clone();
-    if opts.changed_only {
-        let base = project.base.as_ref().ok_or_else(|| {
-            anyhow::anyhow!("--changed-only needs a base to compare with: pass --base REF")
-        })?;
-        let affected = project
-            .graph
-            .with_dependents(base.changed_files.keys().map(String::as_str));
-        tested.retain(|a| affected.contains(a));
-    }
-    if let Some((k, n)) = opts.shard {
-        let durations = match &opts.durations {
-            Some(p) => shard::durations_from_junit(&std::fs::read_to_string(p)?),
-            None => BTreeMap::new(),
-        };
-        tested = shard::split(&tested, k, n, &durations);
-    }
-    result.tested = tested.clone();
-    if tested.is_empty() {
-        result.colour = Colour::Green;
-        result
-            .reasons
-            .push("nothing to test: no addon of this shard or change set".into());
-        return Ok(());
-    }
-    let install = project
-        .graph
-        .with_dependencies(tested.iter().map(String::as_str));
-    result.installed = install.clone();
-
-    let server = pg_server(&project.config)?;
+    let server = match &opts.server {
+        Some(s) => s.clone(),
+        None => pg_server(config)?,
+    };
     let mut admin = server.connect("postgres")?;
     let data_dir = opts.cache_dir.join("data");
     std::fs::create_dir_all(&data_dir)?;
 
-    // The executor: build the image for this commit, or use the local command.
-    let t = Instant::now();
-    let executor: Box<dyn Executor> = match opts.executor {
-        ExecutorKind::Local => {
-            let command = config.file.odoo.command.as_deref().ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the local executor needs `odoo.command` in .odoo-ci.yml (e.g. `odoo`)"
-                )
-            })?;
-            Box::new(LocalExecutor {
-                command: command.split_whitespace().map(str::to_string).collect(),
-                addons_paths: config
-                    .addons_dirs
-                    .iter()
-                    .map(|d| {
-                        absolute(&config.root.join(d))
-                            .to_string_lossy()
-                            .into_owned()
-                    })
-                    .collect(),
-                data_dir: absolute(&data_dir).to_string_lossy().into_owned(),
-            })
-        }
-        ExecutorKind::Docker => Box::new(docker_executor(
-            project,
-            plan,
-            &data_dir,
-            &opts.output,
-            &opts.cache_dir,
-        )?),
-    };
-    result.timings_ms.insert("build", t.elapsed().as_millis());
+    let executor = executor_step(project, plan, opts, runner, &data_dir)?;
 
-    // A fresh database with demo data, from the template.
-    let t = Instant::now();
-    let key = template_key(project, executor.as_ref(), &dev.preinstall);
-    let template = format!("{TEMPLATE_PREFIX}{}", &key[..16]);
-    let hit = ensure_template(
-        &server,
-        executor.as_ref(),
-        project,
-        &template,
-        &key,
-        opts,
-        &data_dir,
-    )?;
-    eprintln!(
-        "{} template `{template}` ({})",
-        s.bold("database:"),
-        if hit { "cache hit" } else { "built" }
-    );
-    result.template = Some(TemplateInfo {
-        name: template.clone(),
-        hit,
-    });
-    prune_templates(
-        &mut admin,
-        &template,
-        dev.keep_templates as usize,
-        &project.scope,
-        &data_dir,
-    );
+    let template = template_step(project, opts, runner, executor.as_ref(), &server, &data_dir)?;
+    detail.template = Some(template.clone());
+    let template = template.name;
 
-    let database = format!("{TEST_DB_PREFIX}{}", run_id());
     let mut cleanup = Cleanup {
         server: server.clone(),
         database: None,
         filestore: None,
         keep: opts.keep,
     };
-    db::create_from_template(&mut admin, &database, &template)?;
-    cleanup.database = Some(database.clone());
-    let target_store = data_dir.join("filestore").join(&database);
-    // Hard links: Odoo never rewrites an attachment in place, so the template's files are
-    // safe to share.
-    crate::filestore::copy_local(&data_dir.join("filestore").join(&template), &target_store)?;
-    cleanup.filestore = Some(target_store);
-    result.database = Some(database.clone());
-    result
-        .timings_ms
-        .insert("database", t.elapsed().as_millis());
+    let database = runner.run(StepKind::Database, |_| {
+        let database = format!("{TEST_DB_PREFIX}{}", run_id());
+        db::create_from_template(&mut admin, &database, &template)?;
+        cleanup.database = Some(database.clone());
+        let target_store = data_dir.join("filestore").join(&database);
+        // Hard links: Odoo never rewrites an attachment in place, so the template's files
+        // are safe to share.
+        crate::filestore::copy_local(&data_dir.join("filestore").join(&template), &target_store)?;
+        cleanup.filestore = Some(target_store);
+        Ok((database.clone(), format!("`{database}` from `{template}`")))
+    })?;
+    detail.database = Some(database.clone());
 
-    // Install the repo's addons with their tests, reading the log as it streams.
-    let t = Instant::now();
+    let log = runner.run(StepKind::InstallAndTest, |reporter| {
+        let log = install_and_test(
+            project,
+            plan,
+            opts,
+            &server,
+            executor.as_ref(),
+            &database,
+            reporter,
+        )?;
+        let text = log.reasons.first().cloned().unwrap_or_default();
+        Ok((log, text))
+    })?;
+    let outcome = (log.colour, log.reasons.clone());
+    detail.log = Some(log);
+    drop(cleanup);
+    Ok(outcome)
+}
+
+/// The plan's first step: the commit's image, or the local command.
+fn executor_step(
+    project: &Project,
+    plan: &Plan,
+    opts: &DevOptions,
+    runner: &mut Runner<'_>,
+    data_dir: &Path,
+) -> anyhow::Result<Box<dyn Executor>> {
+    if plan.steps.first().map(Step::kind) == Some(StepKind::Local) {
+        return runner.run(StepKind::Local, |_| {
+            let ex = local_executor(project, data_dir)?;
+            let text = ex.command.join(" ");
+            Ok((Box::new(ex) as Box<dyn Executor>, text))
+        });
+    }
+    runner.run(StepKind::Build, |_| {
+        let engine = crate::executor::docker::Engine::from_env();
+        let ex = docker_executor(
+            project,
+            plan,
+            &engine,
+            data_dir,
+            &opts.output,
+            &opts.cache_dir,
+        )?;
+        Ok((
+            Box::new(ex) as Box<dyn Executor>,
+            format!("image {}", plan.image),
+        ))
+    })
+}
+
+/// The template database: found by its key, or built; older ones of this project pruned.
+fn template_step(
+    project: &Project,
+    opts: &DevOptions,
+    runner: &mut Runner<'_>,
+    executor: &dyn Executor,
+    server: &PgServer,
+    data_dir: &Path,
+) -> anyhow::Result<TemplateInfo> {
+    let dev = &project.config.file.development;
+    let root = crate::stages::runtime::files_root(project, &opts.cache_dir)?;
+    let key = template_key(project, &root, executor, &dev.preinstall);
+    let name = format!("{TEMPLATE_PREFIX}{}", &key[..16]);
+    let hit = runner.run(StepKind::Template, |_| {
+        let hit = ensure_template(server, executor, project, &name, &key, opts, data_dir)?;
+        let mut admin = server.connect("postgres")?;
+        prune_templates(
+            &mut admin,
+            &name,
+            dev.keep_templates as usize,
+            &project.scope,
+            data_dir,
+        );
+        Ok((
+            hit,
+            format!("`{name}` ({})", if hit { "cache hit" } else { "built" }),
+        ))
+    })?;
+    Ok(TemplateInfo { name, hit })
+}
+
+fn local_executor(project: &Project, data_dir: &Path) -> anyhow::Result<LocalExecutor> {
+    let config = &project.config;
+    let command = config.file.odoo.command.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("the local executor needs `odoo.command` in .odoo-ci.yml (e.g. `odoo`)")
+    })?;
+    let (command, own) = command_line::own_addons_paths(command_line::split(command)?);
+    // The repository's addons first (they may override a core module), then the command's.
+    let mut addons_paths: Vec<String> = config
+        .addons_dirs
+        .iter()
+        .map(|d| {
+            absolute(&config.root.join(d))
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    for path in own {
+        if !addons_paths.contains(&path) {
+            addons_paths.push(path);
+        }
+    }
+    Ok(LocalExecutor {
+        command,
+        addons_paths,
+        data_dir: absolute(data_dir).to_string_lossy().into_owned(),
+    })
+}
+
+/// Installs the addons with their tests, reading the log as it streams (and saving it to
+/// `install.log`, flushed per line, so it is there even if odoo-ci is killed).
+fn install_and_test(
+    project: &Project,
+    plan: &Plan,
+    opts: &DevOptions,
+    server: &PgServer,
+    executor: &dyn Executor,
+    database: &str,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<LogResult> {
+    let dev = &project.config.file.development;
     let tags = dev.test_tags.clone().unwrap_or_else(|| {
-        tested
+        plan.addons
+            .test
             .iter()
             .map(|a| format!("/{a}"))
             .collect::<Vec<_>>()
             .join(",")
     });
-    let mut args = odoo_args(&server, executor.as_ref(), &database, project);
-    args.extend(["-i".into(), install.join(","), "--test-tags".into(), tags]);
-    args.extend([
-        "--stop-after-init".into(),
-        "--workers".into(),
-        "0".into(),
-        "--max-cron-threads".into(),
-        "0".into(),
-    ]);
-    if !project.addons.series.demo_by_default() {
-        args.push("--with-demo".into());
-    }
-    let inv = Invocation {
-        args,
-        env: odoo_env(project, &server, Stage::Development)?,
-        timeout: Duration::from_secs(dev.timeout_secs),
-    };
+    let command = OdooCommand::on(Stage::Development, database)
+        .install(&plan.addons.install)
+        .test_tags(tags)
+        .once()
+        .demo(Demo::With);
+    let inv = command.invocation(project, server, executor)?;
     let mut analyzer = Analyzer::new(analyzer_options(project, true, None));
     let mut log = std::io::BufWriter::new(std::fs::File::create(opts.output.join("install.log"))?);
-    eprintln!(
-        "{} {}",
-        s.bold("odoo:"),
-        s.dim(&format!("odoo {}", display_args(&inv.args)))
-    );
+    let s = Style::for_stderr();
+    reporter.progress(&s.dim(&command.describe(project.addons.series)));
     let outcome = executor.run(&inv, &mut |line| {
-        // Flushed per line: install.log is read live (and kept if odoo-ci is killed).
         let _ = log.write_all(line);
         let _ = log.write_all(b"\n");
         let _ = log.flush();
         for event in analyzer.feed_line(line).into_iter().flatten() {
-            show_event(&analyzer, event, s);
+            if let Some(text) = event_line(&analyzer, event, s) {
+                reporter.progress(&text);
+            }
         }
     })?;
     log.flush()?;
-    result.timings_ms.insert("tests", t.elapsed().as_millis());
-
     let mut log_result = analyzer.finish_with_exit(outcome.exit_code.map(|c| c as i32));
     if outcome.timed_out {
         log_result.colour = Colour::Red;
         log_result.reasons.insert(
             0,
             format!(
-                "Odoo did not finish within {} s and was stopped",
+                "Odoo did not finish within {} s (`development.timeout_secs`) and was stopped",
                 dev.timeout_secs
             ),
         );
@@ -326,15 +337,7 @@ fn run_inner(
             .reasons
             .insert(0, "cancelled (Ctrl-C / SIGTERM)".into());
     }
-    result.colour = log_result.colour;
-    result.reasons.extend(log_result.reasons.iter().cloned());
-    result.log = Some(log_result);
-    drop(cleanup);
-    Ok(())
-}
-
-fn display_args(args: &[String]) -> String {
-    args.join(" ")
+    Ok(log_result)
 }
 
 fn analyzer_options(project: &Project, tests_expected: bool, exit_code: Option<i32>) -> Options {
@@ -354,7 +357,8 @@ fn analyzer_options(project: &Project, tests_expected: bool, exit_code: Option<i
     }
 }
 
-fn show_event(analyzer: &Analyzer, event: Event, s: Style) {
+/// A line for the terminal about a log event, if it deserves one.
+fn event_line(analyzer: &Analyzer, event: Event, s: Style) -> Option<String> {
     match event {
         Event::Failure(i) => {
             let f = analyzer.failure(i);
@@ -362,35 +366,51 @@ fn show_event(analyzer: &Analyzer, event: Event, s: Style) {
                 (Some(file), Some(line)) => format!("{file}:{line}: "),
                 _ => String::new(),
             };
-            eprintln!("{} {at}{} {} — {}", s.red("✗"), f.module, f.test, f.message);
+            Some(format!(
+                "{} {at}{} {} — {}",
+                s.red("✗"),
+                f.module,
+                f.test,
+                f.message
+            ))
         }
         Event::Problem(i) => {
             let p = analyzer.problem(i);
-            eprintln!("{} {} {}: {}", s.red("!"), p.level, p.logger, p.message);
+            Some(format!(
+                "{} {} {}: {}",
+                s.red("!"),
+                p.level,
+                p.logger,
+                p.message
+            ))
         }
         Event::TestStarted(_) => {
             let p = analyzer.progress();
-            if p.tests_started % 25 == 0 {
-                eprintln!(
+            (p.tests_started % 25 == 0).then(|| {
+                format!(
                     "{} {} tests run, {} failed",
                     s.dim("…"),
                     p.tests_started,
                     p.failures
-                );
-            }
+                )
+            })
         }
-        Event::Summary => {}
+        Event::Summary => None,
     }
 }
 
 /// The cache key of the template: what Odoo runs, its requirements, series, and the
 /// preinstalled addons with demo data.
-fn template_key(project: &Project, executor: &dyn Executor, preinstall: &[String]) -> String {
+fn template_key(
+    project: &Project,
+    root: &Path,
+    executor: &dyn Executor,
+    preinstall: &[String],
+) -> String {
     let mut h = Sha256::new();
     h.update(executor.identity().as_bytes());
     h.update(b"\0");
-    if let Ok(Some(req)) = crate::repo_file::optional_text(&project.config.root, "requirements.txt")
-    {
+    if let Ok(Some(req)) = crate::repo_file::optional_text(root, "requirements.txt") {
         h.update(req.as_bytes());
     }
     h.update(b"\0");
@@ -431,44 +451,40 @@ fn ensure_template(
 ) -> anyhow::Result<bool> {
     let ready = template_comment(key, &project.scope);
     let mut admin = server.connect("postgres")?;
+    // A hit needs the database and, on this runner, its filestore: another runner's cache
+    // folder holds the files of the templates it built, not ours.
+    let files = data_dir.join("filestore").join(template);
+    let is_ready = |admin: &mut postgres::Client| -> anyhow::Result<bool> {
+        Ok(
+            db::database_comment(admin, template)?.as_deref() == Some(ready.as_str())
+                && files.is_dir(),
+        )
+    };
     if opts.no_cache {
         db::drop_database(&mut admin, template)?;
-    } else if db::database_comment(&mut admin, template)?.as_deref() == Some(ready.as_str()) {
+    } else if is_ready(&mut admin)? {
         return Ok(true);
     }
     let lock_key = i64::from_be_bytes(key.as_bytes()[..8].try_into().unwrap_or([0; 8]));
     let _lock = db::AdvisoryLock::acquire(server.connect("postgres")?, lock_key)?;
     // Another job may have built it while we waited.
-    if !opts.no_cache
-        && db::database_comment(&mut admin, template)?.as_deref() == Some(ready.as_str())
-    {
+    if !opts.no_cache && is_ready(&mut admin)? {
         return Ok(true);
     }
     db::drop_database(&mut admin, template)?;
     let _ = std::fs::remove_dir_all(data_dir.join("filestore").join(template));
     let preinstall = &project.config.file.development.preinstall;
-    let mut args = odoo_args(server, executor, template, project);
     let modules = if preinstall.is_empty() {
-        "base".to_string()
+        vec!["base".to_string()]
     } else {
-        preinstall.join(",")
+        preinstall.clone()
     };
-    args.extend([
-        "-i".into(),
-        modules,
-        "--stop-after-init".into(),
-        "--workers".into(),
-        "0".into(),
-    ]);
-    args.extend(["--max-cron-threads".into(), "0".into()]);
-    if !project.addons.series.demo_by_default() {
-        args.extend(["--with-demo".into(), "--skip-auto-install".into()]);
-    }
-    let inv = Invocation {
-        args,
-        env: odoo_env(project, server, Stage::Development)?,
-        timeout: Duration::from_secs(project.config.file.development.timeout_secs),
-    };
+    let command = OdooCommand::on(Stage::Development, template)
+        .install(&modules)
+        .once()
+        .demo(Demo::With)
+        .skip_auto_install();
+    let inv = command.invocation(project, server, executor)?;
     let mut analyzer = Analyzer::new(analyzer_options(project, false, None));
     let mut tail: Vec<String> = Vec::new();
     let outcome = executor.run(&inv, &mut |line| {
@@ -481,16 +497,23 @@ fn ensure_template(
     let log = analyzer.finish_with_exit(outcome.exit_code.map(|c| c as i32));
     if outcome.cancelled {
         let _ = db::drop_database(&mut admin, template);
+        let _ = std::fs::remove_dir_all(&files);
         anyhow::bail!("cancelled (Ctrl-C / SIGTERM) while building the template database");
     }
     if log.colour == Colour::Red || outcome.timed_out {
         let _ = db::drop_database(&mut admin, template);
+        let _ = std::fs::remove_dir_all(&files);
         anyhow::bail!(
             "building the template database failed: {}\n--- last lines of the Odoo log ---\n{}",
             log.reasons.join("; "),
             tail.join("\n")
         );
     }
+    // Its folder, even with no file in it: the mark that this runner has its filestore.
+    // Owned as the data dir is: test databases copy it, and Odoo (run as the data dir's
+    // owner) writes into their copies.
+    std::fs::create_dir_all(&files)?;
+    crate::filestore::own_like(&files, data_dir)?;
     db::set_database_comment(&mut admin, template, &ready)?;
     Ok(false)
 }
@@ -541,28 +564,6 @@ fn run_id() -> String {
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn write_outputs(dir: &Path, result: &DevResult) -> anyhow::Result<()> {
-    std::fs::write(
-        dir.join("odoo-ci-result.json"),
-        serde_json::to_string_pretty(result)?,
-    )?;
-    if let Some(log) = &result.log {
-        std::fs::write(
-            dir.join("junit.xml"),
-            crate::report::junit::render(log, "odoo-ci development")?,
-        )?;
-        std::fs::write(
-            dir.join("summary.md"),
-            crate::report::summary::render(
-                log,
-                "odoo-ci / development",
-                crate::report::summary::STEP_SUMMARY_LIMIT,
-            ),
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

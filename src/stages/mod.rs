@@ -1,8 +1,9 @@
 //! The stages: each carries out what the plan says for its kind of branch.
 
 pub mod development;
+pub mod odoo_command;
 pub mod production;
+pub mod runner;
 pub mod runtime;
-pub mod shard;
 pub mod staging;
-pub mod updates;
+pub mod staging_dbs;

@@ -6,60 +6,29 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::Stage;
 use crate::db::PgServer;
 use crate::executor::bluegreen::Reach;
-use crate::executor::docker::DockerExecutor;
+use crate::executor::docker::{DockerExecutor, Engine};
 use crate::executor::Executor;
 use crate::plan::Plan;
 use crate::project::Project;
+use crate::stages::odoo_command::OdooCommand;
 use crate::style::Style;
 
 pub fn absolute(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
-pub fn pg_server(config: &crate::config::Config) -> anyhow::Result<PgServer> {
-    let env = |k: &str| std::env::var(k).ok();
-    if let Some(url) = &config.file.postgres.url {
-        let url = config.resolve("postgres.url", url, &env)?;
-        return Ok(PgServer::from_given_url(&url)?);
-    }
-    if let Some(server) = PgServer::from_env(&env) {
-        return Ok(server);
-    }
-    if let Some(image) = &config.file.postgres.image {
-        let docker = crate::executor::docker::connect().map_err(|e| {
-            anyhow::anyhow!("`postgres.image` needs a Docker engine to run {image}: {e}")
-        })?;
-        let server = crate::executor::managed_pg::ensure(
-            &docker,
-            image,
-            std::time::Duration::from_secs(120),
-        )?;
-        eprintln!(
-            "{} managed container {} ({image}) on 127.0.0.1:{}",
-            Style::for_stderr().bold("postgres:"),
-            crate::executor::managed_pg::container_name(image),
-            server.port
-        );
-        return Ok(server);
-    }
-    anyhow::bail!(
-        "no PostgreSQL server: set `postgres.url` or `postgres.image` in {}, or the PGHOST/PGPORT/PGUSER/PGPASSWORD variables",
-        config.path.display()
-    )
-}
-
 pub fn docker_executor(
     project: &Project,
     plan: &Plan,
+    engine: &Engine,
     data_dir: &Path,
     output: &Path,
     cache_dir: &Path,
 ) -> anyhow::Result<DockerExecutor> {
     let config = &project.config;
-    let docker = crate::executor::docker::connect().map_err(|e| {
+    let docker = engine.connect().map_err(|e| {
         anyhow::anyhow!(
             "no Docker engine: {e} (start Docker, set DOCKER_HOST, or use --executor local)"
         )
@@ -116,8 +85,9 @@ pub fn docker_executor(
         .ok()
         .and_then(|i| i.config)
         .and_then(|c| c.user);
+    let root = files_root(project, cache_dir)?;
     let (context, dockerfile) = crate::image::build_context(
-        &config.root,
+        &root,
         &config.file.odoo.image,
         base_user.as_deref(),
         &ignores,
@@ -160,7 +130,7 @@ pub fn docker_executor(
         .ok()
         .and_then(|i| i.id)
         .unwrap_or_else(|| config.file.odoo.image.clone());
-    let own_dockerfile = crate::repo_file::optional_text(&config.root, "Dockerfile")?
+    let own_dockerfile = crate::repo_file::optional_text(&root, "Dockerfile")?
         .unwrap_or_default()
         .into_bytes();
     let environment_id = format!("{base_id}:{}", hex_sha256(&own_dockerfile));
@@ -174,7 +144,39 @@ pub fn docker_executor(
         labels,
         command: "odoo".into(),
         extra_hosts: Vec::new(),
-        user: container_user(data_dir),
+        user: container_user(engine, data_dir),
+    })
+}
+
+/// The project folder the stage's files come from: the checkout's, or — when a commit
+/// other than the checkout's is named — that commit's files, written once per commit
+/// under the cache (a commit never changes, so a later run reuses them).
+pub fn files_root(project: &Project, cache_dir: &Path) -> anyhow::Result<PathBuf> {
+    let config = &project.config;
+    let crate::project::Source::Commit(id) = project.source else {
+        return Ok(config.root.clone());
+    };
+    let repo = crate::repo::Repo::discover(&config.root)?;
+    let inside = repo.relative(&config.root).unwrap_or_else(|| ".".into());
+    let tree = cache_dir.join("sources").join(id.to_string());
+    if !tree.is_dir() {
+        let partial = cache_dir
+            .join("sources")
+            .join(format!("{id}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&partial);
+        repo.export_tree(id, &partial)?;
+        if let Err(e) = std::fs::rename(&partial, &tree) {
+            // Another job wrote it first: theirs is the same commit.
+            let _ = std::fs::remove_dir_all(&partial);
+            if !tree.is_dir() {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(if inside == "." {
+        tree
+    } else {
+        tree.join(inside)
     })
 }
 
@@ -182,62 +184,11 @@ pub fn docker_executor(
 /// files are theirs to clean up, and their folders are writable to it — the official
 /// image's `odoo` user could do neither with a runner's folder); on a remote engine, the
 /// image's own user.
-pub fn container_user(data_dir: &Path) -> Option<String> {
-    match Reach::from_env() {
+pub fn container_user(engine: &Engine, data_dir: &Path) -> Option<String> {
+    match engine.reach() {
         Reach::Direct => crate::executor::docker::owner_of(data_dir),
         Reach::ThroughEngine => None,
     }
-}
-
-/// The connection and path flags every Odoo run gets. The password goes in `PGPASSWORD`,
-/// never on the command line.
-pub fn odoo_args(
-    server: &PgServer,
-    executor: &dyn Executor,
-    database: &str,
-    _project: &Project,
-) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "-d".into(),
-        database.into(),
-        "--db_host".into(),
-        server.host.clone(),
-        "--db_port".into(),
-        server.port.to_string(),
-        "-r".into(),
-        server.user.clone(),
-        "--addons-path".into(),
-        executor.addons_paths().join(","),
-        "-D".into(),
-        executor.data_dir(),
-    ];
-    // Odoo passes its own `db_sslmode` (default `prefer`) to libpq, over PGSSLMODE.
-    if !server.tls.is_default() {
-        args.extend(["--db_sslmode".into(), server.tls.mode.as_str().into()]);
-    }
-    args
-}
-
-pub fn odoo_env(
-    project: &Project,
-    server: &PgServer,
-    stage: Stage,
-) -> anyhow::Result<Vec<(String, String)>> {
-    let env = |k: &str| std::env::var(k).ok();
-    let mut out = Vec::new();
-    for (key, value) in project.config.stage_env(stage) {
-        let v = project
-            .config
-            .resolve(&format!("{}.env.{key}", stage.as_str()), &value, &env)?;
-        out.push((key, v));
-    }
-    if let Some(p) = &server.password {
-        out.push(("PGPASSWORD".into(), p.clone()));
-    }
-    if let Some(cert) = &server.tls.root_cert {
-        out.push(("PGSSLROOTCERT".into(), cert.display().to_string()));
-    }
-    Ok(out)
 }
 
 pub fn hex_sha256(bytes: &[u8]) -> String {
@@ -265,22 +216,18 @@ pub fn container_addons_paths(project: &Project) -> Vec<String> {
         .collect()
 }
 
-/// Runs one Odoo command (`args` complete) to its end, saving its log to `log_path`. An
+/// Runs one Odoo command to its end, saving its log to `log_path`. An
 /// error carries the log's reasons and its last lines when Odoo or its log fails (the
 /// exit code alone is not trusted). Returns the log's last lines.
 pub fn run_to_end(
     executor: &dyn Executor,
     project: &Project,
     server: &PgServer,
-    stage: Stage,
-    args: Vec<String>,
+    command: &OdooCommand,
     log_path: &Path,
 ) -> anyhow::Result<String> {
-    let inv = crate::executor::Invocation {
-        args,
-        env: odoo_env(project, server, stage)?,
-        timeout: project.config.odoo_timeout(stage),
-    };
+    let inv = command.invocation(project, server, executor)?;
+    let stage = command.stage();
     let mut analyzer = crate::odoo::Analyzer::new(crate::odoo::Options::default());
     let mut log = Vec::new();
     let outcome = executor.run(&inv, &mut |line| {

@@ -1,143 +1,40 @@
 //! The staging stage, as Odoo.sh runs it for a staging branch: a copy of production (data
 //! and filestore), neutralized and *verified* before anything starts, updated to this
-//! commit, started and health-checked.
+//! commit, started and health-checked — the plan's steps, in its order.
 //!
 //! Production is only read (`pg_dump` in one snapshot; the filestore is hard-linked or
 //! copied). A staging database that fails any step after its creation is dropped, so a
 //! half-neutralized copy never survives.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::schema::PushMode;
 use crate::config::Stage;
 use crate::db::{self, PgServer};
 use crate::executor::bluegreen::Reach;
 use crate::executor::docker::DockerExecutor;
-use crate::executor::Invocation;
-use crate::neutralize::{self, Check, MailCatcher, Policy};
+use crate::neutralize::{self, MailCatcher, Policy};
 use crate::odoo::Colour;
-use crate::plan::Plan;
+use crate::plan::updates;
+use crate::plan::{Plan, StepKind};
 use crate::project::Project;
-use crate::stages::runtime::{
-    absolute, docker_executor, odoo_args, odoo_env, pg_server, run_to_end, tail_lines,
+use crate::result::staging::{CopyInfo, StagingDetail};
+use crate::result::{Detail, Reporter, StageResult};
+use crate::stages::odoo_command::{Demo, OdooCommand};
+use crate::stages::runner::Runner;
+use crate::stages::runtime::{docker_executor, run_to_end, tail_lines};
+use crate::stages::staging_dbs::{branch_prefix, container_name, list, of_branch, MARKER};
+use crate::targets::{
+    production_engine, production_filestore, production_source, staging_data_dir, staging_server,
 };
-use crate::stages::updates::{self, ModuleChanges};
-use crate::style::Style;
-
-pub const STAGING_PREFIX: &str = "odoo_ci_stg_";
-const MARKER: &str = "odoo-ci staging";
 
 #[derive(Debug, Clone)]
 pub struct StagingOptions {
     pub output: PathBuf,
     pub cache_dir: PathBuf,
-    /// Overrides `staging.push`.
-    pub push: Option<PushMode>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CopyInfo {
-    /// `dump-restore` or `template` (from a snapshot).
-    pub method: &'static str,
-    pub source: String,
-    pub bytes: u64,
-    pub millis: u128,
-    pub filestore_files: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct StagingResult {
-    pub stage: &'static str,
-    pub branch: String,
-    pub commit: Option<String>,
-    pub colour: Colour,
-    pub reasons: Vec<String>,
-    pub push: PushMode,
-    pub database: Option<String>,
-    pub url: Option<String>,
-    pub container: Option<String>,
-    pub copy: Option<CopyInfo>,
-    pub neutralization: Vec<Check>,
-    pub changes: ModuleChanges,
-    /// Older staging databases of this branch dropped by retention.
-    pub pruned: Vec<String>,
-    pub timings_ms: BTreeMap<&'static str, u128>,
-}
-
-/// A staging database that odoo-ci made, as listed by `odoo-ci staging list`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StagingDatabase {
-    pub name: String,
-    pub branch: String,
-}
-
-/// `odoo_ci_stg_<slug>_<hash8>_`: the prefix of every staging database of `branch` in the
-/// project `scope`. The slug keeps it readable, the hash of project and branch keeps
-/// projects and branches with the same slug apart; any branch name (`feat/"; drop`)
-/// becomes `[a-z0-9_]` only. A prefix is never how odoo-ci decides what is its own: the
-/// marker comment is (see [`list`]).
-pub fn branch_prefix(scope: &str, branch: &str) -> String {
-    let slug = crate::names::slug(branch, '_', 21);
-    let hex = crate::names::short_hash(&[scope, branch]);
-    format!("{STAGING_PREFIX}{slug}_{hex}_")
-}
-
-/// The staging databases odoo-ci made for the project `scope` on `admin`'s server, oldest
-/// first: those whose marker comment names the project. Another project's, or one whose
-/// comment was lost, is never listed, so never dropped.
-pub fn list(
-    admin: &mut postgres::Client,
-    scope: &str,
-) -> Result<Vec<StagingDatabase>, db::DbError> {
-    let mut out = Vec::new();
-    for name in db::databases_with_prefix(admin, STAGING_PREFIX)? {
-        let Some(comment) = db::database_comment(admin, &name)? else {
-            continue;
-        };
-        let Some(json) = comment.strip_prefix(MARKER) else {
-            continue;
-        };
-        let Ok(marker) = serde_json::from_str::<serde_json::Value>(json.trim()) else {
-            continue;
-        };
-        if marker["project"].as_str() != Some(scope) {
-            continue;
-        }
-        let branch = marker["branch"].as_str().unwrap_or_default().to_string();
-        out.push(StagingDatabase { name, branch });
-    }
-    Ok(out)
-}
-
-/// The staging databases of exactly `branch`: listed as this project's, named as odoo-ci
-/// names them (`<prefix><17 digits>`).
-fn of_branch(all: Vec<StagingDatabase>, scope: &str, branch: &str) -> Vec<String> {
-    let prefix = branch_prefix(scope, branch);
-    all.into_iter()
-        .filter(|d| d.branch == branch)
-        .filter(|d| {
-            d.name
-                .strip_prefix(&prefix)
-                .is_some_and(|stamp| stamp.len() == 17 && stamp.bytes().all(|b| b.is_ascii_digit()))
-        })
-        .map(|d| d.name)
-        .collect()
-}
-
-/// The staging server container of a branch of the project `scope`.
-fn container_name(scope: &str, branch: &str) -> String {
-    format!(
-        "odoo-ci-staging-{}",
-        branch_prefix(scope, branch)
-            .trim_start_matches(STAGING_PREFIX)
-            .trim_end_matches('_')
-            .replace('_', "-")
-    )
 }
 
 /// Drops the staging database (and its filestore) on failure, unless disarmed.
@@ -172,390 +69,431 @@ impl DropOnFailure {
     }
 }
 
-pub fn run(project: &Project, plan: &Plan, opts: &StagingOptions) -> anyhow::Result<StagingResult> {
-    crate::cancel::install();
-    let started = Instant::now();
-    let push = opts.push.unwrap_or(project.config.file.staging.push);
-    let mut result = StagingResult {
-        stage: "staging",
-        branch: plan.branch.clone(),
-        commit: plan.commit.clone(),
-        colour: Colour::Red,
-        reasons: Vec::new(),
-        push,
-        database: None,
-        url: None,
-        container: None,
-        copy: None,
-        neutralization: Vec::new(),
-        changes: ModuleChanges::default(),
-        pruned: Vec::new(),
-        timings_ms: BTreeMap::new(),
-    };
-    std::fs::create_dir_all(&opts.output)?;
-    if let Err(e) = run_inner(project, plan, opts, push, &mut result) {
-        result.colour = Colour::Red;
-        result.reasons.insert(0, format!("{e:#}"));
-    }
-    result
-        .timings_ms
-        .insert("total", started.elapsed().as_millis());
-    std::fs::write(
-        opts.output.join("odoo-ci-result.json"),
-        serde_json::to_string_pretty(&result)? + "\n",
-    )?;
-    std::fs::write(opts.output.join("summary.md"), summary(&result))?;
-    Ok(result)
-}
-
-/// Production's server and database name, from `production.database`.
-pub fn production_source(config: &crate::config::Config) -> anyhow::Result<(PgServer, String)> {
-    let template = config.file.production.database.as_ref().ok_or_else(|| {
-        anyhow::anyhow!(
-            "{}: `production.database` is not set: staging copies the production database \
-             (e.g. `database: ${{PRODUCTION_DB_URL}}`)",
-            config.path.display()
-        )
-    })?;
-    let env = |k: &str| std::env::var(k).ok();
-    let url = config.resolve("production.database", template, &env)?;
-    let name = db::database_of_url(&url).ok_or_else(|| {
-        anyhow::anyhow!(
-            "`production.database` ({}) names no database: expected postgresql://user:password@host:port/dbname",
-            db::mask_url(&url)
-        )
-    })?;
-    Ok((PgServer::from_given_url(&url)?, name))
-}
-
-/// The host folder of production's filestore, when `production.data_dir` is set.
-pub fn production_filestore(project: &Project, database: &str) -> anyhow::Result<Option<PathBuf>> {
-    let config = &project.config;
-    let Some(t) = &config.file.production.data_dir else {
-        return Ok(None);
-    };
-    let env = |k: &str| std::env::var(k).ok();
-    let dir = config.resolve("production.data_dir", t, &env)?;
-    // Absolute: the engine's helpers and bind mounts need full paths.
-    let dir = std::path::absolute(config.root.join(dir))?;
-    Ok(Some(dir.join("filestore").join(database)))
-}
-
-/// Copies production's filestore into staging's folder: on this machine, or streamed from
-/// the host of production's engine when `production.docker_host` is a remote one (the
-/// runner cannot see that host's files).
-fn copy_production_filestore(project: &Project, from: &Path, to: &Path) -> anyhow::Result<u64> {
-    let config = &project.config;
-    match crate::stages::production::production_docker_host(config)? {
-        Some(host) if Reach::for_docker_host(Some(&host)) == Reach::ThroughEngine => {
-            let docker = crate::executor::docker::connect_to(&host)
-                .map_err(|e| anyhow::anyhow!("production's Docker engine: {e}"))?;
-            let engine = crate::filestore::EngineFiles {
-                docker,
-                image: config.file.odoo.image.clone(),
-            };
-            match engine.fetch(from, to)? {
-                Some(files) => Ok(files),
-                None => {
-                    std::fs::create_dir_all(to)?;
-                    Ok(0)
-                }
-            }
-        }
-        _ => Ok(crate::filestore::copy_local(from, to)?),
-    }
-}
-
-fn staging_data_dir(project: &Project, opts: &StagingOptions) -> anyhow::Result<PathBuf> {
-    let config = &project.config;
-    let dir = match &config.file.staging.data_dir {
-        Some(t) => {
-            let env = |k: &str| std::env::var(k).ok();
-            config
-                .root
-                .join(config.resolve("staging.data_dir", t, &env)?)
-        }
-        None => opts.cache_dir.join("data"),
-    };
-    std::fs::create_dir_all(&dir)?;
-    Ok(absolute(&dir))
-}
-
-fn run_inner(
+/// Runs the staging stage as planned; whatever stops it makes the result red, with the
+/// reason.
+pub fn run(
     project: &Project,
     plan: &Plan,
     opts: &StagingOptions,
-    push: PushMode,
-    result: &mut StagingResult,
-) -> anyhow::Result<()> {
-    let s = Style::for_stderr();
-    let config = &project.config;
-    let staging = &config.file.staging;
-    let (source, source_db) = production_source(&project.config)?;
-    let target = match &config.file.postgres.url {
-        Some(_) => pg_server(&project.config)?,
-        None => source.clone(),
+    reporter: &mut dyn Reporter,
+) -> StageResult {
+    crate::cancel::install();
+    let started = Instant::now();
+    let push = project.config.file.staging.push;
+    let push = match plan.steps.iter().find(|s| s.kind() == StepKind::Copy) {
+        Some(crate::plan::Step::Copy { push, .. }) => *push,
+        _ => push,
     };
-    let catcher = match &staging.mail_catcher {
-        Some(text) => Some(MailCatcher::parse(text).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: `staging.mail_catcher` is `{text}`: expected host:port, e.g. mailpit:1025",
-                config.path.display()
-            )
-        })?),
-        None => None,
+    let mut detail = StagingDetail {
+        push,
+        ..StagingDetail::default()
     };
-    let policy = Policy {
-        catcher: catcher.clone(),
-        cron_allowlist: staging.cron_allowlist.clone(),
-    };
-    let data_dir = staging_data_dir(project, opts)?;
-    let mut admin = target.connect("postgres")?;
-
-    // One staging run per branch at a time.
-    let prefix = branch_prefix(&project.scope, &plan.branch);
-    let lock_key = i64::from_be_bytes(
-        Sha256::digest(prefix.as_bytes())[..8]
-            .try_into()
-            .unwrap_or([0; 8]),
+    let mut result = StageResult::begin(
+        &plan.branch,
+        plan.commit.clone(),
+        Detail::Staging(StagingDetail::default()),
     );
-    let _lock = db::AdvisoryLock::acquire(target.connect("postgres")?, lock_key)?;
+    let mut runner = Runner::new(plan, reporter);
+    match run_steps(project, plan, opts, &mut runner, &mut detail) {
+        Ok(()) => result.colour = Colour::Green,
+        Err(e) => result.reasons.insert(0, format!("{e:#}")),
+    }
+    runner.finish(&mut result);
+    result.detail = Detail::Staging(detail);
+    result.total_ms = started.elapsed().as_millis() as u64;
+    result
+}
 
-    let t = Instant::now();
-    let executor = docker_executor(project, plan, &data_dir, &opts.output, &opts.cache_dir)?;
-    result.timings_ms.insert("build", t.elapsed().as_millis());
+/// Copies production's filestore into staging's folder: on this machine, or streamed from
+/// the host of production's engine when that engine is remote (the runner cannot see that
+/// host's files).
+fn copy_production_filestore(project: &Project, from: &Path, to: &Path) -> anyhow::Result<u64> {
+    let engine = production_engine(&project.config)?;
+    if engine.reach() == Reach::Direct {
+        return Ok(crate::filestore::copy_local(from, to)?);
+    }
+    let docker = engine
+        .connect()
+        .map_err(|e| anyhow::anyhow!("production's Docker engine: {e}"))?;
+    let files = crate::filestore::EngineFiles {
+        docker,
+        image: project.config.file.odoo.image.clone(),
+    };
+    match files.fetch(from, to)? {
+        Some(n) => Ok(n),
+        None => {
+            std::fs::create_dir_all(to)?;
+            Ok(0)
+        }
+    }
+}
 
+/// Where a staging run acts, resolved before its first step.
+struct Where<'a> {
+    project: &'a Project,
+    plan: &'a Plan,
+    opts: &'a StagingOptions,
+    source: PgServer,
+    source_db: String,
+    target: PgServer,
+    data_dir: PathBuf,
+    policy: Policy,
+    /// The prefix of this branch's staging databases.
+    prefix: String,
+    port: u16,
+    url: String,
+}
+
+impl<'a> Where<'a> {
+    fn resolve(
+        project: &'a Project,
+        plan: &'a Plan,
+        opts: &'a StagingOptions,
+    ) -> anyhow::Result<Self> {
+        let config = &project.config;
+        let staging = &config.file.staging;
+        let (source, source_db) = production_source(config)?;
+        let target = staging_server(config, &source)?;
+        let catcher = match &staging.mail_catcher {
+            Some(text) => Some(MailCatcher::parse(text).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: `staging.mail_catcher` is `{text}`: expected host:port, e.g. mailpit:1025",
+                    config.path.display()
+                )
+            })?),
+            None => None,
+        };
+        let port = match staging.http_port {
+            0 => crate::health::free_port()?,
+            p => p,
+        };
+        let url = match &staging.url {
+            Some(t) => config.resolve("staging.url", t, &|k: &str| std::env::var(k).ok())?,
+            None => format!("http://127.0.0.1:{port}"),
+        };
+        Ok(Where {
+            project,
+            plan,
+            opts,
+            source,
+            source_db,
+            target,
+            data_dir: staging_data_dir(&project.config, &opts.cache_dir)?,
+            policy: Policy {
+                catcher,
+                cron_allowlist: staging.cron_allowlist.clone(),
+            },
+            prefix: branch_prefix(&project.scope, &plan.branch),
+            port,
+            url,
+        })
+    }
+
+    /// The branch's staging database the plan reuses (`push: update`), if any.
+    fn planned_reuse(&self) -> Option<&str> {
+        self.plan.steps.iter().find_map(|s| match s {
+            crate::plan::Step::Copy { reuse, .. } => reuse.as_deref(),
+            _ => None,
+        })
+    }
+}
+
+fn run_steps(
+    project: &Project,
+    plan: &Plan,
+    opts: &StagingOptions,
+    runner: &mut Runner<'_>,
+    detail: &mut StagingDetail,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.output)?;
+    let at = Where::resolve(project, plan, opts)?;
+    let _lock = runner.run(StepKind::Lock, |_| {
+        let key = i64::from_be_bytes(
+            Sha256::digest(at.prefix.as_bytes())[..8]
+                .try_into()
+                .unwrap_or([0; 8]),
+        );
+        let lock = db::AdvisoryLock::acquire(at.target.connect("postgres")?, key)?;
+        Ok((lock, format!("staging of `{}`", plan.branch)))
+    })?;
+    let executor = runner.run(StepKind::Build, |_| {
+        let engine = crate::executor::docker::Engine::from_env();
+        let ex = docker_executor(
+            project,
+            plan,
+            &engine,
+            &at.data_dir,
+            &opts.output,
+            &opts.cache_dir,
+        )?;
+        Ok((ex, format!("image {}", plan.image)))
+    })?;
+    let mut admin = at.target.connect("postgres")?;
     let existing = of_branch(
         list(&mut admin, &project.scope)?,
         &project.scope,
         &plan.branch,
     );
     let mut guard = DropOnFailure {
-        server: target.clone(),
+        server: at.target.clone(),
         database: None,
         filestore: None,
     };
-    let port = if staging.http_port == 0 {
-        crate::health::free_port()?
-    } else {
-        staging.http_port
-    };
-    let url = match &staging.url {
-        Some(t) => config.resolve("staging.url", t, &|k: &str| std::env::var(k).ok())?,
-        None => format!("http://127.0.0.1:{port}"),
-    };
-
-    let reuse = match push {
-        PushMode::Update => existing.last().cloned(),
-        PushMode::Fresh => None,
-    };
-    let database = match reuse {
-        Some(name) => {
-            eprintln!("{} updating `{name}` (push: update)", s.bold("staging:"));
-            name
+    let database = copy_or_reuse(
+        &at, runner, &executor, &existing, &mut admin, &mut guard, detail,
+    )?;
+    detail.database = Some(database.clone());
+    runner.run(StepKind::Verify, |_| {
+        let mut db = at.target.connect(&database)?;
+        verify_or_fail(&mut db, &at.policy, detail, "after neutralization")?;
+        if let Some(c) = &at.policy.catcher {
+            neutralize::route_mail_to(&mut db, c)?;
+            verify_or_fail(
+                &mut db,
+                &at.policy,
+                detail,
+                "after routing mail to the catcher",
+            )?;
         }
-        None => {
-            let stamp: String = admin
-                .query_one(
-                    "SELECT to_char(clock_timestamp() at time zone 'UTC', 'YYYYMMDDHH24MISSMS')",
-                    &[],
-                )?
-                .get(0);
-            let name = format!("{prefix}{stamp}");
-            let t = Instant::now();
-            eprintln!(
-                "{} copying production `{source_db}` into `{name}`",
-                s.bold("staging:")
-            );
-            crate::db::copy::create_empty(&mut admin, &name)?;
-            guard.database = Some(name.clone());
-            let stats = crate::db::copy::dump_restore(&source, &source_db, &target, &name)?;
-            let marker = serde_json::json!({
-                "project": project.scope,
-                "branch": plan.branch,
-                "source": source_db,
-                "commit": plan.commit,
-            });
-            db::set_database_comment(&mut admin, &name, &format!("{MARKER} {marker}"))?;
-            let mut copy_db = target.connect(&name)?;
-            crate::db::copy::reset_identity(&mut copy_db, &url)?;
-            drop(copy_db);
-            let store = data_dir.join("filestore").join(&name);
-            guard.filestore = Some(store.clone());
-            let files = match production_filestore(project, &source_db)? {
-                Some(from) => copy_production_filestore(project, &from, &store)?,
-                None => {
-                    std::fs::create_dir_all(&store)?;
-                    0
-                }
-            };
-            result.copy = Some(CopyInfo {
-                method: "dump-restore",
-                source: source_db.clone(),
-                bytes: stats.bytes,
-                millis: stats.millis,
-                filestore_files: files,
-            });
-            result.timings_ms.insert("copy", t.elapsed().as_millis());
+        Ok(((), format!("{} checks passed", detail.neutralization.len())))
+    })?;
+    update(&at, runner, &executor, &database, detail)?;
+    serve(&at, runner, &executor, &database, detail)?;
+    guard.disarm();
+    runner.run(StepKind::Prune, |_| {
+        let pruned = retention(&at, &mut admin, existing, &database);
+        let text = format!("dropped {}", pruned.len());
+        detail.pruned = pruned;
+        Ok(((), text))
+    })
+}
 
-            // Neutralize with Odoo's own command (16.0+; odoo-ci's own SQL before), then
-            // prove it.
-            let t = Instant::now();
-            if project.addons.series.has_neutralize_command() {
-                run_odoo(
-                    &executor,
-                    project,
-                    &target,
-                    &name,
-                    vec!["neutralize".into()],
-                    &opts.output.join("neutralize.log"),
-                    false,
-                )
-                .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
-            } else {
-                let mut copy_db = target.connect(&name)?;
-                neutralize::apply_own(&mut copy_db)
-                    .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
+/// The plan's database: the branch's copy it reuses, or a new copy of production,
+/// neutralized. Returns its name.
+fn copy_or_reuse(
+    at: &Where<'_>,
+    runner: &mut Runner<'_>,
+    executor: &DockerExecutor,
+    existing: &[String],
+    admin: &mut postgres::Client,
+    guard: &mut DropOnFailure,
+    detail: &mut StagingDetail,
+) -> anyhow::Result<String> {
+    if let Some(name) = at.planned_reuse() {
+        runner.run(StepKind::Copy, |_| {
+            if !existing.iter().any(|e| e == name) {
+                anyhow::bail!("`{name}`, which the plan reuses, is gone: run again");
             }
-            result
-                .timings_ms
-                .insert("neutralize", t.elapsed().as_millis());
-            name
+            Ok(((), format!("reused `{name}` (push: update)")))
+        })?;
+        runner.skip(
+            StepKind::Neutralize,
+            "a reused database was neutralized when it was copied, and is verified again",
+        )?;
+        return Ok(name.to_string());
+    }
+    let name = runner.run(StepKind::Copy, |_| copy(at, admin, guard, detail))?;
+    runner.run(StepKind::Neutralize, |_| {
+        neutralize_copy(at, executor, &name)
+    })?;
+    Ok(name)
+}
+
+/// Starts the staging server on the database and waits until it answers.
+fn serve(
+    at: &Where<'_>,
+    runner: &mut Runner<'_>,
+    executor: &DockerExecutor,
+    database: &str,
+    detail: &mut StagingDetail,
+) -> anyhow::Result<()> {
+    let staging = &at.project.config.file.staging;
+    let name = container_name(&at.project.scope, &at.plan.branch);
+    let port = at.port;
+    let id = runner.run(StepKind::Start, |_| {
+        let inv = OdooCommand::on(Stage::Staging, database)
+            .serve_on(port)
+            .invocation(at.project, &at.target, executor)?;
+        let labels = HashMap::from([("odoo-ci.database".to_string(), database.to_string())]);
+        let id = executor.start_server(&name, &inv, &labels)?;
+        Ok((id, format!("{name} on port {port}")))
+    })?;
+    detail.container = Some(name);
+    runner.run(StepKind::Health, |_| {
+        let health = crate::health::wait_healthy(
+            "127.0.0.1",
+            port,
+            &staging.health_check.path,
+            Duration::from_secs(staging.health_check.timeout_secs),
+            &mut || executor.not_running(&id),
+        );
+        if let Err(reason) = health {
+            let logs = executor.logs_tail(&id, 200);
+            let _ = std::fs::write(at.opts.output.join("server.log"), &logs);
+            let _ = executor.remove(&id);
+            detail.container = None;
+            anyhow::bail!(
+                "the staging server did not become healthy: {reason}\n--- last lines of the server log ---\n{}",
+                tail_lines(&logs, 20)
+            );
+        }
+        Ok(((), format!("{} is up", at.url)))
+    })?;
+    detail.url = Some(at.url.clone());
+    Ok(())
+}
+
+/// Production's database and filestore into a new staging database, marked as this
+/// project's and branch's; returns its name.
+fn copy(
+    at: &Where<'_>,
+    admin: &mut postgres::Client,
+    guard: &mut DropOnFailure,
+    detail: &mut StagingDetail,
+) -> anyhow::Result<(String, String)> {
+    let stamp: String = admin
+        .query_one(
+            "SELECT to_char(clock_timestamp() at time zone 'UTC', 'YYYYMMDDHH24MISSMS')",
+            &[],
+        )?
+        .get(0);
+    let name = format!("{}{stamp}", at.prefix);
+    crate::db::copy::create_empty(admin, &name)?;
+    guard.database = Some(name.clone());
+    let stats = crate::db::copy::dump_restore(&at.source, &at.source_db, &at.target, &name)?;
+    let marker = serde_json::json!({
+        "project": at.project.scope,
+        "branch": at.plan.branch,
+        "source": at.source_db,
+        "commit": at.plan.commit,
+    });
+    db::set_database_comment(admin, &name, &format!("{MARKER} {marker}"))?;
+    let mut copy_db = at.target.connect(&name)?;
+    crate::db::copy::reset_identity(&mut copy_db, &at.url)?;
+    drop(copy_db);
+    let store = at.data_dir.join("filestore").join(&name);
+    guard.filestore = Some(store.clone());
+    let files = match production_filestore(&at.project.config, &at.source_db)? {
+        Some(from) => copy_production_filestore(at.project, &from, &store)?,
+        None => {
+            std::fs::create_dir_all(&store)?;
+            0
         }
     };
-    result.database = Some(database.clone());
+    detail.copy = Some(CopyInfo {
+        method: "dump-restore".into(),
+        source: at.source_db.clone(),
+        bytes: stats.bytes,
+        millis: stats.millis as u64,
+        filestore_files: files,
+    });
+    let text = format!(
+        "`{}` into `{name}` ({} bytes, {files} files)",
+        at.source_db, stats.bytes
+    );
+    Ok((name, text))
+}
 
-    // Prove Odoo's neutralization worked, then route mail to the catcher and prove it again
-    // (every push: an update may add mail servers or crons).
-    let mut staging_db = target.connect(&database)?;
-    verify_or_fail(&mut staging_db, &policy, result, "after neutralization")?;
-    if let Some(c) = &catcher {
-        neutralize::route_mail_to(&mut staging_db, c)?;
-        verify_or_fail(
-            &mut staging_db,
-            &policy,
-            result,
-            "after routing mail to the catcher",
-        )?;
+/// Odoo's own `neutralize` (16.0+; odoo-ci's own SQL before).
+fn neutralize_copy(
+    at: &Where<'_>,
+    executor: &DockerExecutor,
+    name: &str,
+) -> anyhow::Result<((), String)> {
+    if at.project.addons.series.has_neutralize_command() {
+        run_to_end(
+            executor,
+            at.project,
+            &at.target,
+            &OdooCommand::neutralize(Stage::Staging, name),
+            &at.opts.output.join("neutralize.log"),
+        )
+        .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
+        Ok(((), "odoo neutralize".into()))
+    } else {
+        let mut copy_db = at.target.connect(name)?;
+        neutralize::apply_own(&mut copy_db)
+            .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
+        Ok(((), "odoo-ci's own SQL".into()))
     }
+}
 
-    // Update what changed, install what is new, with the image built for this commit.
-    let installed = db::installed_modules(&mut staging_db)?;
-    drop(staging_db);
-    let changes = updates::changes(project, &installed, &plan.addons.selected);
-    if let Some(d) = changes.downgrade.first() {
-        anyhow::bail!(
-            "addon `{}` has version {} in the repo but {} in the database: Odoo cannot downgrade",
-            d.addon,
-            d.manifest,
-            d.installed
-        );
+/// The plan's update, once the database is confirmed to still be as the plan read it;
+/// then the neutralization is verified again (an update may add mail servers or crons).
+fn update(
+    at: &Where<'_>,
+    runner: &mut Runner<'_>,
+    executor: &DockerExecutor,
+    database: &str,
+    detail: &mut StagingDetail,
+) -> anyhow::Result<()> {
+    let mut db = at.target.connect(database)?;
+    let installed = db::installed_modules(&mut db)?;
+    drop(db);
+    let now = updates::changes(&at.project.addons, &installed, &at.plan.addons.selected);
+    let changes = at.plan.changes.clone();
+    detail.changes = changes.clone();
+    if let Err(why) = updates::confirm(&changes, &now, database) {
+        return runner.run(StepKind::Update, |_| anyhow::bail!(why));
     }
-    result.changes = changes.clone();
-    if !changes.is_empty() {
-        let t = Instant::now();
-        let mut args = Vec::new();
-        if !changes.update.is_empty() {
-            args.extend(["-u".to_string(), changes.update_names().join(",")]);
-        }
-        if !changes.install.is_empty() {
-            args.extend(["-i".to_string(), changes.install.join(",")]);
-        }
-        args.extend([
-            "--stop-after-init".into(),
-            "--workers".into(),
-            "0".into(),
-            "--max-cron-threads".into(),
-            "0".into(),
-        ]);
-        if project.addons.series.demo_by_default() {
-            args.push("--without-demo=all".into());
-        }
-        eprintln!(
-            "{} update [{}] install [{}]",
-            s.bold("staging:"),
-            changes.update_names().join(", "),
-            changes.install.join(", ")
-        );
-        run_odoo(
-            &executor,
-            project,
-            &target,
-            &database,
-            args,
-            &opts.output.join("update.log"),
-            true,
+    if changes.is_empty() {
+        return runner.skip(StepKind::Update, "nothing to update or install");
+    }
+    runner.run(StepKind::Update, |_| {
+        let command = OdooCommand::on(Stage::Staging, database)
+            .update(&changes.update_names())
+            .install(&changes.install)
+            .once()
+            .demo(Demo::Without);
+        run_to_end(
+            executor,
+            at.project,
+            &at.target,
+            &command,
+            &at.opts.output.join("update.log"),
         )
         .map_err(|e| anyhow::anyhow!("updating the staging database failed: {e}"))?;
-        result.timings_ms.insert("update", t.elapsed().as_millis());
-        let mut staging_db = target.connect(&database)?;
-        if let Some(c) = &catcher {
-            neutralize::route_mail_to(&mut staging_db, c)?;
+        let mut db = at.target.connect(database)?;
+        if let Some(c) = &at.policy.catcher {
+            neutralize::route_mail_to(&mut db, c)?;
         }
-        verify_or_fail(&mut staging_db, &policy, result, "after the update")?;
-    }
+        verify_or_fail(&mut db, &at.policy, detail, "after the update")?;
+        Ok(((), command.describe(at.project.addons.series)))
+    })
+}
 
-    // Start and health-check.
-    let t = Instant::now();
-    let name = container_name(&project.scope, &plan.branch);
-    let mut args = odoo_args(&target, &executor, &database, project);
-    args.extend(["--http-port".into(), port.to_string()]);
-    let inv = Invocation {
-        args,
-        env: odoo_env(project, &target, Stage::Staging)?,
-        timeout: Duration::from_secs(staging.health_check.timeout_secs),
-    };
-    let labels = HashMap::from([("odoo-ci.database".to_string(), database.clone())]);
-    let id = executor.start_server(&name, &inv, &labels)?;
-    result.container = Some(name.clone());
-    let health = crate::health::wait_healthy(
-        "127.0.0.1",
-        port,
-        &staging.health_check.path,
-        Duration::from_secs(staging.health_check.timeout_secs),
-        &mut || executor.not_running(&id),
-    );
-    if let Err(reason) = health {
-        let logs = executor.logs_tail(&id, 200);
-        let _ = std::fs::write(opts.output.join("server.log"), &logs);
-        let _ = executor.remove(&id);
-        result.container = None;
-        anyhow::bail!(
-            "the staging server did not become healthy: {reason}\n--- last lines of the server log ---\n{}",
-            tail_lines(&logs, 20)
-        );
-    }
-    result.timings_ms.insert("start", t.elapsed().as_millis());
-    eprintln!("{} {url} is up", s.bold("staging:"));
-    result.url = Some(url);
-    guard.disarm();
-
-    // Retention: keep the newest `staging.keep` databases of this branch.
-    let keep = (staging.keep as usize).max(1);
-    let mut all: Vec<String> = existing.into_iter().filter(|n| n != &database).collect();
-    all.push(database.clone());
+/// Keeps the newest `staging.keep` databases of this branch; returns those dropped.
+fn retention(
+    at: &Where<'_>,
+    admin: &mut postgres::Client,
+    existing: Vec<String>,
+    database: &str,
+) -> Vec<String> {
+    let keep = (at.project.config.file.staging.keep as usize).max(1);
+    let mut all: Vec<String> = existing.into_iter().filter(|n| n != database).collect();
+    all.push(database.to_string());
+    let mut pruned = Vec::new();
     if all.len() > keep {
         for old in &all[..all.len() - keep] {
-            if db::drop_database(&mut admin, old).is_ok() {
-                if let Some(dir) = crate::names::child_of(&data_dir.join("filestore"), old) {
+            if db::drop_database(admin, old).is_ok() {
+                if let Some(dir) = crate::names::child_of(&at.data_dir.join("filestore"), old) {
                     let _ = std::fs::remove_dir_all(dir);
                 }
-                result.pruned.push(old.clone());
+                pruned.push(old.clone());
             }
         }
     }
-    result.colour = Colour::Green;
-    Ok(())
+    pruned
 }
 
 fn verify_or_fail(
     db: &mut postgres::Client,
     policy: &Policy,
-    result: &mut StagingResult,
+    detail: &mut StagingDetail,
     when: &str,
 ) -> anyhow::Result<()> {
     let checks = neutralize::verify(db, policy)?;
-    result.neutralization = checks.clone();
+    detail.neutralization = checks.clone();
     if let Some(failed) = neutralize::first_failure(&checks) {
         anyhow::bail!(
             "neutralization check `{}` failed {when}: {} — the staging database is dropped",
@@ -564,98 +502,4 @@ fn verify_or_fail(
         );
     }
     Ok(())
-}
-
-/// Runs `odoo <lead> <connection flags>` (or the flags first with `server_flags`) on
-/// `database` to its end.
-fn run_odoo(
-    executor: &DockerExecutor,
-    project: &Project,
-    server: &PgServer,
-    database: &str,
-    mut lead: Vec<String>,
-    log_path: &Path,
-    server_flags: bool,
-) -> anyhow::Result<()> {
-    let base = odoo_args(server, executor, database, project);
-    let args = if server_flags {
-        let mut a = base;
-        a.append(&mut lead);
-        a
-    } else {
-        lead.extend(base);
-        lead
-    };
-    run_to_end(executor, project, server, Stage::Staging, args, log_path)?;
-    Ok(())
-}
-
-fn summary(r: &StagingResult) -> String {
-    let mut out = format!("## odoo-ci / staging: {}\n\n", r.colour.as_str());
-    for reason in &r.reasons {
-        out.push_str(&format!("- {reason}\n"));
-    }
-    if let Some(url) = &r.url {
-        out.push_str(&format!("- URL: {url}\n"));
-    }
-    if let Some(db) = &r.database {
-        out.push_str(&format!("- database: `{db}`\n"));
-    }
-    if !r.neutralization.is_empty() {
-        out.push_str("\n| check | result |\n| --- | --- |\n");
-        for c in &r.neutralization {
-            out.push_str(&format!(
-                "| {} | {} {} |\n",
-                c.name,
-                if c.ok { "✅" } else { "❌" },
-                c.detail
-            ));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostile_branch_names_become_safe_prefixes() {
-        let p = branch_prefix("acme", "feat/\"; drop table x; --");
-        assert!(p.starts_with("odoo_ci_stg_feat_drop_table_x_"), "{p}");
-        assert!(p
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
-        // Same slug, different branches: different prefixes.
-        assert_ne!(branch_prefix("acme", "a/b"), branch_prefix("acme", "a-b"));
-        // Same branch, different projects: different prefixes and containers.
-        assert_ne!(branch_prefix("a", "staging"), branch_prefix("b", "staging"));
-        assert_ne!(
-            container_name("a", "staging"),
-            container_name("b", "staging")
-        );
-        // A timestamp of 17 digits still fits PostgreSQL's 63-byte names.
-        assert!(branch_prefix("acme", &"x".repeat(300)).len() + 17 <= 63);
-        assert!(container_name("acme", "feat/\"; drop").starts_with("odoo-ci-staging-feat-drop-"));
-    }
-
-    #[test]
-    fn only_this_branch_s_own_names_are_its_databases() {
-        let db = |name: String, branch: &str| StagingDatabase {
-            name,
-            branch: branch.to_string(),
-        };
-        let mine = format!("{}20260101120000000", branch_prefix("p", "staging"));
-        // `staging/<hash>/x` has a prefix that starts with `staging`'s: a prefix match took it.
-        let hex = crate::names::short_hash(&["p", "staging"]);
-        let other_branch = format!("staging/{hex}/x");
-        let other = format!("{}20260101120000000", branch_prefix("p", &other_branch));
-        let forged = format!("{}20260101/../../v", branch_prefix("p", "staging"));
-        let all = vec![
-            db(mine.clone(), "staging"),
-            db(other, &other_branch),
-            db(forged, "staging"),
-        ];
-        assert_eq!(of_branch(all, "p", "staging"), vec![mine]);
-    }
 }

@@ -404,3 +404,105 @@ pub fn containers_labelled(label: &str, all: bool) -> Vec<String> {
 pub fn helper_containers() -> usize {
     containers_labelled("odoo-ci.helper=filestore", true).len()
 }
+
+/// The steps of the plan a stage printed before it ran (`  1. build …`), in order.
+pub fn printed_steps(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .take_while(|l| !l.starts_with('▸'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix("  ")?;
+            let (number, rest) = rest.split_once(". ")?;
+            number.parse::<u32>().ok()?;
+            rest.split_whitespace().next().map(str::to_string)
+        })
+        .collect()
+}
+
+/// The plan the stage printed is what it ran: the result records exactly the plan's steps,
+/// in its order (a step that runs only on failure, like `rollback`, comes on top).
+pub fn assert_ran_as_planned(stderr: &str, result: &serde_json::Value) {
+    let planned = printed_steps(stderr);
+    let ran: Vec<String> = result["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no steps in the result: {result:#}"))
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+        .filter(|name| name != "rollback")
+        .collect();
+    assert_eq!(
+        ran, planned,
+        "the result's steps are not the printed plan's:\n{stderr}"
+    );
+}
+
+/// Compares `text` with `tests/snapshots/<name>.txt`, so a change in what users read shows
+/// in review. `ODOO_CI_BLESS=1` writes the file instead. What varies from run to run is
+/// redacted: the `project` folder, the repository, commits and worktree hashes.
+pub fn assert_snapshot(name: &str, text: &str, project: Option<&Path>) {
+    let redacted = redact(text, project);
+    let path = repo_root()
+        .join("tests/snapshots")
+        .join(format!("{name}.txt"));
+    if std::env::var("ODOO_CI_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &redacted).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}: run `ODOO_CI_BLESS=1 cargo test` and review it\n{redacted}",
+            path.display()
+        )
+    });
+    assert_eq!(
+        redacted,
+        expected,
+        "what users read changed ({}); if meant, re-bless with ODOO_CI_BLESS=1",
+        path.display()
+    );
+}
+
+/// A snapshot name in `folder` for the running test: its function's name, then `-2`, `-3`…
+/// for its later snapshots.
+pub fn snapshot_name(folder: &str) -> String {
+    thread_local!(static TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+    let n = TAKEN.with(|t| {
+        t.set(t.get() + 1);
+        t.get()
+    });
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .rsplit("::")
+        .next()
+        .unwrap_or("unnamed")
+        .to_string();
+    match n {
+        1 => format!("{folder}/{test}"),
+        n => format!("{folder}/{test}-{n}"),
+    }
+}
+
+fn redact(text: &str, project: Option<&Path>) -> String {
+    let mut out = text.replace(&repo_root().display().to_string(), "<repo>");
+    if let Some(dir) = project {
+        out = out.replace(&dir.display().to_string(), "<project>");
+        if let Some(name) = dir.file_name().and_then(|n| n.to_str()) {
+            out = out.replace(name, "<project-name>");
+        }
+    }
+    let rules = [
+        (r"worktree-[0-9a-f]{8}", "worktree-*"),
+        (r"(odoo-ci/[a-z0-9_.-]+):[0-9a-f]{12}\b", "$1:<commit>"),
+        (r"(?m)\bat [0-9a-f]{12}( \(.*\))?$", "at <commit>"),
+        (r"<project-name>-[0-9a-f]{8}", "<project-name>-*"),
+    ];
+    for (pattern, with) in rules {
+        out = regex::Regex::new(pattern)
+            .unwrap()
+            .replace_all(&out, with)
+            .into_owned();
+    }
+    out
+}

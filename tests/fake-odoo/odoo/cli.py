@@ -67,7 +67,7 @@ def parse_args(argv):
     p.add_argument("-d", "--database")
     p.add_argument("-i", "--init", default="")
     p.add_argument("-u", "--update", default="")
-    p.add_argument("--addons-path", default="")
+    p.add_argument("--addons-path")
     p.add_argument("--db_host", default=os.environ.get("PGHOST") if odoo.MAJOR >= 19 else None)
     p.add_argument("--db_port", default=os.environ.get("PGPORT") if odoo.MAJOR >= 19 else None)
     p.add_argument("-r", "--db_user", default=os.environ.get("PGUSER") if odoo.MAJOR >= 19 else None)
@@ -84,18 +84,45 @@ def parse_args(argv):
     p.add_argument("--test-enable", action="store_true")
     p.add_argument("--test-tags")
     p.add_argument("--test-file")
-    p.add_argument("-D", "--data-dir", default=os.path.expanduser("~/.local/share/Odoo"))
+    p.add_argument("-D", "--data-dir")
     if odoo.MAJOR >= 19:
         p.add_argument("--with-demo", action="store_true")
         p.add_argument("--skip-auto-install", action="store_true")
     else:
         p.add_argument("--without-demo", default="")
     args = p.parse_args(argv)
+    apply_config_file(args)
     if args.test_tags is not None or args.test_enable:
         args.test_enable = True
         if odoo.MAJOR >= 19:
             args.stop_after_init = True
     return args
+
+
+# Options a config file may set, as odoo/tools/config.py reads them: a value given on the
+# command line wins even when empty ("if getattr(opt, arg) is not None"); otherwise the file's
+# value is used as written and cast to the option's type.
+CONFIG_OPTIONS = {"db_host": str, "db_port": int, "db_user": str, "db_password": str,
+                  "addons_path": str, "data_dir": str}
+
+
+def apply_config_file(args):
+    import configparser
+    path = args.config or os.environ.get("ODOO_RC")
+    parser = configparser.RawConfigParser()
+    if path:
+        parser.read(path)
+    for name, cast in CONFIG_OPTIONS.items():
+        if getattr(args, name) is not None:
+            continue
+        if parser.has_option("options", name):
+            value = parser.get("options", name)
+            # A bad value stops Odoo at start, as an unparsable option does.
+            setattr(args, name, cast(value) if value not in ("False", "") else None)
+    if args.addons_path is None:
+        args.addons_path = ""
+    if args.data_dir is None:
+        args.data_dir = os.path.expanduser("~/.local/share/Odoo")
 
 
 # --- database ------------------------------------------------------------------------
@@ -131,6 +158,13 @@ CREATE TABLE IF NOT EXISTS ir_cron (
     id serial PRIMARY KEY, cron_name varchar, active boolean DEFAULT true);
 CREATE TABLE IF NOT EXISTS ir_attachment (
     id serial PRIMARY KEY, name varchar, store_fname varchar, checksum varchar);
+CREATE TABLE IF NOT EXISTS ir_act_server (
+    id serial PRIMARY KEY, name varchar, state varchar DEFAULT 'code');
+""",
+    # web: the neutralization banner view (16.0+), inactive until `neutralize` runs.
+    "web": """
+CREATE TABLE IF NOT EXISTS ir_ui_view (
+    id serial PRIMARY KEY, key varchar, active boolean DEFAULT true);
 """,
     "mail": """
 CREATE TABLE IF NOT EXISTS mail_template (
@@ -144,6 +178,16 @@ CREATE TABLE IF NOT EXISTS payment_provider (
     id serial PRIMARY KEY, name varchar, code varchar, state varchar DEFAULT 'disabled');
 """,
 }
+
+
+def series_schema(cur, name):
+    """What a series adds to a module's tables: webhook server actions (17.0+), the
+    neutralization banner view (16.0+)."""
+    if name == "base" and odoo.MAJOR >= 17:
+        cur.execute("ALTER TABLE ir_act_server ADD COLUMN IF NOT EXISTS webhook_url varchar")
+    if name == "web" and odoo.MAJOR >= 16:
+        cur.execute("INSERT INTO ir_ui_view (key, active) SELECT 'web.neutralize_banner', false "
+                    "WHERE NOT EXISTS (SELECT 1 FROM ir_ui_view WHERE key = 'web.neutralize_banner')")
 
 
 def init_base_records(cur):
@@ -229,27 +273,54 @@ class Modules:
                 if m is not None:
                     self.paths[name] = full
                     self.manifests[name] = m
+        tree = os.environ.get("FAKE_ODOO_SOURCE_TREE")
         for name, deps in BUILTIN.items():
+            if tree and name != "base":
+                # A source checkout: core modules are those of its `addons/` folder found on
+                # the addons path; `base` (odoo/addons) always is.
+                core = os.path.realpath(os.path.join(tree, "addons", name))
+                if not self.paths.get(name) or os.path.realpath(self.paths[name]) != core:
+                    continue
+                del self.paths[name]
+                del self.manifests[name]
             self.manifests.setdefault(name, {"version": "1.0", "depends": deps, "installable": True,
                                              "data": [], "demo": [], "builtin": True})
+        if tree and "web" not in self.manifests:
+            # odoo/service/server.py load_server_wide_modules(): logged, not fatal; what
+            # depends on web then has unmet dependencies.
+            try:
+                raise ModuleNotFoundError("No module named 'odoo.addons.web'")
+            except ModuleNotFoundError:
+                logging.getLogger("odoo.service.server").exception(
+                    "Failed to load server-wide module `web`.\n"
+                    "The `web` module is provided by the addons found in the `openerp-web` project.\n"
+                    "Maybe you forgot to add those addons in your addons_path configuration.")
 
     def depends(self, name):
         return self.manifests[name]["depends"] if name in self.manifests else []
 
     def closure(self, names):
-        """names plus their dependencies, dependencies first; unknown names separately."""
+        """names plus their dependencies, dependencies first; unknown names, and those with
+        an unmet dependency (odoo/modules/graph.py: "Unmet dependencies", not loaded),
+        separately."""
         order, seen, missing = [], set(), []
 
         def visit(n):
             if n in seen:
-                return
+                return n not in missing
             seen.add(n)
             if n not in self.manifests:
                 missing.append(n)
-                return
-            for d in self.depends(n):
-                visit(d)
+                return False
+            met = all([visit(d) for d in self.depends(n)])
+            if not met:
+                logging.getLogger("odoo.modules.graph").info(
+                    "module %s: Unmet dependencies: %s", n,
+                    ", ".join(d for d in self.depends(n) if d in missing))
+                missing.append(n)
+                return False
             order.append(n)
+            return True
         for n in names:
             visit(n)
         return order, missing
@@ -444,6 +515,7 @@ def install_modules(args, conn, modules, to_install, to_update, demo, tags, test
         path = modules.paths.get(name)
         if name in MODULE_SCHEMA:
             cur.execute(MODULE_SCHEMA[name])
+            series_schema(cur, name)
             if name == "base" and not already:
                 init_base_records(cur)
         if path:
@@ -534,6 +606,11 @@ def neutralize(argv):
             if os.path.isfile(f):
                 with open(f) as fh:
                     queries.append(fh.read())
+                # The series' own additions to the file (base: webhooks in 17.0+).
+                later = os.path.join(base, name, "data", "neutralize.17.sql")
+                if odoo.MAJOR >= 17 and os.path.isfile(later):
+                    with open(later) as fh:
+                        queries.append(fh.read())
                 break
     if args.stdout:
         print("BEGIN;\n%s\nCOMMIT;" % "\n".join(queries))
@@ -553,6 +630,16 @@ def neutralize(argv):
 
 
 # --- main ----------------------------------------------------------------------------
+def check_root_user():
+    """As odoo/cli/server.py does before 18.0 (and as seen on 18.0 images): the user's name
+    through getpass.getuser(), which reads LOGNAME, USER, LNAME or USERNAME and otherwise
+    the password database: a uid with no entry raises KeyError ('getpwuid(): uid not
+    found'), and Odoo stops before its first log line."""
+    import getpass
+    if getpass.getuser() == "root":
+        sys.stderr.write("Running as user 'root' is a security risk.\n")
+
+
 def main(argv):
     global DBNAME
     if argv and argv[0] == "neutralize":
@@ -566,8 +653,7 @@ def main(argv):
         argv = argv[1:]
     args = parse_args(argv)
     setup_logging(args.logfile, args.log_level)
-    if os.getuid() == 0:
-        sys.stderr.write("Running as user 'root' is a security risk.\n")
+    check_root_user()
     _logger.info("Odoo version %s-fake", odoo.SERIES)
     addons_paths = [os.path.abspath(p) for p in args.addons_path.split(",") if p]
     _logger.info("addons paths: %s", addons_paths)

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::addons::version;
+use crate::addons::AddonSet;
 use crate::db::InstalledModule;
-use crate::project::Project;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionChange {
@@ -39,12 +39,12 @@ impl ModuleChanges {
 /// Compares the repo's manifests with what the database has installed; `selected` are the
 /// repo addons the stage installs.
 pub fn changes(
-    project: &Project,
+    addons: &AddonSet,
     installed: &BTreeMap<String, InstalledModule>,
     selected: &[String],
 ) -> ModuleChanges {
     let mut out = ModuleChanges::default();
-    for addon in project.addons.addons.iter() {
+    for addon in addons.addons.iter() {
         if !addon.manifest.installable {
             continue;
         }
@@ -75,4 +75,49 @@ pub fn changes(
         }
     }
     out
+}
+
+/// `update_mode: hash`: installed addons whose content differs from the hash stored at the
+/// last deploy are updated too, even without a version bump. An addon with no stored hash
+/// is not updated for it: updating every addon on the first deploy in this mode re-ran
+/// their data files (re-enabling crons an admin had turned off).
+pub fn add_content_changes(
+    changes: &mut ModuleChanges,
+    installed: &BTreeMap<String, InstalledModule>,
+    hashes: &BTreeMap<String, String>,
+    stored: &BTreeMap<String, String>,
+) {
+    for (name, hash) in hashes {
+        let present = installed.get(name).is_some_and(|m| m.state == "installed");
+        let listed = changes.update.iter().any(|c| &c.addon == name);
+        // No stored hash (the first deploy in hash mode) is not a change: the deploy
+        // stores them, and the next one compares.
+        let changed = stored.get(name).is_some_and(|old| old != hash);
+        if present && !listed && changed {
+            let v = installed
+                .get(name)
+                .and_then(|m| m.latest_version.clone())
+                .unwrap_or_default();
+            changes.update.push(VersionChange {
+                addon: name.clone(),
+                installed: v.clone(),
+                manifest: format!("{v} (content changed)"),
+            });
+        }
+    }
+}
+
+/// What changed between the plan's database facts and what the database has now: the
+/// stage refuses to act on a decision made from facts that no longer hold.
+pub fn confirm(planned: &ModuleChanges, now: &ModuleChanges, database: &str) -> Result<(), String> {
+    if planned.update_names() == now.update_names() && planned.install == now.install {
+        return Ok(());
+    }
+    Err(format!(
+        "`{database}` changed since the plan was made (planned -u [{}] -i [{}], now -u [{}] -i [{}]): another deploy or an admin ran in between; run again",
+        planned.update_names().join(","),
+        planned.install.join(","),
+        now.update_names().join(","),
+        now.install.join(",")
+    ))
 }

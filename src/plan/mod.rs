@@ -1,0 +1,939 @@
+//! Facts → plan: which addons to install, test and update (with the reason for each) and
+//! the ordered steps the stage runs. Every decision is made here, once, from facts gathered
+//! before (the checkout, the base, the choices on the command line and, when reachable,
+//! what the target database has installed); the stages carry the plan out. Pure: no I/O,
+//! so it is the main unit-test surface.
+
+pub mod shard;
+pub mod steps;
+pub mod updates;
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::addons::{version, AddonGraph, AddonSet};
+use crate::config::schema::UpdateMode;
+use crate::config::{AddonSelection, Config, PushMode, Stage};
+use crate::context::{Context, Trigger};
+use crate::diag::{did_you_mean, DiagKind, Diagnostic};
+use crate::guard::{self, GuardFinding, GuardKind};
+use crate::odoo::Colour;
+use crate::stages::odoo_command::{Demo, OdooCommand};
+pub use steps::{Step, StepKind};
+use updates::ModuleChanges;
+
+pub use crate::base::BaseFacts;
+
+pub struct Facts<'a> {
+    pub config: &'a Config,
+    pub context: &'a Context,
+    /// The resolved commit being built, when the checkout has one.
+    pub commit: Option<crate::repo::CommitInfo>,
+    pub addons: &'a AddonSet,
+    pub graph: &'a AddonGraph,
+    pub base: Option<BaseFacts>,
+    /// Used in the image name.
+    pub project: String,
+    /// Names of the environment variables that are set (not their values).
+    pub env_names: std::collections::BTreeSet<String>,
+    /// Tags an image built from a checkout with no commit: one per checkout folder, so
+    /// two checkouts' uncommitted builds never overwrite each other's image.
+    pub worktree_tag: String,
+    /// What the command line asked for.
+    pub choices: Choices,
+    /// What the target database has installed, when it was read.
+    pub database: DatabaseFacts,
+}
+
+/// How Odoo runs in the development stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ExecutorKind {
+    /// In a container of the image built for the commit.
+    #[default]
+    Docker,
+    /// As `odoo.command` on this machine.
+    Local,
+}
+
+/// Shard `index` of `count` of a development run (`--shard 2/3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The command line's choices that shape the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Choices {
+    pub executor: ExecutorKind,
+    /// Test only what the push changed and what depends on it.
+    pub changed_only: bool,
+    /// Shard `k` of `n`.
+    pub shard: Option<(usize, usize)>,
+    /// Seconds per addon from a previous run's JUnit, to balance shards.
+    pub durations: BTreeMap<String, f64>,
+    /// Overrides `staging.push`.
+    pub push: Option<PushMode>,
+    /// Overrides `production.update_mode`.
+    pub update_mode: Option<UpdateMode>,
+}
+
+/// What the database a stage updates has installed: production's for production, the copy
+/// staging will make of it (or the branch's staging database it reuses) for staging.
+#[derive(Debug, Clone, Default)]
+pub enum DatabaseFacts {
+    /// Not looked at (development, or `plan` without access).
+    #[default]
+    NotRead,
+    /// Meant to be read, but it could not be; why.
+    Unavailable(String),
+    Read(InstalledFacts),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InstalledFacts {
+    /// The database read, as the plan names it.
+    pub database: String,
+    pub modules: BTreeMap<String, crate::db::InstalledModule>,
+    /// `update_mode: hash`: the content hash of each addon now, and the one stored at the
+    /// last deploy.
+    pub hashes: BTreeMap<String, String>,
+    pub stored_hashes: BTreeMap<String, String>,
+    /// Staging: the branch's staging database to reuse (`push: update`), if any.
+    pub reuse: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Install,
+    Test,
+    Update,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddonDecision {
+    pub name: String,
+    pub action: Action,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct PlanAddons {
+    /// The repo addons the stage runs, with their repo dependencies: `development.install`
+    /// for development, `production.install` for staging and production (which install
+    /// those their database lacks).
+    pub selected: Vec<String>,
+    pub install: Vec<String>,
+    pub test: Vec<String>,
+    pub update: Vec<String>,
+    /// Dependencies that come with the base image.
+    pub external: Vec<String>,
+    pub details: Vec<AddonDecision>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub stage: Stage,
+    pub branch: String,
+    pub commit: Option<String>,
+    pub commit_summary: Option<String>,
+    pub base: Option<String>,
+    pub series: String,
+    pub image: String,
+    pub addons: PlanAddons,
+    /// Staging and production: the module changes the update step makes, with versions.
+    pub changes: ModuleChanges,
+    /// Production: `version`, or `hash` (content changes update too).
+    pub update_mode: UpdateMode,
+    /// Development: the shard this run tests, if sharded.
+    pub shard: Option<Shard>,
+    /// The steps, in the order the stage runs them.
+    #[serde(serialize_with = "steps::serialize_steps")]
+    pub steps: Vec<Step>,
+    /// What runs only when a step fails.
+    #[serde(serialize_with = "steps::serialize_steps")]
+    pub on_failure: Vec<Step>,
+    /// Environment passed to Odoo, as written (secrets stay `${VAR}`).
+    pub env: BTreeMap<String, String>,
+    /// Things the user should know that do not stop the stage.
+    pub notes: Vec<String>,
+    /// Things that stop the stage (e.g. a version that went down).
+    pub problems: Vec<String>,
+    /// Addons that changed without a version bump, or went down (see `version_guard`).
+    pub guard: Vec<GuardFinding>,
+    /// Variables the stage needs that are not set: `plan` warns, every stage refuses to
+    /// start (exit 2) before it touches anything.
+    pub unset_variables: Vec<UnsetVariable>,
+}
+
+/// A `${VAR}` a stage needs, unset in this environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnsetVariable {
+    /// Where the config uses it (`production.database`).
+    pub key: String,
+    pub variable: String,
+}
+
+/// A plan with problems: the stage must not run.
+#[derive(Debug, thiserror::Error)]
+#[error("the plan has problems, so {stage} does not run:\n  - {}", problems.join("\n  - "))]
+pub struct PlanProblems {
+    pub stage: Stage,
+    pub problems: Vec<String>,
+}
+
+impl Plan {
+    /// What every stage checks before it starts: the variables it needs are set, and the
+    /// plan has no problem (a version that went down, a red version-guard finding). Once
+    /// only `plan` enforced problems; `test`, `stage` and `deploy` carried on.
+    pub fn ready(&self) -> anyhow::Result<()> {
+        self.require_variables()?;
+        if !self.problems.is_empty() {
+            return Err(PlanProblems {
+                stage: self.stage,
+                problems: self.problems.clone(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The bad-input error a stage stops with when a variable it needs is unset.
+    pub fn require_variables(&self) -> Result<(), crate::exit::BadInput> {
+        if self.unset_variables.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = self
+            .unset_variables
+            .iter()
+            .map(|u| format!("`{}` (for `{}`)", u.variable, u.key))
+            .collect();
+        Err(crate::exit::BadInput::new(format!(
+            "{} needs variables that are not set: {}",
+            self.stage,
+            list.join(", ")
+        ))
+        .hint("set them in the CI job's environment (secrets), or give defaults with `${VAR:-default}`; nothing was touched"))
+    }
+}
+
+/// The plan for the stage the branch maps to.
+pub fn make_plan(facts: &Facts<'_>) -> Result<Plan, Diagnostic> {
+    make_plan_as(facts, None)
+}
+
+/// The plan for `stage`, or for the stage the branch maps to (`odoo-ci test` runs the
+/// development stage on any branch).
+pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Diagnostic> {
+    let config = facts.config;
+    let mut notes = Vec::new();
+    let stage = stage_of(facts, stage, &mut notes)?;
+    let selected = match stage {
+        Stage::Development => select(
+            config,
+            facts.graph,
+            &config.file.development.install,
+            "development.install",
+        )?,
+        Stage::Staging | Stage::Production => match &config.file.production.install {
+            Some(selection) => select(config, facts.graph, selection, "production.install")?,
+            None => Vec::new(),
+        },
+    };
+    let mut addons = PlanAddons {
+        selected: selected.iter().map(|(n, _)| n.clone()).collect(),
+        external: facts.graph.external.iter().cloned().collect(),
+        ..PlanAddons::default()
+    };
+    let mut problems = Vec::new();
+    let mut changes = ModuleChanges::default();
+    let mut provisional = None;
+    match stage {
+        Stage::Development => {
+            if facts.choices.executor == ExecutorKind::Local {
+                check_local_command(config)?;
+            }
+            plan_tests(facts, &selected, &mut addons, &mut notes)?
+        }
+        Stage::Staging | Stage::Production => match &facts.database {
+            DatabaseFacts::Read(installed) => {
+                changes = from_database(facts, stage, installed, &mut addons, &mut problems);
+                not_for_production(facts, installed, &addons, &mut notes)?;
+            }
+            unread => {
+                let why = match unread {
+                    DatabaseFacts::Unavailable(why) => why.clone(),
+                    _ => "the database was not read".to_string(),
+                };
+                provisional = Some(format!(
+                    "worked out from git — {why}; the stage runs what the database has installed"
+                ));
+                from_base(facts, &selected, &mut addons, &mut problems, &mut notes);
+            }
+        },
+    }
+
+    let (commit, image) = commit_and_image(facts);
+    let shape = Shape {
+        facts,
+        stage,
+        addons: &addons,
+        image: &image,
+        provisional,
+    };
+    let (steps, on_failure) = shape.steps();
+    if stage == Stage::Development && addons.test.is_empty() {
+        notes.push("nothing to test: no addon of this shard or change set; the stage is green without running Odoo".into());
+    }
+    let env = config
+        .stage_env(stage)
+        .into_iter()
+        .map(|(k, v)| {
+            let shown = crate::secrets::redact(&k, v.raw());
+            (k, shown)
+        })
+        .collect();
+    let guard = guard_findings(facts, &mut problems);
+    let unset_variables = unset_variables(facts, stage, &mut notes);
+    Ok(Plan {
+        stage,
+        branch: facts.context.branch.clone(),
+        commit,
+        commit_summary: facts.commit.as_ref().map(|c| c.summary.clone()),
+        base: facts.base.as_ref().map(|b| b.sha.clone()),
+        series: facts.addons.series.to_string(),
+        image,
+        addons,
+        changes,
+        update_mode: facts
+            .choices
+            .update_mode
+            .unwrap_or(config.file.production.update_mode),
+        shard: match stage {
+            Stage::Development => facts
+                .choices
+                .shard
+                .map(|(index, count)| Shard { index, count }),
+            _ => None,
+        },
+        steps,
+        on_failure,
+        env,
+        notes,
+        problems,
+        guard,
+        unset_variables,
+    })
+}
+
+/// The commit the stage builds, and the image tag it builds it as.
+fn commit_and_image(facts: &Facts<'_>) -> (Option<String>, String) {
+    let commit = facts
+        .commit
+        .as_ref()
+        .map(|c| c.sha.clone())
+        .or_else(|| facts.context.commit.clone());
+    let tag = commit
+        .as_deref()
+        .map(short)
+        .unwrap_or(&facts.worktree_tag)
+        .to_string();
+    let image = format!("odoo-ci/{}:{tag}", facts.project);
+    (commit, image)
+}
+
+/// The version guard's findings; a red one is a problem of the plan.
+fn guard_findings(facts: &Facts<'_>, problems: &mut Vec<String>) -> Vec<GuardFinding> {
+    let config = facts.config;
+    let guard = match &facts.base {
+        Some(base) => guard::check(
+            facts.addons,
+            base,
+            config.file.version_guard.unbumped,
+            &config.guard_ignore,
+        ),
+        None => Vec::new(),
+    };
+    for finding in guard
+        .iter()
+        .filter(|f| f.kind == GuardKind::Unbumped && f.colour == Colour::Red)
+    {
+        problems.push(finding.message.clone());
+    }
+    guard
+}
+
+/// The variables `stage` needs that are not set, each with a note.
+fn unset_variables(facts: &Facts<'_>, stage: Stage, notes: &mut Vec<String>) -> Vec<UnsetVariable> {
+    let unset: Vec<UnsetVariable> = facts
+        .config
+        .unset_variables(stage, &|v| facts.env_names.contains(v))
+        .into_iter()
+        .map(|(key, variable)| UnsetVariable { key, variable })
+        .collect();
+    for u in &unset {
+        notes.push(format!(
+            "`{}` needs `{}`, which is not set: the stage will refuse to start",
+            u.key, u.variable
+        ));
+    }
+    unset
+}
+
+/// Development: what to install and test, narrowed to the push's changes (`--changed-only`)
+/// and to this shard (`--shard`).
+fn plan_tests(
+    facts: &Facts<'_>,
+    selected: &[(String, String)],
+    addons: &mut PlanAddons,
+    notes: &mut Vec<String>,
+) -> Result<(), Diagnostic> {
+    let config = facts.config;
+    let mut tested: Vec<(String, String)> = match &config.file.development.test {
+        Some(sel) => select(config, facts.graph, sel, "development.test")?
+            .into_iter()
+            .filter(|(n, _)| selected.iter().any(|(s, _)| s == n))
+            .map(|(n, _)| (n, "selected in `development.test`".to_string()))
+            .collect(),
+        None => selected
+            .iter()
+            .map(|(n, _)| (n.clone(), "installed from the repo".to_string()))
+            .collect(),
+    };
+    let all = tested.len();
+    let mut narrowed = config.file.development.test.is_some();
+    if facts.choices.changed_only {
+        only_changed(facts, &mut tested)?;
+        narrowed = true;
+    }
+    if let Some((k, n)) = facts.choices.shard {
+        let names: Vec<String> = tested.iter().map(|(n, _)| n.clone()).collect();
+        let mine = shard::split(&names, k, n, &facts.choices.durations);
+        tested.retain(|(a, _)| mine.contains(a));
+        let balanced = if facts.choices.durations.is_empty() {
+            ""
+        } else {
+            ", balanced by the durations given"
+        };
+        notes.push(format!(
+            "shard {k}/{n}: {} of {all} tested addons{balanced}",
+            tested.len()
+        ));
+        narrowed = true;
+    }
+    let install: Vec<(String, String)> = if narrowed {
+        let names = facts
+            .graph
+            .with_dependencies(tested.iter().map(|(n, _)| n.as_str()));
+        names
+            .into_iter()
+            .map(|n| {
+                let reason = selected
+                    .iter()
+                    .find(|(s, _)| s == &n)
+                    .filter(|_| tested.iter().any(|(t, _)| t == &n))
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or_else(|| "a dependency of a tested addon".to_string());
+                (n, reason)
+            })
+            .collect()
+    } else {
+        selected.to_vec()
+    };
+    for (name, reason) in install {
+        addons.install.push(name.clone());
+        addons
+            .details
+            .push(decision(&name, Action::Install, &reason));
+    }
+    for (name, reason) in tested {
+        addons.test.push(name.clone());
+        addons.details.push(decision(&name, Action::Test, &reason));
+    }
+    Ok(())
+}
+
+/// `--executor local` runs `odoo.command`: it must be there, and split into words.
+fn check_local_command(config: &Config) -> Result<(), Diagnostic> {
+    let Some(command) = &config.file.odoo.command else {
+        return Err(Diagnostic::new(
+            DiagKind::InvalidValue,
+            format!(
+                "--executor local runs `odoo.command`, which {} does not set",
+                config.path.display()
+            ),
+        )
+        .hint("set `odoo.command` (e.g. `odoo`, or `python3 /src/odoo/odoo-bin`), or use the Docker executor"));
+    };
+    match crate::executor::command_line::split(command) {
+        Ok(words) if !words.is_empty() => Ok(()),
+        Ok(_) => Err(config
+            .error_at(
+                DiagKind::InvalidValue,
+                "odoo.command",
+                "`odoo.command` is empty",
+            )
+            .hint("name the Odoo command, e.g. `odoo`")),
+        Err(e) => Err(config
+            .error_at(DiagKind::InvalidValue, "odoo.command", e.to_string())
+            .hint("close the quote; quote a path with spaces as \"/opt/my odoo/odoo-bin\"")),
+    }
+}
+
+/// `--changed-only`: the tested addons the push changed, and those depending on them.
+fn only_changed(facts: &Facts<'_>, tested: &mut Vec<(String, String)>) -> Result<(), Diagnostic> {
+    let base = facts.base.as_ref().ok_or_else(|| {
+        Diagnostic::new(
+            DiagKind::InvalidValue,
+            "--changed-only needs a base to compare with".to_string(),
+        )
+        .hint("pass --base REF, or run on a push or merge request")
+    })?;
+    let affected = facts
+        .graph
+        .with_dependents(base.changed_files.keys().map(String::as_str));
+    tested.retain(|(a, _)| affected.contains(a));
+    for (name, reason) in tested.iter_mut() {
+        let why = if base.changed_files.contains_key(name) {
+            "changed"
+        } else {
+            "depends on a changed addon"
+        };
+        *reason = format!("{why} since {} (--changed-only)", short(&base.reference));
+    }
+    Ok(())
+}
+
+/// Staging and production, with the database read: update what went up against what it
+/// has installed, install what it lacks; a version that went down stops the stage.
+fn from_database(
+    facts: &Facts<'_>,
+    stage: Stage,
+    installed: &InstalledFacts,
+    addons: &mut PlanAddons,
+    problems: &mut Vec<String>,
+) -> ModuleChanges {
+    let mut changes = updates::changes(facts.addons, &installed.modules, &addons.selected);
+    let mode = facts
+        .choices
+        .update_mode
+        .unwrap_or(facts.config.file.production.update_mode);
+    if stage == Stage::Production && mode == UpdateMode::Hash {
+        updates::add_content_changes(
+            &mut changes,
+            &installed.modules,
+            &installed.hashes,
+            &installed.stored_hashes,
+        );
+    }
+    let db = &installed.database;
+    for d in &changes.downgrade {
+        problems.push(format!(
+            "addon `{}`: version {} in the repo but {} in `{db}` — Odoo cannot downgrade a module; raise the version instead",
+            d.addon, d.manifest, d.installed
+        ));
+    }
+    for c in &changes.update {
+        addons.update.push(c.addon.clone());
+        let reason = format!("{} → {} (installed in `{db}`)", c.installed, c.manifest);
+        addons
+            .details
+            .push(decision(&c.addon, Action::Update, &reason));
+    }
+    for name in &changes.install {
+        addons.install.push(name.clone());
+        let reason = format!("not installed in `{db}`");
+        addons
+            .details
+            .push(decision(name, Action::Install, &reason));
+    }
+    changes
+}
+
+/// Development addons the production database lacks and `production.install` does not
+/// name: staging and production leave them out, and the plan says so.
+fn not_for_production(
+    facts: &Facts<'_>,
+    installed: &InstalledFacts,
+    addons: &PlanAddons,
+    notes: &mut Vec<String>,
+) -> Result<(), Diagnostic> {
+    let config = facts.config;
+    let dev = select(
+        config,
+        facts.graph,
+        &config.file.development.install,
+        "development.install",
+    )?;
+    let left_out: Vec<String> = dev
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| !addons.selected.contains(name))
+        .filter(|name| {
+            !installed
+                .modules
+                .get(name)
+                .is_some_and(|m| m.state == "installed" || m.state == "to upgrade")
+        })
+        .collect();
+    if !left_out.is_empty() {
+        notes.push(format!(
+            "not installed: {} — in `development.install` but not in `production.install`, so `{}` never gets them",
+            left_out.join(", "),
+            installed.database
+        ));
+    }
+    Ok(())
+}
+
+/// Staging and production without the database: what git says changed since the base.
+/// Any repo addon whose version went up is updated (if the database has it); one that is
+/// new since the base is installed only when `production.install` selects it.
+fn from_base(
+    facts: &Facts<'_>,
+    selected: &[(String, String)],
+    addons: &mut PlanAddons,
+    problems: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
+    let Some(base) = &facts.base else {
+        notes.push(
+            "no base ref to compare with: nothing is marked for update (pass --base REF, or run on a push or merge request)"
+                .to_string(),
+        );
+        return;
+    };
+    for name in &facts.graph.install_order {
+        let Some(addon) = facts.addons.get(name) else {
+            continue;
+        };
+        match base.versions.get(name) {
+            None if selected.iter().any(|(s, _)| s == name) => {
+                addons.install.push(name.clone());
+                addons.details.push(decision(name, Action::Install, &format!("new since {}", short(&base.reference))));
+            }
+            None => {}
+            Some(old) => match version::compare(&addon.version, old) {
+                Ordering::Greater => {
+                    addons.update.push(name.clone());
+                    addons.details.push(decision(name, Action::Update, &format!("version {old} → {}", addon.version)));
+                }
+                Ordering::Less => problems.push(format!(
+                    "addon `{name}`: version went down from {old} to {} — Odoo cannot downgrade a module; raise the version instead",
+                    addon.version
+                )),
+                // Unbumped changes are the version guard's to report.
+                Ordering::Equal => {}
+            },
+        }
+    }
+}
+
+/// The stage to plan: the one asked for, or the branch's. A pull request (or merge
+/// request) never reaches staging or production, whatever its head branch is called: its
+/// content is anyone's, and a fork can name its branch `main`.
+fn stage_of(
+    facts: &Facts<'_>,
+    asked: Option<Stage>,
+    notes: &mut Vec<String>,
+) -> Result<Stage, Diagnostic> {
+    let branch = &facts.context.branch;
+    let pull_request = facts.context.trigger == Trigger::PullRequest;
+    match asked {
+        Some(stage @ (Stage::Staging | Stage::Production)) if pull_request => Err(Diagnostic::new(
+            DiagKind::InvalidValue,
+            format!("refusing to run {stage} for a pull request (head branch `{branch}`)"),
+        )
+        .hint("pull requests run the development stage; staging and production run on pushes to their branches")),
+        Some(stage) => Ok(stage),
+        None => {
+            let mapped = facts.config.stage_for(branch)?;
+            if pull_request && mapped != Stage::Development {
+                notes.push(format!(
+                    "this is a pull request: it runs development, never {mapped} (its head branch `{branch}` maps to {mapped} only on a push)"
+                ));
+                return Ok(Stage::Development);
+            }
+            Ok(mapped)
+        }
+    }
+}
+
+fn decision(name: &str, action: Action, reason: &str) -> AddonDecision {
+    AddonDecision {
+        name: name.to_string(),
+        action,
+        reason: reason.to_string(),
+    }
+}
+
+fn short(sha: &str) -> &str {
+    if sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &sha[..12]
+    } else {
+        sha
+    }
+}
+
+/// The addons a selection names plus their repo dependencies, in install order, with reasons.
+fn select(
+    config: &Config,
+    graph: &AddonGraph,
+    selection: &AddonSelection,
+    key: &str,
+) -> Result<Vec<(String, String)>, Diagnostic> {
+    match selection {
+        AddonSelection::All => Ok(graph
+            .install_order
+            .iter()
+            .map(|n| (n.clone(), format!("repo addon (`{key}: all`)")))
+            .collect()),
+        AddonSelection::Only(names) => {
+            for (i, name) in names.iter().enumerate() {
+                if !graph.depends.contains_key(name) {
+                    let mut diag = config.error_at(
+                        DiagKind::InvalidValue,
+                        &format!("{key}.{i}"),
+                        format!("`{key}` names `{name}`, which is not an installable addon of this repository"),
+                    );
+                    diag = match did_you_mean(name, graph.install_order.iter().map(String::as_str))
+                    {
+                        Some(s) => diag.hint(format!("did you mean `{s}`?")),
+                        None => diag.hint(
+                            "`odoo-ci addons list` shows the addons found in the addons paths",
+                        ),
+                    };
+                    return Err(diag);
+                }
+            }
+            Ok(graph
+                .with_dependencies(names.iter().map(String::as_str))
+                .into_iter()
+                .map(|n| {
+                    let reason = if names.contains(&n) {
+                        format!("selected in `{key}`")
+                    } else {
+                        "a dependency of a selected addon".to_string()
+                    };
+                    (n, reason)
+                })
+                .collect())
+        }
+    }
+}
+
+/// What decides a stage's steps.
+struct Shape<'a> {
+    facts: &'a Facts<'a>,
+    stage: Stage,
+    addons: &'a PlanAddons,
+    image: &'a str,
+    provisional: Option<String>,
+}
+
+impl Shape<'_> {
+    /// The steps, in the order the stage runs them, and those that run only on failure.
+    fn steps(&self) -> (Vec<Step>, Vec<Step>) {
+        match self.stage {
+            Stage::Development => (self.development(), Vec::new()),
+            Stage::Staging => (self.staging(), Vec::new()),
+            Stage::Production => (self.production(), vec![Step::Rollback]),
+        }
+    }
+
+    fn build(&self) -> Step {
+        Step::Build {
+            image: self.image.to_string(),
+            base: self.facts.config.file.odoo.image.clone(),
+        }
+    }
+
+    fn series(&self) -> crate::addons::Series {
+        self.facts.addons.series
+    }
+
+    fn development(&self) -> Vec<Step> {
+        if self.addons.test.is_empty() {
+            return Vec::new();
+        }
+        let config = self.facts.config;
+        let dev = &config.file.development;
+        let runs_in = match self.facts.choices.executor {
+            ExecutorKind::Docker => self.build(),
+            ExecutorKind::Local => Step::Local {
+                command: config
+                    .file
+                    .odoo
+                    .command
+                    .clone()
+                    .unwrap_or_else(|| "(odoo.command is not set)".into()),
+            },
+        };
+        let tags = dev.test_tags.clone().unwrap_or_else(|| {
+            self.addons
+                .test
+                .iter()
+                .map(|a| format!("/{a}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let command = OdooCommand::on(Stage::Development, "")
+            .install(&self.addons.install)
+            .test_tags(tags)
+            .once()
+            .demo(Demo::With);
+        vec![
+            runs_in,
+            Step::Template {
+                preinstall: dev.preinstall.clone(),
+            },
+            Step::Database,
+            Step::InstallAndTest {
+                command: command.describe(self.series()),
+            },
+        ]
+    }
+
+    fn update(&self, stage: Stage) -> Step {
+        let (update, install) = (&self.addons.update, &self.addons.install);
+        let command = (!update.is_empty() || !install.is_empty()).then(|| {
+            OdooCommand::on(stage, "")
+                .update(update)
+                .install(install)
+                .once()
+                .demo(Demo::Without)
+                .describe(self.series())
+        });
+        Step::Update {
+            command,
+            provisional: self.provisional.clone(),
+        }
+    }
+
+    fn staging(&self) -> Vec<Step> {
+        let staging = &self.facts.config.file.staging;
+        let push = self.facts.choices.push.unwrap_or(staging.push);
+        let neutralize = if self.series().has_neutralize_command() {
+            "odoo neutralize"
+        } else {
+            "odoo-ci's own neutralization SQL (before 16.0)"
+        };
+        vec![
+            Step::Lock {
+                what: format!(
+                    "one staging run of `{}` at a time",
+                    self.facts.context.branch
+                ),
+            },
+            self.build(),
+            Step::Copy {
+                push,
+                reuse: match &self.facts.database {
+                    DatabaseFacts::Read(f) if push == PushMode::Update => f.reuse.clone(),
+                    _ => None,
+                },
+            },
+            Step::Neutralize {
+                command: neutralize.to_string(),
+            },
+            Step::Verify,
+            self.update(Stage::Staging),
+            Step::Start {
+                what: match &staging.mail_catcher {
+                    Some(c) => format!("the staging server, outgoing mail to the catcher {c}"),
+                    None => "the staging server, outgoing mail disabled".to_string(),
+                },
+            },
+            Step::Health {
+                path: staging.health_check.path.clone(),
+                timeout_secs: staging.health_check.timeout_secs,
+            },
+            Step::Prune {
+                what: "staging databases of this branch".into(),
+                keep: staging.keep.max(1),
+            },
+        ]
+    }
+
+    fn production(&self) -> Vec<Step> {
+        let prod = &self.facts.config.file.production;
+        vec![
+            Step::Lock {
+                what: "one deploy at a time (PostgreSQL advisory lock on the production database)"
+                    .into(),
+            },
+            self.build(),
+            Step::Snapshot {
+                keep: prod.snapshots.keep,
+            },
+            self.update(Stage::Production),
+            Step::Start {
+                what: "the new release on the idle colour".into(),
+            },
+            Step::Health {
+                path: prod.health_check.path.clone(),
+                timeout_secs: prod.health_check.timeout_secs,
+            },
+            Step::Switch {
+                alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
+            },
+            Step::Settle {
+                secs: prod.health_check.settle_secs,
+            },
+            Step::StopOld,
+            Step::Prune {
+                what: "pre-deploy snapshots (pinned ones are kept)".into(),
+                keep: prod.snapshots.keep.max(1),
+            },
+        ]
+    }
+}
+
+/// `odoo-ci rollback --to KEY`: production back to a snapshot, served by the image that
+/// served then; a failure puts production back as it was before the rollback.
+pub fn rollback_steps(config: &Config, snapshot: &str) -> (Vec<Step>, Vec<Step>) {
+    let prod = &config.file.production;
+    let steps = vec![
+        Step::Lock {
+            what: "one deploy at a time (PostgreSQL advisory lock on the production database)"
+                .into(),
+        },
+        Step::Snapshot {
+            keep: prod.snapshots.keep,
+        },
+        Step::Restore {
+            snapshot: snapshot.to_string(),
+        },
+        Step::Update {
+            command: None,
+            provisional: None,
+        },
+        Step::Start {
+            what: "the snapshot's release on the idle colour".into(),
+        },
+        Step::Health {
+            path: prod.health_check.path.clone(),
+            timeout_secs: prod.health_check.timeout_secs,
+        },
+        Step::Switch {
+            alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
+        },
+        Step::Settle {
+            secs: prod.health_check.settle_secs,
+        },
+        Step::StopOld,
+    ];
+    (steps, vec![Step::Rollback])
+}
+
+#[cfg(test)]
+mod tests;

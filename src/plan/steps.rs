@@ -1,0 +1,265 @@
+//! The steps a stage runs, typed, with what each needs to know. The plan lists them; the
+//! stage walks them in that order (see [`crate::stages::runner`]); their `Display` is the
+//! text of `odoo-ci plan`.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::PushMode;
+
+/// What kind of step: how a stage names the step it is about to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    Lock,
+    Build,
+    Local,
+    Template,
+    Database,
+    InstallAndTest,
+    Copy,
+    Neutralize,
+    Verify,
+    Snapshot,
+    Restore,
+    Update,
+    Start,
+    Health,
+    Switch,
+    Settle,
+    StopOld,
+    Prune,
+    Rollback,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Lock => "lock",
+            StepKind::Build => "build",
+            StepKind::Local => "local",
+            StepKind::Template => "template",
+            StepKind::Database => "database",
+            StepKind::InstallAndTest => "install-and-test",
+            StepKind::Copy => "copy",
+            StepKind::Neutralize => "neutralize",
+            StepKind::Verify => "verify",
+            StepKind::Snapshot => "snapshot",
+            StepKind::Restore => "restore",
+            StepKind::Update => "update",
+            StepKind::Start => "start",
+            StepKind::Health => "health",
+            StepKind::Switch => "switch",
+            StepKind::Settle => "settle",
+            StepKind::StopOld => "stop-old",
+            StepKind::Prune => "prune",
+            StepKind::Rollback => "rollback",
+        }
+    }
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One step of a plan, with its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum Step {
+    /// One run at a time of what the lock names.
+    Lock {
+        what: String,
+    },
+    /// Build the commit's image from the base image.
+    Build {
+        image: String,
+        base: String,
+    },
+    /// No image: the local executor runs `odoo.command` on this machine.
+    Local {
+        command: String,
+    },
+    /// The cached template database (demo data, `preinstall` installed).
+    Template {
+        preinstall: Vec<String>,
+    },
+    /// A fresh test database from the template.
+    Database,
+    /// Install the addons with their tests, reading the log as it streams.
+    InstallAndTest {
+        command: String,
+    },
+    /// Production's database and filestore into a new staging database, or (`push:
+    /// update`) the branch's staging database reused.
+    Copy {
+        push: PushMode,
+        reuse: Option<String>,
+    },
+    Neutralize {
+        command: String,
+    },
+    /// Prove the copy is neutralized (fail closed: drop it if not).
+    Verify,
+    Snapshot {
+        keep: u32,
+    },
+    Restore {
+        snapshot: String,
+    },
+    /// Update and install modules; `command` is `None` when there is nothing to do.
+    Update {
+        command: Option<String>,
+        /// Why the lists may still change (they come from git, not from the database).
+        provisional: Option<String>,
+    },
+    Start {
+        what: String,
+    },
+    Health {
+        path: String,
+        timeout_secs: u64,
+    },
+    Switch {
+        alias: String,
+    },
+    /// Watch the new release for a while after the switch.
+    Settle {
+        secs: u64,
+    },
+    StopOld,
+    /// Keep the newest `keep` of what `what` names.
+    Prune {
+        what: String,
+        keep: u32,
+    },
+    /// Only on failure: put the snapshot and the previous release back.
+    Rollback,
+}
+
+impl Step {
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Step::Lock { .. } => StepKind::Lock,
+            Step::Build { .. } => StepKind::Build,
+            Step::Local { .. } => StepKind::Local,
+            Step::Template { .. } => StepKind::Template,
+            Step::Database => StepKind::Database,
+            Step::InstallAndTest { .. } => StepKind::InstallAndTest,
+            Step::Copy { .. } => StepKind::Copy,
+            Step::Neutralize { .. } => StepKind::Neutralize,
+            Step::Verify => StepKind::Verify,
+            Step::Snapshot { .. } => StepKind::Snapshot,
+            Step::Restore { .. } => StepKind::Restore,
+            Step::Update { .. } => StepKind::Update,
+            Step::Start { .. } => StepKind::Start,
+            Step::Health { .. } => StepKind::Health,
+            Step::Switch { .. } => StepKind::Switch,
+            Step::Settle { .. } => StepKind::Settle,
+            Step::StopOld => StepKind::StopOld,
+            Step::Prune { .. } => StepKind::Prune,
+            Step::Rollback => StepKind::Rollback,
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Lock { what } => write!(f, "take the lock: {what}"),
+            Step::Build { image, base } => write!(
+                f,
+                "build image `{image}` FROM `{base}` (repo Dockerfile when present)"
+            ),
+            Step::Local { command } => {
+                write!(f, "run `{command}` on this machine (local executor: no image)")
+            }
+            Step::Template { preinstall } => write!(
+                f,
+                "the cached template database with demo data ({} preinstalled; built on a miss)",
+                if preinstall.is_empty() {
+                    "base".to_string()
+                } else {
+                    preinstall.join(",")
+                }
+            ),
+            Step::Database => write!(f, "create a fresh test database from the template"),
+            Step::InstallAndTest { command } => {
+                write!(f, "{command} — the log becomes JUnit, summary and colour")
+            }
+            Step::Copy { push, reuse } => match (push, reuse) {
+                (PushMode::Update, Some(db)) => write!(f, "reuse `{db}` (push: update)"),
+                (PushMode::Update, None) => write!(
+                    f,
+                    "reuse this branch's staging database (copy production on the first push)"
+                ),
+                (PushMode::Fresh, _) => write!(
+                    f,
+                    "copy the production database and filestore into a new staging database"
+                ),
+            },
+            Step::Neutralize { command } => write!(
+                f,
+                "{command}: mail servers, crons, payment providers, webhooks off (a new copy only)"
+            ),
+            Step::Verify => write!(
+                f,
+                "check the copy is neutralized (fail closed: drop it if not), again after the update"
+            ),
+            Step::Snapshot { keep } => write!(
+                f,
+                "snapshot the database and filestore (keep {keep})"
+            ),
+            Step::Restore { snapshot } => {
+                write!(f, "restore the database and filestore of `{snapshot}`")
+            }
+            Step::Update {
+                command,
+                provisional,
+            } => {
+                match command {
+                    Some(c) => write!(f, "{c}")?,
+                    None => write!(f, "nothing to update or install")?,
+                }
+                match provisional {
+                    Some(why) => write!(f, " (provisional: {why})"),
+                    None => Ok(()),
+                }
+            }
+            Step::Start { what } => write!(f, "start {what}"),
+            Step::Health { path, timeout_secs } => write!(
+                f,
+                "GET {path} until it answers 200 (timeout {timeout_secs} s)"
+            ),
+            Step::Switch { alias } => {
+                write!(f, "move the network alias `{alias}` to the new release")
+            }
+            Step::Settle { secs } => write!(
+                f,
+                "watch the new release for {secs} s after the switch, then check it again"
+            ),
+            Step::StopOld => write!(f, "stop the old release"),
+            Step::Prune { what, keep } => write!(f, "keep the newest {keep} {what}"),
+            Step::Rollback => write!(
+                f,
+                "only on failure: restore the snapshot and put the previous release back"
+            ),
+        }
+    }
+}
+
+/// A step as the plan's JSON shows it: its name and parameters, and the sentence.
+pub fn serialize_steps<S: serde::Serializer>(steps: &[Step], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(steps.len()))?;
+    for step in steps {
+        let mut value = serde_json::to_value(step).map_err(serde::ser::Error::custom)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("description".into(), step.to_string().into());
+        }
+        seq.serialize_element(&value)?;
+    }
+    seq.end()
+}

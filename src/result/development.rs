@@ -1,0 +1,29 @@
+//! What only the development stage reports.
+
+use serde::{Deserialize, Serialize};
+
+use crate::odoo::result::LogResult;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DevDetail {
+    /// The shard this run tested (`--shard K/N`): hosts report each shard on its own.
+    #[serde(default)]
+    pub shard: Option<crate::plan::Shard>,
+    #[serde(default)]
+    pub tested: Vec<String>,
+    #[serde(default)]
+    pub installed: Vec<String>,
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub template: Option<TemplateInfo>,
+    /// What the Odoo log said, when Odoo ran.
+    #[serde(default)]
+    pub log: Option<LogResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TemplateInfo {
+    pub name: String,
+    pub hit: bool,
+}

@@ -1,0 +1,309 @@
+//! The one place an Odoo command line is built: connection, addons path and data dir, the
+//! modules to install or update, tests, demo data, and how long it may run. Each stage
+//! says *what* it wants (a test run, an update, a server, `neutralize`); the flags, their
+//! order and the stage's timeout come from here, so no stage can drift from another.
+
+use crate::addons::Series;
+use crate::config::Stage;
+use crate::db::PgServer;
+use crate::executor::{Executor, Invocation};
+use crate::project::Project;
+
+/// Whether the database gets demo data. Odoo 18 and before load demo data unless told
+/// not to, Odoo 19+ only when told to: the flags differ by series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Demo {
+    With,
+    Without,
+}
+
+/// One Odoo command, described; [`OdooCommand::args`] renders it.
+#[derive(Debug, Clone)]
+pub struct OdooCommand {
+    stage: Stage,
+    subcommand: Option<&'static str>,
+    database: String,
+    install: Vec<String>,
+    update: Vec<String>,
+    test_tags: Option<String>,
+    once: bool,
+    demo: Option<Demo>,
+    skip_auto_install: bool,
+    http_port: Option<u16>,
+}
+
+impl OdooCommand {
+    /// A command of `stage` on `database`; by itself it would serve it.
+    pub fn on(stage: Stage, database: &str) -> OdooCommand {
+        OdooCommand {
+            stage,
+            subcommand: None,
+            database: database.to_string(),
+            install: Vec::new(),
+            update: Vec::new(),
+            test_tags: None,
+            once: false,
+            demo: None,
+            skip_auto_install: false,
+            http_port: None,
+        }
+    }
+
+    /// `odoo neutralize` (16.0+): the subcommand comes before the flags.
+    pub fn neutralize(stage: Stage, database: &str) -> OdooCommand {
+        OdooCommand {
+            subcommand: Some("neutralize"),
+            ..OdooCommand::on(stage, database)
+        }
+    }
+
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+
+    pub fn install(mut self, modules: &[String]) -> Self {
+        self.install = modules.to_vec();
+        self
+    }
+
+    pub fn update(mut self, modules: &[String]) -> Self {
+        self.update = modules.to_vec();
+        self
+    }
+
+    pub fn test_tags(mut self, tags: impl Into<String>) -> Self {
+        self.test_tags = Some(tags.into());
+        self
+    }
+
+    /// Run to the end and stop: one process, no cron thread, so nothing runs beside the
+    /// install and the log has one writer.
+    pub fn once(mut self) -> Self {
+        self.once = true;
+        self
+    }
+
+    pub fn demo(mut self, demo: Demo) -> Self {
+        self.demo = Some(demo);
+        self
+    }
+
+    /// With demo data on 17 and before, modules that would auto-install do not (a template
+    /// holds only what was asked for).
+    pub fn skip_auto_install(mut self) -> Self {
+        self.skip_auto_install = true;
+        self
+    }
+
+    pub fn serve_on(mut self, port: u16) -> Self {
+        self.http_port = Some(port);
+        self
+    }
+
+    /// The arguments after `odoo`. The password is never among them: it goes in
+    /// `PGPASSWORD` (see [`OdooCommand::invocation`]).
+    pub fn args(&self, server: &PgServer, executor: &dyn Executor, series: Series) -> Vec<String> {
+        let mut args: Vec<String> = self.subcommand.iter().map(|s| s.to_string()).collect();
+        args.extend(connection_args(server, executor, &self.database));
+        args.extend(self.work_args(series));
+        args
+    }
+
+    /// What the command does, after the connection flags.
+    fn work_args(&self, series: Series) -> Vec<String> {
+        let mut args = Vec::new();
+        if !self.update.is_empty() {
+            args.extend(["-u".into(), self.update.join(",")]);
+        }
+        if !self.install.is_empty() {
+            args.extend(["-i".into(), self.install.join(",")]);
+        }
+        if let Some(tags) = &self.test_tags {
+            args.extend(["--test-tags".into(), tags.clone()]);
+        }
+        if self.once {
+            args.extend(
+                [
+                    "--stop-after-init",
+                    "--workers",
+                    "0",
+                    "--max-cron-threads",
+                    "0",
+                ]
+                .map(String::from),
+            );
+        }
+        args.extend(demo_args(self.demo, series, self.skip_auto_install));
+        if let Some(port) = self.http_port {
+            args.extend(["--http-port".into(), port.to_string()]);
+        }
+        args
+    }
+
+    /// What the executor runs: the arguments, the environment (the stage's variables and
+    /// the database password) and the stage's timeout.
+    pub fn invocation(
+        &self,
+        project: &Project,
+        server: &PgServer,
+        executor: &dyn Executor,
+    ) -> anyhow::Result<Invocation> {
+        Ok(Invocation {
+            args: self.args(server, executor, project.addons.series),
+            env: environment(project, server, self.stage)?,
+            timeout: project.config.odoo_timeout(self.stage),
+        })
+    }
+
+    /// The command as the plan and the terminal show it: without the connection flags.
+    pub fn describe(&self, series: Series) -> String {
+        let mut words = vec!["odoo".to_string()];
+        words.extend(self.subcommand.map(String::from));
+        words.extend(self.work_args(series).into_iter().map(|a| {
+            if a.is_empty() {
+                "(none)".to_string()
+            } else {
+                a
+            }
+        }));
+        words.join(" ")
+    }
+}
+
+fn demo_args(demo: Option<Demo>, series: Series, skip_auto_install: bool) -> Vec<String> {
+    let by_default = series.demo_by_default();
+    let mut out: Vec<String> = match demo {
+        Some(Demo::With) if !by_default => vec!["--with-demo".into()],
+        Some(Demo::Without) if by_default => vec!["--without-demo=all".into()],
+        _ => Vec::new(),
+    };
+    if skip_auto_install && !by_default {
+        out.push("--skip-auto-install".into());
+    }
+    out
+}
+
+/// The environment of every Odoo run: the stage's variables, resolved, and the
+/// connection's secrets (never on the command line).
+fn environment(
+    project: &Project,
+    server: &PgServer,
+    stage: Stage,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut out = Vec::new();
+    for (key, value) in project.config.stage_env(stage) {
+        let v = project
+            .config
+            .resolve(&format!("{}.env.{key}", stage.as_str()), &value, &env)?;
+        out.push((key, v));
+    }
+    if let Some(p) = &server.password {
+        out.push(("PGPASSWORD".into(), p.clone()));
+    }
+    if let Some(cert) = &server.tls.root_cert {
+        out.push(("PGSSLROOTCERT".into(), cert.display().to_string()));
+    }
+    Ok(out)
+}
+
+/// The connection and path flags every Odoo run gets.
+fn connection_args(server: &PgServer, executor: &dyn Executor, database: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "-d".into(),
+        database.into(),
+        "--db_host".into(),
+        server.host.clone(),
+        "--db_port".into(),
+        server.port.to_string(),
+        "-r".into(),
+        server.user.clone(),
+        // Empty: whatever an image's config file says (18.0's holds `db_password =
+        // $DB_PASSWORD` until its entrypoint fills it), Odoo then leaves the password to
+        // libpq, which reads `PGPASSWORD`.
+        "--db_password=".into(),
+        "--addons-path".into(),
+        executor.addons_paths().join(","),
+        "-D".into(),
+        executor.data_dir(),
+    ];
+    // Odoo passes its own `db_sslmode` (default `prefer`) to libpq, over PGSSLMODE.
+    if !server.tls.is_default() {
+        args.extend(["--db_sslmode".into(), server.tls.mode.as_str().into()]);
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::{ExecError, Outcome};
+
+    struct Paths;
+
+    impl Executor for Paths {
+        fn run(&self, _: &Invocation, _: &mut dyn FnMut(&[u8])) -> Result<Outcome, ExecError> {
+            Err(ExecError::Other("not run in this test".into()))
+        }
+        fn addons_paths(&self) -> Vec<String> {
+            vec!["/mnt/a".into(), "/mnt/b".into()]
+        }
+        fn data_dir(&self) -> String {
+            "/var/lib/odoo".into()
+        }
+        fn identity(&self) -> String {
+            "paths".into()
+        }
+    }
+
+    fn server() -> PgServer {
+        PgServer::from_given_url("postgresql://odoo:s3cret@db.example:5433/postgres").unwrap()
+    }
+
+    fn series(text: &str) -> Series {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_update_names_modules_runs_once_and_never_carries_the_password() {
+        let command = OdooCommand::on(Stage::Production, "prod")
+            .update(&["a".into(), "b".into()])
+            .install(&["c".into()])
+            .once()
+            .demo(Demo::Without);
+        let args = command.args(&server(), &Paths, series("17.0"));
+        assert_eq!(
+            args.join(" "),
+            "-d prod --db_host db.example --db_port 5433 -r odoo --db_password= \
+             --addons-path /mnt/a,/mnt/b -D /var/lib/odoo -u a,b -i c --stop-after-init --workers 0 --max-cron-threads 0 \
+             --without-demo=all"
+        );
+        assert!(!args.iter().any(|a| a.contains("s3cret")));
+    }
+
+    #[test]
+    fn demo_flags_follow_the_series_default() {
+        let dev = OdooCommand::on(Stage::Development, "t").demo(Demo::With);
+        let prod = OdooCommand::on(Stage::Production, "p").demo(Demo::Without);
+        // 17 loads demo data by default, 19 does not.
+        assert_eq!(dev.describe(series("17.0")), "odoo");
+        assert_eq!(dev.describe(series("19.0")), "odoo --with-demo");
+        assert_eq!(prod.describe(series("17.0")), "odoo --without-demo=all");
+        assert_eq!(prod.describe(series("19.0")), "odoo");
+    }
+
+    #[test]
+    fn neutralize_is_a_subcommand_before_the_flags() {
+        let args =
+            OdooCommand::neutralize(Stage::Staging, "stg").args(&server(), &Paths, series("18.0"));
+        assert_eq!(&args[..3], ["neutralize", "-d", "stg"]);
+    }
+
+    #[test]
+    fn a_server_listens_on_its_port_and_does_not_stop() {
+        let text = OdooCommand::on(Stage::Staging, "stg")
+            .serve_on(8070)
+            .describe(series("18.0"));
+        assert_eq!(text, "odoo --http-port 8070");
+    }
+}

@@ -1,0 +1,434 @@
+//! The production stage: one deploy at a time (an advisory lock, under which the plan's
+//! module changes are confirmed against the database), the commit's image, a pre-deploy
+//! snapshot, then the release ([`release::Sequence`]: update, start beside the old release,
+//! health, switch, settle, stop the old) — and on any failure the snapshot and the previous
+//! release put back. `docs/production.md` describes the sequence.
+//!
+//! The result (steps with status, output and timings) is written by the reporters and kept
+//! on the deployment's snapshot in PostgreSQL: the history lives where production's state
+//! lives, not in a file of ours.
+
+pub mod release;
+pub mod target;
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::schema::UpdateMode;
+use crate::db::{self, PgServer};
+use crate::executor::bluegreen::Colour;
+use crate::odoo::Colour as BuildColour;
+use crate::plan::updates::{self, ModuleChanges};
+use crate::plan::{Plan, StepKind};
+use crate::project::Project;
+use crate::result::production::{ProductionDetail, Trigger};
+use crate::result::{now_rfc3339, Detail, Reporter, StageResult};
+use crate::snapshots;
+use crate::stages::runner::Runner;
+use crate::targets::production_source;
+
+pub use target::{engine_files, production_engine, snapshots_dir, standalone_engine_files};
+
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    pub output: PathBuf,
+    pub cache_dir: PathBuf,
+    pub no_wait: bool,
+    pub trigger: Trigger,
+}
+
+/// The container of one colour of a production: scoped by project, readable, and unique
+/// per exact database name (`acme_prod`, `acme.prod` and `Acme-Prod` slug alike).
+pub fn release_name(scope: &str, database: &str, colour: Colour) -> String {
+    format!(
+        "odoo-ci-{scope}-{}-{}-{}",
+        crate::names::slug(database, '-', 24),
+        crate::names::short_hash(&[database]),
+        colour.as_str()
+    )
+}
+
+fn deployment_id(plan: &Plan) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(nanos.to_le_bytes());
+    h.update(std::process::id().to_le_bytes());
+    h.update(plan.commit.as_deref().unwrap_or_default().as_bytes());
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("d-{}-{hex}", &now_rfc3339()[..10].replace('-', ""))
+}
+
+/// A record that says red until the deployment proves otherwise.
+fn begin(plan: &Plan, trigger: Trigger, database: &str) -> (StageResult, ProductionDetail) {
+    let detail = ProductionDetail {
+        id: deployment_id(plan),
+        trigger,
+        database: database.to_string(),
+        message: None,
+        author: None,
+        image: plan.image.clone(),
+        previous_image: None,
+        snapshot: None,
+        active_colour: None,
+        rolled_back: false,
+        changes: ModuleChanges::default(),
+    };
+    let result = StageResult::begin(&plan.branch, None, Detail::Production(detail.clone()));
+    (result, detail)
+}
+
+/// Deploys the plan's commit; whatever stops it makes the result red, says why, and — once
+/// the snapshot is taken — puts production back.
+pub fn deploy(
+    project: &Project,
+    plan: &Plan,
+    opts: &DeployOptions,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<StageResult> {
+    crate::cancel::install();
+    run_recorded(
+        project,
+        plan,
+        opts.trigger,
+        reporter,
+        |result, detail| {
+            result.commit = plan.commit.clone();
+            detail.message = project.commit.as_ref().map(|c| c.summary.clone());
+            detail.author = project.commit.as_ref().map(|c| c.author.clone());
+            detail.changes = plan.changes.clone();
+        },
+        |target, runner, detail| deploy_steps(project, plan, opts, target, runner, detail),
+    )
+}
+
+/// A production run recorded as a deployment: red until its steps succeed, then closed
+/// onto its snapshot (deploy and rollback alike).
+fn run_recorded(
+    project: &Project,
+    plan: &Plan,
+    trigger: Trigger,
+    reporter: &mut dyn Reporter,
+    prepare: impl FnOnce(&mut StageResult, &mut ProductionDetail),
+    steps: impl FnOnce(
+        (crate::executor::docker::Engine, PgServer),
+        &mut Runner<'_>,
+        &mut ProductionDetail,
+    ) -> anyhow::Result<()>,
+) -> anyhow::Result<StageResult> {
+    let started = Instant::now();
+    let (server, database) = production_source(&project.config)?;
+    let engine = production_engine(project)?;
+    let (mut result, mut detail) = begin(plan, trigger, &database);
+    prepare(&mut result, &mut detail);
+    let mut runner = Runner::new(plan, reporter);
+    match steps((engine, server.clone()), &mut runner, &mut detail) {
+        Ok(()) => result.colour = BuildColour::Green,
+        Err(e) => result.reasons.insert(0, format!("{e:#}")),
+    }
+    runner.finish(&mut result);
+    close(&mut result, detail, &server, started);
+    Ok(result)
+}
+
+fn deploy_steps(
+    project: &Project,
+    plan: &Plan,
+    opts: &DeployOptions,
+    (engine, server): (crate::executor::docker::Engine, PgServer),
+    runner: &mut Runner<'_>,
+    detail: &mut ProductionDetail,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.output)?;
+    let database = detail.database.clone();
+    let hashes = (plan.update_mode == UpdateMode::Hash)
+        .then(|| crate::addons::content_hash::of_all(&project.addons));
+    let _lock = runner.run(StepKind::Lock, |_| {
+        let lock = target::lock(&server, &database, opts.no_wait)?;
+        confirm_plan(&server, &database, project, plan, hashes.as_ref())?;
+        Ok((
+            lock,
+            format!("deploy lock on `{database}`; its modules are as planned"),
+        ))
+    })?;
+    let mut target = target::Target::resolve(
+        project,
+        engine,
+        server,
+        &database,
+        &opts.output,
+        &opts.cache_dir,
+    )?;
+    let executor = runner.run(StepKind::Build, |_| {
+        let ex = target.build(plan, &opts.cache_dir)?;
+        Ok((ex, format!("image {}", plan.image)))
+    })?;
+    target.engine = Some(engine_files(&executor.docker, &plan.image));
+    let bg = target.blue_green(&executor.docker);
+    bg.ensure_network()?;
+    let previous = bg.active()?;
+    detail.previous_image = previous.as_ref().map(|r| r.image.clone());
+    // The snapshot holds production as the serving release left it: that release's commit,
+    // not the one being deployed.
+    let serving_commit = previous
+        .as_ref()
+        .and_then(|r| r.labels.get("odoo-ci.commit"))
+        .filter(|c| !c.is_empty())
+        .cloned();
+    let snapshot = runner.run(StepKind::Snapshot, |_| {
+        let record = serde_json::to_value(&*detail).ok();
+        let name = target.snapshot(record, serving_commit, "pre-deploy")?;
+        Ok((name.clone(), format!("snapshot {name}")))
+    })?;
+    detail.snapshot = Some(snapshot.clone());
+    let sequence = release::Sequence {
+        target: &target,
+        executor: &executor,
+        bg: &bg,
+        previous: previous.as_ref(),
+        changes: &plan.changes,
+        hashes: hashes.as_ref(),
+    };
+    if let Err(e) = sequence.run(runner, detail) {
+        let why = format!("{e:#}");
+        roll_back(runner, &target, &bg, previous.as_ref(), &snapshot, detail)?;
+        anyhow::bail!("{why} — rolled back to snapshot `{snapshot}`");
+    }
+    runner.run(StepKind::Prune, |_| {
+        let keep = (project.config.file.production.snapshots.keep as usize).max(1);
+        let files = target.snapshot_files()?;
+        let dropped = snapshots::prune(&target.server, &database, keep, files.as_ref())?;
+        Ok(((), format!("dropped {}", dropped.len())))
+    })
+}
+
+/// Under the lock: the database still has what the plan read, so the plan's update list
+/// still holds. Another deploy in between would make it stale.
+fn confirm_plan(
+    server: &PgServer,
+    database: &str,
+    project: &Project,
+    plan: &Plan,
+    hashes: Option<&std::collections::BTreeMap<String, String>>,
+) -> anyhow::Result<()> {
+    let mut conn = server.connect(database)?;
+    let installed = db::installed_modules(&mut conn)?;
+    let mut now = updates::changes(&project.addons, &installed, &plan.addons.selected);
+    if let Some(hashes) = hashes {
+        let stored = db::addon_hashes::stored(&mut conn, hashes.keys())?;
+        updates::add_content_changes(&mut now, &installed, hashes, &stored);
+    }
+    updates::confirm(&plan.changes, &now, database).map_err(anyhow::Error::msg)
+}
+
+/// The plan's failure step: the snapshot back, and the previous release serving again.
+fn roll_back(
+    runner: &mut Runner<'_>,
+    target: &target::Target<'_>,
+    bg: &crate::executor::bluegreen::BlueGreen<'_>,
+    previous: Option<&crate::executor::bluegreen::Release>,
+    snapshot: &str,
+    detail: &mut ProductionDetail,
+) -> anyhow::Result<()> {
+    detail.rolled_back = true;
+    let check = &target.project.config.file.production.health_check;
+    runner.recover(StepKind::Rollback, |_| {
+        target.restore(snapshot)?;
+        let mut out = format!("restored `{}` from `{snapshot}`", target.database);
+        if let Some(old) = previous {
+            // Its database connections were ended by the restore: restart it, give it the
+            // alias back, and check it serves.
+            bg.restart(&old.id)?;
+            bg.set_alias(&old.id, true)?;
+            crate::health::wait_for_200(
+                &mut || bg.http_status(&old.id, target::HTTP_PORT, &check.path),
+                &check.path,
+                std::time::Duration::from_secs(check.timeout_secs),
+                &mut || None,
+            )
+            .map_err(|e| anyhow::anyhow!("the previous release did not come back: {e}"))?;
+            detail.active_colour = Some(old.colour);
+            out.push_str(&format!(
+                "; {} ({}) serves again",
+                old.name,
+                old.colour.as_str()
+            ));
+        }
+        Ok(((), out))
+    })
+}
+
+/// `odoo-ci rollback --to KEY`: production's database and filestore back to a snapshot
+/// (by name, or a deployment's pre-deploy snapshot), served by the image that served then.
+/// Itself a recorded deployment (trigger `rollback`) with its own pre-rollback snapshot, so
+/// a rollback that fails is undone like any deploy.
+pub fn rollback_to(
+    project: &Project,
+    plan: &Plan,
+    opts: &DeployOptions,
+    key: &str,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<StageResult> {
+    run_recorded(
+        project,
+        plan,
+        Trigger::Rollback,
+        reporter,
+        |_, detail| detail.message = Some(format!("rollback to {key}")),
+        |target, runner, detail| rollback_steps(project, opts, key, target, runner, detail),
+    )
+}
+
+fn rollback_steps(
+    project: &Project,
+    opts: &DeployOptions,
+    key: &str,
+    (engine, server): (crate::executor::docker::Engine, PgServer),
+    runner: &mut Runner<'_>,
+    detail: &mut ProductionDetail,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.output)?;
+    let database = detail.database.clone();
+    let _lock = runner.run(StepKind::Lock, |_| {
+        let lock = target::lock(&server, &database, opts.no_wait)?;
+        Ok((lock, format!("deploy lock on `{database}`")))
+    })?;
+    let mut target = target::Target::resolve(
+        project,
+        engine,
+        server.clone(),
+        &database,
+        &opts.output,
+        &opts.cache_dir,
+    )?;
+    let mut admin = server.connect("postgres")?;
+    let chosen = snapshots::find(&mut admin, &database, key)?;
+    let recorded: Option<ProductionDetail> = chosen
+        .record
+        .deployment
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok());
+    let docker = target.docker_engine.connect()?;
+    let bg = target.blue_green(&docker);
+    let previous = bg.active()?;
+    let image = match &recorded {
+        // A deployment's snapshot is served by the image that served when it was taken.
+        Some(d) => d.previous_image.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "`{}` was taken before odoo-ci's first release of `{database}`: no image of that time is known, and today's would run old data on new code; nothing was touched",
+                chosen.name
+            )
+        })?,
+        // A manual snapshot: the image serving now, as the step says.
+        None => previous.as_ref().map(|p| p.image.clone()).ok_or_else(|| {
+            anyhow::anyhow!("no image to run: the snapshot records none and nothing is serving")
+        })?,
+    };
+    target.engine = Some(engine_files(&docker, &image));
+    detail.image = image.clone();
+    detail.previous_image = previous.as_ref().map(|p| p.image.clone());
+    let executor = target.executor_for(&docker, &image);
+    let safety = runner.run(StepKind::Snapshot, |_| {
+        let name = target.snapshot(serde_json::to_value(&*detail).ok(), None, "pre-rollback")?;
+        Ok((name.clone(), format!("snapshot {name}")))
+    })?;
+    detail.snapshot = Some(safety.clone());
+    runner.run(StepKind::Restore, |_| {
+        target.restore(&chosen.name)?;
+        Ok(((), format!("restored `{database}` from `{}`", chosen.name)))
+    })?;
+    let nothing = ModuleChanges::default();
+    let sequence = release::Sequence {
+        target: &target,
+        executor: &executor,
+        bg: &bg,
+        previous: previous.as_ref(),
+        changes: &nothing,
+        hashes: None,
+    };
+    if let Err(e) = sequence.run(runner, detail) {
+        let why = format!("{e:#}");
+        roll_back(runner, &target, &bg, previous.as_ref(), &safety, detail)?;
+        anyhow::bail!("{why} — production put back as it was before the rollback");
+    }
+    Ok(())
+}
+
+/// Closes the record: it goes onto its snapshot (the history); the reporters write it out.
+fn close(result: &mut StageResult, detail: ProductionDetail, server: &PgServer, started: Instant) {
+    result.total_ms = started.elapsed().as_millis() as u64;
+    let snapshot = detail.snapshot.clone();
+    let database = detail.database.clone();
+    result.detail = Detail::Production(detail);
+    if let Some(snap) = snapshot {
+        if let Ok(mut admin) = server.connect("postgres") {
+            if let Ok(mut found) = snapshots::find(&mut admin, &database, &snap) {
+                found.record.deployment = serde_json::to_value(&*result).ok();
+                let _ = snapshots::save_record(&mut admin, &snap, &found.record);
+            }
+        }
+    }
+}
+
+/// The deployment history, newest first: the results kept on the snapshots. A record
+/// written before results named their stage is production's.
+pub fn history(server: &PgServer, database: &str) -> anyhow::Result<Vec<StageResult>> {
+    let mut admin = server.connect("postgres")?;
+    let mut out: Vec<StageResult> = snapshots::list(&mut admin, database)?
+        .into_iter()
+        .filter_map(|s| s.record.deployment)
+        .filter_map(|mut v| {
+            if let Some(map) = v.as_object_mut() {
+                map.entry("stage").or_insert_with(|| "production".into());
+            }
+            serde_json::from_value(v).ok()
+        })
+        .filter(|r: &StageResult| matches!(r.detail, Detail::Production(_)))
+        .collect();
+    out.reverse();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_names_differ_by_exact_database_and_project() {
+        let names: Vec<String> = ["acme_prod", "acme.prod", "Acme-Prod"]
+            .iter()
+            .map(|db| release_name("p-12345678", db, Colour::Blue))
+            .collect();
+        assert!(names[0] != names[1] && names[1] != names[2] && names[0] != names[2]);
+        assert_ne!(
+            release_name("a-11111111", "prod", Colour::Blue),
+            release_name("b-22222222", "prod", Colour::Blue)
+        );
+        assert!(
+            names[0].starts_with("odoo-ci-p-12345678-acme-prod-") && names[0].ends_with("-blue")
+        );
+    }
+
+    #[test]
+    fn a_record_from_before_results_named_their_stage_reads_as_production() {
+        let mut v = serde_json::json!({
+            "id": "d-20260101-abcd", "trigger": "push", "database": "prod",
+            "branch": "main", "colour": "green", "reasons": [], "steps": []
+        });
+        v.as_object_mut()
+            .unwrap()
+            .entry("stage")
+            .or_insert_with(|| "production".into());
+        let r: StageResult = serde_json::from_value(v).unwrap();
+        assert!(matches!(r.detail, Detail::Production(ref d) if d.id == "d-20260101-abcd"));
+    }
+}

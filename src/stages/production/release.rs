@@ -1,0 +1,224 @@
+//! The blue/green sequence, as a state machine: each planned step moves a release from one
+//! phase to the next, and a failure undoes exactly what its phase holds (see
+//! `docs/production.md`). Restoring the snapshot and the previous release is the caller's
+//! rollback step.
+
+use std::time::Duration;
+
+use crate::config::Stage;
+use crate::executor::bluegreen::{self, BlueGreen, Colour, Reach};
+use crate::executor::docker::DockerExecutor;
+use crate::plan::updates::ModuleChanges;
+use crate::plan::StepKind;
+use crate::result::production::ProductionDetail;
+use crate::stages::odoo_command::{Demo, OdooCommand};
+use crate::stages::runner::Runner;
+use crate::stages::runtime::run_to_end;
+
+use super::target::{Target, HTTP_PORT};
+
+/// Where the new release stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Not running: nothing of it to remove.
+    NotStarted,
+    /// Running beside the old release, which still serves.
+    Running { id: String },
+    /// The alias points at it; the old release is idle.
+    Serving { id: String },
+    /// Serving, watched, and the old release is stopped.
+    Done,
+}
+
+/// One release of production: the changes to make, the image to run, beside what serves.
+pub struct Sequence<'a, 'd> {
+    pub target: &'a Target<'a>,
+    pub executor: &'a DockerExecutor,
+    pub bg: &'a BlueGreen<'d>,
+    pub previous: Option<&'a bluegreen::Release>,
+    pub changes: &'a ModuleChanges,
+    /// `update_mode: hash`: the content hashes to store once updated.
+    pub hashes: Option<&'a std::collections::BTreeMap<String, String>>,
+}
+
+impl Sequence<'_, '_> {
+    /// Runs update, start, health, switch, settle and stop-old; on failure, undoes what
+    /// the phase reached holds and returns the error.
+    pub fn run(
+        &self,
+        runner: &mut Runner<'_>,
+        detail: &mut ProductionDetail,
+    ) -> anyhow::Result<()> {
+        let mut phase = Phase::NotStarted;
+        let outcome = self.advance(runner, detail, &mut phase);
+        if outcome.is_err() {
+            self.undo(&phase, detail);
+        }
+        outcome
+    }
+
+    fn advance(
+        &self,
+        runner: &mut Runner<'_>,
+        detail: &mut ProductionDetail,
+        phase: &mut Phase,
+    ) -> anyhow::Result<()> {
+        self.update(runner)?;
+        let colour = self
+            .previous
+            .map(|p| p.colour.other())
+            .unwrap_or(Colour::Blue);
+        let name = super::release_name(&self.target.project.scope, &self.target.database, colour);
+        let id = runner.run(StepKind::Start, |_| self.start(&name, colour, &detail.id))?;
+        *phase = Phase::Running { id: id.clone() };
+        runner.run(StepKind::Health, |_| self.health(&id))?;
+        runner.run(StepKind::Switch, |_| {
+            self.bg.switch(self.previous.map(|p| p.id.as_str()), &id)?;
+            Ok(((), format!("alias `{}` → {name}", self.bg.alias)))
+        })?;
+        *phase = Phase::Serving { id: id.clone() };
+        detail.active_colour = Some(colour);
+        runner.run(StepKind::Settle, |_| self.settle(&id))?;
+        self.save_server_log(&id);
+        match self.previous {
+            Some(old) => runner.run(StepKind::StopOld, |_| {
+                self.bg.remove(&old.id)?;
+                Ok((
+                    (),
+                    format!("removed {} ({})", old.name, old.colour.as_str()),
+                ))
+            })?,
+            None => runner.skip(StepKind::StopOld, "no previous release")?,
+        }
+        *phase = Phase::Done;
+        Ok(())
+    }
+
+    /// What a failure in `phase` leaves to clean: the new release, if it runs.
+    fn undo(&self, phase: &Phase, detail: &mut ProductionDetail) {
+        match phase {
+            Phase::Running { id } | Phase::Serving { id } => {
+                let _ = self.bg.remove(id);
+                detail.active_colour = self.previous.map(|p| p.colour);
+            }
+            Phase::NotStarted | Phase::Done => {}
+        }
+    }
+
+    fn update(&self, runner: &mut Runner<'_>) -> anyhow::Result<()> {
+        let t = self.target;
+        let project = t.project;
+        if self.changes.is_empty() {
+            runner.skip(StepKind::Update, "no addon to update or install")?;
+        } else {
+            runner.run(StepKind::Update, |_| {
+                let command = OdooCommand::on(Stage::Production, &t.database)
+                    .update(&self.changes.update_names())
+                    .install(&self.changes.install)
+                    .once()
+                    .demo(Demo::Without);
+                let log = run_to_end(
+                    self.executor,
+                    project,
+                    &t.container_server,
+                    &command,
+                    &t.output.join("update.log"),
+                )?;
+                Ok(((), log))
+            })?;
+        }
+        if let Some(hashes) = self.hashes {
+            store_hashes(t, hashes)?;
+        }
+        Ok(())
+    }
+
+    fn start(
+        &self,
+        name: &str,
+        colour: Colour,
+        deployment: &str,
+    ) -> anyhow::Result<(String, String)> {
+        let t = self.target;
+        let inv = OdooCommand::on(Stage::Production, &t.database)
+            .serve_on(HTTP_PORT)
+            .invocation(t.project, &t.container_server, self.executor)?;
+        let labels = std::collections::HashMap::from([
+            (bluegreen::PRODUCTION_LABEL.to_string(), t.database.clone()),
+            (
+                bluegreen::COLOUR_LABEL.to_string(),
+                colour.as_str().to_string(),
+            ),
+            ("odoo-ci.deployment".to_string(), deployment.to_string()),
+            ("odoo-ci.database".to_string(), t.database.clone()),
+            (
+                crate::names::PROJECT_LABEL.to_string(),
+                t.project.scope.clone(),
+            ),
+        ]);
+        let id = self.executor.start_server(name, &inv, &labels)?;
+        Ok((id, format!("{name} ({})", colour.as_str())))
+    }
+
+    fn health(&self, id: &str) -> anyhow::Result<((), String)> {
+        let check = &self.target.project.config.file.production.health_check;
+        let waited = crate::health::wait_for_200(
+            &mut || self.bg.http_status(id, HTTP_PORT, &check.path),
+            &check.path,
+            Duration::from_secs(check.timeout_secs),
+            &mut || self.executor.not_running(id),
+        );
+        match waited {
+            Ok(t) => Ok((
+                (),
+                format!(
+                    "{} answered 200 after {} ms ({})",
+                    check.path,
+                    t.as_millis(),
+                    match self.bg.reach {
+                        Reach::Direct => "from this machine",
+                        Reach::ThroughEngine => "probed inside the container, through the engine",
+                    }
+                ),
+            )),
+            Err(reason) => {
+                self.save_server_log(id);
+                anyhow::bail!("the new release never became healthy: {reason}")
+            }
+        }
+    }
+
+    fn settle(&self, id: &str) -> anyhow::Result<((), String)> {
+        let check = &self.target.project.config.file.production.health_check;
+        std::thread::sleep(Duration::from_secs(check.settle_secs));
+        if let Err(reason) = self.bg.stable(id)? {
+            self.save_server_log(id);
+            anyhow::bail!("after the switch: {reason}");
+        }
+        match self.bg.http_status(id, HTTP_PORT, &check.path) {
+            Ok(200) => Ok((
+                (),
+                format!("healthy {} s after the switch", check.settle_secs),
+            )),
+            other => {
+                self.save_server_log(id);
+                anyhow::bail!("after the switch the health check answered {other:?}")
+            }
+        }
+    }
+
+    fn save_server_log(&self, id: &str) {
+        let logs = self.executor.logs_tail(id, 2000);
+        let _ = std::fs::write(self.target.output.join("server.log"), logs);
+    }
+}
+
+/// `update_mode: hash`: what the next deploy compares with.
+fn store_hashes(
+    t: &Target<'_>,
+    hashes: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let mut conn = t.server.connect(&t.database)?;
+    crate::db::addon_hashes::store(&mut conn, hashes)?;
+    Ok(())
+}

@@ -1,0 +1,176 @@
+//! Where each stage acts, resolved from the config and the environment before anything
+//! runs: production's server, database, filestore and engine; staging's server. One
+//! place, so staging, production and the snapshot commands can never disagree on it.
+
+use std::path::PathBuf;
+
+use crate::config::schema::UpdateMode;
+use crate::config::{Config, PushMode, Stage};
+use crate::db::{self, PgServer};
+use crate::executor::docker::Engine;
+use crate::plan::{Choices, DatabaseFacts, InstalledFacts};
+use crate::project::Project;
+use crate::stages::staging_dbs;
+use crate::style::Style;
+
+/// Production's server and database name, from `production.database`.
+pub fn production_source(config: &Config) -> anyhow::Result<(PgServer, String)> {
+    let template = config.file.production.database.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: `production.database` is not set: staging copies the production database \
+             (e.g. `database: ${{PRODUCTION_DB_URL}}`)",
+            config.path.display()
+        )
+    })?;
+    let env = |k: &str| std::env::var(k).ok();
+    let url = config.resolve("production.database", template, &env)?;
+    let name = db::database_of_url(&url).ok_or_else(|| {
+        anyhow::anyhow!(
+            "`production.database` ({}) names no database: expected postgresql://user:password@host:port/dbname",
+            db::mask_url(&url)
+        )
+    })?;
+    Ok((PgServer::from_given_url(&url)?, name))
+}
+
+/// The host folder of production's filestore, when `production.data_dir` is set.
+pub fn production_filestore(config: &Config, database: &str) -> anyhow::Result<Option<PathBuf>> {
+    let Some(t) = &config.file.production.data_dir else {
+        return Ok(None);
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let dir = config.resolve("production.data_dir", t, &env)?;
+    // Absolute: the engine's helpers and bind mounts need full paths.
+    let dir = std::path::absolute(config.root.join(dir))?;
+    Ok(Some(dir.join("filestore").join(database)))
+}
+
+/// `production.docker_host`, resolved, when the config sets one.
+pub fn production_docker_host(config: &Config) -> anyhow::Result<Option<String>> {
+    let Some(host) = &config.file.production.docker_host else {
+        return Ok(None);
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    Ok(Some(config.resolve(
+        "production.docker_host",
+        host,
+        &env,
+    )?))
+}
+
+/// The server odoo-ci's own databases live on (templates, test databases, staging copies):
+/// `postgres.url`, else the `PG*` variables, else a managed container of `postgres.image`.
+pub fn pg_server(config: &Config) -> anyhow::Result<PgServer> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(url) = &config.file.postgres.url {
+        let url = config.resolve("postgres.url", url, &env)?;
+        return Ok(PgServer::from_given_url(&url)?);
+    }
+    if let Some(server) = PgServer::from_env(&env) {
+        return Ok(server);
+    }
+    if let Some(image) = &config.file.postgres.image {
+        let docker = crate::executor::docker::Engine::from_env()
+            .connect()
+            .map_err(|e| {
+                anyhow::anyhow!("`postgres.image` needs a Docker engine to run {image}: {e}")
+            })?;
+        let server = crate::executor::managed_pg::ensure(
+            &docker,
+            image,
+            std::time::Duration::from_secs(120),
+        )?;
+        eprintln!(
+            "{} managed container {} ({image}) on 127.0.0.1:{}",
+            Style::for_stderr().bold("postgres:"),
+            crate::executor::managed_pg::container_name(image),
+            server.port
+        );
+        return Ok(server);
+    }
+    anyhow::bail!(
+        "no PostgreSQL server: set `postgres.url` or `postgres.image` in {}, or the PGHOST/PGPORT/PGUSER/PGPASSWORD variables",
+        config.path.display()
+    )
+}
+
+/// Where staging's databases live: `postgres.url` when set, else production's server.
+pub fn staging_server(config: &Config, production: &PgServer) -> anyhow::Result<PgServer> {
+    match &config.file.postgres.url {
+        Some(_) => pg_server(config),
+        None => Ok(production.clone()),
+    }
+}
+
+/// What the database a stage will update has installed, for the plan: production's for
+/// production; for staging, the branch's staging database it reuses (`push: update`), else
+/// production's (its copy starts as production is). Development reads nothing.
+pub fn database_facts(project: &Project, stage: Stage, choices: &Choices) -> DatabaseFacts {
+    if stage == Stage::Development {
+        return DatabaseFacts::NotRead;
+    }
+    match read_installed(project, stage, choices) {
+        Ok(facts) => DatabaseFacts::Read(facts),
+        Err(e) => DatabaseFacts::Unavailable(format!("the database could not be read: {e:#}")),
+    }
+}
+
+fn read_installed(
+    project: &Project,
+    stage: Stage,
+    choices: &Choices,
+) -> anyhow::Result<InstalledFacts> {
+    let config = &project.config;
+    let (source, production) = production_source(config)?;
+    let mut facts = InstalledFacts::default();
+    let mut database = production.clone();
+    let mut server = source.clone();
+    if stage == Stage::Staging
+        && choices.push.unwrap_or(config.file.staging.push) == PushMode::Update
+    {
+        let target = staging_server(config, &source)?;
+        let mut admin = target.connect("postgres")?;
+        let all = staging_dbs::list(&mut admin, &project.scope)?;
+        let branch = &project.context.branch;
+        if let Some(reuse) = staging_dbs::of_branch(all, &project.scope, branch).pop() {
+            facts.reuse = Some(reuse.clone());
+            database = reuse;
+            server = target;
+        }
+    }
+    let mut conn = server.connect(&database)?;
+    facts.modules = db::installed_modules(&mut conn)?;
+    let mode = choices
+        .update_mode
+        .unwrap_or(config.file.production.update_mode);
+    if stage == Stage::Production && mode == UpdateMode::Hash {
+        facts.hashes = crate::addons::content_hash::of_all(&project.addons);
+        facts.stored_hashes = db::addon_hashes::stored(&mut conn, facts.hashes.keys())?;
+    }
+    facts.database = database;
+    Ok(facts)
+}
+
+/// Production's Docker engine: `production.docker_host` when set, else `DOCKER_HOST` or the
+/// local socket.
+pub fn production_engine(config: &Config) -> anyhow::Result<Engine> {
+    Ok(match production_docker_host(config)? {
+        Some(host) => Engine::at(&host),
+        None => Engine::from_env(),
+    })
+}
+
+/// Staging's Odoo data dir (its copies' filestores): `staging.data_dir`, else the cache's.
+pub fn staging_data_dir(config: &Config, cache_dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let dir = match &config.file.staging.data_dir {
+        Some(t) => {
+            let env = |k: &str| std::env::var(k).ok();
+            config
+                .root
+                .join(config.resolve("staging.data_dir", t, &env)?)
+        }
+        None => cache_dir.join("data"),
+    };
+    std::fs::create_dir_all(&dir)?;
+    Ok(crate::stages::runtime::absolute(&dir))
+}

@@ -1,0 +1,1 @@
+{'name': 'account', 'version': '1.0', 'depends': ['product'], 'installable': True}

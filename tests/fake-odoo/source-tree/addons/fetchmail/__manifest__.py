@@ -1,0 +1,1 @@
+{'name': 'fetchmail', 'version': '1.0', 'depends': ['mail'], 'installable': True}

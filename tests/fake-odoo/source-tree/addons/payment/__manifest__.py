@@ -1,0 +1,1 @@
+{'name': 'payment', 'version': '1.0', 'depends': ['account'], 'installable': True}

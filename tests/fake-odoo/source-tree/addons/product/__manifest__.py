@@ -1,0 +1,1 @@
+{'name': 'product', 'version': '1.0', 'depends': ['mail'], 'installable': True}

@@ -1,0 +1,1 @@
+{'name': 'stock', 'version': '1.0', 'depends': ['product'], 'installable': True}

@@ -1,0 +1,1 @@
+{'name': 'web', 'version': '1.0', 'depends': ['base'], 'installable': True}

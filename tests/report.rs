@@ -832,3 +832,61 @@ fn gitlab_errors_quote_gitlab_s_message() {
     );
     assert!(!out.stderr.contains("glpat-secret-xyz"));
 }
+
+/// A result whose summary is far over GitHub's limits: failures with long tracebacks.
+fn huge_result(failures: usize) -> Value {
+    let mut result = dev_result("red", failures);
+    for f in result["log"]["failures"].as_array_mut().unwrap() {
+        f["traceback"] = json!(format!(
+            "Traceback (most recent call last):\n{}AssertionError: 6 != 7",
+            "  File \"/mnt/addons/acc_x/tests/test_x.py\", line 10, in test\n".repeat(40)
+        ));
+    }
+    result["log"]["records"] = json!(123_456);
+    result
+}
+
+/// Each fence and `<details>` opened is closed, and the totals come before any block.
+fn assert_cut_between_blocks(md: &str, limit: usize) {
+    assert!(md.len() <= limit, "{} bytes > {limit}", md.len());
+    assert_eq!(md.matches("```").count() % 2, 0, "a code fence left open");
+    assert_eq!(
+        md.matches("<details>").count(),
+        md.matches("</details>").count(),
+        "a <details> left open"
+    );
+    let totals = md.find("123456 log records").expect("the totals are kept");
+    assert!(totals < md.find("###").unwrap(), "the totals come first");
+}
+
+#[test]
+fn summaries_are_cut_between_blocks_under_each_limit_with_the_totals_first() {
+    let api = Api::start();
+    api.accept_check_runs(7);
+    api.mount(Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)));
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &huge_result(400));
+    // An earlier step of the job already wrote to the summary file.
+    let earlier = "x".repeat(300 * 1024);
+    std::fs::write(dir.path().join("step-summary.md"), &earlier).unwrap();
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let completion = api
+        .requests()
+        .iter()
+        .filter(|r| r.method.as_str() == "PATCH")
+        .map(body)
+        .find(|b| b["status"] == "completed")
+        .expect("the run is completed");
+    let summary = completion["output"]["summary"].as_str().unwrap();
+    assert_cut_between_blocks(summary, 65_535);
+
+    let file = std::fs::read_to_string(dir.path().join("step-summary.md")).unwrap();
+    assert!(
+        file.len() <= 1024 * 1024,
+        "{} bytes: over 1 MiB",
+        file.len()
+    );
+    assert_cut_between_blocks(&file[earlier.len()..], 1024 * 1024);
+}

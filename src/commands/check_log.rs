@@ -80,7 +80,7 @@ pub fn run(config_path: &Path, args: &CheckLogArgs) -> anyhow::Result<u8> {
     }
     if let Some(path) = &args.summary {
         // Appended: $GITHUB_STEP_SUMMARY is shared by the whole step.
-        let text = summary::render(&result, "Odoo tests", summary::STEP_SUMMARY_LIMIT);
+        let text = summary::render(&result, "Odoo tests", summary::STEP_SUMMARY_LIMIT, None);
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{truncate, HostEnv, Level, StageReport};
+use super::{HostEnv, Level, StageReport};
 
 /// GitHub shows only this many annotations of each kind per step.
 pub const PER_KIND: usize = 10;
@@ -113,7 +113,11 @@ pub fn write_all(env: &HostEnv, report: &StageReport, output: &Path) {
         let _ = writeln!(stdout, "{line}");
     }
     if let Some(path) = env.var("GITHUB_STEP_SUMMARY") {
-        let text = truncate(&report.summary, STEP_SUMMARY_LIMIT);
+        // The file may already hold an earlier step's text: the runner drops the whole
+        // summary when the file is over the limit, so the room left is what counts.
+        let used = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as usize;
+        let room = STEP_SUMMARY_LIMIT.saturating_sub(used + 1);
+        let text = report.summary(room, env.links().as_ref());
         if let Err(e) = append(path, &format!("{text}\n")) {
             eprintln!("warning: cannot write the step summary {path}: {e}");
         }
@@ -229,15 +233,9 @@ mod tests {
             message: "AssertionError: 1 != 2".into(),
         });
         let report = StageReport {
-            stage: crate::config::Stage::Development,
-            shard: None,
-            tests: None,
-            colour: crate::odoo::Colour::Red,
-            title: "t".into(),
-            summary: String::new(),
             annotations,
-            url: None,
             warnings: 12,
+            ..StageReport::stopped(crate::hosts::Subject::of(crate::config::Stage::Development))
         };
         let cmds = annotation_commands(&report);
         assert_eq!(cmds.len(), 11);

@@ -27,6 +27,8 @@ pub struct Reporter {
     repo: String,
     sha: String,
     target_url: Option<String>,
+    /// Where the summary's `path:line` links point.
+    links: Option<super::Links>,
     checks_allowed: Cell<bool>,
     /// The variable the token came from, to name in an error.
     token_var: &'static str,
@@ -89,6 +91,7 @@ impl Reporter {
             repo,
             sha,
             target_url,
+            links: env.links(),
             checks_allowed: Cell::new(true),
             token_var,
             refused_token: Cell::new(false),
@@ -248,11 +251,15 @@ impl Reporter {
 
     fn complete_run(&self, run: Option<u64>, report: &StageReport) {
         let annotations = annotations_of(report);
+        let links = self.links.as_ref();
         let output = |batch: &[Value], note: Option<&str>| {
-            let mut summary = truncate(&report.summary, GITHUB_SUMMARY_LIMIT);
-            if let Some(note) = note {
-                summary = truncate(&format!("{note}\n\n{summary}"), GITHUB_SUMMARY_LIMIT);
-            }
+            let summary = match note.map(|n| cut_chars(n, 1000)) {
+                Some(note) => format!(
+                    "{note}\n\n{}",
+                    report.summary(GITHUB_SUMMARY_LIMIT - note.len() - 2, links)
+                ),
+                None => report.summary(GITHUB_SUMMARY_LIMIT, links),
+            };
             json!({
                 "title": cut_chars(&report.title, 1000),
                 "summary": summary,

@@ -81,14 +81,17 @@ pub struct StageReport {
     pub colour: Colour,
     /// One line: "12 tests passed", "3 failed", "deployed d-…".
     pub title: String,
-    /// Markdown.
-    pub summary: String,
+    /// The commit the result is about (`None` for one written before results had it).
+    pub commit: Option<String>,
     pub annotations: Vec<Annotation>,
     /// The staging or production URL.
     pub url: Option<String>,
     pub warnings: u64,
     /// Development: the test counts.
     pub tests: Option<crate::odoo::result::TestCounts>,
+    /// The result shown; `None` when the stage stopped before it had one.
+    #[serde(skip)]
+    result: Option<Box<StageResult>>,
 }
 
 impl StageReport {
@@ -141,10 +144,8 @@ impl StageReport {
         };
         StageReport {
             title: title(result, log, warnings),
-            summary: crate::report::summary::render_result(
-                result,
-                crate::report::summary::STEP_SUMMARY_LIMIT,
-            ),
+            commit: result.commit.clone(),
+            result: Some(Box::new(result.clone())),
             url,
             stage,
             shard,
@@ -152,6 +153,37 @@ impl StageReport {
             annotations,
             warnings,
             tests: log.map(|l| l.tests),
+        }
+    }
+
+    /// A stage that stopped before it had a result (an early error, a panic): red.
+    pub fn stopped(subject: Subject) -> StageReport {
+        StageReport {
+            stage: subject.stage,
+            shard: subject.shard,
+            colour: Colour::Red,
+            title: "odoo-ci stopped before the stage had a result: see the job log".to_string(),
+            commit: None,
+            annotations: Vec::new(),
+            url: None,
+            warnings: 0,
+            tests: None,
+            result: None,
+        }
+    }
+
+    /// The Markdown summary, at most `limit` bytes, cut only between whole blocks;
+    /// `path:line` linked when `links` says where files are seen on the host.
+    pub fn summary(&self, limit: usize, links: Option<&Links>) -> String {
+        match &self.result {
+            Some(result) => crate::report::summary::render_result(result, limit, links),
+            None => truncate(
+                &format!(
+                    "## odoo-ci / {}: stopped\n\nThe stage stopped before it had a result; the job log says why.\n",
+                    self.subject()
+                ),
+                limit,
+            ),
         }
     }
 
@@ -210,7 +242,7 @@ fn title(
     }
 }
 
-pub use crate::report::summary::truncate;
+pub use crate::report::summary::{truncate, Links};
 
 /// Where the run happens, and how to reach the host's API.
 #[derive(Debug, Clone)]
@@ -230,6 +262,24 @@ impl HostEnv {
             repository: ctx.repository.clone(),
             vars: std::env::vars().collect(),
         }
+    }
+
+    /// Where the repository's files are seen at the reported commit, for links.
+    pub fn links(&self) -> Option<Links> {
+        let sha = self.sha.as_deref()?;
+        let base = match self.provider {
+            Provider::Github => format!(
+                "{}/{}/blob/{sha}",
+                self.var("GITHUB_SERVER_URL")?.trim_end_matches('/'),
+                self.repository.as_deref()?
+            ),
+            Provider::Gitlab => format!(
+                "{}/-/blob/{sha}",
+                self.var("CI_PROJECT_URL")?.trim_end_matches('/')
+            ),
+            Provider::Local => return None,
+        };
+        Some(Links { blob_base: base })
     }
 
     pub fn var(&self, name: &str) -> Option<&str> {
@@ -311,20 +361,7 @@ pub struct Started {
 /// Closes what [`start`] opened when the stage stopped before it had a result (an early
 /// error, a panic): the check run completes as failed, the status turns failed.
 pub fn abandon(env: &HostEnv, started: Started, subject: Subject) {
-    let stage = subject.stage;
-    let report = StageReport {
-        stage,
-        shard: subject.shard,
-        colour: Colour::Red,
-        title: "odoo-ci stopped before the stage had a result: see the job log".to_string(),
-        summary: format!(
-            "## odoo-ci / {stage}: stopped\n\nThe stage stopped before it had a result; the job log says why.\n"
-        ),
-        annotations: Vec::new(),
-        url: None,
-        warnings: 0,
-        tests: None,
-    };
+    let report = StageReport::stopped(subject);
     match env.provider {
         Provider::Github => {
             if let Some((reporter, run)) = started.github {

@@ -24,7 +24,7 @@ impl Files {
         )?;
         std::fs::write(
             self.dir.join("summary.md"),
-            super::summary::render_result(result, super::summary::STEP_SUMMARY_LIMIT),
+            super::summary::render_result(result, super::summary::STEP_SUMMARY_LIMIT, None),
         )?;
         if let Detail::Development(d) = &result.detail {
             if let Some(log) = &d.log {

@@ -1,6 +1,8 @@
-//! The Markdown summary: failures first (with file:line), problems, warnings grouped and
-//! counted, totals; cut to a byte limit (GitHub step summaries take at most 1 MiB, check
-//! run summaries 65,535 characters) with a note saying so.
+//! The Markdown summary: the colour and the totals first, then failures (with file:line,
+//! linked to the file at the commit on the host), problems, warnings grouped and counted.
+//! It is cut to a byte limit (GitHub step summaries take at most 1 MiB, check-run summaries
+//! 65,535 characters) only between whole blocks — never inside a code fence or a
+//! `<details>` — with a note saying how much was left out.
 
 use std::fmt::Write;
 
@@ -9,107 +11,147 @@ use crate::odoo::result::{Colour, FailureKind, LogResult};
 /// GitHub's step summary limit, less room for the truncation note.
 pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024 - 1024;
 
-pub fn render(result: &LogResult, title: &str, limit: usize) -> String {
-    let mut out = String::new();
+/// Room kept for the note that says the summary was cut.
+const NOTE_ROOM: usize = 200;
+
+/// Where a `path:line` of the repository can be seen on the host: `{base}/{path}#L{line}`
+/// (GitHub's `…/blob/<sha>`, GitLab's `…/-/blob/<sha>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Links {
+    pub blob_base: String,
+}
+
+impl Links {
+    /// `` `path:line` ``, a link to that line when the host is known.
+    pub fn location(links: Option<&Links>, path: &str, line: u32) -> String {
+        match links {
+            Some(l) => format!("[`{path}:{line}`]({}/{path}#L{line})", l.blob_base),
+            None => format!("`{path}:{line}`"),
+        }
+    }
+}
+
+pub fn render(result: &LogResult, title: &str, limit: usize, links: Option<&Links>) -> String {
     let icon = match result.colour {
         Colour::Green => "🟢",
         Colour::Yellow => "🟡",
         Colour::Red => "🔴",
     };
     let t = &result.tests;
-    let _ = writeln!(out, "## {icon} {title}: {}\n", result.colour.as_str());
+    let mut head = format!("## {icon} {title}: {}\n\n", result.colour.as_str());
     let _ = writeln!(
-        out,
-        "**{}** tests: {} passed, {} failed, {} errors, {} skipped · {} warnings\n",
-        t.total, t.passed, t.failed, t.errors, t.skipped, result.warnings.total
+        head,
+        "**{}** tests: {} passed, {} failed, {} errors, {} skipped · {} warnings · {} log records · {} warnings ignored by pattern\n",
+        t.total,
+        t.passed,
+        t.failed,
+        t.errors,
+        t.skipped,
+        result.warnings.total,
+        result.records,
+        result.warnings.ignored
     );
-    for reason in &result.reasons {
-        let _ = writeln!(out, "- {}", escape(&cut_chars(reason, REASON_CHARS)));
+    let mut blocks: Vec<String> = result
+        .reasons
+        .iter()
+        .map(|r| format!("- {}\n", escape(&cut_chars(r, REASON_CHARS))))
+        .collect();
+    if !blocks.is_empty() {
+        blocks.push("\n".to_string());
     }
-    if !result.reasons.is_empty() {
-        out.push('\n');
+    blocks.extend(failure_blocks(result, links));
+    blocks.extend(problem_blocks(result, links));
+    blocks.extend(warning_block(result));
+    assemble(head, &blocks, limit)
+}
+
+/// The head, then as many whole blocks as fit under `limit`, then a note naming what was
+/// left out.
+fn assemble(head: String, blocks: &[String], limit: usize) -> String {
+    let mut out = head;
+    if out.len() + NOTE_ROOM > limit {
+        // Only a tiny limit: cut the head itself, never past the limit.
+        return truncate(&out, limit);
     }
-    let mut sections: Vec<String> = Vec::new();
-    for f in &result.failures {
-        let kind = match f.kind {
-            FailureKind::Failure => "FAIL",
-            FailureKind::Error => "ERROR",
-        };
-        let at = match (&f.file, f.line) {
-            (Some(file), Some(line)) => format!(" — `{file}:{line}`"),
-            _ => String::new(),
-        };
-        sections.push(format!(
-            "### ❌ {kind} `{}` {}{at}\n\n{}\n\n<details><summary>traceback</summary>\n\n```\n{}\n```\n\n</details>\n",
-            f.module,
-            f.test,
-            escape(&f.message),
-            f.traceback.replace("```", "'''")
-        ));
-    }
-    for p in &result.problems {
-        let at = match (&p.file, p.line) {
-            (Some(file), Some(line)) => format!(" — `{file}:{line}`"),
-            _ => String::new(),
-        };
-        let detail = p
-            .detail
-            .as_deref()
-            .map(|d| format!("\n\n`{}`", d.replace('`', "'")))
-            .unwrap_or_default();
-        sections.push(format!(
-            "### ⛔ {} `{}`{at}\n\n{}{detail}\n",
-            p.level,
-            p.logger,
-            escape(&p.message)
-        ));
-    }
-    if !result.warnings.groups.is_empty() {
-        let mut w =
-            String::from("### ⚠️ Warnings\n\n| count | logger | message |\n| ---: | --- | --- |\n");
-        for g in &result.warnings.groups {
-            let _ = writeln!(
-                w,
-                "| {} | `{}` | {} |",
-                g.count,
-                g.logger,
-                escape(&g.message).replace('|', "\\|")
-            );
-        }
-        sections.push(w);
-    }
-    let totals = format!(
-        "\n---\n{} log records · {} warnings ignored by pattern\n",
-        result.records, result.warnings.ignored
-    );
-    let note_room = 200;
-    let mut left = sections.len();
-    for (i, s) in sections.iter().enumerate() {
-        if out.len() + s.len() + totals.len() + note_room > limit {
-            left = sections.len() - i;
+    for (i, block) in blocks.iter().enumerate() {
+        if out.len() + block.len() + NOTE_ROOM > limit {
             let _ = writeln!(
                 out,
-                "\n> ✂️ Summary truncated to stay under {limit} bytes: {left} more sections; see the JUnit report and the full log."
+                "\n> ✂️ Summary cut to stay under {limit} bytes: {} more blocks left out; see the JUnit report and the full log.",
+                blocks.len() - i
             );
-            break;
+            return out;
         }
-        out.push_str(s);
-        out.push('\n');
-        left = 0;
-    }
-    let _ = left;
-    out.push_str(&totals);
-    if out.len() > limit {
-        // Only when the head alone is over: cut it, never past the limit.
-        let mut end = limit.saturating_sub(totals.len() + note_room);
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-        let _ = writeln!(out, "\n> ✂️ Summary truncated to stay under {limit} bytes.");
-        out.push_str(&totals);
+        out.push_str(block);
     }
     out
+}
+
+fn failure_blocks(result: &LogResult, links: Option<&Links>) -> Vec<String> {
+    result
+        .failures
+        .iter()
+        .map(|f| {
+            let kind = match f.kind {
+                FailureKind::Failure => "FAIL",
+                FailureKind::Error => "ERROR",
+            };
+            let at = match (&f.file, f.line) {
+                (Some(file), Some(line)) => format!(" — {}", Links::location(links, file, line)),
+                _ => String::new(),
+            };
+            format!(
+                "### ❌ {kind} `{}` {}{at}\n\n{}\n\n<details><summary>traceback</summary>\n\n```\n{}\n```\n\n</details>\n\n",
+                f.module,
+                f.test,
+                escape(&f.message),
+                f.traceback.replace("```", "'''")
+            )
+        })
+        .collect()
+}
+
+fn problem_blocks(result: &LogResult, links: Option<&Links>) -> Vec<String> {
+    result
+        .problems
+        .iter()
+        .map(|p| {
+            let at = match (&p.file, p.line) {
+                (Some(file), Some(line)) => format!(" — {}", Links::location(links, file, line)),
+                _ => String::new(),
+            };
+            let detail = p
+                .detail
+                .as_deref()
+                .map(|d| format!("\n\n`{}`", d.replace('`', "'")))
+                .unwrap_or_default();
+            format!(
+                "### ⛔ {} `{}`{at}\n\n{}{detail}\n\n",
+                p.level,
+                p.logger,
+                escape(&p.message)
+            )
+        })
+        .collect()
+}
+
+fn warning_block(result: &LogResult) -> Option<String> {
+    if result.warnings.groups.is_empty() {
+        return None;
+    }
+    let mut w =
+        String::from("### ⚠️ Warnings\n\n| count | logger | message |\n| ---: | --- | --- |\n");
+    for g in &result.warnings.groups {
+        let _ = writeln!(
+            w,
+            "| {} | `{}` | {} |",
+            g.count,
+            g.logger,
+            escape(&g.message).replace('|', "\\|")
+        );
+    }
+    w.push('\n');
+    Some(w)
 }
 
 /// A reason line is one line of text; an ERROR record's message can be 600 KB.
@@ -128,14 +170,24 @@ fn escape(text: &str) -> String {
 }
 
 /// The Markdown summary of any stage's result.
-pub fn render_result(result: &crate::result::StageResult, limit: usize) -> String {
+pub fn render_result(
+    result: &crate::result::StageResult,
+    limit: usize,
+    links: Option<&Links>,
+) -> String {
     use crate::result::Detail;
     let stage = result.stage();
     match &result.detail {
-        Detail::Development(d) => match &d.log {
-            Some(log) => render(log, &format!("odoo-ci / {stage}"), limit),
-            None => reasons_only(result),
-        },
+        Detail::Development(d) => {
+            let title = match d.shard {
+                Some(shard) => format!("odoo-ci / {stage} ({shard})"),
+                None => format!("odoo-ci / {stage}"),
+            };
+            match &d.log {
+                Some(log) => render(log, &title, limit, links),
+                None => truncate(&reasons_only(result), limit),
+            }
+        }
         Detail::Staging(d) => truncate(&staging(result, d), limit),
         Detail::Production(d) => truncate(&production(result, d), limit),
     }
@@ -204,16 +256,18 @@ fn steps_table(steps: &[crate::result::StepRecord]) -> String {
     out
 }
 
-/// Cuts `text` to at most `limit` bytes on a character boundary, with a note.
+/// Cuts `text` to at most `limit` bytes at the last line break that fits (a character
+/// boundary when no line does), with a note.
 pub fn truncate(text: &str, limit: usize) -> String {
     if text.len() <= limit {
         return text.to_string();
     }
-    let note = "\n\n… (cut: see the full summary in the job's output folder)\n";
+    let note = "\n… (cut: see the full summary in the job's output folder)\n";
     let mut end = limit.saturating_sub(note.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
+    let end = text[..end].rfind('\n').map(|i| i + 1).unwrap_or(end);
     format!("{}{note}", &text[..end])
 }
 
@@ -242,7 +296,7 @@ mod tests {
             ));
         }
         let result = analyze(log.as_bytes(), Options::default()).unwrap();
-        let md = render(&result, "Odoo tests", STEP_SUMMARY_LIMIT);
+        let md = render(&result, "Odoo tests", STEP_SUMMARY_LIMIT, None);
         assert!(md.len() <= STEP_SUMMARY_LIMIT, "{}", md.len());
         assert!(md.contains("log records"), "the totals stay");
     }
@@ -252,18 +306,59 @@ mod tests {
         let result = many_failures(3000);
         assert_eq!(result.failures.len(), 3000);
         let limit = 64 * 1024;
-        let md = render(&result, "Odoo tests", limit);
+        let md = render(&result, "Odoo tests", limit, None);
         assert!(md.len() <= limit, "{} > {limit}", md.len());
-        assert!(
-            md.contains("Summary truncated to stay under 65536 bytes"),
-            "note"
-        );
+        assert!(md.contains("Summary cut to stay under 65536 bytes"), "note");
         assert!(
             md.contains("T.test_0 — `m/tests/t.py:0`"),
             "first failures kept"
         );
-        let small = render(&many_failures(2), "Odoo tests", limit);
-        assert!(!small.contains("truncated"));
+        let small = render(&many_failures(2), "Odoo tests", limit, None);
+        assert!(!small.contains("cut to stay"));
         assert!(small.contains("T.test_1"));
+    }
+
+    /// Every fence and `<details>` opened is closed, and the totals come before any block.
+    fn assert_well_formed(md: &str, limit: usize) {
+        assert!(md.len() <= limit, "{} > {limit}", md.len());
+        assert_eq!(md.matches("```").count() % 2, 0, "a code fence left open");
+        assert_eq!(
+            md.matches("<details>").count(),
+            md.matches("</details>").count(),
+            "a <details> left open"
+        );
+        let totals = md.find("log records").expect("the totals");
+        assert!(
+            md.find("###").is_none_or(|block| totals < block),
+            "totals first"
+        );
+    }
+
+    #[test]
+    fn a_cut_summary_ends_between_blocks_with_the_totals_first() {
+        let result = many_failures(500);
+        // Limits that land in every part of a failure block: its title, message, fence.
+        for limit in (20_000..20_400).step_by(7).chain([65_535]) {
+            let md = render(&result, "odoo-ci / development", limit, None);
+            assert_well_formed(&md, limit);
+            assert!(md.contains("more blocks left out"), "{limit}: no note");
+        }
+        let whole = render(&result, "odoo-ci / development", 1024 * 1024, None);
+        assert_well_formed(&whole, 1024 * 1024);
+        assert!(!whole.contains("left out"), "all 500 fit in 1 MiB");
+    }
+
+    #[test]
+    fn locations_link_to_the_file_at_the_commit() {
+        let links = Links {
+            blob_base: "https://github.com/acme/odoo/blob/abc123".into(),
+        };
+        let md = render(&many_failures(1), "t", STEP_SUMMARY_LIMIT, Some(&links));
+        assert!(
+            md.contains(
+                "[`m/tests/t.py:0`](https://github.com/acme/odoo/blob/abc123/m/tests/t.py#L0)"
+            ),
+            "{md}"
+        );
     }
 }

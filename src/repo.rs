@@ -239,6 +239,18 @@ impl Repo {
         Ok(id)
     }
 
+    /// Where `dir` lies in its repository: `odoo/` for a project in a subfolder (an action's
+    /// `working-directory`), `""` at the root or outside any repository. Paths the host
+    /// shows (annotations, links) are the repository's, so they start with it.
+    pub fn prefix_of(dir: &Path) -> String {
+        Repo::discover(dir)
+            .ok()
+            .and_then(|repo| repo.relative(dir))
+            .filter(|rel| !rel.is_empty())
+            .map(|rel| format!("{rel}/"))
+            .unwrap_or_default()
+    }
+
     /// `path` (absolute or relative to the current dir) relative to the repository root.
     pub fn relative(&self, path: &Path) -> Option<String> {
         let abs = path.canonicalize().ok()?;

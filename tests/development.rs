@@ -1023,3 +1023,69 @@ fn a_build_prunes_only_this_project_s_old_unused_images() {
     assert_eq!(removed, 1);
     assert!(other_left, "another project's image was removed");
 }
+
+/// The action's `working-directory`: the Odoo project is a subfolder of the repository.
+/// Annotations pointed at `addons/…`, which does not exist at the repository root, and the
+/// `result` output did not resolve from `GITHUB_WORKSPACE`.
+#[test]
+fn in_a_subfolder_annotations_and_the_result_output_are_the_repository_s() {
+    let repo = Project::new();
+    let sub = project(&[("dev_sub", &["base"], FAILING)], "");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(sub.path())
+        .arg(repo.path().join("odoo"))
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    repo.git_init();
+    let sha = repo.commit("an Odoo project in a subfolder");
+    let workdir = repo.path().join("odoo");
+    let outputs = repo.path().join("outputs.txt");
+    let cache = repo.path().join(".cache");
+    let out = run_in(
+        &workdir,
+        &["test", "--output", "out"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF_NAME", "feature/x"),
+            ("GITHUB_SHA", &sha),
+            ("GITHUB_REPOSITORY", "acme/odoo"),
+            ("GITHUB_WORKSPACE", repo.path().to_str().unwrap()),
+            ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
+            ("ODOO_CI_TEST_PG", &pg_url()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ("ODOO_CI_TEST_LABEL", "subfolder"),
+        ],
+    );
+    assert_eq!(out.code, 1, "red: {}", out.stderr);
+    let annotation = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error file="))
+        .unwrap_or_else(|| panic!("no annotation: {}", out.stdout));
+    let file = annotation["::error file=".len()..]
+        .split(',')
+        .next()
+        .unwrap();
+    assert_eq!(file, "odoo/addons/dev_sub/tests/test_dev_sub.py");
+    assert!(
+        repo.path().join(file).is_file(),
+        "{file} is not in the repository"
+    );
+
+    let outputs = std::fs::read_to_string(&outputs).unwrap();
+    let result = outputs
+        .lines()
+        .find_map(|l| l.strip_prefix("result="))
+        .unwrap_or_else(|| panic!("no result output: {outputs}"));
+    // What a later step in the repository root reads.
+    let from_workspace = repo.path().join(result);
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&from_workspace).unwrap()).unwrap();
+    assert_eq!(
+        stored["log"]["failures"][0]["file"],
+        "odoo/addons/dev_sub/tests/test_dev_sub.py"
+    );
+}

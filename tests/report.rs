@@ -210,7 +210,15 @@ fn a_green_build_completes_its_check_run_status_summary_and_outputs() {
     );
     let outputs = std::fs::read_to_string(dir.path().join("outputs.txt")).unwrap();
     assert!(
-        outputs.contains("colour=green\n") && outputs.contains("result=out/odoo-ci-result.json\n"),
+        outputs.contains("colour=green\n")
+            && outputs.contains(&format!(
+                "result={}\n",
+                dir.path()
+                    .canonicalize()
+                    .unwrap()
+                    .join("out/odoo-ci-result.json")
+                    .display()
+            )),
         "{outputs}"
     );
     // As test-report actions give them, and as action.yml declares them.

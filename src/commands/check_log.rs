@@ -35,8 +35,9 @@ pub fn run(config_path: &Path, args: &CheckLogArgs) -> anyhow::Result<u8> {
             Some(config.file.odoo.series),
         ) {
             Ok(set) => {
+                let prefix = crate::repo::Repo::prefix_of(&config.root);
                 for a in set.addons {
-                    path_map.insert(a.name, a.rel_dir);
+                    path_map.insert(a.name, format!("{prefix}{}", a.rel_dir));
                 }
             }
             Err(e) => tracing::warn!("addon paths are not mapped into the repo: {e}"),

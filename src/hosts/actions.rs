@@ -123,7 +123,10 @@ pub fn write_all(env: &HostEnv, report: &StageReport, output: &Path) {
         }
     }
     if let Some(path) = env.var("GITHUB_OUTPUT") {
-        let result = output.join("odoo-ci-result.json");
+        // Absolute: a later step may run from the repository root (`GITHUB_WORKSPACE`),
+        // not from this step's `working-directory`.
+        let result = std::path::absolute(output.join("odoo-ci-result.json"))
+            .unwrap_or_else(|_| output.join("odoo-ci-result.json"));
         let mut lines = outputs(report);
         lines.push_str(&output_entry("result", &result.display().to_string()));
         if let Err(e) = append(path, &lines) {

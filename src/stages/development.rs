@@ -341,11 +341,12 @@ fn install_and_test(
 }
 
 fn analyzer_options(project: &Project, tests_expected: bool, exit_code: Option<i32>) -> Options {
+    let prefix = crate::repo::Repo::prefix_of(&project.config.root);
     let map: BTreeMap<String, String> = project
         .addons
         .addons
         .iter()
-        .map(|a| (a.name.clone(), a.rel_dir.clone()))
+        .map(|a| (a.name.clone(), format!("{prefix}{}", a.rel_dir)))
         .collect();
     Options {
         ignore: project.config.ignore_warnings.clone(),

@@ -31,6 +31,10 @@ if [ -n "${INPUT_TOKEN:-}" ]; then
 fi
 
 cd "${INPUT_WORKING_DIRECTORY:-.}"
+if [ -n "${INPUT_REPORT_RESULT:-}" ]; then
+  # shellcheck disable=SC2086
+  exec "$bin" report --result "$INPUT_REPORT_RESULT" ${INPUT_ARGS:-}
+fi
 # INPUT_ARGS is split on spaces on purpose: it holds flags.
 # shellcheck disable=SC2086
 exec "$bin" --config "${INPUT_CONFIG:-.odoo-ci.yml}" "$command" ${INPUT_ARGS:-}

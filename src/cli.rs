@@ -402,7 +402,12 @@ pub struct ReportArgs {
     /// The stored `odoo-ci-result.json` (the summary is rendered from it).
     #[arg(long, default_value = "odoo-ci-output/odoo-ci-result.json")]
     pub result: PathBuf,
-    /// The commit to report on (default: from the CI environment).
+    /// The commit to report on (default: the result's own commit, else the CI
+    /// environment's — in a `workflow_run` job, the run's head commit).
     #[arg(long)]
     pub sha: Option<String>,
+    /// On GitHub: check runs, statuses or both (default: `report.github` of
+    /// `.odoo-ci.yml` when there is one, else `auto`).
+    #[arg(long, value_enum)]
+    pub channel: Option<crate::config::GithubChannel>,
 }

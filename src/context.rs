@@ -170,6 +170,29 @@ fn github(
             pull_request: at("/pull_request/number").and_then(|n| n.parse().ok()),
         });
     }
+    if event_name == "workflow_run" {
+        // A job run after another workflow (the fork pull-request pattern): GITHUB_SHA is
+        // the default branch's head; what the first workflow tested is `workflow_run`'s.
+        let branch = at("/workflow_run/head_branch").ok_or(ContextError::EventPayload {
+            path: var("GITHUB_EVENT_PATH").unwrap_or_default(),
+            reason: "it has no `workflow_run.head_branch`".into(),
+        })?;
+        let from_pull_request = at("/workflow_run/event").as_deref() == Some("pull_request");
+        return Ok(Context {
+            provider: Provider::Github,
+            trigger: if from_pull_request {
+                Trigger::PullRequest
+            } else {
+                Trigger::Manual
+            },
+            branch,
+            commit: at("/workflow_run/head_sha"),
+            base: None,
+            repository,
+            // Empty for a fork's pull request: GitHub lists only the repository's own.
+            pull_request: at("/workflow_run/pull_requests/0/number").and_then(|n| n.parse().ok()),
+        });
+    }
     let branch = var("GITHUB_REF_NAME")
         .or_else(|| var("GITHUB_REF").map(|r| r.trim_start_matches("refs/heads/").to_string()))
         .ok_or(ContextError::MissingVariable {

@@ -56,6 +56,32 @@ fn body(r: &Request) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
+/// The bodies sent to create or update check runs, in order.
+fn check_run_writes(api: &Api) -> Vec<Value> {
+    api.requests()
+        .iter()
+        .filter(|r| r.url.path().contains("/check-runs") && r.method.as_str() != "GET")
+        .map(body)
+        .collect()
+}
+
+/// The bodies that completed a check run.
+fn completions(api: &Api) -> Vec<Value> {
+    check_run_writes(api)
+        .into_iter()
+        .filter(|b| b["status"] == "completed")
+        .collect()
+}
+
+/// The commit statuses sent, in order.
+fn statuses_sent(api: &Api) -> Vec<Value> {
+    api.requests()
+        .iter()
+        .filter(|r| r.url.path().contains("/statuses/"))
+        .map(body)
+        .collect()
+}
+
 /// A stored result: the summary is rendered from it, as every reporter renders it.
 fn write_result(dir: &Path, result: &Value) -> String {
     std::fs::create_dir_all(dir.join("out")).unwrap();
@@ -121,12 +147,15 @@ fn gitlab_env(api: &str) -> Vec<(&'static str, String)> {
 }
 
 fn report(dir: &Path, env: &[(&'static str, String)]) -> Output {
+    report_with(dir, env, &[])
+}
+
+/// `odoo-ci report` with more arguments.
+fn report_with(dir: &Path, env: &[(&'static str, String)], args: &[&str]) -> Output {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    run_in(
-        dir,
-        &["report", "--result", "out/odoo-ci-result.json"],
-        &env,
-    )
+    let mut all = vec!["report", "--result", "out/odoo-ci-result.json"];
+    all.extend_from_slice(args);
+    run_in(dir, &all, &env)
 }
 
 /// The token shows nowhere but in the `::add-mask::` line that tells the runner to hide it.
@@ -160,48 +189,35 @@ fn a_green_build_completes_its_check_run_status_summary_and_outputs() {
             .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
             .and(header("accept", "application/vnd.github+json"))
             .and(header("x-github-api-version", "2022-11-28"))
+            // A finished result is reported finished: one completed run, never first
+            // "in progress".
             .and(body_partial_json(json!({
-                "name": "odoo-ci / development", "head_sha": "abc123", "status": "in_progress",
+                "name": "odoo-ci / development", "head_sha": "abc123", "status": "completed",
+                "conclusion": "success",
                 "external_id": "odoo-ci:development:abc123",
-                "details_url": "https://github.com/acme/odoo/actions/runs/42"
+                "details_url": "https://github.com/acme/odoo/actions/runs/42",
+                "output": {"title": "10 tests: 10 passed, 0 failed, 0 errors"}
             })))
             .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7})))
             .expect(1),
     );
     api.mount(
         Mock::given(method("PATCH"))
-            .and(path("/repos/acme/odoo/check-runs/7"))
-            .and(body_partial_json(json!({
-                "status": "completed", "conclusion": "success",
-                "output": {"title": "10 tests: 10 passed, 0 failed, 0 errors"}
-            })))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7})))
-            .expect(1),
+            .respond_with(ResponseTemplate::new(200))
+            .expect(0),
     );
+    // One channel: the check run shows the colour, so no commit status repeats it.
     api.mount(
         Mock::given(method("POST"))
             .and(path("/repos/acme/odoo/statuses/abc123"))
-            .and(body_partial_json(json!({"context": "odoo-ci/development"})))
             .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
-            .expect(2),
+            .expect(0),
     );
     let dir = tempfile::tempdir().unwrap();
     write_result(dir.path(), &dev_result("green", 0));
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0, "{}", out.stderr);
     api.verify();
-    let statuses: Vec<Value> = api
-        .requests()
-        .iter()
-        .filter(|r| r.url.path().ends_with("/statuses/abc123"))
-        .map(body)
-        .collect();
-    assert_eq!(statuses[0]["state"], "pending");
-    assert_eq!(statuses[1]["state"], "success");
-    assert_eq!(
-        statuses[1]["target_url"],
-        "https://github.com/acme/odoo/actions/runs/42"
-    );
     let step_summary = std::fs::read_to_string(dir.path().join("step-summary.md")).unwrap();
     assert!(
         step_summary.starts_with("## 🟢 odoo-ci / development: green")
@@ -262,13 +278,14 @@ fn annotations_go_fifty_per_request_and_ten_per_kind_as_commands() {
     api.mount(
         Mock::given(method("POST"))
             .and(path("/repos/acme/odoo/check-runs"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 9}))),
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 9})))
+            .expect(1),
     );
     api.mount(
         Mock::given(method("PATCH"))
             .and(path("/repos/acme/odoo/check-runs/9"))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 9})))
-            .expect(3),
+            .expect(2),
     );
     api.mount(
         Mock::given(method("POST"))
@@ -280,12 +297,7 @@ fn annotations_go_fifty_per_request_and_ten_per_kind_as_commands() {
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0, "{}", out.stderr);
     api.verify();
-    let patches: Vec<Value> = api
-        .requests()
-        .iter()
-        .filter(|r| r.method.as_str() == "PATCH")
-        .map(body)
-        .collect();
+    let patches = check_run_writes(&api);
     let sizes: Vec<usize> = patches
         .iter()
         .map(|p| p["output"]["annotations"].as_array().unwrap().len())
@@ -299,13 +311,8 @@ fn annotations_go_fifty_per_request_and_ten_per_kind_as_commands() {
     assert!(
         patches[1]["output"]["title"].is_string() && patches[1]["output"]["summary"].is_string()
     );
-    let errors = out
-        .stdout
-        .lines()
-        .filter(|l| l.starts_with("::error "))
-        .count();
-    assert_eq!(errors, 10, "{}", out.stdout);
-    assert!(out.stdout.contains("::error file=addons/acc_x/tests/test_x.py,line=10,title=acc_x TestX.test_0 (failure)::AssertionError: 6 != 7"));
+    // The check run carries the annotations: no workflow command repeats them.
+    assert!(!out.stdout.contains("::error"), "{}", out.stdout);
 }
 
 #[test]
@@ -333,7 +340,7 @@ fn a_refused_check_run_falls_back_to_statuses_and_says_so_once() {
         Mock::given(method("POST"))
             .and(path("/repos/acme/odoo/statuses/abc123"))
             .respond_with(ResponseTemplate::new(201))
-            .expect(2),
+            .expect(1),
     );
     let dir = tempfile::tempdir().unwrap();
     write_result(dir.path(), &dev_result("yellow", 0));
@@ -414,10 +421,7 @@ fn statuses_are_retried_on_502_and_rate_limits_and_never_show_the_token() {
         .iter()
         .filter(|r| r.url.path().ends_with("/statuses/abc123"))
         .count();
-    assert_eq!(
-        statuses, 4,
-        "pending: 502 + 403 + 201, then the final status"
-    );
+    assert_eq!(statuses, 3, "the final status: 502 + 403 + 201");
     assert_no_token(&out);
 
     // A server that always fails: warned about, masked, and the command still finishes.
@@ -442,9 +446,9 @@ fn pull_requests_report_on_the_head_commit_not_the_merge_commit() {
     api.accept_check_runs(3);
     api.mount(
         Mock::given(method("POST"))
-            .and(path("/repos/acme/odoo/statuses/headsha999"))
+            .and(path("/repos/acme/odoo/statuses/mergesha"))
             .respond_with(ResponseTemplate::new(201))
-            .expect(2),
+            .expect(0),
     );
     let dir = tempfile::tempdir().unwrap();
     write_result(dir.path(), &dev_result("green", 0));
@@ -518,7 +522,7 @@ fn gitlab_statuses_use_the_rest_api_with_a_private_token() {
             .and(header("private-token", "glpat-secret-xyz"))
             .and(body_partial_json(json!({"name": "odoo-ci/development", "pipeline_id": 555, "target_url": "https://gitlab.example.com/job/9"})))
             .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
-            .expect(2),
+            .expect(1),
     );
     let dir = tempfile::tempdir().unwrap();
     write_result(dir.path(), &dev_result("red", 1));
@@ -531,7 +535,11 @@ fn gitlab_statuses_use_the_rest_api_with_a_private_token() {
         .iter()
         .map(|r| body(r)["state"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(states, vec!["running", "failed"]);
+    assert_eq!(
+        states,
+        vec!["failed"],
+        "a finished result is never first running"
+    );
     assert!(!out.stderr.contains("glpat-secret-xyz"));
 }
 
@@ -584,17 +592,7 @@ fn an_early_error_never_leaves_the_check_run_in_progress() {
         "the check run was never completed: {patches:?}\n{}",
         out.stderr
     );
-    let statuses: Vec<Value> = api
-        .requests()
-        .iter()
-        .filter(|r| r.url.path().starts_with("/repos/acme/odoo/statuses/"))
-        .map(body)
-        .collect();
-    assert_eq!(
-        statuses.last().map(|s| s["state"].clone()),
-        Some(json!("failure")),
-        "{statuses:?}"
-    );
+    assert_eq!(statuses_sent(&api), Vec::<Value>::new(), "one channel");
     assert_no_token(&out);
 }
 
@@ -618,18 +616,14 @@ fn a_refused_completion_is_completed_again_without_annotations_and_says_why() {
     );
     api.mount(
         Mock::given(method("POST"))
-            .and(path("/repos/acme/odoo/check-runs"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7}))),
-    );
-    api.mount(
-        Mock::given(method("POST"))
             .and(path_regex_statuses())
             .respond_with(ResponseTemplate::new(201)),
     );
-    // GitHub's answer to an invalid annotation (rest-api-description: 422 Validation Failed).
+    // GitHub's answer to an invalid annotation (rest-api-description: 422 Validation Failed),
+    // to the completing request, then the completion without annotations taken.
     api.mount(
-        Mock::given(method("PATCH"))
-            .and(path("/repos/acme/odoo/check-runs/7"))
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
             .respond_with(ResponseTemplate::new(422).set_body_json(json!({
                 "message": "Validation Failed",
                 "errors": [{"resource": "CheckRun", "field": "annotations", "code": "invalid"}]
@@ -637,20 +631,15 @@ fn a_refused_completion_is_completed_again_without_annotations_and_says_why() {
             .up_to_n_times(1),
     );
     api.mount(
-        Mock::given(method("PATCH"))
-            .and(path("/repos/acme/odoo/check-runs/7"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7}))),
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/check-runs"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7}))),
     );
     let dir = tempfile::tempdir().unwrap();
     write_result(dir.path(), &long_titled_failure());
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let patches: Vec<Value> = api
-        .requests()
-        .iter()
-        .filter(|r| r.method.as_str() == "PATCH")
-        .map(body)
-        .collect();
+    let patches = check_run_writes(&api);
     let title = patches[0]["output"]["annotations"][0]["title"]
         .as_str()
         .unwrap();
@@ -702,13 +691,11 @@ fn a_rate_limited_check_run_is_retried_not_taken_for_a_refusal() {
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!out.stderr.contains("refused check runs"), "{}", out.stderr);
-    let completed = api
-        .requests()
-        .iter()
-        .filter(|r| r.method.as_str() == "PATCH" && r.url.path() == "/repos/acme/odoo/check-runs/7")
-        .map(body)
-        .any(|b| b["status"] == "completed");
-    assert!(completed, "the check run was completed");
+    assert_eq!(
+        completions(&api).len(),
+        2,
+        "the limited try, then the one taken"
+    );
 }
 
 #[test]
@@ -781,7 +768,9 @@ fn shards_report_each_under_its_own_name_in_every_order() {
             let mut result = dev_result(if k == 1 { "red" } else { "green" }, usize::from(k == 1));
             result["shard"] = json!({"index": k, "count": 3});
             write_result(dir.path(), &result);
-            let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+            let env = github_env(&api.server.uri(), dir.path());
+            // Statuses too, to see each shard's context.
+            let out = report_with(dir.path(), &env, &["--channel", "both"]);
             assert_eq!(out.code, 0, "{}", out.stderr);
         }
         let requests = api.requests();
@@ -803,19 +792,21 @@ fn shards_report_each_under_its_own_name_in_every_order() {
             Some("success")
         );
         assert_eq!(last_state("odoo-ci/development"), None, "no shared context");
-        let completed: Vec<(String, String)> = requests
+        let completed: Vec<(String, String)> = completions(&api)
             .iter()
-            .filter(|r| r.method.as_str() == "PATCH")
-            .map(|r| (r.url.path().to_string(), body(r)))
-            .filter(|(_, b)| b["status"] == "completed")
-            .map(|(p, b)| (p, b["conclusion"].as_str().unwrap().to_string()))
+            .map(|b| {
+                (
+                    b["name"].as_str().unwrap().to_string(),
+                    b["conclusion"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         assert!(
-            completed.contains(&("/repos/acme/odoo/check-runs/101".into(), "failure".into())),
+            completed.contains(&("odoo-ci / development (1/3)".into(), "failure".into())),
             "{order:?}: {completed:?}"
         );
         assert!(
-            !completed.contains(&("/repos/acme/odoo/check-runs/101".into(), "success".into())),
+            !completed.contains(&("odoo-ci / development (1/3)".into(), "success".into())),
             "{order:?}: shard 1's run turned green: {completed:?}"
         );
     }
@@ -880,12 +871,9 @@ fn summaries_are_cut_between_blocks_under_each_limit_with_the_totals_first() {
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0, "{}", out.stderr);
 
-    let completion = api
-        .requests()
-        .iter()
-        .filter(|r| r.method.as_str() == "PATCH")
-        .map(body)
-        .find(|b| b["status"] == "completed")
+    let completion = completions(&api)
+        .into_iter()
+        .next()
         .expect("the run is completed");
     let summary = completion["output"]["summary"].as_str().unwrap();
     assert_cut_between_blocks(summary, 65_535);
@@ -897,4 +885,128 @@ fn summaries_are_cut_between_blocks_under_each_limit_with_the_totals_first() {
         file.len()
     );
     assert_cut_between_blocks(&file[earlier.len()..], 1024 * 1024);
+}
+
+/// The fork pull-request pattern: the test job (read-only token) uploads its result, a
+/// `workflow_run` job on the base repository reports it. That job runs on the default
+/// branch's commit (`GITHUB_SHA`): the report must go to the commit that was tested, and
+/// a finished result must not be sent first as pending or in progress.
+#[test]
+fn a_workflow_run_job_reports_a_fork_s_result_on_the_tested_commit() {
+    const HEAD: &str = "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0";
+    let api = Api::start();
+    api.accept_check_runs(5);
+    api.mount(Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)));
+    let dir = tempfile::tempdir().unwrap();
+    let mut result = dev_result("red", 1);
+    result["commit"] = json!(HEAD);
+    result["branch"] = json!("fork-feature");
+    write_result(dir.path(), &result);
+    // As GitHub sends it for a fork: the fork's head, and no pull request listed.
+    let fixture = common::repo_root()
+        .join("tests/fixtures/hosts/payloads/workflow_run_completed.payload.json");
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    event["workflow_run"]["event"] = json!("pull_request");
+    event["workflow_run"]["head_sha"] = json!(HEAD);
+    event["workflow_run"]["head_branch"] = json!("fork-feature");
+    event["workflow_run"]["pull_requests"] = json!([]);
+    std::fs::write(dir.path().join("event.json"), event.to_string()).unwrap();
+    let workflow_run_env = |api: &Api| {
+        let mut env = github_env(&api.server.uri(), dir.path());
+        env.retain(|(k, _)| !matches!(*k, "GITHUB_EVENT_NAME" | "GITHUB_SHA" | "GITHUB_REF_NAME"));
+        env.push(("GITHUB_EVENT_NAME", "workflow_run".into()));
+        env.push(("GITHUB_SHA", "defaultbranchsha".into()));
+        env.push(("GITHUB_REF_NAME", "main".into()));
+        let event_path = dir.path().join("event.json").display().to_string();
+        env.push(("GITHUB_EVENT_PATH", event_path));
+        env
+    };
+
+    let out = report(dir.path(), &workflow_run_env(&api));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for r in api.requests() {
+        let url = r.url.to_string();
+        assert!(
+            !url.contains("defaultbranchsha"),
+            "sent to the wrong commit: {url}"
+        );
+    }
+    let writes = check_run_writes(&api);
+    assert_eq!(writes.len(), 1, "one completed run: {writes:#?}");
+    assert_eq!(writes[0]["head_sha"], HEAD);
+    assert_eq!(writes[0]["status"], "completed");
+    assert_eq!(writes[0]["conclusion"], "failure");
+
+    // A result without its commit (an older file): the event's head commit.
+    let api = Api::start();
+    api.accept_check_runs(6);
+    result.as_object_mut().unwrap().remove("commit");
+    write_result(dir.path(), &result);
+    let out = report(dir.path(), &workflow_run_env(&api));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let writes = check_run_writes(&api);
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(writes[0]["head_sha"], HEAD);
+}
+
+/// One channel by default; `report.github: statuses` in `.odoo-ci.yml` (or `--channel`)
+/// picks commit statuses, and then the failures are annotated by workflow commands, once.
+#[test]
+fn the_channel_is_one_by_default_and_configurable() {
+    let api = Api::start();
+    api.accept_check_runs(8);
+    api.mount(Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".odoo-ci.yml"),
+        format!("{}report:\n  github: statuses\n", common::BASIC_CONFIG),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("addons")).unwrap();
+    write_result(dir.path(), &dev_result("red", 2));
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(check_run_writes(&api), Vec::<Value>::new(), "no check run");
+    let states: Vec<Value> = statuses_sent(&api)
+        .iter()
+        .map(|s| s["state"].clone())
+        .collect();
+    assert_eq!(states, vec![json!("failure")]);
+    let errors = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error "))
+        .count();
+    assert_eq!(errors, 2, "each failure once: {}", out.stdout);
+
+    // `--channel both` wins over the file: a check run and a status, annotations on the run.
+    let api = Api::start();
+    api.accept_check_runs(9);
+    api.mount(Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)));
+    let out = report_with(
+        dir.path(),
+        &github_env(&api.server.uri(), dir.path()),
+        &["--channel", "both"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(completions(&api).len(), 1);
+    assert_eq!(statuses_sent(&api).len(), 1);
+    assert!(!out.stdout.contains("::error"), "{}", out.stdout);
+}
+
+/// In the step summary and the check run, `path:line` opens the file at the commit.
+#[test]
+fn summary_locations_link_to_the_file_at_the_commit() {
+    let api = Api::start();
+    api.accept_check_runs(10);
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("red", 1));
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let link = "[`addons/acc_x/tests/test_x.py:10`](https://github.com/acme/odoo/blob/abc123/addons/acc_x/tests/test_x.py#L10)";
+    let step_summary = std::fs::read_to_string(dir.path().join("step-summary.md")).unwrap();
+    assert!(step_summary.contains(link), "{step_summary}");
+    let summary = completions(&api)[0]["output"]["summary"].clone();
+    assert!(summary.as_str().unwrap().contains(link), "{summary}");
 }

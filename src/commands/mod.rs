@@ -56,6 +56,7 @@ pub fn reporters(
                 shard: plan.shard,
             },
             output,
+            project.config.file.report.github,
         )),
     ])
 }

@@ -1,11 +1,14 @@
 //! `odoo-ci report --result F`: re-sends a stored result to the Git host.
 
+use std::path::Path;
+
 use crate::cli::ReportArgs;
+use crate::config::{Config, GithubChannel};
 use crate::context::{detect, Overrides};
 use crate::exit::BadInput;
 use crate::hosts::{self, HostEnv, StageReport};
 
-pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
+pub fn run(config_path: &Path, args: &ReportArgs) -> anyhow::Result<u8> {
     let report = StageReport::from_result_file(&args.result).map_err(|e| {
         BadInput::new(format!("{e:#}"))
             .hint("pass --result PATH/odoo-ci-result.json of a stage run")
@@ -21,7 +24,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
             ..Overrides::default()
         },
     )?;
-    let host = HostEnv::from_context(&ctx, args.sha.as_deref());
+    // The result says which commit it is about: a `workflow_run` job reporting a fork's
+    // pull request runs on the default branch's commit, not on the one tested.
+    let sha = args.sha.as_deref().or(report.commit.as_deref());
+    let host = HostEnv::from_context(&ctx, sha, channel(config_path, args)?);
     if host.provider == crate::context::Provider::Local {
         eprintln!("not in GitHub Actions or GitLab CI: nothing to report to");
     }
@@ -30,8 +36,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let started = hosts::start(&host, report.subject());
-    hosts::finish(&host, started, &report, &output);
+    // The result is finished: it is reported as it is, never first as running.
+    hosts::finish(&host, hosts::Started::nothing(), &report, &output);
     eprintln!(
         "reported {} {} ({})",
         report.stage,
@@ -39,4 +45,16 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<u8> {
         report.title
     );
     Ok(crate::exit::OK)
+}
+
+/// `--channel`, else the checkout's `report.github`, else `auto`. A `workflow_run` job
+/// often has no checkout (it must not run a fork's code), so the file is optional.
+fn channel(config_path: &Path, args: &ReportArgs) -> anyhow::Result<GithubChannel> {
+    if let Some(channel) = args.channel {
+        return Ok(channel);
+    }
+    if !config_path.exists() {
+        return Ok(GithubChannel::default());
+    }
+    Ok(Config::load(config_path)?.file.report.github)
 }

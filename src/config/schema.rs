@@ -35,6 +35,30 @@ pub struct ConfigFile {
     /// The PostgreSQL server for test, template and staging databases.
     #[serde(default)]
     pub postgres: PostgresSection,
+    /// How the colour reaches the Git host.
+    #[serde(default)]
+    pub report: ReportSection,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSection {
+    /// On GitHub: `auto` (a check run when the token may create one, else a commit
+    /// status), `checks`, `statuses` or `both`. One channel by default, so a pull request
+    /// shows each stage once and each failure is annotated once.
+    #[serde(default)]
+    pub github: GithubChannel,
+}
+
+/// Where a stage's colour shows on GitHub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum GithubChannel {
+    #[default]
+    Auto,
+    Checks,
+    Statuses,
+    Both,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

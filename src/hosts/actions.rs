@@ -106,11 +106,14 @@ pub fn mask_secret(secret: &str) {
     }
 }
 
-/// Writes the annotations, the step summary and the outputs. Failures are warned about.
-pub fn write_all(env: &HostEnv, report: &StageReport, output: &Path) {
+/// Writes the annotations (unless a check run carries them), the step summary and the
+/// outputs. Failures are warned about.
+pub fn write_all(env: &HostEnv, report: &StageReport, output: &Path, annotate: bool) {
     let mut stdout = std::io::stdout().lock();
-    for line in annotation_commands(report) {
-        let _ = writeln!(stdout, "{line}");
+    if annotate {
+        for line in annotation_commands(report) {
+            let _ = writeln!(stdout, "{line}");
+        }
     }
     if let Some(path) = env.var("GITHUB_STEP_SUMMARY") {
         // The file may already hold an earlier step's text: the runner drops the whole

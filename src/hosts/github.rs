@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::http::{Api, Method, Reply};
 use super::{truncate, HostEnv, Level, StageReport, Subject, GITHUB_SUMMARY_LIMIT};
-use crate::config::Stage;
+use crate::config::{GithubChannel, Stage};
 use crate::odoo::Colour;
 
 /// GitHub accepts at most 50 annotations per create or update request.
@@ -30,6 +30,8 @@ pub struct Reporter {
     /// Where the summary's `path:line` links point.
     links: Option<super::Links>,
     checks_allowed: Cell<bool>,
+    /// Check runs, statuses or both (`report.github`).
+    channel: GithubChannel,
     /// The variable the token came from, to name in an error.
     token_var: &'static str,
     /// Set by a 401: the token does not work, so nothing more is sent (said once).
@@ -92,7 +94,8 @@ impl Reporter {
             sha,
             target_url,
             links: env.links(),
-            checks_allowed: Cell::new(true),
+            checks_allowed: Cell::new(env.channel != GithubChannel::Statuses),
+            channel: env.channel,
             token_var,
             refused_token: Cell::new(false),
         })
@@ -151,9 +154,27 @@ impl Reporter {
 
     fn fall_back(&self, why: &str) {
         if self.checks_allowed.replace(false) {
-            eprintln!(
-                "note: GitHub refused check runs ({why}); reporting with commit statuses and workflow annotations instead"
-            );
+            let instead = match self.channel {
+                GithubChannel::Checks => {
+                    "reporting with workflow annotations only (`report.github: checks`)"
+                }
+                _ => "reporting with commit statuses and workflow annotations instead",
+            };
+            eprintln!("note: GitHub refused check runs ({why}); {instead}");
+        }
+    }
+
+    /// Whether the colour goes on a check run (which then carries the annotations).
+    pub fn uses_checks(&self) -> bool {
+        self.checks_allowed.get()
+    }
+
+    /// Whether the colour goes on a commit status: asked for, or check runs were refused.
+    fn uses_statuses(&self) -> bool {
+        match self.channel {
+            GithubChannel::Statuses | GithubChannel::Both => true,
+            GithubChannel::Auto => !self.checks_allowed.get(),
+            GithubChannel::Checks => false,
         }
     }
 
@@ -177,9 +198,21 @@ impl Reporter {
             .and_then(|r| r["id"].as_u64())
     }
 
-    /// The check run in progress (found, or created once) and a pending status.
+    /// The check run in progress (found, or created once), or a pending status: one
+    /// channel unless `report.github: both`.
     pub fn start(&self, subject: Subject) -> Option<u64> {
-        self.status(subject, "pending", "odoo-ci is running");
+        let run = if self.uses_checks() {
+            self.start_run(subject)
+        } else {
+            None
+        };
+        if self.uses_statuses() {
+            self.status(subject, "pending", "odoo-ci is running");
+        }
+        run
+    }
+
+    fn start_run(&self, subject: Subject) -> Option<u64> {
         if let Some(id) = self.find_run(subject) {
             let body = json!({"status": "in_progress"});
             let _ = self.send(
@@ -231,9 +264,14 @@ impl Reporter {
             Colour::Yellow => format!("passed, {} warnings — {}", report.warnings, report.title),
             Colour::Green | Colour::Red => report.title.clone(),
         };
-        self.status(report.subject(), state, &description);
-        if self.checks_allowed.get() {
+        if self.uses_checks() {
+            // A finished result reported on its own (`odoo-ci report`) completes the run
+            // the stage may have left, never a second one.
+            let run = run.or_else(|| self.find_run(report.subject()));
             self.complete_run(run, report);
+        }
+        if self.uses_statuses() {
+            self.status(report.subject(), state, &description);
         }
         if report.stage != Stage::Development {
             self.deployment(report);
@@ -243,9 +281,11 @@ impl Reporter {
     /// Closes a run and the status of a stage that stopped before it had a result (no
     /// deployment is recorded: nothing was deployed).
     pub fn abandon(&self, run: Option<u64>, report: &StageReport) {
-        self.status(report.subject(), "failure", &report.title);
-        if self.checks_allowed.get() && run.is_some() {
+        if self.uses_checks() && run.is_some() {
             self.complete_run(run, report);
+        }
+        if self.uses_statuses() {
+            self.status(report.subject(), "failure", &report.title);
         }
     }
 

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::config::Stage;
+use crate::config::{GithubChannel, Stage};
 use crate::context::{Context, Provider};
 use crate::odoo::Colour;
 use crate::result::{Detail, Reporter, StageResult};
@@ -252,15 +252,18 @@ pub struct HostEnv {
     pub sha: Option<String>,
     pub repository: Option<String>,
     pub vars: std::collections::HashMap<String, String>,
+    /// On GitHub: check runs, statuses or both.
+    pub channel: GithubChannel,
 }
 
 impl HostEnv {
-    pub fn from_context(ctx: &Context, commit: Option<&str>) -> HostEnv {
+    pub fn from_context(ctx: &Context, commit: Option<&str>, channel: GithubChannel) -> HostEnv {
         HostEnv {
             provider: ctx.provider,
             sha: commit.map(str::to_string).or_else(|| ctx.commit.clone()),
             repository: ctx.repository.clone(),
             vars: std::env::vars().collect(),
+            channel,
         }
     }
 
@@ -273,11 +276,8 @@ impl HostEnv {
                 self.var("GITHUB_SERVER_URL")?.trim_end_matches('/'),
                 self.repository.as_deref()?
             ),
-            Provider::Gitlab => format!(
-                "{}/-/blob/{sha}",
-                self.var("CI_PROJECT_URL")?.trim_end_matches('/')
-            ),
-            Provider::Local => return None,
+            // GitLab shows no summary of ours (the job log and JUnit report are its).
+            Provider::Gitlab | Provider::Local => return None,
         };
         Some(Links { blob_base: base })
     }
@@ -301,8 +301,14 @@ pub struct HostReporter {
 }
 
 impl HostReporter {
-    pub fn start(ctx: &Context, commit: Option<&str>, subject: Subject, output: &Path) -> Self {
-        let env = HostEnv::from_context(ctx, commit);
+    pub fn start(
+        ctx: &Context,
+        commit: Option<&str>,
+        subject: Subject,
+        output: &Path,
+        channel: GithubChannel,
+    ) -> Self {
+        let env = HostEnv::from_context(ctx, commit, channel);
         let started = start(&env, subject);
         HostReporter {
             env,
@@ -358,6 +364,13 @@ pub struct Started {
     github: Option<(github::Reporter, Option<u64>)>,
 }
 
+impl Started {
+    /// Nothing opened: a finished result is reported as it is, never first as running.
+    pub fn nothing() -> Started {
+        Started { github: None }
+    }
+}
+
 /// Closes what [`start`] opened when the stage stopped before it had a result (an early
 /// error, a panic): the check run completes as failed, the status turns failed.
 pub fn abandon(env: &HostEnv, started: Started, subject: Subject) {
@@ -381,14 +394,17 @@ pub fn abandon(env: &HostEnv, started: Started, subject: Subject) {
 pub fn finish(env: &HostEnv, started: Started, report: &StageReport, output: &Path) {
     match env.provider {
         Provider::Github => {
-            actions::write_all(env, report, output);
             let (reporter, run) = match started.github {
                 Some((r, run)) => (Some(r), run),
                 None => (github::Reporter::from_env(env), None),
             };
-            if let Some(r) = reporter {
+            if let Some(r) = &reporter {
                 r.finish(run, report);
             }
+            // A check run carries the annotations: workflow commands would show each
+            // failure a second time.
+            let on_check_run = reporter.as_ref().is_some_and(github::Reporter::uses_checks);
+            actions::write_all(env, report, output, !on_check_run);
         }
         Provider::Gitlab => {
             if let Some(r) = gitlab::Reporter::from_env(env) {

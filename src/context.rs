@@ -221,10 +221,19 @@ fn gitlab(var: &dyn Fn(&str) -> Option<String>) -> Result<Context, ContextError>
             provider: Provider::Gitlab,
             trigger: Trigger::PullRequest,
             branch: source,
-            commit: var("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA").or_else(|| var("CI_COMMIT_SHA")),
-            base: var("CI_MERGE_REQUEST_DIFF_BASE_SHA").or_else(|| {
-                var("CI_MERGE_REQUEST_TARGET_BRANCH_NAME").map(|b| format!("origin/{b}"))
-            }),
+            // The pipeline's own commit: in a merged-results (or merge-train) pipeline the
+            // merge of source into target, which GitLab checked out, tests, and matches a
+            // status's `pipeline_id` against (a status on the source head with that id
+            // made GitLab create an external pipeline). In a plain merge-request pipeline
+            // it is the source head, and CI_MERGE_REQUEST_SOURCE_BRANCH_SHA is empty.
+            commit: var("CI_COMMIT_SHA").or_else(|| var("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA")),
+            // A merge commit compares with the target's head it was merged onto (set only in
+            // merged-results pipelines); a source head with where it forked.
+            base: var("CI_MERGE_REQUEST_TARGET_BRANCH_SHA")
+                .or_else(|| var("CI_MERGE_REQUEST_DIFF_BASE_SHA"))
+                .or_else(|| {
+                    var("CI_MERGE_REQUEST_TARGET_BRANCH_NAME").map(|b| format!("origin/{b}"))
+                }),
             repository,
             pull_request: var("CI_MERGE_REQUEST_IID").and_then(|n| n.parse().ok()),
         });
@@ -272,6 +281,33 @@ mod tests {
             head.map(str::to_string),
             &ov,
         )
+    }
+
+    #[test]
+    fn gitlab_merged_results_build_and_report_the_pipeline_s_merge_commit() {
+        let merged = [
+            ("GITLAB_CI", "true"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feat/x"),
+            ("CI_MERGE_REQUEST_EVENT_TYPE", "merged_result"),
+            ("CI_COMMIT_SHA", "mergesha"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "sourcesha"),
+            ("CI_MERGE_REQUEST_TARGET_BRANCH_SHA", "targetsha"),
+            ("CI_MERGE_REQUEST_DIFF_BASE_SHA", "forkpoint"),
+        ];
+        let ctx = run(&merged, "", None, Overrides::default()).unwrap();
+        assert_eq!(ctx.commit.as_deref(), Some("mergesha"));
+        assert_eq!(ctx.base.as_deref(), Some("targetsha"));
+        // A plain merge-request pipeline: the source head, compared with the fork point.
+        let detached = [
+            ("GITLAB_CI", "true"),
+            ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feat/x"),
+            ("CI_MERGE_REQUEST_EVENT_TYPE", "detached"),
+            ("CI_COMMIT_SHA", "sourcesha"),
+            ("CI_MERGE_REQUEST_DIFF_BASE_SHA", "forkpoint"),
+        ];
+        let ctx = run(&detached, "", None, Overrides::default()).unwrap();
+        assert_eq!(ctx.commit.as_deref(), Some("sourcesha"));
+        assert_eq!(ctx.base.as_deref(), Some("forkpoint"));
     }
 
     #[test]

@@ -1010,3 +1010,57 @@ fn summary_locations_link_to_the_file_at_the_commit() {
     let summary = completions(&api)[0]["output"]["summary"].clone();
     assert!(summary.as_str().unwrap().contains(link), "{summary}");
 }
+
+/// A GitLab merged-results pipeline runs on the merge commit (`CI_COMMIT_SHA`); the
+/// status goes there with the pipeline's id. Sent to the source head with that id, GitLab
+/// matched no pipeline and created an external one.
+#[test]
+fn gitlab_merged_results_report_on_the_pipeline_s_commit() {
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/api/v4/projects/123/statuses/mergesha"))
+            .and(body_partial_json(
+                json!({"pipeline_id": 555, "state": "success"}),
+            ))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+            .expect(1),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("green", 0));
+    let mut env = gitlab_env(&api.server.uri());
+    env.retain(|(k, _)| {
+        !matches!(
+            *k,
+            "CI_COMMIT_BRANCH" | "CI_COMMIT_SHA" | "CI_PIPELINE_SOURCE"
+        )
+    });
+    env.extend([
+        ("CI_PIPELINE_SOURCE", "merge_request_event".to_string()),
+        ("CI_MERGE_REQUEST_EVENT_TYPE", "merged_result".into()),
+        ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature/x".into()),
+        ("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "sourcesha".into()),
+        ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main".into()),
+        ("CI_MERGE_REQUEST_TARGET_BRANCH_SHA", "targetsha".into()),
+        ("CI_MERGE_REQUEST_IID", "4".into()),
+        ("CI_COMMIT_SHA", "mergesha".into()),
+    ]);
+    let out = report(dir.path(), &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+
+    // A result about another commit is reported there, without the pipeline's id.
+    let api = Api::start();
+    api.mount(Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)));
+    let mut result = dev_result("green", 0);
+    result["commit"] = json!("othersha");
+    write_result(dir.path(), &result);
+    let mut env = env.clone();
+    env.retain(|(k, _)| *k != "CI_API_V4_URL");
+    env.push(("CI_API_V4_URL", format!("{}/api/v4", api.server.uri())));
+    let out = report(dir.path(), &env);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sent = api.requests();
+    assert_eq!(sent[0].url.path(), "/api/v4/projects/123/statuses/othersha");
+    assert_eq!(body(&sent[0])["pipeline_id"], Value::Null);
+}

@@ -26,11 +26,17 @@ impl Reporter {
         let base = env.var("CI_API_V4_URL")?.to_string();
         let project = env.var("CI_PROJECT_ID")?.to_string();
         let sha = env.sha.clone()?;
+        // Only on the pipeline's own commit: with another SHA GitLab finds no such
+        // pipeline and creates an external one, which can become the MR's head.
+        let pipeline_id = env
+            .var("CI_PIPELINE_ID")
+            .filter(|_| env.var("CI_COMMIT_SHA") == Some(sha.as_str()))
+            .and_then(|v| v.parse().ok());
         Some(Reporter {
             api: Api::new(&base, "PRIVATE-TOKEN", token.clone(), token),
             project,
             sha,
-            pipeline_id: env.var("CI_PIPELINE_ID").and_then(|v| v.parse().ok()),
+            pipeline_id,
             target_url: env.var("CI_JOB_URL").map(str::to_string),
         })
     }

@@ -490,7 +490,7 @@ fn staging_creates_a_deployment_with_its_url() {
     api.mount(
         Mock::given(method("POST"))
             .and(path("/repos/acme/odoo/deployments"))
-            .and(body_partial_json(json!({"ref": "abc123", "environment": "staging", "auto_merge": false, "required_contexts": [], "transient_environment": true, "production_environment": false})))
+            .and(body_partial_json(json!({"ref": "abc123", "environment": "staging/staging-x", "auto_merge": false, "required_contexts": [], "transient_environment": true, "production_environment": false})))
             .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 77})))
             .expect(1),
     );
@@ -506,7 +506,7 @@ fn staging_creates_a_deployment_with_its_url() {
     let dir = tempfile::tempdir().unwrap();
     write_result(
         dir.path(),
-        &json!({"schema_version": 1, "stage": "staging", "colour": "green", "reasons": [], "url": "https://staging.example.com"}),
+        &json!({"schema_version": 1, "stage": "staging", "branch": "staging-x", "colour": "green", "reasons": [], "url": "https://staging.example.com"}),
     );
     let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -77,18 +77,28 @@ fn production(p: &Project) -> Production {
 }
 
 fn stage(p: &Project, prod: &Production, branch: &str, extra: &[&str]) -> (Output, Value) {
+    stage_in_ci(p, prod, branch, extra, &[])
+}
+
+/// [`stage`] with the CI's variables `ci` (a GitHub job's, say).
+fn stage_in_ci(
+    p: &Project,
+    prod: &Production,
+    branch: &str,
+    extra: &[&str],
+    ci: &[(&str, &str)],
+) -> (Output, Value) {
     let cache = p.path().join(".cache");
     let mut args = vec!["stage", "--branch", branch, "--output", "out"];
     args.extend_from_slice(extra);
-    let out = run_in(
-        p.path(),
-        &args,
-        &[
-            ("PROD_URL", &db_url(&prod.db)),
-            ("PROD_DATA", prod.data_dir.to_str().unwrap()),
-            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
-        ],
-    );
+    let prod_url = db_url(&prod.db);
+    let mut env = vec![
+        ("PROD_URL", prod_url.as_str()),
+        ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+        ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+    ];
+    env.extend_from_slice(ci);
+    let out = run_in(p.path(), &args, &env);
     let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
         .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
     let result: Value = serde_json::from_str(&text).unwrap();
@@ -118,16 +128,20 @@ fn staging_dbs(p: &Project, prod: &Production, branch: &str) -> Vec<String> {
 
 /// Drops a branch's staging databases and server with `odoo-ci staging drop`.
 fn drop_branch(p: &Project, prod: &Production, branch: &str) {
+    drop_branch_in_ci(p, prod, branch, &[]);
+}
+
+/// [`drop_branch`] with the CI's variables `ci`.
+fn drop_branch_in_ci(p: &Project, prod: &Production, branch: &str, ci: &[(&str, &str)]) {
     let cache = p.path().join(".cache");
-    let out = run_in(
-        p.path(),
-        &["staging", "drop", "--of-branch", branch],
-        &[
-            ("PROD_URL", &db_url(&prod.db)),
-            ("PROD_DATA", prod.data_dir.to_str().unwrap()),
-            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
-        ],
-    );
+    let prod_url = db_url(&prod.db);
+    let mut env = vec![
+        ("PROD_URL", prod_url.as_str()),
+        ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+        ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+    ];
+    env.extend_from_slice(ci);
+    let out = run_in(p.path(), &["staging", "drop", "--of-branch", branch], &env);
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -744,4 +758,59 @@ fn the_staging_update_is_bounded_by_staging_s_own_timeout() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(120));
     drop_branch(&p, &prod, "staging-slow");
+}
+
+/// Every staging branch shared one GitHub environment `staging`, and a dropped branch's
+/// deployment stayed active forever. Each branch has its own (`staging/<branch>`): a new
+/// deployment supersedes the previous one, and `staging drop` marks the last inactive.
+#[test]
+fn each_staging_branch_has_its_own_environment_and_a_dropped_one_goes_inactive() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(wiremock::MockServer::start());
+    let github = common::github_deployments::Deployments::default();
+    rt.block_on(
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(github.clone())
+            .mount(&server),
+    );
+    let p = project("fresh", &[]);
+    let prod = production(&p);
+    let branch = unique("envs");
+    let api = server.uri();
+    let ci = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF_NAME", branch.as_str()),
+        ("GITHUB_SHA", "abc123"),
+        ("GITHUB_REPOSITORY", "acme/odoo"),
+        ("GITHUB_API_URL", api.as_str()),
+        ("GITHUB_TOKEN", "ghs_secretTOKEN1234567890"),
+        ("ODOO_CI_RETRY_BACKOFF_MS", "10"),
+    ];
+    for _ in 0..2 {
+        let (out, r) = stage_in_ci(&p, &prod, &branch, &[], &ci);
+        assert_eq!(r["colour"], "green", "{}", out.stderr);
+    }
+    let environment = format!("staging/{branch}");
+    let states = |github: &common::github_deployments::Deployments| -> Vec<Vec<String>> {
+        github
+            .of(&environment)
+            .into_iter()
+            .map(|d| d.states)
+            .collect()
+    };
+    assert_eq!(
+        states(&github),
+        vec![vec!["success", "inactive"], vec!["success"]],
+        "the newer deployment supersedes the older"
+    );
+    assert!(github.of(&environment).iter().all(|d| d.transient));
+    assert!(github.of("staging").is_empty(), "no shared environment");
+
+    drop_branch_in_ci(&p, &prod, &branch, &ci);
+    assert_eq!(
+        states(&github),
+        vec![vec!["success", "inactive"], vec!["success", "inactive"]],
+        "a dropped branch's environment is inactive"
+    );
 }

@@ -101,7 +101,32 @@ pub fn staging(config: &Path, cmd: &StagingCommand) -> anyhow::Result<u8> {
                 }
                 println!("dropped {name}");
             }
+            environments_gone(&all, &targets);
             Ok(exit::OK)
+        }
+    }
+}
+
+/// The GitHub environments of branches left with no staging database: marked inactive.
+fn environments_gone(all: &[crate::stages::staging_dbs::StagingDatabase], dropped: &[String]) {
+    let host = crate::hosts::HostEnv::of_process();
+    if host.provider != crate::context::Provider::Github {
+        return;
+    }
+    let mut branches: Vec<&str> = all
+        .iter()
+        .filter(|d| dropped.contains(&d.name))
+        .map(|d| d.branch.as_str())
+        .collect();
+    branches.sort_unstable();
+    branches.dedup();
+    for branch in branches {
+        let left = all
+            .iter()
+            .any(|d| d.branch == branch && !dropped.contains(&d.name));
+        if !left {
+            let environment = crate::hosts::deployments::staging_environment(branch);
+            crate::hosts::deployments::environment_gone(&host, &environment);
         }
     }
 }

@@ -69,25 +69,43 @@ pub fn cut_chars(text: &str, limit: usize) -> String {
     out
 }
 
+/// The REST API with the job's token, and the variable the token came from; `None`
+/// without a token.
+pub fn api_of(env: &HostEnv) -> Option<(Api, &'static str)> {
+    let (token_var, token) = match env.var("ODOO_CI_GITHUB_TOKEN") {
+        Some(t) => ("ODOO_CI_GITHUB_TOKEN", t.to_string()),
+        None => ("GITHUB_TOKEN", env.var("GITHUB_TOKEN")?.to_string()),
+    };
+    let base = env
+        .var("GITHUB_API_URL")
+        .unwrap_or("https://api.github.com");
+    let api = Api::new(base, "Authorization", format!("Bearer {token}"), token)
+        .header("Accept", "application/vnd.github+json")
+        .header("X-GitHub-Api-Version", "2022-11-28");
+    Some((api, token_var))
+}
+
+/// The Actions run's page, when in one.
+pub fn run_url(env: &HostEnv) -> Option<String> {
+    match (
+        env.var("GITHUB_SERVER_URL"),
+        env.var("GITHUB_RUN_ID"),
+        &env.repository,
+    ) {
+        (Some(server), Some(run), Some(repo)) => {
+            Some(format!("{server}/{repo}/actions/runs/{run}"))
+        }
+        _ => None,
+    }
+}
+
 impl Reporter {
     /// `None` (nothing reported) without a token, a repository or a commit.
     pub fn from_env(env: &HostEnv) -> Option<Reporter> {
-        let (token_var, token) = match env.var("ODOO_CI_GITHUB_TOKEN") {
-            Some(t) => ("ODOO_CI_GITHUB_TOKEN", t.to_string()),
-            None => ("GITHUB_TOKEN", env.var("GITHUB_TOKEN")?.to_string()),
-        };
+        let (api, token_var) = api_of(env)?;
         let repo = env.repository.clone()?;
         let sha = env.sha.clone()?;
-        let base = env
-            .var("GITHUB_API_URL")
-            .unwrap_or("https://api.github.com");
-        let api = Api::new(base, "Authorization", format!("Bearer {token}"), token)
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", "2022-11-28");
-        let target_url = match (env.var("GITHUB_SERVER_URL"), env.var("GITHUB_RUN_ID")) {
-            (Some(server), Some(run)) => Some(format!("{server}/{repo}/actions/runs/{run}")),
-            _ => None,
-        };
+        let target_url = run_url(env);
         Some(Reporter {
             api,
             repo,
@@ -393,42 +411,16 @@ impl Reporter {
         self.answered("the commit status", sent);
     }
 
-    /// A deployment of the commit to the stage's environment, and its final status.
+    /// A deployment of the commit to the stage's environment, its final status, and the
+    /// environment's earlier deployments marked inactive (the server now serves this one).
     fn deployment(&self, report: &StageReport) {
-        let body = json!({
-            "ref": self.sha,
-            "environment": report.stage,
-            "auto_merge": false,
-            "required_contexts": [],
-            "transient_environment": report.stage == Stage::Staging,
-            "production_environment": report.stage == Stage::Production,
-            "description": cut_chars(&report.title, STATUS_DESCRIPTION_LIMIT),
-        });
-        let sent = self.send(
-            Method::Post,
-            &format!("/repos/{}/deployments", self.repo),
-            Some(&body),
-            false,
-        );
-        let Some(id) = self
-            .answered("the deployment", sent)
-            .and_then(|r| r.body["id"].as_u64())
-        else {
-            return;
+        let answered = |what: &str, sent| self.answered(what, sent);
+        let deployments = super::deployments::Deployments {
+            api: &self.api,
+            repo: &self.repo,
+            answered: &answered,
         };
-        let body = json!({
-            "state": if report.colour == Colour::Red { "failure" } else { "success" },
-            "environment_url": report.url,
-            "log_url": self.target_url,
-            "description": cut_chars(&report.title, STATUS_DESCRIPTION_LIMIT),
-        });
-        let sent = self.send(
-            Method::Post,
-            &format!("/repos/{}/deployments/{id}/statuses", self.repo),
-            Some(&body),
-            true,
-        );
-        self.answered("the deployment status", sent);
+        deployments.create(&self.sha, report, self.target_url.as_deref());
     }
 }
 
@@ -452,7 +444,7 @@ fn annotations_of(report: &StageReport) -> Vec<Value> {
 }
 
 /// A query value, percent-encoded (check names hold spaces, slashes and parentheses).
-fn encode(text: &str) -> String {
+pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

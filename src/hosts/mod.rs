@@ -8,6 +8,7 @@
 //! never appear in any output.
 
 pub mod actions;
+pub mod deployments;
 pub mod github;
 pub mod gitlab;
 pub mod http;
@@ -83,6 +84,8 @@ pub struct StageReport {
     pub title: String,
     /// The commit the result is about (`None` for one written before results had it).
     pub commit: Option<String>,
+    /// The branch built (a staging branch's environment is named after it).
+    pub branch: String,
     pub annotations: Vec<Annotation>,
     /// The staging or production URL.
     pub url: Option<String>,
@@ -145,6 +148,7 @@ impl StageReport {
         StageReport {
             title: title(result, log, warnings),
             commit: result.commit.clone(),
+            branch: result.branch.clone(),
             result: Some(Box::new(result.clone())),
             url,
             stage,
@@ -164,6 +168,7 @@ impl StageReport {
             colour: Colour::Red,
             title: "odoo-ci stopped before the stage had a result: see the job log".to_string(),
             commit: None,
+            branch: String::new(),
             annotations: Vec::new(),
             url: None,
             warnings: 0,
@@ -264,6 +269,24 @@ impl HostEnv {
             repository: ctx.repository.clone(),
             vars: std::env::vars().collect(),
             channel,
+        }
+    }
+
+    /// This process's CI, about no commit (what `odoo-ci staging drop` reports).
+    pub fn of_process() -> HostEnv {
+        let vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+        let provider = Provider::from_env();
+        let repository = match provider {
+            Provider::Github => vars.get("GITHUB_REPOSITORY").cloned(),
+            Provider::Gitlab => vars.get("CI_PROJECT_PATH").cloned(),
+            Provider::Local => None,
+        };
+        HostEnv {
+            provider,
+            sha: None,
+            repository,
+            vars,
+            channel: GithubChannel::default(),
         }
     }
 

@@ -2,6 +2,8 @@
 //! for the real `odoo-ci` binary with a clean CI environment.
 #![allow(dead_code)]
 
+pub mod github_deployments;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

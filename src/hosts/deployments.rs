@@ -30,11 +30,13 @@ pub fn environment_of(report: &StageReport) -> String {
     }
 }
 
+/// What becomes of an answer: the reply when it succeeded, else a warning.
+pub type Answered<'a> = &'a dyn Fn(&str, Result<Reply, String>) -> Option<Reply>;
+
 pub struct Deployments<'a> {
     pub api: &'a Api,
     pub repo: &'a str,
-    /// What becomes of an answer: the reply when it succeeded, else a warning.
-    pub answered: &'a dyn Fn(&str, Result<Reply, String>) -> Option<Reply>,
+    pub answered: Answered<'a>,
 }
 
 impl Deployments<'_> {

@@ -17,6 +17,15 @@ struct Api {
     server: MockServer,
 }
 
+/// Every test's requests, checked against the hosts' published request schemas.
+impl Drop for Api {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            common::host_schemas::assert_all_valid(&self.requests());
+        }
+    }
+}
+
 impl Api {
     fn start() -> Api {
         let rt = tokio::runtime::Runtime::new().unwrap();

@@ -813,4 +813,6 @@ fn each_staging_branch_has_its_own_environment_and_a_dropped_one_goes_inactive()
         vec![vec!["success", "inactive"], vec!["success", "inactive"]],
         "a dropped branch's environment is inactive"
     );
+    let sent = rt.block_on(server.received_requests()).unwrap();
+    common::host_schemas::assert_all_valid(&sent);
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod github_deployments;
+pub mod host_schemas;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

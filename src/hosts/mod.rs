@@ -121,7 +121,8 @@ impl StageReport {
                     line,
                     level: Level::Failure,
                     title: format!("{} {} ({})", f.module, f.test, f.kind.as_str()),
-                    message: f.message.clone(),
+                    // The assertion's first line and, for strings, unittest's diff.
+                    message: crate::odoo::traceback::exception_text(&f.traceback, &f.message),
                 });
             }
         }
@@ -480,5 +481,27 @@ mod tests {
         assert_eq!(r.annotations[0].path, "addons/m/tests/test_x.py");
         assert_eq!(r.annotations[0].line, 7);
         assert_eq!(r.annotations[0].level, Level::Failure);
+    }
+
+    #[test]
+    fn a_multi_line_assertion_is_annotated_with_its_diff() {
+        let traceback = "Traceback (most recent call last):\n  File \"/x/acc_x/tests/t.py\", line 12, in test_discount\n    self.assertEqual(label, \"discount: 10% off\")\nAssertionError: 'discount: 100% off, really' != 'discount: 10% off'\n- discount: 100% off, really\n?              -    --------\n+ discount: 10% off\n";
+        let v = serde_json::json!({
+            "schema_version": 1, "stage": "development", "colour": "red",
+            "log": {
+                "colour": "red", "reasons": [], "tests": {"total": 1, "passed": 0, "failed": 1, "errors": 0, "skipped": 0},
+                "failures": [{"module": "acc_x", "test": "TestX.test_discount", "kind": "failure",
+                              "file": "addons/acc_x/tests/t.py", "line": 12,
+                              "message": "AssertionError: 'discount: 100% off, really' != 'discount: 10% off'",
+                              "traceback": traceback}],
+                "problems": [], "warnings": {"total": 0, "ignored": 0, "groups": []}
+            }
+        });
+        let result: StageResult = serde_json::from_value(v).unwrap();
+        let message = &StageReport::from_result(&result).annotations[0].message;
+        assert_eq!(
+            message,
+            "AssertionError: 'discount: 100% off, really' != 'discount: 10% off'\n- discount: 100% off, really\n?              -    --------\n+ discount: 10% off"
+        );
     }
 }

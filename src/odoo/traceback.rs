@@ -36,6 +36,17 @@ pub fn last_line(traceback: &str) -> Option<&str> {
         .find(|l| !l.trim().is_empty())
 }
 
+/// The exception as unittest printed it: from the line that starts with `message` (the
+/// exception's first line) to the end — an `assertEqual` on strings adds its diff there.
+/// `message` alone when the traceback does not hold it.
+pub fn exception_text(traceback: &str, message: &str) -> String {
+    let first = message.lines().next().unwrap_or(message);
+    match traceback.find(first).filter(|_| !first.is_empty()) {
+        Some(start) => traceback[start..].trim_end().to_string(),
+        None => message.to_string(),
+    }
+}
+
 /// Folders an addon usually has; the component before one of them names the addon.
 const ADDON_SUBDIRS: [&str; 14] = [
     "models",

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# The composite action's script: installs odoo-ci from the repository the action lives in
-# (cached in ~/.odoo-ci by the action), then runs the stage. odoo-ci itself writes the
-# step summary, the outputs (colour, result) and the annotations.
+# The composite action's script: installs odoo-ci (the released binary of the action's
+# tag, else built from the action's source and cached in ~/.odoo-ci), then runs the
+# stage. odoo-ci itself writes the step summary, the outputs and the annotations.
 set -euo pipefail
 
 bin=${ODOO_CI_BIN:-}
 if [ -z "$bin" ]; then
   bin="$HOME/.odoo-ci/bin/odoo-ci"
+  if [ ! -x "$bin" ] && [ -n "${ODOO_CI_RELEASE:-}" ]; then
+    echo "::group::Installing odoo-ci ${ODOO_CI_RELEASE} (released binary, checksum verified)"
+    sh "$GITHUB_ACTION_PATH/install.sh" "$ODOO_CI_RELEASE" "$HOME/.odoo-ci/bin" ||
+      echo "::warning title=odoo-ci::no released binary for ${ODOO_CI_RELEASE}; building from source"
+    echo "::endgroup::"
+  fi
   if [ ! -x "$bin" ]; then
-    echo "::group::Installing odoo-ci"
+    echo "::group::Building odoo-ci from source"
     cargo install --locked --root "$HOME/.odoo-ci" --path "$GITHUB_ACTION_PATH"
     echo "::endgroup::"
   fi

@@ -870,7 +870,14 @@ fn the_github_action_script_runs_a_stage_and_writes_summary_and_outputs() {
     assert!(outputs.contains("colour=green\n"), "{outputs}");
     assert!(
         outputs.contains("stage=development\n")
-            && outputs.contains("result=out/odoo-ci-result.json\n"),
+            && outputs.contains(&format!(
+                "result={}\n",
+                p.path()
+                    .canonicalize()
+                    .unwrap()
+                    .join("out/odoo-ci-result.json")
+                    .display()
+            )),
         "{outputs}"
     );
     let summary = std::fs::read_to_string(&summary).unwrap();

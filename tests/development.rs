@@ -1045,6 +1045,16 @@ fn in_a_subfolder_annotations_and_the_result_output_are_the_repository_s() {
         .status()
         .expect("cp");
     assert!(copied.success());
+    // A project of its own: template retention (`keep_templates`) is per project, and
+    // the other tests of this file, running at the same time, share one.
+    let repository = format!("acme/{}", unique("subfolder"));
+    let config_path = repo.path().join("odoo/.odoo-ci.yml");
+    let config = std::fs::read_to_string(&config_path).unwrap();
+    let config = config.replace(
+        "project: odoo-ci-tests/development",
+        &format!("project: {repository}"),
+    );
+    std::fs::write(&config_path, config).unwrap();
     repo.git_init();
     let sha = repo.commit("an Odoo project in a subfolder");
     let workdir = repo.path().join("odoo");
@@ -1058,7 +1068,7 @@ fn in_a_subfolder_annotations_and_the_result_output_are_the_repository_s() {
             ("GITHUB_EVENT_NAME", "push"),
             ("GITHUB_REF_NAME", "feature/x"),
             ("GITHUB_SHA", &sha),
-            ("GITHUB_REPOSITORY", "acme/odoo"),
+            ("GITHUB_REPOSITORY", &repository),
             ("GITHUB_WORKSPACE", repo.path().to_str().unwrap()),
             ("GITHUB_OUTPUT", outputs.to_str().unwrap()),
             ("ODOO_CI_TEST_PG", &pg_url()),

@@ -45,13 +45,18 @@ impl Api {
         self.rt.block_on(self.server.verify());
     }
 
-    /// Check runs as GitHub takes them when none exists yet: created with `id`, then
-    /// updated.
-    fn accept_check_runs(&self, id: u64) {
+    /// The commit has no check run yet: every lookup finds none.
+    fn no_check_runs_yet(&self) {
         self.mount(
             Mock::given(method("GET"))
                 .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
         );
+    }
+
+    /// Check runs as GitHub takes them when none exists yet: created with `id`, then
+    /// updated.
+    fn accept_check_runs(&self, id: u64) {
+        self.no_check_runs_yet();
         self.mount(
             Mock::given(method("POST"))
                 .and(path("/repos/acme/odoo/check-runs"))
@@ -327,10 +332,7 @@ fn annotations_go_fifty_per_request_and_ten_per_kind_as_commands() {
 #[test]
 fn a_refused_check_run_falls_back_to_statuses_and_says_so_once() {
     let api = Api::start();
-    api.mount(
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
-    );
+    api.no_check_runs_yet();
     api.mount(
         Mock::given(method("POST"))
             .and(path("/repos/acme/odoo/check-runs"))
@@ -382,10 +384,7 @@ fn a_refused_check_run_falls_back_to_statuses_and_says_so_once() {
 #[test]
 fn statuses_are_retried_on_502_and_rate_limits_and_never_show_the_token() {
     let api = Api::start();
-    api.mount(
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
-    );
+    api.no_check_runs_yet();
     api.mount(
         Mock::given(method("POST"))
             .and(path("/repos/acme/odoo/check-runs"))
@@ -619,10 +618,7 @@ fn long_titled_failure() -> Value {
 #[test]
 fn a_refused_completion_is_completed_again_without_annotations_and_says_why() {
     let api = Api::start();
-    api.mount(
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
-    );
+    api.no_check_runs_yet();
     api.mount(
         Mock::given(method("POST"))
             .and(path_regex_statuses())
@@ -668,10 +664,7 @@ fn a_refused_completion_is_completed_again_without_annotations_and_says_why() {
 #[test]
 fn a_rate_limited_check_run_is_retried_not_taken_for_a_refusal() {
     let api = Api::start();
-    api.mount(
-        Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
-    );
+    api.no_check_runs_yet();
     // GitHub's secondary rate limit: 403 with X-RateLimit-Remaining: 0 — the request was
     // not processed, and says nothing of the token's rights.
     api.mount(
@@ -752,10 +745,7 @@ fn shards_report_each_under_its_own_name_in_every_order() {
     ];
     for order in orders {
         let api = Api::start();
-        api.mount(
-            Mock::given(method("GET"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"check_runs": []}))),
-        );
+        api.no_check_runs_yet();
         for k in 1..=3u64 {
             api.mount(
                 Mock::given(method("POST"))

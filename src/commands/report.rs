@@ -26,7 +26,7 @@ pub fn run(config_path: &Path, args: &ReportArgs) -> anyhow::Result<u8> {
     )?;
     // The result says which commit it is about: a `workflow_run` job reporting a fork's
     // pull request runs on the default branch's commit, not on the one tested.
-    let sha = args.sha.as_deref().or(report.commit.as_deref());
+    let sha = args.sha.as_deref().or(report.commit());
     let host = HostEnv::from_context(&ctx, sha, channel(config_path, args)?);
     if host.provider == crate::context::Provider::Local {
         eprintln!("not in GitHub Actions or GitLab CI: nothing to report to");

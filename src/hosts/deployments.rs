@@ -25,7 +25,7 @@ pub fn staging_environment(branch: &str) -> String {
 /// The environment a report deploys to.
 pub fn environment_of(report: &StageReport) -> String {
     match report.stage {
-        Stage::Staging => staging_environment(&report.branch),
+        Stage::Staging => staging_environment(report.branch()),
         other => other.to_string(),
     }
 }

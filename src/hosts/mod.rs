@@ -82,10 +82,6 @@ pub struct StageReport {
     pub colour: Colour,
     /// One line: "12 tests passed", "3 failed", "deployed d-…".
     pub title: String,
-    /// The commit the result is about (`None` for one written before results had it).
-    pub commit: Option<String>,
-    /// The branch built (a staging branch's environment is named after it).
-    pub branch: String,
     pub annotations: Vec<Annotation>,
     /// The staging or production URL.
     pub url: Option<String>,
@@ -148,8 +144,6 @@ impl StageReport {
         };
         StageReport {
             title: title(result, log, warnings),
-            commit: result.commit.clone(),
-            branch: result.branch.clone(),
             result: Some(Box::new(result.clone())),
             url,
             stage,
@@ -168,14 +162,23 @@ impl StageReport {
             shard: subject.shard,
             colour: Colour::Red,
             title: "odoo-ci stopped before the stage had a result: see the job log".to_string(),
-            commit: None,
-            branch: String::new(),
             annotations: Vec::new(),
             url: None,
             warnings: 0,
             tests: None,
             result: None,
         }
+    }
+
+    /// The commit the result is about (`None` for one written before results had it, or
+    /// a stage that stopped before it had a result).
+    pub fn commit(&self) -> Option<&str> {
+        self.result.as_ref().and_then(|r| r.commit.as_deref())
+    }
+
+    /// The branch built (a staging branch's environment is named after it).
+    pub fn branch(&self) -> &str {
+        self.result.as_ref().map_or("", |r| r.branch.as_str())
     }
 
     /// The Markdown summary, at most `limit` bytes, cut only between whole blocks;
@@ -377,9 +380,9 @@ pub fn start(env: &HostEnv, subject: Subject) -> Started {
             if let Some(r) = gitlab::Reporter::from_env(env) {
                 r.status(subject, "running", "odoo-ci is running", None);
             }
-            Started { github: None }
+            Started::nothing()
         }
-        Provider::Local => Started { github: None },
+        Provider::Local => Started::nothing(),
     }
 }
 

@@ -9,6 +9,7 @@ use bollard::query_parameters::BuildImageOptionsBuilder;
 use bollard::Docker;
 use futures_util::StreamExt;
 use globset::{Glob, GlobSetBuilder};
+use sha2::{Digest, Sha256};
 
 use crate::executor::ExecError;
 
@@ -38,43 +39,87 @@ pub fn dockerfile(base: &str, requirements: bool, base_user: Option<&str>) -> St
     d
 }
 
-/// One `LABEL` instruction carrying every label (one layer, not one per label), with keys
-/// and values quoted.
-pub fn label_instruction(labels: &HashMap<String, String>) -> String {
-    let mut pairs: Vec<(&String, &String)> = labels.iter().collect();
-    pairs.sort();
-    let quoted: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
-        .collect();
-    format!("LABEL {}\n", quoted.join(" "))
+/// The label that says what an image holds: [`content_key`] of its base and build context.
+pub const CONTENT_LABEL: &str = "odoo-ci.content";
+
+/// A build context: the tar sent to the engine and the Dockerfile's name inside it.
+pub struct BuildContext {
+    pub tar: Vec<u8>,
+    pub dockerfile: String,
 }
 
-fn quote(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' | '\\' | '$' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// What an image built from `context` on top of the base image `base_id` holds. The
+/// context is deterministic (no times, owners or umask in it), so the same files give the
+/// same key in any checkout, on any runner, for any branch or stage.
+pub fn content_key(base_id: &str, context: &BuildContext) -> String {
+    let mut h = Sha256::new();
+    h.update(base_id.as_bytes());
+    h.update(b"\0");
+    h.update(context.dockerfile.as_bytes());
+    h.update(b"\0");
+    h.update(&context.tar);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A tar of `root` without what `.dockerignore` excludes (and never `.git`), plus the
-/// generated Dockerfile when the repo has none. Returns the tar and the Dockerfile's name.
+/// generated Dockerfile when the repo has none. Entries are written deterministically
+/// (fixed time, owner root, 0644/0755), so the tar depends on the files' names, contents
+/// and executable bits only.
 pub fn build_context(
     root: &Path,
     base: &str,
     base_user: Option<&str>,
     extra_ignores: &[&str],
-    labels: &HashMap<String, String>,
-) -> std::io::Result<(Vec<u8>, String)> {
+) -> std::io::Result<BuildContext> {
+    let ignore = ignore_set(root, extra_ignores)?;
+    let own = crate::repo_file::optional_text(root, "Dockerfile")?;
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.follow_symlinks(false);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let rel_str = rel.to_string_lossy().replace('\\', "/");
+            if ignore.is_match(&rel_str) {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                tar.append_dir(rel, &path)?;
+                stack.push(path);
+            } else if kind.is_file() || kind.is_symlink() {
+                tar.append_path_with_name(&path, rel)?;
+            }
+        }
+    }
+    // The repo's own Dockerfile, or the generated one. Labels are not in it: they go
+    // through the build API, so they never change what the context (and its key) is.
+    let requirements = crate::repo_file::optional_text(root, "requirements.txt")?.is_some();
+    let mut text = match own {
+        Some(text) => text,
+        None => dockerfile(base, requirements, base_user),
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let mut header = tar::Header::new_gnu();
+    header.set_size(text.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(tar::DETERMINISTIC_TIMESTAMP);
+    header.set_cksum();
+    tar.append_data(&mut header, GENERATED, text.as_bytes())?;
+    Ok(BuildContext {
+        tar: tar.into_inner()?,
+        dockerfile: GENERATED.to_string(),
+    })
+}
+
+/// `.git`, `extra_ignores` and what `.dockerignore` names, each with what is below it.
+fn ignore_set(root: &Path, extra_ignores: &[&str]) -> std::io::Result<globset::GlobSet> {
     let mut ignore = GlobSetBuilder::new();
     let mut patterns: Vec<String> = vec![".git".into(), ".git/**".into()];
     patterns.extend(extra_ignores.iter().map(|p| p.to_string()));
@@ -97,67 +142,58 @@ pub fn build_context(
             ignore.add(g);
         }
     }
-    let ignore = ignore.build().map_err(std::io::Error::other)?;
-    let own = crate::repo_file::optional_text(root, "Dockerfile")?;
-    let mut tar = tar::Builder::new(Vec::new());
-    tar.follow_symlinks(false);
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.filter_map(Result::ok).collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            let rel_str = rel.to_string_lossy().replace('\\', "/");
-            if ignore.is_match(&rel_str) {
-                continue;
-            }
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                tar.append_dir(rel, &path)?;
-                stack.push(path);
-            } else if kind.is_file() || kind.is_symlink() {
-                tar.append_path_with_name(&path, rel)?;
-            }
-        }
-    }
-    // The repo's own Dockerfile, or the generated one; either way our labels are added as
-    // its last instruction (they label the final stage).
-    let requirements = crate::repo_file::optional_text(root, "requirements.txt")?.is_some();
-    let mut text = match own {
-        Some(text) => text,
-        None => dockerfile(base, requirements, base_user),
-    };
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    if !labels.is_empty() {
-        text.push_str(&label_instruction(labels));
-    }
-    let mut header = tar::Header::new_gnu();
-    header.set_size(text.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    tar.append_data(&mut header, GENERATED, text.as_bytes())?;
-    let name = GENERATED.to_string();
-    Ok((tar.into_inner()?, name))
+    ignore.build().map_err(std::io::Error::other)
 }
 
-/// Builds `tag` from `context`; each output line goes to `on_line`. Returns the image id.
+/// The id of an image of the project `scope` that holds `content` (see [`content_key`]),
+/// if the engine has one.
+pub async fn find_built(docker: &Docker, scope: &str, content: &str) -> Option<String> {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{}={scope}", crate::names::PROJECT_LABEL),
+            format!("{CONTENT_LABEL}={content}"),
+        ],
+    )]);
+    let options = bollard::query_parameters::ListImagesOptionsBuilder::new()
+        .filters(&filters)
+        .build();
+    let images = docker.list_images(Some(options)).await.ok()?;
+    images.into_iter().max_by_key(|i| i.created).map(|i| i.id)
+}
+
+/// Gives the image `id` the name `reference` (`repo:tag`).
+pub async fn tag(docker: &Docker, id: &str, reference: &str) -> Result<(), ExecError> {
+    let (repo, tag) = match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (reference, "latest"),
+    };
+    let options = bollard::query_parameters::TagImageOptionsBuilder::new()
+        .repo(repo)
+        .tag(tag)
+        .build();
+    docker.tag_image(id, Some(options)).await?;
+    Ok(())
+}
+
+/// Builds `tag` from `context` with `labels`; each output line goes to `on_line`. Returns
+/// the image id.
 pub async fn build(
     docker: &Docker,
-    context: Vec<u8>,
-    dockerfile: &str,
+    context: BuildContext,
     tag: &str,
+    labels: &HashMap<String, String>,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<String, ExecError> {
     let options = BuildImageOptionsBuilder::new()
-        .dockerfile(dockerfile)
+        .dockerfile(&context.dockerfile)
         .t(tag)
+        .labels(labels)
         .rm(true)
         .forcerm(true)
         .build();
-    let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    let mut stream =
+        docker.build_image(options, None, Some(bollard::body_full(context.tar.into())));
     let mut tail: Vec<String> = Vec::new();
     while let Some(item) = stream.next().await {
         let info = match item {
@@ -261,6 +297,44 @@ mod tests {
         assert!(!dockerfile("odoo:17.0", false, Some("odoo")).contains("pip3"));
     }
 
+    /// The same files make the same image in any checkout: a fresh clone's times and a
+    /// runner's uid must not make a commit's image look new; a changed byte must.
+    #[test]
+    fn the_content_key_follows_the_files_not_their_times_or_owners() {
+        use std::os::unix::fs::PermissionsExt;
+        let write = |root: &Path| {
+            std::fs::create_dir_all(root.join("addons/a")).unwrap();
+            std::fs::write(root.join("addons/a/x.py"), "x = 1\n").unwrap();
+        };
+        let one = tempfile::tempdir().unwrap();
+        let two = tempfile::tempdir().unwrap();
+        write(one.path());
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        write(two.path());
+        std::fs::set_permissions(
+            two.path().join("addons/a/x.py"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let key = |root: &Path| {
+            content_key(
+                "sha256:base",
+                &build_context(root, "odoo:17.0", None, &[]).unwrap(),
+            )
+        };
+        assert_eq!(key(one.path()), key(two.path()));
+        assert_ne!(
+            key(one.path()),
+            content_key(
+                "sha256:other",
+                &build_context(one.path(), "odoo:17.0", None, &[]).unwrap()
+            ),
+            "another base image is another image"
+        );
+        std::fs::write(two.path().join("addons/a/x.py"), "x = 2\n").unwrap();
+        assert_ne!(key(one.path()), key(two.path()));
+    }
+
     #[test]
     fn context_honours_dockerignore() {
         let dir = tempfile::tempdir().unwrap();
@@ -272,11 +346,9 @@ mod tests {
         std::fs::write(dir.path().join(".git/HEAD"), "h").unwrap();
         std::fs::write(dir.path().join(".dockerignore"), "secret\n*.log\n").unwrap();
         std::fs::write(dir.path().join("debug.log"), "l").unwrap();
-        let labels =
-            HashMap::from([("odoo-ci.branch".to_string(), "feat/\"x\" $HOME".to_string())]);
-        let (bytes, name) = build_context(dir.path(), "base", None, &[], &labels).unwrap();
-        assert_eq!(name, GENERATED);
-        let mut archive = tar::Archive::new(&bytes[..]);
+        let context = build_context(dir.path(), "base", None, &[]).unwrap();
+        assert_eq!(context.dockerfile, GENERATED);
+        let mut archive = tar::Archive::new(&context.tar[..]);
         let mut names = Vec::new();
         let mut generated = String::new();
         for entry in archive.entries().unwrap() {
@@ -287,9 +359,10 @@ mod tests {
             }
             names.push(name);
         }
-        assert!(
-            generated.ends_with("LABEL \"odoo-ci.branch\"=\"feat/\\\"x\\\" \\$HOME\"\n"),
-            "{generated}"
+        assert_eq!(
+            generated,
+            dockerfile("base", false, None),
+            "no labels in it"
         );
         assert!(names.iter().any(|n| n == "addons/a/x.py"), "{names:?}");
         assert!(names.iter().any(|n| n == GENERATED));
@@ -310,7 +383,10 @@ mod link_tests {
     fn a_dockerfile_linked_out_of_the_repository_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/proc/self/environ", dir.path().join("Dockerfile")).unwrap();
-        let err = build_context(dir.path(), "base", None, &[], &HashMap::new()).unwrap_err();
+        let err = match build_context(dir.path(), "base", None, &[]) {
+            Ok(_) => panic!("a Dockerfile linked out of the repository was read"),
+            Err(e) => e,
+        };
         let text = err.to_string();
         assert!(
             text.contains("Dockerfile") && text.contains("outside the repository"),

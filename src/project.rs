@@ -8,7 +8,7 @@ use crate::addons::{self, manifest::parse_manifest, version::adapt_version, Addo
 use crate::config::Config;
 use crate::context::{self, Context, Overrides};
 use crate::exit::BadInput;
-use crate::plan::{BaseFacts, Choices, DatabaseFacts, Facts};
+use crate::plan::{BaseFacts, BuildFiles, Choices, DatabaseFacts, Facts};
 use crate::repo::{CommitInfo, Repo};
 
 /// Everything read from the checkout and the environment.
@@ -58,6 +58,9 @@ impl Project {
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(k, _)| k)
                 .collect(),
+            build_files: self.build_files(),
+            engine_sees_files: crate::executor::docker::Engine::from_env().reach()
+                == crate::executor::docker::Reach::Direct,
             worktree_tag: format!(
                 "worktree-{}",
                 crate::names::short_hash(&[&self
@@ -67,6 +70,31 @@ impl Project {
                     .unwrap_or_else(|_| self.config.root.clone())
                     .to_string_lossy()])
             ),
+        }
+    }
+}
+
+impl Project {
+    /// Whether the stage's files have a Dockerfile or a requirements.txt (the checkout's,
+    /// or the named commit's).
+    fn build_files(&self) -> BuildFiles {
+        let has = |name: &str| match self.source {
+            Source::WorkingTree => std::fs::symlink_metadata(self.config.root.join(name)).is_ok(),
+            Source::Commit(id) => Repo::discover(&self.config.root)
+                .ok()
+                .and_then(|repo| {
+                    let inside = repo.relative(&self.config.root)?;
+                    let path = match inside.as_str() {
+                        "." | "" => name.to_string(),
+                        dir => format!("{dir}/{name}"),
+                    };
+                    repo.file_at(id, &path).ok().flatten()
+                })
+                .is_some(),
+        };
+        BuildFiles {
+            dockerfile: has("Dockerfile"),
+            requirements: has("requirements.txt"),
         }
     }
 }

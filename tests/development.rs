@@ -45,7 +45,10 @@ fn run_test(p: &Project, label: &str, args: &[&str]) -> (Output, Value) {
 /// [`run_test`] with its results in `output`.
 fn run_test_into(p: &Project, label: &str, output: &str, args: &[&str]) -> (Output, Value) {
     let cache = p.path().join(".cache");
-    let mut all = vec!["test", "--branch", "feature/x", "--output", output];
+    let mut all = vec!["test", "--output", output];
+    if !args.contains(&"--branch") {
+        all.extend_from_slice(&["--branch", "feature/x"]);
+    }
     all.extend_from_slice(args);
     let out = run_in(
         p.path(),
@@ -421,7 +424,10 @@ fn yaml_quoted(text: &str) -> String {
 /// working tree (untracked files included) while its labels named the commit.
 #[test]
 fn a_named_commit_is_built_from_that_commit_not_the_working_tree() {
-    let p = project(&[("dev_ok", &["base"], PASSING)], "");
+    let p = project(
+        &[("dev_ok", &["base"], PASSING)],
+        "development:\n  build: always\n",
+    );
     p.git_init();
     let good = p.commit("passing tests");
     p.write("addons/dev_ok/tests/test_dev_ok.py", FAILING);
@@ -430,6 +436,7 @@ fn a_named_commit_is_built_from_that_commit_not_the_working_tree() {
     let (out, r) = run_test(&p, "named", &["--ref", &good]);
     assert_eq!(r["colour"], "green", "{}", out.stderr);
     assert_eq!(r["commit"], good.as_str());
+    assert_eq!(step_names(&r)[0], "build");
     let image = format!("odoo-ci/development:{}", &good[..12]);
     let inside = |path: &str| {
         Command::new("docker")
@@ -445,6 +452,113 @@ fn a_named_commit_is_built_from_that_commit_not_the_working_tree() {
     assert_eq!(
         String::from_utf8_lossy(&inside("addons/dev_ok/tests/test_dev_ok.py").stdout),
         PASSING
+    );
+}
+
+fn step_names(r: &Value) -> Vec<String> {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn step_output(r: &Value, name: &str) -> String {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .and_then(|s| s["output"].as_str())
+        .unwrap_or_else(|| panic!("no step {name}: {r:#}"))
+        .to_string()
+}
+
+/// The ids of the images labelled `label` (`key=value`).
+fn images_labelled(label: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["images", "-q", "--filter", &format!("label={label}")])
+        .output()
+        .unwrap();
+    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// With no Dockerfile and no requirements.txt there is nothing to build: development runs
+/// the base image with the project mounted read-only, and builds no image. The named
+/// commit's files are the ones mounted, not the working tree's. With a requirements.txt
+/// it builds.
+#[test]
+fn with_nothing_to_build_development_mounts_the_project_instead_of_building() {
+    let p = project(&[("dev_mount", &["base"], PASSING)], "");
+    p.git_init();
+    let good = p.commit("passing tests");
+    p.write("addons/dev_mount/tests/test_dev_mount.py", FAILING);
+    p.commit("a failing test");
+    let (out, r) = run_test(&p, "mount", &["--ref", &good]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    assert_eq!(step_names(&r)[0], "mount", "{r:#}");
+    assert!(step_output(&r, "mount").contains("read-only"), "{r:#}");
+    let image = format!("odoo-ci/development:{}", &good[..12]);
+    assert!(!image_exists(&image), "{image} was built");
+    // The working tree as it is (the failing test): mounted too, and red.
+    let (_, r) = run_test(&p, "mount", &[]);
+    assert_eq!(r["colour"], "red");
+    assert_no_leftovers(&r, "mount");
+    // Something to build: a requirements.txt.
+    p.write("requirements.txt", "# nothing yet\n");
+    p.write("addons/dev_mount/tests/test_dev_mount.py", PASSING);
+    let (out, r) = run_test(&p, "mount", &[]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    assert_eq!(step_names(&r)[0], "build", "{r:#}");
+}
+
+/// One commit's files make one image: a second branch (or stage) with the same files finds
+/// it by its content and names it for itself, with no build.
+#[test]
+fn the_same_files_are_built_once_whatever_the_branch() {
+    let p = project(
+        &[("dev_once", &["base"], PASSING)],
+        "development:\n  build: always\n",
+    );
+    p.git_init();
+    p.commit("one commit");
+    // The same output folder: another one would be a file of the second build's context.
+    let (out, first) = run_test_into(&p, "once", "out", &["--branch", "feature/a"]);
+    assert_eq!(first["colour"], "green", "{}", out.stderr);
+    assert!(
+        step_output(&first, "build").contains("(built)"),
+        "{first:#}"
+    );
+    let (out, second) = run_test_into(&p, "once", "out", &["--branch", "feature/b"]);
+    assert_eq!(second["colour"], "green", "{}", out.stderr);
+    assert!(
+        step_output(&second, "build").contains("reused"),
+        "{second:#}\n{}",
+        out.stderr
+    );
+    let labels = Command::new("docker")
+        .args(["image", "inspect", "-f", "{{json .Config.Labels}}"])
+        .arg(format!(
+            "odoo-ci/development:{}",
+            &first["commit"].as_str().unwrap()[..12]
+        ))
+        .output()
+        .unwrap();
+    let labels: Value = serde_json::from_slice(&labels.stdout).unwrap();
+    assert!(labels.get("odoo-ci.branch").is_none(), "{labels}");
+    assert!(labels.get("odoo-ci.stage").is_none(), "{labels}");
+    let content = labels["odoo-ci.content"].as_str().unwrap().to_string();
+    assert_eq!(
+        images_labelled(&format!("odoo-ci.content={content}")).len(),
+        1,
+        "one image for one commit's files"
     );
 }
 

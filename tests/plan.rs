@@ -73,7 +73,8 @@ fn example_plan_gives_the_stage_of_each_branch() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["build", "template", "database", "install-and-test"]);
+    // The example has no Dockerfile and no requirements.txt: nothing to build.
+    assert_eq!(steps, ["mount", "template", "database", "install-and-test"]);
     // Secrets stay templates.
     let prod = json(&run_in(
         &root,

@@ -851,3 +851,90 @@ fn a_deploy_of_a_tag_runs_that_tag_s_files_not_the_checkout_s() {
         String::from_utf8_lossy(&inside("addons/prod_a/__manifest__.py").stdout).into_owned();
     assert!(manifest.contains("17.0.1.0.0"), "{image}: {manifest}");
 }
+
+/// One commit's image is built once: the development run builds it, staging and production
+/// of the same commit find it by its content and run it with no build. Branch and stage go
+/// on the containers, not into the image.
+#[test]
+fn one_commit_s_image_is_built_once_for_the_three_stages() {
+    let net = unique("odoo-ci-test-net");
+    let p = Project::new();
+    p.addon("prod_once", "17.0.1.0.0", &["mail"])
+        .write("addons/prod_once/__init__.py", "")
+        .write("addons/prod_once/tests/__init__.py", "from . import test_once\n")
+        .write(
+            "addons/prod_once/tests/test_once.py",
+            "from odoo.tests.common import TransactionCase\n\n\nclass TestOnce(TransactionCase):\n    def test_once(self):\n        self.assertTrue(True)\n",
+        );
+    p.config(&format!(
+        "odoo:\n  series: \"17.0\"\n  image: {}\naddons_paths: [addons]\nbranches:\n  - match: main\n    stage: production\n  - match: \"staging*\"\n    stage: staging\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  build: always\nstaging:\n  mail_catcher: \"127.0.0.1:1025\"\n  keep: 1\n  health_check:\n    timeout_secs: 30\nproduction:\n  database: ${{PROD_URL}}\n  data_dir: ${{PROD_DATA}}\n  network: {net}\n  health_check:\n    timeout_secs: 20\n    settle_secs: 1\n",
+        image()
+    ));
+    p.git_init();
+    let sha = p.commit("one commit");
+    let db = unique("once");
+    let data_dir = p.path().join("prod-data");
+    fake_odoo_install(&p.path().join("addons"), &db, "prod_once", &data_dir);
+    let prod = Production {
+        db,
+        data_dir,
+        network: net,
+    };
+    let cache = p.path().join(".cache");
+    let mut env = env(&prod, cache.to_str().unwrap());
+    env.push(("ODOO_CI_TEST_PG", common::pg_url()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let runs = [
+        ("test", "feature/x", "built"),
+        ("stage", "staging-once", "reused"),
+        ("deploy", "main", "reused"),
+    ];
+    for (command, branch, expected) in runs {
+        let out = run_in(
+            p.path(),
+            &[command, "--branch", branch, "--output", "out"],
+            &env,
+        );
+        let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
+        let r: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(r["colour"], "green", "{command}: {}\n{r:#}", out.stderr);
+        let build = step(&r, "build")["output"].as_str().unwrap().to_string();
+        assert!(
+            build.contains(expected),
+            "{command}: {build}\n{}",
+            out.stderr
+        );
+    }
+    let (name, _) = serving(&prod).expect("production serves");
+    let inspect = |format: &str, what: &str| {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", format, what])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let image = inspect("{{.Config.Image}}", &name);
+    assert!(image.ends_with(&sha[..12]), "{image}");
+    assert_eq!(
+        inspect("{{index .Config.Labels \"odoo-ci.stage\"}}", &name),
+        "production"
+    );
+    let labels = Command::new("docker")
+        .args(["image", "inspect", "-f", "{{json .Config.Labels}}", &image])
+        .output()
+        .unwrap();
+    let labels: Value = serde_json::from_slice(&labels.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no image {image}: {}",
+            String::from_utf8_lossy(&labels.stderr)
+        )
+    });
+    assert!(labels.get("odoo-ci.stage").is_none(), "{labels}");
+    assert!(labels.get("odoo-ci.branch").is_none(), "{labels}");
+    let _ = run_in(
+        p.path(),
+        &["staging", "drop", "--branch", "staging-once"],
+        &env,
+    );
+}

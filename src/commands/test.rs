@@ -25,7 +25,10 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
     let server = match plan.steps.first().map(|s| s.kind()) {
         None => None,
         Some(first) => {
-            if first == crate::plan::StepKind::Build {
+            if matches!(
+                first,
+                crate::plan::StepKind::Build | crate::plan::StepKind::Mount
+            ) {
                 super::require_docker(&crate::executor::docker::Engine::from_env())?;
             }
             Some(super::require_postgres(&project.config)?)

@@ -227,6 +227,28 @@ pub struct DevelopmentSection {
     pub timeout_secs: u64,
     #[serde(default)]
     pub env: BTreeMap<String, Templated>,
+    /// Whether the development stage builds the commit's image.
+    #[serde(default)]
+    pub build: DevBuild,
+    /// A folder (relative to the project) where template databases travel between jobs:
+    /// on a miss, restored from it when it holds this template, else built and saved into
+    /// it. Point a CI cache (`actions/cache`, GitLab `cache:`) at it, keyed by
+    /// `odoo-ci cache key`.
+    #[serde(default)]
+    pub template_cache: Option<std::path::PathBuf>,
+}
+
+/// Whether the development stage builds an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DevBuild {
+    /// Build only when there is something to build (a Dockerfile or a requirements.txt) or
+    /// the engine cannot see this machine's files; otherwise run the base image with the
+    /// project mounted read-only.
+    #[default]
+    Auto,
+    /// Always build the commit's image, as staging and production run it.
+    Always,
 }
 
 fn hour() -> u64 {
@@ -250,6 +272,8 @@ impl Default for DevelopmentSection {
             keep_templates: 3,
             timeout_secs: 3600,
             env: BTreeMap::new(),
+            build: DevBuild::Auto,
+            template_cache: None,
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct DockerExecutor {
     pub environment_id: String,
     pub network: String,
     pub host_data_dir: String,
+    /// More `host:container[:ro]` binds (the checkout, when it is mounted, not built in).
+    pub extra_binds: Vec<String>,
     pub addons_paths: Vec<String>,
     pub labels: HashMap<String, String>,
     /// The command inside the image (`odoo`).
@@ -193,6 +195,13 @@ impl DockerExecutor {
         }
     }
 
+    /// The data dir, and what else is mounted.
+    fn binds(&self) -> Vec<String> {
+        let mut binds = vec![format!("{}:{CONTAINER_DATA_DIR}", self.host_data_dir)];
+        binds.extend(self.extra_binds.iter().cloned());
+        binds
+    }
+
     async fn run_async(
         &self,
         inv: &Invocation,
@@ -202,7 +211,7 @@ impl DockerExecutor {
             labels: Some(self.labels.clone()),
             host_config: Some(HostConfig {
                 network_mode: Some(self.network.clone()),
-                binds: Some(vec![format!("{}:{CONTAINER_DATA_DIR}", self.host_data_dir)]),
+                binds: Some(self.binds()),
                 extra_hosts: Some(self.extra_hosts.clone()),
                 ..HostConfig::default()
             }),
@@ -314,7 +323,7 @@ impl DockerExecutor {
                 labels: Some(labels),
                 host_config: Some(HostConfig {
                     network_mode: Some(self.network.clone()),
-                    binds: Some(vec![format!("{}:{CONTAINER_DATA_DIR}", self.host_data_dir)]),
+                    binds: Some(self.binds()),
                     extra_hosts: Some(self.extra_hosts.clone()),
                     restart_policy: Some(bollard::models::RestartPolicy {
                         name: Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED),

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::addons::{version, AddonGraph, AddonSet};
-use crate::config::schema::UpdateMode;
+use crate::config::schema::{DevBuild, UpdateMode};
 use crate::config::{AddonSelection, Config, PushMode, Stage};
 use crate::context::{Context, Trigger};
 use crate::diag::{did_you_mean, DiagKind, Diagnostic};
@@ -45,6 +45,18 @@ pub struct Facts<'a> {
     pub choices: Choices,
     /// What the target database has installed, when it was read.
     pub database: DatabaseFacts,
+    /// What in the stage's files asks for an image to be built.
+    pub build_files: BuildFiles,
+    /// Whether the Docker engine sees this machine's files (a local engine): the project
+    /// can then be mounted instead of built in.
+    pub engine_sees_files: bool,
+}
+
+/// The files of the project that an image build would use beyond the project itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildFiles {
+    pub dockerfile: bool,
+    pub requirements: bool,
 }
 
 /// How Odoo runs in the development stage.
@@ -761,6 +773,22 @@ impl Shape<'_> {
         self.facts.addons.series
     }
 
+    /// Development runs Odoo from the base image with the project mounted when there is
+    /// nothing to build, and the engine can see the files.
+    fn development_image(&self) -> Step {
+        let facts = self.facts;
+        let files = facts.build_files;
+        let nothing_to_build = !files.dockerfile && !files.requirements;
+        let build = facts.config.file.development.build;
+        if build == DevBuild::Auto && nothing_to_build && facts.engine_sees_files {
+            Step::Mount {
+                base: facts.config.file.odoo.image.clone(),
+            }
+        } else {
+            self.build()
+        }
+    }
+
     fn development(&self) -> Vec<Step> {
         if self.addons.test.is_empty() {
             return Vec::new();
@@ -768,7 +796,7 @@ impl Shape<'_> {
         let config = self.facts.config;
         let dev = &config.file.development;
         let runs_in = match self.facts.choices.executor {
-            ExecutorKind::Docker => self.build(),
+            ExecutorKind::Docker => self.development_image(),
             ExecutorKind::Local => Step::Local {
                 command: config
                     .file

@@ -14,6 +14,7 @@ use crate::config::PushMode;
 pub enum StepKind {
     Lock,
     Build,
+    Mount,
     Local,
     Template,
     Database,
@@ -38,6 +39,7 @@ impl StepKind {
         match self {
             StepKind::Lock => "lock",
             StepKind::Build => "build",
+            StepKind::Mount => "mount",
             StepKind::Local => "local",
             StepKind::Template => "template",
             StepKind::Database => "database",
@@ -76,6 +78,11 @@ pub enum Step {
     /// Build the commit's image from the base image.
     Build {
         image: String,
+        base: String,
+    },
+    /// No build: the base image runs with the project mounted read-only (the project has
+    /// no Dockerfile and no requirements.txt, and the engine sees this machine's files).
+    Mount {
         base: String,
     },
     /// No image: the local executor runs `odoo.command` on this machine.
@@ -144,6 +151,7 @@ impl Step {
         match self {
             Step::Lock { .. } => StepKind::Lock,
             Step::Build { .. } => StepKind::Build,
+            Step::Mount { .. } => StepKind::Mount,
             Step::Local { .. } => StepKind::Local,
             Step::Template { .. } => StepKind::Template,
             Step::Database => StepKind::Database,
@@ -172,6 +180,10 @@ impl fmt::Display for Step {
             Step::Build { image, base } => write!(
                 f,
                 "build image `{image}` FROM `{base}` (repo Dockerfile when present)"
+            ),
+            Step::Mount { base } => write!(
+                f,
+                "run `{base}` with the project mounted read-only (no Dockerfile, no requirements.txt: nothing to build)"
             ),
             Step::Local { command } => {
                 write!(f, "run `{command}` on this machine (local executor: no image)")

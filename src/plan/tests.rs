@@ -41,6 +41,8 @@ struct World {
     context: Context,
     addons: AddonSet,
     graph: AddonGraph,
+    build_files: BuildFiles,
+    engine_sees_files: bool,
 }
 
 fn world(config: Config, branch: &str) -> World {
@@ -82,6 +84,11 @@ fn world(config: Config, branch: &str) -> World {
         context,
         addons,
         graph,
+        build_files: BuildFiles {
+            dockerfile: true,
+            requirements: false,
+        },
+        engine_sees_files: true,
     }
 }
 
@@ -114,6 +121,8 @@ fn try_plan(
         worktree_tag: "worktree-1".into(),
         choices,
         database,
+        build_files: w.build_files,
+        engine_sees_files: w.engine_sees_files,
     };
     make_plan_as(&facts, stage)
 }
@@ -535,4 +544,52 @@ fn the_first_deploy_in_hash_mode_updates_nothing_for_content() {
         None,
     );
     assert!(p.addons.update.is_empty(), "{:?}", p.addons.details);
+}
+
+#[test]
+fn development_mounts_the_project_only_when_there_is_nothing_to_build() {
+    let none = BuildFiles::default();
+    let requirements = BuildFiles {
+        dockerfile: false,
+        requirements: true,
+    };
+    let dockerfile = BuildFiles {
+        dockerfile: true,
+        requirements: false,
+    };
+    // (files, engine sees them, development.build, stage) → first step of the image
+    let cases = [
+        (none, true, "", Stage::Development, "mount"),
+        (requirements, true, "", Stage::Development, "build"),
+        (dockerfile, true, "", Stage::Development, "build"),
+        (none, false, "", Stage::Development, "build"),
+        (none, true, "  build: always\n", Stage::Development, "build"),
+        (none, true, "", Stage::Staging, "build"),
+        (none, true, "", Stage::Production, "build"),
+    ];
+    for (files, sees, dev, stage, expected) in cases {
+        let branch = match stage {
+            Stage::Development => "feature",
+            Stage::Staging => "staging-1",
+            Stage::Production => "main",
+        };
+        let mut w = world(config("", dev, ""), branch);
+        w.build_files = files;
+        w.engine_sees_files = sees;
+        let p = plan(
+            &w,
+            Some(stage),
+            Choices::default(),
+            DatabaseFacts::NotRead,
+            None,
+        );
+        let image_step = kinds(&p.steps)
+            .into_iter()
+            .find(|k| *k == "build" || *k == "mount");
+        assert_eq!(
+            image_step,
+            Some(expected),
+            "{files:?}, engine sees files: {sees}, `{dev}`, {stage:?}"
+        );
+    }
 }

@@ -24,7 +24,13 @@ pub fn render(plan: &Plan, s: Style) -> String {
             .map(|m| format!(" {}", s.dim(&format!("({m})"))))
             .unwrap_or_default()
     );
-    let _ = writeln!(out, "  series {}, image {}", plan.series, plan.image);
+    let runs_in = plan.steps.iter().find_map(|step| match step {
+        crate::plan::Step::Mount { base } => Some(format!("image {base} (project mounted)")),
+        crate::plan::Step::Local { .. } => Some("local executor".to_string()),
+        _ => None,
+    });
+    let runs_in = runs_in.unwrap_or_else(|| format!("image {}", plan.image));
+    let _ = writeln!(out, "  series {}, {runs_in}", plan.series);
     if let Some(base) = &plan.base {
         let _ = writeln!(out, "  compared with {}", base.get(..12).unwrap_or(base));
     }

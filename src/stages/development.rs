@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Stage;
 use crate::db::{self, PgServer};
 use crate::executor::command_line;
+use crate::executor::docker::DockerExecutor;
 use crate::executor::local::LocalExecutor;
 use crate::executor::Executor;
 use crate::odoo::result::LogResult;
@@ -26,7 +27,7 @@ use crate::result::development::{DevDetail, TemplateInfo};
 use crate::result::{Detail, Reporter, StageResult};
 use crate::stages::odoo_command::{Demo, OdooCommand};
 use crate::stages::runner::Runner;
-use crate::stages::runtime::{absolute, docker_executor};
+use crate::stages::runtime::{absolute, docker_executor, mounted_executor};
 use crate::style::Style;
 use crate::targets::pg_server;
 
@@ -188,7 +189,8 @@ fn run_steps(
     Ok(outcome)
 }
 
-/// The plan's first step: the commit's image, or the local command.
+/// The plan's first step: the commit's image, the base image with the project mounted, or
+/// the local command.
 fn executor_step(
     project: &Project,
     plan: &Plan,
@@ -196,28 +198,29 @@ fn executor_step(
     runner: &mut Runner<'_>,
     data_dir: &Path,
 ) -> anyhow::Result<Box<dyn Executor>> {
-    if plan.steps.first().map(Step::kind) == Some(StepKind::Local) {
-        return runner.run(StepKind::Local, |_| {
+    let engine = crate::executor::docker::Engine::from_env();
+    let boxed = |(ex, done): (DockerExecutor, String)| (Box::new(ex) as Box<dyn Executor>, done);
+    match plan.steps.first().map(Step::kind) {
+        Some(StepKind::Local) => runner.run(StepKind::Local, |_| {
             let ex = local_executor(project, data_dir)?;
             let text = ex.command.join(" ");
             Ok((Box::new(ex) as Box<dyn Executor>, text))
-        });
+        }),
+        Some(StepKind::Mount) => runner.run(StepKind::Mount, |_| {
+            mounted_executor(project, plan, &engine, data_dir, &opts.cache_dir).map(boxed)
+        }),
+        _ => runner.run(StepKind::Build, |_| {
+            docker_executor(
+                project,
+                plan,
+                &engine,
+                data_dir,
+                &opts.output,
+                &opts.cache_dir,
+            )
+            .map(boxed)
+        }),
     }
-    runner.run(StepKind::Build, |_| {
-        let engine = crate::executor::docker::Engine::from_env();
-        let ex = docker_executor(
-            project,
-            plan,
-            &engine,
-            data_dir,
-            &opts.output,
-            &opts.cache_dir,
-        )?;
-        Ok((
-            Box::new(ex) as Box<dyn Executor>,
-            format!("image {}", plan.image),
-        ))
-    })
 }
 
 /// The template database: found by its key, or built; older ones of this project pruned.

@@ -19,29 +19,31 @@ pub fn absolute(p: &Path) -> PathBuf {
     p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
 }
 
-pub fn docker_executor(
-    project: &Project,
-    plan: &Plan,
-    engine: &Engine,
-    data_dir: &Path,
-    output: &Path,
-    cache_dir: &Path,
-) -> anyhow::Result<DockerExecutor> {
-    let config = &project.config;
-    let docker = engine.connect().map_err(|e| {
-        anyhow::anyhow!(
-            "no Docker engine: {e} (start Docker, set DOCKER_HOST, or use --executor local)"
-        )
-    })?;
+/// What stays the same for one commit's files wherever they run: the labels an image
+/// carries. Branch, stage and commit go on containers (see [`container_labels`]), so one
+/// image serves every stage and branch that has the same files.
+fn image_labels(project: &Project, content: &str) -> HashMap<String, String> {
     let mut labels = HashMap::from([
+        ("odoo-ci.repo".to_string(), repository(project)),
         (
-            "odoo-ci.repo".to_string(),
-            project
-                .context
-                .repository
-                .clone()
-                .unwrap_or_else(|| project.project.clone()),
+            crate::names::PROJECT_LABEL.to_string(),
+            project.scope.clone(),
         ),
+        (crate::image::CONTENT_LABEL.to_string(), content.to_string()),
+        (
+            "odoo-ci.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ]);
+    labels.extend(test_labels());
+    labels
+}
+
+/// The labels of every container a stage starts: what made it, for which commit, branch
+/// and stage.
+pub fn container_labels(project: &Project, plan: &Plan) -> HashMap<String, String> {
+    let mut labels = HashMap::from([
+        ("odoo-ci.repo".to_string(), repository(project)),
         (
             "odoo-ci.commit".to_string(),
             plan.commit.clone().unwrap_or_default(),
@@ -57,14 +59,178 @@ pub fn docker_executor(
             env!("CARGO_PKG_VERSION").to_string(),
         ),
     ]);
-    if let Ok(v) = std::env::var("ODOO_CI_TEST_LABEL") {
-        labels.insert("odoo-ci.test".into(), v);
+    labels.extend(test_labels());
+    labels
+}
+
+fn repository(project: &Project) -> String {
+    project
+        .context
+        .repository
+        .clone()
+        .unwrap_or_else(|| project.project.clone())
+}
+
+/// The test command's labels: `odoo-ci.test` (one test's things) and `odoo-ci.test-run`
+/// (everything one run makes, removed afterwards).
+fn test_labels() -> Vec<(String, String)> {
+    [
+        ("odoo-ci.test", "ODOO_CI_TEST_LABEL"),
+        ("odoo-ci.test-run", "ODOO_CI_TEST_RUN"),
+    ]
+    .into_iter()
+    .filter_map(|(label, var)| std::env::var(var).ok().map(|v| (label.to_string(), v)))
+    .collect()
+}
+
+/// The base image as the engine has it: its id and the user it runs as.
+struct BaseImage {
+    id: String,
+    user: Option<String>,
+}
+
+fn inspect_base(docker: &bollard::Docker, reference: &str) -> anyhow::Result<BaseImage> {
+    let rt = crate::executor::docker::runtime()?;
+    let inspected = rt.block_on(docker.inspect_image(reference)).ok();
+    Ok(BaseImage {
+        id: inspected
+            .as_ref()
+            .and_then(|i| i.id.clone())
+            .unwrap_or_else(|| reference.to_string()),
+        user: inspected.and_then(|i| i.config).and_then(|c| c.user),
+    })
+}
+
+/// A Docker executor for the plan's image — built from the commit's files, or, when the
+/// engine already has an image of this project with the very same content (another stage
+/// or branch built it), that image named for this commit without building. Returns the
+/// executor and what was done.
+pub fn docker_executor(
+    project: &Project,
+    plan: &Plan,
+    engine: &Engine,
+    data_dir: &Path,
+    output: &Path,
+    cache_dir: &Path,
+) -> anyhow::Result<(DockerExecutor, String)> {
+    let config = &project.config;
+    let docker = connect(engine)?;
+    let base = inspect_base(&docker, &config.file.odoo.image)?;
+    let root = files_root(project, cache_dir)?;
+    let ignores = context_ignores(config, output, cache_dir);
+    let ignores: Vec<&str> = ignores.iter().map(String::as_str).collect();
+    let context = crate::image::build_context(
+        &root,
+        &config.file.odoo.image,
+        base.user.as_deref(),
+        &ignores,
+    )?;
+    let content = crate::image::content_key(&base.id, &context);
+    let rt = crate::executor::docker::runtime()?;
+    let s = Style::for_stderr();
+    let done = match rt.block_on(crate::image::find_built(&docker, &project.scope, &content)) {
+        Some(id) => {
+            rt.block_on(crate::image::tag(&docker, &id, &plan.image))?;
+            eprintln!(
+                "{} {} reused: the engine has this project's image of the same files ({})",
+                s.bold("build:"),
+                plan.image,
+                short_id(&id)
+            );
+            format!("image {} (reused, no build)", plan.image)
+        }
+        None => {
+            eprintln!(
+                "{} {} FROM {}",
+                s.bold("build:"),
+                plan.image,
+                config.file.odoo.image
+            );
+            rt.block_on(crate::image::build(
+                &docker,
+                context,
+                &plan.image,
+                &image_labels(project, &content),
+                &mut |line| eprintln!("  {}", s.dim(line)),
+            ))?;
+            prune_images(project, &docker, &plan.image);
+            format!("image {} (built)", plan.image)
+        }
+    };
+    let executor = DockerExecutor {
+        image: plan.image.clone(),
+        environment_id: environment_id(&base, &root)?,
+        ..base_executor(project, plan, engine, docker, data_dir)
+    };
+    Ok((executor, done))
+}
+
+/// A Docker executor that runs the base image itself with the commit's files mounted
+/// read-only where an image would have them: nothing to build when the project has no
+/// Dockerfile and no requirements.txt (the plan decides, see `Step::Mount`). Needs an
+/// engine that sees this machine's files.
+pub fn mounted_executor(
+    project: &Project,
+    plan: &Plan,
+    engine: &Engine,
+    data_dir: &Path,
+    cache_dir: &Path,
+) -> anyhow::Result<(DockerExecutor, String)> {
+    let config = &project.config;
+    let docker = connect(engine)?;
+    let base = inspect_base(&docker, &config.file.odoo.image)?;
+    let root = absolute(&files_root(project, cache_dir)?);
+    let mut executor = DockerExecutor {
+        image: config.file.odoo.image.clone(),
+        environment_id: environment_id(&base, &root)?,
+        ..base_executor(project, plan, engine, docker, data_dir)
+    };
+    executor.extra_binds = vec![format!(
+        "{}:{}:ro",
+        root.to_string_lossy(),
+        crate::image::PROJECT_DIR
+    )];
+    let done = format!(
+        "{} with {} mounted read-only (no build)",
+        config.file.odoo.image,
+        root.display()
+    );
+    Ok((executor, done))
+}
+
+fn connect(engine: &Engine) -> anyhow::Result<bollard::Docker> {
+    engine.connect().map_err(|e| {
+        anyhow::anyhow!(
+            "no Docker engine: {e} (start Docker, set DOCKER_HOST, or use --executor local)"
+        )
+    })
+}
+
+/// What a Docker executor has whatever image it runs.
+fn base_executor(
+    project: &Project,
+    plan: &Plan,
+    engine: &Engine,
+    docker: bollard::Docker,
+    data_dir: &Path,
+) -> DockerExecutor {
+    DockerExecutor {
+        docker,
+        image: String::new(),
+        environment_id: String::new(),
+        network: project.config.file.odoo.docker_network.clone(),
+        host_data_dir: absolute(data_dir).to_string_lossy().into_owned(),
+        extra_binds: Vec::new(),
+        addons_paths: container_addons_paths(project),
+        labels: container_labels(project, plan),
+        command: "odoo".into(),
+        extra_hosts: Vec::new(),
+        user: container_user(engine, data_dir),
     }
-    // The test command labels everything one run makes, to remove it afterwards.
-    if let Ok(v) = std::env::var("ODOO_CI_TEST_RUN") {
-        labels.insert("odoo-ci.test-run".into(), v);
-    }
-    // Never send our own outputs and caches into the image: they change every run.
+}
+
+/// Never send our own outputs and caches into the image: they change every run.
+fn context_ignores(config: &crate::config::Config, output: &Path, cache_dir: &Path) -> Vec<String> {
     let mut ignores: Vec<String> = ["odoo-ci-output", "target"]
         .iter()
         .map(|s| s.to_string())
@@ -74,78 +240,46 @@ pub fn docker_executor(
             ignores.push(rel.to_string_lossy().into_owned());
         }
     }
-    let ignores: Vec<String> = ignores
+    ignores
         .iter()
         .flat_map(|p| [p.clone(), format!("{p}/**")])
-        .collect();
-    let ignores: Vec<&str> = ignores.iter().map(String::as_str).collect();
-    let rt = crate::executor::docker::runtime()?;
-    let base_user = rt
-        .block_on(docker.inspect_image(&config.file.odoo.image))
-        .ok()
-        .and_then(|i| i.config)
-        .and_then(|c| c.user);
-    let root = files_root(project, cache_dir)?;
-    let (context, dockerfile) = crate::image::build_context(
-        &root,
-        &config.file.odoo.image,
-        base_user.as_deref(),
-        &ignores,
-        &labels,
-    )?;
-    let s = Style::for_stderr();
-    eprintln!(
-        "{} {} FROM {}",
-        s.bold("build:"),
-        plan.image,
-        config.file.odoo.image
-    );
-    rt.block_on(crate::image::build(
-        &docker,
-        context,
-        &dockerfile,
-        &plan.image,
-        &mut |line| {
-            eprintln!("  {}", s.dim(line));
-        },
-    ))?;
-    let keep = config.file.odoo.keep_images as usize;
+        .collect()
+}
+
+/// Removes this project's older images beyond `odoo.keep_images`.
+fn prune_images(project: &Project, docker: &bollard::Docker, current: &str) {
+    let Ok(rt) = crate::executor::docker::runtime() else {
+        return;
+    };
+    let keep = project.config.file.odoo.keep_images as usize;
     let pruned = rt.block_on(crate::image::prune_project_images(
-        &docker,
+        docker,
         &project.scope,
         keep,
-        &plan.image,
+        current,
         crate::image::PRUNE_GRACE_SECS,
     ));
     if pruned > 0 {
+        let s = Style::for_stderr();
         eprintln!(
             "{} removed {pruned} older images of this project (keep {keep})",
             s.bold("build:")
         );
     }
-    // The template depends on what Odoo runs in, not on the repo's addons: key it on the
-    // base image (and the repo's own Dockerfile, which may add system packages).
-    let base_id = rt
-        .block_on(docker.inspect_image(&config.file.odoo.image))
-        .ok()
-        .and_then(|i| i.id)
-        .unwrap_or_else(|| config.file.odoo.image.clone());
-    let own_dockerfile = crate::repo_file::optional_text(&root, "Dockerfile")?
+}
+
+/// What Odoo runs in, for the template key: the base image and the repo's own Dockerfile
+/// (which may add system packages) — not the repo's addons.
+fn environment_id(base: &BaseImage, root: &Path) -> anyhow::Result<String> {
+    let own_dockerfile = crate::repo_file::optional_text(root, "Dockerfile")?
         .unwrap_or_default()
         .into_bytes();
-    let environment_id = format!("{base_id}:{}", hex_sha256(&own_dockerfile));
-    Ok(DockerExecutor {
-        docker,
-        image: plan.image.clone(),
-        environment_id,
-        network: config.file.odoo.docker_network.clone(),
-        host_data_dir: absolute(data_dir).to_string_lossy().into_owned(),
-        addons_paths: container_addons_paths(project),
-        labels,
-        command: "odoo".into(),
-        extra_hosts: Vec::new(),
-        user: container_user(engine, data_dir),
-    })
+    Ok(format!("{}:{}", base.id, hex_sha256(&own_dockerfile)))
+}
+
+fn short_id(id: &str) -> &str {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    &id[..id.len().min(12)]
 }
 
 /// The project folder the stage's files come from: the checkout's, or — when a commit

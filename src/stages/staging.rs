@@ -218,15 +218,14 @@ fn run_steps(
     })?;
     let executor = runner.run(StepKind::Build, |_| {
         let engine = crate::executor::docker::Engine::from_env();
-        let ex = docker_executor(
+        docker_executor(
             project,
             plan,
             &engine,
             &at.data_dir,
             &opts.output,
             &opts.cache_dir,
-        )?;
-        Ok((ex, format!("image {}", plan.image)))
+        )
     })?;
     let mut admin = at.target.connect("postgres")?;
     let existing = of_branch(

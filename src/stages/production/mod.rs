@@ -168,10 +168,7 @@ fn deploy_steps(
         &opts.output,
         &opts.cache_dir,
     )?;
-    let executor = runner.run(StepKind::Build, |_| {
-        let ex = target.build(plan, &opts.cache_dir)?;
-        Ok((ex, format!("image {}", plan.image)))
-    })?;
+    let executor = runner.run(StepKind::Build, |_| target.build(plan, &opts.cache_dir))?;
     target.engine = Some(engine_files(&executor.docker, &plan.image));
     let bg = target.blue_green(&executor.docker);
     bg.ensure_network()?;

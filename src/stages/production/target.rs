@@ -137,6 +137,7 @@ impl<'a> Target<'a> {
             environment_id: String::new(),
             network: network(project),
             host_data_dir: self.data_dir.to_string_lossy().into_owned(),
+            extra_binds: Vec::new(),
             addons_paths: crate::stages::runtime::container_addons_paths(project),
             labels: HashMap::from([
                 ("odoo-ci.stage".to_string(), "production".to_string()),
@@ -151,9 +152,10 @@ impl<'a> Target<'a> {
         }
     }
 
-    /// Builds the commit's image and runs it on production's network.
-    pub fn build(&self, plan: &Plan, cache_dir: &Path) -> anyhow::Result<DockerExecutor> {
-        let mut ex = docker_executor(
+    /// The commit's image (built, or reused when the engine has one of the same files),
+    /// run on production's network.
+    pub fn build(&self, plan: &Plan, cache_dir: &Path) -> anyhow::Result<(DockerExecutor, String)> {
+        let (mut ex, done) = docker_executor(
             self.project,
             plan,
             &self.docker_engine,
@@ -164,7 +166,7 @@ impl<'a> Target<'a> {
         ex.network = network(self.project);
         ex.host_data_dir = absolute(&self.data_dir).to_string_lossy().into_owned();
         ex.extra_hosts = vec!["host.docker.internal:host-gateway".into()];
-        Ok(ex)
+        Ok((ex, done))
     }
 }
 

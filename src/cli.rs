@@ -55,6 +55,9 @@ pub enum Command {
     Report(ReportArgs),
     /// Map the branch to its stage and run that stage (what a CI job calls).
     Run(RunArgs),
+    /// The template cache's key, for CI caches (`odoo-ci cache key`).
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Flag addons that changed without a version bump (production would not update them).
     Guard(GuardArgs),
     /// Raise addon versions, rewriting only the version string of each manifest.
@@ -250,6 +253,28 @@ pub struct TestArgs {
     /// Exit 1 on yellow too.
     #[arg(long)]
     pub fail_on_warning: bool,
+    /// Where template databases travel between jobs (overrides
+    /// `development.template_cache`): restored from it on a miss, saved to it after a build.
+    #[arg(long, value_name = "DIR")]
+    pub template_cache: Option<PathBuf>,
+}
+
+/// `odoo-ci cache …`: what a CI cache needs to carry templates between jobs.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Print the template key of the development stage: key a CI cache of the template
+    /// folder (`development.template_cache`) on it. With the Docker executor it reads the
+    /// base image's id, pulling the image when the engine does not have it.
+    Key(CacheKeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheKeyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Run Odoo in Docker (default) or as the local `odoo.command`.
+    #[arg(long, value_enum, default_value = "docker")]
+    pub executor: crate::plan::ExecutorKind,
 }
 
 /// `odoo-ci run`: the stage the branch maps to, with any stage's flags (those of the other

@@ -162,6 +162,18 @@ pub async fn find_built(docker: &Docker, scope: &str, content: &str) -> Option<S
     images.into_iter().max_by_key(|i| i.created).map(|i| i.id)
 }
 
+/// Pulls `reference` from its registry.
+pub async fn pull(docker: &Docker, reference: &str) -> Result<(), ExecError> {
+    let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
+        .from_image(reference)
+        .build();
+    let mut stream = docker.create_image(Some(options), None, None);
+    while let Some(item) = stream.next().await {
+        item.map_err(|e| ExecError::Other(format!("cannot pull `{reference}`: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Gives the image `id` the name `reference` (`repo:tag`).
 pub async fn tag(docker: &Docker, id: &str, reference: &str) -> Result<(), ExecError> {
     let (repo, tag) = match reference.rsplit_once(':') {

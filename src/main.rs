@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::CheckLog(args) => commands::check_log::run(&cli.config, args),
         Command::Test(args) => commands::test::run(&cli.config, args),
         Command::Run(args) => commands::run::run(&cli.config, args),
+        Command::Cache(cmd) => commands::cache::run(&cli.config, cmd),
         Command::Report(args) => commands::report::run(&cli.config, args),
         Command::Stage(args) => commands::stage::run(&cli.config, args),
         Command::Staging(cmd) => commands::stage::staging(&cli.config, cmd),

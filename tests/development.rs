@@ -1220,3 +1220,124 @@ fn in_a_subfolder_annotations_and_the_result_output_are_the_repository_s() {
         "odoo/addons/dev_sub/tests/test_dev_sub.py"
     );
 }
+
+/// A managed PostgreSQL server of its own: the test image under a tag of this test's, so
+/// its container is this test's alone. Removed (container and tag) when dropped.
+struct OwnServer {
+    tag: String,
+}
+
+impl OwnServer {
+    fn new() -> OwnServer {
+        let pg_image = std::env::var("ODOO_CI_TEST_PG_IMAGE")
+            .expect("ODOO_CI_TEST_PG_IMAGE is not set: run the tests with ./scripts/test");
+        let tag = format!("odoo-ci-test/postgres:{}", unique("own").replace('_', "-"));
+        let tagged = Command::new("docker")
+            .args(["tag", &pg_image, &tag])
+            .status()
+            .unwrap();
+        assert!(tagged.success());
+        OwnServer { tag }
+    }
+
+    /// Removes the server, as a CI job's `postgres` service ends with its job.
+    fn drop_server(&self) {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", "label=odoo-ci.managed"])
+            .output()
+            .unwrap();
+        for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            let image = Command::new("docker")
+                .args(["inspect", "-f", "{{.Config.Image}}", id])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&image.stdout).trim() == self.tag {
+                let _ = Command::new("docker").args(["rm", "-f", "-v", id]).output();
+            }
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.drop_server();
+        let _ = Command::new("docker").args(["rmi", &self.tag]).output();
+    }
+}
+
+/// The documented GitHub workflow: every job gets a new PostgreSQL server and a new runner;
+/// only the template cache folder travels (actions/cache, keyed by `odoo-ci cache key`).
+/// The second job restores the template instead of building it; an entry whose database
+/// and filestore disagree is never used.
+#[test]
+fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
+    let server = OwnServer::new();
+    let p = project(
+        &[("dev_travel", &["mail"], PASSING)],
+        "development:\n  preinstall: [mail]\n  template_cache: .odoo-ci-cache/templates\n",
+    );
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&config.replace(
+        "postgres:\n  url: ${ODOO_CI_TEST_PG}\n",
+        &format!("postgres:\n  image: {}\n", server.tag),
+    ));
+    let job = |n: u32| {
+        let runner = p.path().join(format!(".runner-{n}"));
+        let out = run_in(
+            p.path(),
+            &["test", "--branch", "feature/travel", "--output", "out"],
+            &[
+                ("ODOO_CI_CACHE_DIR", runner.to_str().unwrap()),
+                ("ODOO_CI_TEST_LABEL", "travel"),
+            ],
+        );
+        let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
+        let r: Value = serde_json::from_str(&text).unwrap();
+        server.drop_server();
+        assert_eq!(r["colour"], "green", "job {n}: {}\n{r:#}", out.stderr);
+        assert_eq!(r["log"]["tests"]["passed"], 2, "{r:#}");
+        (out, r)
+    };
+    let key = run_in(
+        p.path(),
+        &["cache", "key", "--branch", "feature/travel"],
+        &[],
+    );
+    assert_eq!(key.code, 0, "{}", key.stderr);
+    let key = key.stdout.trim().to_string();
+    assert_eq!(key.len(), 64, "{key}");
+    let entry = p.path().join(".odoo-ci-cache/templates").join(&key);
+
+    let (_, first) = job(1);
+    assert_eq!(first["template"]["hit"], false);
+    assert!(first["template"]["saved_to"].is_string(), "{first:#}");
+    assert!(
+        entry.join("meta.json").is_file(),
+        "no entry at {}",
+        entry.display()
+    );
+    let saved = files_under(&entry.join("filestore"));
+    assert!(!saved.is_empty(), "the template's attachments are saved");
+
+    let (out, second) = job(2);
+    assert_eq!(second["template"]["hit"], false);
+    assert!(
+        second["template"]["restored_from"].is_string(),
+        "the second job built the template again: {second:#}\n{}",
+        out.stderr
+    );
+    assert!(step_output(&second, "template").contains("restored"));
+
+    // An entry whose filestore lost a file disagrees with its database: built instead.
+    let lost = saved.keys().next().unwrap().clone();
+    std::fs::remove_file(entry.join("filestore").join(&lost)).unwrap();
+    let (out, third) = job(3);
+    assert!(third["template"]["restored_from"].is_null(), "{third:#}");
+    assert!(out.stderr.contains("disagree"), "{}", out.stderr);
+    assert!(
+        third["template"]["saved_to"].is_string(),
+        "the entry is saved again"
+    );
+    assert_eq!(files_under(&entry.join("filestore")).len(), saved.len());
+}

@@ -2,6 +2,7 @@
 
 pub mod addons;
 pub mod bump;
+pub mod cache;
 pub mod check_log;
 pub mod deploy;
 pub mod guard;

@@ -18,6 +18,8 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
         base: args.target.base.clone(),
     };
     let project = crate::project::load(config, &overrides)?;
+    let mut choices = choices;
+    choices.template_cache = args.template_cache.clone();
     let facts = project.facts_with(choices, DatabaseFacts::NotRead);
     let plan = make_plan_as(&facts, Some(Stage::Development))?;
     plan.ready()?;
@@ -40,6 +42,7 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
         no_cache: args.no_cache,
         keep: args.keep,
         cache_dir: cache_dir(),
+        template_cache: template_cache(&project, args.template_cache.as_deref()),
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
     let result = development::run(&project, &plan, &opts, &mut reporters);
@@ -73,6 +76,20 @@ pub fn choices(args: &crate::cli::DevChoiceArgs) -> anyhow::Result<Choices> {
         shard,
         durations,
         ..Choices::default()
+    })
+}
+
+/// The template cache folder: `--template-cache`, else `development.template_cache`
+/// (relative to the project).
+pub fn template_cache(project: &crate::project::Project, flag: Option<&Path>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf).or_else(|| {
+        let config = &project.config;
+        config
+            .file
+            .development
+            .template_cache
+            .as_ref()
+            .map(|dir| config.root.join(dir))
     })
 }
 

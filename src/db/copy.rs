@@ -138,6 +138,49 @@ pub fn dump_restore(
     })
 }
 
+/// Dumps `db` into the file `path`: custom format, uncompressed (a CI cache compresses what
+/// it stores; restoring never waits on decompression). Returns the file's size.
+pub fn dump_to_file(server: &PgServer, db: &str, path: &std::path::Path) -> Result<u64, CopyError> {
+    let mut cmd = pg_command("pg_dump", server);
+    cmd.args(["--format=custom", "--compress=0", "--no-owner", "--no-acl"])
+        .arg(format!("--dbname={db}"))
+        .arg("--file")
+        .arg(path);
+    run_tool(cmd, "pg_dump")?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// Restores the dump file at `path` into the existing empty database `db`, with as many
+/// parallel jobs as the machine has cores (at most 4): a file, unlike a stream, allows it.
+pub fn restore_file(server: &PgServer, db: &str, path: &std::path::Path) -> Result<(), CopyError> {
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get().min(4))
+        .unwrap_or(1);
+    let mut cmd = pg_command("pg_restore", server);
+    cmd.args(["--no-owner", "--no-acl", "--exit-on-error"])
+        .arg(format!("--jobs={jobs}"))
+        .arg(format!("--dbname={db}"))
+        .arg(path);
+    run_tool(cmd, "pg_restore")
+}
+
+/// Runs a PostgreSQL client tool to its end; its stderr is the error when it fails.
+fn run_tool(mut cmd: Command, program: &'static str) -> Result<(), CopyError> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|source| CopyError::Spawn { program, source })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(CopyError::Tool {
+        program,
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    })
+}
+
 fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut text = String::new();

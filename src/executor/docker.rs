@@ -54,6 +54,11 @@ pub fn owner_of(dir: &std::path::Path) -> Option<String> {
     Some(format!("{}:{}", meta.uid(), meta.gid()))
 }
 
+/// The identity of a Docker executor whose environment is `environment_id`.
+pub fn identity_of(environment_id: &str) -> String {
+    format!("docker:{environment_id}")
+}
+
 /// The one runtime of the process for bollard's async API (the rest of odoo-ci is
 /// synchronous): built on first use, shared by every Docker call after it.
 pub fn runtime() -> Result<&'static tokio::runtime::Runtime, ExecError> {
@@ -163,7 +168,7 @@ impl Executor for DockerExecutor {
     }
 
     fn identity(&self) -> String {
-        format!("docker:{}", self.environment_id)
+        identity_of(&self.environment_id)
     }
 }
 

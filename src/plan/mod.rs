@@ -96,6 +96,8 @@ pub struct Choices {
     pub push: Option<PushMode>,
     /// Overrides `production.update_mode`.
     pub update_mode: Option<UpdateMode>,
+    /// Overrides `development.template_cache` (`--template-cache`).
+    pub template_cache: Option<std::path::PathBuf>,
 }
 
 /// What the database a stage updates has installed: production's for production, the copy
@@ -823,6 +825,13 @@ impl Shape<'_> {
             runs_in,
             Step::Template {
                 preinstall: dev.preinstall.clone(),
+                cache: self
+                    .facts
+                    .choices
+                    .template_cache
+                    .as_ref()
+                    .or(dev.template_cache.as_ref())
+                    .map(|d| d.display().to_string()),
             },
             Step::Database,
             Step::InstallAndTest {

@@ -92,6 +92,8 @@ pub enum Step {
     /// The cached template database (demo data, `preinstall` installed).
     Template {
         preinstall: Vec<String>,
+        /// The folder templates travel in between jobs (`development.template_cache`).
+        cache: Option<String>,
     },
     /// A fresh test database from the template.
     Database,
@@ -188,15 +190,23 @@ impl fmt::Display for Step {
             Step::Local { command } => {
                 write!(f, "run `{command}` on this machine (local executor: no image)")
             }
-            Step::Template { preinstall } => write!(
-                f,
-                "the cached template database with demo data ({} preinstalled; built on a miss)",
-                if preinstall.is_empty() {
+            Step::Template { preinstall, cache } => {
+                let preinstalled = if preinstall.is_empty() {
                     "base".to_string()
                 } else {
                     preinstall.join(",")
+                };
+                match cache {
+                    None => write!(
+                        f,
+                        "the cached template database with demo data ({preinstalled} preinstalled; built on a miss)"
+                    ),
+                    Some(dir) => write!(
+                        f,
+                        "the cached template database with demo data ({preinstalled} preinstalled; on a miss restored from `{dir}`, or built and saved there)"
+                    ),
                 }
-            ),
+            }
             Step::Database => write!(f, "create a fresh test database from the template"),
             Step::InstallAndTest { command } => {
                 write!(f, "{command} — the log becomes JUnit, summary and colour")

@@ -25,5 +25,12 @@ pub struct DevDetail {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TemplateInfo {
     pub name: String,
+    /// The server already had it.
     pub hit: bool,
+    /// Restored from this template cache folder (`development.template_cache`).
+    #[serde(default)]
+    pub restored_from: Option<String>,
+    /// Built, then saved to this template cache folder.
+    #[serde(default)]
+    pub saved_to: Option<String>,
 }

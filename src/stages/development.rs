@@ -28,6 +28,7 @@ use crate::result::{Detail, Reporter, StageResult};
 use crate::stages::odoo_command::{Demo, OdooCommand};
 use crate::stages::runner::Runner;
 use crate::stages::runtime::{absolute, docker_executor, mounted_executor};
+use crate::stages::template_cache::TemplateCache;
 use crate::style::Style;
 use crate::targets::pg_server;
 
@@ -46,6 +47,8 @@ pub struct DevOptions {
     pub keep: bool,
     /// Where templates' filestores and the data dir live on this machine.
     pub cache_dir: PathBuf,
+    /// Where templates travel between jobs (`development.template_cache`, `--template-cache`).
+    pub template_cache: Option<PathBuf>,
 }
 
 /// Drops the test database and its filestore when dropped, unless kept.
@@ -223,7 +226,8 @@ fn executor_step(
     }
 }
 
-/// The template database: found by its key, or built; older ones of this project pruned.
+/// The template database: found by its key, restored from the template cache, or built;
+/// older ones of this project pruned.
 fn template_step(
     project: &Project,
     opts: &DevOptions,
@@ -234,10 +238,16 @@ fn template_step(
 ) -> anyhow::Result<TemplateInfo> {
     let dev = &project.config.file.development;
     let root = crate::stages::runtime::files_root(project, &opts.cache_dir)?;
-    let key = template_key(project, &root, executor, &dev.preinstall);
-    let name = format!("{TEMPLATE_PREFIX}{}", &key[..16]);
-    let hit = runner.run(StepKind::Template, |_| {
-        let hit = ensure_template(server, executor, project, &name, &key, opts, data_dir)?;
+    let key = template_key(project, &root, &executor.identity(), &dev.preinstall);
+    let name = template_name(&key);
+    runner.run(StepKind::Template, |_| {
+        let cache = opts.template_cache.clone().map(TemplateCache::new);
+        let wanted = Template {
+            name: &name,
+            key: &key,
+            cache: cache.as_ref(),
+        };
+        let info = ensure_template(server, executor, project, &wanted, opts, data_dir)?;
         let mut admin = server.connect("postgres")?;
         prune_templates(
             &mut admin,
@@ -246,12 +256,27 @@ fn template_step(
             &project.scope,
             data_dir,
         );
-        Ok((
-            hit,
-            format!("`{name}` ({})", if hit { "cache hit" } else { "built" }),
-        ))
-    })?;
-    Ok(TemplateInfo { name, hit })
+        if let Some(cache) = &cache {
+            cache.prune(&key, &project.scope, dev.keep_templates as usize);
+        }
+        let done = match (&info.restored_from, &info.saved_to) {
+            (Some(dir), _) => format!("`{name}` (restored from {dir})"),
+            (None, Some(dir)) => format!("`{name}` (built, saved to {dir})"),
+            _ if info.hit => format!("`{name}` (cache hit)"),
+            _ => format!("`{name}` (built)"),
+        };
+        Ok((info, done))
+    })
+}
+
+/// The database name of the template with `key`.
+pub fn template_name(key: &str) -> String {
+    format!("{TEMPLATE_PREFIX}{}", &key[..16])
+}
+
+/// What the local executor runs Odoo as, as the template key sees it.
+pub fn local_identity(project: &Project) -> anyhow::Result<String> {
+    Ok(local_executor(project, Path::new("."))?.identity())
 }
 
 fn local_executor(project: &Project, data_dir: &Path) -> anyhow::Result<LocalExecutor> {
@@ -405,14 +430,14 @@ fn event_line(analyzer: &Analyzer, event: Event, s: Style) -> Option<String> {
 
 /// The cache key of the template: what Odoo runs, its requirements, series, and the
 /// preinstalled addons with demo data.
-fn template_key(
+pub fn template_key(
     project: &Project,
     root: &Path,
-    executor: &dyn Executor,
+    identity: &str,
     preinstall: &[String],
 ) -> String {
     let mut h = Sha256::new();
-    h.update(executor.identity().as_bytes());
+    h.update(identity.as_bytes());
     h.update(b"\0");
     if let Ok(Some(req)) = crate::repo_file::optional_text(root, "requirements.txt") {
         h.update(req.as_bytes());
@@ -442,18 +467,26 @@ fn is_own_template(comment: Option<&str>, scope: &str) -> bool {
         .is_some_and(|(_, owner)| owner == scope)
 }
 
-/// Makes sure the template exists; builds it once under an advisory lock, so two jobs
-/// racing build it once. Returns whether it was a cache hit.
+/// The template a run wants, and where templates travel.
+struct Template<'a> {
+    name: &'a str,
+    key: &'a str,
+    cache: Option<&'a TemplateCache>,
+}
+
+/// Makes sure the template exists: on a miss, under an advisory lock (so two jobs racing
+/// make it once), restored from the template cache when it has it, else built (and saved
+/// there). Only then is it marked ready: nothing else uses it half made.
 fn ensure_template(
     server: &PgServer,
     executor: &dyn Executor,
     project: &Project,
-    template: &str,
-    key: &str,
+    wanted: &Template<'_>,
     opts: &DevOptions,
     data_dir: &Path,
-) -> anyhow::Result<bool> {
-    let ready = template_comment(key, &project.scope);
+) -> anyhow::Result<TemplateInfo> {
+    let template = wanted.name;
+    let ready = template_comment(wanted.key, &project.scope);
     let mut admin = server.connect("postgres")?;
     // A hit needs the database and, on this runner, its filestore: another runner's cache
     // folder holds the files of the templates it built, not ours.
@@ -464,19 +497,79 @@ fn ensure_template(
                 && files.is_dir(),
         )
     };
+    let mut info = TemplateInfo {
+        name: template.to_string(),
+        hit: true,
+        restored_from: None,
+        saved_to: None,
+    };
     if opts.no_cache {
         db::drop_database(&mut admin, template)?;
     } else if is_ready(&mut admin)? {
-        return Ok(true);
+        return Ok(info);
     }
-    let lock_key = i64::from_be_bytes(key.as_bytes()[..8].try_into().unwrap_or([0; 8]));
+    let lock_key = i64::from_be_bytes(wanted.key.as_bytes()[..8].try_into().unwrap_or([0; 8]));
     let _lock = db::AdvisoryLock::acquire(server.connect("postgres")?, lock_key)?;
-    // Another job may have built it while we waited.
+    // Another job may have made it while we waited.
     if !opts.no_cache && is_ready(&mut admin)? {
-        return Ok(true);
+        return Ok(info);
     }
-    db::drop_database(&mut admin, template)?;
-    let _ = std::fs::remove_dir_all(data_dir.join("filestore").join(template));
+    info.hit = false;
+    let discard = |admin: &mut postgres::Client| {
+        let _ = db::drop_database(admin, template);
+        let _ = std::fs::remove_dir_all(&files);
+    };
+    discard(&mut admin);
+    let cache = wanted.cache.filter(|_| !opts.no_cache);
+    if let Some(cache) = cache {
+        match cache.restore(wanted.key, &project.scope, server, template, data_dir) {
+            Ok(Some(moved)) => {
+                tracing::info!(
+                    "template `{template}` restored from {} in {} ms ({} attachments)",
+                    cache.dir().display(),
+                    moved.millis,
+                    moved.attachments
+                );
+                info.restored_from = Some(cache.dir().display().to_string());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!(
+                    "warning: the template saved in {} was not used, building it instead: {e}",
+                    cache.dir().display()
+                );
+                discard(&mut admin);
+            }
+        }
+    }
+    if info.restored_from.is_none() {
+        if let Err(e) = build_template(server, executor, project, template, data_dir) {
+            discard(&mut admin);
+            return Err(e);
+        }
+        if let Some(cache) = cache {
+            match cache.save(wanted.key, &project.scope, server, template, data_dir) {
+                Ok(_) => info.saved_to = Some(cache.dir().display().to_string()),
+                Err(e) => eprintln!(
+                    "warning: could not save the template to {}: {e}",
+                    cache.dir().display()
+                ),
+            }
+        }
+    }
+    db::set_database_comment(&mut admin, template, &ready)?;
+    Ok(info)
+}
+
+/// Installs the preinstalled addons (or `base`) with demo data into the new database
+/// `template`, and gives it its filestore folder.
+fn build_template(
+    server: &PgServer,
+    executor: &dyn Executor,
+    project: &Project,
+    template: &str,
+    data_dir: &Path,
+) -> anyhow::Result<()> {
     let preinstall = &project.config.file.development.preinstall;
     let modules = if preinstall.is_empty() {
         vec!["base".to_string()]
@@ -500,13 +593,9 @@ fn ensure_template(
     })?;
     let log = analyzer.finish_with_exit(outcome.exit_code.map(|c| c as i32));
     if outcome.cancelled {
-        let _ = db::drop_database(&mut admin, template);
-        let _ = std::fs::remove_dir_all(&files);
         anyhow::bail!("cancelled (Ctrl-C / SIGTERM) while building the template database");
     }
     if log.colour == Colour::Red || outcome.timed_out {
-        let _ = db::drop_database(&mut admin, template);
-        let _ = std::fs::remove_dir_all(&files);
         anyhow::bail!(
             "building the template database failed: {}\n--- last lines of the Odoo log ---\n{}",
             log.reasons.join("; "),
@@ -516,10 +605,10 @@ fn ensure_template(
     // Its folder, even with no file in it: the mark that this runner has its filestore.
     // Owned as the data dir is: test databases copy it, and Odoo (run as the data dir's
     // owner) writes into their copies.
+    let files = data_dir.join("filestore").join(template);
     std::fs::create_dir_all(&files)?;
     crate::filestore::own_like(&files, data_dir)?;
-    db::set_database_comment(&mut admin, template, &ready)?;
-    Ok(false)
+    Ok(())
 }
 
 /// Drops all but the `keep` newest templates of the project `scope` (never `current`), with

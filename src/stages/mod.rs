@@ -7,3 +7,4 @@ pub mod runner;
 pub mod runtime;
 pub mod staging;
 pub mod staging_dbs;
+pub mod template_cache;

@@ -89,16 +89,40 @@ struct BaseImage {
     user: Option<String>,
 }
 
+/// The base image, pulled first when the engine does not have it (a fresh CI runner): its
+/// id is part of the template key, which must be the same before and after a pull.
 fn inspect_base(docker: &bollard::Docker, reference: &str) -> anyhow::Result<BaseImage> {
     let rt = crate::executor::docker::runtime()?;
-    let inspected = rt.block_on(docker.inspect_image(reference)).ok();
+    let inspected = match rt.block_on(docker.inspect_image(reference)) {
+        Ok(image) => image,
+        Err(_) => {
+            eprintln!("pull: {reference} (the engine does not have it)");
+            rt.block_on(crate::image::pull(docker, reference))?;
+            rt.block_on(docker.inspect_image(reference))?
+        }
+    };
     Ok(BaseImage {
         id: inspected
-            .as_ref()
-            .and_then(|i| i.id.clone())
+            .id
+            .clone()
             .unwrap_or_else(|| reference.to_string()),
-        user: inspected.and_then(|i| i.config).and_then(|c| c.user),
+        user: inspected.config.and_then(|c| c.user),
     })
+}
+
+/// What a Docker executor runs Odoo in, as the template key sees it (see
+/// [`DockerExecutor`]'s `identity`): the same for a built and a mounted run.
+pub fn docker_identity(
+    project: &Project,
+    engine: &Engine,
+    cache_dir: &Path,
+) -> anyhow::Result<String> {
+    let docker = connect(engine)?;
+    let base = inspect_base(&docker, &project.config.file.odoo.image)?;
+    let root = files_root(project, cache_dir)?;
+    Ok(crate::executor::docker::identity_of(&environment_id(
+        &base, &root,
+    )?))
 }
 
 /// A Docker executor for the plan's image — built from the commit's files, or, when the
@@ -235,7 +259,16 @@ fn context_ignores(config: &crate::config::Config, output: &Path, cache_dir: &Pa
         .iter()
         .map(|s| s.to_string())
         .collect();
-    for dir in [output, cache_dir] {
+    let template_cache = config
+        .file
+        .development
+        .template_cache
+        .as_ref()
+        .map(|d| config.root.join(d));
+    for dir in [Some(output), Some(cache_dir), template_cache.as_deref()]
+        .into_iter()
+        .flatten()
+    {
         if let Ok(rel) = absolute(dir).strip_prefix(absolute(&config.root)) {
             ignores.push(rel.to_string_lossy().into_owned());
         }

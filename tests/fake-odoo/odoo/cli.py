@@ -463,16 +463,21 @@ def load_data_file(module, path, relname):
                                 % (full, line, e)) from e
 
 
-def write_attachment(data_dir, content):
-    """Stores an attachment as ir.attachment does: content addressed, at
+def write_attachment(cur, data_dir, name, content):
+    """Stores an attachment as ir.attachment does (odoo/addons/base/models/ir_attachment.py,
+    `_file_write` and `_get_datas_related_values`): the file content addressed at
     <data_dir>/filestore/<db>/<sha1[:2]>/<sha1>, written only when absent and never
-    rewritten in place (an updated attachment is a new file)."""
+    rewritten in place (an updated attachment is a new file), and a row whose
+    `store_fname` is that relative path and `checksum` the sha1."""
     sha = hashlib.sha1(content).hexdigest()
-    path = os.path.join(data_dir, "filestore", DBNAME, sha[:2], sha)
+    fname = sha[:2] + "/" + sha
+    path = os.path.join(data_dir, "filestore", DBNAME, fname)
     if not os.path.isfile(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as fh:
             fh.write(content)
+    cur.execute("INSERT INTO ir_attachment (name, store_fname, checksum) VALUES (%s, %s, %s)",
+                (name, fname, sha))
     return path
 
 
@@ -524,7 +529,10 @@ def install_modules(args, conn, modules, to_install, to_update, demo, tags, test
             for rel in manifest["data"] + (manifest["demo"] if module_demo else []):
                 logging.getLogger("odoo.modules.loading").info("loading %s/%s", name, rel)
                 load_data_file(name, path, rel)
-            write_attachment(args.data_dir, ("attachment of %s %s\n" % (name, version)).encode())
+        # Every module's data brings attachments (company logo, images, icons): real Odoo
+        # writes hundreds while installing `base`, `web` and `mail` alone.
+        write_attachment(cur, args.data_dir, "%s.txt" % name,
+                         ("attachment of %s %s\n" % (name, version)).encode())
         cur.execute(
             "INSERT INTO ir_module_module (name, state, latest_version, demo) VALUES (%s, 'installed', %s, %s) "
             "ON CONFLICT (name) DO UPDATE SET state = 'installed', latest_version = EXCLUDED.latest_version",

@@ -29,6 +29,7 @@ const COMMANDS: &[&str] = &[
     "snapshots pin",
     "snapshots prune",
     "run",
+    "cache key",
     "report",
 ];
 

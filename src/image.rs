@@ -89,6 +89,11 @@ pub fn build_context(
             }
             let kind = entry.file_type()?;
             if kind.is_dir() {
+                // A cache folder (the template cache, wherever a flag put it) is no
+                // file of the project, and changes every run.
+                if crate::cachedir::is_tagged(&path) {
+                    continue;
+                }
                 tar.append_dir(rel, &path)?;
                 stack.push(path);
             } else if kind.is_file() || kind.is_symlink() {
@@ -345,6 +350,32 @@ mod tests {
         );
         std::fs::write(two.path().join("addons/a/x.py"), "x = 2\n").unwrap();
         assert_ne!(key(one.path()), key(two.path()));
+    }
+
+    #[test]
+    fn a_tagged_cache_folder_is_no_file_of_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("addons/a")).unwrap();
+        std::fs::write(dir.path().join("addons/a/x.py"), "x = 1\n").unwrap();
+        let cache = dir.path().join("anywhere/templates");
+        std::fs::create_dir_all(cache.join("k1")).unwrap();
+        let key = || {
+            content_key(
+                "sha256:base",
+                &build_context(dir.path(), "odoo:17.0", None, &[]).unwrap(),
+            )
+        };
+        let untagged = key();
+        crate::cachedir::tag(&cache).unwrap();
+        let tagged = key();
+        assert_ne!(untagged, tagged, "an untagged folder is a project folder");
+        std::fs::write(cache.join("k1/database.dump"), "dump").unwrap();
+        std::fs::create_dir_all(cache.join("k2")).unwrap();
+        assert_eq!(
+            key(),
+            tagged,
+            "what the cache holds never changes the image"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod addons;
 pub mod base;
 pub mod bump;
+pub mod cachedir;
 pub mod cancel;
 pub mod cli;
 pub mod commands;

@@ -530,13 +530,35 @@ fn the_same_files_are_built_once_whatever_the_branch() {
     p.git_init();
     p.commit("one commit");
     // The same output folder: another one would be a file of the second build's context.
-    let (out, first) = run_test_into(&p, "once", "out", &["--branch", "feature/a"]);
+    // The template cache folder (given as a flag, inside the project) is filled by the
+    // first run: it is no file of the image either.
+    let cache = ["--template-cache", "tpl-cache"];
+    let (out, first) = run_test_into(
+        &p,
+        "once",
+        "out",
+        &[&["--branch", "feature/a"][..], &cache].concat(),
+    );
+    assert!(
+        p.path()
+            .join("tpl-cache")
+            .read_dir()
+            .unwrap()
+            .next()
+            .is_some(),
+        "the first run saved its template"
+    );
     assert_eq!(first["colour"], "green", "{}", out.stderr);
     assert!(
         step_output(&first, "build").contains("(built)"),
         "{first:#}"
     );
-    let (out, second) = run_test_into(&p, "once", "out", &["--branch", "feature/b"]);
+    let (out, second) = run_test_into(
+        &p,
+        "once",
+        "out",
+        &[&["--branch", "feature/b"][..], &cache].concat(),
+    );
     assert_eq!(second["colour"], "green", "{}", out.stderr);
     assert!(
         step_output(&second, "build").contains("reused"),

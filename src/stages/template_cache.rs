@@ -141,6 +141,8 @@ impl TemplateCache {
         let files = data_dir.join("filestore").join(template);
         let attachments = check_agreement(server, template, &files)?;
         crate::filestore::create_dir_owned(&self.dir).map_err(io(&self.dir))?;
+        // Marked as a cache, so that no image context ever holds it (see `image`).
+        crate::cachedir::tag(&self.dir).map_err(io(&self.dir))?;
         let partial = self
             .dir
             .join(format!("{key}.partial-{}", std::process::id()));

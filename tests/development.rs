@@ -188,6 +188,57 @@ fn one_project_s_template_pruning_leaves_other_projects_templates() {
     assert_no_leftovers(&rb, "prune_b");
 }
 
+#[test]
+fn a_template_in_use_by_another_run_is_never_pruned() {
+    // Two runs of one project with different templates (two branches, other
+    // requirements) at once: the second one's pruning (keep_templates: 1) once dropped the
+    // template the first was about to copy its test database from. A run holds the
+    // project's template-use lock (shared) from the template to its test database; here
+    // the test holds it, as such a run would.
+    let p = project(
+        &[("tpl_use", &[], PASSING)],
+        "development:\n  keep_templates: 1\n",
+    );
+    let name = format!("odoo-ci-tests/{}", unique("tpl-use"));
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    let config = text.replace(
+        "project: odoo-ci-tests/development",
+        &format!("project: {name}"),
+    );
+    p.config(&config);
+    let (out, first) = run_test(&p, "tpl_use", &["--executor", "local"]);
+    assert_eq!(first["colour"], "green", "{}", out.stderr);
+    let first_template = first["template"]["name"].as_str().unwrap().to_string();
+    let exists = |t: &str| {
+        psql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{t}'"
+        )) == "1"
+    };
+
+    let key = odoo_ci::stages::development::template_use_lock(&odoo_ci::names::scope(&name));
+    let mut other_run = postgres::Client::connect(&pg_url(), postgres::NoTls).unwrap();
+    other_run
+        .execute("SELECT pg_advisory_lock_shared($1)", &[&key])
+        .unwrap();
+    p.config(&format!("{config}  preinstall: [mail]\n"));
+    let (out, second) = run_test(&p, "tpl_use", &["--executor", "local"]);
+    assert_eq!(second["colour"], "green", "{}", out.stderr);
+    let second_template = second["template"]["name"].as_str().unwrap().to_string();
+    assert_ne!(first_template, second_template);
+    assert!(
+        exists(&first_template),
+        "pruned while another run used it:\n{}",
+        out.stderr
+    );
+
+    drop(other_run);
+    let (out, third) = run_test(&p, "tpl_use", &["--executor", "local"]);
+    assert_eq!(third["colour"], "green", "{}", out.stderr);
+    assert!(!exists(&first_template), "unused again, it is pruned");
+    psql(&format!("DROP DATABASE IF EXISTS \"{second_template}\""));
+    assert_no_leftovers(&third, "tpl_use");
+}
+
 fn dangling_volumes() -> std::collections::BTreeSet<String> {
     let out = Command::new("docker")
         .args(["volume", "ls", "-q", "--filter", "dangling=true"])
@@ -321,7 +372,10 @@ fn odoo_writes_the_data_dir_as_the_folder_s_owner() {
     };
     let (out, r) = run_test(&p, "owner", &["--keep"]);
     // --keep left the database for the files to be looked at: drop it before asserting.
-    let db = r["database"].as_str().unwrap().to_string();
+    let db = r["database"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no database: {r:#}\n{}", out.stderr))
+        .to_string();
     psql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"));
     assert_eq!(r["colour"], "green", "{}", out.stderr);
     let store = data.join("filestore").join(&db);

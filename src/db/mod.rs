@@ -282,6 +282,32 @@ impl Drop for AdvisoryLock {
     }
 }
 
+/// Takes the advisory lock `key` shared on this session: any number of sessions hold it
+/// together; an exclusive [`try_lock_exclusive`] elsewhere fails meanwhile. Released by
+/// [`unlock_shared`] or when the session ends.
+pub fn lock_shared(client: &mut Client, key: i64) -> Result<(), DbError> {
+    client.execute("SELECT pg_advisory_lock_shared($1)", &[&key])?;
+    Ok(())
+}
+
+pub fn unlock_shared(client: &mut Client, key: i64) -> Result<(), DbError> {
+    client.execute("SELECT pg_advisory_unlock_shared($1)", &[&key])?;
+    Ok(())
+}
+
+/// Takes the advisory lock `key` exclusively if no other session holds it (this session's
+/// own shared hold does not count); `false` without waiting otherwise.
+pub fn try_lock_exclusive(client: &mut Client, key: i64) -> Result<bool, DbError> {
+    Ok(client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
+        .get(0))
+}
+
+pub fn unlock_exclusive(client: &mut Client, key: i64) -> Result<(), DbError> {
+    client.execute("SELECT pg_advisory_unlock($1)", &[&key])?;
+    Ok(())
+}
+
 /// One row of `ir_module_module`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstalledModule {

@@ -150,6 +150,9 @@ fn run_steps(
 
     let executor = executor_step(project, plan, opts, runner, &data_dir)?;
 
+    // Held from the template to the test database made from it: no run prunes it meanwhile.
+    let use_lock = template_use_lock(&project.scope);
+    db::lock_shared(&mut admin, use_lock)?;
     let template = template_step(project, opts, runner, executor.as_ref(), &server, &data_dir)?;
     detail.template = Some(template.clone());
     let template = template.name;
@@ -172,6 +175,7 @@ fn run_steps(
         Ok((database.clone(), format!("`{database}` from `{template}`")))
     })?;
     detail.database = Some(database.clone());
+    prune_unused_templates(&mut admin, use_lock, project, &template, &data_dir);
 
     let log = runner.run(StepKind::InstallAndTest, |reporter| {
         let log = install_and_test(
@@ -227,7 +231,8 @@ fn executor_step(
 }
 
 /// The template database: found by its key, restored from the template cache, or built;
-/// older ones of this project pruned.
+/// older cached entries of this project pruned (older databases go after the test database
+/// is made: see [`prune_unused_templates`]).
 fn template_step(
     project: &Project,
     opts: &DevOptions,
@@ -248,14 +253,6 @@ fn template_step(
             cache: cache.as_ref(),
         };
         let info = ensure_template(server, executor, project, &wanted, opts, data_dir)?;
-        let mut admin = server.connect("postgres")?;
-        prune_templates(
-            &mut admin,
-            &name,
-            dev.keep_templates as usize,
-            &project.scope,
-            data_dir,
-        );
         if let Some(cache) = &cache {
             cache.prune(&key, &project.scope, dev.keep_templates as usize);
         }
@@ -267,6 +264,17 @@ fn template_step(
         };
         Ok((info, done))
     })
+}
+
+/// The advisory lock key a run of the project `scope` holds, shared, while it uses a
+/// template (from finding it to its test database and filestore made from it); pruning
+/// takes it exclusively, so it never drops a template another run is about to copy.
+pub fn template_use_lock(scope: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("odoo-ci template use\0{scope}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }
 
 /// The database name of the template with `key`.
@@ -609,6 +617,27 @@ fn build_template(
     std::fs::create_dir_all(&files)?;
     crate::filestore::own_like(&files, data_dir)?;
     Ok(())
+}
+
+/// Prunes this project's older templates — only when no other run of the project holds
+/// the template-use lock; else the next run does. Then lets go of this run's own hold.
+fn prune_unused_templates(
+    admin: &mut postgres::Client,
+    use_lock: i64,
+    project: &Project,
+    current: &str,
+    data_dir: &Path,
+) {
+    let keep = project.config.file.development.keep_templates as usize;
+    match db::try_lock_exclusive(admin, use_lock) {
+        Ok(true) => {
+            prune_templates(admin, current, keep, &project.scope, data_dir);
+            let _ = db::unlock_exclusive(admin, use_lock);
+        }
+        Ok(false) => tracing::info!("another run uses this project's templates: no pruning now"),
+        Err(e) => tracing::warn!("could not take the template-use lock: {e}"),
+    }
+    let _ = db::unlock_shared(admin, use_lock);
 }
 
 /// Drops all but the `keep` newest templates of the project `scope` (never `current`), with

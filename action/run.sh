@@ -1,23 +1,11 @@
 #!/usr/bin/env bash
-# The composite action's script: installs odoo-ci (the released binary of the action's
-# tag, else built from the action's source and cached in ~/.odoo-ci), then runs the
-# stage. odoo-ci itself writes the step summary, the outputs and the annotations.
+# The composite action's script: runs the stage with the odoo-ci the setup step installed
+# (installing it here when run on its own: see setup.sh). odoo-ci itself writes the step summary, the outputs and the annotations.
 set -euo pipefail
 
 bin=${ODOO_CI_BIN:-}
 if [ -z "$bin" ]; then
-  bin="$HOME/.odoo-ci/bin/odoo-ci"
-  if [ ! -x "$bin" ] && [ -n "${ODOO_CI_RELEASE:-}" ]; then
-    echo "::group::Installing odoo-ci ${ODOO_CI_RELEASE} (released binary, checksum verified)"
-    sh "$GITHUB_ACTION_PATH/install.sh" "$ODOO_CI_RELEASE" "$HOME/.odoo-ci/bin" ||
-      echo "::warning title=odoo-ci::no released binary for ${ODOO_CI_RELEASE}; building from source"
-    echo "::endgroup::"
-  fi
-  if [ ! -x "$bin" ]; then
-    echo "::group::Building odoo-ci from source"
-    cargo install --locked --root "$HOME/.odoo-ci" --path "$GITHUB_ACTION_PATH"
-    echo "::endgroup::"
-  fi
+  bin=$(bash "$GITHUB_ACTION_PATH/action/setup.sh")
 fi
 
 case "${INPUT_STAGE:-}" in
@@ -41,6 +29,11 @@ if [ -n "${INPUT_REPORT_RESULT:-}" ]; then
   # shellcheck disable=SC2086
   exec "$bin" report --result "$INPUT_REPORT_RESULT" ${INPUT_ARGS:-}
 fi
+# The template cache travels with the development stage (test, or run on its branches).
+extra=()
+if [ -n "${INPUT_TEMPLATE_CACHE:-}" ] && { [ "$command" = test ] || [ "$command" = run ]; }; then
+  extra=(--template-cache "$INPUT_TEMPLATE_CACHE")
+fi
 # INPUT_ARGS is split on spaces on purpose: it holds flags.
 # shellcheck disable=SC2086
-exec "$bin" --config "${INPUT_CONFIG:-.odoo-ci.yml}" "$command" ${INPUT_ARGS:-}
+exec "$bin" --config "${INPUT_CONFIG:-.odoo-ci.yml}" "$command" "${extra[@]}" ${INPUT_ARGS:-}

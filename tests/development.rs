@@ -1031,10 +1031,36 @@ fn the_github_action_script_runs_a_stage_and_writes_summary_and_outputs() {
     let cache = p.path().join(".cache");
     let summary = p.path().join("step-summary.md");
     let outputs = p.path().join("outputs.txt");
+    // The template cache key step, then the stage with the template cache.
+    let key_step = Command::new("bash")
+        .arg(repo_root().join("action/template-key.sh"))
+        .current_dir(p.path())
+        .env("ODOO_CI_BIN", bin())
+        .env("GITHUB_REF_NAME", "feature/action")
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("INPUT_CONFIG", ".odoo-ci.yml")
+        .env("INPUT_WORKING_DIRECTORY", ".")
+        .env("INPUT_ARGS", "--executor local --output out")
+        .output()
+        .unwrap();
+    assert!(
+        key_step.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key_step.stderr)
+    );
+    let key_line = std::fs::read_to_string(&outputs).unwrap();
+    let key = key_line
+        .strip_prefix("key=")
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("{key_line}"))
+        .to_string();
+    assert_eq!(key.len(), 64, "{key_line}");
+    std::fs::remove_file(&outputs).unwrap();
     let out = Command::new("bash")
         .arg(repo_root().join("action/run.sh"))
         .current_dir(p.path())
         .env("ODOO_CI_BIN", bin())
+        .env("INPUT_TEMPLATE_CACHE", "tpl-cache")
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_EVENT_NAME", "push")
         .env("GITHUB_REF_NAME", "feature/action")
@@ -1056,6 +1082,14 @@ fn the_github_action_script_runs_a_stage_and_writes_summary_and_outputs() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    assert!(
+        p.path()
+            .join("tpl-cache")
+            .join(&key)
+            .join("meta.json")
+            .is_file(),
+        "the template is saved under the key the key step gave: {stderr}"
+    );
     let outputs = std::fs::read_to_string(&outputs).unwrap();
     assert!(outputs.contains("colour=green\n"), "{outputs}");
     assert!(

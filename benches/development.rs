@@ -34,7 +34,7 @@ fn project(root: &Path, image: &str) {
         root,
         ".odoo-ci.yml",
         &format!(
-            "odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  preinstall: [mail, contacts, sale]\n"
+            "odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  preinstall: [mail, contacts, sale]\n  build: always\n"
         ),
     );
     for i in 0..5 {
@@ -93,9 +93,11 @@ fn odoo_ci(root: &Path, cache: &Path, extra: &[&str]) -> Run {
     }
     Run {
         wall,
-        database_ms: result["timings_ms"]["database"]
-            .as_u64()
-            .expect("database timing"),
+        // A fresh demo database: the template (found or built), then the copy of it.
+        database_ms: ["template", "database"]
+            .iter()
+            .map(|name| step_ms(&result, name))
+            .sum(),
         hit: result["template"]["hit"].as_bool().expect("hit"),
         template: result["template"]["name"]
             .as_str()
@@ -103,6 +105,14 @@ fn odoo_ci(root: &Path, cache: &Path, extra: &[&str]) -> Run {
             .to_string(),
         stderr,
     }
+}
+
+fn step_ms(result: &serde_json::Value, name: &str) -> u64 {
+    result["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["name"] == name))
+        .and_then(|s| s["duration_ms"].as_u64())
+        .unwrap_or_else(|| panic!("no step {name}: {result:#}"))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -426,11 +426,14 @@ pub fn printed_steps(stderr: &str) -> Vec<String> {
 /// in its order (a step that runs only on failure, like `rollback`, comes on top).
 pub fn assert_ran_as_planned(stderr: &str, result: &serde_json::Value) {
     let planned = printed_steps(stderr);
-    let ran: Vec<String> = result["steps"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no steps in the result: {result:#}"))
+    // Read as the one result contract the reporters read, not as loose JSON.
+    let typed: odoo_ci::result::StageResult = serde_json::from_value(result.clone())
+        .unwrap_or_else(|e| panic!("not an odoo-ci result ({e}): {result:#}"));
+    assert_eq!(typed.schema_version, odoo_ci::result::SCHEMA_VERSION);
+    let ran: Vec<String> = typed
+        .steps
         .iter()
-        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+        .map(|s| s.name.clone())
         .filter(|name| name != "rollback")
         .collect();
     assert_eq!(

@@ -1,0 +1,145 @@
+//! The image for a one-file change (issue 16): how long each stage spends getting the
+//! image Odoo runs in, after changing one file of a project. Against the engine and
+//! PostgreSQL that `./scripts/test` sets up (`eval "$(bash scripts/test-env)"` first).
+//!
+//! - development, nothing to build (no Dockerfile, no requirements.txt): the `mount` step;
+//! - development with `build: always`: the `build` step of the changed commit;
+//! - a second stage (another branch) of the same commit: the `build` step that reuses it.
+//!
+//! `ODOO_CI_OLD_BIN=<path>` also times an older odoo-ci binary on the same change (its
+//! labels carried branch and stage, so every stage built again): "before".
+//!
+//! Run: `cargo bench --bench image_build`
+
+use std::path::Path;
+use std::process::Command;
+
+const RUNS: usize = 3;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        eprintln!("{name} is not set: run `eval \"$(bash scripts/test-env)\"` first");
+        std::process::exit(2)
+    })
+}
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+/// Five addons with tests and 20 MiB of static files (200 × 100 KiB), a middling repo.
+fn project(root: &Path, image: &str, build: &str) {
+    write(
+        root,
+        ".odoo-ci.yml",
+        &format!(
+            "odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  keep_templates: 3\n  build: {build}\n"
+        ),
+    );
+    let test = "from odoo.tests.common import TransactionCase\n\n\nclass TestBench(TransactionCase):\n    def test_one(self):\n        self.assertEqual(sum(range(10)), 45)\n";
+    for i in 0..5 {
+        let name = format!("bench_{i}");
+        write(
+            root,
+            &format!("addons/{name}/__manifest__.py"),
+            &format!("{{'name': '{name}', 'version': '17.0.1.0.0', 'depends': ['base']}}\n"),
+        );
+        write(root, &format!("addons/{name}/__init__.py"), "");
+        write(
+            root,
+            &format!("addons/{name}/tests/__init__.py"),
+            "from . import test_b\n",
+        );
+        write(root, &format!("addons/{name}/tests/test_b.py"), test);
+        for j in 0..40 {
+            let blob: String = format!("{i}-{j} ").repeat(100 * 1024 / 6);
+            write(root, &format!("addons/{name}/static/img/f{j}.svg"), &blob);
+        }
+    }
+}
+
+/// Runs `odoo-ci test` on `branch`; the duration of its first step (build or mount).
+fn first_step_ms(bin: &str, root: &Path, branch: &str) -> (String, u64) {
+    let out = Command::new(bin)
+        .current_dir(root)
+        .args(["test", "--branch", branch, "--output", "out"])
+        .env("ODOO_CI_CACHE_DIR", root.join(".cache"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run odoo-ci");
+    let result: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("out/odoo-ci-result.json")).expect("result"),
+    )
+    .expect("json");
+    assert_eq!(
+        result["colour"],
+        "green",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = &result["steps"][0];
+    (
+        first["name"].as_str().expect("name").to_string(),
+        first["duration_ms"].as_u64().expect("ms"),
+    )
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One-file changes on `root`: the first step's median for this branch, then for a second
+/// branch of the same files.
+fn one_file_changes(bin: &str, root: &Path) -> (String, f64, f64) {
+    first_step_ms(bin, root, "warm-up");
+    let mut this = Vec::new();
+    let mut other = Vec::new();
+    let mut kind = String::new();
+    for i in 0..RUNS {
+        write(root, "addons/bench_0/models.py", &format!("# change {i}\n"));
+        let (k, ms) = first_step_ms(bin, root, "feature/a");
+        kind = k;
+        this.push(ms as f64);
+        let (_, ms) = first_step_ms(bin, root, "staging-like/b");
+        other.push(ms as f64);
+    }
+    (kind, median(this), median(other))
+}
+
+fn main() {
+    let image = env("ODOO_CI_TEST_IMAGE");
+    env("ODOO_CI_TEST_PG");
+    let new_bin = env!("CARGO_BIN_EXE_odoo-ci");
+    let mut cases: Vec<(&str, String, &str)> = vec![
+        (
+            "this odoo-ci, nothing to build",
+            new_bin.to_string(),
+            "auto",
+        ),
+        ("this odoo-ci, build: always", new_bin.to_string(), "always"),
+    ];
+    if let Ok(old) = std::env::var("ODOO_CI_OLD_BIN") {
+        cases.insert(0, ("older odoo-ci (before)", old, "always"));
+    }
+    for (label, bin, build) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("repo");
+        project(&root, &image, build);
+        let config = std::fs::read_to_string(root.join(".odoo-ci.yml")).expect("config");
+        if label.starts_with("older") {
+            // An older binary does not know `development.build`; it always built.
+            write(
+                &root,
+                ".odoo-ci.yml",
+                &config.replace("  build: always\n", ""),
+            );
+        }
+        let (kind, this, other) = one_file_changes(&bin, &root);
+        println!(
+            "{label}: one-file change, `{kind}` step {this:.0} ms; the same commit on another branch/stage {other:.0} ms (medians of {RUNS})"
+        );
+    }
+}

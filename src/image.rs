@@ -42,23 +42,75 @@ pub fn dockerfile(base: &str, requirements: bool, base_user: Option<&str>) -> St
 /// The label that says what an image holds: [`content_key`] of its base and build context.
 pub const CONTENT_LABEL: &str = "odoo-ci.content";
 
-/// A build context: the tar sent to the engine and the Dockerfile's name inside it.
+/// A build context: the project's files as tar entries and the Dockerfile (the repo's own
+/// or the generated one), which goes in last, with the labels, when the tar is made.
 pub struct BuildContext {
-    pub tar: Vec<u8>,
-    pub dockerfile: String,
+    files: tar::Builder<Vec<u8>>,
+    dockerfile: String,
+}
+
+impl BuildContext {
+    /// The tar sent to the engine: the files, then the Dockerfile with one `LABEL`
+    /// instruction carrying every label. Through the build API's `labels` parameter the
+    /// classic builder would commit a layer per label — seconds each on a slow storage
+    /// driver; in the Dockerfile they are one step.
+    pub fn into_tar(mut self, labels: &HashMap<String, String>) -> std::io::Result<Vec<u8>> {
+        let mut text = self.dockerfile;
+        if !labels.is_empty() {
+            text.push_str(&label_instruction(labels));
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(tar::DETERMINISTIC_TIMESTAMP);
+        header.set_cksum();
+        self.files
+            .append_data(&mut header, GENERATED, text.as_bytes())?;
+        self.files.into_inner()
+    }
 }
 
 /// What an image built from `context` on top of the base image `base_id` holds. The
 /// context is deterministic (no times, owners or umask in it), so the same files give the
-/// same key in any checkout, on any runner, for any branch or stage.
+/// same key in any checkout, on any runner, for any branch or stage. The labels are not
+/// part of it: they say what the image holds, they do not change it.
 pub fn content_key(base_id: &str, context: &BuildContext) -> String {
     let mut h = Sha256::new();
     h.update(base_id.as_bytes());
     h.update(b"\0");
     h.update(context.dockerfile.as_bytes());
     h.update(b"\0");
-    h.update(&context.tar);
+    h.update(context.files.get_ref());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One `LABEL` instruction carrying every label (one layer, not one per label), keys and
+/// values quoted, in a stable order.
+pub fn label_instruction(labels: &HashMap<String, String>) -> String {
+    let mut pairs: Vec<(&String, &String)> = labels.iter().collect();
+    pairs.sort();
+    let quoted: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", quote(k), quote(v)))
+        .collect();
+    format!("LABEL {}\n", quoted.join(" "))
+}
+
+/// `text` as a double-quoted Dockerfile word: no variable expansion, no line break.
+fn quote(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' | '\\' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A tar of `root` without what `.dockerignore` excludes (and never `.git`), plus the
@@ -101,8 +153,8 @@ pub fn build_context(
             }
         }
     }
-    // The repo's own Dockerfile, or the generated one. Labels are not in it: they go
-    // through the build API, so they never change what the context (and its key) is.
+    // The repo's own Dockerfile, or the generated one; the labels are added when the tar
+    // is made (`into_tar`), after the content key is taken.
     let requirements = crate::repo_file::optional_text(root, "requirements.txt")?.is_some();
     let mut text = match own {
         Some(text) => text,
@@ -111,15 +163,9 @@ pub fn build_context(
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    let mut header = tar::Header::new_gnu();
-    header.set_size(text.len() as u64);
-    header.set_mode(0o644);
-    header.set_mtime(tar::DETERMINISTIC_TIMESTAMP);
-    header.set_cksum();
-    tar.append_data(&mut header, GENERATED, text.as_bytes())?;
     Ok(BuildContext {
-        tar: tar.into_inner()?,
-        dockerfile: GENERATED.to_string(),
+        files: tar,
+        dockerfile: text,
     })
 }
 
@@ -203,14 +249,15 @@ pub async fn build(
     on_line: &mut dyn FnMut(&str),
 ) -> Result<String, ExecError> {
     let options = BuildImageOptionsBuilder::new()
-        .dockerfile(&context.dockerfile)
+        .dockerfile(GENERATED)
         .t(tag)
-        .labels(labels)
         .rm(true)
         .forcerm(true)
         .build();
-    let mut stream =
-        docker.build_image(options, None, Some(bollard::body_full(context.tar.into())));
+    let tar = context
+        .into_tar(labels)
+        .map_err(|e| ExecError::Other(format!("cannot make the build context: {e}")))?;
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
     let mut tail: Vec<String> = Vec::new();
     while let Some(item) = stream.next().await {
         let info = match item {
@@ -390,8 +437,10 @@ mod tests {
         std::fs::write(dir.path().join(".dockerignore"), "secret\n*.log\n").unwrap();
         std::fs::write(dir.path().join("debug.log"), "l").unwrap();
         let context = build_context(dir.path(), "base", None, &[]).unwrap();
-        assert_eq!(context.dockerfile, GENERATED);
-        let mut archive = tar::Archive::new(&context.tar[..]);
+        let labels =
+            HashMap::from([("odoo-ci.branch".to_string(), "feat/\"x\" $HOME".to_string())]);
+        let bytes = context.into_tar(&labels).unwrap();
+        let mut archive = tar::Archive::new(&bytes[..]);
         let mut names = Vec::new();
         let mut generated = String::new();
         for entry in archive.entries().unwrap() {
@@ -404,8 +453,11 @@ mod tests {
         }
         assert_eq!(
             generated,
-            dockerfile("base", false, None),
-            "no labels in it"
+            format!(
+                "{}LABEL \"odoo-ci.branch\"=\"feat/\\\"x\\\" \\$HOME\"\n",
+                dockerfile("base", false, None)
+            ),
+            "the labels, quoted, in one instruction at the end"
         );
         assert!(names.iter().any(|n| n == "addons/a/x.py"), "{names:?}");
         assert!(names.iter().any(|n| n == GENERATED));

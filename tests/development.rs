@@ -619,15 +619,33 @@ fn the_same_files_are_built_once_whatever_the_branch() {
         "{second:#}\n{}",
         out.stderr
     );
+    let image = format!(
+        "odoo-ci/development:{}",
+        &first["commit"].as_str().unwrap()[..12]
+    );
     let labels = Command::new("docker")
-        .args(["image", "inspect", "-f", "{{json .Config.Labels}}"])
-        .arg(format!(
-            "odoo-ci/development:{}",
-            &first["commit"].as_str().unwrap()[..12]
-        ))
+        .args(["image", "inspect", "-f", "{{json .Config.Labels}}", &image])
         .output()
         .unwrap();
     let labels: Value = serde_json::from_slice(&labels.stdout).unwrap();
+    // The classic builder commits a layer per LABEL step (seconds each on a slow storage
+    // driver): odoo-ci's labels are one step, however many there are.
+    let history = Command::new("docker")
+        .args([
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            &image,
+        ])
+        .output()
+        .unwrap();
+    let history = String::from_utf8_lossy(&history.stdout);
+    let label_steps = history
+        .lines()
+        .filter(|l| l.contains("LABEL") && l.contains("odoo-ci."))
+        .count();
+    assert_eq!(label_steps, 1, "{history}");
     assert!(labels.get("odoo-ci.branch").is_none(), "{labels}");
     assert!(labels.get("odoo-ci.stage").is_none(), "{labels}");
     let content = labels["odoo-ci.content"].as_str().unwrap().to_string();

@@ -30,12 +30,12 @@ fn write(root: &Path, rel: &str, text: &str) {
 }
 
 /// Five addons with tests and 20 MiB of static files (200 × 100 KiB), a middling repo.
-fn project(root: &Path, image: &str, build: &str) {
+fn project(root: &Path, name: &str, image: &str, build: &str) {
     write(
         root,
         ".odoo-ci.yml",
         &format!(
-            "odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  keep_templates: 3\n  build: {build}\n"
+            "project: {name}\nodoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  keep_templates: 3\n  build: {build}\n"
         ),
     );
     let test = "from odoo.tests.common import TransactionCase\n\n\nclass TestBench(TransactionCase):\n    def test_one(self):\n        self.assertEqual(sum(range(10)), 45)\n";
@@ -86,6 +86,33 @@ fn first_step_ms(bin: &str, root: &Path, branch: &str) -> (String, u64) {
     )
 }
 
+/// Nanoseconds since the epoch: unique enough for one machine's bench runs.
+fn nonce() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+/// Removes the images of the project `scope` (and only those) that the bench built.
+fn remove_images(scope: &str) {
+    let out = Command::new("docker")
+        .args(["images", "-q", "--filter"])
+        .arg(format!("label={}={scope}", odoo_ci::names::PROJECT_LABEL))
+        .output()
+        .expect("docker images");
+    let ids: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if !ids.is_empty() {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f"])
+            .args(&ids)
+            .output();
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -99,7 +126,12 @@ fn one_file_changes(bin: &str, root: &Path) -> (String, f64, f64) {
     let mut other = Vec::new();
     let mut kind = String::new();
     for i in 0..RUNS {
-        write(root, "addons/bench_0/models.py", &format!("# change {i}\n"));
+        // Never seen before: an earlier bench run's image must not answer for this one.
+        write(
+            root,
+            "addons/bench_0/models.py",
+            &format!("# change {i} of {}\n", nonce()),
+        );
         let (k, ms) = first_step_ms(bin, root, "feature/a");
         kind = k;
         this.push(ms as f64);
@@ -127,7 +159,8 @@ fn main() {
     for (label, bin, build) in cases {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().join("repo");
-        project(&root, &image, build);
+        let name = format!("odoo-ci-bench/image-{}", nonce());
+        project(&root, &name, &image, build);
         let config = std::fs::read_to_string(root.join(".odoo-ci.yml")).expect("config");
         if label.starts_with("older") {
             // An older binary does not know `development.build`; it always built.
@@ -141,5 +174,6 @@ fn main() {
         println!(
             "{label}: one-file change, `{kind}` step {this:.0} ms; the same commit on another branch/stage {other:.0} ms (medians of {RUNS})"
         );
+        remove_images(&odoo_ci::names::scope(&name));
     }
 }

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 const RUNS: usize = 3;
+const TEST_SOURCE: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestBench(TransactionCase):\n    def test_one(self):\n        self.assertEqual(sum(range(10)), 45)\n";
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -42,6 +43,13 @@ fn project(root: &Path, image: &str) {
             &format!("{{'name': '{name}', 'version': '17.0.1.0.0', 'depends': ['sale']}}\n"),
         );
         write(root, &format!("addons/{name}/__init__.py"), "");
+        // A test, so the run is green: an addon without tests makes Odoo warn "0 tests".
+        write(
+            root,
+            &format!("addons/{name}/tests/__init__.py"),
+            "from . import test_b\n",
+        );
+        write(root, &format!("addons/{name}/tests/test_b.py"), TEST_SOURCE);
     }
 }
 

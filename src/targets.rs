@@ -75,15 +75,17 @@ pub fn pg_server(config: &Config) -> anyhow::Result<PgServer> {
             .map_err(|e| {
                 anyhow::anyhow!("`postgres.image` needs a Docker engine to run {image}: {e}")
             })?;
+        let scope = crate::project::scope_for(config);
         let server = crate::executor::managed_pg::ensure(
             &docker,
+            &scope,
             image,
             std::time::Duration::from_secs(120),
         )?;
         eprintln!(
             "{} managed container {} ({image}) on 127.0.0.1:{}",
             Style::for_stderr().bold("postgres:"),
-            crate::executor::managed_pg::container_name(image),
+            crate::executor::managed_pg::container_name(&scope, image),
             server.port
         );
         return Ok(server);

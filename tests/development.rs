@@ -1199,6 +1199,98 @@ fn a_managed_postgres_container_serves_when_no_server_is_given() {
     assert_no_leftovers(&r, "managed");
 }
 
+/// Runs `odoo-ci test` for a project named `name` whose server is a managed container of
+/// `pg_image`; the output and the container's name (from stderr), if one was named.
+fn run_managed(name: &str, pg_image: &str) -> (Output, Option<String>) {
+    let p = project(&[("dev_managed", &["base"], PASSING)], "");
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(
+        &config
+            .replace(
+                "postgres:\n  url: ${ODOO_CI_TEST_PG}\n",
+                &format!("postgres:\n  image: {pg_image}\n"),
+            )
+            .replace(
+                "project: odoo-ci-tests/development",
+                &format!("project: {name}"),
+            ),
+    );
+    let cache = p.path().join(".cache");
+    let out = run_in(
+        p.path(),
+        &["test", "--branch", "feature/managed", "--output", "out"],
+        &[
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ("ODOO_CI_TEST_LABEL", "managed"),
+        ],
+    );
+    let container = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("postgres: managed container "))
+        .and_then(|l| l.split(' ').next())
+        .map(str::to_string);
+    (out, container)
+}
+
+fn container_label(container: &str, label: &str) -> String {
+    let out = Command::new("docker")
+        .args(["inspect", "-f"])
+        .arg(format!("{{{{index .Config.Labels \"{label}\"}}}}"))
+        .arg(container)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn each_project_has_its_own_managed_postgres_and_never_takes_another_container() {
+    // Two projects naming one `postgres.image` on one engine: each gets a container named
+    // and labelled for it. A container under that name that odoo-ci did not make for the
+    // project is refused, by name, and left as it is.
+    let server = OwnServer::new();
+    let (a, b) = (unique("managed-a"), unique("managed-b"));
+    let (out_a, container_a) = run_managed(&format!("odoo-ci-tests/{a}"), &server.tag);
+    let (out_b, container_b) = run_managed(&format!("odoo-ci-tests/{b}"), &server.tag);
+    assert_eq!(out_a.code, 0, "{}", out_a.stderr);
+    assert_eq!(out_b.code, 0, "{}", out_b.stderr);
+    let (container_a, container_b) = (container_a.unwrap(), container_b.unwrap());
+    assert_ne!(container_a, container_b, "one server per project");
+    let scope_a = odoo_ci::names::scope(&format!("odoo-ci-tests/{a}"));
+    assert_eq!(container_label(&container_a, "odoo-ci.project"), scope_a);
+    assert!(container_a.contains(&scope_a), "{container_a}");
+
+    // An impostor under a's name: not labelled as a's.
+    server.drop_server();
+    let made = Command::new("docker")
+        .args([
+            "create",
+            "--name",
+            &container_a,
+            "--label",
+            "odoo-ci.managed=postgres",
+        ])
+        .arg(&server.tag)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let (out, _) = run_managed(&format!("odoo-ci-tests/{a}"), &server.tag);
+    let state = Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Status}}", &container_a])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "-v", &container_a])
+        .output();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&container_a) && out.stderr.contains("odoo-ci.project"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(String::from_utf8_lossy(&state.stdout).trim(), "created");
+}
+
 /// Builds a tiny image `tag` labelled as project `scope`'s; its id.
 fn labelled_image(tag: &str, scope: &str) -> String {
     let run = std::env::var("ODOO_CI_TEST_RUN").unwrap_or_default();

@@ -1,8 +1,10 @@
 //! A PostgreSQL server odoo-ci runs itself when the project names an image
 //! (`postgres.image`, e.g. `postgres:16`) instead of a server: a container with the
 //! official image's contract (`POSTGRES_USER`, `POSTGRES_PASSWORD`, port 5432), published
-//! on a free loopback port. It is kept running between runs (named after the image), so the
-//! template cache it holds keeps working; `docker rm -f odoo-ci-postgres-…` removes it.
+//! on a free loopback port. It is kept running between runs (named after the project and
+//! the image), so the template cache it holds keeps working; `docker rm -f
+//! odoo-ci-postgres-…` removes it. Each project has its own: a container under that name
+//! that is not labelled as this project's managed server is never used.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -19,19 +21,60 @@ use crate::db::PgServer;
 const USER: &str = "odoo";
 pub const LABEL: &str = "odoo-ci.managed";
 
-pub fn container_name(image: &str) -> String {
+/// The managed server's container name for the project `scope` and `image`.
+pub fn container_name(scope: &str, image: &str) -> String {
     let hash = Sha256::digest(image.as_bytes());
     let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("odoo-ci-postgres-{hex}")
+    format!("odoo-ci-postgres-{scope}-{hex}")
 }
 
-/// The managed server for `image`: reused when it exists, created otherwise; ready to
-/// accept connections (or an error after `timeout`).
-pub fn ensure(docker: &Docker, image: &str, timeout: Duration) -> Result<PgServer, ExecError> {
-    let name = container_name(image);
+/// The labels of the managed server of the project `scope`.
+fn labels(scope: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL.to_string(), "postgres".to_string()),
+        (crate::names::PROJECT_LABEL.to_string(), scope.to_string()),
+    ])
+}
+
+/// An error unless the container `name`, as inspected, carries `wanted`'s labels.
+fn check_owned(
+    name: &str,
+    info: &bollard::models::ContainerInspectResponse,
+    wanted: &HashMap<String, String>,
+) -> Result<(), ExecError> {
+    let has = info
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default();
+    if wanted.iter().all(|(k, v)| has.get(k) == Some(v)) {
+        return Ok(());
+    }
+    let scope = wanted
+        .get(crate::names::PROJECT_LABEL)
+        .map(String::as_str)
+        .unwrap_or_default();
+    Err(ExecError::Other(format!(
+        "the container `{name}` is not odoo-ci's PostgreSQL for this project (it lacks the labels {LABEL}=postgres and {}={scope}); odoo-ci leaves it alone: remove or rename it, or set `postgres.url`",
+        crate::names::PROJECT_LABEL
+    )))
+}
+
+/// The managed server of the project `scope` for `image`: reused when it exists (and is
+/// labelled as this project's), created otherwise; ready to accept connections (or an
+/// error after `timeout`).
+pub fn ensure(
+    docker: &Docker,
+    scope: &str,
+    image: &str,
+    timeout: Duration,
+) -> Result<PgServer, ExecError> {
+    let name = container_name(scope, image);
     let rt = runtime()?;
     let server = rt.block_on(async {
-        if docker.inspect_container(&name, None).await.is_err() {
+        if let Ok(existing) = docker.inspect_container(&name, None).await {
+            check_owned(&name, &existing, &labels(scope))?;
+        } else {
             let password = uuid::Uuid::new_v4().simple().to_string();
             let body = ContainerCreateBody {
                 image: Some(image.to_string()),
@@ -39,7 +82,7 @@ pub fn ensure(docker: &Docker, image: &str, timeout: Duration) -> Result<PgServe
                     format!("POSTGRES_USER={USER}"),
                     format!("POSTGRES_PASSWORD={password}"),
                 ]),
-                labels: Some(HashMap::from([(LABEL.to_string(), "postgres".to_string())])),
+                labels: Some(labels(scope)),
                 exposed_ports: Some(vec!["5432/tcp".to_string()]),
                 host_config: Some(HostConfig {
                     port_bindings: Some(HashMap::from([(

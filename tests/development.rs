@@ -1145,27 +1145,7 @@ fn the_github_action_script_runs_a_stage_and_writes_summary_and_outputs() {
 fn a_managed_postgres_container_serves_when_no_server_is_given() {
     let pg_image = std::env::var("ODOO_CI_TEST_PG_IMAGE")
         .expect("ODOO_CI_TEST_PG_IMAGE is not set: run the tests with ./scripts/test");
-    let p = project(&[("dev_managed", &["base"], PASSING)], "");
-    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
-    p.config(&config.replace(
-        "postgres:\n  url: ${ODOO_CI_TEST_PG}\n",
-        &format!("postgres:\n  image: {pg_image}\n"),
-    ));
-    let cache = p.path().join(".cache");
-    let out = run_in(
-        p.path(),
-        &["test", "--branch", "feature/managed", "--output", "out"],
-        &[
-            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
-            ("ODOO_CI_TEST_LABEL", "managed"),
-        ],
-    );
-    let name = out
-        .stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("postgres: managed container "))
-        .and_then(|l| l.split(' ').next())
-        .map(str::to_string);
+    let (p, out, name) = run_managed("odoo-ci-tests/development", &pg_image);
     let cleanup = |name: &Option<String>| {
         if let Some(n) = name {
             let _ = Command::new("docker").args(["rm", "-f", "-v", n]).output();
@@ -1200,8 +1180,8 @@ fn a_managed_postgres_container_serves_when_no_server_is_given() {
 }
 
 /// Runs `odoo-ci test` for a project named `name` whose server is a managed container of
-/// `pg_image`; the output and the container's name (from stderr), if one was named.
-fn run_managed(name: &str, pg_image: &str) -> (Output, Option<String>) {
+/// `pg_image`; the project, the output and the container's name (from stderr), if named.
+fn run_managed(name: &str, pg_image: &str) -> (Project, Output, Option<String>) {
     let p = project(&[("dev_managed", &["base"], PASSING)], "");
     let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
     p.config(
@@ -1230,7 +1210,7 @@ fn run_managed(name: &str, pg_image: &str) -> (Output, Option<String>) {
         .find_map(|l| l.strip_prefix("postgres: managed container "))
         .and_then(|l| l.split(' ').next())
         .map(str::to_string);
-    (out, container)
+    (p, out, container)
 }
 
 fn container_label(container: &str, label: &str) -> String {
@@ -1250,8 +1230,8 @@ fn each_project_has_its_own_managed_postgres_and_never_takes_another_container()
     // project is refused, by name, and left as it is.
     let server = OwnServer::new();
     let (a, b) = (unique("managed-a"), unique("managed-b"));
-    let (out_a, container_a) = run_managed(&format!("odoo-ci-tests/{a}"), &server.tag);
-    let (out_b, container_b) = run_managed(&format!("odoo-ci-tests/{b}"), &server.tag);
+    let (_, out_a, container_a) = run_managed(&format!("odoo-ci-tests/{a}"), &server.tag);
+    let (_, out_b, container_b) = run_managed(&format!("odoo-ci-tests/{b}"), &server.tag);
     assert_eq!(out_a.code, 0, "{}", out_a.stderr);
     assert_eq!(out_b.code, 0, "{}", out_b.stderr);
     let (container_a, container_b) = (container_a.unwrap(), container_b.unwrap());
@@ -1274,7 +1254,7 @@ fn each_project_has_its_own_managed_postgres_and_never_takes_another_container()
         .output()
         .unwrap();
     assert!(made.status.success(), "{made:?}");
-    let (out, _) = run_managed(&format!("odoo-ci-tests/{a}"), &server.tag);
+    let (_, out, _) = run_managed(&format!("odoo-ci-tests/{a}"), &server.tag);
     let state = Command::new("docker")
         .args(["inspect", "-f", "{{.State.Status}}", &container_a])
         .output()

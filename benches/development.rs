@@ -11,22 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{addon, env, median, write};
+
 const RUNS: usize = 3;
-
-const TEST_SOURCE: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestBench(TransactionCase):\n    def test_one(self):\n        self.env.cr.execute('SELECT count(*) FROM ir_module_module')\n        self.assertTrue(self.env.cr.fetchone()[0])\n\n    def test_two(self):\n        self.assertEqual(sum(range(10)), 45)\n";
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        eprintln!("{name} is not set: run `eval \"$(bash scripts/test-env)\"` first");
-        std::process::exit(2)
-    })
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, text).expect("write");
-}
 
 /// A repo of five addons with tests, preinstalling two Odoo addons in the template.
 fn project(root: &Path, image: &str) {
@@ -34,7 +22,7 @@ fn project(root: &Path, image: &str) {
         root,
         ".odoo-ci.yml",
         &format!(
-            "odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  preinstall: [mail, contacts, sale]\n  build: always\n"
+            "odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  preinstall: [mail, contacts, sale]\n"
         ),
     );
     for i in 0..5 {
@@ -44,22 +32,7 @@ fn project(root: &Path, image: &str) {
         } else {
             format!("bench_{}", i - 1)
         };
-        write(
-            root,
-            &format!("addons/{name}/__manifest__.py"),
-            &format!("{{'name': '{name}', 'version': '17.0.1.0.0', 'depends': ['{dep}']}}\n"),
-        );
-        write(root, &format!("addons/{name}/__init__.py"), "");
-        write(
-            root,
-            &format!("addons/{name}/tests/__init__.py"),
-            &format!("from . import test_{name}\n"),
-        );
-        write(
-            root,
-            &format!("addons/{name}/tests/test_{name}.py"),
-            TEST_SOURCE,
-        );
+        addon(root, &name, &dep);
     }
 }
 
@@ -113,11 +86,6 @@ fn step_ms(result: &serde_json::Value, name: &str) -> u64 {
         .and_then(|steps| steps.iter().find(|s| s["name"] == name))
         .and_then(|s| s["duration_ms"].as_u64())
         .unwrap_or_else(|| panic!("no step {name}: {result:#}"))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// The same work by hand: a database from the template, its filestore, and the `odoo`

@@ -14,20 +14,10 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+use common::{addon, env, median, write};
+
 const RUNS: usize = 3;
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        eprintln!("{name} is not set: run `eval \"$(bash scripts/test-env)\"` first");
-        std::process::exit(2)
-    })
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, text).expect("write");
-}
 
 /// Five addons with tests and 20 MiB of static files (200 × 100 KiB), a middling repo.
 fn project(root: &Path, name: &str, image: &str, build: &str) {
@@ -38,21 +28,9 @@ fn project(root: &Path, name: &str, image: &str, build: &str) {
             "project: {name}\nodoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  keep_templates: 3\n  build: {build}\n"
         ),
     );
-    let test = "from odoo.tests.common import TransactionCase\n\n\nclass TestBench(TransactionCase):\n    def test_one(self):\n        self.assertEqual(sum(range(10)), 45)\n";
     for i in 0..5 {
         let name = format!("bench_{i}");
-        write(
-            root,
-            &format!("addons/{name}/__manifest__.py"),
-            &format!("{{'name': '{name}', 'version': '17.0.1.0.0', 'depends': ['base']}}\n"),
-        );
-        write(root, &format!("addons/{name}/__init__.py"), "");
-        write(
-            root,
-            &format!("addons/{name}/tests/__init__.py"),
-            "from . import test_b\n",
-        );
-        write(root, &format!("addons/{name}/tests/test_b.py"), test);
+        addon(root, &name, "base");
         for j in 0..40 {
             let blob: String = format!("{i}-{j} ").repeat(100 * 1024 / 6);
             write(root, &format!("addons/{name}/static/img/f{j}.svg"), &blob);
@@ -111,11 +89,6 @@ fn remove_images(scope: &str) {
             .args(&ids)
             .output();
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// One-file changes on `root`: the first step's median for this branch, then for a second

@@ -10,21 +10,10 @@
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+use common::{addon, env, median, write};
+
 const RUNS: usize = 3;
-const TEST_SOURCE: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestBench(TransactionCase):\n    def test_one(self):\n        self.assertEqual(sum(range(10)), 45)\n";
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        eprintln!("{name} is not set: run `eval \"$(bash scripts/test-env)\"` first");
-        std::process::exit(2)
-    })
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, text).expect("write");
-}
 
 /// The development bench's project: five addons, three Odoo addons preinstalled.
 fn project(root: &Path, image: &str) {
@@ -37,19 +26,7 @@ fn project(root: &Path, image: &str) {
     );
     for i in 0..5 {
         let name = format!("bench_{i}");
-        write(
-            root,
-            &format!("addons/{name}/__manifest__.py"),
-            &format!("{{'name': '{name}', 'version': '17.0.1.0.0', 'depends': ['sale']}}\n"),
-        );
-        write(root, &format!("addons/{name}/__init__.py"), "");
-        // A test, so the run is green: an addon without tests makes Odoo warn "0 tests".
-        write(
-            root,
-            &format!("addons/{name}/tests/__init__.py"),
-            "from . import test_b\n",
-        );
-        write(root, &format!("addons/{name}/tests/test_b.py"), TEST_SOURCE);
+        addon(root, &name, "sale");
     }
 }
 
@@ -93,11 +70,6 @@ fn drop_template(pg: &str, name: &str) {
         .expect("psql")
         .success();
     assert!(ok, "cannot drop {name}");
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{addon, env, median, write};
+use common::{addon, config, env, median, run_green, step_ms, write, Green};
 
 const RUNS: usize = 3;
 
@@ -21,9 +21,7 @@ fn project(root: &Path, image: &str) {
     write(
         root,
         ".odoo-ci.yml",
-        &format!(
-            "odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  preinstall: [mail, contacts, sale]\n"
-        ),
+        &config("", image, "  preinstall: [mail, contacts, sale]\n"),
     );
     for i in 0..5 {
         let name = format!("bench_{i}");
@@ -45,25 +43,11 @@ struct Run {
 }
 
 fn odoo_ci(root: &Path, cache: &Path, extra: &[&str]) -> Run {
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_odoo-ci"))
-        .current_dir(root)
-        .args(["test", "--branch", "bench", "--output", "out"])
-        .args(extra)
-        .env("ODOO_CI_CACHE_DIR", cache)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run odoo-ci");
-    let wall = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let result: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("out/odoo-ci-result.json")).expect("result"),
-    )
-    .expect("json");
-    if result["colour"] != "green" {
-        eprintln!("{stderr}\n{result:#}");
-        panic!("the bench build is not green");
-    }
+    let Green {
+        result,
+        stderr,
+        wall,
+    } = run_green(env!("CARGO_BIN_EXE_odoo-ci"), root, "bench", cache, extra);
     Run {
         wall,
         // A fresh demo database: the template (found or built), then the copy of it.
@@ -78,14 +62,6 @@ fn odoo_ci(root: &Path, cache: &Path, extra: &[&str]) -> Run {
             .to_string(),
         stderr,
     }
-}
-
-fn step_ms(result: &serde_json::Value, name: &str) -> u64 {
-    result["steps"]
-        .as_array()
-        .and_then(|steps| steps.iter().find(|s| s["name"] == name))
-        .and_then(|s| s["duration_ms"].as_u64())
-        .unwrap_or_else(|| panic!("no step {name}: {result:#}"))
 }
 
 /// The same work by hand: a database from the template, its filestore, and the `odoo`

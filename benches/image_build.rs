@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{addon, env, median, write};
+use common::{addon, config, env, median, run_green, write};
 
 const RUNS: usize = 3;
 
@@ -24,8 +24,10 @@ fn project(root: &Path, name: &str, image: &str, build: &str) {
     write(
         root,
         ".odoo-ci.yml",
-        &format!(
-            "project: {name}\nodoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  keep_templates: 3\n  build: {build}\n"
+        &config(
+            &format!("project: {name}\n"),
+            image,
+            &format!("  keep_templates: 3\n  build: {build}\n"),
         ),
     );
     for i in 0..5 {
@@ -40,23 +42,7 @@ fn project(root: &Path, name: &str, image: &str, build: &str) {
 
 /// Runs `odoo-ci test` on `branch`; the duration of its first step (build or mount).
 fn first_step_ms(bin: &str, root: &Path, branch: &str) -> (String, u64) {
-    let out = Command::new(bin)
-        .current_dir(root)
-        .args(["test", "--branch", branch, "--output", "out"])
-        .env("ODOO_CI_CACHE_DIR", root.join(".cache"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run odoo-ci");
-    let result: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("out/odoo-ci-result.json")).expect("result"),
-    )
-    .expect("json");
-    assert_eq!(
-        result["colour"],
-        "green",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let result = run_green(bin, root, branch, &root.join(".cache"), &[]).result;
     let first = &result["steps"][0];
     (
         first["name"].as_str().expect("name").to_string(),

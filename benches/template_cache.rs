@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{addon, env, median, write};
+use common::{addon, config, env, median, run_green, step_ms, write};
 
 const RUNS: usize = 3;
 
@@ -20,8 +20,10 @@ fn project(root: &Path, image: &str) {
     write(
         root,
         ".odoo-ci.yml",
-        &format!(
-            "odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  preinstall: [mail, contacts, sale]\n  template_cache: .odoo-ci-cache/templates\n"
+        &config(
+            "",
+            image,
+            "  preinstall: [mail, contacts, sale]\n  template_cache: .odoo-ci-cache/templates\n",
         ),
     );
     for i in 0..5 {
@@ -32,30 +34,8 @@ fn project(root: &Path, image: &str) {
 
 /// One fresh job: its own runner folder; returns (template step ms, template info).
 fn job(root: &Path, runner: &Path, extra: &[&str]) -> (u64, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_odoo-ci"))
-        .current_dir(root)
-        .args(["test", "--branch", "bench", "--output", "out"])
-        .args(extra)
-        .env("ODOO_CI_CACHE_DIR", runner)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run odoo-ci");
-    let result: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("out/odoo-ci-result.json")).expect("result"),
-    )
-    .expect("json");
-    assert_eq!(
-        result["colour"],
-        "green",
-        "{}\n{result:#}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let ms = result["steps"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["name"] == "template"))
-        .and_then(|s| s["duration_ms"].as_u64())
-        .expect("template step");
-    (ms, result["template"].clone())
+    let result = run_green(env!("CARGO_BIN_EXE_odoo-ci"), root, "bench", runner, extra).result;
+    (step_ms(&result, "template"), result["template"].clone())
 }
 
 /// What a new job's PostgreSQL server lacks: the template database.

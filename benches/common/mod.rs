@@ -47,3 +47,53 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
+
+/// `.odoo-ci.yml` of a bench project on `image`: every branch is development, the server
+/// is the tests' one; `head` goes first (e.g. `project: …`), `development` under its key.
+pub fn config(head: &str, image: &str, development: &str) -> String {
+    format!(
+        "{head}odoo:\n  series: \"17.0\"\n  image: {image}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n{development}"
+    )
+}
+
+/// A green `odoo-ci test` run: its result, stderr and wall time.
+pub struct Green {
+    pub result: serde_json::Value,
+    pub stderr: String,
+    pub wall: std::time::Duration,
+}
+
+/// Runs `bin test --branch <branch> --output out` in `root` with `cache` as its cache dir
+/// and `extra` flags; panics with its output unless it is green.
+pub fn run_green(bin: &str, root: &Path, branch: &str, cache: &Path, extra: &[&str]) -> Green {
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(bin)
+        .current_dir(root)
+        .args(["test", "--branch", branch, "--output", "out"])
+        .args(extra)
+        .env("ODOO_CI_CACHE_DIR", cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run odoo-ci");
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let result: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("out/odoo-ci-result.json")).expect("result"),
+    )
+    .expect("json");
+    assert_eq!(result["colour"], "green", "{stderr}\n{result:#}");
+    Green {
+        result,
+        stderr,
+        wall,
+    }
+}
+
+/// The duration of the step `name` of `result`.
+pub fn step_ms(result: &serde_json::Value, name: &str) -> u64 {
+    result["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["name"] == name))
+        .and_then(|s| s["duration_ms"].as_u64())
+        .unwrap_or_else(|| panic!("no step {name}: {result:#}"))
+}

@@ -581,6 +581,8 @@ fn the_same_files_are_built_once_whatever_the_branch() {
         &[("dev_once", &["base"], PASSING)],
         "development:\n  build: always\n",
     );
+    // Files of this run alone: an image an earlier run left must not answer for them.
+    p.write("addons/dev_once/run.txt", &unique("once"));
     p.git_init();
     p.commit("one commit");
     // The same output folder: another one would be a file of the second build's context.

@@ -239,6 +239,63 @@ fn a_template_in_use_by_another_run_is_never_pruned() {
     assert_no_leftovers(&third, "tpl_use");
 }
 
+#[test]
+fn a_rebuild_waits_until_no_run_uses_the_template() {
+    // `--no-cache` (like a template whose filestore this runner lacks) drops the template
+    // and builds it again. A run between finding the template and copying it holds the
+    // project's template-use lock, shared; here the test holds it as such a run would. The
+    // rebuild once dropped the template under that run; now it waits for it.
+    let p = project(&[("tpl_wait", &[], PASSING)], "");
+    let name = format!("odoo-ci-tests/{}", unique("tpl-wait"));
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace(
+        "project: odoo-ci-tests/development",
+        &format!("project: {name}"),
+    ));
+    let (out, first) = run_test(&p, "tpl_wait", &["--executor", "local"]);
+    assert_eq!(first["colour"], "green", "{}", out.stderr);
+    let template = first["template"]["name"].as_str().unwrap().to_string();
+    let oid = || {
+        psql(&format!(
+            "SELECT oid FROM pg_database WHERE datname = '{template}'"
+        ))
+    };
+    let built = oid();
+
+    let key = odoo_ci::stages::development::template_use_lock(&odoo_ci::names::scope(&name));
+    // pg_locks shows a bigint advisory key as its high and low 32 bits.
+    let (high, low) = ((key >> 32) as u32, key as u32);
+    let mut user = postgres::Client::connect(&pg_url(), postgres::NoTls).unwrap();
+    user.execute("SELECT pg_advisory_lock_shared($1)", &[&key])
+        .unwrap();
+    std::thread::scope(|s| {
+        let rebuild = s.spawn(|| run_test(&p, "tpl_wait", &["--executor", "local", "--no-cache"]));
+        let waited = loop {
+            let waiting = psql(&format!(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = {high} AND objid = {low}"
+            )) != "0";
+            if waiting || rebuild.is_finished() {
+                break waiting;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        let during = oid();
+        drop(user);
+        let (out, second) = rebuild.join().unwrap();
+        assert!(
+            waited,
+            "the rebuild did not wait for the run using the template:\n{}",
+            out.stderr
+        );
+        assert_eq!(during, built, "dropped while a run used it");
+        assert_eq!(second["colour"], "green", "{}", out.stderr);
+        assert_eq!(second["template"]["hit"], false);
+        assert_ne!(oid(), built, "built again");
+        assert_no_leftovers(&second, "tpl_wait");
+    });
+    psql(&format!("DROP DATABASE IF EXISTS \"{template}\""));
+}
+
 fn dangling_volumes() -> std::collections::BTreeSet<String> {
     let out = Command::new("docker")
         .args(["volume", "ls", "-q", "--filter", "dangling=true"])

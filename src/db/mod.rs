@@ -303,6 +303,12 @@ pub fn try_lock_exclusive(client: &mut Client, key: i64) -> Result<bool, DbError
         .get(0))
 }
 
+/// Takes the advisory lock `key` exclusively, waiting until no other session holds it.
+pub fn lock_exclusive(client: &mut Client, key: i64) -> Result<(), DbError> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
+    Ok(())
+}
+
 pub fn unlock_exclusive(client: &mut Client, key: i64) -> Result<(), DbError> {
     client.execute("SELECT pg_advisory_unlock($1)", &[&key])?;
     Ok(())

@@ -150,10 +150,17 @@ fn run_steps(
 
     let executor = executor_step(project, plan, opts, runner, &data_dir)?;
 
-    // Held from the template to the test database made from it: no run prunes it meanwhile.
+    // Held (shared) from the template found or made to the test database made from it: no
+    // other run drops or prunes it meanwhile.
     let use_lock = template_use_lock(&project.scope);
-    db::lock_shared(&mut admin, use_lock)?;
-    let template = template_step(project, opts, runner, executor.as_ref(), &server, &data_dir)?;
+    let template = template_step(
+        project,
+        opts,
+        runner,
+        executor.as_ref(),
+        (&server, &mut admin, use_lock),
+        &data_dir,
+    )?;
     detail.template = Some(template.clone());
     let template = template.name;
 
@@ -238,7 +245,7 @@ fn template_step(
     opts: &DevOptions,
     runner: &mut Runner<'_>,
     executor: &dyn Executor,
-    server: &PgServer,
+    session: Session<'_>,
     data_dir: &Path,
 ) -> anyhow::Result<TemplateInfo> {
     let dev = &project.config.file.development;
@@ -252,7 +259,7 @@ fn template_step(
             key: &key,
             cache: cache.as_ref(),
         };
-        let info = ensure_template(server, executor, project, &wanted, opts, data_dir)?;
+        let info = ensure_template(session, executor, project, &wanted, opts, data_dir)?;
         if let Some(cache) = &cache {
             cache.prune(&key, &project.scope, dev.keep_templates as usize);
         }
@@ -266,9 +273,14 @@ fn template_step(
     })
 }
 
+/// The server, the run's own session on it (which holds the template-use lock) and that
+/// lock's key.
+type Session<'a> = (&'a PgServer, &'a mut postgres::Client, i64);
+
 /// The advisory lock key a run of the project `scope` holds, shared, while it uses a
-/// template (from finding it to its test database and filestore made from it); pruning
-/// takes it exclusively, so it never drops a template another run is about to copy.
+/// template (from finding it to its test database and filestore made from it); dropping
+/// or pruning a template takes it exclusively, so no run loses a template it is about to
+/// copy.
 pub fn template_use_lock(scope: &str) -> i64 {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("odoo-ci template use\0{scope}").as_bytes());
@@ -486,7 +498,7 @@ struct Template<'a> {
 /// make it once), restored from the template cache when it has it, else built (and saved
 /// there). Only then is it marked ready: nothing else uses it half made.
 fn ensure_template(
-    server: &PgServer,
+    (server, admin, use_lock): Session<'_>,
     executor: &dyn Executor,
     project: &Project,
     wanted: &Template<'_>,
@@ -495,15 +507,18 @@ fn ensure_template(
 ) -> anyhow::Result<TemplateInfo> {
     let template = wanted.name;
     let ready = template_comment(wanted.key, &project.scope);
-    let mut admin = server.connect("postgres")?;
     // A hit needs the database and, on this runner, its filestore: another runner's cache
     // folder holds the files of the templates it built, not ours.
     let files = data_dir.join("filestore").join(template);
-    let is_ready = |admin: &mut postgres::Client| -> anyhow::Result<bool> {
-        Ok(
-            db::database_comment(admin, template)?.as_deref() == Some(ready.as_str())
-                && files.is_dir(),
-        )
+    // Ready, and this run holds the use lock: nobody drops it before the test database.
+    let held_ready = |admin: &mut postgres::Client| -> anyhow::Result<bool> {
+        db::lock_shared(admin, use_lock)?;
+        let ready = db::database_comment(admin, template)?.as_deref() == Some(ready.as_str())
+            && files.is_dir();
+        if !ready {
+            db::unlock_shared(admin, use_lock)?;
+        }
+        Ok(ready)
     };
     let mut info = TemplateInfo {
         name: template.to_string(),
@@ -511,15 +526,13 @@ fn ensure_template(
         restored_from: None,
         saved_to: None,
     };
-    if opts.no_cache {
-        db::drop_database(&mut admin, template)?;
-    } else if is_ready(&mut admin)? {
+    if !opts.no_cache && held_ready(admin)? {
         return Ok(info);
     }
     let lock_key = i64::from_be_bytes(wanted.key.as_bytes()[..8].try_into().unwrap_or([0; 8]));
     let _lock = db::AdvisoryLock::acquire(server.connect("postgres")?, lock_key)?;
     // Another job may have made it while we waited.
-    if !opts.no_cache && is_ready(&mut admin)? {
+    if !opts.no_cache && held_ready(admin)? {
         return Ok(info);
     }
     info.hit = false;
@@ -527,7 +540,12 @@ fn ensure_template(
         let _ = db::drop_database(admin, template);
         let _ = std::fs::remove_dir_all(&files);
     };
-    discard(&mut admin);
+    if db::database_exists(admin, template)? || files.exists() {
+        // Another run may be about to copy it: wait until none is.
+        db::lock_exclusive(admin, use_lock)?;
+        discard(admin);
+        db::unlock_exclusive(admin, use_lock)?;
+    }
     let cache = wanted.cache.filter(|_| !opts.no_cache);
     if let Some(cache) = cache {
         match cache.restore(wanted.key, &project.scope, server, template, data_dir) {
@@ -546,13 +564,13 @@ fn ensure_template(
                     "warning: the template saved in {} was not used, building it instead: {e}",
                     cache.dir().display()
                 );
-                discard(&mut admin);
+                discard(admin);
             }
         }
     }
     if info.restored_from.is_none() {
         if let Err(e) = build_template(server, executor, project, template, data_dir) {
-            discard(&mut admin);
+            discard(admin);
             return Err(e);
         }
         if let Some(cache) = cache {
@@ -565,7 +583,9 @@ fn ensure_template(
             }
         }
     }
-    db::set_database_comment(&mut admin, template, &ready)?;
+    // Held before it is marked ready, until this run's test database is made from it.
+    db::lock_shared(admin, use_lock)?;
+    db::set_database_comment(admin, template, &ready)?;
     Ok(info)
 }
 

@@ -282,36 +282,48 @@ impl Drop for AdvisoryLock {
     }
 }
 
+/// The advisory lock key named by `text`: the first 8 bytes of its SHA-256.
+pub fn lock_key(text: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// Calls the advisory-lock `function` (e.g. `pg_advisory_lock_shared`) for `key` on this
+/// session.
+fn advisory(client: &mut Client, function: &str, key: i64) -> Result<(), DbError> {
+    client.execute(&format!("SELECT {function}($1)"), &[&key])?;
+    Ok(())
+}
+
 /// Takes the advisory lock `key` shared on this session: any number of sessions hold it
-/// together; an exclusive [`try_lock_exclusive`] elsewhere fails meanwhile. Released by
+/// together; an exclusive lock elsewhere waits (or, tried, fails) meanwhile. Released by
 /// [`unlock_shared`] or when the session ends.
 pub fn lock_shared(client: &mut Client, key: i64) -> Result<(), DbError> {
-    client.execute("SELECT pg_advisory_lock_shared($1)", &[&key])?;
-    Ok(())
+    advisory(client, "pg_advisory_lock_shared", key)
 }
 
 pub fn unlock_shared(client: &mut Client, key: i64) -> Result<(), DbError> {
-    client.execute("SELECT pg_advisory_unlock_shared($1)", &[&key])?;
-    Ok(())
+    advisory(client, "pg_advisory_unlock_shared", key)
 }
 
-/// Takes the advisory lock `key` exclusively if no other session holds it (this session's
-/// own shared hold does not count); `false` without waiting otherwise.
+/// Takes the advisory lock `key` exclusively, waiting until no other session holds it
+/// (this session's own shared hold does not count).
+pub fn lock_exclusive(client: &mut Client, key: i64) -> Result<(), DbError> {
+    advisory(client, "pg_advisory_lock", key)
+}
+
+/// [`lock_exclusive`] without waiting: `false` when another session holds it.
 pub fn try_lock_exclusive(client: &mut Client, key: i64) -> Result<bool, DbError> {
     Ok(client
         .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
         .get(0))
 }
 
-/// Takes the advisory lock `key` exclusively, waiting until no other session holds it.
-pub fn lock_exclusive(client: &mut Client, key: i64) -> Result<(), DbError> {
-    client.execute("SELECT pg_advisory_lock($1)", &[&key])?;
-    Ok(())
-}
-
 pub fn unlock_exclusive(client: &mut Client, key: i64) -> Result<(), DbError> {
-    client.execute("SELECT pg_advisory_unlock($1)", &[&key])?;
-    Ok(())
+    advisory(client, "pg_advisory_unlock", key)
 }
 
 /// One row of `ir_module_module`.

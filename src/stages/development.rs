@@ -282,11 +282,7 @@ type Session<'a> = (&'a PgServer, &'a mut postgres::Client, i64);
 /// or pruning a template takes it exclusively, so no run loses a template it is about to
 /// copy.
 pub fn template_use_lock(scope: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("odoo-ci template use\0{scope}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
+    db::lock_key(&format!("odoo-ci template use\0{scope}"))
 }
 
 /// The database name of the template with `key`.

@@ -10,8 +10,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use crate::config::Stage;
 use crate::db::{self, PgServer};
 use crate::executor::bluegreen::Reach;
@@ -208,11 +206,7 @@ fn run_steps(
     std::fs::create_dir_all(&opts.output)?;
     let at = Where::resolve(project, plan, opts)?;
     let _lock = runner.run(StepKind::Lock, |_| {
-        let key = i64::from_be_bytes(
-            Sha256::digest(at.prefix.as_bytes())[..8]
-                .try_into()
-                .unwrap_or([0; 8]),
-        );
+        let key = db::lock_key(&at.prefix);
         let lock = db::AdvisoryLock::acquire(at.target.connect("postgres")?, key)?;
         Ok((lock, format!("staging of `{}`", plan.branch)))
     })?;

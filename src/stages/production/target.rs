@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::db::PgServer;
 use crate::executor::bluegreen::{BlueGreen, Reach};
 use crate::executor::docker::{DockerExecutor, Engine};
@@ -214,11 +212,7 @@ pub fn snapshots_dir(filestore: Option<&Path>, cache_dir: &Path) -> PathBuf {
 
 /// The deploy lock of `database`: held on its own connection until dropped.
 pub fn lock(server: &PgServer, database: &str, no_wait: bool) -> anyhow::Result<postgres::Client> {
-    let key = i64::from_be_bytes(
-        Sha256::digest(format!("odoo-ci deploy {database}").as_bytes())[..8]
-            .try_into()
-            .unwrap_or([0; 8]),
-    );
+    let key = crate::db::lock_key(&format!("odoo-ci deploy {database}"));
     let mut conn = server.connect("postgres")?;
     // Named, so `pg_stat_activity` shows who holds production.
     conn.batch_execute(&format!(

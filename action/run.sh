@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The composite action's script: runs the stage with the odoo-ci the setup step installed
-# (installing it here when run on its own: see setup.sh). odoo-ci itself writes the step summary, the outputs and the annotations.
+# (installing it here when run on its own: see setup.sh). odoo-ci itself writes the step
+# summary, the outputs and the annotations.
 set -euo pipefail
 
 bin=${ODOO_CI_BIN:-}

@@ -824,3 +824,185 @@ fn each_staging_branch_has_its_own_environment_and_a_dropped_one_goes_inactive()
     let sent = rt.block_on(server.received_requests()).unwrap();
     common::host_schemas::assert_all_valid(&sent);
 }
+
+/// An addon like a connector: its data file defines an active outgoing mail server and an
+/// active scheduled action (`noupdate` off, as most addons' data is), so every `-u` writes
+/// them again with `active = True`, as Odoo's xml_import does. `neutralize_sql`, when given,
+/// is the addon's own `data/neutralize.sql`.
+fn connector_addon(p: &Project, version: &str, neutralize_sql: Option<&str>) {
+    p.write(
+        "addons/acc_cron/__manifest__.py",
+        &format!(
+            "{{\n    'name': 'acc_cron',\n    'version': '{version}',\n    'depends': ['base'],\n    'data': ['data/servers.xml'],\n}}\n"
+        ),
+    )
+    .write("addons/acc_cron/__init__.py", "")
+    .write(
+        "addons/acc_cron/data/servers.xml",
+        "<odoo>\n  <record id=\"real_smtp\" model=\"ir.mail_server\">\n    <field name=\"name\">Real SMTP</field>\n    <field name=\"smtp_host\">smtp.customer.example</field>\n    <field name=\"smtp_port\" eval=\"587\"/>\n    <field name=\"active\" eval=\"True\"/>\n  </record>\n  <record id=\"sync_cron\" model=\"ir.cron\">\n    <field name=\"name\">Connector: sync orders</field>\n    <field name=\"active\" eval=\"True\"/>\n  </record>\n</odoo>\n",
+    );
+    match neutralize_sql {
+        Some(sql) => {
+            p.write("addons/acc_cron/data/neutralize.sql", sql);
+        }
+        None => {
+            let _ = std::fs::remove_file(p.path().join("addons/acc_cron/data/neutralize.sql"));
+        }
+    }
+}
+
+/// What of `db` can reach the outside world: active mail servers other than the catcher,
+/// and active crons other than base's autovacuum.
+fn live_outgoing(db: &str) -> String {
+    psql_on(
+        db,
+        "SELECT coalesce(string_agg(name, ','), '') FROM ( \
+           SELECT name FROM ir_mail_server WHERE active AND smtp_host <> '127.0.0.1' \
+           UNION ALL SELECT cron_name FROM ir_cron WHERE active AND id NOT IN \
+             (SELECT res_id FROM ir_model_data WHERE module = 'base' AND name = 'autovacuum_job')) x",
+    )
+}
+
+fn servers_of(db: &str) -> Vec<String> {
+    common::containers_labelled(&format!("odoo-ci.database={db}"), true)
+}
+
+#[test]
+fn an_update_in_place_that_brings_mail_and_crons_back_is_neutralized_again() {
+    let p = project("update", &[]);
+    connector_addon(&p, "17.0.1.0.0", None);
+    let prod = production(&p);
+    assert_eq!(
+        live_outgoing(&prod.db).split(',').count(),
+        6,
+        "production's connector is live: {}",
+        live_outgoing(&prod.db)
+    );
+    let branch = unique("reneutral");
+    let (out, first) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let db = first["database"].as_str().unwrap().to_string();
+    assert_eq!(live_outgoing(&db), "");
+    // Somebody works on the staging copy.
+    psql_on(
+        &db,
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('user.note', 'kept')",
+    );
+    // The staging branch bumps the connector: its -u writes the server and cron again.
+    connector_addon(&p, "17.0.1.0.1", None);
+    let (out, second) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(out.code, 0, "{}\n{second:#}", out.stderr);
+    assert_eq!(second["colour"], "green");
+    assert_eq!(
+        second["database"],
+        db.as_str(),
+        "the copy is updated in place"
+    );
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'acc_cron'"
+        ),
+        "17.0.1.0.1"
+    );
+    assert_eq!(live_outgoing(&db), "", "neutralized again after the update");
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT value FROM ir_config_parameter WHERE key = 'user.note'"
+        ),
+        "kept"
+    );
+    assert_eq!(servers_of(&db).len(), 1, "one server serves the copy");
+    assert_eq!(http_status(second["url"].as_str().unwrap()), "200");
+    drop_branch(&p, &prod, &branch);
+}
+
+#[test]
+fn a_fresh_copy_whose_update_brings_mail_back_is_neutralized_again() {
+    let p = project("fresh", &[]);
+    connector_addon(&p, "17.0.1.0.0", None);
+    let prod = production(&p);
+    connector_addon(&p, "17.0.1.0.1", None);
+    let branch = unique("freshre");
+    let (out, r) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let db = r["database"].as_str().unwrap().to_string();
+    assert_eq!(r["changes"]["update"][0]["addon"], "acc_cron", "{r:#}");
+    assert_eq!(live_outgoing(&db), "");
+    drop_branch(&p, &prod, &branch);
+}
+
+#[test]
+fn a_copy_that_stays_live_after_its_update_is_dropped_with_its_server() {
+    let p = project("update", &[]);
+    connector_addon(&p, "17.0.1.0.0", None);
+    let prod = production(&p);
+    let branch = unique("stayslive");
+    let (out, first) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let db = first["database"].as_str().unwrap().to_string();
+    let server = first["container"].as_str().unwrap().to_string();
+    assert!(container_running(&server));
+    // The next version's own neutralize.sql turns the customer's SMTP back on: no
+    // neutralization can help, only dropping the copy.
+    connector_addon(
+        &p,
+        "17.0.1.0.1",
+        Some("UPDATE ir_mail_server SET active = true WHERE name = 'Real SMTP';\n"),
+    );
+    let (out, r) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["colour"], "red");
+    let reason = r["reasons"][0].as_str().unwrap();
+    assert!(reason.contains("Real SMTP"), "{reason}");
+    assert!(
+        reason.contains(&format!("`{db}` was dropped")),
+        "says what it did: {reason}"
+    );
+    assert!(!database_exists(&db), "{reason}");
+    assert!(servers_of(&db).is_empty(), "no server left on {db}");
+    assert!(!container_running(&server));
+    assert!(
+        !p.path().join(".cache/data/filestore").join(&db).exists(),
+        "its filestore is gone"
+    );
+    assert!(staging_dbs(&p, &prod, &branch).is_empty());
+}
+
+#[test]
+fn a_copy_that_cannot_be_dropped_is_named_with_the_command_to_clean_up() {
+    let p = project("update", &[]);
+    connector_addon(&p, "17.0.1.0.0", None);
+    let prod = production(&p);
+    let branch = unique("undroppable");
+    let (out, first) = stage(&p, &prod, &branch, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let db = first["database"].as_str().unwrap().to_string();
+    // Live again, and made a template database, which PostgreSQL refuses to drop.
+    connector_addon(
+        &p,
+        "17.0.1.0.1",
+        Some("UPDATE ir_mail_server SET active = true WHERE name = 'Real SMTP';\nDO $$ BEGIN EXECUTE format('ALTER DATABASE %I IS_TEMPLATE true', current_database()); END $$;\n"),
+    );
+    let (out, r) = stage(&p, &prod, &branch, &[]);
+    let reason = r["reasons"][0].as_str().unwrap_or_default().to_string();
+    let still_there = database_exists(&db);
+    psql(&format!("ALTER DATABASE \"{db}\" IS_TEMPLATE false"));
+    drop_branch(&p, &prod, &branch);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(still_there, "the test's premise: {db} could not be dropped");
+    assert!(
+        !reason.contains("was dropped") && !reason.contains("is dropped"),
+        "claims a drop that did not happen: {reason}"
+    );
+    assert!(
+        reason.contains(&format!("`{db}` is still there"))
+            && reason.contains(&format!("odoo-ci staging drop {db}")),
+        "says what is left and how to clean up: {reason}"
+    );
+    assert!(
+        servers_of(&db).is_empty(),
+        "its server is stopped: {reason}"
+    );
+}

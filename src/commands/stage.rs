@@ -5,7 +5,6 @@ use std::path::Path;
 use crate::cli::{Format, StageArgs, StagingCommand};
 use crate::config::Stage;
 use crate::context::Overrides;
-use crate::db;
 use crate::exit::{self, BadInput};
 use crate::plan::Choices;
 use crate::stages::staging::{self, StagingOptions};
@@ -90,18 +89,27 @@ pub fn staging(config: &Path, cmd: &StagingCommand) -> anyhow::Result<u8> {
             let docker = crate::executor::docker::Engine::from_env().connect().ok();
             let files = crate::targets::staging_data_dir(&config, &super::test::cache_dir())?
                 .join("filestore");
+            let (mut dropped, mut left) = (Vec::new(), Vec::new());
             for name in &targets {
-                if let Some(docker) = &docker {
-                    crate::executor::docker::remove_labelled(docker, "odoo-ci.database", name)?;
+                let discarded = crate::stages::staging_dbs::discard(
+                    &mut admin,
+                    docker.as_ref(),
+                    &scope,
+                    name,
+                    &files,
+                );
+                match discarded.is_complete() {
+                    true => {
+                        println!("dropped {name}");
+                        dropped.push(name.clone());
+                    }
+                    false => left.push(discarded.describe()),
                 }
-                db::drop_database(&mut admin, name)?;
-                // Its filestore too: a dropped copy once left its folder behind.
-                if let Some(dir) = crate::names::child_of(&files, name) {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-                println!("dropped {name}");
             }
-            environments_gone(&all, &targets);
+            environments_gone(&all, &dropped);
+            if !left.is_empty() {
+                return Err(anyhow::anyhow!(left.join("\n")));
+            }
             Ok(exit::OK)
         }
     }

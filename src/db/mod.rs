@@ -19,7 +19,7 @@ pub enum DbError {
         #[source]
         source: postgres::Error,
     },
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", server_message(.0))]
     Query(#[from] postgres::Error),
     #[error("invalid PostgreSQL URL `{0}`: expected postgresql://user:password@host:port/dbname")]
     BadUrl(String),
@@ -29,6 +29,15 @@ pub enum DbError {
     BadSslMode(String),
     #[error("TLS to PostgreSQL: {0}")]
     Tls(String),
+}
+
+/// What the server said (`cannot drop a template database`, `password authentication
+/// failed for user …`), not only the client's kind of error (`db error`).
+pub fn server_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    }
 }
 
 /// The database name of a `postgresql://…/dbname` URL.

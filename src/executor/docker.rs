@@ -359,6 +359,19 @@ impl DockerExecutor {
         Ok(())
     }
 
+    /// Removes this project's containers that serve `database` (a staging server).
+    /// Returns how many were removed.
+    pub fn remove_servers_of(&self, database: &str) -> Result<usize, ExecError> {
+        let label = crate::names::PROJECT_LABEL;
+        let Some(project) = self.labels.get(label) else {
+            return Ok(0);
+        };
+        remove_labelled(
+            &self.docker,
+            &[(label, project.as_str()), ("odoo-ci.database", database)],
+        )
+    }
+
     /// Removes the container `name` when it is this project's (its project label is the
     /// one this executor puts on its containers); refuses to touch anyone else's.
     async fn remove_own(&self, name: &str) -> Result<(), ExecError> {
@@ -430,12 +443,13 @@ impl DockerExecutor {
     }
 }
 
-/// Removes every container labelled `key=value` (e.g. the server of a dropped database).
-/// Returns how many were removed.
-pub fn remove_labelled(docker: &Docker, key: &str, value: &str) -> Result<usize, ExecError> {
+/// Removes every container that carries all of `labels` (e.g. this project's server of a
+/// dropped database). Returns how many were removed.
+pub fn remove_labelled(docker: &Docker, labels: &[(&str, &str)]) -> Result<usize, ExecError> {
     let rt = runtime()?;
     rt.block_on(async {
-        let filters = HashMap::from([("label".to_string(), vec![format!("{key}={value}")])]);
+        let wanted = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let filters = HashMap::from([("label".to_string(), wanted)]);
         let found = docker
             .list_containers(Some(
                 bollard::query_parameters::ListContainersOptionsBuilder::new()

@@ -840,7 +840,9 @@ impl Shape<'_> {
         ]
     }
 
-    fn update(&self, stage: Stage) -> Step {
+    /// The update; on staging, `neutralize` runs again after it (an update may write back
+    /// the mail servers, crons or providers a module's data defines).
+    fn update(&self, stage: Stage, neutralize: Option<&str>) -> Step {
         let (update, install) = (&self.addons.update, &self.addons.install);
         let command = (!update.is_empty() || !install.is_empty()).then(|| {
             OdooCommand::on(stage, "")
@@ -851,6 +853,7 @@ impl Shape<'_> {
                 .describe(self.series())
         });
         Step::Update {
+            neutralize_after: command.as_ref().and(neutralize).map(str::to_string),
             command,
             provisional: self.provisional.clone(),
         }
@@ -883,7 +886,7 @@ impl Shape<'_> {
                 command: neutralize.to_string(),
             },
             Step::Verify,
-            self.update(Stage::Staging),
+            self.update(Stage::Staging, Some(neutralize)),
             Step::Start {
                 what: match &staging.mail_catcher {
                     Some(c) => format!("the staging server, outgoing mail to the catcher {c}"),
@@ -912,7 +915,7 @@ impl Shape<'_> {
             Step::Snapshot {
                 keep: prod.snapshots.keep,
             },
-            self.update(Stage::Production),
+            self.update(Stage::Production, None),
             Step::Start {
                 what: "the new release on the idle colour".into(),
             },
@@ -953,6 +956,7 @@ pub fn rollback_steps(config: &Config, snapshot: &str) -> (Vec<Step>, Vec<Step>)
         Step::Update {
             command: None,
             provisional: None,
+            neutralize_after: None,
         },
         Step::Start {
             what: "the snapshot's release on the idle colour".into(),

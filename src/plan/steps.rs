@@ -123,6 +123,9 @@ pub enum Step {
         command: Option<String>,
         /// Why the lists may still change (they come from git, not from the database).
         provisional: Option<String>,
+        /// Staging: the neutralization run again after the update, before the verification
+        /// (an update writes back what its modules' data defines: mail servers, crons).
+        neutralize_after: Option<String>,
     },
     Start {
         what: String,
@@ -240,10 +243,17 @@ impl fmt::Display for Step {
             Step::Update {
                 command,
                 provisional,
+                neutralize_after,
             } => {
                 match command {
                     Some(c) => write!(f, "{c}")?,
                     None => write!(f, "nothing to update or install")?,
+                }
+                if let Some(n) = neutralize_after {
+                    write!(
+                        f,
+                        ", with no server on the copy; then {n} again and the check again"
+                    )?;
                 }
                 match provisional {
                     Some(why) => write!(f, " (provisional: {why})"),

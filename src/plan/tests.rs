@@ -397,7 +397,9 @@ fn the_update_list_comes_from_what_the_database_has_installed() {
                         .into()
                 ),
                 provisional: None,
-            }
+                neutralize_after: (stage == Stage::Staging).then(|| "odoo neutralize".into()),
+            },
+            "{stage}: staging neutralizes again after its update, production never does"
         );
     }
 }

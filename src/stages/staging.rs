@@ -3,8 +3,11 @@
 //! commit, started and health-checked — the plan's steps, in its order.
 //!
 //! Production is only read (`pg_dump` in one snapshot; the filestore is hard-linked or
-//! copied). A staging database that fails any step after its creation is dropped, so a
-//! half-neutralized copy never survives.
+//! copied). A staging database that fails any step after this run made or reused it is
+//! dropped with its server, and the result says what was reached, so a half-neutralized
+//! copy never survives and never serves. An update (`-u`) writes back what its modules'
+//! data defines (an active mail server, a cron), so the copy is neutralized again after it,
+//! with no server running on it, and verified before a server starts.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +27,9 @@ use crate::result::{Detail, Reporter, StageResult};
 use crate::stages::odoo_command::{Demo, OdooCommand};
 use crate::stages::runner::Runner;
 use crate::stages::runtime::{docker_executor, run_to_end, tail_lines};
-use crate::stages::staging_dbs::{branch_prefix, container_name, list, of_branch, MARKER};
+use crate::stages::staging_dbs::{
+    branch_prefix, container_name, discard, list, of_branch, Discarded, MARKER,
+};
 use crate::targets::{
     production_engine, production_filestore, production_source, staging_data_dir, staging_server,
 };
@@ -33,38 +38,6 @@ use crate::targets::{
 pub struct StagingOptions {
     pub output: PathBuf,
     pub cache_dir: PathBuf,
-}
-
-/// Drops the staging database (and its filestore) on failure, unless disarmed.
-struct DropOnFailure {
-    server: PgServer,
-    database: Option<String>,
-    filestore: Option<PathBuf>,
-}
-
-impl Drop for DropOnFailure {
-    fn drop(&mut self) {
-        if let Some(dir) = &self.filestore {
-            let _ = std::fs::remove_dir_all(dir);
-        }
-        if let Some(name) = &self.database {
-            match self
-                .server
-                .connect("postgres")
-                .and_then(|mut c| db::drop_database(&mut c, name))
-            {
-                Ok(()) => eprintln!("dropped staging database `{name}` (the stage failed)"),
-                Err(e) => eprintln!("warning: could not drop staging database `{name}`: {e}"),
-            }
-        }
-    }
-}
-
-impl DropOnFailure {
-    fn disarm(&mut self) {
-        self.database = None;
-        self.filestore = None;
-    }
 }
 
 /// Runs the staging stage as planned; whatever stops it makes the result red, with the
@@ -205,11 +178,36 @@ fn run_steps(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.output)?;
     let at = Where::resolve(project, plan, opts)?;
+    // Held until the failed copy is discarded too: no other run reuses it meanwhile.
     let _lock = runner.run(StepKind::Lock, |_| {
         let key = db::lock_key(&at.prefix);
         let lock = db::AdvisoryLock::acquire(at.target.connect("postgres")?, key)?;
         Ok((lock, format!("staging of `{}`", plan.branch)))
     })?;
+    let mut owned = None;
+    let outcome = steps_on_the_copy(&at, runner, detail, &mut owned);
+    let (Err(e), Some(database)) = (&outcome, owned) else {
+        return outcome;
+    };
+    let discarded = discard_copy(&at, &database);
+    if discarded.database.is_ok() {
+        detail.database = None;
+        detail.container = None;
+        detail.url = None;
+    }
+    tracing::warn!("{}", discarded.describe());
+    Err(anyhow::anyhow!("{e:#} — {}", discarded.describe()))
+}
+
+/// Every step from the image to the pruning. `owned` names the copy this run made or
+/// reused as soon as it has one: on any failure after that, the caller discards it.
+fn steps_on_the_copy(
+    at: &Where<'_>,
+    runner: &mut Runner<'_>,
+    detail: &mut StagingDetail,
+    owned: &mut Option<String>,
+) -> anyhow::Result<()> {
+    let (project, plan, opts) = (at.project, at.plan, at.opts);
     let executor = runner.run(StepKind::Build, |_| {
         let engine = crate::executor::docker::Engine::from_env();
         docker_executor(
@@ -227,49 +225,54 @@ fn run_steps(
         &project.scope,
         &plan.branch,
     );
-    let mut guard = DropOnFailure {
-        server: at.target.clone(),
-        database: None,
-        filestore: None,
-    };
-    let database = copy_or_reuse(
-        &at, runner, &executor, &existing, &mut admin, &mut guard, detail,
-    )?;
+    let database = copy_or_reuse(at, runner, &executor, &existing, &mut admin, owned, detail)?;
     detail.database = Some(database.clone());
     runner.run(StepKind::Verify, |_| {
         let mut db = at.target.connect(&database)?;
-        verify_or_fail(&mut db, &at.policy, detail, "after neutralization")?;
-        if let Some(c) = &at.policy.catcher {
-            neutralize::route_mail_to(&mut db, c)?;
-            verify_or_fail(
-                &mut db,
-                &at.policy,
-                detail,
-                "after routing mail to the catcher",
-            )?;
-        }
+        route_and_verify(&mut db, &at.policy, detail, "after neutralization")?;
         Ok(((), format!("{} checks passed", detail.neutralization.len())))
     })?;
-    update(&at, runner, &executor, &database, detail)?;
-    serve(&at, runner, &executor, &database, detail)?;
-    guard.disarm();
+    update(at, runner, &executor, &database, detail)?;
+    serve(at, runner, &executor, &database, detail)?;
+    *owned = None;
     runner.run(StepKind::Prune, |_| {
-        let pruned = retention(&at, &mut admin, existing, &database);
+        let pruned = retention(at, &mut admin, existing, &database);
         let text = format!("dropped {}", pruned.len());
         detail.pruned = pruned;
         Ok(((), text))
     })
 }
 
+/// Drops a copy that failed, with its servers and filestore, checking each.
+fn discard_copy(at: &Where<'_>, database: &str) -> Discarded {
+    let docker = crate::executor::docker::Engine::from_env().connect().ok();
+    let filestores = at.data_dir.join("filestore");
+    match at.target.connect("postgres") {
+        Ok(mut admin) => discard(
+            &mut admin,
+            docker.as_ref(),
+            &at.project.scope,
+            database,
+            &filestores,
+        ),
+        Err(e) => Discarded {
+            name: database.to_string(),
+            servers: Err("not tried: PostgreSQL could not be reached".into()),
+            database: Err(e.to_string()),
+            filestore: Err("not tried".into()),
+        },
+    }
+}
+
 /// The plan's database: the branch's copy it reuses, or a new copy of production,
-/// neutralized. Returns its name.
+/// neutralized. Returns its name, which `owned` holds from the moment it exists.
 fn copy_or_reuse(
     at: &Where<'_>,
     runner: &mut Runner<'_>,
     executor: &DockerExecutor,
     existing: &[String],
     admin: &mut postgres::Client,
-    guard: &mut DropOnFailure,
+    owned: &mut Option<String>,
     detail: &mut StagingDetail,
 ) -> anyhow::Result<String> {
     if let Some(name) = at.planned_reuse() {
@@ -277,6 +280,7 @@ fn copy_or_reuse(
             if !existing.iter().any(|e| e == name) {
                 anyhow::bail!("`{name}`, which the plan reuses, is gone: run again");
             }
+            *owned = Some(name.to_string());
             Ok(((), format!("reused `{name}` (push: update)")))
         })?;
         runner.skip(
@@ -285,9 +289,9 @@ fn copy_or_reuse(
         )?;
         return Ok(name.to_string());
     }
-    let name = runner.run(StepKind::Copy, |_| copy(at, admin, guard, detail))?;
+    let name = runner.run(StepKind::Copy, |_| copy(at, admin, owned, detail))?;
     runner.run(StepKind::Neutralize, |_| {
-        neutralize_copy(at, executor, &name)
+        neutralize_copy(at, executor, &name, "neutralize.log")
     })?;
     Ok(name)
 }
@@ -341,7 +345,7 @@ fn serve(
 fn copy(
     at: &Where<'_>,
     admin: &mut postgres::Client,
-    guard: &mut DropOnFailure,
+    owned: &mut Option<String>,
     detail: &mut StagingDetail,
 ) -> anyhow::Result<(String, String)> {
     let stamp: String = admin
@@ -352,7 +356,7 @@ fn copy(
         .get(0);
     let name = format!("{}{stamp}", at.prefix);
     crate::db::copy::create_empty(admin, &name)?;
-    guard.database = Some(name.clone());
+    *owned = Some(name.clone());
     let stats = crate::db::copy::dump_restore(&at.source, &at.source_db, &at.target, &name)?;
     let marker = serde_json::json!({
         "project": at.project.scope,
@@ -365,7 +369,6 @@ fn copy(
     crate::db::copy::reset_identity(&mut copy_db, &at.url)?;
     drop(copy_db);
     let store = at.data_dir.join("filestore").join(&name);
-    guard.filestore = Some(store.clone());
     let files = match production_filestore(&at.project.config, &at.source_db)? {
         Some(from) => copy_production_filestore(at.project, &from, &store)?,
         None => {
@@ -392,6 +395,7 @@ fn neutralize_copy(
     at: &Where<'_>,
     executor: &DockerExecutor,
     name: &str,
+    log: &str,
 ) -> anyhow::Result<((), String)> {
     if at.project.addons.series.has_neutralize_command() {
         run_to_end(
@@ -399,7 +403,7 @@ fn neutralize_copy(
             at.project,
             &at.target,
             &OdooCommand::neutralize(Stage::Staging, name),
-            &at.opts.output.join("neutralize.log"),
+            &at.opts.output.join(log),
         )
         .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
         Ok(((), "odoo neutralize".into()))
@@ -433,6 +437,9 @@ fn update(
         return runner.skip(StepKind::Update, "nothing to update or install");
     }
     runner.run(StepKind::Update, |_| {
+        // No server may act on the copy while its data is rewritten and until it is
+        // verified again: `serve` starts one afterwards.
+        let stopped = executor.remove_servers_of(database)?;
         let command = OdooCommand::on(Stage::Staging, database)
             .update(&changes.update_names())
             .install(&changes.install)
@@ -446,12 +453,20 @@ fn update(
             &at.opts.output.join("update.log"),
         )
         .map_err(|e| anyhow::anyhow!("updating the staging database failed: {e}"))?;
+        let ((), how) = neutralize_copy(at, executor, database, "neutralize-after-update.log")?;
         let mut db = at.target.connect(database)?;
-        if let Some(c) = &at.policy.catcher {
-            neutralize::route_mail_to(&mut db, c)?;
-        }
-        verify_or_fail(&mut db, &at.policy, detail, "after the update")?;
-        Ok(((), command.describe(at.project.addons.series)))
+        route_and_verify(&mut db, &at.policy, detail, "after the update")?;
+        let server = match stopped {
+            0 => String::new(),
+            _ => "; its server was stopped meanwhile".to_string(),
+        };
+        Ok((
+            (),
+            format!(
+                "{}; then {how} again and verified{server}",
+                command.describe(at.project.addons.series)
+            ),
+        ))
     })
 }
 
@@ -479,6 +494,22 @@ fn retention(
     pruned
 }
 
+/// Verifies the copy, then points its mail at the catcher (when there is one) and
+/// verifies again.
+fn route_and_verify(
+    db: &mut postgres::Client,
+    policy: &Policy,
+    detail: &mut StagingDetail,
+    when: &str,
+) -> anyhow::Result<()> {
+    verify_or_fail(db, policy, detail, when)?;
+    if let Some(c) = &policy.catcher {
+        neutralize::route_mail_to(db, c)?;
+        verify_or_fail(db, policy, detail, "after routing mail to the catcher")?;
+    }
+    Ok(())
+}
+
 fn verify_or_fail(
     db: &mut postgres::Client,
     policy: &Policy,
@@ -489,7 +520,7 @@ fn verify_or_fail(
     detail.neutralization = checks.clone();
     if let Some(failed) = neutralize::first_failure(&checks) {
         anyhow::bail!(
-            "neutralization check `{}` failed {when}: {} — the staging database is dropped",
+            "neutralization check `{}` failed {when}: {}",
             failed.name,
             failed.detail
         );

@@ -149,7 +149,7 @@ CREATE TABLE IF NOT EXISTS ir_config_parameter (
     id serial PRIMARY KEY, key varchar UNIQUE NOT NULL, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS ir_model_data (
     id serial PRIMARY KEY, module varchar NOT NULL, name varchar NOT NULL,
-    model varchar NOT NULL, res_id integer);
+    model varchar NOT NULL, res_id integer, noupdate boolean DEFAULT false);
 CREATE TABLE IF NOT EXISTS ir_mail_server (
     id serial PRIMARY KEY, name varchar NOT NULL, smtp_host varchar, smtp_port integer,
     smtp_encryption varchar DEFAULT 'none', smtp_authentication varchar DEFAULT 'login',
@@ -447,7 +447,7 @@ class RegistryError(Exception):
     pass
 
 
-def load_data_file(module, path, relname):
+def load_data_file(cur, module, path, relname, mode):
     full = os.path.join(path, relname)
     if not os.path.isfile(full):
         # odoo/tools/convert.py convert_file() opens `<module>/<file>` with file_open(),
@@ -456,11 +456,103 @@ def load_data_file(module, path, relname):
         raise FileNotFoundError("File not found: %s/%s" % (module, relname))
     if relname.endswith(".xml"):
         try:
-            ET.parse(full)
+            root = ET.parse(full).getroot()
         except ET.ParseError as e:
             line = e.position[0] if getattr(e, "position", None) else 0
             raise RegistryError("odoo.tools.convert.ParseError: while parsing %s:%s, somewhere inside\n%s"
                                 % (full, line, e)) from e
+        load_xml_node(cur, module, root, False, mode)
+
+
+# --- XML data, as odoo/tools/convert.py (xml_import) and models.py _load_records load it -
+# The fake keeps the models it has tables for (ir.mail_server, ir.cron, payment.provider,
+# fetchmail.server, ir.config_parameter, ...); a record of another model, or a field its
+# table lacks, is skipped. What a runner relies on is kept exactly:
+#   - `noupdate` is inherited from the enclosing <odoo>/<openerp>/<data> node (`_tag_root`,
+#     `nodeattr2bool(el, 'noupdate', self.noupdate)`);
+#   - in `init` mode (the module being installed) every record is written;
+#   - in `update` mode (-u), `_tag_record` skips a noupdate record whose xmlid exists
+#     ("in update mode, the record won't be updated if the data node explicitly opt-out
+#     using @noupdate=\"1\""), re-creates it when it was deleted unless forcecreate="0",
+#     and `_load_records` skips an existing record whose ir_model_data.noupdate is set;
+#   - every other record is written again with the file's values: an `active` the
+#     database had turned off comes back on.
+FIELD_COLUMNS = {"ir.cron": {"name": "cron_name"}}
+
+
+def nodeattr2bool(node, attr, default):
+    value = node.get(attr)
+    if value is None:
+        return default
+    return value.strip().lower() not in ("0", "false", "off")
+
+
+def load_xml_node(cur, module, node, noupdate, mode):
+    if node.tag in ("odoo", "openerp", "data"):
+        noupdate = nodeattr2bool(node, "noupdate", noupdate)
+        for child in node:
+            load_xml_node(cur, module, child, noupdate, mode)
+    elif node.tag == "record":
+        load_record(cur, module, node, noupdate, mode)
+
+
+def field_value(field):
+    if field.get("eval") is not None:
+        try:
+            return ast.literal_eval(field.get("eval"))
+        except (ValueError, SyntaxError):
+            return field.get("eval")
+    return (field.text or "").strip()
+
+
+def table_columns(cur, table):
+    cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))
+    return {r[0] for r in cur.fetchall()}
+
+
+def load_record(cur, module, rec, noupdate, mode):
+    model, rec_id = rec.get("model"), rec.get("id", "")
+    table = model.replace(".", "_")
+    columns = table_columns(cur, table)
+    if not columns:
+        return
+    xmodule, _, xname = rec_id.rpartition(".")
+    xmodule = xmodule or module
+    existing = None
+    if rec_id:
+        cur.execute("SELECT d.res_id, d.noupdate FROM ir_model_data d JOIN %s r ON r.id = d.res_id "
+                    "WHERE d.module = %%s AND d.name = %%s AND d.model = %%s" % table,
+                    (xmodule, xname, model))
+        existing = cur.fetchone()
+    if noupdate and mode != "init":
+        if not rec_id or existing or not nodeattr2bool(rec, "forcecreate", True):
+            return
+    if existing and existing[1] and mode == "update":
+        return
+    renames = FIELD_COLUMNS.get(model, {})
+    values = {}
+    for field in rec.findall("field"):
+        column = renames.get(field.get("name"), field.get("name"))
+        if column in columns and column != "id":
+            values[column] = field_value(field)
+    names = list(values)
+    if existing:
+        if names:
+            cur.execute("UPDATE %s SET %s WHERE id = %%s" % (table, ", ".join("%s = %%s" % n for n in names)),
+                        [values[n] for n in names] + [existing[0]])
+        cur.execute("UPDATE ir_model_data SET noupdate = %s WHERE module = %s AND name = %s",
+                    (noupdate, xmodule, xname))
+        return
+    if names:
+        cur.execute("INSERT INTO %s (%s) VALUES (%s) RETURNING id"
+                    % (table, ", ".join(names), ", ".join(["%s"] * len(names))), [values[n] for n in names])
+    else:
+        cur.execute("INSERT INTO %s DEFAULT VALUES RETURNING id" % table)
+    res_id = cur.fetchone()[0]
+    if rec_id:
+        cur.execute("DELETE FROM ir_model_data WHERE module = %s AND name = %s", (xmodule, xname))
+        cur.execute("INSERT INTO ir_model_data (module, name, model, res_id, noupdate) VALUES (%s, %s, %s, %s, %s)",
+                    (xmodule, xname, model, res_id, noupdate))
 
 
 def write_attachment(cur, data_dir, name, content):
@@ -528,7 +620,7 @@ def install_modules(args, conn, modules, to_install, to_update, demo, tags, test
             importlib.import_module("odoo.addons.%s" % name)
             for rel in manifest["data"] + (manifest["demo"] if module_demo else []):
                 logging.getLogger("odoo.modules.loading").info("loading %s/%s", name, rel)
-                load_data_file(name, path, rel)
+                load_data_file(cur, name, path, rel, "update" if already else "init")
         # Every module's data brings attachments (company logo, images, icons): real Odoo
         # writes hundreds while installing `base`, `web` and `mail` alone.
         write_attachment(cur, args.data_dir, "%s.txt" % name,

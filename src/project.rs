@@ -58,6 +58,7 @@ impl Project {
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(k, _)| k)
                 .collect(),
+            secret_variables: crate::secrets::secret_variables(std::env::vars()),
             build_files: self.build_files(),
             engine_sees_files: crate::executor::docker::Engine::from_env().reach()
                 == crate::executor::docker::Reach::Direct,

@@ -9,6 +9,51 @@ pub fn looks_secret(key: &str) -> bool {
         .any(|s| key.contains(s))
 }
 
+/// The job's variables that hold odoo-ci's own credentials: the Git host tokens it reports
+/// with, and the CI's job, registry and identity tokens. Code odoo-ci runs never gets them,
+/// whatever the configuration says.
+pub const OWN_CREDENTIALS: &[&str] = &[
+    "GITHUB_TOKEN",
+    "ODOO_CI_GITHUB_TOKEN",
+    "ODOO_CI_GITLAB_TOKEN",
+    "ACTIONS_RUNTIME_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "CI_JOB_TOKEN",
+    "CI_JOB_JWT",
+    "CI_JOB_JWT_V2",
+    "CI_REGISTRY_PASSWORD",
+    "CI_DEPENDENCY_PROXY_PASSWORD",
+    "DOCKER_AUTH_CONFIG",
+];
+
+/// The variable the examples and the README give `production.database` from.
+pub const PRODUCTION_URL_VARIABLE: &str = "PRODUCTION_DB_URL";
+
+/// Why the variable `name`, holding `value`, is a secret odoo-ci knows of, if it is: one of
+/// its own credentials, a URL with a password, or a name like a secret's (what odoo-ci
+/// masks in GitHub Actions).
+pub fn why_secret(name: &str, value: &str) -> Option<&'static str> {
+    if OWN_CREDENTIALS.contains(&name) {
+        Some("one of odoo-ci's own credentials")
+    } else if name == PRODUCTION_URL_VARIABLE {
+        Some("the production database URL")
+    } else if url_password(value).is_some() {
+        Some("a URL with a password")
+    } else if looks_secret(name) {
+        Some("named like a secret")
+    } else {
+        None
+    }
+}
+
+/// The variables of `vars` that hold a secret, with why (names only: no value is kept).
+pub fn secret_variables(
+    vars: impl Iterator<Item = (String, String)>,
+) -> std::collections::BTreeMap<String, &'static str> {
+    vars.filter_map(|(name, value)| why_secret(&name, &value).map(|why| (name, why)))
+        .collect()
+}
+
 /// `raw` (a config value, `${VAR}` references unresolved) as the plan shows it: under a
 /// secret-looking `key` every literal part is `***` (references stay, so the plan still says
 /// where the value comes from); under any key, a literal password inside a URL is `***`.
@@ -109,6 +154,24 @@ fn hex_value(byte: Option<&u8>) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_odoo_ci_knows_as_a_secret() {
+        assert_eq!(
+            why_secret("ODOO_CI_GITHUB_TOKEN", "ghs_x"),
+            Some("one of odoo-ci's own credentials")
+        );
+        assert_eq!(
+            why_secret("DB", "postgresql://u:pw@h/d"),
+            Some("a URL with a password")
+        );
+        assert_eq!(
+            why_secret("MY_API_SECRET", "x"),
+            Some("named like a secret")
+        );
+        assert_eq!(why_secret("LANG", "C.UTF-8"), None);
+        assert_eq!(why_secret("DB", "postgresql://u@h/d"), None);
+    }
 
     #[test]
     fn secret_keys_show_references_only() {

@@ -401,3 +401,183 @@ fn s4_a_password_written_in_postgres_url_is_masked_before_it_can_show() {
     );
     assert!(!plan.stdout.contains(literal), "{}", plan.stdout);
 }
+
+// --- Issue 26: the code under test never sees the runner's secrets ----------------------
+
+const GITLAB_TOKEN: &str = "glpat-securityTEST-abcdef";
+const API_SECRET: &str = "my-api-secret-value-0123";
+
+/// A job's environment as a runner has it: odoo-ci's tokens, production's URL, a secret of
+/// the job's own, and what the tests' PostgreSQL needs.
+fn job_env(cache: &Path) -> Vec<(&'static str, String)> {
+    let mut env = secret_env();
+    env.extend([
+        ("ODOO_CI_GITHUB_TOKEN", TOKEN.to_string()),
+        ("ODOO_CI_GITLAB_TOKEN", GITLAB_TOKEN.to_string()),
+        ("MY_API_SECRET", API_SECRET.to_string()),
+        ("ODOO_CI_TEST_PG", common::pg_url()),
+        ("ODOO_CI_CACHE_DIR", cache.display().to_string()),
+    ]);
+    env
+}
+
+/// A development project whose addon, when Odoo imports it, writes its process's whole
+/// environment to the log (stderr), as any code under test could read it.
+fn env_dumping_project(env_yaml: &str) -> Project {
+    let p = Project::new();
+    let command = common::repo_root().join("tests/fake-odoo/bin/odoo");
+    p.config(&format!(
+        "project: odoo-ci-tests/security\nodoo:\n  series: \"17.0\"\n  image: {}\n  command: {}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  env:\n{env_yaml}",
+        common::image(),
+        command.display()
+    ))
+    .addon("env_dump", "17.0.1.0.0", &["base"])
+    .write(
+        "addons/env_dump/__init__.py",
+        "import os, sys\nsys.stderr.write('ENV-DUMP %r\\n' % sorted(os.environ.items()))\n",
+    );
+    p
+}
+
+fn env_dump(p: &Project) -> String {
+    let log = std::fs::read_to_string(p.path().join("out/install.log")).unwrap_or_default();
+    log.lines()
+        .find(|l| l.contains("ENV-DUMP"))
+        .unwrap_or_else(|| panic!("the addon was not imported:\n{log}"))
+        .to_string()
+}
+
+#[test]
+fn s9_the_code_under_test_sees_none_of_the_job_s_secrets() {
+    for executor in ["local", "docker"] {
+        let p = env_dumping_project("    SHOWN: visible-to-odoo\n");
+        let env = job_env(&p.path().join(".cache"));
+        let out = run_with(
+            p.path(),
+            &[
+                "test",
+                "--branch",
+                "feat/x",
+                "--executor",
+                executor,
+                "--output",
+                "out",
+            ],
+            &env,
+        );
+        assert_eq!(out.code, 0, "{executor}: {}", out.stderr);
+        let dump = env_dump(&p);
+        for secret in [TOKEN, DB_PASSWORD, GITLAB_TOKEN, API_SECRET] {
+            assert!(
+                !dump.contains(secret),
+                "{executor}: the code under test saw a secret of the job: {dump}"
+            );
+        }
+        assert!(
+            dump.contains("'SHOWN', 'visible-to-odoo'"),
+            "{executor}: {dump}"
+        );
+        assert!(dump.contains("'PATH'"), "{executor}: {dump}");
+        assert!(dump.contains("'PGPASSWORD'"), "its own database: {dump}");
+    }
+}
+
+#[test]
+fn s9_no_configuration_hands_odoo_ci_s_credentials_to_the_code_under_test() {
+    for (line, variable) in [
+        ("    X: ${ODOO_CI_GITHUB_TOKEN}\n", "ODOO_CI_GITHUB_TOKEN"),
+        ("    Y: \"url=${PRODUCTION_DB_URL}\"\n", "PRODUCTION_DB_URL"),
+    ] {
+        let p = env_dumping_project(line);
+        let env = job_env(&p.path().join(".cache"));
+        let plan = run_with(
+            p.path(),
+            &["plan", "--branch", "feat/x", "--format", "json"],
+            &env,
+        );
+        let plan: Value =
+            serde_json::from_str(&plan.stdout).unwrap_or_else(|e| panic!("{e}: {}", plan.stderr));
+        assert_eq!(
+            plan["refused_variables"][0]["variable"], variable,
+            "the plan says which reference is refused: {plan:#}"
+        );
+        let out = run_with(
+            p.path(),
+            &["test", "--branch", "feat/x", "--output", "out"],
+            &env,
+        );
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(variable) && out.stderr.contains("development.env."),
+            "{}",
+            out.stderr
+        );
+        assert_nothing_secret(&out);
+        assert!(
+            !p.path().join("out/install.log").exists(),
+            "nothing was started"
+        );
+    }
+}
+
+#[test]
+fn s9_a_variable_that_copies_a_token_is_caught_before_odoo_starts() {
+    let p = env_dumping_project("    Z: ${INNOCENT_LOOKING}\n");
+    let mut env = job_env(&p.path().join(".cache"));
+    env.push(("INNOCENT_LOOKING", TOKEN.to_string()));
+    let out = run_with(
+        p.path(),
+        &[
+            "test",
+            "--branch",
+            "feat/x",
+            "--executor",
+            "local",
+            "--output",
+            "out",
+        ],
+        &env,
+    );
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert_nothing_secret(&out);
+    let result = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap();
+    assert!(
+        result.contains("refusing to start Odoo") && result.contains("`Z`"),
+        "{result}"
+    );
+    let log = std::fs::read_to_string(p.path().join("out/install.log")).unwrap_or_default();
+    assert!(!log.contains("ENV-DUMP"), "Odoo ran: {log}");
+}
+
+#[test]
+fn s9_in_a_pull_request_no_reference_may_name_a_secret() {
+    let p = env_dumping_project("    API: ${MY_API_SECRET}\n");
+    p.git_init();
+    let sha = p.commit("a pull request asks for the job's secret");
+    let events = tempfile::tempdir().unwrap();
+    let mut env = job_env(&p.path().join(".cache"));
+    let on_push = run_with(p.path(), &["plan", "--format", "json"], &env);
+    let on_push: Value = serde_json::from_str(&on_push.stdout).unwrap();
+    assert_eq!(
+        on_push["refused_variables"],
+        serde_json::json!([]),
+        "a push's configuration is the project's own"
+    );
+    env.extend(pull_request_env(events.path(), "feat/x", &sha));
+    let plan = run_with(p.path(), &["plan", "--format", "json"], &env);
+    let plan: Value =
+        serde_json::from_str(&plan.stdout).unwrap_or_else(|e| panic!("{e}: {}", plan.stderr));
+    assert_eq!(plan["refused_variables"][0]["variable"], "MY_API_SECRET");
+    assert!(
+        plan["refused_variables"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("pull request"),
+        "{plan:#}"
+    );
+    let out = run_with(p.path(), &["test", "--output", "out"], &env);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("MY_API_SECRET"), "{}", out.stderr);
+    assert_nothing_secret(&out);
+    assert!(!p.path().join("out/install.log").exists());
+}

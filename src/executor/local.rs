@@ -23,6 +23,8 @@ impl Executor for LocalExecutor {
         let mut child = Command::new(program)
             .args(lead)
             .args(&inv.args)
+            .env_clear()
+            .envs(runtime_environment(std::env::vars()))
             .envs(inv.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -91,6 +93,28 @@ impl Executor for LocalExecutor {
     }
 }
 
+/// What a local Odoo process needs from the job's environment to start, and nothing else:
+/// the code it runs never sees the job's tokens or passwords. The rest of its environment
+/// is the stage's declared `env:` and its database connection (the [`Invocation`]).
+const RUNTIME_VARIABLES: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LOGNAME",
+    "USER",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+];
+
+fn runtime_environment(
+    vars: impl Iterator<Item = (String, String)>,
+) -> impl Iterator<Item = (String, String)> {
+    vars.filter(|(k, _)| RUNTIME_VARIABLES.contains(&k.as_str()) || k.starts_with("LC_"))
+}
+
 /// Reads a pipe in chunks (stdout and stderr interleave at chunk granularity, as a terminal shows them).
 fn spawn_reader(
     mut pipe: impl Read + Send + 'static,
@@ -110,4 +134,25 @@ fn spawn_reader(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_odoo_needs_to_start_comes_from_the_job() {
+        let job = [
+            ("PATH", "/usr/bin"),
+            ("LC_ALL", "C.UTF-8"),
+            ("GITHUB_TOKEN", "ghs_x"),
+            ("PRODUCTION_DB_URL", "postgresql://u:p@h/d"),
+            ("MY_API_SECRET", "s"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let kept: Vec<String> = runtime_environment(job.into_iter())
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(kept, ["PATH", "LC_ALL"]);
+    }
 }

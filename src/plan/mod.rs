@@ -38,6 +38,8 @@ pub struct Facts<'a> {
     pub project: String,
     /// Names of the environment variables that are set (not their values).
     pub env_names: std::collections::BTreeSet<String>,
+    /// The variables set that hold a secret, with why (see [`crate::secrets::why_secret`]).
+    pub secret_variables: BTreeMap<String, &'static str>,
     /// Tags an image built from a checkout with no commit: one per checkout folder, so
     /// two checkouts' uncommitted builds never overwrite each other's image.
     pub worktree_tag: String,
@@ -187,6 +189,19 @@ pub struct Plan {
     /// Variables the stage needs that are not set: `plan` warns, every stage refuses to
     /// start (exit 2) before it touches anything.
     pub unset_variables: Vec<UnsetVariable>,
+    /// References that would hand a secret to the code the stage runs: `plan` says which
+    /// and why, every stage refuses to start (exit 2).
+    pub refused_variables: Vec<RefusedVariable>,
+}
+
+/// A `${VAR}` the configuration gives the code under test, refused because of what `VAR`
+/// holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedVariable {
+    /// Where the config uses it (`development.env.X`, `postgres.url`).
+    pub key: String,
+    pub variable: String,
+    pub why: String,
 }
 
 /// A `${VAR}` a stage needs, unset in this environment.
@@ -211,6 +226,7 @@ impl Plan {
     /// only `plan` enforced problems; `test`, `stage` and `deploy` carried on.
     pub fn ready(&self) -> anyhow::Result<()> {
         self.require_variables()?;
+        self.refuse_secrets()?;
         if !self.problems.is_empty() {
             return Err(PlanProblems {
                 stage: self.stage,
@@ -219,6 +235,28 @@ impl Plan {
             .into());
         }
         Ok(())
+    }
+
+    /// The bad-input error a stage stops with when its configuration hands a secret to the
+    /// code it runs.
+    pub fn refuse_secrets(&self) -> Result<(), crate::exit::BadInput> {
+        let Some(first) = self.refused_variables.first() else {
+            return Ok(());
+        };
+        let list: Vec<String> = self
+            .refused_variables
+            .iter()
+            .map(|r| format!("`{}` (for `{}`: {})", r.variable, r.key, r.why))
+            .collect();
+        Err(crate::exit::BadInput::new(format!(
+            "{} would hand secrets to the code it runs: {}",
+            self.stage,
+            list.join(", ")
+        ))
+        .hint(format!(
+            "remove `${{{}}}` from `{}` in .odoo-ci.yml; give the code under test only what it needs, from variables that hold no credential; nothing was started",
+            first.variable, first.key
+        )))
     }
 
     /// The bad-input error a stage stops with when a variable it needs is unset.
@@ -318,6 +356,7 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
         .collect();
     let guard = guard_findings(facts, &mut problems);
     let unset_variables = unset_variables(facts, stage, &mut notes);
+    let refused_variables = refused_variables(facts, stage, &mut notes);
     Ok(Plan {
         stage,
         branch: facts.context.branch.clone(),
@@ -346,6 +385,7 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
         problems,
         guard,
         unset_variables,
+        refused_variables,
     })
 }
 
@@ -401,6 +441,70 @@ fn unset_variables(facts: &Facts<'_>, stage: Stage, notes: &mut Vec<String>) -> 
         ));
     }
     unset
+}
+
+/// The `${VAR}` references whose values would reach the code the stage runs — its `env:`
+/// and its database connection (`postgres.url`, whose password Odoo gets) — that name a
+/// secret it must never get: odoo-ci's own credentials and, outside production, the
+/// production database URL, always; in a pull request (whose configuration is the pull
+/// request's) any variable that holds a secret, but for the URL of the stage's own
+/// database server, which Odoo must reach.
+fn refused_variables(
+    facts: &Facts<'_>,
+    stage: Stage,
+    notes: &mut Vec<String>,
+) -> Vec<RefusedVariable> {
+    let config = facts.config;
+    let pull_request = facts.context.trigger == Trigger::PullRequest;
+    let production_url: Vec<String> = config
+        .file
+        .production
+        .database
+        .as_ref()
+        .map(|t| t.variables())
+        .unwrap_or_default();
+    let reaches_code = |key: &str| {
+        key == "postgres.url"
+            || key.starts_with("env.")
+            || key.starts_with(&format!("{stage}.env."))
+    };
+    let mut out = Vec::new();
+    for (key, value) in config.stage_values(stage) {
+        if !reaches_code(&key) {
+            continue;
+        }
+        for variable in value.variables() {
+            let own = crate::secrets::OWN_CREDENTIALS.contains(&variable.as_str());
+            let production = stage != Stage::Production
+                && (production_url.contains(&variable)
+                    || variable == crate::secrets::PRODUCTION_URL_VARIABLE);
+            let why = if own {
+                "one of odoo-ci's own credentials".to_string()
+            } else if production {
+                "the production database URL, which only production's own Odoo gets".to_string()
+            } else if let Some(why) = facts
+                .secret_variables
+                .get(&variable)
+                .filter(|_| pull_request && key != "postgres.url")
+            {
+                format!("{why}; in a pull request the configuration is the pull request's own")
+            } else {
+                continue;
+            };
+            out.push(RefusedVariable {
+                key: key.clone(),
+                variable,
+                why,
+            });
+        }
+    }
+    for r in &out {
+        notes.push(format!(
+            "`{}` gives `{}` to the code under test, refused ({}): the stage will refuse to start",
+            r.key, r.variable, r.why
+        ));
+    }
+    out
 }
 
 /// Development: what to install and test, narrowed to the push's changes (`--changed-only`)

@@ -118,6 +118,7 @@ fn try_plan(
         base,
         project: "acme".into(),
         env_names: Default::default(),
+        secret_variables: Default::default(),
         worktree_tag: "worktree-1".into(),
         choices,
         database,

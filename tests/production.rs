@@ -947,3 +947,149 @@ fn one_commit_s_image_is_built_once_for_the_three_stages() {
         &env,
     );
 }
+
+/// A user writing in production (tests/fixtures/production/writer.py) for as long as it runs.
+struct Writer {
+    child: std::process::Child,
+    stop: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Writer {
+    fn start(prod: &Production) -> Writer {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = dir.path().join("stop");
+        // Debian's python3, which has psycopg2 (scripts/test-env installs it).
+        let child = Command::new("/usr/bin/python3")
+            .arg(common::repo_root().join("tests/fixtures/production/writer.py"))
+            .arg(db_url(&prod.db))
+            .arg(&stop)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Writer {
+            child,
+            stop,
+            _dir: dir,
+        }
+    }
+
+    /// Stops it; (keys it saw committed, how many writes PostgreSQL refused).
+    fn stop(mut self) -> (Vec<String>, usize) {
+        std::fs::write(&self.stop, "").unwrap();
+        let mut text = String::new();
+        use std::io::Read;
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        let _ = self.child.wait();
+        let committed = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("committed "))
+            .map(str::to_string)
+            .collect();
+        (committed, text.lines().filter(|l| l.starts_with("refused")).count())
+    }
+}
+
+/// Every write the writer saw committed is in production.
+fn assert_no_write_lost(prod: &Production, committed: &[String]) {
+    assert!(!committed.is_empty(), "the writer wrote nothing");
+    let present = psql_on(
+        &prod.db,
+        "SELECT string_agg(key, ' ') FROM ir_config_parameter WHERE key LIKE 'writer.%'",
+    );
+    let present: std::collections::BTreeSet<&str> = present.split_whitespace().collect();
+    let lost: Vec<&String> = committed
+        .iter()
+        .filter(|k| !present.contains(k.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} committed writes are gone: {lost:?}",
+        lost.len(),
+        committed.len()
+    );
+}
+
+/// Production takes writes again: no read-only default is left on the database.
+fn assert_writable(prod: &Production) {
+    assert_eq!(
+        psql(&format!(
+            "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = '{}'",
+            prod.db
+        )),
+        "0",
+        "a database setting is left on production"
+    );
+    psql_on(
+        &prod.db,
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('after.deploy', 'ok')",
+    );
+}
+
+#[test]
+fn a_code_only_deploy_that_fails_restores_nothing_and_loses_no_write() {
+    let (p, prod) = serving_production();
+    // A code change, no version bump: nothing to update, and the release never starts.
+    p.write(
+        "addons/prod_a/__init__.py",
+        "import os\nimport sys\n\nif '--stop-after-init' not in sys.argv:\n    os._exit(3)\n",
+    );
+    let writer = Writer::start(&prod);
+    let (out, r) = deploy(&p, &prod, &[]);
+    let (committed, _) = writer.stop();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["failed_step"], "health", "{r:#}");
+    assert_eq!(step(&r, "rollback")["status"], "completed", "{r:#}");
+    assert_no_write_lost(&prod, &committed);
+    assert_writable(&prod);
+    let (name, ip) = serving(&prod).expect("the previous release serves");
+    assert!(name.ends_with("-blue") && healthy(&ip), "{name}");
+}
+
+#[test]
+fn a_failed_update_loses_no_write_made_during_the_deploy() {
+    let (p, prod) = serving_production();
+    p.write(
+        "addons/prod_a/__manifest__.py",
+        "{'name': 'prod_a', 'version': '17.0.1.1.0', 'depends': ['mail'], 'data': ['data/broken.xml']}\n",
+    );
+    p.write(
+        "addons/prod_a/data/broken.xml",
+        "<odoo>\n  <record id=\"x\"\n</odoo>\n",
+    );
+    let writer = Writer::start(&prod);
+    let (out, r) = deploy(&p, &prod, &[]);
+    let (committed, _) = writer.stop();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["failed_step"], "update", "{r:#}");
+    assert_eq!(step(&r, "rollback")["status"], "completed", "{r:#}");
+    assert_no_write_lost(&prod, &committed);
+    assert_writable(&prod);
+    assert_eq!(
+        psql_on(
+            &prod.db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'prod_a'"
+        ),
+        "17.0.1.0.0"
+    );
+    let (name, ip) = serving(&prod).expect("the previous release serves");
+    assert!(name.ends_with("-blue") && healthy(&ip), "{name}");
+}
+
+#[test]
+fn a_successful_update_loses_no_write_and_leaves_production_writable() {
+    let (p, prod) = serving_production();
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    let writer = Writer::start(&prod);
+    let (out, r) = deploy(&p, &prod, &[]);
+    let (committed, _) = writer.stop();
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    assert_no_write_lost(&prod, &committed);
+    assert_writable(&prod);
+}

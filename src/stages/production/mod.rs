@@ -8,6 +8,7 @@
 //! on the deployment's snapshot in PostgreSQL: the history lives where production's state
 //! lives, not in a file of ours.
 
+pub mod maintenance;
 pub mod release;
 pub mod target;
 
@@ -181,10 +182,21 @@ fn deploy_steps(
         .and_then(|r| r.labels.get("odoo-ci.commit"))
         .filter(|c| !c.is_empty())
         .cloned();
-    let snapshot = runner.run(StepKind::Snapshot, |_| {
+    // A deploy that updates modules holds production read-only from the snapshot on, so
+    // a rollback to it loses no accepted write; one that updates nothing changes no data.
+    let updates = !plan.changes.is_empty();
+    let (snapshot, maintenance) = runner.run(StepKind::Snapshot, |_| {
+        let held = match updates {
+            true => Some(maintenance::Maintenance::begin(&target.server, &database)?),
+            false => None,
+        };
         let record = serde_json::to_value(&*detail).ok();
         let name = target.snapshot(record, serving_commit, "pre-deploy")?;
-        Ok((name.clone(), format!("snapshot {name}")))
+        let text = match held {
+            Some(_) => format!("snapshot {name}; production refuses writes until the new release has settled"),
+            None => format!("snapshot {name}"),
+        };
+        Ok(((name, held), text))
     })?;
     detail.snapshot = Some(snapshot.clone());
     let sequence = release::Sequence {
@@ -194,11 +206,22 @@ fn deploy_steps(
         previous: previous.as_ref(),
         changes: &plan.changes,
         hashes: hashes.as_ref(),
+        maintenance: maintenance.as_ref(),
     };
     if let Err(e) = sequence.run(runner, detail) {
         let why = format!("{e:#}");
-        roll_back(runner, &target, &bg, previous.as_ref(), &snapshot, detail)?;
-        anyhow::bail!("{why} — rolled back to snapshot `{snapshot}`");
+        let data = match maintenance {
+            Some(_) => Data::Restore(&snapshot),
+            None => Data::Untouched,
+        };
+        roll_back(runner, &target, &bg, previous.as_ref(), data, detail)?;
+        drop(maintenance);
+        match data {
+            Data::Restore(_) => anyhow::bail!("{why} — rolled back to snapshot `{snapshot}`"),
+            Data::Untouched => anyhow::bail!(
+                "{why} — the previous release serves again; the database was not touched by this deploy, so it was not restored"
+            ),
+        }
     }
     runner.run(StepKind::Prune, |_| {
         let keep = (project.config.file.production.snapshots.keep as usize).max(1);
@@ -227,25 +250,44 @@ fn confirm_plan(
     updates::confirm(&plan.changes, &now, database).map_err(anyhow::Error::msg)
 }
 
-/// The plan's failure step: the snapshot back, and the previous release serving again.
+/// What a rollback does to production's data.
+#[derive(Debug, Clone, Copy)]
+enum Data<'a> {
+    /// The deploy changed it (an update ran, in maintenance): the snapshot goes back.
+    Restore(&'a str),
+    /// The deploy changed no data (code only): users kept writing, and it stays as it is.
+    Untouched,
+}
+
+/// The plan's failure step: the data back when the deploy changed it, and the previous
+/// release serving again.
 fn roll_back(
     runner: &mut Runner<'_>,
     target: &target::Target<'_>,
     bg: &crate::executor::bluegreen::BlueGreen<'_>,
     previous: Option<&crate::executor::bluegreen::Release>,
-    snapshot: &str,
+    data: Data<'_>,
     detail: &mut ProductionDetail,
 ) -> anyhow::Result<()> {
     detail.rolled_back = true;
     let check = &target.project.config.file.production.health_check;
     runner.recover(StepKind::Rollback, |_| {
-        target.restore(snapshot)?;
-        let mut out = format!("restored `{}` from `{snapshot}`", target.database);
+        let mut out = match data {
+            Data::Restore(snapshot) => {
+                target.restore(snapshot)?;
+                format!("restored `{}` from `{snapshot}`", target.database)
+            }
+            Data::Untouched => format!("`{}` left as users left it", target.database),
+        };
         if let Some(old) = previous {
-            // Its database connections were ended by the restore: restart it, give it the
+            // After a restore its database connections were ended: restart it. Give it the
             // alias back, and check it serves.
-            bg.restart(&old.id)?;
-            bg.set_alias(&old.id, true)?;
+            if let Data::Restore(_) = data {
+                bg.restart(&old.id)?;
+            }
+            if !bg.has_alias(&old.id)? {
+                bg.set_alias(&old.id, true)?;
+            }
             crate::health::wait_for_200(
                 &mut || bg.http_status(&old.id, target::HTTP_PORT, &check.path),
                 &check.path,
@@ -334,13 +376,18 @@ fn rollback_steps(
     detail.image = image.clone();
     detail.previous_image = previous.as_ref().map(|p| p.image.clone());
     let executor = target.executor_for(&docker, &image);
-    let safety = runner.run(StepKind::Snapshot, |_| {
+    // Read-only from the safety snapshot on, as a deploy that updates: a failed rollback
+    // goes back to that snapshot and must lose no accepted write.
+    let (safety, maintenance) = runner.run(StepKind::Snapshot, |_| {
+        let held = maintenance::Maintenance::begin(&target.server, &database)?;
         let name = target.snapshot(serde_json::to_value(&*detail).ok(), None, "pre-rollback")?;
-        Ok((name.clone(), format!("snapshot {name}")))
+        let text = format!("snapshot {name}; production refuses writes until the release has settled");
+        Ok(((name, held), text))
     })?;
     detail.snapshot = Some(safety.clone());
     runner.run(StepKind::Restore, |_| {
         target.restore(&chosen.name)?;
+        maintenance.hold()?;
         Ok(((), format!("restored `{database}` from `{}`", chosen.name)))
     })?;
     let nothing = ModuleChanges::default();
@@ -351,10 +398,12 @@ fn rollback_steps(
         previous: previous.as_ref(),
         changes: &nothing,
         hashes: None,
+        maintenance: Some(&maintenance),
     };
     if let Err(e) = sequence.run(runner, detail) {
         let why = format!("{e:#}");
-        roll_back(runner, &target, &bg, previous.as_ref(), &safety, detail)?;
+        let data = Data::Restore(&safety);
+        roll_back(runner, &target, &bg, previous.as_ref(), data, detail)?;
         anyhow::bail!("{why} — production put back as it was before the rollback");
     }
     Ok(())

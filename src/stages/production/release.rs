@@ -37,8 +37,11 @@ pub struct Sequence<'a, 'd> {
     pub bg: &'a BlueGreen<'d>,
     pub previous: Option<&'a bluegreen::Release>,
     pub changes: &'a ModuleChanges,
-    /// `update_mode: hash`: the content hashes to store once updated.
+    /// `update_mode: hash`: the content hashes to store once the release has settled.
     pub hashes: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// Production held read-only since the snapshot (a deploy that updates modules): the
+    /// update writes through it, and it ends once the new release has settled.
+    pub maintenance: Option<&'a super::maintenance::Maintenance>,
 }
 
 impl Sequence<'_, '_> {
@@ -78,7 +81,20 @@ impl Sequence<'_, '_> {
         })?;
         *phase = Phase::Serving { id: id.clone() };
         detail.active_colour = Some(colour);
-        runner.run(StepKind::Settle, |_| self.settle(&id))?;
+        runner.run(StepKind::Settle, |_| {
+            let ((), text) = self.settle(&id)?;
+            let text = match self.maintenance {
+                Some(m) => {
+                    m.end()?;
+                    format!("{text}; production takes writes again")
+                }
+                None => text,
+            };
+            if let Some(hashes) = self.hashes {
+                store_hashes(self.target, hashes)?;
+            }
+            Ok(((), text))
+        })?;
         self.save_server_log(&id);
         match self.previous {
             Some(old) => runner.run(StepKind::StopOld, |_| {
@@ -112,11 +128,15 @@ impl Sequence<'_, '_> {
             runner.skip(StepKind::Update, "no addon to update or install")?;
         } else {
             runner.run(StepKind::Update, |_| {
-                let command = OdooCommand::on(Stage::Production, &t.database)
+                let mut command = OdooCommand::on(Stage::Production, &t.database)
                     .update(&self.changes.update_names())
                     .install(&self.changes.install)
                     .once()
                     .demo(Demo::Without);
+                if self.maintenance.is_some() {
+                    let (key, value) = super::maintenance::WRITER_ENV;
+                    command = command.with_env(key, value);
+                }
                 let log = run_to_end(
                     self.executor,
                     project,
@@ -126,9 +146,6 @@ impl Sequence<'_, '_> {
                 )?;
                 Ok(((), log))
             })?;
-        }
-        if let Some(hashes) = self.hashes {
-            store_hashes(t, hashes)?;
         }
         Ok(())
     }

@@ -224,7 +224,12 @@ def ensure_database(args, dbname):
     cur = conn.cursor()
     if created:
         cur.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    cur.execute(SCHEMA)
+    # As odoo/modules/loading.py: the base schema is made only when the database is not
+    # initialized yet (odoo.modules.db.is_initialized); starting a server on an initialized
+    # database reads, so it starts on a read-only one too.
+    cur.execute("SELECT 1 FROM pg_class WHERE relname = 'ir_module_module'")
+    if cur.fetchone() is None:
+        cur.execute(SCHEMA)
     return conn, created
 
 

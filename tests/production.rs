@@ -992,7 +992,10 @@ impl Writer {
             .filter_map(|l| l.strip_prefix("committed "))
             .map(str::to_string)
             .collect();
-        (committed, text.lines().filter(|l| l.starts_with("refused")).count())
+        (
+            committed,
+            text.lines().filter(|l| l.starts_with("refused")).count(),
+        )
     }
 }
 
@@ -1092,4 +1095,30 @@ fn a_successful_update_loses_no_write_and_leaves_production_writable() {
     assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
     assert_no_write_lost(&prod, &committed);
     assert_writable(&prod);
+}
+
+#[test]
+fn a_release_whose_registry_fails_is_noticed_from_its_log_not_the_timeout() {
+    let (p, prod) = serving_production();
+    // Long enough that waiting for it would show; the log says it at once.
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&config.replace("timeout_secs: 20", "timeout_secs: 120"));
+    // As real Odoo 18 with an addon that raises on import: the CRITICAL line, the server
+    // listening, /web/health answering 500.
+    p.write(
+        "addons/prod_a/__init__.py",
+        "import sys\n\nif '--stop-after-init' not in sys.argv:\n    raise ImportError('broken on purpose')\n",
+    );
+    let before = checksum(&prod.db);
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["failed_step"], "health", "{r:#}");
+    let reason = r["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains("Failed to initialize database") && reason.contains("broken on purpose"),
+        "the log excerpt is in the result, not the timeout: {reason}"
+    );
+    assert_eq!(checksum(&prod.db), before);
+    let (name, ip) = serving(&prod).expect("the previous release serves");
+    assert!(name.ends_with("-blue") && healthy(&ip), "{name}");
 }

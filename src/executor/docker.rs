@@ -416,6 +416,17 @@ impl DockerExecutor {
         }
     }
 
+    /// Why a server container will never become healthy, if it can be told already: it is
+    /// not running, or Odoo logged that its database failed to load (it keeps listening).
+    pub fn never_healthy(&self, id: &str) -> Option<String> {
+        if let Some(reason) = self.not_running(id) {
+            return Some(reason);
+        }
+        let log = self.logs_tail(id, 400);
+        crate::odoo::fatal::fatal_excerpt(&log)
+            .map(|excerpt| format!("Odoo could not load the database:\n{excerpt}"))
+    }
+
     /// The last `tail` lines of a container's output.
     pub fn logs_tail(&self, id: &str, tail: usize) -> String {
         let Ok(rt) = runtime() else {

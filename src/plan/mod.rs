@@ -864,7 +864,12 @@ impl Shape<'_> {
         match self.stage {
             Stage::Development => (self.development(), Vec::new()),
             Stage::Staging => (self.staging(), Vec::new()),
-            Stage::Production => (self.production(), vec![Step::Rollback]),
+            Stage::Production => (
+                self.production(),
+                vec![Step::Rollback {
+                    restore: self.updates_modules(),
+                }],
+            ),
         }
     }
 
@@ -1008,6 +1013,12 @@ impl Shape<'_> {
         ]
     }
 
+    /// Whether the deploy changes production's data (it updates or installs modules): then
+    /// production is read-only from its snapshot on, and a failure restores that snapshot.
+    fn updates_modules(&self) -> bool {
+        !self.addons.update.is_empty() || !self.addons.install.is_empty()
+    }
+
     fn production(&self) -> Vec<Step> {
         let prod = &self.facts.config.file.production;
         vec![
@@ -1018,6 +1029,7 @@ impl Shape<'_> {
             self.build(),
             Step::Snapshot {
                 keep: prod.snapshots.keep,
+                read_only: self.updates_modules(),
             },
             self.update(Stage::Production, None),
             Step::Start {
@@ -1053,6 +1065,7 @@ pub fn rollback_steps(config: &Config, snapshot: &str) -> (Vec<Step>, Vec<Step>)
         },
         Step::Snapshot {
             keep: prod.snapshots.keep,
+            read_only: true,
         },
         Step::Restore {
             snapshot: snapshot.to_string(),
@@ -1077,7 +1090,7 @@ pub fn rollback_steps(config: &Config, snapshot: &str) -> (Vec<Step>, Vec<Step>)
         },
         Step::StopOld,
     ];
-    (steps, vec![Step::Rollback])
+    (steps, vec![Step::Rollback { restore: true }])
 }
 
 #[cfg(test)]

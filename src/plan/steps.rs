@@ -114,6 +114,9 @@ pub enum Step {
     Verify,
     Snapshot {
         keep: u32,
+        /// Production refuses writes from the snapshot until the new release has settled
+        /// (the deploy changes data: a rollback restores the snapshot).
+        read_only: bool,
     },
     Restore {
         snapshot: String,
@@ -147,8 +150,11 @@ pub enum Step {
         what: String,
         keep: u32,
     },
-    /// Only on failure: put the snapshot and the previous release back.
-    Rollback,
+    /// Only on failure: put the previous release back, and the snapshot when the deploy
+    /// changed data (`restore`).
+    Rollback {
+        restore: bool,
+    },
 }
 
 impl Step {
@@ -173,7 +179,7 @@ impl Step {
             Step::Settle { .. } => StepKind::Settle,
             Step::StopOld => StepKind::StopOld,
             Step::Prune { .. } => StepKind::Prune,
-            Step::Rollback => StepKind::Rollback,
+            Step::Rollback { .. } => StepKind::Rollback,
         }
     }
 }
@@ -233,10 +239,12 @@ impl fmt::Display for Step {
                 f,
                 "check the copy is neutralized (fail closed: drop it if not), again after the update"
             ),
-            Step::Snapshot { keep } => write!(
-                f,
-                "snapshot the database and filestore (keep {keep})"
-            ),
+            Step::Snapshot { keep, read_only } => {
+                if *read_only {
+                    write!(f, "production refuses writes from here until the new release has settled; ")?;
+                }
+                write!(f, "snapshot the database and filestore (keep {keep})")
+            }
             Step::Restore { snapshot } => {
                 write!(f, "restore the database and filestore of `{snapshot}`")
             }
@@ -274,9 +282,13 @@ impl fmt::Display for Step {
             ),
             Step::StopOld => write!(f, "stop the old release"),
             Step::Prune { what, keep } => write!(f, "keep the newest {keep} {what}"),
-            Step::Rollback => write!(
+            Step::Rollback { restore: true } => write!(
                 f,
                 "only on failure: restore the snapshot and put the previous release back"
+            ),
+            Step::Rollback { restore: false } => write!(
+                f,
+                "only on failure: put the previous release back (no module is updated, so the data is never restored: no write is lost)"
             ),
         }
     }

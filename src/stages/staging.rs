@@ -322,7 +322,7 @@ fn serve(
             port,
             &staging.health_check.path,
             Duration::from_secs(staging.health_check.timeout_secs),
-            &mut || executor.not_running(&id),
+            &mut || executor.never_healthy(&id),
         );
         if let Err(reason) = health {
             let logs = executor.logs_tail(&id, 200);

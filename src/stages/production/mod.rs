@@ -184,7 +184,15 @@ fn deploy_steps(
         .cloned();
     // A deploy that updates modules holds production read-only from the snapshot on, so
     // a rollback to it loses no accepted write; one that updates nothing changes no data.
-    let updates = !plan.changes.is_empty();
+    let updates = plan.steps.iter().any(|s| {
+        matches!(
+            s,
+            crate::plan::Step::Snapshot {
+                read_only: true,
+                ..
+            }
+        )
+    });
     let (snapshot, maintenance) = runner.run(StepKind::Snapshot, |_| {
         let held = match updates {
             true => Some(maintenance::Maintenance::begin(&target.server, &database)?),
@@ -193,7 +201,9 @@ fn deploy_steps(
         let record = serde_json::to_value(&*detail).ok();
         let name = target.snapshot(record, serving_commit, "pre-deploy")?;
         let text = match held {
-            Some(_) => format!("snapshot {name}; production refuses writes until the new release has settled"),
+            Some(_) => format!(
+                "snapshot {name}; production refuses writes until the new release has settled"
+            ),
             None => format!("snapshot {name}"),
         };
         Ok(((name, held), text))
@@ -381,7 +391,8 @@ fn rollback_steps(
     let (safety, maintenance) = runner.run(StepKind::Snapshot, |_| {
         let held = maintenance::Maintenance::begin(&target.server, &database)?;
         let name = target.snapshot(serde_json::to_value(&*detail).ok(), None, "pre-rollback")?;
-        let text = format!("snapshot {name}; production refuses writes until the release has settled");
+        let text =
+            format!("snapshot {name}; production refuses writes until the release has settled");
         Ok(((name, held), text))
     })?;
     detail.snapshot = Some(safety.clone());

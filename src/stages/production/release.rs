@@ -183,7 +183,7 @@ impl Sequence<'_, '_> {
             &mut || self.bg.http_status(id, HTTP_PORT, &check.path),
             &check.path,
             Duration::from_secs(check.timeout_secs),
-            &mut || self.executor.not_running(id),
+            &mut || self.executor.never_healthy(id),
         );
         match waited {
             Ok(t) => Ok((

@@ -664,9 +664,16 @@ class TestState:
 
 
 # --- HTTP ----------------------------------------------------------------------------
+# Set when the registry failed to load in server mode: real Odoo logs it and keeps
+# listening, and a single-database server answers 500 to /web/health (docs/odoo-facts.md §9).
+REGISTRY_FAILED = False
+
+
 class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        if self.path.startswith("/web/health"):
+        if self.path.startswith("/web/health") and REGISTRY_FAILED:
+            body, code = b"Internal Server Error", 500
+        elif self.path.startswith("/web/health"):
             body, code = b'{"status": "pass"}', 200
         elif self.path.startswith("/web/login"):
             body, code = b"<html>login</html>", 200
@@ -793,7 +800,13 @@ def main(argv):
         if detail:
             tb = tb.rsplit("\n", 1)[0] + "\n" + detail
         logging.getLogger("odoo.service.server").critical("Failed to initialize database `%s`.\n%s", DBNAME, tb)
-        return 255 if args.stop_after_init else 0
+        if args.stop_after_init:
+            return 255
+        # odoo/service/server.py preload_registries: the server keeps running and listening.
+        global REGISTRY_FAILED
+        REGISTRY_FAILED = True
+        serve(args.http_port)
+        return 0
     loading = logging.getLogger("odoo.modules.loading")
     if test_state and (test_state.failed or test_state.errored):
         loading.error("At least one test failed when loading the modules.")

@@ -1122,3 +1122,116 @@ fn a_release_whose_registry_fails_is_noticed_from_its_log_not_the_timeout() {
     let (name, ip) = serving(&prod).expect("the previous release serves");
     assert!(name.ends_with("-blue") && healthy(&ip), "{name}");
 }
+
+/// The project label of the release serving `prod`.
+fn project_label(prod: &Production) -> String {
+    let (name, _) = serving(prod).expect("a release serves");
+    let out = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"odoo-ci.project\"}}",
+            &name,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Running containers of the project that are not a release (an update, a helper).
+fn non_release_containers(project: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "--filter",
+            &format!("label=odoo-ci.project={project}"),
+            "--format",
+            "{{.ID}} {{.Label \"odoo-ci.colour\"}}",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().nth(1).is_none())
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+#[test]
+fn a_cancel_during_the_update_rolls_back_to_the_end_and_production_serves() {
+    let (p, prod) = serving_production();
+    let project = project_label(&prod);
+    let before = checksum(&prod.db);
+    // A bump whose update takes long: the job is cancelled while it runs.
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    p.write(
+        "addons/prod_a/__init__.py",
+        "import sys\nimport time\n\nif '--stop-after-init' in sys.argv:\n    time.sleep(60)\n",
+    );
+    let cache = p.path().join(".cache");
+    let env = env(&prod, cache.to_str().unwrap());
+    let mut child = Command::new(common::bin())
+        .args(["deploy", "--branch", "main", "--output", "out"])
+        .current_dir(p.path())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let updating = || {
+        non_release_containers(&project).iter().any(|id| {
+            let out = Command::new("docker")
+                .args(["inspect", "-f", "{{json .Args}}", id])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).contains("\"-u\"")
+        })
+    };
+    while !updating() {
+        assert!(Instant::now() < deadline, "the update never started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    // As GitHub cancels a job: SIGTERM to the process.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let mut stderr = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+        .unwrap_or_else(|e| panic!("no result ({e}): {stderr}"));
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(r["failed_step"], "update", "{r:#}");
+    assert_eq!(
+        step(&r, "rollback")["status"],
+        "completed",
+        "the rollback ran to its end: {r:#}"
+    );
+    assert_eq!(r["rolled_back"], true);
+    assert_eq!(
+        checksum(&prod.db),
+        before,
+        "production is as before the deploy"
+    );
+    assert_writable(&prod);
+    let (name, ip) = serving(&prod).expect("the previous release serves");
+    assert!(name.ends_with("-blue") && healthy(&ip), "{name}");
+    assert!(
+        non_release_containers(&project).is_empty(),
+        "the update's container is left running"
+    );
+    // The lock is free: the next deploy goes through.
+    p.write("addons/prod_a/__init__.py", "");
+    let (out, r) = deploy(&p, &prod, &["--no-wait"]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+}

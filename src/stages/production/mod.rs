@@ -279,8 +279,10 @@ fn roll_back(
     data: Data<'_>,
     detail: &mut ProductionDetail,
 ) -> anyhow::Result<()> {
-    detail.rolled_back = true;
     let check = &target.project.config.file.production.health_check;
+    // Runs to its end whatever the signal: a cancel that stopped the deploy must not stop
+    // what puts production back.
+    let _shield = crate::cancel::shield();
     runner.recover(StepKind::Rollback, |_| {
         let mut out = match data {
             Data::Restore(snapshot) => {
@@ -313,7 +315,9 @@ fn roll_back(
             ));
         }
         Ok(((), out))
-    })
+    })?;
+    detail.rolled_back = true;
+    Ok(())
 }
 
 /// `odoo-ci rollback --to KEY`: production's database and filestore back to a snapshot

@@ -1158,20 +1158,13 @@ fn non_release_containers(project: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_cancel_during_the_update_rolls_back_to_the_end_and_production_serves() {
-    let (p, prod) = serving_production();
-    let project = project_label(&prod);
-    let before = checksum(&prod.db);
-    // A bump whose update takes long: the job is cancelled while it runs.
-    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
-    p.write(
-        "addons/prod_a/__init__.py",
-        "import sys\nimport time\n\nif '--stop-after-init' in sys.argv:\n    time.sleep(60)\n",
-    );
+/// Starts `odoo-ci deploy` of `p` and returns once its update runs (a container of the
+/// project whose arguments hold `-u`).
+fn deploy_until_the_update_runs(p: &Project, prod: &Production) -> std::process::Child {
+    let project = project_label(prod);
     let cache = p.path().join(".cache");
-    let env = env(&prod, cache.to_str().unwrap());
-    let mut child = Command::new(common::bin())
+    let env = env(prod, cache.to_str().unwrap());
+    let child = Command::new(common::bin())
         .args(["deploy", "--branch", "main", "--output", "out"])
         .current_dir(p.path())
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -1194,6 +1187,25 @@ fn a_cancel_during_the_update_rolls_back_to_the_end_and_production_serves() {
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(1));
+    child
+}
+
+/// A bump whose update takes a minute: the job is stopped while it runs.
+fn slow_update(p: &Project) {
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    p.write(
+        "addons/prod_a/__init__.py",
+        "import sys\nimport time\n\nif '--stop-after-init' in sys.argv:\n    time.sleep(60)\n",
+    );
+}
+
+#[test]
+fn a_cancel_during_the_update_rolls_back_to_the_end_and_production_serves() {
+    let (p, prod) = serving_production();
+    let project = project_label(&prod);
+    let before = checksum(&prod.db);
+    slow_update(&p);
+    let mut child = deploy_until_the_update_runs(&p, &prod);
     // As GitHub cancels a job: SIGTERM to the process.
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -1234,4 +1246,77 @@ fn a_cancel_during_the_update_rolls_back_to_the_end_and_production_serves() {
     p.write("addons/prod_a/__init__.py", "");
     let (out, r) = deploy(&p, &prod, &["--no-wait"]);
     assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+}
+
+#[test]
+fn a_deploy_killed_during_its_update_is_undone_by_the_next_one() {
+    let (p, prod) = serving_production();
+    let project = project_label(&prod);
+    let before = checksum(&prod.db);
+    slow_update(&p);
+    let mut child = deploy_until_the_update_runs(&p, &prod);
+    // A runner that dies, or GitHub's SIGKILL after the cancel's grace time.
+    child.kill().unwrap();
+    let _ = child.wait();
+    // Left in maintenance: writes are refused, never taken and lost; the old release serves.
+    let refused = Command::new("psql")
+        .args([
+            &db_url(&prod.db),
+            "-c",
+            "INSERT INTO ir_config_parameter (key, value) VALUES ('during.kill', 'x')",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("read-only transaction"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(checksum(&prod.db), before);
+    let (name, _) = serving(&prod).expect("the previous release serves");
+    assert!(name.ends_with("-blue"), "{name}");
+    // The history says it never finished.
+    let cache = p.path().join(".cache");
+    let env = env(&prod, cache.to_str().unwrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let list = run_in(p.path(), &["deployments", "list", "--format", "json"], &env);
+    let history: Value = serde_json::from_str(&list.stdout)
+        .unwrap_or_else(|_| panic!("{}{}", list.stdout, list.stderr));
+    assert_eq!(history[0]["colour"], "red", "{history:#}");
+    assert!(
+        history[0]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{history:#}"
+    );
+
+    // The next deploy (the same bump, without the slow import) finds it and undoes it first.
+    p.write("addons/prod_a/__init__.py", "");
+    let (out, r) = deploy(&p, &prod, &["--no-wait"]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let lock = step(&r, "lock")["output"].as_str().unwrap();
+    assert!(
+        lock.contains("was interrupted") && lock.contains("restored its pre-deploy snapshot"),
+        "{lock}"
+    );
+    assert_writable(&prod);
+    assert_eq!(
+        psql_on(
+            &prod.db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'prod_a'"
+        ),
+        "17.0.1.1.0"
+    );
+    assert!(
+        non_release_containers(&project).is_empty(),
+        "the dead deploy's update is left running"
+    );
+    let (name, ip) = serving(&prod).expect("the new release serves");
+    assert!(name.ends_with("-green") && healthy(&ip), "{name}");
+    assert_eq!(
+        containers_labelled(&format!("odoo-ci.production={}", prod.db), true).len(),
+        1,
+        "one release"
+    );
 }

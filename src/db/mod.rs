@@ -198,6 +198,12 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// `'text'` with inner quotes doubled: a literal where a statement takes no parameter
+/// (`ALTER DATABASE … SET`).
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 pub fn database_exists(admin: &mut Client, name: &str) -> Result<bool, DbError> {
     Ok(admin
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])?

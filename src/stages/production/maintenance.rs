@@ -17,16 +17,27 @@ pub const WRITER_ENV: (&str, &str) = ("PGOPTIONS", "-c default_transaction_read_
 pub struct Maintenance {
     server: PgServer,
     database: String,
+    /// The deployment holding it, recorded beside the setting (`odoo_ci.deployment`), so
+    /// that a deploy that died in maintenance is found by the next one.
+    deployment: String,
     active: std::cell::Cell<bool>,
 }
+
+/// The setting that names the deployment holding production in maintenance.
+const MARK: &str = "odoo_ci.deployment";
 
 impl Maintenance {
     /// Makes every new session of `database` read-only, then ends the sessions open now
     /// (Odoo's pool reconnects, read-only), so no session that could write is left.
-    pub fn begin(server: &PgServer, database: &str) -> Result<Maintenance, DbError> {
+    pub fn begin(
+        server: &PgServer,
+        database: &str,
+        deployment: &str,
+    ) -> Result<Maintenance, DbError> {
         let held = Maintenance {
             server: server.clone(),
             database: database.to_string(),
+            deployment: deployment.to_string(),
             active: std::cell::Cell::new(true),
         };
         held.hold()?;
@@ -38,9 +49,10 @@ impl Maintenance {
     /// setting).
     pub fn hold(&self) -> Result<(), DbError> {
         let mut admin = self.server.connect("postgres")?;
+        let db = quote_ident(&self.database);
         admin.batch_execute(&format!(
-            "ALTER DATABASE {} SET default_transaction_read_only = on",
-            quote_ident(&self.database)
+            "ALTER DATABASE {db} SET {MARK} = {}; ALTER DATABASE {db} SET default_transaction_read_only = on",
+            crate::db::quote_literal(&self.deployment)
         ))?;
         self.active.set(true);
         end_sessions(&mut admin, &self.database)
@@ -72,13 +84,28 @@ impl Drop for Maintenance {
     }
 }
 
-/// Removes the read-only default from `database` (nothing when it has none).
+/// Removes the read-only default and its mark from `database` (nothing when it has none).
 pub fn reset(admin: &mut postgres::Client, database: &str) -> Result<(), DbError> {
+    let db = quote_ident(database);
     admin.batch_execute(&format!(
-        "ALTER DATABASE {} RESET default_transaction_read_only",
-        quote_ident(database)
+        "ALTER DATABASE {db} RESET default_transaction_read_only; ALTER DATABASE {db} RESET {MARK}"
     ))?;
     Ok(())
+}
+
+/// The deployment that left `database` in maintenance, if one did (it died before ending
+/// it: a SIGKILL, a lost runner).
+pub fn interrupted(
+    admin: &mut postgres::Client,
+    database: &str,
+) -> Result<Option<String>, DbError> {
+    let row = admin.query_opt(
+        "SELECT substr(cfg, length($2) + 2) FROM pg_db_role_setting s \
+           JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) AS cfg \
+          WHERE d.datname = $1 AND s.setrole = 0 AND cfg LIKE $2 || '=%'",
+        &[&database, &MARK],
+    )?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 fn end_sessions(admin: &mut postgres::Client, database: &str) -> Result<(), DbError> {

@@ -9,6 +9,7 @@
 //! lives, not in a file of ours.
 
 pub mod maintenance;
+pub mod recovery;
 pub mod release;
 pub mod target;
 
@@ -153,22 +154,23 @@ fn deploy_steps(
     let database = detail.database.clone();
     let hashes = (plan.update_mode == UpdateMode::Hash)
         .then(|| crate::addons::content_hash::of_all(&project.addons));
-    let _lock = runner.run(StepKind::Lock, |_| {
-        let lock = target::lock(&server, &database, opts.no_wait)?;
-        confirm_plan(&server, &database, project, plan, hashes.as_ref())?;
-        Ok((
-            lock,
-            format!("deploy lock on `{database}`; its modules are as planned"),
-        ))
-    })?;
     let mut target = target::Target::resolve(
         project,
         engine,
-        server,
+        server.clone(),
         &database,
         &opts.output,
         &opts.cache_dir,
     )?;
+    let _lock = runner.run(StepKind::Lock, |_| {
+        let lock = target::lock(&server, &database, opts.no_wait)?;
+        let settled = settle_interrupted(&mut target)?;
+        confirm_plan(&server, &database, project, plan, hashes.as_ref())?;
+        Ok((
+            lock,
+            format!("deploy lock on `{database}`; its modules are as planned{settled}"),
+        ))
+    })?;
     let executor = runner.run(StepKind::Build, |_| target.build(plan, &opts.cache_dir))?;
     target.engine = Some(engine_files(&executor.docker, &plan.image));
     let bg = target.blue_green(&executor.docker);
@@ -195,7 +197,11 @@ fn deploy_steps(
     });
     let (snapshot, maintenance) = runner.run(StepKind::Snapshot, |_| {
         let held = match updates {
-            true => Some(maintenance::Maintenance::begin(&target.server, &database)?),
+            true => Some(maintenance::Maintenance::begin(
+                &target.server,
+                &database,
+                &detail.id,
+            )?),
             false => None,
         };
         let record = serde_json::to_value(&*detail).ok();
@@ -238,6 +244,17 @@ fn deploy_steps(
         let files = target.snapshot_files()?;
         let dropped = snapshots::prune(&target.server, &database, keep, files.as_ref())?;
         Ok(((), format!("dropped {}", dropped.len())))
+    })
+}
+
+/// Under the lock, before anything else: what a deploy that died left is settled (see
+/// [`recovery`]); the text to add to the lock step's output.
+fn settle_interrupted(target: &mut target::Target<'_>) -> anyhow::Result<String> {
+    let docker = target.docker_engine.connect()?;
+    let _shield = crate::cancel::shield();
+    Ok(match recovery::settle_interrupted(target, &docker)? {
+        Some(done) => format!("; {done}"),
+        None => String::new(),
     })
 }
 
@@ -351,10 +368,6 @@ fn rollback_steps(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.output)?;
     let database = detail.database.clone();
-    let _lock = runner.run(StepKind::Lock, |_| {
-        let lock = target::lock(&server, &database, opts.no_wait)?;
-        Ok((lock, format!("deploy lock on `{database}`")))
-    })?;
     let mut target = target::Target::resolve(
         project,
         engine,
@@ -363,6 +376,11 @@ fn rollback_steps(
         &opts.output,
         &opts.cache_dir,
     )?;
+    let _lock = runner.run(StepKind::Lock, |_| {
+        let lock = target::lock(&server, &database, opts.no_wait)?;
+        let settled = settle_interrupted(&mut target)?;
+        Ok((lock, format!("deploy lock on `{database}`{settled}")))
+    })?;
     let mut admin = server.connect("postgres")?;
     let chosen = snapshots::find(&mut admin, &database, key)?;
     let recorded: Option<ProductionDetail> = chosen
@@ -393,7 +411,7 @@ fn rollback_steps(
     // Read-only from the safety snapshot on, as a deploy that updates: a failed rollback
     // goes back to that snapshot and must lose no accepted write.
     let (safety, maintenance) = runner.run(StepKind::Snapshot, |_| {
-        let held = maintenance::Maintenance::begin(&target.server, &database)?;
+        let held = maintenance::Maintenance::begin(&target.server, &database, &detail.id)?;
         let name = target.snapshot(serde_json::to_value(&*detail).ok(), None, "pre-rollback")?;
         let text =
             format!("snapshot {name}; production refuses writes until the release has settled");
@@ -446,17 +464,31 @@ pub fn history(server: &PgServer, database: &str) -> anyhow::Result<Vec<StageRes
     let mut admin = server.connect("postgres")?;
     let mut out: Vec<StageResult> = snapshots::list(&mut admin, database)?
         .into_iter()
-        .filter_map(|s| s.record.deployment)
-        .filter_map(|mut v| {
+        .filter_map(|s| s.record.deployment.map(|d| (d, s.record.created)))
+        .filter_map(|(mut v, created)| {
             if let Some(map) = v.as_object_mut() {
                 map.entry("stage").or_insert_with(|| "production".into());
             }
-            serde_json::from_value(v).ok()
+            serde_json::from_value(v.clone())
+                .ok()
+                .or_else(|| unfinished(v, created))
         })
         .filter(|r: &StageResult| matches!(r.detail, Detail::Production(_)))
         .collect();
     out.reverse();
     Ok(out)
+}
+
+/// A deployment whose record was never closed: odoo-ci died during it. Its snapshot holds
+/// what it recorded when it began; it reads as red, and says who settles it.
+fn unfinished(record: serde_json::Value, created: String) -> Option<StageResult> {
+    let detail: ProductionDetail = serde_json::from_value(record).ok()?;
+    let mut result = StageResult::begin("", None, Detail::Production(detail));
+    result.started_at = created;
+    result.reasons.push(
+        "interrupted: odoo-ci stopped during this deployment and never closed its record; the next deploy or rollback settles what it left".into(),
+    );
+    Some(result)
 }
 
 #[cfg(test)]

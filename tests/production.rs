@@ -1320,3 +1320,41 @@ fn a_deploy_killed_during_its_update_is_undone_by_the_next_one() {
         "one release"
     );
 }
+
+#[test]
+fn a_terminal_deploy_after_a_ci_deploy_of_one_database_leaves_one_release_serving() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    // From CI: the project is the repository (`GITHUB_REPOSITORY`).
+    let cache = p.path().join(".cache");
+    let mut ci = env(&prod, cache.to_str().unwrap());
+    ci.extend([
+        ("GITHUB_ACTIONS", "true".to_string()),
+        ("GITHUB_REPOSITORY", "acme/shop".to_string()),
+        ("GITHUB_EVENT_NAME", "workflow_dispatch".to_string()),
+        ("GITHUB_REF_NAME", "main".to_string()),
+        ("GITHUB_REF", "refs/heads/main".to_string()),
+    ]);
+    let ci: Vec<(&str, &str)> = ci.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_in(
+        p.path(),
+        &["deploy", "--branch", "main", "--output", "out"],
+        &ci,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (from_ci, _) = serving(&prod).expect("CI's release serves");
+    // From a terminal in the same repository: the project is the folder's name.
+    p.write("addons/prod_a/models.py", "# a hotfix\n");
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let releases = containers_labelled(&format!("odoo-ci.production={}", prod.db), true);
+    assert_eq!(
+        releases.len(),
+        1,
+        "one release of the database: {releases:?}"
+    );
+    let (from_terminal, ip) = serving(&prod).expect("the hotfix serves");
+    assert_ne!(from_terminal, from_ci, "the terminal's release took over");
+    assert!(healthy(&ip));
+}

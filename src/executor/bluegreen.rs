@@ -18,6 +18,9 @@ use super::docker::runtime;
 use super::ExecError;
 
 pub const PRODUCTION_LABEL: &str = "odoo-ci.production";
+/// The production database's own identity (its `database.uuid`), whatever server name or
+/// project scope a deploy reaches it under.
+pub const IDENTITY_LABEL: &str = "odoo-ci.production-uuid";
 pub const COLOUR_LABEL: &str = "odoo-ci.colour";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -91,9 +94,13 @@ pub struct BlueGreen<'a> {
     pub alias: String,
     /// The production database: containers are labelled with it.
     pub production: String,
-    /// The project's scope: containers are labelled with it too, and only containers
-    /// with both labels are this production's.
+    /// The project's scope: a release without an identity label is this production's only
+    /// when it carries this scope too.
     pub project: String,
+    /// The database's `database.uuid`, when it could be read: a release labelled with it
+    /// is this production's whichever scope made it (a CI job and a terminal see one
+    /// repository under two scopes, and one database must have one serving release).
+    pub identity: Option<String>,
     pub reach: Reach,
 }
 
@@ -125,10 +132,7 @@ impl BlueGreen<'_> {
         runtime()?.block_on(async {
             let filters = HashMap::from([(
                 "label".to_string(),
-                vec![
-                    format!("{PRODUCTION_LABEL}={}", self.production),
-                    format!("{}={}", crate::names::PROJECT_LABEL, self.project),
-                ],
+                vec![format!("{PRODUCTION_LABEL}={}", self.production)],
             )]);
             let found = self
                 .docker
@@ -143,6 +147,9 @@ impl BlueGreen<'_> {
                 .into_iter()
                 .filter_map(|c| {
                     let labels = c.labels.unwrap_or_default();
+                    if !self.is_ours(&labels) {
+                        return None;
+                    }
                     let colour = Colour::parse(labels.get(COLOUR_LABEL)?)?;
                     Some(Release {
                         id: c.id?,
@@ -160,6 +167,16 @@ impl BlueGreen<'_> {
                 })
                 .collect())
         })
+    }
+
+    /// Whether a container of this database's name is a release of this production: same
+    /// database identity, or (a release labelled before identities, or a database whose
+    /// identity cannot be read) same project scope.
+    fn is_ours(&self, labels: &HashMap<String, String>) -> bool {
+        match (labels.get(IDENTITY_LABEL), &self.identity) {
+            (Some(theirs), Some(ours)) => theirs == ours,
+            _ => labels.get(crate::names::PROJECT_LABEL) == Some(&self.project),
+        }
     }
 
     /// The container holding the alias (the one serving), if any.

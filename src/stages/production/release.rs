@@ -160,7 +160,7 @@ impl Sequence<'_, '_> {
         let inv = OdooCommand::on(Stage::Production, &t.database)
             .serve_on(HTTP_PORT)
             .invocation(t.project, &t.container_server, self.executor)?;
-        let labels = std::collections::HashMap::from([
+        let mut labels = std::collections::HashMap::from([
             (bluegreen::PRODUCTION_LABEL.to_string(), t.database.clone()),
             (
                 bluegreen::COLOUR_LABEL.to_string(),
@@ -173,6 +173,9 @@ impl Sequence<'_, '_> {
                 t.project.scope.clone(),
             ),
         ]);
+        if let Some(identity) = &t.identity {
+            labels.insert(bluegreen::IDENTITY_LABEL.to_string(), identity.clone());
+        }
         let id = self.executor.start_server(name, &inv, &labels)?;
         Ok((id, format!("{name} ({})", colour.as_str())))
     }

@@ -33,6 +33,8 @@ pub struct Target<'a> {
     /// Helpers on the engine's host that copy the filestore (known once the image is).
     pub engine: Option<EngineFiles>,
     pub output: PathBuf,
+    /// The database's `database.uuid`: what its releases are labelled with.
+    pub identity: Option<String>,
 }
 
 impl<'a> Target<'a> {
@@ -62,7 +64,9 @@ impl<'a> Target<'a> {
             }
             None => server.host.clone(),
         };
+        let identity = database_identity(&server, database);
         Ok(Target {
+            identity,
             project,
             docker_engine,
             server,
@@ -123,7 +127,9 @@ impl<'a> Target<'a> {
 
     /// The blue/green pair of this production on `docker`.
     pub fn blue_green<'d>(&self, docker: &'d bollard::Docker) -> BlueGreen<'d> {
-        blue_green(self.project, &self.docker_engine, docker, &self.database)
+        let mut bg = blue_green(self.project, &self.docker_engine, docker, &self.database);
+        bg.identity = self.identity.clone();
+        bg
     }
 
     /// Runs the image that served at some point (a rollback): no build.
@@ -196,8 +202,27 @@ fn blue_green<'d>(
             .unwrap_or_else(|| "odoo".into()),
         production: database.to_string(),
         project: project.scope.clone(),
+        identity: None,
         reach: engine.reach(),
     }
+}
+
+/// The database's own identity, `database.uuid` (Odoo writes it when `base` is installed
+/// and a copy gets a new one), if it can be read.
+fn database_identity(server: &PgServer, database: &str) -> Option<String> {
+    let mut conn = server.connect(database).ok()?;
+    let row = conn
+        .query_opt(
+            "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'",
+            &[],
+        )
+        .ok()??;
+    row.get::<_, Option<String>>(0)
+}
+
+fn production_identity(project: &Project, database: &str) -> Option<String> {
+    let (server, _) = crate::targets::production_source(&project.config).ok()?;
+    database_identity(&server, database)
 }
 
 /// Where snapshots' filestore copies go: beside production's data dir (same file system,
@@ -268,7 +293,8 @@ pub fn production_engine(project: &Project) -> anyhow::Result<Engine> {
 pub fn standalone_engine_files(project: &Project, database: &str) -> anyhow::Result<EngineFiles> {
     let engine = production_engine(project)?;
     let docker = engine.connect()?;
-    let bg = blue_green(project, &engine, &docker, database);
+    let mut bg = blue_green(project, &engine, &docker, database);
+    bg.identity = production_identity(project, database);
     let image = match bg.active()? {
         Some(release) => release.image,
         None => project.config.file.odoo.image.clone(),

@@ -274,6 +274,32 @@ fn s8_a_yaml_alias_bomb_is_refused_quickly_and_by_name() {
 }
 
 #[test]
+fn s8_aliases_that_expand_to_gigabytes_of_text_are_refused_under_a_memory_limit() {
+    // 20,000 aliases of one 200 KB string: few nodes, 4 GB of text. Under a 1 GB address
+    // space limit the process once aborted ("memory allocation … failed").
+    let p = Project::new();
+    let mut config = format!(
+        "project: &s \"{}\"\naddons_paths: [",
+        "x".repeat(200 * 1024)
+    );
+    config.push_str(&"*s, ".repeat(20_000));
+    config.push_str("*s]\n");
+    p.config(&config);
+    let out = common::run_wrapped(
+        &["prlimit", "--as=1073741824"],
+        p.path(),
+        &["plan", "--branch", "x"],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".odoo-ci.yml:2") && out.stderr.contains("MiB"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn s8_deep_nesting_and_huge_files_are_refused_with_the_file_named() {
     let p = Project::new();
     let deep = format!("odoo: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));

@@ -56,10 +56,33 @@ pub struct Overrides {
     pub base: Option<String>,
 }
 
+/// What the checkout's HEAD says of the branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Head {
+    Branch(String),
+    Detached,
+    /// The project is not in a git repository.
+    NoRepository,
+}
+
+impl Head {
+    fn branch(self) -> Result<String, ContextError> {
+        match self {
+            Head::Branch(b) => Ok(b),
+            Head::Detached => Err(ContextError::DetachedHead),
+            Head::NoRepository => Err(ContextError::NoRepository),
+        }
+    }
+}
+
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ContextError {
     #[error("HEAD is detached, so the branch (and with it the stage) is unknown")]
     DetachedHead,
+    #[error(
+        "the project is not in a git repository, so the branch (and with it the stage) is unknown"
+    )]
+    NoRepository,
     #[error("cannot read the GitHub event payload `{path}`: {reason}")]
     EventPayload { path: String, reason: String },
     #[error("{provider} did not say which branch this is (`{var}` is empty)")]
@@ -73,6 +96,9 @@ impl ContextError {
     pub fn hint(&self) -> &'static str {
         match self {
             ContextError::DetachedHead => "pass --branch NAME (CI checkouts are often detached)",
+            ContextError::NoRepository => {
+                "pass --branch NAME, or run in a git checkout (`git init` for a new project)"
+            }
             ContextError::EventPayload { .. } => {
                 "run inside GitHub Actions, or pass --branch and --ref"
             }
@@ -88,7 +114,7 @@ const NULL_SHA: &str = "0000000000000000000000000000000000000000";
 pub fn detect(
     env: &dyn Fn(&str) -> Option<String>,
     read_file: &dyn Fn(&str) -> std::io::Result<String>,
-    head_branch: Option<String>,
+    head: Head,
     overrides: &Overrides,
 ) -> Result<Context, ContextError> {
     let var = |name: &str| env(name).filter(|v| !v.is_empty());
@@ -100,10 +126,9 @@ pub fn detect(
         Context {
             provider: Provider::Local,
             trigger: Trigger::Manual,
-            branch: match (&overrides.branch, head_branch) {
-                (Some(b), _) => b.clone(),
-                (None, Some(b)) => b,
-                (None, None) => return Err(ContextError::DetachedHead),
+            branch: match &overrides.branch {
+                Some(b) => b.clone(),
+                None => head.branch()?,
             },
             commit: None,
             base: None,
@@ -275,10 +300,11 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let payload = payload.to_string();
+        let head = head.map_or(Head::Detached, |b| Head::Branch(b.to_string()));
         detect(
             &|k| map.get(k).cloned(),
             &move |_| Ok(payload.clone()),
-            head.map(str::to_string),
+            head,
             &ov,
         )
     }

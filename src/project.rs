@@ -104,15 +104,14 @@ impl Project {
 pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project> {
     let config = Config::load(config_path)?;
     let repo = Repo::discover(&config.root).ok();
-    let head_branch = repo.as_ref().and_then(|r| r.head().branch);
+    let head = match repo.as_ref().map(|r| r.head().branch) {
+        Some(Some(branch)) => context::Head::Branch(branch),
+        Some(None) => context::Head::Detached,
+        None => context::Head::NoRepository,
+    };
     let env = |k: &str| std::env::var(k).ok();
-    let context = context::detect(
-        &env,
-        &|p| std::fs::read_to_string(p),
-        head_branch,
-        overrides,
-    )
-    .map_err(|e| BadInput::new(e.to_string()).hint(e.hint()))?;
+    let context = context::detect(&env, &|p| std::fs::read_to_string(p), head, overrides)
+        .map_err(|e| BadInput::new(e.to_string()).hint(e.hint()))?;
     let mut context = context;
     if let Some(repo) = &repo {
         name_local_branch(repo, &mut context, overrides);

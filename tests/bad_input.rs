@@ -360,3 +360,25 @@ fn a_stage_without_postgresql_is_a_setup_error_with_a_hint() {
         );
     }
 }
+
+#[test]
+fn outside_a_git_repository_the_error_says_so_not_detached_head() {
+    let p = project_with(BASIC_CONFIG);
+    let out = p.run(&["plan"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not in a git repository") && !out.stderr.contains("detached"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("hint: pass --branch NAME"),
+        "{}",
+        out.stderr
+    );
+    p.git_init();
+    p.commit("one");
+    p.detach();
+    let out = p.run(&["plan"]);
+    assert!(out.stderr.contains("HEAD is detached"), "{}", out.stderr);
+}

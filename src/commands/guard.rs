@@ -67,7 +67,8 @@ fn standalone(args: &GuardArgs) -> anyhow::Result<Vec<GuardFinding>> {
         git_ref: args.target.git_ref.clone(),
         base: args.target.base.clone(),
     };
-    let context = crate::context::detect(&env, &|p| std::fs::read_to_string(p), None, &overrides)
+    let head = crate::context::Head::Detached;
+    let context = crate::context::detect(&env, &|p| std::fs::read_to_string(p), head, &overrides)
         .map_err(|e| BadInput::new(e.to_string()).hint(e.hint()))?;
     let base_spec = context.base.clone().ok_or_else(no_base)?;
     let head = repo.resolve(context.commit.as_deref().unwrap_or("HEAD"))?;

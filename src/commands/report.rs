@@ -18,7 +18,7 @@ pub fn run(config_path: &Path, args: &ReportArgs) -> anyhow::Result<u8> {
     let ctx = detect(
         &env,
         &read,
-        Some("report".into()),
+        crate::context::Head::Branch("report".into()),
         &Overrides {
             git_ref: args.sha.clone(),
             ..Overrides::default()

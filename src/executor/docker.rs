@@ -457,10 +457,21 @@ impl DockerExecutor {
 /// Removes every container that carries all of `labels` (e.g. this project's server of a
 /// dropped database). Returns how many were removed.
 pub fn remove_labelled(docker: &Docker, labels: &[(&str, &str)]) -> Result<usize, ExecError> {
+    remove_labelled_where(docker, labels, |_| true)
+}
+
+/// [`remove_labelled`], only for the containers whose labels `wanted` accepts.
+pub fn remove_labelled_where(
+    docker: &Docker,
+    labels: &[(&str, &str)],
+    wanted: impl Fn(&HashMap<String, String>) -> bool,
+) -> Result<usize, ExecError> {
     let rt = runtime()?;
     rt.block_on(async {
-        let wanted = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let filters = HashMap::from([("label".to_string(), wanted)]);
+        let filters = HashMap::from([(
+            "label".to_string(),
+            labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        )]);
         let found = docker
             .list_containers(Some(
                 bollard::query_parameters::ListContainersOptionsBuilder::new()
@@ -471,7 +482,7 @@ pub fn remove_labelled(docker: &Docker, labels: &[(&str, &str)]) -> Result<usize
             .await?;
         let mut removed = 0;
         for c in found {
-            if let Some(id) = c.id {
+            if let (true, Some(id)) = (wanted(&c.labels.unwrap_or_default()), c.id) {
                 docker.remove_container(&id, Some(removal())).await?;
                 removed += 1;
             }

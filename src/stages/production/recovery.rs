@@ -101,36 +101,13 @@ fn remove_idle_releases(bg: &BlueGreen<'_>) -> anyhow::Result<Option<String>> {
 /// This project's production containers that are not releases (an update, a helper) —
 /// under the deploy lock, only a dead deploy can have left them.
 fn remove_leftover_runs(docker: &Docker, scope: &str) -> anyhow::Result<usize> {
-    let rt = crate::executor::docker::runtime()?;
-    rt.block_on(async {
-        let filters = std::collections::HashMap::from([(
-            "label".to_string(),
-            vec![
-                format!("{}={scope}", crate::names::PROJECT_LABEL),
-                "odoo-ci.stage=production".to_string(),
-            ],
-        )]);
-        let found = docker
-            .list_containers(Some(
-                bollard::query_parameters::ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await?;
-        let mut removed = 0;
-        for c in found {
-            let release = c
-                .labels
-                .as_ref()
-                .is_some_and(|l| l.contains_key(COLOUR_LABEL));
-            if let (false, Some(id)) = (release, c.id) {
-                docker
-                    .remove_container(&id, Some(crate::executor::docker::removal()))
-                    .await?;
-                removed += 1;
-            }
-        }
-        Ok(removed)
-    })
+    let labels = [
+        (crate::names::PROJECT_LABEL, scope),
+        ("odoo-ci.stage", "production"),
+    ];
+    Ok(crate::executor::docker::remove_labelled_where(
+        docker,
+        &labels,
+        |l| !l.contains_key(COLOUR_LABEL),
+    )?)
 }

@@ -37,7 +37,7 @@ while not os.path.exists(stop):
     try:
         if conn is None or conn.closed:
             conn = psycopg2.connect(url, connect_timeout=1); conn.autocommit = True
-        conn.cursor().execute(\"INSERT INTO ir_config_parameter (key, value) VALUES ('bench.%d' % time.monotonic_ns(), 'x')\")
+        conn.cursor().execute(\"INSERT INTO ir_config_parameter (key, value) VALUES (%s, 'x')\", ('bench.%d' % time.monotonic_ns(),))
         ok = True
     except Exception:
         conn = None

@@ -190,10 +190,12 @@ fn run_steps(
         return outcome;
     };
     let discarded = discard_copy(&at, &database);
-    if discarded.database.is_ok() {
-        detail.database = None;
+    if discarded.servers.is_ok() {
         detail.container = None;
         detail.url = None;
+    }
+    if discarded.database.is_ok() {
+        detail.database = None;
     }
     tracing::warn!("{}", discarded.describe());
     Err(anyhow::anyhow!("{e:#} — {}", discarded.describe()))

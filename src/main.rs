@@ -9,7 +9,7 @@ use odoo_ci::{commands, exit};
 
 fn main() -> ExitCode {
     // Before anything can print: a later error that quotes a secret then shows `***`.
-    odoo_ci::hosts::actions::mask_environment();
+    odoo_ci::secrets::mask_environment();
     quiet_panics();
     let cli = Cli::parse();
     init_tracing(cli.verbose);

@@ -1,5 +1,8 @@
-//! What counts as a secret, and how a config value is shown without one: the plan prints
-//! `${VAR}` references as written, never a literal that looks like a secret.
+//! What counts as a secret, and how it never shows: the plan prints `${VAR}` references as
+//! written, never a literal that looks like a secret, and in GitHub Actions every secret is
+//! masked (`::add-mask::`) before anything else is printed.
+
+use std::io::Write;
 
 /// A variable or key named like a secret.
 pub fn looks_secret(key: &str) -> bool {
@@ -151,9 +154,91 @@ fn hex_value(byte: Option<&u8>) -> Option<u8> {
     char::from(*byte?).to_digit(16).map(|d| d as u8)
 }
 
+/// A workflow command's message: `%`, CR and LF escaped (@actions/core's `toCommandValue`).
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// `::add-mask::` for each secret, so the runner hides it from every later log line.
+pub fn mask_commands(secrets: &[&str]) -> Vec<String> {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .map(|s| format!("::add-mask::{}", escape_data(s)))
+        .collect()
+}
+
+/// The secrets in an environment: values of variables named like a secret (`*TOKEN*`,
+/// `*PASSWORD*`, `*SECRET*`, `*KEY*`) and passwords inside URL values
+/// (`postgresql://user:password@host`), with those URLs whole.
+pub fn secrets_in(vars: impl Iterator<Item = (String, String)>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in vars {
+        if let Some(password) = url_password(&value) {
+            out.push(password.to_string());
+            out.push(percent_decode(password));
+            out.push(value.clone());
+        }
+        if looks_secret(&name) && value.len() >= 6 {
+            out.push(value);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// In GitHub Actions, masks every secret of the environment before anything else is
+/// printed: an error quoting a value then shows `***`. The runner reads workflow commands
+/// on stderr as on stdout; stderr keeps stdout clean for `--format json`.
+pub fn mask_environment() {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return;
+    }
+    let secrets = secrets_in(std::env::vars());
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let mut stderr = std::io::stderr().lock();
+    for line in mask_commands(&refs) {
+        let _ = writeln!(stderr, "{line}");
+    }
+}
+
+/// Masks one more secret learnt while running (e.g. a password written in the config).
+pub fn mask_secret(secret: &str) {
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        for line in mask_commands(&[secret]) {
+            eprintln!("{line}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_found_by_name_and_inside_urls() {
+        let vars = [
+            ("GITHUB_TOKEN", "ghs_abcdef123"),
+            ("PRODUCTION_DB_URL", "postgresql://odoo:pw%40d@db:5432/prod"),
+            ("DB_PASSWORD", "hunter22"),
+            ("HOME", "/root"),
+            ("SOME_KEY", "1"),
+        ];
+        let found = secrets_in(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        assert_eq!(
+            found,
+            vec![
+                "ghs_abcdef123",
+                "hunter22",
+                "postgresql://odoo:pw%40d@db:5432/prod",
+                "pw%40d",
+                "pw@d"
+            ]
+        );
+    }
 
     #[test]
     fn what_odoo_ci_knows_as_a_secret() {

@@ -46,7 +46,7 @@ fn module_of(file: &str) -> String {
 
 #[test]
 fn the_odoo_command_line_is_built_in_one_place() {
-    let builder = "stages/odoo_command.rs";
+    let builder = "plan/odoo_command.rs";
     // Reads the user's `odoo.command` (its own --addons-path), builds nothing.
     let reader = "executor/command_line.rs";
     for (file, code) in sources() {

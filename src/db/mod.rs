@@ -73,8 +73,8 @@ impl PgServer {
     /// anything can print it.
     pub fn from_given_url(url: &str) -> Result<PgServer, DbError> {
         if let Some(password) = url_password(url) {
-            crate::hosts::actions::mask_secret(password);
-            crate::hosts::actions::mask_secret(&percent_decode(password));
+            crate::secrets::mask_secret(password);
+            crate::secrets::mask_secret(&percent_decode(password));
         }
         PgServer::from_url(url)
     }

@@ -5,19 +5,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::secrets::escape_data;
+
 use super::{HostEnv, Level, StageReport};
 
 /// GitHub shows only this many annotations of each kind per step.
 pub const PER_KIND: usize = 10;
 /// The step summary limit.
 pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
-
-/// A command's message: `%`, CR and LF escaped.
-pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
 
 /// A command's property value: also `:` and `,`.
 pub fn escape_property(text: &str) -> String {
@@ -51,59 +46,6 @@ pub fn annotation_commands(report: &StageReport) -> Vec<String> {
         ));
     }
     out
-}
-
-/// `::add-mask::` for each secret, so the runner hides it from every later log line.
-pub fn mask_commands(secrets: &[&str]) -> Vec<String> {
-    secrets
-        .iter()
-        .filter(|s| s.len() >= 4)
-        .map(|s| format!("::add-mask::{}", escape_data(s)))
-        .collect()
-}
-
-/// The secrets in an environment: values of variables named like a secret (`*TOKEN*`,
-/// `*PASSWORD*`, `*SECRET*`, `*KEY*`) and passwords inside URL values
-/// (`postgresql://user:password@host`), with those URLs whole.
-pub fn secrets_in(vars: impl Iterator<Item = (String, String)>) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, value) in vars {
-        if let Some(password) = crate::secrets::url_password(&value) {
-            out.push(password.to_string());
-            out.push(crate::secrets::percent_decode(password));
-            out.push(value.clone());
-        }
-        if crate::secrets::looks_secret(&name) && value.len() >= 6 {
-            out.push(value);
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// In GitHub Actions, masks every secret of the environment before anything else is
-/// printed: an error quoting a value then shows `***`. The runner reads workflow commands
-/// on stderr as on stdout; stderr keeps stdout clean for `--format json`.
-pub fn mask_environment() {
-    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
-        return;
-    }
-    let secrets = secrets_in(std::env::vars());
-    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let mut stderr = std::io::stderr().lock();
-    for line in mask_commands(&refs) {
-        let _ = writeln!(stderr, "{line}");
-    }
-}
-
-/// Masks one more secret learnt while running (e.g. a password written in the config).
-pub fn mask_secret(secret: &str) {
-    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
-        for line in mask_commands(&[secret]) {
-            eprintln!("{line}");
-        }
-    }
 }
 
 /// Writes the annotations (unless a check run carries them), the step summary and the
@@ -182,28 +124,6 @@ fn append(path: &str, text: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::hosts::Annotation;
-
-    #[test]
-    fn secrets_are_found_by_name_and_inside_urls() {
-        let vars = [
-            ("GITHUB_TOKEN", "ghs_abcdef123"),
-            ("PRODUCTION_DB_URL", "postgresql://odoo:pw%40d@db:5432/prod"),
-            ("DB_PASSWORD", "hunter22"),
-            ("HOME", "/root"),
-            ("SOME_KEY", "1"),
-        ];
-        let found = secrets_in(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        assert_eq!(
-            found,
-            vec![
-                "ghs_abcdef123",
-                "hunter22",
-                "postgresql://odoo:pw%40d@db:5432/prod",
-                "pw%40d",
-                "pw@d"
-            ]
-        );
-    }
 
     #[test]
     fn an_output_with_a_line_break_uses_the_delimiter_form() {

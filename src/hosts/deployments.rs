@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use super::github::{cut_chars, STATUS_DESCRIPTION_LIMIT};
+use super::github_api::{api_of, cut_chars, encode, STATUS_DESCRIPTION_LIMIT};
 use super::http::{Api, Method, Reply};
 use super::{HostEnv, StageReport};
 use crate::config::Stage;
@@ -82,7 +82,7 @@ impl Deployments<'_> {
         let path = format!(
             "/repos/{}/deployments?environment={}&per_page={PAGE}",
             self.repo,
-            super::github::encode(environment)
+            encode(environment)
         );
         let sent = self.api.send(Method::Get, &path, None, true);
         let Some(list) = (self.answered)("the environment's deployments", sent) else {
@@ -123,8 +123,7 @@ impl Deployments<'_> {
 /// Marks a dropped staging branch's environment inactive (`odoo-ci staging drop` in a
 /// GitHub job). Nothing without a token or a repository; failures are warned about.
 pub fn environment_gone(env: &HostEnv, environment: &str) {
-    let (Some((api, _)), Some(repo)) = (super::github::api_of(env), env.repository.as_deref())
-    else {
+    let (Some((api, _)), Some(repo)) = (api_of(env), env.repository.as_deref()) else {
         return;
     };
     let answered = |what: &str, sent: Result<Reply, String>| match sent {

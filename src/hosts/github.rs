@@ -8,6 +8,7 @@ use std::cell::Cell;
 
 use serde_json::{json, Value};
 
+pub use super::github_api::{api_of, cut_chars, encode, STATUS_DESCRIPTION_LIMIT};
 use super::http::{Api, Method, Reply};
 use super::{truncate, HostEnv, Level, StageReport, Subject, GITHUB_SUMMARY_LIMIT};
 use crate::config::{GithubChannel, Stage};
@@ -15,8 +16,6 @@ use crate::odoo::Colour;
 
 /// GitHub accepts at most 50 annotations per create or update request.
 pub const ANNOTATIONS_PER_REQUEST: usize = 50;
-/// GitHub answers 422 to longer status descriptions.
-pub const STATUS_DESCRIPTION_LIMIT: usize = 140;
 /// An annotation's title, in characters (GitHub's check-run `output.annotations[].title`).
 pub const ANNOTATION_TITLE_LIMIT: usize = 255;
 /// An annotation's message: 64 KiB.
@@ -57,32 +56,6 @@ pub fn conclusion(colour: Colour) -> &'static str {
         Colour::Yellow => "neutral",
         Colour::Red => "failure",
     }
-}
-
-/// Cuts to `limit` characters, with an ellipsis.
-pub fn cut_chars(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(limit.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// The REST API with the job's token, and the variable the token came from; `None`
-/// without a token.
-pub fn api_of(env: &HostEnv) -> Option<(Api, &'static str)> {
-    let (token_var, token) = match env.var("ODOO_CI_GITHUB_TOKEN") {
-        Some(t) => ("ODOO_CI_GITHUB_TOKEN", t.to_string()),
-        None => ("GITHUB_TOKEN", env.var("GITHUB_TOKEN")?.to_string()),
-    };
-    let base = env
-        .var("GITHUB_API_URL")
-        .unwrap_or("https://api.github.com");
-    let api = Api::new(base, "Authorization", format!("Bearer {token}"), token)
-        .header("Accept", "application/vnd.github+json")
-        .header("X-GitHub-Api-Version", "2022-11-28");
-    Some((api, token_var))
 }
 
 /// The Actions run's page, when in one.
@@ -439,18 +412,6 @@ fn annotations_of(report: &StageReport) -> Vec<Value> {
                 "title": cut_chars(&a.title, ANNOTATION_TITLE_LIMIT),
                 "message": truncate(&a.message, ANNOTATION_MESSAGE_LIMIT),
             })
-        })
-        .collect()
-}
-
-/// A query value, percent-encoded (check names hold spaces, slashes and parentheses).
-pub fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
         })
         .collect()
 }

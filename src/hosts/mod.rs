@@ -10,6 +10,7 @@
 pub mod actions;
 pub mod deployments;
 pub mod github;
+pub mod github_api;
 pub mod gitlab;
 pub mod http;
 

@@ -4,6 +4,7 @@
 //! what the target database has installed); the stages carry the plan out. Pure: no I/O,
 //! so it is the main unit-test surface.
 
+pub mod odoo_command;
 pub mod shard;
 pub mod steps;
 pub mod updates;
@@ -20,7 +21,7 @@ use crate::context::{Context, Trigger};
 use crate::diag::{did_you_mean, DiagKind, Diagnostic};
 use crate::guard::{self, GuardFinding, GuardKind};
 use crate::odoo::Colour;
-use crate::stages::odoo_command::{Demo, OdooCommand};
+use odoo_command::{Demo, OdooCommand};
 pub use steps::{Step, StepKind};
 use updates::ModuleChanges;
 

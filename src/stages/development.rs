@@ -21,11 +21,11 @@ use crate::executor::Executor;
 use crate::odoo::result::LogResult;
 use crate::odoo::traceback::PathMap;
 use crate::odoo::{Analyzer, Colour, Event, Options};
+use crate::plan::odoo_command::{Demo, OdooCommand};
 use crate::plan::{Plan, Step, StepKind};
 use crate::project::Project;
 use crate::result::development::{DevDetail, TemplateInfo};
 use crate::result::{Detail, Reporter, StageResult};
-use crate::stages::odoo_command::{Demo, OdooCommand};
 use crate::stages::runner::Runner;
 use crate::stages::runtime::{absolute, docker_executor, mounted_executor};
 use crate::stages::template_cache::TemplateCache;
@@ -348,7 +348,7 @@ fn install_and_test(
         .test_tags(tags)
         .once()
         .demo(Demo::With);
-    let inv = command.invocation(project, server, executor)?;
+    let inv = crate::stages::invocation::invocation(&command, project, server, executor)?;
     let mut analyzer = Analyzer::new(analyzer_options(project, true, None));
     let mut log = std::io::BufWriter::new(std::fs::File::create(opts.output.join("install.log"))?);
     let s = Style::for_stderr();
@@ -605,7 +605,7 @@ fn build_template(
         .once()
         .demo(Demo::With)
         .skip_auto_install();
-    let inv = command.invocation(project, server, executor)?;
+    let inv = crate::stages::invocation::invocation(&command, project, server, executor)?;
     let mut analyzer = Analyzer::new(analyzer_options(project, false, None));
     let mut tail: Vec<String> = Vec::new();
     let outcome = executor.run(&inv, &mut |line| {

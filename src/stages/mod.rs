@@ -1,7 +1,7 @@
 //! The stages: each carries out what the plan says for its kind of branch.
 
 pub mod development;
-pub mod odoo_command;
+pub mod invocation;
 pub mod production;
 pub mod runner;
 pub mod runtime;

@@ -10,9 +10,9 @@ use crate::db::PgServer;
 use crate::executor::bluegreen::Reach;
 use crate::executor::docker::{DockerExecutor, Engine};
 use crate::executor::Executor;
+use crate::plan::odoo_command::OdooCommand;
 use crate::plan::Plan;
 use crate::project::Project;
-use crate::stages::odoo_command::OdooCommand;
 use crate::style::Style;
 
 pub fn absolute(p: &Path) -> PathBuf {
@@ -393,7 +393,7 @@ pub fn run_to_end(
     command: &OdooCommand,
     log_path: &Path,
 ) -> anyhow::Result<String> {
-    let inv = command.invocation(project, server, executor)?;
+    let inv = crate::stages::invocation::invocation(command, project, server, executor)?;
     let stage = command.stage();
     let mut analyzer = crate::odoo::Analyzer::new(crate::odoo::Options::default());
     let mut log = Vec::new();

@@ -19,12 +19,13 @@ use crate::executor::bluegreen::Reach;
 use crate::executor::docker::DockerExecutor;
 use crate::neutralize::{self, MailCatcher, Policy};
 use crate::odoo::Colour;
+use crate::plan::odoo_command::{Demo, OdooCommand};
 use crate::plan::updates;
 use crate::plan::{Plan, StepKind};
 use crate::project::Project;
 use crate::result::staging::{CopyInfo, StagingDetail};
 use crate::result::{Detail, Reporter, StageResult};
-use crate::stages::odoo_command::{Demo, OdooCommand};
+use crate::stages::invocation::invocation;
 use crate::stages::runner::Runner;
 use crate::stages::runtime::{docker_executor, run_to_end, tail_lines};
 use crate::stages::staging_dbs::{
@@ -310,9 +311,8 @@ fn serve(
     let name = container_name(&at.project.scope, &at.plan.branch);
     let port = at.port;
     let id = runner.run(StepKind::Start, |_| {
-        let inv = OdooCommand::on(Stage::Staging, database)
-            .serve_on(port)
-            .invocation(at.project, &at.target, executor)?;
+        let server = OdooCommand::on(Stage::Staging, database).serve_on(port);
+        let inv = invocation(&server, at.project, &at.target, executor)?;
         let labels = HashMap::from([("odoo-ci.database".to_string(), database.to_string())]);
         let id = executor.start_server(&name, &inv, &labels)?;
         Ok((id, format!("{name} on port {port}")))

@@ -8,10 +8,11 @@ use std::time::Duration;
 use crate::config::Stage;
 use crate::executor::bluegreen::{self, BlueGreen, Colour, Reach};
 use crate::executor::docker::DockerExecutor;
+use crate::plan::odoo_command::{Demo, OdooCommand};
 use crate::plan::updates::ModuleChanges;
 use crate::plan::StepKind;
 use crate::result::production::ProductionDetail;
-use crate::stages::odoo_command::{Demo, OdooCommand};
+use crate::stages::invocation::invocation;
 use crate::stages::runner::Runner;
 use crate::stages::runtime::run_to_end;
 
@@ -157,9 +158,8 @@ impl Sequence<'_, '_> {
         deployment: &str,
     ) -> anyhow::Result<(String, String)> {
         let t = self.target;
-        let inv = OdooCommand::on(Stage::Production, &t.database)
-            .serve_on(HTTP_PORT)
-            .invocation(t.project, &t.container_server, self.executor)?;
+        let server = OdooCommand::on(Stage::Production, &t.database).serve_on(HTTP_PORT);
+        let inv = invocation(&server, t.project, &t.container_server, self.executor)?;
         let mut labels = std::collections::HashMap::from([
             (bluegreen::PRODUCTION_LABEL.to_string(), t.database.clone()),
             (

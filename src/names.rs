@@ -57,6 +57,11 @@ pub fn child_of(base: &std::path::Path, name: &str) -> Option<std::path::PathBuf
     plain.then(|| base.join(name))
 }
 
+/// `p` made absolute (symlinks resolved) when it exists, as given otherwise.
+pub fn absolute(p: &std::path::Path) -> std::path::PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use crate::config::schema::UpdateMode;
 use crate::config::{Config, PushMode, Stage};
+use crate::db::staging as staging_dbs;
 use crate::db::{self, PgServer};
 use crate::executor::docker::Engine;
 use crate::plan::{Choices, DatabaseFacts, InstalledFacts};
 use crate::project::Project;
-use crate::stages::staging_dbs;
 use crate::style::Style;
 
 /// Production's server and database name, from `production.database`.
@@ -174,5 +174,5 @@ pub fn staging_data_dir(config: &Config, cache_dir: &std::path::Path) -> anyhow:
         None => cache_dir.join("data"),
     };
     std::fs::create_dir_all(&dir)?;
-    Ok(crate::stages::runtime::absolute(&dir))
+    Ok(crate::names::absolute(&dir))
 }

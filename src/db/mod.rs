@@ -4,6 +4,7 @@
 
 pub mod addon_hashes;
 pub mod copy;
+pub mod staging;
 pub mod tls;
 
 use std::time::Duration;

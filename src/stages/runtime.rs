@@ -15,9 +15,7 @@ use crate::plan::Plan;
 use crate::project::Project;
 use crate::style::Style;
 
-pub fn absolute(p: &Path) -> PathBuf {
-    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
-}
+pub use crate::names::absolute;
 
 /// What stays the same for one commit's files wherever they run: the labels an image
 /// carries. Branch, stage and commit go on containers (see [`container_labels`]), so one

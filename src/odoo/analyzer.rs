@@ -503,24 +503,30 @@ impl Analyzer {
             .filter(|f| f.kind == FailureKind::Failure)
             .count() as u64;
         let errors_seen = self.failures.len() as u64 - failed_seen;
+        // A setUpClass/tearDownClass/…Module error is one of Odoo's errors but no test of
+        // its testsRun (unittest reports it through `_ErrorHolder`, without `startTest`).
+        let fixture_errors = self.failures.iter().filter(|f| is_fixture(&f.test)).count() as u64;
         let tests = match &self.summary {
-            Some(s) => TestCounts {
-                total: s.total,
-                failed: s.failed.max(failed_seen),
-                errors: s.errors.max(errors_seen),
-                skipped: self.skipped,
-                passed: s.total.saturating_sub(
-                    s.failed.max(failed_seen) + s.errors.max(errors_seen) + self.skipped,
-                ),
-            },
+            Some(s) => {
+                let (failed, errors) = (s.failed.max(failed_seen), s.errors.max(errors_seen));
+                let in_tests_run = failed + errors.saturating_sub(fixture_errors);
+                TestCounts {
+                    total: s.total,
+                    failed,
+                    errors,
+                    skipped: self.skipped,
+                    passed: s.total.saturating_sub(in_tests_run + self.skipped),
+                }
+            }
             None => {
-                let total = self.cases.len() as u64;
+                let total = self.cases.len() as u64 - fixture_errors;
+                let in_tests_run = failed_seen + errors_seen - fixture_errors;
                 TestCounts {
                     total,
                     failed: failed_seen,
                     errors: errors_seen,
                     skipped: self.skipped,
-                    passed: total.saturating_sub(failed_seen + errors_seen + self.skipped),
+                    passed: total.saturating_sub(in_tests_run + self.skipped),
                 }
             }
         };
@@ -689,6 +695,16 @@ fn test_id(description: &str) -> String {
     d.split([' ', '(', '[']).next().unwrap_or(d).to_string()
 }
 
+/// Whether `test` (`Class.method` or `method`) names a class or module fixture rather than
+/// a test.
+fn is_fixture(test: &str) -> bool {
+    let method = test.rsplit('.').next().unwrap_or(test);
+    matches!(
+        method,
+        "setUpClass" | "tearDownClass" | "setUpModule" | "tearDownModule"
+    )
+}
+
 /// Module, test logger and `Class.method` of a `FAIL:`/`ERROR:` description, in any of the
 /// forms Odoo and unittest print.
 fn describe_test(logger: &str, description: &str) -> (String, String, String) {
@@ -845,6 +861,36 @@ mod streaming_tests {
         let result = a.finish();
         assert_eq!(result.colour, Colour::Red);
         assert_eq!(result.tests.total, 2);
+    }
+
+    #[test]
+    fn a_class_whose_setup_fails_ran_no_test_and_the_others_passed() {
+        // As Odoo's result counts them: `startTest` adds to testsRun; a setUpClass error
+        // comes through unittest's `_ErrorHolder` with `addError` alone, so it is one of
+        // the errors but not one of the tests run (odoo/tests/result.py).
+        let mut log = String::new();
+        for t in ["a", "b", "c", "d", "e", "f", "g"] {
+            log.push_str(&format!(
+                "2026-11-21 22:42:22,010 1 INFO db odoo.addons.m.tests.t: Starting T.test_{t} ... \n"
+            ));
+        }
+        log.push_str(
+            "2026-11-21 22:42:22,020 1 ERROR db odoo.addons.m.tests.t: FAIL: T.test_g \n\
+Traceback (most recent call last):\n  File \"/mnt/m/tests/t.py\", line 3, in test_g\nAssertionError: no\n \n\
+2026-11-21 22:42:22,101 1 ERROR db odoo.tests.suite: ERROR: setUpClass (odoo.addons.m.tests.t.U) \n\
+Traceback (most recent call last):\n  File \"/mnt/m/tests/t.py\", line 9, in setUpClass\nValueError: missing\n \n\
+2026-11-21 22:42:22,500 1 ERROR db odoo.tests.result: 1 failed, 1 error(s) of 7 tests when loading database 'db' \n",
+        );
+        let r = crate::odoo::analyze(log.as_bytes(), Options::default()).unwrap();
+        assert_eq!(
+            (
+                r.tests.total,
+                r.tests.passed,
+                r.tests.failed,
+                r.tests.errors
+            ),
+            (7, 6, 1, 1)
+        );
     }
 
     #[test]

@@ -1,0 +1,88 @@
+//! The CI examples users copy keep their promises: one development run per pull request,
+//! superseded runs cancelled, and a deleted staging branch's copies dropped (GitHub and
+//! GitLab). The linters check the files against the hosts' schemas; this checks what they
+//! do.
+
+mod common;
+
+use serde_norway::Value;
+
+fn example(path: &str) -> Value {
+    let text = std::fs::read_to_string(common::repo_root().join(path)).unwrap();
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn text(v: &Value) -> String {
+    serde_norway::to_string(v).unwrap()
+}
+
+#[test]
+fn github_development_runs_once_per_pull_request_and_cancels_stale_runs() {
+    let w = example("examples/github/development.yml");
+    assert_eq!(
+        w["concurrency"]["cancel-in-progress"],
+        Value::Bool(true),
+        "{}",
+        text(&w)
+    );
+    let group = w["concurrency"]["group"].as_str().unwrap();
+    assert!(
+        group.contains("github.event.pull_request.number") && group.contains("github.ref"),
+        "a pull request and a branch each have their group: {group}"
+    );
+    // Both events fire for a branch of this repository with a pull request open: the
+    // pull_request run is kept for forks only.
+    let on = &w["on"];
+    assert!(on.get("pull_request").is_some() && on.get("push").is_some());
+    let condition = w["jobs"]["test"]["if"].as_str().unwrap();
+    assert_eq!(
+        condition,
+        "github.event_name == 'push' || github.event.pull_request.head.repo.fork"
+    );
+}
+
+#[test]
+fn github_drops_a_deleted_staging_branch_s_copies() {
+    let w = example("examples/github/staging-cleanup.yml");
+    assert!(w["on"].get("delete").is_some(), "{}", text(&w));
+    let job = &w["jobs"]["drop"];
+    let condition = job["if"].as_str().unwrap();
+    assert!(
+        condition.contains("ref_type == 'branch'") && condition.contains("'staging'"),
+        "{condition}"
+    );
+    let steps = text(&job["steps"]);
+    assert!(
+        steps.contains("staging drop --of-branch \"$BRANCH\""),
+        "{steps}"
+    );
+    // The branch name reaches the shell through the environment, never the template.
+    assert_eq!(job["env"]["BRANCH"], Value::from("${{ github.event.ref }}"));
+}
+
+#[test]
+fn gitlab_runs_one_pipeline_per_change_and_stops_staging_with_its_branch() {
+    let c = example("examples/gitlab/.gitlab-ci.yml");
+    let rules = text(&c["workflow"]["rules"]);
+    assert!(
+        rules.contains("merge_request_event") && rules.contains("$CI_OPEN_MERGE_REQUESTS"),
+        "{rules}"
+    );
+    assert_eq!(c["development"]["interruptible"], Value::Bool(true));
+    assert_eq!(
+        c["staging"]["environment"]["on_stop"],
+        Value::from("staging-drop")
+    );
+    let drop = &c["staging-drop"];
+    assert_eq!(drop["environment"]["action"], Value::from("stop"));
+    assert_eq!(
+        drop["environment"]["name"],
+        c["staging"]["environment"]["name"]
+    );
+    assert_eq!(drop["variables"]["GIT_STRATEGY"], Value::from("none"));
+    assert!(
+        text(&drop["script"]).contains("odoo-ci staging drop --of-branch \"$CI_COMMIT_REF_NAME\""),
+        "{}",
+        text(drop)
+    );
+}

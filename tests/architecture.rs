@@ -80,44 +80,173 @@ fn no_module_passes_state_through_the_process_environment() {
     }
 }
 
-#[test]
-fn no_two_modules_import_each_other() {
+/// The modules each module uses, from its `crate::` and `super::` paths; a module and its
+/// own children (and they it) are one piece and not counted.
+fn module_uses() -> BTreeMap<String, BTreeSet<String>> {
     let files = sources();
     let modules: BTreeSet<String> = files.iter().map(|(f, _)| module_of(f)).collect();
     let mut uses: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (file, code) in &files {
         let me = module_of(file);
-        for (i, _) in code.match_indices("crate::") {
-            let path: String = code[i + "crate::".len()..]
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
-                .collect();
-            // The longest module the path names.
-            let parts: Vec<&str> = path.split("::").collect();
-            let target = (1..=parts.len())
-                .rev()
-                .map(|n| parts[..n].join("::"))
-                .find(|m| modules.contains(m));
-            if let Some(target) = target {
-                // A module may use its own children (and they it) freely.
-                let related = target.starts_with(&format!("{me}::"))
-                    || me.starts_with(&format!("{target}::"));
-                if target != me && !related {
-                    uses.entry(me.clone()).or_default().insert(target);
+        // Doc links (`[`crate::x`]`) are no imports.
+        let code: String = code
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        // `super` of `a::b` (a/b.rs) is `a`; of `a` (a/mod.rs) it is the crate.
+        let parent = me.rsplit_once("::").map(|(p, _)| p.to_string());
+        for (prefix, base) in [("crate::", None), ("super::", Some(parent.clone()))] {
+            for (i, _) in code.match_indices(prefix) {
+                if prefix == "super::" && code[..i].ends_with("::") {
+                    continue;
+                }
+                let rest: String = code[i + prefix.len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                let path = match &base {
+                    Some(Some(parent)) => format!("{parent}::{rest}"),
+                    _ => rest,
+                };
+                // The longest module the path names.
+                let parts: Vec<&str> = path.split("::").collect();
+                let target = (1..=parts.len())
+                    .rev()
+                    .map(|n| parts[..n].join("::"))
+                    .find(|m| modules.contains(m));
+                if let Some(target) = target {
+                    let related = target.starts_with(&format!("{me}::"))
+                        || me.starts_with(&format!("{target}::"));
+                    if target != me && !related {
+                        uses.entry(me.clone()).or_default().insert(target);
+                    }
                 }
             }
         }
     }
-    let mut cycles = Vec::new();
-    for (a, targets) in &uses {
-        for b in targets {
-            if a < b && uses.get(b).is_some_and(|t| t.contains(a)) {
-                cycles.push(format!("{a} ↔ {b}"));
+    uses
+}
+
+/// A cycle through `from`, if the graph has one: the modules along it.
+fn cycle_from(
+    from: &str,
+    uses: &BTreeMap<String, BTreeSet<String>>,
+    path: &mut Vec<String>,
+    done: &mut BTreeSet<String>,
+) -> Option<Vec<String>> {
+    if let Some(at) = path.iter().position(|m| m == from) {
+        let mut cycle = path[at..].to_vec();
+        cycle.push(from.to_string());
+        return Some(cycle);
+    }
+    if done.contains(from) {
+        return None;
+    }
+    path.push(from.to_string());
+    for next in uses.get(from).into_iter().flatten() {
+        if let Some(cycle) = cycle_from(next, uses, path, done) {
+            return Some(cycle);
+        }
+    }
+    path.pop();
+    done.insert(from.to_string());
+    None
+}
+
+#[test]
+fn no_modules_import_each_other_through_any_number_of_others() {
+    let uses = module_uses();
+    let mut done = BTreeSet::new();
+    for module in uses.keys() {
+        if let Some(cycle) = cycle_from(module, &uses, &mut Vec::new(), &mut done) {
+            panic!(
+                "an import circle: {} (move what they share below them)",
+                cycle.join(" → ")
+            );
+        }
+    }
+}
+
+/// The layers, from the top: a module may use its own layer and those below, never one
+/// above. A new top-level module goes in the layer it belongs to (`docs/architecture.md`
+/// when it exists; `farm-studio look` draws today's floors).
+const LAYERS: &[(&str, &[&str])] = &[
+    ("entry points", &["main", "commands"]),
+    ("stages and hosts", &["stages", "hosts"]),
+    (
+        "plans, targets, results",
+        &[
+            "targets",
+            "report",
+            "snapshots",
+            "result",
+            "cli",
+            "project",
+            "filestore",
+            "image",
+            "plan",
+            "executor",
+            "guard",
+        ],
+    ),
+    (
+        "Odoo, PostgreSQL, config",
+        &[
+            "odoo",
+            "neutralize",
+            "config",
+            "bump",
+            "health",
+            "db",
+            "exit",
+            "addons",
+        ],
+    ),
+    (
+        "foundations",
+        &[
+            "cancel",
+            "names",
+            "cachedir",
+            "style",
+            "secrets",
+            "repo_file",
+            "context",
+            "repo",
+            "diag",
+            "base",
+            "lib",
+        ],
+    ),
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    let top = module.split("::").next().unwrap_or(module);
+    LAYERS
+        .iter()
+        .position(|(_, members)| members.contains(&top))
+}
+
+#[test]
+fn no_arrow_runs_from_a_lower_layer_up_to_a_higher_one() {
+    let mut upward = Vec::new();
+    for (from, targets) in module_uses() {
+        let Some(low) = layer_of(&from) else {
+            panic!("`{from}` is in no layer: add its top-level module to LAYERS");
+        };
+        for to in targets {
+            let high = layer_of(&to).unwrap_or(usize::MAX);
+            if high < low {
+                upward.push(format!(
+                    "{from} ({}) uses {to} ({})",
+                    LAYERS[low].0, LAYERS[high].0
+                ));
             }
         }
     }
     assert!(
-        cycles.is_empty(),
-        "modules that import each other: {cycles:?}"
+        upward.is_empty(),
+        "arrows running back up (move what is shared down): {upward:#?}"
     );
 }

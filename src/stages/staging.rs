@@ -21,7 +21,7 @@ use crate::neutralize::{self, MailCatcher, Policy};
 use crate::odoo::Colour;
 use crate::plan::odoo_command::{Demo, OdooCommand};
 use crate::plan::updates;
-use crate::plan::{Plan, StepKind};
+use crate::plan::{Plan, Step, StepKind};
 use crate::project::Project;
 use crate::result::staging::{CopyInfo, StagingDetail};
 use crate::result::{Detail, Reporter, StageResult};
@@ -164,9 +164,36 @@ impl<'a> Where<'a> {
     /// The branch's staging database the plan reuses (`push: update`), if any.
     fn planned_reuse(&self) -> Option<&str> {
         self.plan.steps.iter().find_map(|s| match s {
-            crate::plan::Step::Copy { reuse, .. } => reuse.as_deref(),
+            Step::Copy { reuse, .. } => reuse.as_deref(),
             _ => None,
         })
+    }
+
+    /// The plan's health check (path, timeout): what the dry run showed is what runs.
+    fn planned_health(&self) -> anyhow::Result<(&str, Duration)> {
+        self.plan
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Health { path, timeout_secs } => {
+                    Some((path.as_str(), Duration::from_secs(*timeout_secs)))
+                }
+                _ => None,
+            })
+            .ok_or_else(|| anyhow::anyhow!("the staging plan has no health step"))
+    }
+
+    /// How many of the branch's staging databases the plan keeps.
+    fn planned_keep(&self) -> usize {
+        self.plan
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Prune { keep, .. } => Some(*keep as usize),
+                _ => None,
+            })
+            .unwrap_or(1)
+            .max(1)
     }
 }
 
@@ -307,7 +334,7 @@ fn serve(
     database: &str,
     detail: &mut StagingDetail,
 ) -> anyhow::Result<()> {
-    let staging = &at.project.config.file.staging;
+    let (health_path, health_timeout) = at.planned_health()?;
     let name = container_name(&at.project.scope, &at.plan.branch);
     let port = at.port;
     let id = runner.run(StepKind::Start, |_| {
@@ -322,8 +349,8 @@ fn serve(
         let health = crate::health::wait_healthy(
             "127.0.0.1",
             port,
-            &staging.health_check.path,
-            Duration::from_secs(staging.health_check.timeout_secs),
+            health_path,
+            health_timeout,
             &mut || executor.never_healthy(&id),
         );
         if let Err(reason) = health {
@@ -479,7 +506,7 @@ fn retention(
     existing: Vec<String>,
     database: &str,
 ) -> Vec<String> {
-    let keep = (at.project.config.file.staging.keep as usize).max(1);
+    let keep = at.planned_keep();
     let mut all: Vec<String> = existing.into_iter().filter(|n| n != database).collect();
     all.push(database.to_string());
     let mut pruned = Vec::new();

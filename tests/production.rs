@@ -1035,6 +1035,21 @@ fn assert_writable(prod: &Production) {
     );
 }
 
+/// A deploy that fails at `failed` while a user writes: rolled back, every committed
+/// write kept, production writable, the previous release serving.
+fn deploy_failing_under_a_writer(p: &Project, prod: &Production, failed: &str) {
+    let writer = Writer::start(prod);
+    let (out, r) = deploy(p, prod, &[]);
+    let (committed, _) = writer.stop();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["failed_step"], failed, "{r:#}");
+    assert_eq!(step(&r, "rollback")["status"], "completed", "{r:#}");
+    assert_no_write_lost(prod, &committed);
+    assert_writable(prod);
+    let (name, ip) = serving(prod).expect("the previous release serves");
+    assert!(name.ends_with("-blue") && healthy(&ip), "{name}");
+}
+
 #[test]
 fn a_code_only_deploy_that_fails_restores_nothing_and_loses_no_write() {
     let (p, prod) = serving_production();
@@ -1043,16 +1058,7 @@ fn a_code_only_deploy_that_fails_restores_nothing_and_loses_no_write() {
         "addons/prod_a/__init__.py",
         "import os\nimport sys\n\nif '--stop-after-init' not in sys.argv:\n    os._exit(3)\n",
     );
-    let writer = Writer::start(&prod);
-    let (out, r) = deploy(&p, &prod, &[]);
-    let (committed, _) = writer.stop();
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(r["failed_step"], "health", "{r:#}");
-    assert_eq!(step(&r, "rollback")["status"], "completed", "{r:#}");
-    assert_no_write_lost(&prod, &committed);
-    assert_writable(&prod);
-    let (name, ip) = serving(&prod).expect("the previous release serves");
-    assert!(name.ends_with("-blue") && healthy(&ip), "{name}");
+    deploy_failing_under_a_writer(&p, &prod, "health");
 }
 
 #[test]
@@ -1066,14 +1072,7 @@ fn a_failed_update_loses_no_write_made_during_the_deploy() {
         "addons/prod_a/data/broken.xml",
         "<odoo>\n  <record id=\"x\"\n</odoo>\n",
     );
-    let writer = Writer::start(&prod);
-    let (out, r) = deploy(&p, &prod, &[]);
-    let (committed, _) = writer.stop();
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(r["failed_step"], "update", "{r:#}");
-    assert_eq!(step(&r, "rollback")["status"], "completed", "{r:#}");
-    assert_no_write_lost(&prod, &committed);
-    assert_writable(&prod);
+    deploy_failing_under_a_writer(&p, &prod, "update");
     assert_eq!(
         psql_on(
             &prod.db,
@@ -1081,8 +1080,6 @@ fn a_failed_update_loses_no_write_made_during_the_deploy() {
         ),
         "17.0.1.0.0"
     );
-    let (name, ip) = serving(&prod).expect("the previous release serves");
-    assert!(name.ends_with("-blue") && healthy(&ip), "{name}");
 }
 
 #[test]

@@ -225,8 +225,9 @@ fn run_steps(
     if discarded.database.is_ok() {
         detail.database = None;
     }
-    tracing::warn!("{}", discarded.describe());
-    Err(anyhow::anyhow!("{e:#} — {}", discarded.describe()))
+    let outcome = discarded.describe();
+    tracing::warn!("{outcome}");
+    Err(anyhow::anyhow!("{e:#} — {outcome}"))
 }
 
 /// Every step from the image to the pruning. `owned` names the copy this run made or

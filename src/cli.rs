@@ -51,6 +51,12 @@ pub enum Command {
     /// Production's snapshots.
     #[command(subcommand)]
     Snapshots(SnapshotsCommand),
+    /// Back production up to `production.backup`'s repository (database, filestore, the
+    /// serving commit and image), then apply the retention.
+    Backup(BackupArgs),
+    /// Production's backups.
+    #[command(subcommand)]
+    Backups(BackupsCommand),
     /// Send a stored result to the Git host again (for a separate reporting job).
     Report(ReportArgs),
     /// Map the branch to its stage and run that stage (what a CI job calls).
@@ -304,6 +310,10 @@ pub struct StageArgs {
     /// Overrides `staging.push`: a new copy per push, or update the branch's copy.
     #[arg(long, value_enum)]
     pub push: Option<crate::config::schema::PushMode>,
+    /// Copy this backup of production (see `odoo-ci backups list`) instead of production
+    /// as it is now: always a new staging database.
+    #[arg(long, value_name = "ID", conflicts_with = "push")]
+    pub from_backup: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -368,10 +378,35 @@ pub struct DeployArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Why it is taken, kept with it (`daily` for the scheduled job).
+    #[arg(long, default_value = "manual")]
+    pub reason: String,
+    /// Output: `text` for people, `json` for tools.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupsCommand {
+    /// Oldest first.
+    List {
+        /// Output: `text` for people, `json` for tools.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["to", "backup"])))]
 pub struct RollbackArgs {
     /// A deployment id or a snapshot name (see `odoo-ci deployments list`).
     #[arg(long)]
-    pub to: String,
+    pub to: Option<String>,
+    /// A backup id (see `odoo-ci backups list`): production's database and filestore as
+    /// the backup holds them, served by the image it records.
+    #[arg(long)]
+    pub backup: Option<String>,
     /// Fail at once when another deploy holds the lock, instead of waiting.
     #[arg(long)]
     pub no_wait: bool,

@@ -4,6 +4,7 @@
 //! report. The plan is a pure function of facts; everything after it carries it out.
 
 pub mod addons;
+pub mod backups;
 pub mod base;
 pub mod bump;
 pub mod cachedir;

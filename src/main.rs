@@ -28,6 +28,8 @@ fn main() -> ExitCode {
         Command::Rollback(args) => commands::deploy::rollback(&cli.config, args),
         Command::Deployments(cmd) => commands::deploy::deployments(&cli.config, cmd),
         Command::Snapshots(cmd) => commands::deploy::snapshots(&cli.config, cmd),
+        Command::Backup(args) => commands::backup::take(&cli.config, args),
+        Command::Backups(cmd) => commands::backup::backups(&cli.config, cmd),
         Command::Guard(args) => commands::guard::run(&cli.config, args),
         Command::Bump(args) => commands::bump::run(&cli.config, args),
     };

@@ -106,14 +106,7 @@ pub fn create(
     record: SnapshotRecord,
 ) -> Result<Snapshot, SnapshotError> {
     let mut admin = server.connect("postgres")?;
-    let stamp: String = admin
-        .query_one(
-            "SELECT to_char(clock_timestamp() at time zone 'UTC', 'YYYYMMDDHH24MISSMS')",
-            &[],
-        )
-        .map_err(DbError::from)?
-        .get(0);
-    let name = format!("{}{stamp}", prefix_for(production));
+    let name = new_name(&mut admin, production)?;
     copy::create_empty(&mut admin, &name)?;
     let result = (|| -> Result<(), SnapshotError> {
         copy::dump_restore(server, production, server, &name)?;
@@ -132,6 +125,18 @@ pub fn create(
         return Err(e);
     }
     Ok(Snapshot { name, record })
+}
+
+/// The name of a new snapshot of `production`, taken now.
+pub fn new_name(admin: &mut Client, production: &str) -> Result<String, DbError> {
+    let stamp: String = admin
+        .query_one(
+            "SELECT to_char(clock_timestamp() at time zone 'UTC', 'YYYYMMDDHH24MISSMS')",
+            &[],
+        )
+        .map_err(DbError::from)?
+        .get(0);
+    Ok(format!("{}{stamp}", prefix_for(production)))
 }
 
 /// Puts `snapshot` back as `production`: the database (other sessions are ended) and the

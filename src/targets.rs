@@ -2,12 +2,13 @@
 //! runs: production's server, database, filestore and engine; staging's server. One
 //! place, so staging, production and the snapshot commands can never disagree on it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::config::schema::UpdateMode;
 use crate::config::{Config, PushMode, Stage};
 use crate::db::staging as staging_dbs;
 use crate::db::{self, PgServer};
+use crate::executor::bluegreen::Reach;
 use crate::executor::docker::Engine;
 use crate::plan::{Choices, DatabaseFacts, InstalledFacts};
 use crate::project::Project;
@@ -175,4 +176,28 @@ pub fn staging_data_dir(config: &Config, cache_dir: &std::path::Path) -> anyhow:
     };
     std::fs::create_dir_all(&dir)?;
     Ok(crate::names::absolute(&dir))
+}
+
+/// Copies production's filestore (`from`) into the folder `to` on this machine: on this machine, or streamed from
+/// the host of production's engine when that engine is remote (the runner cannot see that
+/// host's files).
+pub fn fetch_production_filestore(config: &Config, from: &Path, to: &Path) -> anyhow::Result<u64> {
+    let engine = production_engine(config)?;
+    if engine.reach() == Reach::Direct {
+        return Ok(crate::filestore::copy_local(from, to)?);
+    }
+    let docker = engine
+        .connect()
+        .map_err(|e| anyhow::anyhow!("production's Docker engine: {e}"))?;
+    let files = crate::filestore::EngineFiles {
+        docker,
+        image: config.file.odoo.image.clone(),
+    };
+    match files.fetch(from, to)? {
+        Some(n) => Ok(n),
+        None => {
+            std::fs::create_dir_all(to)?;
+            Ok(0)
+        }
+    }
 }

@@ -180,6 +180,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "targets",
             "report",
             "snapshots",
+            "backups",
             "result",
             "cli",
             "project",

@@ -86,3 +86,27 @@ fn gitlab_runs_one_pipeline_per_change_and_stops_staging_with_its_branch() {
         text(drop)
     );
 }
+
+#[test]
+fn scheduled_backups_back_up_and_never_deploy() {
+    let w = example("examples/github/backup.yml");
+    assert!(w["on"].get("schedule").is_some(), "{}", text(&w));
+    let steps = text(&w["jobs"]["backup"]["steps"]);
+    assert!(steps.contains("backup --reason daily"), "{steps}");
+    assert_eq!(
+        w["jobs"]["backup"]["env"]["BACKUP_PASSWORD"],
+        Value::from("${{ secrets.BACKUP_PASSWORD }}")
+    );
+
+    let c = example("examples/gitlab/.gitlab-ci.yml");
+    let backup = text(&c["backup"]);
+    assert!(backup.contains("odoo-ci backup --reason daily"), "{backup}");
+    assert!(backup.contains("\"schedule\""), "{backup}");
+    // A schedule on main must not deploy: its first rule says never.
+    let first = &c["production"]["rules"][0];
+    assert!(
+        text(first).contains("\"schedule\"") && first["when"] == Value::from("never"),
+        "{}",
+        text(&c["production"]["rules"])
+    );
+}

@@ -513,6 +513,11 @@ fn s9_no_configuration_hands_odoo_ci_s_credentials_to_the_code_under_test() {
     for (line, variable) in [
         ("    X: ${ODOO_CI_GITHUB_TOKEN}\n", "ODOO_CI_GITHUB_TOKEN"),
         ("    Y: \"url=${PRODUCTION_DB_URL}\"\n", "PRODUCTION_DB_URL"),
+        // The backups' password, whatever it is called: restic's alone.
+        (
+            "    W: ${RESTIC_REPO_PW}\nproduction:\n  backup:\n    repository: /srv/backups\n    password: ${RESTIC_REPO_PW}\n",
+            "RESTIC_REPO_PW",
+        ),
     ] {
         let p = env_dumping_project(line);
         let env = job_env(&p.path().join(".cache"));

@@ -6,7 +6,7 @@ use crate::cli::{DeployArgs, DeploymentsCommand, Format, RollbackArgs, Snapshots
 use crate::config::{Config, Stage};
 use crate::context::Overrides;
 use crate::exit::{self, BadInput};
-use crate::plan::{make_plan_as, Choices};
+use crate::plan::{make_plan_as, Choices, RestoreSource};
 use crate::result::production::Trigger;
 use crate::result::Detail;
 use crate::snapshots::{self, SnapshotRecord};
@@ -72,7 +72,16 @@ pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
         BadInput::new(format!("{e:#}"))
             .hint("set `production.database` (e.g. `${PRODUCTION_DB_URL}`)")
     })?;
-    (plan.steps, plan.on_failure) = crate::plan::rollback_steps(&project.config, &args.to);
+    let from = match (&args.to, &args.backup) {
+        (_, Some(id)) => RestoreSource::Backup(id.clone()),
+        (Some(key), None) => RestoreSource::Snapshot(key.clone()),
+        (None, None) => {
+            return Err(BadInput::new("nothing to roll back to")
+                .hint("give `--to SNAPSHOT|DEPLOYMENT` or `--backup ID`")
+                .into())
+        }
+    };
+    (plan.steps, plan.on_failure) = crate::plan::rollback_steps(&project.config, &from);
     super::print_plan(&project, &plan);
     let opts = DeployOptions {
         output: args.output.clone(),
@@ -81,7 +90,7 @@ pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
         trigger: Trigger::Rollback,
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
-    let result = production::rollback_to(&project, &plan, &opts, &args.to, &mut reporters)?;
+    let result = production::rollback_to(&project, &plan, &opts, &from, &mut reporters)?;
     Ok(super::conclude(
         reporters,
         &result,

@@ -1,6 +1,7 @@
 //! One module per command: each reads its inputs, calls the library and prints.
 
 pub mod addons;
+pub mod backup;
 pub mod bump;
 pub mod cache;
 pub mod check_log;

@@ -23,6 +23,7 @@ pub fn run(config: &Path, run: &RunArgs) -> anyhow::Result<u8> {
                 target: args.target.clone(),
                 output: args.output.clone(),
                 push: run.push,
+                from_backup: None,
             },
         ),
         Stage::Production => super::deploy::deploy(

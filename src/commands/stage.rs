@@ -19,6 +19,7 @@ pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
     let project = crate::project::load(config, &overrides)?;
     let choices = Choices {
         push: args.push,
+        from_backup: args.from_backup.clone(),
         ..Choices::default()
     };
     let plan = super::plan_with_database(&project, Stage::Staging, choices)?;

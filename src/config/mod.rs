@@ -335,6 +335,9 @@ impl Config {
             .into_iter()
             .filter_map(|(k, v)| Some((k.to_string(), v?)))
             .collect();
+        if let (Stage::Production, Some(b)) = (stage, &f.production.backup) {
+            out.extend(backup_values(b));
+        }
         for (k, v) in &f.env {
             out.push((format!("env.{k}"), v));
         }
@@ -342,6 +345,17 @@ impl Config {
             out.push((format!("{stage}.env.{k}"), v));
         }
         out
+    }
+
+    /// The variables of `production.backup`: restic's alone, never the code's.
+    pub fn backup_variables(&self) -> Vec<String> {
+        let Some(b) = &self.file.production.backup else {
+            return Vec::new();
+        };
+        backup_values(b)
+            .into_iter()
+            .flat_map(|(_, v)| v.variables())
+            .collect()
     }
 
     /// `(key path, variable)` for each variable `stage` needs that `is_set` says is unset.
@@ -373,6 +387,17 @@ impl Config {
                 .hint("set the variable in the CI job's environment (a secret), or give a default with `${VAR:-default}`")
         })
     }
+}
+
+fn backup_values(b: &schema::Backup) -> Vec<(String, &Templated)> {
+    let mut out = vec![
+        ("production.backup.repository".to_string(), &b.repository),
+        ("production.backup.password".to_string(), &b.password),
+    ];
+    for (k, v) in &b.env {
+        out.push((format!("production.backup.env.{k}"), v));
+    }
+    out
 }
 
 /// Folders under `root` matching a `/`-separated glob, sorted.

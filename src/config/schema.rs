@@ -396,6 +396,64 @@ fn five() -> u32 {
     5
 }
 
+/// Where backups go and how long they stay: a restic repository.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// The restic repository: a folder (`/mnt/backups/acme`), `sftp:user@host:/path`,
+    /// `s3:https://host/bucket/path`, … (use `${VAR}` for what differs per machine).
+    pub repository: Templated,
+    /// The repository's password (use `${VAR}`: a secret; restic reads it from its
+    /// environment, never from a command line).
+    pub password: Templated,
+    /// Grandfather-father-son retention, applied after each backup.
+    #[serde(default)]
+    pub keep: BackupRetention,
+    /// Take a backup before every deploy that updates or installs modules (default on).
+    #[serde(default = "yes")]
+    pub before_update: bool,
+    /// restic's `-o` options (e.g. `sftp.command`, `s3.region`).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Variables restic's backends read (`AWS_ACCESS_KEY_ID`, `B2_ACCOUNT_KEY`, …).
+    #[serde(default)]
+    pub env: BTreeMap<String, Templated>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How many daily, weekly and monthly backups stay (Odoo.sh's 7 / 4 / 3 by default).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BackupRetention {
+    #[serde(default = "seven")]
+    pub daily: u32,
+    #[serde(default = "four")]
+    pub weekly: u32,
+    #[serde(default = "three")]
+    pub monthly: u32,
+}
+
+fn seven() -> u32 {
+    7
+}
+
+fn four() -> u32 {
+    4
+}
+
+impl Default for BackupRetention {
+    fn default() -> Self {
+        BackupRetention {
+            daily: seven(),
+            weekly: four(),
+            monthly: three(),
+        }
+    }
+}
+
 impl Default for Snapshots {
     fn default() -> Self {
         Snapshots { keep: 5 }
@@ -437,6 +495,11 @@ pub struct ProductionSection {
     pub health_check: HealthCheck,
     #[serde(default)]
     pub snapshots: Snapshots,
+    /// Backups on another machine (restic): `odoo-ci backup`, one before every deploy that
+    /// updates modules, restores into staging (`stage --from-backup`) and production
+    /// (`rollback --backup`).
+    #[serde(default)]
+    pub backup: Option<Backup>,
     #[serde(default)]
     pub update_mode: UpdateMode,
     #[serde(default)]

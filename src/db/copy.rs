@@ -141,11 +141,24 @@ pub fn dump_restore(
 /// Dumps `db` into the file `path`: custom format, uncompressed (a CI cache compresses what
 /// it stores; restoring never waits on decompression). Returns the file's size.
 pub fn dump_to_file(server: &PgServer, db: &str, path: &std::path::Path) -> Result<u64, CopyError> {
+    dump_to_file_as_of(server, db, path, None)
+}
+
+/// [`dump_to_file`] of the database as a transaction that exported `snapshot`
+/// (`pg_export_snapshot()`) sees it: what that transaction read is exactly what is dumped.
+pub fn dump_to_file_as_of(
+    server: &PgServer,
+    db: &str,
+    path: &std::path::Path,
+    snapshot: Option<&str>,
+) -> Result<u64, CopyError> {
     let mut cmd = pg_command("pg_dump", server);
     cmd.args(["--format=custom", "--compress=0", "--no-owner", "--no-acl"])
-        .arg(format!("--dbname={db}"))
-        .arg("--file")
-        .arg(path);
+        .arg(format!("--dbname={db}"));
+    if let Some(id) = snapshot {
+        cmd.arg(format!("--snapshot={id}"));
+    }
+    cmd.arg("--file").arg(path);
     run_tool(cmd, "pg_dump")?;
     Ok(std::fs::metadata(path)?.len())
 }

@@ -4,6 +4,7 @@
 
 pub mod addon_hashes;
 pub mod copy;
+pub mod fingerprint;
 pub mod staging;
 pub mod tls;
 

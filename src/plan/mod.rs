@@ -22,7 +22,7 @@ use crate::diag::{did_you_mean, DiagKind, Diagnostic};
 use crate::guard::{self, GuardFinding, GuardKind};
 use crate::odoo::Colour;
 use odoo_command::{Demo, OdooCommand};
-pub use steps::{Step, StepKind};
+pub use steps::{RestoreSource, Step, StepKind};
 use updates::ModuleChanges;
 
 pub use crate::base::BaseFacts;
@@ -101,6 +101,8 @@ pub struct Choices {
     pub update_mode: Option<UpdateMode>,
     /// Overrides `development.template_cache` (`--template-cache`).
     pub template_cache: Option<std::path::PathBuf>,
+    /// Staging copies this backup of production (`stage --from-backup`), not production.
+    pub from_backup: Option<String>,
 }
 
 /// What the database a stage updates has installed: production's for production, the copy
@@ -464,6 +466,7 @@ fn refused_variables(
         .as_ref()
         .map(|t| t.variables())
         .unwrap_or_default();
+    let backup_key = config.backup_variables();
     let reaches_code = |key: &str| {
         key == "postgres.url"
             || key.starts_with("env.")
@@ -481,6 +484,8 @@ fn refused_variables(
                     || variable == crate::secrets::PRODUCTION_URL_VARIABLE);
             let why = if own {
                 "one of odoo-ci's own credentials".to_string()
+            } else if backup_key.contains(&variable) {
+                "a credential of production's backups, which only restic gets".to_string()
             } else if production {
                 "the production database URL, which only production's own Odoo gets".to_string()
             } else if let Some(why) = facts
@@ -965,7 +970,12 @@ impl Shape<'_> {
         Step::Update {
             neutralize_after: command.as_ref().and(neutralize).map(str::to_string),
             command,
-            provisional: self.provisional.clone(),
+            provisional: match (&self.facts.choices.from_backup, stage) {
+                (Some(id), Stage::Staging) => Some(format!(
+                    "the lists are production's; backup `{id}` may hold other versions, so the stage updates what the restored backup has installed"
+                )),
+                _ => self.provisional.clone(),
+            },
         }
     }
 
@@ -985,11 +995,19 @@ impl Shape<'_> {
                 ),
             },
             self.build(),
-            Step::Copy {
-                push,
-                reuse: match &self.facts.database {
-                    DatabaseFacts::Read(f) if push == PushMode::Update => f.reuse.clone(),
-                    _ => None,
+            match &self.facts.choices.from_backup {
+                Some(id) => Step::Copy {
+                    push: PushMode::Fresh,
+                    reuse: None,
+                    from_backup: Some(id.clone()),
+                },
+                None => Step::Copy {
+                    push,
+                    reuse: match &self.facts.database {
+                        DatabaseFacts::Read(f) if push == PushMode::Update => f.reuse.clone(),
+                        _ => None,
+                    },
+                    from_backup: None,
                 },
             },
             Step::Neutralize {
@@ -1022,12 +1040,26 @@ impl Shape<'_> {
 
     fn production(&self) -> Vec<Step> {
         let prod = &self.facts.config.file.production;
-        vec![
+        let mut steps = vec![
             Step::Lock {
                 what: "one deploy at a time (PostgreSQL advisory lock on the production database)"
                     .into(),
             },
             self.build(),
+        ];
+        // As Odoo.sh: a backup before any deploy that changes the data, taken while
+        // production still takes writes (the snapshot after it holds those too).
+        if let Some(backup) = prod.backup.as_ref().filter(|b| b.before_update) {
+            if self.updates_modules() {
+                steps.push(Step::Backup {
+                    repository: crate::secrets::redact(
+                        "production.backup.repository",
+                        &backup.repository.0,
+                    ),
+                });
+            }
+        }
+        steps.extend([
             Step::Snapshot {
                 keep: prod.snapshots.keep,
                 read_only: self.updates_modules(),
@@ -1051,33 +1083,41 @@ impl Shape<'_> {
                 what: "pre-deploy snapshots (pinned ones are kept)".into(),
                 keep: prod.snapshots.keep.max(1),
             },
-        ]
+        ]);
+        steps
     }
 }
 
 /// `odoo-ci rollback --to KEY`: production back to a snapshot, served by the image that
 /// served then; a failure puts production back as it was before the rollback.
-pub fn rollback_steps(config: &Config, snapshot: &str) -> (Vec<Step>, Vec<Step>) {
+pub fn rollback_steps(config: &Config, from: &RestoreSource) -> (Vec<Step>, Vec<Step>) {
     let prod = &config.file.production;
-    let steps = vec![
-        Step::Lock {
-            what: "one deploy at a time (PostgreSQL advisory lock on the production database)"
-                .into(),
-        },
+    let mut steps = vec![Step::Lock {
+        what: "one deploy at a time (PostgreSQL advisory lock on the production database)".into(),
+    }];
+    if let RestoreSource::Backup(id) = from {
+        // Fetched before the maintenance begins: the download does not refuse writes.
+        steps.push(Step::Fetch { backup: id.clone() });
+    }
+    steps.extend([
         Step::Snapshot {
             keep: prod.snapshots.keep,
             read_only: true,
         },
-        Step::Restore {
-            snapshot: snapshot.to_string(),
-        },
+        Step::Restore { from: from.clone() },
         Step::Update {
             command: None,
             provisional: None,
             neutralize_after: None,
         },
         Step::Start {
-            what: "the snapshot's release on the idle colour".into(),
+            what: match from {
+                RestoreSource::Snapshot(_) => "the snapshot's release on the idle colour",
+                RestoreSource::Backup(_) => {
+                    "the backup's release (the image it records) on the idle colour"
+                }
+            }
+            .into(),
         },
         Step::Health {
             path: prod.health_check.path.clone(),
@@ -1090,7 +1130,7 @@ pub fn rollback_steps(config: &Config, snapshot: &str) -> (Vec<Step>, Vec<Step>)
             secs: prod.health_check.settle_secs,
         },
         Step::StopOld,
-    ];
+    ]);
     (steps, vec![Step::Rollback { restore: true }])
 }
 

@@ -14,6 +14,7 @@ use crate::config::PushMode;
 pub enum StepKind {
     Lock,
     Build,
+    Backup,
     Mount,
     Local,
     Template,
@@ -23,6 +24,7 @@ pub enum StepKind {
     Neutralize,
     Verify,
     Snapshot,
+    Fetch,
     Restore,
     Update,
     Start,
@@ -39,6 +41,7 @@ impl StepKind {
         match self {
             StepKind::Lock => "lock",
             StepKind::Build => "build",
+            StepKind::Backup => "backup",
             StepKind::Mount => "mount",
             StepKind::Local => "local",
             StepKind::Template => "template",
@@ -48,6 +51,7 @@ impl StepKind {
             StepKind::Neutralize => "neutralize",
             StepKind::Verify => "verify",
             StepKind::Snapshot => "snapshot",
+            StepKind::Fetch => "fetch",
             StepKind::Restore => "restore",
             StepKind::Update => "update",
             StepKind::Start => "start",
@@ -65,6 +69,17 @@ impl fmt::Display for StepKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What a rollback puts back: a snapshot on production's server, or a backup from the
+/// backup repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
+pub enum RestoreSource {
+    /// A snapshot's name or a deployment id (`rollback --to`).
+    Snapshot(String),
+    /// A backup id (`rollback --backup`).
+    Backup(String),
 }
 
 /// One step of a plan, with its parameters.
@@ -106,20 +121,30 @@ pub enum Step {
     Copy {
         push: PushMode,
         reuse: Option<String>,
+        /// `stage --from-backup`: this backup of production, not production as it is.
+        from_backup: Option<String>,
     },
     Neutralize {
         command: String,
     },
     /// Prove the copy is neutralized (fail closed: drop it if not).
     Verify,
+    /// A backup of production to the backup repository (`production.backup`).
+    Backup {
+        repository: String,
+    },
     Snapshot {
         keep: u32,
         /// Production refuses writes from the snapshot until the new release has settled
         /// (the deploy changes data: a rollback restores the snapshot).
         read_only: bool,
     },
+    /// A backup from the backup repository, checked and kept as a snapshot of production.
+    Fetch {
+        backup: String,
+    },
     Restore {
-        snapshot: String,
+        from: RestoreSource,
     },
     /// Update and install modules; `command` is `None` when there is nothing to do.
     Update {
@@ -170,7 +195,9 @@ impl Step {
             Step::Copy { .. } => StepKind::Copy,
             Step::Neutralize { .. } => StepKind::Neutralize,
             Step::Verify => StepKind::Verify,
+            Step::Backup { .. } => StepKind::Backup,
             Step::Snapshot { .. } => StepKind::Snapshot,
+            Step::Fetch { .. } => StepKind::Fetch,
             Step::Restore { .. } => StepKind::Restore,
             Step::Update { .. } => StepKind::Update,
             Step::Start { .. } => StepKind::Start,
@@ -220,7 +247,14 @@ impl fmt::Display for Step {
             Step::InstallAndTest { command } => {
                 write!(f, "{command} — the log becomes JUnit, summary and colour")
             }
-            Step::Copy { push, reuse } => match (push, reuse) {
+            Step::Copy {
+                from_backup: Some(id),
+                ..
+            } => write!(
+                f,
+                "restore backup `{id}` of production (database and filestore, its checksum and fingerprint checked) into a new staging database"
+            ),
+            Step::Copy { push, reuse, .. } => match (push, reuse) {
                 (PushMode::Update, Some(db)) => write!(f, "reuse `{db}` (push: update)"),
                 (PushMode::Update, None) => write!(
                     f,
@@ -239,15 +273,26 @@ impl fmt::Display for Step {
                 f,
                 "check the copy is neutralized (fail closed: drop it if not), again after the update"
             ),
+            Step::Backup { repository } => write!(
+                f,
+                "back production up to `{repository}` before it changes (restic: database, filestore, the serving image; production still takes writes)"
+            ),
             Step::Snapshot { keep, read_only } => {
                 if *read_only {
                     write!(f, "production refuses writes from here until the new release has settled; ")?;
                 }
                 write!(f, "snapshot the database and filestore (keep {keep})")
             }
-            Step::Restore { snapshot } => {
-                write!(f, "restore the database and filestore of `{snapshot}`")
-            }
+            Step::Restore {
+                from: RestoreSource::Snapshot(snapshot),
+            } => write!(f, "restore the database and filestore of `{snapshot}`"),
+            Step::Fetch { backup } => write!(
+                f,
+                "fetch backup `{backup}` from the backup repository, check its checksum and fingerprint, keep it as a snapshot"
+            ),
+            Step::Restore {
+                from: RestoreSource::Backup(id),
+            } => write!(f, "restore the database and filestore of backup `{id}`"),
             Step::Update {
                 command,
                 provisional,

@@ -10,12 +10,12 @@
 //! with no server running on it, and verified before a server starts.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::backups::Backups;
 use crate::config::Stage;
 use crate::db::{self, PgServer};
-use crate::executor::bluegreen::Reach;
 use crate::executor::docker::DockerExecutor;
 use crate::neutralize::{self, MailCatcher, Policy};
 use crate::odoo::Colour;
@@ -31,9 +31,7 @@ use crate::stages::runtime::{docker_executor, run_to_end, tail_lines};
 use crate::stages::staging_dbs::{
     branch_prefix, container_name, discard, list, of_branch, Discarded, MARKER,
 };
-use crate::targets::{
-    production_engine, production_filestore, production_source, staging_data_dir, staging_server,
-};
+use crate::targets::{production_filestore, production_source, staging_data_dir, staging_server};
 
 #[derive(Debug, Clone)]
 pub struct StagingOptions {
@@ -74,30 +72,6 @@ pub fn run(
     result.detail = Detail::Staging(detail);
     result.total_ms = started.elapsed().as_millis() as u64;
     result
-}
-
-/// Copies production's filestore into staging's folder: on this machine, or streamed from
-/// the host of production's engine when that engine is remote (the runner cannot see that
-/// host's files).
-fn copy_production_filestore(project: &Project, from: &Path, to: &Path) -> anyhow::Result<u64> {
-    let engine = production_engine(&project.config)?;
-    if engine.reach() == Reach::Direct {
-        return Ok(crate::filestore::copy_local(from, to)?);
-    }
-    let docker = engine
-        .connect()
-        .map_err(|e| anyhow::anyhow!("production's Docker engine: {e}"))?;
-    let files = crate::filestore::EngineFiles {
-        docker,
-        image: project.config.file.odoo.image.clone(),
-    };
-    match files.fetch(from, to)? {
-        Some(n) => Ok(n),
-        None => {
-            std::fs::create_dir_all(to)?;
-            Ok(0)
-        }
-    }
 }
 
 /// Where a staging run acts, resolved before its first step.
@@ -165,6 +139,14 @@ impl<'a> Where<'a> {
     fn planned_reuse(&self) -> Option<&str> {
         self.plan.steps.iter().find_map(|s| match s {
             Step::Copy { reuse, .. } => reuse.as_deref(),
+            _ => None,
+        })
+    }
+
+    /// The backup of production the plan copies instead of production (`--from-backup`).
+    fn planned_backup(&self) -> Option<&str> {
+        self.plan.steps.iter().find_map(|s| match s {
+            Step::Copy { from_backup, .. } => from_backup.as_deref(),
             _ => None,
         })
     }
@@ -385,39 +367,96 @@ fn copy(
         )?
         .get(0);
     let name = format!("{}{stamp}", at.prefix);
-    crate::db::copy::create_empty(admin, &name)?;
-    *owned = Some(name.clone());
-    let stats = crate::db::copy::dump_restore(&at.source, &at.source_db, &at.target, &name)?;
+    let (info, source) = match at.planned_backup() {
+        Some(id) => restore_backup(at, id, &name, owned)?,
+        None => copy_production(at, admin, &name, owned)?,
+    };
     let marker = serde_json::json!({
         "project": at.project.scope,
         "branch": at.plan.branch,
-        "source": at.source_db,
+        "source": source,
         "commit": at.plan.commit,
     });
     db::set_database_comment(admin, &name, &format!("{MARKER} {marker}"))?;
     let mut copy_db = at.target.connect(&name)?;
     crate::db::copy::reset_identity(&mut copy_db, &at.url)?;
     drop(copy_db);
-    let store = at.data_dir.join("filestore").join(&name);
+    let text = format!(
+        "`{source}` into `{name}` ({} bytes, {} files)",
+        info.bytes, info.filestore_files
+    );
+    detail.copy = Some(info);
+    Ok((name, text))
+}
+
+/// Production's database (streamed dump and restore) and filestore into `name`.
+fn copy_production(
+    at: &Where<'_>,
+    admin: &mut postgres::Client,
+    name: &str,
+    owned: &mut Option<String>,
+) -> anyhow::Result<(CopyInfo, String)> {
+    crate::db::copy::create_empty(admin, name)?;
+    *owned = Some(name.to_string());
+    let stats = crate::db::copy::dump_restore(&at.source, &at.source_db, &at.target, name)?;
+    let store = at.data_dir.join("filestore").join(name);
     let files = match production_filestore(&at.project.config, &at.source_db)? {
-        Some(from) => copy_production_filestore(at.project, &from, &store)?,
+        Some(from) => {
+            crate::targets::fetch_production_filestore(&at.project.config, &from, &store)?
+        }
         None => {
             std::fs::create_dir_all(&store)?;
             0
         }
     };
-    detail.copy = Some(CopyInfo {
+    let info = CopyInfo {
         method: "dump-restore".into(),
         source: at.source_db.clone(),
         bytes: stats.bytes,
         millis: stats.millis as u64,
         filestore_files: files,
-    });
-    let text = format!(
-        "`{}` into `{name}` ({} bytes, {files} files)",
-        at.source_db, stats.bytes
-    );
-    Ok((name, text))
+    };
+    Ok((info, at.source_db.clone()))
+}
+
+/// The backup `id` of production (fetched, its dump's checksum and the restored database's
+/// fingerprint checked) into `name`, with its filestore.
+fn restore_backup(
+    at: &Where<'_>,
+    id: &str,
+    name: &str,
+    owned: &mut Option<String>,
+) -> anyhow::Result<(CopyInfo, String)> {
+    let started = std::time::Instant::now();
+    let backups = Backups::configured(&at.project.config, &at.source_db, &at.opts.cache_dir)?
+        .ok_or_else(|| {
+            anyhow::anyhow!("`production.backup` is not set: there are no backups to copy")
+        })?;
+    let restored = crate::backups::fetch(&backups, id)?;
+    let done = (|| -> anyhow::Result<(CopyInfo, String)> {
+        // Dropped by `into_database` itself when it fails; the caller's from then on.
+        restored.into_database(&at.target, name)?;
+        *owned = Some(name.to_string());
+        let store = at.data_dir.join("filestore").join(name);
+        let files = match restored.filestore()? {
+            Some(dir) => crate::filestore::copy_local(&dir, &store)?,
+            None => {
+                std::fs::create_dir_all(&store)?;
+                0
+            }
+        };
+        let info = CopyInfo {
+            method: "backup".into(),
+            source: format!("backup {} of {}", restored.id, at.source_db),
+            bytes: restored.manifest.database.bytes,
+            millis: started.elapsed().as_millis() as u64,
+            filestore_files: files,
+        };
+        let source = info.source.clone();
+        Ok((info, source))
+    })();
+    restored.clean();
+    done
 }
 
 /// Odoo's own `neutralize` (16.0+; odoo-ci's own SQL before).
@@ -458,7 +497,11 @@ fn update(
     let installed = db::installed_modules(&mut db)?;
     drop(db);
     let now = updates::changes(&at.project.addons, &installed, &at.plan.addons.selected);
-    let changes = at.plan.changes.clone();
+    // A restored backup holds its own versions: the plan said the update follows them.
+    let changes = match at.planned_backup() {
+        Some(_) => now.clone(),
+        None => at.plan.changes.clone(),
+    };
     detail.changes = changes.clone();
     if let Err(why) = updates::confirm(&changes, &now, database) {
         return runner.run(StepKind::Update, |_| anyhow::bail!(why));

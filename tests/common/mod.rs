@@ -4,6 +4,7 @@
 
 pub mod github_deployments;
 pub mod host_schemas;
+pub mod production;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -8,6 +8,7 @@
 //! on the deployment's snapshot in PostgreSQL: the history lives where production's state
 //! lives, not in a file of ours.
 
+pub mod from_backup;
 pub mod maintenance;
 pub mod recovery;
 pub mod release;
@@ -23,7 +24,7 @@ use crate::db::{self, PgServer};
 use crate::executor::bluegreen::Colour;
 use crate::odoo::Colour as BuildColour;
 use crate::plan::updates::{self, ModuleChanges};
-use crate::plan::{Plan, StepKind};
+use crate::plan::{Plan, RestoreSource, StepKind};
 use crate::project::Project;
 use crate::result::production::{ProductionDetail, Trigger};
 use crate::result::{now_rfc3339, Detail, Reporter, StageResult};
@@ -31,7 +32,9 @@ use crate::snapshots;
 use crate::stages::runner::Runner;
 use crate::targets::production_source;
 
-pub use target::{engine_files, production_engine, snapshots_dir, standalone_engine_files};
+pub use target::{
+    engine_files, production_engine, serving_release, snapshots_dir, standalone_engine_files,
+};
 
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
@@ -195,6 +198,14 @@ fn deploy_steps(
             }
         )
     });
+    backup_before_update(
+        &target,
+        plan,
+        previous.as_ref(),
+        serving_commit.clone(),
+        runner,
+        opts,
+    )?;
     let (snapshot, maintenance) = runner.run(StepKind::Snapshot, |_| {
         let held = match updates {
             true => Some(maintenance::Maintenance::begin(
@@ -244,6 +255,38 @@ fn deploy_steps(
         let files = target.snapshot_files()?;
         let dropped = snapshots::prune(&target.server, &database, keep, files.as_ref())?;
         Ok(((), format!("dropped {}", dropped.len())))
+    })
+}
+
+/// The plan's `backup` step, when it has one: production backed up to the repository
+/// before the deploy changes it (the serving release's commit and image recorded).
+fn backup_before_update(
+    target: &target::Target<'_>,
+    plan: &Plan,
+    serving: Option<&crate::executor::bluegreen::Release>,
+    commit: Option<String>,
+    runner: &mut Runner<'_>,
+    opts: &DeployOptions,
+) -> anyhow::Result<()> {
+    if !plan.steps.iter().any(|s| s.kind() == StepKind::Backup) {
+        return Ok(());
+    }
+    let config = &target.project.config;
+    runner.run(StepKind::Backup, |_| {
+        let backups =
+            crate::backups::Backups::configured(config, &target.database, &opts.cache_dir)?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("the plan backs up, but `production.backup` is not set")
+                })?;
+        let source = crate::backups::Source {
+            config,
+            server: &target.server,
+            filestore: target.filestore.as_deref(),
+            commit,
+            image: serving.map(|r| r.image.clone()),
+        };
+        let taken = crate::backups::take(&backups, &source, "pre-deploy")?;
+        Ok(((), taken.describe()))
     })
 }
 
@@ -337,31 +380,67 @@ fn roll_back(
     Ok(())
 }
 
-/// `odoo-ci rollback --to KEY`: production's database and filestore back to a snapshot
-/// (by name, or a deployment's pre-deploy snapshot), served by the image that served then.
+/// `odoo-ci rollback --to KEY` / `--backup ID`: production's database and filestore back
+/// to a snapshot (by name, or a deployment's pre-deploy snapshot) or to a backup (fetched
+/// and kept as a snapshot first), served by the image that served then.
 /// Itself a recorded deployment (trigger `rollback`) with its own pre-rollback snapshot, so
 /// a rollback that fails is undone like any deploy.
 pub fn rollback_to(
     project: &Project,
     plan: &Plan,
     opts: &DeployOptions,
-    key: &str,
+    from: &RestoreSource,
     reporter: &mut dyn Reporter,
 ) -> anyhow::Result<StageResult> {
+    let message = match from {
+        RestoreSource::Snapshot(key) => format!("rollback to {key}"),
+        RestoreSource::Backup(id) => format!("rollback to backup {id}"),
+    };
     run_recorded(
         project,
         plan,
         Trigger::Rollback,
         reporter,
-        |_, detail| detail.message = Some(format!("rollback to {key}")),
-        |target, runner, detail| rollback_steps(project, opts, key, target, runner, detail),
+        |_, detail| detail.message = Some(message),
+        |target, runner, detail| rollback_steps(project, opts, from, target, runner, detail),
     )
+}
+
+/// The snapshot a rollback puts back, and the image its record names (a backup's manifest
+/// names one; a deployment's snapshot its previous image).
+fn chosen_snapshot(
+    target: &target::Target<'_>,
+    runner: &mut Runner<'_>,
+    from: &RestoreSource,
+    cache_dir: &std::path::Path,
+) -> anyhow::Result<(snapshots::Snapshot, Option<String>)> {
+    let mut admin = target.server.connect("postgres")?;
+    let id = match from {
+        RestoreSource::Snapshot(key) => {
+            return Ok((snapshots::find(&mut admin, &target.database, key)?, None))
+        }
+        RestoreSource::Backup(id) => id,
+    };
+    let config = &target.project.config;
+    let backups = crate::backups::Backups::configured(config, &target.database, cache_dir)?
+        .ok_or_else(|| {
+            anyhow::anyhow!("`production.backup` is not set: there are no backups to restore")
+        })?;
+    let (name, image) = runner.run(StepKind::Fetch, |_| {
+        let (name, manifest) = from_backup::fetch_as_snapshot(target, &backups, id)?;
+        let text = format!(
+            "backup {id} checked (dump SHA-256, database fingerprint {}, filestore) and kept as {name}",
+            manifest.database.fingerprint
+        );
+        Ok(((name, manifest.image), text))
+    })?;
+    Ok((snapshots::find(&mut admin, &target.database, &name)?, image))
 }
 
 fn rollback_steps(
     project: &Project,
     opts: &DeployOptions,
-    key: &str,
+    from: &RestoreSource,
     (engine, server): (crate::executor::docker::Engine, PgServer),
     runner: &mut Runner<'_>,
     detail: &mut ProductionDetail,
@@ -381,8 +460,7 @@ fn rollback_steps(
         let settled = settle_interrupted(&mut target)?;
         Ok((lock, format!("deploy lock on `{database}`{settled}")))
     })?;
-    let mut admin = server.connect("postgres")?;
-    let chosen = snapshots::find(&mut admin, &database, key)?;
+    let (chosen, backup_image) = chosen_snapshot(&target, runner, from, &opts.cache_dir)?;
     let recorded: Option<ProductionDetail> = chosen
         .record
         .deployment
@@ -391,16 +469,18 @@ fn rollback_steps(
     let docker = target.docker_engine.connect()?;
     let bg = target.blue_green(&docker);
     let previous = bg.active()?;
-    let image = match &recorded {
+    let image = match (&recorded, backup_image) {
+        // A backup records the image that served it.
+        (_, Some(image)) => image,
         // A deployment's snapshot is served by the image that served when it was taken.
-        Some(d) => d.previous_image.clone().ok_or_else(|| {
+        (Some(d), None) => d.previous_image.clone().ok_or_else(|| {
             anyhow::anyhow!(
                 "`{}` was taken before odoo-ci's first release of `{database}`: no image of that time is known, and today's would run old data on new code; nothing was touched",
                 chosen.name
             )
         })?,
         // A manual snapshot: the image serving now, as the step says.
-        None => previous.as_ref().map(|p| p.image.clone()).ok_or_else(|| {
+        (None, None) => previous.as_ref().map(|p| p.image.clone()).ok_or_else(|| {
             anyhow::anyhow!("no image to run: the snapshot records none and nothing is serving")
         })?,
     };

@@ -302,6 +302,19 @@ pub fn standalone_engine_files(project: &Project, database: &str) -> anyhow::Res
     Ok(engine_files(&docker, &image))
 }
 
+/// The release that serves production now, if any (its image and `odoo-ci.commit` label
+/// say what a backup of this moment was served by).
+pub fn serving_release(
+    project: &Project,
+    database: &str,
+) -> anyhow::Result<Option<crate::executor::bluegreen::Release>> {
+    let engine = production_engine(project)?;
+    let docker = engine.connect()?;
+    let mut bg = blue_green(project, &engine, &docker, database);
+    bg.identity = production_identity(project, database);
+    Ok(bg.active()?)
+}
+
 /// Helpers from `image` (already on the engine) that copy production's filestore on the
 /// engine's host, as root: the files belong to the user Odoo runs as, not to the runner.
 pub fn engine_files(docker: &bollard::Docker, image: &str) -> EngineFiles {

@@ -105,7 +105,7 @@ fn scheduled_backups_back_up_and_never_deploy() {
     // A schedule on main must not deploy: its first rule says never.
     let first = &c["production"]["rules"][0];
     assert!(
-        text(first).contains("\"schedule\"") && first["when"] == Value::from("never"),
+        text(first).contains("\"schedule\"") && first["when"] == "never",
         "{}",
         text(&c["production"]["rules"])
     );

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use odoo_ci::addons::{discover, AddonGraph, Series};
 
+#[path = "common/guard.rs"]
+mod guard;
+
 const RUNS: usize = 7;
 
 fn manifest(i: usize) -> String {
@@ -87,4 +90,10 @@ fn main() {
         ms(times[RUNS - 1]),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
+    let key = format!("discovery.addons_{addons_count}.ms");
+    guard::exit_if(guard::check(
+        &key,
+        ms(times[RUNS / 2]),
+        guard::Better::Lower,
+    ));
 }

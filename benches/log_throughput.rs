@@ -1,6 +1,9 @@
-//! `check-log`'s parser on generated logs in the real Odoo format. Three logs:
+//! `check-log`'s parser on generated logs in the real Odoo format. Four logs:
 //! - clean: a failure-free run (INFO lines and test starts). Target: above 1 GB/s.
 //! - mixed: with warnings and a failure now and then. Target: at least 300 MB/s.
+//! - Odoo 18 install of `base` with its tests, repeated (the shape of the real log issue 29
+//!   measured: module loading, 3,000 test starts per pass — nearly half the lines —, logins,
+//!   view warnings, SQL errors with continuation lines). Target: 1 GB/s.
 //! - failures: 5,000 failures with 60 KB tracebacks. Target: memory bounded (tracebacks
 //!   after the first 100 are kept by head and tail), not 1.5 GB.
 //!
@@ -12,10 +15,14 @@ use std::time::Instant;
 
 use odoo_ci::odoo::{analyze, Options};
 
+#[path = "common/guard.rs"]
+mod guard;
+
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Clean,
     Mixed,
+    BaseTests,
     Failures,
 }
 
@@ -25,20 +32,42 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1024);
     let target = megabytes * 1024 * 1024;
+    let mut regressions = 0;
     for (kind, name, goal) in [
         (Kind::Clean, "clean", "target > 1000 MB/s"),
         (Kind::Mixed, "mixed", "target >= 300 MB/s"),
+        (
+            Kind::BaseTests,
+            "Odoo 18 base install + tests",
+            "target 1000 MB/s",
+        ),
         (
             Kind::Failures,
             "5,000 failures of 60 KB",
             "target: bounded memory",
         ),
     ] {
-        run(kind, name, goal, target);
+        let (mb_s, peak_mib) = run(kind, name, goal, target);
+        let key = match kind {
+            Kind::Clean => "check_log.clean.mb_s",
+            Kind::Mixed => "check_log.mixed.mb_s",
+            Kind::BaseTests => "check_log.odoo18_base_tests.mb_s",
+            Kind::Failures => {
+                regressions += guard::check(
+                    "check_log.failures.peak_mib",
+                    peak_mib,
+                    guard::Better::Lower,
+                );
+                continue;
+            }
+        };
+        regressions += guard::check(key, mb_s, guard::Better::Higher);
     }
+    guard::exit_if(regressions);
 }
 
-fn run(kind: Kind, name: &str, goal: &str, target: u64) {
+/// Parses a generated log of `kind` twice; returns the best MB/s and the peak RSS in MiB.
+fn run(kind: Kind, name: &str, goal: &str, target: u64) -> (f64, f64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("odoo.log");
     let written = generate(&path, target, kind);
@@ -66,12 +95,16 @@ fn run(kind: Kind, name: &str, goal: &str, target: u64) {
         peak_kib as f64 / 1024.0,
         tests
     );
+    (written as f64 / best / 1e6, peak_kib as f64 / 1024.0)
 }
 
 /// Writes about `target` bytes of log of `kind`; returns the exact size.
 fn generate(path: &std::path::Path, target: u64, kind: Kind) -> u64 {
     if kind == Kind::Failures {
         return generate_failures(path);
+    }
+    if kind == Kind::BaseTests {
+        return generate_base_tests(path, target);
     }
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
     let mut written = 0u64;
@@ -105,6 +138,90 @@ fn generate(path: &std::path::Path, target: u64, kind: Kind) -> u64 {
         w.write_all(line.as_bytes()).expect("write");
         written += line.len() as u64;
         i += 1;
+    }
+    w.flush().expect("flush");
+    written
+}
+
+/// One pass of an Odoo 18 `-i base --test-enable` log, repeated up to `target` bytes.
+fn generate_base_tests(path: &std::path::Path, target: u64) -> u64 {
+    let mut pass = String::new();
+    let mut ms: u64 = 0;
+    let mut line = |level: &str, logger: &str, message: &str| {
+        ms += 17;
+        let (s, m, h) = (
+            (ms / 1000) % 60,
+            (ms / 60_000) % 60,
+            22 + (ms / 3_600_000) % 2,
+        );
+        pass.push_str(&format!(
+            "2026-11-21 {h:02}:{m:02}:{s:02},{:03} 1 {level} odoo18 {logger}: {message} \n",
+            ms % 1000
+        ));
+    };
+    line("INFO", "odoo.modules.loading", "loading 1 modules...");
+    line("INFO", "odoo.modules.loading", "Loading module base (1/1)");
+    for i in 0..400 {
+        line(
+            "INFO",
+            "odoo.models",
+            &format!("Prepare computation of res.partner.field_{i}"),
+        );
+    }
+    for i in 0..112 {
+        line(
+            "INFO",
+            "odoo.modules.loading",
+            &format!("loading base/data/res_data_{}.xml", i % 14),
+        );
+    }
+    for i in 0..60 {
+        line("WARNING", "odoo.models", &format!("Two fields (field_{i}, other_{i}) of res.partner() have the same label: Name. [Modules: base and base]"));
+    }
+    let classes = [
+        "TestORM",
+        "TestACL",
+        "TestFields",
+        "TestViews",
+        "TestIrSequence",
+        "TestResPartner",
+        "TestQweb",
+        "TestAPI",
+        "TestExpression",
+        "TestHttp",
+    ];
+    for k in 0..3000usize {
+        let c = k % classes.len();
+        line(
+            "INFO",
+            &format!("odoo.addons.base.tests.test_{}", classes[c].to_lowercase()),
+            &format!("Starting {}.test_case_{k} ... ", classes[c]),
+        );
+        match k % 20 {
+            0..=4 => line("INFO", "odoo.addons.base.models.res_users", "Login successful for db:odoo18 login:admin from n/a"),
+            5..=6 => line("INFO", "odoo.addons.base.models.ir_attachment", &format!("_read_file reading /var/lib/odoo/filestore/odoo18/{:02x}/{k:040x}", k % 256)),
+            7 => line("WARNING", "odoo.addons.base.models.ir_ui_view", "Error-prone use of @class in view res.partner.form (base.view_partner_form): use the hasclass(*classes) function to filter elements by their classes"),
+            8 => line("INFO", "odoo.sql_db", &format!("bad query: INSERT INTO res_partner (name) VALUES ('x')\nERROR: null value in column \"type\" violates not-null constraint\nDETAIL:  Failing row contains ({k}, null).")),
+            9 => line("INFO", "odoo.modules.registry", "Caches invalidated, signaling through the database: ['default', 'templates']"),
+            _ => {}
+        }
+    }
+    line(
+        "INFO",
+        "odoo.tests.stats",
+        "base: 3000 tests 118.21s 190000 queries",
+    );
+    line("INFO", "odoo.modules.loading", "Modules loaded.");
+    line(
+        "INFO",
+        "odoo.tests.result",
+        "0 failed, 0 error(s) of 3000 tests when loading database 'odoo18'",
+    );
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).expect("create"));
+    let mut written = 0u64;
+    while written < target {
+        w.write_all(pass.as_bytes()).expect("write");
+        written += pass.len() as u64;
     }
     w.flush().expect("flush");
     written

@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use super::fast_hash::FastMap;
+
 use regex::Regex;
 
 use super::header::{self, Header, Level};
@@ -80,14 +82,19 @@ pub struct Analyzer {
     records: u64,
     foreign_lines: u64,
     cases: Vec<TestCase>,
-    case_index: HashMap<(String, String), usize>,
+    /// `module` NUL `Class.method` → index in `cases`.
+    case_index: FastMap<String, usize>,
+    /// Where that key is built for a look-up, so a test seen before costs no allocation.
+    case_key: String,
     running: Option<(usize, i64)>,
     failures: Vec<Failure>,
     problems: Vec<Problem>,
     problems_dropped: u64,
     warnings_total: u64,
     warnings_ignored: u64,
-    warning_groups: HashMap<(String, String), u64>,
+    /// logger → first characters of the message → count.
+    warning_groups: FastMap<String, FastMap<String, u64>>,
+    warning_group_count: usize,
     modules: Vec<ModuleStats>,
     module_index: HashMap<String, usize>,
     summary: Option<Summary>,
@@ -105,14 +112,16 @@ impl Analyzer {
             records: 0,
             foreign_lines: 0,
             cases: Vec::new(),
-            case_index: HashMap::new(),
+            case_index: FastMap::default(),
+            case_key: String::new(),
             running: None,
             failures: Vec::new(),
             problems: Vec::new(),
             problems_dropped: 0,
             warnings_total: 0,
             warnings_ignored: 0,
-            warning_groups: HashMap::new(),
+            warning_groups: FastMap::default(),
+            warning_group_count: 0,
             modules: Vec::new(),
             module_index: HashMap::new(),
             summary: None,
@@ -204,8 +213,8 @@ impl Analyzer {
         if let Some(rest) = logger.strip_prefix(b"odoo.addons.") {
             if let Some(test) = h.message.strip_prefix(b"Starting ") {
                 let test = test.strip_suffix(b" ...").unwrap_or(test);
-                let module = lossy(rest.split(|b| *b == b'.').next().unwrap_or(rest));
-                return Some(self.start_test(module, lossy(logger), &lossy(test), h.time));
+                let module = rest.split(|b| *b == b'.').next().unwrap_or(rest);
+                return Some(self.start_test(module, logger, test, h.time));
             }
             if let Some(skip) = h.message.strip_prefix(b"skipped ") {
                 let module = lossy(rest.split(|b| *b == b'.').next().unwrap_or(rest));
@@ -244,22 +253,38 @@ impl Analyzer {
         }
     }
 
-    fn start_test(&mut self, module: String, logger: String, test: &str, time: &[u8]) -> Event {
-        self.end_running(time);
-        let i = self.case_for(&module, &logger, test);
-        if let Some(start) = header::millis(time) {
+    fn start_test(&mut self, module: &[u8], logger: &[u8], test: &[u8], time: &[u8]) -> Event {
+        let now = header::millis(time);
+        self.end_running_at(now);
+        let i = match (std::str::from_utf8(module), std::str::from_utf8(test)) {
+            (Ok(module), Ok(test)) => match self.known_case(module, test) {
+                Some(i) => i,
+                None => self.case_for(module, &lossy(logger), test),
+            },
+            _ => self.case_for(&lossy(module), &lossy(logger), &lossy(test)),
+        };
+        if let Some(start) = now {
             self.running = Some((i, start));
         }
         Event::TestStarted(i)
     }
 
+    /// The case of `module`'s test `test` (a description), if it was seen before.
+    fn known_case(&mut self, module: &str, test: &str) -> Option<usize> {
+        self.case_key.clear();
+        self.case_key.push_str(module);
+        self.case_key.push('\0');
+        self.case_key.push_str(test_id(test));
+        self.case_index.get(self.case_key.as_str()).copied()
+    }
+
     fn case_for(&mut self, module: &str, logger: &str, test: &str) -> usize {
-        let test = test_id(test);
-        let key = (module.to_string(), test.clone());
-        if let Some(&i) = self.case_index.get(&key) {
+        if let Some(i) = self.known_case(module, test) {
             return i;
         }
-        let (class, method) = test.split_once('.').unwrap_or(("", &test));
+        let key = self.case_key.clone();
+        let test = test_id(test);
+        let (class, method) = test.split_once('.').unwrap_or(("", test));
         self.cases.push(TestCase {
             module: module.to_string(),
             logger: logger.to_string(),
@@ -277,8 +302,14 @@ impl Analyzer {
     }
 
     fn end_running(&mut self, time: &[u8]) {
+        if self.running.is_some() {
+            self.end_running_at(header::millis(time));
+        }
+    }
+
+    fn end_running_at(&mut self, now: Option<i64>) {
         if let Some((i, start)) = self.running.take() {
-            if let Some(end) = header::millis(time) {
+            if let Some(end) = now {
                 self.cases[i].seconds = Some((end - start).max(0) as f64 / 1000.0);
             }
         }
@@ -375,25 +406,48 @@ impl Analyzer {
             return self.push_problem(ProblemKind::TestSuiteHalted, &p, None, None);
         }
         let first = p.message.lines().next().unwrap_or("");
-        let text = format!("{}: {first}", p.logger);
-        if self.opts.ignore.iter().any(|re| re.is_match(&text)) {
-            self.warnings_ignored += 1;
-            return None;
+        if !self.opts.ignore.is_empty() {
+            let text = format!("{}: {first}", p.logger);
+            if self.opts.ignore.iter().any(|re| re.is_match(&text)) {
+                self.warnings_ignored += 1;
+                return None;
+            }
         }
         self.warnings_total += 1;
-        let key: String = first.chars().take(WARNING_KEY_CHARS).collect();
-        let group_key = (p.logger, key);
-        if let Some(n) = self.warning_groups.get_mut(&group_key) {
-            *n += 1;
-        } else if self.warning_groups.len() < MAX_WARNING_GROUPS {
-            self.warning_groups.insert(group_key, 1);
-        } else {
-            *self
-                .warning_groups
-                .entry(("(other)".to_string(), "more kinds of warnings".to_string()))
-                .or_insert(0) += 1;
-        }
+        let end = first
+            .char_indices()
+            .nth(WARNING_KEY_CHARS)
+            .map_or(first.len(), |(i, _)| i);
+        self.count_warning(&p.logger, &first[..end]);
         None
+    }
+
+    /// One more warning of `logger` starting with `key`; past [`MAX_WARNING_GROUPS`]
+    /// kinds, counted as "more kinds of warnings".
+    fn count_warning(&mut self, logger: &str, key: &str) {
+        if let Some(n) = self
+            .warning_groups
+            .get_mut(logger)
+            .and_then(|m| m.get_mut(key))
+        {
+            *n += 1;
+            return;
+        }
+        let (logger, key) = if self.warning_group_count < MAX_WARNING_GROUPS {
+            (logger, key)
+        } else {
+            ("(other)", "more kinds of warnings")
+        };
+        let count = self
+            .warning_groups
+            .entry(logger.to_string())
+            .or_default()
+            .entry(key.to_string())
+            .or_insert(0);
+        if *count == 0 {
+            self.warning_group_count += 1;
+        }
+        *count += 1;
     }
 
     fn on_test_failure(&mut self, p: &Pending, description: String, kind: FailureKind) -> Event {
@@ -425,7 +479,7 @@ impl Analyzer {
         case.traceback = None;
         self.failures.push(Failure {
             module,
-            test: test_id(&test),
+            test: test_id(&test).to_string(),
             kind,
             file,
             line,
@@ -543,10 +597,12 @@ impl Analyzer {
         let mut groups: Vec<WarningGroup> = self
             .warning_groups
             .into_iter()
-            .map(|((logger, message), count)| WarningGroup {
-                logger,
-                message,
-                count,
+            .flat_map(|(logger, kinds)| {
+                kinds.into_iter().map(move |(message, count)| WarningGroup {
+                    logger: logger.clone(),
+                    message,
+                    count,
+                })
             })
             .collect();
         groups.sort_by(|a, b| {
@@ -690,9 +746,13 @@ fn lossy(b: &[u8]) -> String {
 }
 
 /// `Class.method` from a test description: drops `Subtest `, parameters and messages.
-fn test_id(description: &str) -> String {
+fn test_id(description: &str) -> &str {
     let d = description.strip_prefix("Subtest ").unwrap_or(description);
-    d.split([' ', '(', '[']).next().unwrap_or(d).to_string()
+    let end = d
+        .bytes()
+        .position(|b| matches!(b, b' ' | b'(' | b'['))
+        .unwrap_or(d.len());
+    &d[..end]
 }
 
 /// Whether `test` (`Class.method` or `method`) names a class or module fixture rather than
@@ -731,7 +791,11 @@ fn describe_test(logger: &str, description: &str) -> (String, String, String) {
         }
     }
     let test = test_id(description);
-    (from_logger.unwrap_or_default(), logger.to_string(), test)
+    (
+        from_logger.unwrap_or_default(),
+        logger.to_string(),
+        test.to_string(),
+    )
 }
 
 fn parse_summary(message: &str) -> Option<(u64, u64, u64)> {

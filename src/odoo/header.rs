@@ -107,15 +107,21 @@ pub fn parse(line: &[u8]) -> Option<Header<'_>> {
     })
 }
 
+/// Splits at the first space. The fields it splits (pid, level, database) are a few bytes
+/// long: a plain loop beats a vectorised search's setup there.
 fn split_space(b: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = memchr::memchr(b' ', b)?;
+    let i = b.iter().position(|&c| c == b' ')?;
     Some((&b[..i], &b[i + 1..]))
 }
 
-/// Milliseconds since 1970-01-01 of a header time, for test durations.
+/// Milliseconds since 1970-01-01 of a header time, for test durations. Read digit by
+/// digit: it runs for every test start and end of a gigabyte log.
 pub fn millis(time: &[u8]) -> Option<i64> {
     let n = |a: usize, b: usize| -> Option<i64> {
-        std::str::from_utf8(time.get(a..b)?).ok()?.parse().ok()
+        let digits = time.get(a..b)?;
+        digits.iter().try_fold(0i64, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
     };
     let (y, m, d) = (n(0, 4)?, n(5, 7)?, n(8, 10)?);
     let (hh, mm, ss, ms) = (n(11, 13)?, n(14, 16)?, n(17, 19)?, n(20, 23)?);

@@ -1,6 +1,7 @@
 //! Reading what Odoo writes: log records, test results, failures and the build colour.
 
 pub mod analyzer;
+mod fast_hash;
 pub mod fatal;
 pub mod header;
 pub mod lines;

@@ -127,12 +127,22 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         (Some(repo), Some(id)) if repo.resolve("HEAD").ok() != Some(id) => Source::Commit(id),
         _ => Source::WorkingTree,
     };
-    let addons = match (&repo, source) {
+    let submodules = match (&repo, head.or_else(|| repo.as_ref()?.resolve("HEAD").ok())) {
+        (Some(repo), Some(id)) => repo.submodules_at(id)?,
+        _ => Vec::new(),
+    };
+    if let (Some(repo), Source::WorkingTree) = (&repo, source) {
+        check_checked_out(repo, &config, &submodules)?;
+    }
+    let mut addons = match (&repo, source) {
         (Some(repo), Source::Commit(id)) => {
             discover_at_commit(repo, id, &config.root, &config.addons_dirs, series)?
         }
         _ => addons::discover(&config.root, &config.addons_dirs, series)?,
     };
+    if let Some(repo) = &repo {
+        mark_submodule_addons(repo, &config, &submodules, &mut addons);
+    }
     let graph = AddonGraph::build(&addons)?;
 
     let mut commit = None;
@@ -161,6 +171,63 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         scope,
         source,
     })
+}
+
+/// Each addon that comes with a submodule is marked with that submodule's folder.
+fn mark_submodule_addons(
+    repo: &Repo,
+    config: &Config,
+    subs: &[crate::repo::submodules::Submodule],
+    addons: &mut AddonSet,
+) {
+    if subs.is_empty() {
+        return;
+    }
+    for addon in &mut addons.addons {
+        let in_repo = in_repo(repo, config, &addon.rel_dir);
+        addon.submodule = subs
+            .iter()
+            .find(|s| in_repo == s.path || in_repo.starts_with(&format!("{}/", s.path)))
+            .map(|s| s.path.clone());
+    }
+}
+
+/// `rel` (relative to the project folder) relative to the repository root, `/`-separated.
+fn in_repo(repo: &Repo, config: &Config, rel: &str) -> String {
+    let rel = rel.trim_start_matches("./").trim_end_matches('/');
+    match repo.relative(&config.root).unwrap_or_default().as_str() {
+        "" | "." => rel.to_string(),
+        dir => format!("{dir}/{rel}"),
+    }
+}
+
+/// A submodule in the way of an addons path (the path itself, inside it, or inside the
+/// path) must be checked out: an empty folder would make its addons silently "from the
+/// base image".
+fn check_checked_out(
+    repo: &Repo,
+    config: &Config,
+    subs: &[crate::repo::submodules::Submodule],
+) -> Result<(), BadInput> {
+    for dir in &config.addons_dirs {
+        let path = in_repo(repo, config, &dir.to_string_lossy());
+        for sub in subs {
+            let related = path == sub.path
+                || path.starts_with(&format!("{}/", sub.path))
+                || sub.path.starts_with(&format!("{path}/"));
+            let folder = repo.workdir().join(&sub.path);
+            let empty = std::fs::read_dir(&folder).map_or(true, |mut d| d.next().is_none());
+            if related && empty {
+                return Err(BadInput::new(format!(
+                    "submodule `{}` (addons path `{}`) is not checked out: its folder is empty, so its addons would be missing",
+                    sub.path,
+                    dir.display()
+                ))
+                .hint("run `git submodule update --init --recursive` (GitHub Actions: `actions/checkout` with `submodules: recursive`; GitLab: `GIT_SUBMODULE_STRATEGY: recursive`)"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// On a terminal, `--branch X` without `--ref` means X as the repository has it: when a
@@ -258,8 +325,12 @@ pub fn base_facts(
         };
         let path = format!("{prefix}{}", file_name.to_string_lossy());
         manifest_paths.insert(addon.name.clone(), path.clone());
-        let Some(bytes) = repo.file_at(base_id, &path)? else {
-            continue;
+        // A submodule's earlier commit may be missing from a shallow checkout: its version
+        // then is unknown, not an error (its files count as changed).
+        let bytes = match repo.file_at(base_id, &path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) | Err(crate::repo::RepoError::MissingSubmodule { .. }) => continue,
+            Err(e) => return Err(e.into()),
         };
         let text = String::from_utf8_lossy(&bytes);
         let display = format!("{path} at {}", &base_id.to_string()[..12]);

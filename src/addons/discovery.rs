@@ -20,6 +20,10 @@ pub struct Addon {
     pub manifest: Manifest,
     /// The version normalised as Odoo does (`adapt_version`); as written when not installable.
     pub version: String,
+    /// The git submodule the addon comes with (its folder, relative to the repository
+    /// root), or `None` for the project's own addons: Odoo.sh's "my modules" are the
+    /// latter only.
+    pub submodule: Option<String>,
 }
 
 /// Every addon found, sorted by name, with the series used to normalise versions.
@@ -268,6 +272,7 @@ pub(crate) fn addon_from(
         manifest_file: file,
         manifest,
         version,
+        submodule: None,
     })
 }
 

@@ -294,13 +294,12 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
     let stage = stage_of(facts, stage, &mut notes)?;
     let selected = match stage {
         Stage::Development => select(
-            config,
-            facts.graph,
+            facts,
             &config.file.development.install,
             "development.install",
         )?,
         Stage::Staging | Stage::Production => match &config.file.production.install {
-            Some(selection) => select(config, facts.graph, selection, "production.install")?,
+            Some(selection) => select(facts, selection, "production.install")?,
             None => Vec::new(),
         },
     };
@@ -513,6 +512,16 @@ fn refused_variables(
     out
 }
 
+/// The submodule folder `addon` comes with, if it is not one of the project's own.
+fn submodule_of<'a>(facts: &'a Facts<'_>, addon: &str) -> Option<&'a str> {
+    facts.addons.get(addon)?.submodule.as_deref()
+}
+
+/// Whether `selection` names `addon` itself (not through `all`).
+fn names(selection: Option<&AddonSelection>, addon: &str) -> bool {
+    matches!(selection, Some(AddonSelection::Only(list)) if list.iter().any(|n| n == addon))
+}
+
 /// Development: what to install and test, narrowed to the push's changes (`--changed-only`)
 /// and to this shard (`--shard`).
 fn plan_tests(
@@ -523,7 +532,7 @@ fn plan_tests(
 ) -> Result<(), Diagnostic> {
     let config = facts.config;
     let mut tested: Vec<(String, String)> = match &config.file.development.test {
-        Some(sel) => select(config, facts.graph, sel, "development.test")?
+        Some(sel) => select(facts, sel, "development.test")?
             .into_iter()
             .filter(|(n, _)| selected.iter().any(|(s, _)| s == n))
             .map(|(n, _)| (n, "selected in `development.test`".to_string()))
@@ -533,6 +542,14 @@ fn plan_tests(
             .map(|(n, _)| (n.clone(), "installed from the repo".to_string()))
             .collect(),
     };
+    // A submodule's addons are installed for what depends on them, and tested only when
+    // the project names them.
+    let dev = &config.file.development;
+    tested.retain(|(n, _)| {
+        submodule_of(facts, n).is_none()
+            || names(Some(&dev.install), n)
+            || names(dev.test.as_ref(), n)
+    });
     let all = tested.len();
     let mut narrowed = config.file.development.test.is_some();
     if facts.choices.changed_only {
@@ -693,8 +710,7 @@ fn not_for_production(
 ) -> Result<(), Diagnostic> {
     let config = facts.config;
     let dev = select(
-        config,
-        facts.graph,
+        facts,
         &config.file.development.install,
         "development.install",
     )?;
@@ -809,18 +825,34 @@ fn short(sha: &str) -> &str {
 }
 
 /// The addons a selection names plus their repo dependencies, in install order, with reasons.
+/// The addons `selection` names, with their repo dependencies, each with why. `all` is
+/// the project's own addons (as Odoo.sh's "my modules"): a submodule's addons come along
+/// only as dependencies, or when named.
 fn select(
-    config: &Config,
-    graph: &AddonGraph,
+    facts: &Facts<'_>,
     selection: &AddonSelection,
     key: &str,
 ) -> Result<Vec<(String, String)>, Diagnostic> {
+    let (config, graph) = (facts.config, facts.graph);
     match selection {
-        AddonSelection::All => Ok(graph
-            .install_order
-            .iter()
-            .map(|n| (n.clone(), format!("repo addon (`{key}: all`)")))
-            .collect()),
+        AddonSelection::All => {
+            let own = graph
+                .install_order
+                .iter()
+                .filter(|n| submodule_of(facts, n).is_none())
+                .map(String::as_str);
+            Ok(graph
+                .with_dependencies(own)
+                .into_iter()
+                .map(|n| {
+                    let reason = match submodule_of(facts, &n) {
+                        Some(path) => format!("a dependency, from submodule `{path}`"),
+                        None => format!("repo addon (`{key}: all`)"),
+                    };
+                    (n, reason)
+                })
+                .collect())
+        }
         AddonSelection::Only(names) => {
             for (i, name) in names.iter().enumerate() {
                 if !graph.depends.contains_key(name) {

@@ -65,6 +65,7 @@ fn world(config: Config, branch: &str) -> World {
                     manifest: parse_manifest(&file, &source).expect("manifest"),
                     manifest_file: file,
                     version: version.to_string(),
+                    submodule: None,
                 }
             })
             .collect(),

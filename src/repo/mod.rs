@@ -1,9 +1,13 @@
 //! The Git checkout (git2): refs, commits, files at a commit, changes between commits.
 
+pub mod submodules;
+
 use std::path::{Path, PathBuf};
 
 use git2::{DiffOptions, Oid, Repository};
 use thiserror::Error;
+
+use submodules::{Located, Submodule};
 
 #[derive(Debug, Error)]
 pub enum RepoError {
@@ -23,6 +27,10 @@ pub enum RepoError {
     Git(#[from] git2::Error),
     #[error("writing a commit's files: {0}")]
     Io(#[from] std::io::Error),
+    #[error(
+        "submodule `{path}` at commit {commit} is not in this checkout (hint: `git submodule update --init --recursive`; GitHub Actions: `actions/checkout` with `submodules: recursive`; GitLab: `GIT_SUBMODULE_STRATEGY: recursive`)"
+    )]
+    MissingSubmodule { path: String, commit: String },
 }
 
 pub struct Repo {
@@ -107,7 +115,10 @@ impl Repo {
         })
     }
 
-    /// Paths (relative to the repository root, `/`-separated) that differ between two commits.
+    /// Paths (relative to the repository root, `/`-separated) that differ between two
+    /// commits. A submodule bump counts as the files that differ between its two pinned
+    /// commits (under the submodule's folder); when its earlier commit is not in the
+    /// checkout (a shallow submodule), as every file of the new one.
     pub fn changed_files(&self, base: Oid, head: Oid) -> Result<Vec<String>, RepoError> {
         let base_tree = self.inner.find_commit(base)?.tree()?;
         let head_tree = self.inner.find_commit(head)?.tree()?;
@@ -115,24 +126,70 @@ impl Repo {
         let diff =
             self.inner
                 .diff_tree_to_tree(Some(&base_tree), Some(&head_tree), Some(&mut opts))?;
-        let mut files = Vec::new();
+        let mut files = std::collections::BTreeSet::new();
+        let mut bumped = Vec::new();
         for delta in diff.deltas() {
-            for file in [delta.old_file(), delta.new_file()] {
-                if let Some(p) = file.path() {
+            let (old, new) = (delta.old_file(), delta.new_file());
+            if new.mode() == git2::FileMode::Commit && !new.id().is_zero() {
+                if let Some(p) = new.path() {
                     let p = p.to_string_lossy().replace('\\', "/");
-                    if !files.contains(&p) {
-                        files.push(p);
-                    }
+                    bumped.push((p, (!old.id().is_zero()).then(|| old.id()), new.id()));
+                }
+                continue;
+            }
+            for file in [old, new] {
+                if let Some(p) = file.path() {
+                    files.insert(p.to_string_lossy().replace('\\', "/"));
                 }
             }
         }
-        files.sort();
-        Ok(files)
+        let subs = self.submodules_at(head)?;
+        for (path, old, new) in bumped {
+            let sub = subs
+                .iter()
+                .find(|s| s.path == path)
+                .cloned()
+                .unwrap_or(Submodule {
+                    name: path.clone(),
+                    path: path.clone(),
+                    commit: new,
+                });
+            let repo = self.open_submodule(&sub)?;
+            for f in repo.files_between(old, new)? {
+                files.insert(format!("{path}/{f}"));
+            }
+        }
+        Ok(files.into_iter().collect())
+    }
+
+    /// The files that differ between `old` (when it is here) and `new`; every file of
+    /// `new` when `old` is unknown or missing.
+    fn files_between(&self, old: Option<Oid>, new: Oid) -> Result<Vec<String>, RepoError> {
+        if let Some(old) = old.filter(|o| self.inner.find_commit(*o).is_ok()) {
+            return self.changed_files(old, new);
+        }
+        let mut out = Vec::new();
+        let tree = self.inner.find_commit(new)?.tree()?;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() == Some(git2::ObjectType::Blob) {
+                out.push(format!("{dir}{}", entry.name().unwrap_or_default()));
+            }
+            git2::TreeWalkResult::Ok
+        })?;
+        Ok(out)
     }
 
     /// The folders directly inside `path` (relative to the repository root, `""` for the
-    /// root) at `commit`, sorted; empty when `path` is not a folder there.
+    /// root) at `commit`, sorted; empty when `path` is not a folder there. A path in a
+    /// submodule is read at the submodule's pinned commit.
     pub fn dirs_at(&self, commit: Oid, path: &str) -> Result<Vec<String>, RepoError> {
+        match self.locate(commit, path)? {
+            Located::Here(repo, commit, path) => repo.dirs_here(commit, &path),
+            Located::Submodule(repo, commit, path) => repo.dirs_at(commit, &path),
+        }
+    }
+
+    fn dirs_here(&self, commit: Oid, path: &str) -> Result<Vec<String>, RepoError> {
         let root = self.inner.find_commit(commit)?.tree()?;
         let tree = if path.is_empty() {
             root
@@ -155,15 +212,23 @@ impl Repo {
         Ok(out)
     }
 
-    /// Writes the files of `commit` into the empty folder `into`, as a checkout of it
-    /// would (modes and links kept, submodules left out): what an image is built from
-    /// when a commit other than the checkout's is named — never the working tree.
+    /// Writes the files of `commit` into the empty folder `into`, as a recursive checkout
+    /// of it would (modes and links kept, each submodule's files at its pinned commit):
+    /// what an image is built from when a commit other than the checkout's is named —
+    /// never the working tree. A submodule whose commit is not here is an error.
     pub fn export_tree(&self, commit: Oid, into: &Path) -> Result<(), RepoError> {
         let tree = self.inner.find_commit(commit)?.tree()?;
-        self.export(&tree, into)
+        let subs = self.submodules_at(commit)?;
+        self.export(&tree, into, "", &subs)
     }
 
-    fn export(&self, tree: &git2::Tree<'_>, into: &Path) -> Result<(), RepoError> {
+    fn export(
+        &self,
+        tree: &git2::Tree<'_>,
+        into: &Path,
+        prefix: &str,
+        subs: &[Submodule],
+    ) -> Result<(), RepoError> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(into)?;
         for entry in tree.iter() {
@@ -172,7 +237,20 @@ impl Repo {
             match entry.kind() {
                 Some(git2::ObjectType::Tree) => {
                     let sub = entry.to_object(&self.inner)?.peel_to_tree()?;
-                    self.export(&sub, &path)?;
+                    self.export(&sub, &path, &format!("{prefix}{name}/"), subs)?;
+                }
+                Some(git2::ObjectType::Commit) => {
+                    let at = format!("{prefix}{name}");
+                    let sub = subs
+                        .iter()
+                        .find(|s| s.path == at)
+                        .cloned()
+                        .unwrap_or(Submodule {
+                            name: at.clone(),
+                            path: at.clone(),
+                            commit: entry.id(),
+                        });
+                    self.open_submodule(&sub)?.export_tree(entry.id(), &path)?;
                 }
                 Some(git2::ObjectType::Blob) => {
                     let blob = entry.to_object(&self.inner)?.peel_to_blob()?;
@@ -189,15 +267,23 @@ impl Repo {
                         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
                     }
                 }
-                // A submodule's commit is not in this repository.
                 _ => {}
             }
         }
         Ok(())
     }
 
-    /// The content of `path` (relative to the repository root) at `commit`, if it exists there.
+    /// The content of `path` (relative to the repository root) at `commit`, if it exists
+    /// there; a path in a submodule is read at the submodule's pinned commit.
     pub fn file_at(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        match self.locate(commit, path)? {
+            Located::Here(repo, commit, path) => repo.file_here(commit, &path),
+            Located::Submodule(repo, commit, path) => repo.file_at(commit, &path),
+        }
+    }
+
+    /// [`Repo::file_at`] in this repository's own tree only.
+    fn file_here(&self, commit: Oid, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
         let tree = self.inner.find_commit(commit)?.tree()?;
         let entry = match tree.get_path(Path::new(path)) {
             Ok(e) => e,

@@ -17,7 +17,8 @@ use crate::executor::ExecError;
 pub const PROJECT_DIR: &str = "/mnt/odoo-ci/project";
 const GENERATED: &str = ".odoo-ci.Dockerfile";
 
-/// The generated Dockerfile for `base`; `requirements` when the repo has a requirements.txt.
+/// The generated Dockerfile for `base`; `requirements` when the project has requirements
+/// (merged into [`crate::requirements::MERGED`] in the build context).
 /// As few steps as possible: with the classic builder every step commits a layer, which
 /// costs seconds on slow storage drivers. Requirements install as root; the image then
 /// goes back to `base_user`, the user the base image runs Odoo as (`odoo` in the official
@@ -29,7 +30,7 @@ pub fn dockerfile(base: &str, requirements: bool, base_user: Option<&str>) -> St
     let mut d = format!("FROM {base}\n");
     if requirements {
         d.push_str(
-            "USER root\nCOPY requirements.txt /tmp/odoo-ci-requirements.txt\nRUN PIP_BREAK_SYSTEM_PACKAGES=1 pip3 install --no-cache-dir -r /tmp/odoo-ci-requirements.txt\n",
+            "USER root\nCOPY .odoo-ci.requirements.txt /tmp/odoo-ci-requirements.txt\nRUN PIP_BREAK_SYSTEM_PACKAGES=1 pip3 install --no-cache-dir -r /tmp/odoo-ci-requirements.txt\n",
         );
         if let Some(user) = base_user.filter(|u| !u.is_empty() && *u != "root" && *u != "0") {
             d.push_str(&format!("USER {user}\n"));
@@ -122,6 +123,7 @@ pub fn build_context(
     base: &str,
     base_user: Option<&str>,
     extra_ignores: &[&str],
+    addons_dirs: &[std::path::PathBuf],
 ) -> std::io::Result<BuildContext> {
     let ignore = ignore_set(root, extra_ignores)?;
     let own = crate::repo_file::optional_text(root, "Dockerfile")?;
@@ -155,10 +157,21 @@ pub fn build_context(
     }
     // The repo's own Dockerfile, or the generated one; the labels are added when the tar
     // is made (`into_tar`), after the content key is taken.
-    let requirements = crate::repo_file::optional_text(root, "requirements.txt")?.is_some();
     let mut text = match own {
         Some(text) => text,
-        None => dockerfile(base, requirements, base_user),
+        None => {
+            let files = crate::requirements::files(root, addons_dirs);
+            let merged = crate::requirements::merged(root, &files)?;
+            if let Some(merged) = &merged {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(merged.len() as u64);
+                header.set_mode(0o644);
+                header.set_mtime(0);
+                header.set_cksum();
+                tar.append_data(&mut header, crate::requirements::MERGED, merged.as_bytes())?;
+            }
+            dockerfile(base, merged.is_some(), base_user)
+        }
     };
     if !text.ends_with('\n') {
         text.push('\n');
@@ -349,7 +362,8 @@ mod tests {
             d.ends_with("USER odoo\nCOPY . /mnt/odoo-ci/project\n"),
             "{d}"
         );
-        assert!(!dockerfile("odoo:17.0", true, Some("root")).contains("USER root\nCOPY ."));
+        assert!(!dockerfile("odoo:17.0", true, Some("root"))
+            .contains(&format!("USER root\nCOPY . {PROJECT_DIR}")));
         assert_eq!(
             dockerfile("odoo:17.0", false, None).lines().count(),
             2,
@@ -383,7 +397,7 @@ mod tests {
         let key = |root: &Path| {
             content_key(
                 "sha256:base",
-                &build_context(root, "odoo:17.0", None, &[]).unwrap(),
+                &build_context(root, "odoo:17.0", None, &[], &[]).unwrap(),
             )
         };
         assert_eq!(key(one.path()), key(two.path()));
@@ -391,7 +405,7 @@ mod tests {
             key(one.path()),
             content_key(
                 "sha256:other",
-                &build_context(one.path(), "odoo:17.0", None, &[]).unwrap()
+                &build_context(one.path(), "odoo:17.0", None, &[], &[]).unwrap()
             ),
             "another base image is another image"
         );
@@ -409,7 +423,7 @@ mod tests {
         let key = || {
             content_key(
                 "sha256:base",
-                &build_context(dir.path(), "odoo:17.0", None, &[]).unwrap(),
+                &build_context(dir.path(), "odoo:17.0", None, &[], &[]).unwrap(),
             )
         };
         let untagged = key();
@@ -425,6 +439,44 @@ mod tests {
         );
     }
 
+    /// Odoo.sh installs the requirements of every addons path, a submodule's included: the
+    /// context once carried only the root's to pip.
+    #[test]
+    fn every_addons_path_s_requirements_go_to_one_pip_install() {
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in [
+            ("requirements.txt", "requests\n"),
+            ("vendor/oca/requirements.txt", "openupgradelib\n"),
+            ("vendor/oca/acc/__manifest__.py", "{}"),
+        ] {
+            std::fs::create_dir_all(dir.path().join(rel).parent().unwrap()).unwrap();
+            std::fs::write(dir.path().join(rel), text).unwrap();
+        }
+        let dirs = [std::path::PathBuf::from("vendor/oca")];
+        let context = build_context(dir.path(), "base", None, &[], &dirs).unwrap();
+        let bytes = context.into_tar(&HashMap::new()).unwrap();
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let (mut merged, mut generated) = (String::new(), String::new());
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().into_owned();
+            if name == crate::requirements::MERGED {
+                std::io::Read::read_to_string(&mut entry, &mut merged).unwrap();
+            } else if name == GENERATED {
+                std::io::Read::read_to_string(&mut entry, &mut generated).unwrap();
+            }
+        }
+        assert!(
+            merged.contains("requests") && merged.contains("openupgradelib"),
+            "{merged}"
+        );
+        assert!(
+            generated.contains("COPY .odoo-ci.requirements.txt")
+                && generated.matches("pip3 install").count() == 1,
+            "{generated}"
+        );
+    }
+
     #[test]
     fn context_honours_dockerignore() {
         let dir = tempfile::tempdir().unwrap();
@@ -436,7 +488,7 @@ mod tests {
         std::fs::write(dir.path().join(".git/HEAD"), "h").unwrap();
         std::fs::write(dir.path().join(".dockerignore"), "secret\n*.log\n").unwrap();
         std::fs::write(dir.path().join("debug.log"), "l").unwrap();
-        let context = build_context(dir.path(), "base", None, &[]).unwrap();
+        let context = build_context(dir.path(), "base", None, &[], &[]).unwrap();
         let labels =
             HashMap::from([("odoo-ci.branch".to_string(), "feat/\"x\" $HOME".to_string())]);
         let bytes = context.into_tar(&labels).unwrap();
@@ -478,7 +530,7 @@ mod link_tests {
     fn a_dockerfile_linked_out_of_the_repository_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/proc/self/environ", dir.path().join("Dockerfile")).unwrap();
-        let err = match build_context(dir.path(), "base", None, &[]) {
+        let err = match build_context(dir.path(), "base", None, &[], &[]) {
             Ok(_) => panic!("a Dockerfile linked out of the repository was read"),
             Err(e) => e,
         };

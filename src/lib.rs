@@ -30,6 +30,7 @@ pub mod project;
 pub mod repo;
 pub mod repo_file;
 pub mod report;
+pub mod requirements;
 pub mod result;
 pub mod secrets;
 pub mod snapshots;

@@ -76,8 +76,8 @@ impl Project {
 }
 
 impl Project {
-    /// Whether the stage's files have a Dockerfile or a requirements.txt (the checkout's,
-    /// or the named commit's).
+    /// Whether the stage's files have a Dockerfile or a requirements.txt — at the root or
+    /// at the root of an addons path (the checkout's, or the named commit's).
     fn build_files(&self) -> BuildFiles {
         let has = |name: &str| match self.source {
             Source::WorkingTree => std::fs::symlink_metadata(self.config.root.join(name)).is_ok(),
@@ -93,9 +93,20 @@ impl Project {
                 })
                 .is_some(),
         };
+        let requirements = std::iter::once(String::new())
+            .chain(self.config.addons_dirs.iter().map(|d| {
+                d.to_string_lossy()
+                    .trim_start_matches("./")
+                    .trim_end_matches('/')
+                    .to_string()
+            }))
+            .any(|dir| match dir.as_str() {
+                "" | "." => has("requirements.txt"),
+                d => has(&format!("{d}/requirements.txt")),
+            });
         BuildFiles {
             dockerfile: has("Dockerfile"),
-            requirements: has("requirements.txt"),
+            requirements,
         }
     }
 }

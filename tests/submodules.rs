@@ -251,6 +251,19 @@ fn an_image_built_from_a_named_commit_holds_its_submodule_s_addons() {
         "from . import test_acc_own\n",
     );
     write(p, "addons/acc_own/tests/test_acc_own.py", PASSING);
+    // The OCA repository's own requirements, at its root (Odoo.sh installs them).
+    let v = s.vendor.path();
+    let fresh = common::unique("req");
+    write(
+        v,
+        "requirements.txt",
+        &format!("# {fresh}\nopenupgradelib==3.6.1\n"),
+    );
+    git(v, &["commit", "-qam", "requirements"]);
+    git(
+        &p.join("vendor/oca-tools"),
+        &["pull", "-q", "origin", "main"],
+    );
     git(p, &["add", "-A"]);
     git(p, &["commit", "-qm", "a tested addon"]);
     let named = git(p, &["rev-parse", "HEAD"]);
@@ -297,5 +310,15 @@ fn an_image_built_from_a_named_commit_holds_its_submodule_s_addons() {
     assert!(
         inside.status.success(),
         "the submodule's addon is not in {image}"
+    );
+    let installed = Command::new("docker")
+        .args(["run", "--rm", "--entrypoint", "cat", &image])
+        .arg("/usr/lib/python3/dist-packages/fake-pip-installed.txt")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&installed.stdout).contains("openupgradelib==3.6.1"),
+        "the submodule's requirements.txt was not installed in {image}: {}",
+        out.stderr
     );
 }

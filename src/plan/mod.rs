@@ -315,6 +315,9 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
         Stage::Development => {
             if facts.choices.executor == ExecutorKind::Local {
                 check_local_command(config)?;
+                if facts.build_files.requirements {
+                    notes.push("the local executor installs no requirements.txt (the project's nor an addons path's): install them in the job before odoo-ci runs, e.g. `pip install -r requirements.txt`, or use the docker executor, which builds them into the image".into());
+                }
             }
             plan_tests(facts, &selected, &mut addons, &mut notes)?
         }

@@ -146,6 +146,7 @@ pub fn docker_executor(
         &config.file.odoo.image,
         base.user.as_deref(),
         &ignores,
+        &config.addons_dirs,
     )?;
     let content = crate::image::content_key(&base.id, &context);
     let rt = crate::executor::docker::runtime()?;

@@ -149,6 +149,37 @@ fn set_up_class_error_16() {
     );
 }
 
+/// Tours skipped for lack of a browser are never a silent yellow: the verdict counts and
+/// names them, even when the warnings Odoo logs for them are ignored.
+#[test]
+fn browser_tests_skipped_for_lack_of_a_browser_are_named_in_the_verdict() {
+    let (out, v) = check(&[&fixture("browser_skipped_18.log"), "--tests-expected"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(v["colour"], "yellow");
+    let reasons = v["reasons"].to_string();
+    assert!(
+        reasons.contains("2 browser tests (tours) did not run")
+            && reasons.contains("test_checkout_tour")
+            && reasons.contains("test_portal_tour")
+            && reasons.contains("websocket-client module is not installed"),
+        "{reasons}"
+    );
+    assert!(
+        !reasons.contains("test_rounding"),
+        "a plain skip is no browser's: {reasons}"
+    );
+    let (_, v) = check(&[
+        &fixture("browser_skipped_18.log"),
+        "--ignore",
+        "websocket-client",
+    ]);
+    assert_eq!(v["colour"], "yellow", "{v:#}");
+    assert!(
+        v["reasons"].to_string().contains("2 browser tests"),
+        "{v:#}"
+    );
+}
+
 #[test]
 fn warnings_skips_and_ignore_patterns_19() {
     let (out, v) = check(&[&fixture("yellow_warnings_19.log"), "--tests-expected"]);

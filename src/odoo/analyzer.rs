@@ -694,16 +694,60 @@ impl Analyzer {
         }
         let warning =
             (self.warnings_total > 0).then(|| format!("{} warnings", self.warnings_total));
-        match (red.is_empty(), warning, self.opts.warnings) {
+        let browser = self.browser_tests_skipped();
+        let (colour, mut reasons) = match (red.is_empty(), warning, self.opts.warnings) {
             (false, w, _) => {
                 red.extend(w);
                 (Colour::Red, red)
             }
             (true, Some(w), WarningPolicy::Red) => (Colour::Red, vec![w]),
             (true, Some(w), WarningPolicy::Yellow) => (Colour::Yellow, vec![w]),
+            (true, None, _) if browser.is_some() => (Colour::Yellow, Vec::new()),
             (true, _, _) => (Colour::Green, Vec::new()),
-        }
+        };
+        reasons.extend(browser);
+        (colour, reasons)
     }
+
+    /// Browser tests (tours) that Odoo skipped for lack of a browser — never green, and
+    /// named: the run did not test what they test.
+    fn browser_tests_skipped(&self) -> Option<String> {
+        let skipped: Vec<&TestCase> = self
+            .cases
+            .iter()
+            .filter(|c| c.status == CaseStatus::Skipped)
+            .filter(|c| c.message.as_deref().is_some_and(is_no_browser))
+            .collect();
+        let first = skipped.first()?;
+        let mut names: Vec<String> = skipped
+            .iter()
+            .take(5)
+            .map(|c| match c.class.as_str() {
+                "" => format!("{}: {}", c.module, c.method),
+                class => format!("{}: {class}.{}", c.module, c.method),
+            })
+            .collect();
+        if skipped.len() > names.len() {
+            names.push(format!("and {} more", skipped.len() - names.len()));
+        }
+        Some(format!(
+            "{} browser tests (tours) did not run — Odoo skipped them: {} ({}); add a browser and websocket-client to the image (`development.browser`)",
+            skipped.len(),
+            first.message.as_deref().unwrap_or_default(),
+            names.join(", ")
+        ))
+    }
+}
+
+/// Whether a skip reason is one of those `odoo/tests/common.py` raises when no browser can
+/// run a tour (`ChromeBrowser`: "websocket-client module is not installed", "Chrome
+/// executable not found", "Failed to detect chrome devtools port after …", "Error during
+/// Chrome headless connection", …). A test's own `@skip("…")` naming none stays a skip.
+fn is_no_browser(reason: &str) -> bool {
+    let r = reason.to_ascii_lowercase();
+    r.contains("websocket-client module is not installed")
+        || (r.contains("chrome")
+            && (r.contains("not found") || r.contains("devtools") || r.contains("connection")))
 }
 
 /// The line that names the exception (`AssertionError: 6 != 7`): the first unindented

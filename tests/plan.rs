@@ -467,3 +467,32 @@ fn plan_for_another_local_branch_reads_that_branch_s_commit() {
     assert_eq!(plan["commit"], feature.as_str(), "{plan:#}");
     assert_eq!(names(&plan["addons"]["update"]), ["a_core"], "{plan:#}");
 }
+
+/// A minimal config is two lines: the official image of its series, and branch rules that
+/// only deploy once a production database is named.
+#[test]
+fn a_minimal_config_gets_the_official_image_and_the_usual_branch_rules() {
+    let p = Project::new();
+    p.addon("a_core", "17.0.1.0.0", &["base"]);
+    p.config("odoo:\n  series: \"17.0\"\naddons_paths: [addons]\n");
+    for branch in ["main", "staging-1", "feat/x"] {
+        let plan = json(&p.run(&["plan", "--branch", branch, "--format", "json"]));
+        assert_eq!(plan["stage"], "development", "{branch}: {plan:#}");
+        assert!(
+            plan["steps"].to_string().contains("\"base\":\"odoo:17.0\""),
+            "{plan:#}"
+        );
+    }
+    p.config("odoo:\n  series: \"17.0\"\naddons_paths: [addons]\nproduction:\n  database: ${PRODUCTION_DB_URL}\n");
+    for (branch, stage) in [
+        ("main", "production"),
+        ("master", "production"),
+        ("staging-1", "staging"),
+        ("feat/x", "development"),
+    ] {
+        let out = p.run(&["plan", "--branch", branch, "--format", "json"]);
+        let plan: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{branch}: {e}: {}{}", out.stdout, out.stderr));
+        assert_eq!(plan["stage"], stage, "{branch}: {plan:#}");
+    }
+}

@@ -71,8 +71,14 @@ impl Config {
     pub fn from_source(path: &Path, source: String) -> Result<Config, Diagnostic> {
         limits::check(path, &source)?;
         let positions = Positions::index(&source);
-        let file: ConfigFile =
+        let mut file: ConfigFile =
             serde_norway::from_str(&source).map_err(|e| yaml_error(path, &source, &e))?;
+        if file.odoo.image.is_empty() {
+            file.odoo.image = format!("odoo:{}", file.odoo.series);
+        }
+        if file.branches.is_empty() {
+            file.branches = schema::default_branches(file.production.database.is_some());
+        }
         let root = root_of(path);
         let mut config = Config {
             file,

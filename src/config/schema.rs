@@ -19,7 +19,9 @@ pub struct ConfigFile {
     /// Folders holding addons, relative to the repo root; globs allowed (`vendor/*`).
     #[serde(default = "default_addons_paths")]
     pub addons_paths: Vec<String>,
-    /// Ordered rules: the first whose glob matches the branch gives the stage.
+    /// Ordered rules: the first whose glob matches the branch gives the stage. Unset: see
+    /// [`default_branches`].
+    #[serde(default)]
     pub branches: Vec<BranchRule>,
     /// Environment variables passed to Odoo in every stage.
     #[serde(default)]
@@ -83,7 +85,9 @@ pub struct OdooSection {
     #[serde(deserialize_with = "series")]
     #[serde(serialize_with = "series_out")]
     pub series: Series,
-    /// The Odoo base image the generated Dockerfile starts `FROM`.
+    /// The Odoo base image the generated Dockerfile starts `FROM` (default: the official
+    /// `odoo:<series>`).
+    #[serde(default)]
     pub image: String,
     /// Run Odoo as a local process with this command instead of in Docker (e.g. `odoo`).
     #[serde(default)]
@@ -136,6 +140,25 @@ impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The rules a config without `branches` gets, as most teams name their branches: with a
+/// production database, `main` and `master` deploy to production and `staging*` are
+/// staging; every other branch — all of them without a production database — is
+/// development, so a minimal config never deploys by surprise.
+pub fn default_branches(has_production: bool) -> Vec<BranchRule> {
+    let rule = |pattern: &str, stage| BranchRule {
+        pattern: pattern.into(),
+        stage,
+    };
+    let mut rules = Vec::new();
+    if has_production {
+        // One rule: one production branch, whichever of the two the repository uses.
+        rules.push(rule("{main,master}", Stage::Production));
+        rules.push(rule("staging*", Stage::Staging));
+    }
+    rules.push(rule("*", Stage::Development));
+    rules
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -213,6 +213,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "style",
             "secrets",
             "repo_file",
+            "requirements",
             "context",
             "repo",
             "diag",

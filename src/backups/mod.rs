@@ -181,7 +181,8 @@ impl Taken {
 
 /// Takes a backup of production and applies the retention.
 pub fn take(backups: &Backups, source: &Source<'_>, reason: &str) -> anyhow::Result<Taken> {
-    let out = backups.work_dir.join("out");
+    // Per run: a scheduled backup and a deploy's may run at once.
+    let out = backups.work_dir.join(format!("out-{}", std::process::id()));
     reset_dir(&out)?;
     let result = (|| -> anyhow::Result<Taken> {
         let database = dump_with_fingerprint(source.server, &backups.production, &out)?;
@@ -249,16 +250,33 @@ fn dump_with_fingerprint(
 /// A backup restored on this machine, checked against its manifest.
 pub struct Restored {
     pub id: String,
-    pub dir: PathBuf,
+    /// Where restic restored it (removed by [`Restored::clean`]).
+    dir: PathBuf,
+    /// The backed-up folder inside it.
+    manifest_dir: PathBuf,
     pub manifest: Manifest,
 }
 
 /// Restores the backup `id` into the work folder and checks the dump's checksum.
 pub fn fetch(backups: &Backups, id: &str) -> Result<Restored, BackupError> {
     let snapshot = backups.find(id)?;
-    let target = backups.work_dir.join("in");
+    let target = backups.work_dir.join(format!("in-{}", std::process::id()));
     reset_dir(&target)?;
-    backups.restic.restore(&snapshot.id, &target)?;
+    let restored = restore_checked(backups, &snapshot, id, &target);
+    if restored.is_err() {
+        let _ = std::fs::remove_dir_all(&target);
+    }
+    restored
+}
+
+/// [`fetch`]'s restore into `target` and its checks.
+fn restore_checked(
+    backups: &Backups,
+    snapshot: &restic::Snapshot,
+    id: &str,
+    target: &Path,
+) -> Result<Restored, BackupError> {
+    backups.restic.restore(&snapshot.id, target)?;
     let taken_from = snapshot
         .paths
         .first()
@@ -279,8 +297,9 @@ pub fn fetch(backups: &Backups, id: &str) -> Result<Restored, BackupError> {
         });
     }
     Ok(Restored {
-        id: snapshot.short_id,
-        dir,
+        id: snapshot.short_id.clone(),
+        dir: target.to_path_buf(),
+        manifest_dir: dir,
         manifest,
     })
 }
@@ -292,7 +311,7 @@ impl Restored {
         let mut admin = server.connect("postgres")?;
         copy::create_empty(&mut admin, name)?;
         let result = (|| -> Result<(), BackupError> {
-            copy::restore_file(server, name, &self.dir.join(manifest::DUMP))?;
+            copy::restore_file(server, name, &self.manifest_dir.join(manifest::DUMP))?;
             let got = db::fingerprint::of(&mut server.connect(name)?)?;
             if got != self.manifest.database.fingerprint {
                 return Err(BackupError::Mismatch {
@@ -315,7 +334,7 @@ impl Restored {
         let Some(expected) = &self.manifest.filestore else {
             return Ok(None);
         };
-        let dir = self.dir.join(manifest::FILESTORE);
+        let dir = self.manifest_dir.join(manifest::FILESTORE);
         let got = manifest::FilestoreFacts::of(&dir)?;
         if &got != expected {
             return Err(BackupError::Mismatch {

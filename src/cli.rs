@@ -18,6 +18,10 @@ pub struct Cli {
     /// More log output on stderr (-v, -vv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Colour: `auto` on a terminal and in GitHub Actions and GitLab CI logs (not with
+    /// `NO_COLOR`), `always`, or `never`.
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub color: crate::style::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }

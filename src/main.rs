@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     odoo_ci::secrets::mask_environment();
     quiet_panics();
     let cli = Cli::parse();
+    odoo_ci::style::choose(cli.color);
     init_tracing(cli.verbose);
     let result = match &cli.command {
         Command::Plan(args) => commands::plan::run(&cli.config, args),

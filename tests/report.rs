@@ -1063,3 +1063,53 @@ fn gitlab_merged_results_report_on_the_pipeline_s_commit() {
     assert_eq!(sent[0].url.path(), "/api/v4/projects/123/statuses/othersha");
     assert_eq!(body(&sent[0])["pipeline_id"], Value::Null);
 }
+
+/// GitHub Actions and GitLab render ANSI colour in job logs: the log on stderr is coloured
+/// there too, unless `NO_COLOR` or `--color never` says otherwise.
+#[test]
+fn the_job_log_is_coloured_in_ci_unless_no_color_or_color_never() {
+    let p = common::Project::new();
+    p.config("odoo:\n  series: \"17.0\"\n");
+    let github = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REF_NAME", "feat/x"),
+        ("GITHUB_SHA", "0000000000000000000000000000000000000000"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REPOSITORY", "acme/odoo"),
+    ];
+    let run = |extra_env: &[(&str, &str)], extra_args: &[&str]| {
+        let mut env = github.to_vec();
+        env.extend_from_slice(extra_env);
+        let mut args = extra_args.to_vec();
+        args.extend(["test", "--output", "out"]);
+        common::run_in(p.path(), &args, &env)
+    };
+    let coloured = run(&[("NO_COLOR", "")], &[]);
+    assert_eq!(coloured.code, 0, "{}", coloured.stderr);
+    assert!(
+        coloured.stderr.contains("\x1b[1modoo-ci plan:"),
+        "{}",
+        coloured.stderr
+    );
+    for (env, args) in [
+        (&[("NO_COLOR", "1")][..], &[][..]),
+        (&[("NO_COLOR", "")][..], &["--color", "never"][..]),
+    ] {
+        let plain = run(env, args);
+        assert_eq!(plain.code, 0, "{}", plain.stderr);
+        assert!(
+            !plain.stderr.contains('\x1b'),
+            "{env:?} {args:?}: {}",
+            plain.stderr
+        );
+    }
+    let always = common::run_in(
+        p.path(),
+        &["--color", "always", "plan", "--branch", "feat/x"],
+        &[("NO_COLOR", "1")],
+    );
+    assert!(
+        always.stdout.contains('\x1b') || always.stderr.contains('\x1b'),
+        "always means always"
+    );
+}

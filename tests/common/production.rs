@@ -169,18 +169,9 @@ pub fn assert_rolled_back(
     r: &Value,
     failed: &str,
 ) {
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(r["colour"], "red");
-    assert_eq!(r["failed_step"], failed, "{r:#}");
+    assert_red_at(out, r, failed);
     assert_eq!(r["rolled_back"], true);
     assert_eq!(step(r, "rollback")["status"], "completed", "{r:#}");
-    assert!(
-        r["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains(&format!("step `{failed}` failed")),
-        "{r:#}"
-    );
     assert_eq!(
         checksum(&prod.db),
         before,
@@ -190,4 +181,18 @@ pub fn assert_rolled_back(
     assert!(name.ends_with("-blue"), "{name}");
     assert!(healthy(&ip), "the previous release answers");
     assert!(p.path().join("out/summary.md").is_file());
+}
+
+/// A red deploy (exit 1) whose result names `failed` as the step that failed.
+pub fn assert_red_at(out: &Output, r: &Value, failed: &str) {
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["colour"], "red");
+    assert_eq!(r["failed_step"], failed, "{r:#}");
+    assert!(
+        r["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("step `{failed}` failed")),
+        "{r:#}"
+    );
 }

@@ -476,6 +476,59 @@ fn red_build_points_at_the_failing_line() {
     assert_no_leftovers(&r, "red");
 }
 
+/// What `odoo-ci plan` shows is what runs: a stage takes each step's parameters from its
+/// plan, never again from the configuration. Here the plan's test tags are changed after
+/// planning (the configuration would test both addons, and one fails); the stage runs the
+/// plan's.
+#[test]
+fn a_stage_runs_its_plan_s_parameters_not_the_configuration_s() {
+    use odoo_ci::plan::{Choices, DatabaseFacts, ExecutorKind, Step};
+    let p = project(
+        &[("planned_a", &[], PASSING), ("planned_b", &[], FAILING)],
+        "development:\n  keep_templates: 5\n",
+    );
+    p.git_init();
+    p.commit("two addons, one failing test");
+    let overrides = odoo_ci::context::Overrides {
+        branch: Some("feature/x".into()),
+        ..Default::default()
+    };
+    let project = odoo_ci::project::load(&p.path().join(".odoo-ci.yml"), &overrides).unwrap();
+    let choices = Choices {
+        executor: ExecutorKind::Local,
+        ..Choices::default()
+    };
+    let facts = project.facts_with(choices, DatabaseFacts::NotRead);
+    let mut plan =
+        odoo_ci::plan::make_plan_as(&facts, Some(odoo_ci::config::Stage::Development)).unwrap();
+    for step in &mut plan.steps {
+        if let Step::InstallAndTest(s) = step {
+            s.command = s.command.clone().test_tags("/planned_a");
+        }
+    }
+    let opts = odoo_ci::stages::development::DevOptions {
+        server: None,
+        output: p.path().join("out"),
+        no_cache: false,
+        keep: false,
+        cache_dir: p.path().join(".cache"),
+        template_cache: None,
+    };
+    let mut quiet = odoo_ci::result::Reporters(Vec::new());
+    let result = odoo_ci::stages::development::run(&project, &plan, &opts, &mut quiet);
+    let log = std::fs::read_to_string(p.path().join("out/install.log")).unwrap();
+    assert_eq!(
+        result.colour,
+        odoo_ci::odoo::Colour::Green,
+        "only planned_a's tests ran, as the plan says: {:?}\n{log}",
+        result.reasons
+    );
+    let odoo_ci::result::Detail::Development(detail) = &result.detail else {
+        panic!("{:?}", result.detail)
+    };
+    assert_eq!(detail.log.as_ref().unwrap().tests.total, 2, "{log}");
+}
+
 #[test]
 fn yellow_build_with_the_local_executor() {
     let p = project(&[("dev_warn", &["base"], WARNING)], "");

@@ -22,7 +22,10 @@ pub fn run(config: &Path, cmd: &CacheCommand) -> anyhow::Result<u8> {
             super::require_docker(&engine)?;
             crate::stages::runtime::docker_identity(&project, &engine, &cache_dir)?
         }
-        ExecutorKind::Local => crate::stages::development::local_identity(&project)?,
+        ExecutorKind::Local => crate::stages::development::local_identity(
+            &project,
+            project.config.file.odoo.command.as_deref(),
+        )?,
     };
     let root = crate::stages::runtime::files_root(&project, &cache_dir)?;
     let key = crate::stages::development::template_key(

@@ -16,10 +16,12 @@ pub enum Demo {
     Without,
 }
 
-/// One Odoo command, described; [`OdooCommand::args`] renders it.
-#[derive(Debug, Clone)]
+/// One Odoo command, described; [`OdooCommand::args`] renders it. The plan's JSON shows
+/// it as [`OdooCommand::describe`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OdooCommand {
     stage: Stage,
+    series: Series,
     subcommand: Option<&'static str>,
     database: String,
     install: Vec<String>,
@@ -34,10 +36,11 @@ pub struct OdooCommand {
 }
 
 impl OdooCommand {
-    /// A command of `stage` on `database`; by itself it would serve it.
-    pub fn on(stage: Stage, database: &str) -> OdooCommand {
+    /// A command of `stage` on `database`, for Odoo `series`; by itself it would serve it.
+    pub fn on(stage: Stage, series: Series, database: &str) -> OdooCommand {
         OdooCommand {
             stage,
+            series,
             subcommand: None,
             database: database.to_string(),
             install: Vec::new(),
@@ -51,12 +54,34 @@ impl OdooCommand {
         }
     }
 
+    /// Updates `update` and installs `install`, without demo data, then stops: the
+    /// update of staging and production.
+    pub fn module_update(
+        stage: Stage,
+        series: Series,
+        update: &[String],
+        install: &[String],
+    ) -> OdooCommand {
+        OdooCommand::on(stage, series, "")
+            .update(update)
+            .install(install)
+            .once()
+            .demo(Demo::Without)
+    }
+
     /// `odoo neutralize` (16.0+): the subcommand comes before the flags.
-    pub fn neutralize(stage: Stage, database: &str) -> OdooCommand {
+    pub fn neutralize(stage: Stage, series: Series, database: &str) -> OdooCommand {
         OdooCommand {
             subcommand: Some("neutralize"),
-            ..OdooCommand::on(stage, database)
+            ..OdooCommand::on(stage, series, database)
         }
+    }
+
+    /// The same command on `database`: a plan's commands name none, the stage that runs
+    /// one names the database it made or reached.
+    pub fn on_database(mut self, database: &str) -> Self {
+        self.database = database.to_string();
+        self
     }
 
     pub fn stage(&self) -> Stage {
@@ -110,15 +135,15 @@ impl OdooCommand {
 
     /// The arguments after `odoo`. The password is never among them: it goes in
     /// `PGPASSWORD` (see `stages::invocation`).
-    pub fn args(&self, server: &PgServer, executor: &dyn Executor, series: Series) -> Vec<String> {
+    pub fn args(&self, server: &PgServer, executor: &dyn Executor) -> Vec<String> {
         let mut args: Vec<String> = self.subcommand.iter().map(|s| s.to_string()).collect();
         args.extend(connection_args(server, executor, &self.database));
-        args.extend(self.work_args(series));
+        args.extend(self.work_args());
         args
     }
 
     /// What the command does, after the connection flags.
-    fn work_args(&self, series: Series) -> Vec<String> {
+    fn work_args(&self) -> Vec<String> {
         let mut args = Vec::new();
         if !self.update.is_empty() {
             args.extend(["-u".into(), self.update.join(",")]);
@@ -141,7 +166,7 @@ impl OdooCommand {
                 .map(String::from),
             );
         }
-        args.extend(demo_args(self.demo, series, self.skip_auto_install));
+        args.extend(demo_args(self.demo, self.series, self.skip_auto_install));
         if let Some(port) = self.http_port {
             args.extend(["--http-port".into(), port.to_string()]);
         }
@@ -154,10 +179,10 @@ impl OdooCommand {
     }
 
     /// The command as the plan and the terminal show it: without the connection flags.
-    pub fn describe(&self, series: Series) -> String {
+    pub fn describe(&self) -> String {
         let mut words = vec!["odoo".to_string()];
         words.extend(self.subcommand.map(String::from));
-        words.extend(self.work_args(series).into_iter().map(|a| {
+        words.extend(self.work_args().into_iter().map(|a| {
             if a.is_empty() {
                 "(none)".to_string()
             } else {
@@ -165,6 +190,12 @@ impl OdooCommand {
             }
         }));
         words.join(" ")
+    }
+}
+
+impl serde::Serialize for OdooCommand {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.describe())
     }
 }
 
@@ -240,12 +271,12 @@ mod tests {
 
     #[test]
     fn an_update_names_modules_runs_once_and_never_carries_the_password() {
-        let command = OdooCommand::on(Stage::Production, "prod")
+        let command = OdooCommand::on(Stage::Production, series("17.0"), "prod")
             .update(&["a".into(), "b".into()])
             .install(&["c".into()])
             .once()
             .demo(Demo::Without);
-        let args = command.args(&server(), &Paths, series("17.0"));
+        let args = command.args(&server(), &Paths);
         assert_eq!(
             args.join(" "),
             "-d prod --db_host db.example --db_port 5433 -r odoo --db_password= \
@@ -257,27 +288,27 @@ mod tests {
 
     #[test]
     fn demo_flags_follow_the_series_default() {
-        let dev = OdooCommand::on(Stage::Development, "t").demo(Demo::With);
-        let prod = OdooCommand::on(Stage::Production, "p").demo(Demo::Without);
+        let dev = |s| OdooCommand::on(Stage::Development, series(s), "t").demo(Demo::With);
+        let prod = |s| OdooCommand::on(Stage::Production, series(s), "p").demo(Demo::Without);
         // 17 loads demo data by default, 19 does not.
-        assert_eq!(dev.describe(series("17.0")), "odoo");
-        assert_eq!(dev.describe(series("19.0")), "odoo --with-demo");
-        assert_eq!(prod.describe(series("17.0")), "odoo --without-demo=all");
-        assert_eq!(prod.describe(series("19.0")), "odoo");
+        assert_eq!(dev("17.0").describe(), "odoo");
+        assert_eq!(dev("19.0").describe(), "odoo --with-demo");
+        assert_eq!(prod("17.0").describe(), "odoo --without-demo=all");
+        assert_eq!(prod("19.0").describe(), "odoo");
     }
 
     #[test]
     fn neutralize_is_a_subcommand_before_the_flags() {
         let args =
-            OdooCommand::neutralize(Stage::Staging, "stg").args(&server(), &Paths, series("18.0"));
+            OdooCommand::neutralize(Stage::Staging, series("18.0"), "stg").args(&server(), &Paths);
         assert_eq!(&args[..3], ["neutralize", "-d", "stg"]);
     }
 
     #[test]
     fn a_server_listens_on_its_port_and_does_not_stop() {
-        let text = OdooCommand::on(Stage::Staging, "stg")
+        let text = OdooCommand::on(Stage::Staging, series("18.0"), "stg")
             .serve_on(8070)
-            .describe(series("18.0"));
+            .describe();
         assert_eq!(text, "odoo --http-port 8070");
     }
 }

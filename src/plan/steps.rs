@@ -1,12 +1,15 @@
-//! The steps a stage runs, typed, with what each needs to know. The plan lists them; the
-//! stage walks them in that order (see [`crate::stages::runner`]); their `Display` is the
-//! text of `odoo-ci plan`.
+//! The steps a stage runs, typed, with everything each needs to know: the plan lists them;
+//! the stage runs them in that order, taking each one's parameters from the plan (see
+//! [`crate::stages::runner`]), so what `odoo-ci plan` shows is what runs. Their `Display`
+//! is the text of `odoo-ci plan`.
 
 use std::fmt;
 
 use serde::Serialize;
 
+use crate::config::schema::WarningPolicy;
 use crate::config::PushMode;
+use crate::plan::odoo_command::OdooCommand;
 
 /// What kind of step: how a stage names the step it is about to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -86,254 +89,484 @@ pub enum RestoreSource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "name", rename_all = "kebab-case")]
 pub enum Step {
-    /// One run at a time of what the lock names.
-    Lock {
-        what: String,
-    },
-    /// Build the commit's image from the base image.
-    Build {
-        image: String,
-        base: String,
-    },
-    /// No build: the base image runs with the project mounted read-only (the project has
-    /// no Dockerfile and no requirements.txt, and the engine sees this machine's files).
-    Mount {
-        base: String,
-    },
-    /// No image: the local executor runs `odoo.command` on this machine.
-    Local {
-        command: String,
-    },
-    /// The cached template database (demo data, `preinstall` installed).
-    Template {
-        preinstall: Vec<String>,
-        /// The folder templates travel in between jobs (`development.template_cache`).
-        cache: Option<String>,
-    },
-    /// A fresh test database from the template.
-    Database,
-    /// Install the addons with their tests, reading the log as it streams.
-    InstallAndTest {
-        command: String,
-    },
-    /// Production's database and filestore into a new staging database, or (`push:
-    /// update`) the branch's staging database reused.
-    Copy {
-        push: PushMode,
-        reuse: Option<String>,
-        /// `stage --from-backup`: this backup of production, not production as it is.
-        from_backup: Option<String>,
-    },
-    Neutralize {
-        command: String,
-    },
-    /// Prove the copy is neutralized (fail closed: drop it if not).
-    Verify,
-    /// A backup of production to the backup repository (`production.backup`).
-    Backup {
-        repository: String,
-    },
-    Snapshot {
-        keep: u32,
-        /// Production refuses writes from the snapshot until the new release has settled
-        /// (the deploy changes data: a rollback restores the snapshot).
-        read_only: bool,
-    },
-    /// A backup from the backup repository, checked and kept as a snapshot of production.
-    Fetch {
-        backup: String,
-    },
-    Restore {
-        from: RestoreSource,
-    },
-    /// Update and install modules; `command` is `None` when there is nothing to do.
-    Update {
-        command: Option<String>,
-        /// Why the lists may still change (they come from git, not from the database).
-        provisional: Option<String>,
-        /// Staging: the neutralization run again after the update, before the verification
-        /// (an update writes back what its modules' data defines: mail servers, crons).
-        neutralize_after: Option<String>,
-    },
-    Start {
-        what: String,
-    },
-    Health {
-        path: String,
-        timeout_secs: u64,
-    },
-    Switch {
-        alias: String,
-    },
-    /// Watch the new release for a while after the switch.
-    Settle {
-        secs: u64,
-    },
-    StopOld,
-    /// Keep the newest `keep` of what `what` names.
-    Prune {
-        what: String,
-        keep: u32,
-    },
-    /// Only on failure: put the previous release back, and the snapshot when the deploy
-    /// changed data (`restore`).
-    Rollback {
-        restore: bool,
-    },
+    Lock(Lock),
+    Build(Build),
+    Mount(Mount),
+    Local(Local),
+    Template(Template),
+    Database(Database),
+    InstallAndTest(InstallAndTest),
+    Copy(Copy),
+    Neutralize(Neutralize),
+    Verify(Verify),
+    Backup(Backup),
+    Snapshot(Snapshot),
+    Fetch(Fetch),
+    Restore(Restore),
+    Update(Update),
+    Start(Start),
+    Health(Health),
+    Switch(Switch),
+    Settle(Settle),
+    StopOld(StopOld),
+    Prune(Prune),
+    Rollback(Rollback),
 }
 
-impl Step {
-    pub fn kind(&self) -> StepKind {
-        match self {
-            Step::Lock { .. } => StepKind::Lock,
-            Step::Build { .. } => StepKind::Build,
-            Step::Mount { .. } => StepKind::Mount,
-            Step::Local { .. } => StepKind::Local,
-            Step::Template { .. } => StepKind::Template,
-            Step::Database => StepKind::Database,
-            Step::InstallAndTest { .. } => StepKind::InstallAndTest,
-            Step::Copy { .. } => StepKind::Copy,
-            Step::Neutralize { .. } => StepKind::Neutralize,
-            Step::Verify => StepKind::Verify,
-            Step::Backup { .. } => StepKind::Backup,
-            Step::Snapshot { .. } => StepKind::Snapshot,
-            Step::Fetch { .. } => StepKind::Fetch,
-            Step::Restore { .. } => StepKind::Restore,
-            Step::Update { .. } => StepKind::Update,
-            Step::Start { .. } => StepKind::Start,
-            Step::Health { .. } => StepKind::Health,
-            Step::Switch { .. } => StepKind::Switch,
-            Step::Settle { .. } => StepKind::Settle,
-            Step::StopOld => StepKind::StopOld,
-            Step::Prune { .. } => StepKind::Prune,
-            Step::Rollback { .. } => StepKind::Rollback,
+/// One run at a time of what the lock names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lock {
+    pub what: String,
+}
+
+/// Build the commit's image from the base image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Build {
+    pub image: String,
+    pub base: String,
+    /// How many of the project's images the engine keeps (`odoo.keep_images`).
+    pub keep: u32,
+}
+
+/// No build: the base image runs with the project mounted read-only (the project has no
+/// Dockerfile and no requirements.txt, and the engine sees this machine's files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    pub base: String,
+}
+
+/// No image: the local executor runs `odoo.command` on this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Local {
+    /// `None` when `odoo.command` is not set (the plan says so; the stage refuses).
+    pub command: Option<String>,
+}
+
+/// The cached template database (demo data, `preinstall` installed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Template {
+    pub preinstall: Vec<String>,
+    /// The folder templates travel in between jobs (`development.template_cache`).
+    pub cache: Option<String>,
+    /// How many of the project's templates are kept (`development.keep_templates`).
+    pub keep: u32,
+}
+
+/// A fresh test database from the template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Database;
+
+/// Install the addons with their tests, reading the log as it streams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstallAndTest {
+    /// The command, on no database yet: the stage names the test database it makes.
+    pub command: OdooCommand,
+    /// What a warning in the log does to the colour (`development.warnings`).
+    pub warnings: WarningPolicy,
+}
+
+/// Production's database and filestore into a new staging database, or (`push: update`)
+/// the branch's staging database reused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Copy {
+    pub push: PushMode,
+    pub reuse: Option<String>,
+    /// `stage --from-backup`: this backup of production, not production as it is.
+    pub from_backup: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Neutralize {
+    pub command: String,
+}
+
+/// Prove the copy is neutralized (fail closed: drop it if not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verify;
+
+/// A backup of production to the backup repository (`production.backup`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Backup {
+    pub repository: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    pub keep: u32,
+    /// Production refuses writes from the snapshot until the new release has settled (the
+    /// deploy changes data: a rollback restores the snapshot).
+    pub read_only: bool,
+}
+
+/// A backup from the backup repository, checked and kept as a snapshot of production.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fetch {
+    pub backup: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Restore {
+    pub from: RestoreSource,
+}
+
+/// Update and install modules; `command` is `None` when there is nothing to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Update {
+    /// On no database yet: the stage names the one it updates.
+    pub command: Option<OdooCommand>,
+    /// Why the lists may still change (they come from git, not from the database).
+    pub provisional: Option<String>,
+    /// Staging: the neutralization run again after the update, before the verification (an
+    /// update writes back what its modules' data defines: mail servers, crons).
+    pub neutralize_after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Start {
+    pub what: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    pub path: String,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Switch {
+    pub alias: String,
+}
+
+/// Watch the new release for a while after the switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settle {
+    pub secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StopOld;
+
+/// Keep the newest `keep` of what `what` names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prune {
+    pub what: String,
+    pub keep: u32,
+}
+
+/// Only on failure: put the previous release back, and the snapshot when the deploy
+/// changed data (`restore`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rollback {
+    pub restore: bool,
+    /// The check the previous release must pass once it serves again.
+    pub health: Health,
+}
+
+/// The parameters of one kind of step: a stage names the step it runs next by them, and
+/// the runner hands over the plan's (see [`crate::stages::runner::Runner::step`]).
+pub trait Params: Sized + Clone {
+    const KIND: StepKind;
+    fn of(step: &Step) -> Option<&Self>;
+}
+
+macro_rules! params {
+    ($($variant:ident),* $(,)?) => {
+        $(impl Params for $variant {
+            const KIND: StepKind = StepKind::$variant;
+            fn of(step: &Step) -> Option<&Self> {
+                match step {
+                    Step::$variant(params) => Some(params),
+                    _ => None,
+                }
+            }
+        })*
+
+        impl Step {
+            pub fn kind(&self) -> StepKind {
+                match self {
+                    $(Step::$variant(_) => StepKind::$variant,)*
+                }
+            }
+        }
+
+        impl fmt::Display for Step {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Step::$variant(params) => params.fmt(f),)*
+                }
+            }
+        }
+    };
+}
+
+params!(
+    Lock,
+    Build,
+    Mount,
+    Local,
+    Template,
+    Database,
+    InstallAndTest,
+    Copy,
+    Neutralize,
+    Verify,
+    Backup,
+    Snapshot,
+    Fetch,
+    Restore,
+    Update,
+    Start,
+    Health,
+    Switch,
+    Settle,
+    StopOld,
+    Prune,
+    Rollback,
+);
+
+impl fmt::Display for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "take the lock: {}", self.what)
+    }
+}
+
+impl fmt::Display for Build {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Build { image, base, keep } = self;
+        write!(
+            f,
+            "build image `{image}` FROM `{base}` (repo Dockerfile when present; the project's newest {keep} images kept)"
+        )
+    }
+}
+
+impl fmt::Display for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "run `{}` with the project mounted read-only (no Dockerfile, no requirements.txt: nothing to build)",
+            self.base
+        )
+    }
+}
+
+impl fmt::Display for Local {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let command = self
+            .command
+            .as_deref()
+            .unwrap_or("(odoo.command is not set)");
+        write!(
+            f,
+            "run `{command}` on this machine (local executor: no image)"
+        )
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let preinstalled = match self.preinstall.is_empty() {
+            true => "base".to_string(),
+            false => self.preinstall.join(","),
+        };
+        write!(
+            f,
+            "the cached template database with demo data ({preinstalled} preinstalled; "
+        )?;
+        match &self.cache {
+            None => f.write_str("built on a miss")?,
+            Some(dir) => write!(
+                f,
+                "on a miss restored from `{dir}`, or built and saved there"
+            )?,
+        }
+        write!(f, "; the newest {} kept)", self.keep)
+    }
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("create a fresh test database from the template")
+    }
+}
+
+impl fmt::Display for Verify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "check the copy is neutralized (fail closed: drop it if not), again after the update",
+        )
+    }
+}
+
+impl fmt::Display for StopOld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stop the old release")
+    }
+}
+
+impl fmt::Display for InstallAndTest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let warnings = match self.warnings {
+            WarningPolicy::Yellow => "a warning makes it yellow",
+            WarningPolicy::Red => "a warning makes it red",
+            WarningPolicy::Ignore => "warnings are counted, the colour ignores them",
+        };
+        write!(
+            f,
+            "{} — the log becomes JUnit, summary and colour ({warnings})",
+            self.command.describe()
+        )
+    }
+}
+
+impl fmt::Display for Copy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(id) = &self.from_backup {
+            return write!(
+                f,
+                "restore backup `{id}` of production (database and filestore, its checksum and fingerprint checked) into a new staging database"
+            );
+        }
+        match (self.push, &self.reuse) {
+            (PushMode::Update, Some(db)) => write!(f, "reuse `{db}` (push: update)"),
+            (PushMode::Update, None) => f.write_str(
+                "reuse this branch's staging database (copy production on the first push)",
+            ),
+            (PushMode::Fresh, _) => f.write_str(
+                "copy the production database and filestore into a new staging database",
+            ),
         }
     }
 }
 
-impl fmt::Display for Step {
+impl fmt::Display for Neutralize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Step::Lock { what } => write!(f, "take the lock: {what}"),
-            Step::Build { image, base } => write!(
-                f,
-                "build image `{image}` FROM `{base}` (repo Dockerfile when present)"
-            ),
-            Step::Mount { base } => write!(
-                f,
-                "run `{base}` with the project mounted read-only (no Dockerfile, no requirements.txt: nothing to build)"
-            ),
-            Step::Local { command } => {
-                write!(f, "run `{command}` on this machine (local executor: no image)")
+        write!(
+            f,
+            "{}: mail servers, crons, payment providers, webhooks off (a new copy only)",
+            self.command
+        )
+    }
+}
+
+impl fmt::Display for Backup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "back production up to `{}` before it changes (restic: database, filestore, the serving image; production still takes writes)",
+            self.repository
+        )
+    }
+}
+
+impl fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.read_only {
+            f.write_str("production refuses writes from here until the new release has settled; ")?;
+        }
+        write!(
+            f,
+            "snapshot the database and filestore (keep {})",
+            self.keep
+        )
+    }
+}
+
+impl fmt::Display for Fetch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "fetch backup `{}` from the backup repository, check its checksum and fingerprint, keep it as a snapshot",
+            self.backup
+        )
+    }
+}
+
+impl fmt::Display for Restore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.from {
+            RestoreSource::Snapshot(snapshot) => {
+                write!(f, "restore the database and filestore of `{snapshot}`")
             }
-            Step::Template { preinstall, cache } => {
-                let preinstalled = if preinstall.is_empty() {
-                    "base".to_string()
-                } else {
-                    preinstall.join(",")
-                };
-                match cache {
-                    None => write!(
-                        f,
-                        "the cached template database with demo data ({preinstalled} preinstalled; built on a miss)"
-                    ),
-                    Some(dir) => write!(
-                        f,
-                        "the cached template database with demo data ({preinstalled} preinstalled; on a miss restored from `{dir}`, or built and saved there)"
-                    ),
-                }
+            RestoreSource::Backup(id) => {
+                write!(f, "restore the database and filestore of backup `{id}`")
             }
-            Step::Database => write!(f, "create a fresh test database from the template"),
-            Step::InstallAndTest { command } => {
-                write!(f, "{command} — the log becomes JUnit, summary and colour")
-            }
-            Step::Copy {
-                from_backup: Some(id),
-                ..
-            } => write!(
+        }
+    }
+}
+
+impl fmt::Display for Update {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.command {
+            Some(c) => f.write_str(&c.describe())?,
+            None => f.write_str("nothing to update or install")?,
+        }
+        if let Some(n) = &self.neutralize_after {
+            write!(
                 f,
-                "restore backup `{id}` of production (database and filestore, its checksum and fingerprint checked) into a new staging database"
+                ", with no server on the copy; then {n} again and the check again"
+            )?;
+        }
+        match &self.provisional {
+            Some(why) => write!(f, " (provisional: {why})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for Start {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "start {}", self.what)
+    }
+}
+
+impl fmt::Display for Health {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Health { path, timeout_secs } = self;
+        write!(
+            f,
+            "GET {path} until it answers 200 (timeout {timeout_secs} s)"
+        )
+    }
+}
+
+impl fmt::Display for Switch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "move the network alias `{}` to the new release",
+            self.alias
+        )
+    }
+}
+
+impl fmt::Display for Settle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "watch the new release for {} s after the switch, then check it again",
+            self.secs
+        )
+    }
+}
+
+impl fmt::Display for Prune {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "keep the newest {} {}", self.keep, self.what)
+    }
+}
+
+impl fmt::Display for Rollback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = &self.health.path;
+        match self.restore {
+            true => write!(
+                f,
+                "only on failure: restore the snapshot, put the previous release back and wait for {path} to answer 200"
             ),
-            Step::Copy { push, reuse, .. } => match (push, reuse) {
-                (PushMode::Update, Some(db)) => write!(f, "reuse `{db}` (push: update)"),
-                (PushMode::Update, None) => write!(
-                    f,
-                    "reuse this branch's staging database (copy production on the first push)"
-                ),
-                (PushMode::Fresh, _) => write!(
-                    f,
-                    "copy the production database and filestore into a new staging database"
-                ),
-            },
-            Step::Neutralize { command } => write!(
+            false => write!(
                 f,
-                "{command}: mail servers, crons, payment providers, webhooks off (a new copy only)"
-            ),
-            Step::Verify => write!(
-                f,
-                "check the copy is neutralized (fail closed: drop it if not), again after the update"
-            ),
-            Step::Backup { repository } => write!(
-                f,
-                "back production up to `{repository}` before it changes (restic: database, filestore, the serving image; production still takes writes)"
-            ),
-            Step::Snapshot { keep, read_only } => {
-                if *read_only {
-                    write!(f, "production refuses writes from here until the new release has settled; ")?;
-                }
-                write!(f, "snapshot the database and filestore (keep {keep})")
-            }
-            Step::Restore {
-                from: RestoreSource::Snapshot(snapshot),
-            } => write!(f, "restore the database and filestore of `{snapshot}`"),
-            Step::Fetch { backup } => write!(
-                f,
-                "fetch backup `{backup}` from the backup repository, check its checksum and fingerprint, keep it as a snapshot"
-            ),
-            Step::Restore {
-                from: RestoreSource::Backup(id),
-            } => write!(f, "restore the database and filestore of backup `{id}`"),
-            Step::Update {
-                command,
-                provisional,
-                neutralize_after,
-            } => {
-                match command {
-                    Some(c) => write!(f, "{c}")?,
-                    None => write!(f, "nothing to update or install")?,
-                }
-                if let Some(n) = neutralize_after {
-                    write!(
-                        f,
-                        ", with no server on the copy; then {n} again and the check again"
-                    )?;
-                }
-                match provisional {
-                    Some(why) => write!(f, " (provisional: {why})"),
-                    None => Ok(()),
-                }
-            }
-            Step::Start { what } => write!(f, "start {what}"),
-            Step::Health { path, timeout_secs } => write!(
-                f,
-                "GET {path} until it answers 200 (timeout {timeout_secs} s)"
-            ),
-            Step::Switch { alias } => {
-                write!(f, "move the network alias `{alias}` to the new release")
-            }
-            Step::Settle { secs } => write!(
-                f,
-                "watch the new release for {secs} s after the switch, then check it again"
-            ),
-            Step::StopOld => write!(f, "stop the old release"),
-            Step::Prune { what, keep } => write!(f, "keep the newest {keep} {what}"),
-            Step::Rollback { restore: true } => write!(
-                f,
-                "only on failure: restore the snapshot and put the previous release back"
-            ),
-            Step::Rollback { restore: false } => write!(
-                f,
-                "only on failure: put the previous release back (no module is updated, so the data is never restored: no write is lost)"
+                "only on failure: put the previous release back and wait for {path} to answer 200 (no module is updated, so the data is never restored: no write is lost)"
             ),
         }
     }

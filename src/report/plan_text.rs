@@ -25,8 +25,8 @@ pub fn render(plan: &Plan, s: Style) -> String {
             .unwrap_or_default()
     );
     let runs_in = plan.steps.iter().find_map(|step| match step {
-        crate::plan::Step::Mount { base } => Some(format!("image {base} (project mounted)")),
-        crate::plan::Step::Local { .. } => Some("local executor".to_string()),
+        crate::plan::Step::Mount(m) => Some(format!("image {} (project mounted)", m.base)),
+        crate::plan::Step::Local(_) => Some("local executor".to_string()),
         _ => None,
     });
     let runs_in = runs_in.unwrap_or_else(|| format!("image {}", plan.image));

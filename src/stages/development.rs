@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
+use crate::config::schema::WarningPolicy;
 use crate::config::Stage;
 use crate::db::{self, PgServer};
 use crate::executor::command_line;
@@ -22,12 +23,12 @@ use crate::odoo::result::LogResult;
 use crate::odoo::traceback::PathMap;
 use crate::odoo::{Analyzer, Colour, Event, Options};
 use crate::plan::odoo_command::{Demo, OdooCommand};
-use crate::plan::{Plan, Step, StepKind};
+use crate::plan::{steps, Plan, Step};
 use crate::project::Project;
 use crate::result::development::{DevDetail, TemplateInfo};
 use crate::result::{Detail, Reporter, StageResult};
 use crate::stages::runner::Runner;
-use crate::stages::runtime::{absolute, docker_executor, mounted_executor};
+use crate::stages::runtime::{absolute, docker_executor, mounted_executor, RunsOn};
 use crate::stages::template_cache::TemplateCache;
 use crate::style::Style;
 use crate::targets::pg_server;
@@ -153,7 +154,7 @@ fn run_steps(
     // Held (shared) from the template found or made to the test database made from it: no
     // other run drops or prunes it meanwhile.
     let use_lock = template_use_lock(&project.scope);
-    let template = template_step(
+    let (template, keep_templates) = template_step(
         project,
         opts,
         runner,
@@ -170,7 +171,7 @@ fn run_steps(
         filestore: None,
         keep: opts.keep,
     };
-    let database = runner.run(StepKind::Database, |_| {
+    let database = runner.step(|_: &steps::Database, _| {
         let database = format!("{TEST_DB_PREFIX}{}", run_id());
         db::create_from_template(&mut admin, &database, &template)?;
         cleanup.database = Some(database.clone());
@@ -182,18 +183,17 @@ fn run_steps(
         Ok((database.clone(), format!("`{database}` from `{template}`")))
     })?;
     detail.database = Some(database.clone());
-    prune_unused_templates(&mut admin, use_lock, project, &template, &data_dir);
+    let keep = (use_lock, keep_templates);
+    prune_unused_templates(&mut admin, keep, project, &template, &data_dir);
 
-    let log = runner.run(StepKind::InstallAndTest, |reporter| {
-        let log = install_and_test(
+    let log = runner.step(|step: &steps::InstallAndTest, reporter| {
+        let run = TestRun {
             project,
-            plan,
-            opts,
-            &server,
-            executor.as_ref(),
-            &database,
-            reporter,
-        )?;
+            server: &server,
+            executor: executor.as_ref(),
+            output: &opts.output,
+        };
+        let log = install_and_test(&run, step, &database, reporter)?;
         let text = log.reasons.first().cloned().unwrap_or_default();
         Ok((log, text))
     })?;
@@ -213,33 +213,29 @@ fn executor_step(
     data_dir: &Path,
 ) -> anyhow::Result<Box<dyn Executor>> {
     let engine = crate::executor::docker::Engine::from_env();
+    let on = RunsOn {
+        engine: &engine,
+        data_dir,
+        output: &opts.output,
+        cache_dir: &opts.cache_dir,
+    };
     let boxed = |(ex, done): (DockerExecutor, String)| (Box::new(ex) as Box<dyn Executor>, done);
-    match plan.steps.first().map(Step::kind) {
-        Some(StepKind::Local) => runner.run(StepKind::Local, |_| {
-            let ex = local_executor(project, data_dir)?;
+    match plan.steps.first() {
+        Some(Step::Local(_)) => runner.step(|local: &steps::Local, _| {
+            let ex = local_executor(project, local.command.as_deref(), data_dir)?;
             let text = ex.command.join(" ");
             Ok((Box::new(ex) as Box<dyn Executor>, text))
         }),
-        Some(StepKind::Mount) => runner.run(StepKind::Mount, |_| {
-            mounted_executor(project, plan, &engine, data_dir, &opts.cache_dir).map(boxed)
-        }),
-        _ => runner.run(StepKind::Build, |_| {
-            docker_executor(
-                project,
-                plan,
-                &engine,
-                data_dir,
-                &opts.output,
-                &opts.cache_dir,
-            )
-            .map(boxed)
-        }),
+        Some(Step::Mount(_)) => runner
+            .step(|mount: &steps::Mount, _| mounted_executor(project, plan, mount, &on).map(boxed)),
+        _ => runner
+            .step(|build: &steps::Build, _| docker_executor(project, plan, build, &on).map(boxed)),
     }
 }
 
 /// The template database: found by its key, restored from the template cache, or built;
 /// older cached entries of this project pruned (older databases go after the test database
-/// is made: see [`prune_unused_templates`]).
+/// is made: see [`prune_unused_templates`]). Returns it and how many templates to keep.
 fn template_step(
     project: &Project,
     opts: &DevOptions,
@@ -247,21 +243,21 @@ fn template_step(
     executor: &dyn Executor,
     session: Session<'_>,
     data_dir: &Path,
-) -> anyhow::Result<TemplateInfo> {
-    let dev = &project.config.file.development;
+) -> anyhow::Result<(TemplateInfo, u32)> {
     let root = crate::stages::runtime::files_root(project, &opts.cache_dir)?;
-    let key = template_key(project, &root, &executor.identity(), &dev.preinstall);
-    let name = template_name(&key);
-    runner.run(StepKind::Template, |_| {
+    runner.step(|planned: &steps::Template, _| {
+        let key = template_key(project, &root, &executor.identity(), &planned.preinstall);
+        let name = template_name(&key);
         let cache = opts.template_cache.clone().map(TemplateCache::new);
         let wanted = Template {
             name: &name,
             key: &key,
+            preinstall: &planned.preinstall,
             cache: cache.as_ref(),
         };
         let info = ensure_template(session, executor, project, &wanted, opts, data_dir)?;
         if let Some(cache) = &cache {
-            cache.prune(&key, &project.scope, dev.keep_templates as usize);
+            cache.prune(&key, &project.scope, planned.keep as usize);
         }
         let done = match (&info.restored_from, &info.saved_to) {
             (Some(dir), _) => format!("`{name}` (restored from {dir})"),
@@ -269,7 +265,7 @@ fn template_step(
             _ if info.hit => format!("`{name}` (cache hit)"),
             _ => format!("`{name}` (built)"),
         };
-        Ok((info, done))
+        Ok(((info, planned.keep), done))
     })
 }
 
@@ -290,14 +286,19 @@ pub fn template_name(key: &str) -> String {
     format!("{TEMPLATE_PREFIX}{}", &key[..16])
 }
 
-/// What the local executor runs Odoo as, as the template key sees it.
-pub fn local_identity(project: &Project) -> anyhow::Result<String> {
-    Ok(local_executor(project, Path::new("."))?.identity())
+/// What the local executor runs Odoo as (`command`, `odoo.command`), as the template key
+/// sees it.
+pub fn local_identity(project: &Project, command: Option<&str>) -> anyhow::Result<String> {
+    Ok(local_executor(project, command, Path::new("."))?.identity())
 }
 
-fn local_executor(project: &Project, data_dir: &Path) -> anyhow::Result<LocalExecutor> {
+fn local_executor(
+    project: &Project,
+    command: Option<&str>,
+    data_dir: &Path,
+) -> anyhow::Result<LocalExecutor> {
     let config = &project.config;
-    let command = config.file.odoo.command.as_deref().ok_or_else(|| {
+    let command = command.ok_or_else(|| {
         anyhow::anyhow!("the local executor needs `odoo.command` in .odoo-ci.yml (e.g. `odoo`)")
     })?;
     let (command, own) = command_line::own_addons_paths(command_line::split(command)?);
@@ -323,36 +324,35 @@ fn local_executor(project: &Project, data_dir: &Path) -> anyhow::Result<LocalExe
     })
 }
 
-/// Installs the addons with their tests, reading the log as it streams (and saving it to
-/// `install.log`, flushed per line, so it is there even if odoo-ci is killed).
+/// Where the tests run: the project, its database server, the executor, the output folder.
+struct TestRun<'a> {
+    project: &'a Project,
+    server: &'a PgServer,
+    executor: &'a dyn Executor,
+    output: &'a Path,
+}
+
+/// Installs the addons with their tests as the plan's step says, on `database`, reading the
+/// log as it streams (and saving it to `install.log`, flushed per line, so it is there even
+/// if odoo-ci is killed).
 fn install_and_test(
-    project: &Project,
-    plan: &Plan,
-    opts: &DevOptions,
-    server: &PgServer,
-    executor: &dyn Executor,
+    run: &TestRun<'_>,
+    step: &steps::InstallAndTest,
     database: &str,
     reporter: &mut dyn Reporter,
 ) -> anyhow::Result<LogResult> {
-    let dev = &project.config.file.development;
-    let tags = dev.test_tags.clone().unwrap_or_else(|| {
-        plan.addons
-            .test
-            .iter()
-            .map(|a| format!("/{a}"))
-            .collect::<Vec<_>>()
-            .join(",")
-    });
-    let command = OdooCommand::on(Stage::Development, database)
-        .install(&plan.addons.install)
-        .test_tags(tags)
-        .once()
-        .demo(Demo::With);
+    let TestRun {
+        project,
+        server,
+        executor,
+        output,
+    } = *run;
+    let command = step.command.clone().on_database(database);
     let inv = crate::stages::invocation::invocation(&command, project, server, executor)?;
-    let mut analyzer = Analyzer::new(analyzer_options(project, true, None));
-    let mut log = std::io::BufWriter::new(std::fs::File::create(opts.output.join("install.log"))?);
+    let mut analyzer = Analyzer::new(analyzer_options(project, true, step.warnings));
+    let mut log = std::io::BufWriter::new(std::fs::File::create(output.join("install.log"))?);
     let s = Style::for_stderr();
-    reporter.progress(&s.dim(&command.describe(project.addons.series)));
+    reporter.progress(&s.dim(&command.describe()));
     let outcome = executor.run(&inv, &mut |line| {
         let _ = log.write_all(line);
         let _ = log.write_all(b"\n");
@@ -371,7 +371,7 @@ fn install_and_test(
             0,
             format!(
                 "Odoo did not finish within {} s (`development.timeout_secs`) and was stopped",
-                dev.timeout_secs
+                inv.timeout.as_secs()
             ),
         );
     }
@@ -384,7 +384,7 @@ fn install_and_test(
     Ok(log_result)
 }
 
-fn analyzer_options(project: &Project, tests_expected: bool, exit_code: Option<i32>) -> Options {
+fn analyzer_options(project: &Project, tests_expected: bool, warnings: WarningPolicy) -> Options {
     let prefix = crate::repo::Repo::prefix_of(&project.config.root);
     let map: BTreeMap<String, String> = project
         .addons
@@ -396,8 +396,8 @@ fn analyzer_options(project: &Project, tests_expected: bool, exit_code: Option<i
         ignore: project.config.ignore_warnings.clone(),
         path_map: PathMap::new(map),
         tests_expected,
-        exit_code,
-        warnings: project.config.file.development.warnings,
+        exit_code: None,
+        warnings,
         allow_truncated: false,
     }
 }
@@ -487,6 +487,7 @@ fn is_own_template(comment: Option<&str>, scope: &str) -> bool {
 struct Template<'a> {
     name: &'a str,
     key: &'a str,
+    preinstall: &'a [String],
     cache: Option<&'a TemplateCache>,
 }
 
@@ -565,7 +566,8 @@ fn ensure_template(
         }
     }
     if info.restored_from.is_none() {
-        if let Err(e) = build_template(server, executor, project, template, data_dir) {
+        let made = build_template(server, executor, project, wanted, data_dir);
+        if let Err(e) = made {
             discard(admin);
             return Err(e);
         }
@@ -591,22 +593,21 @@ fn build_template(
     server: &PgServer,
     executor: &dyn Executor,
     project: &Project,
-    template: &str,
+    wanted: &Template<'_>,
     data_dir: &Path,
 ) -> anyhow::Result<()> {
-    let preinstall = &project.config.file.development.preinstall;
-    let modules = if preinstall.is_empty() {
-        vec!["base".to_string()]
-    } else {
-        preinstall.clone()
+    let template = wanted.name;
+    let modules = match wanted.preinstall.is_empty() {
+        true => vec!["base".to_string()],
+        false => wanted.preinstall.to_vec(),
     };
-    let command = OdooCommand::on(Stage::Development, template)
+    let command = OdooCommand::on(Stage::Development, project.addons.series, template)
         .install(&modules)
         .once()
         .demo(Demo::With)
         .skip_auto_install();
     let inv = crate::stages::invocation::invocation(&command, project, server, executor)?;
-    let mut analyzer = Analyzer::new(analyzer_options(project, false, None));
+    let mut analyzer = Analyzer::new(analyzer_options(project, false, WarningPolicy::Ignore));
     let mut tail: Vec<String> = Vec::new();
     let outcome = executor.run(&inv, &mut |line| {
         analyzer.feed_line(line);
@@ -639,12 +640,12 @@ fn build_template(
 /// the template-use lock; else the next run does. Then lets go of this run's own hold.
 fn prune_unused_templates(
     admin: &mut postgres::Client,
-    use_lock: i64,
+    (use_lock, keep): (i64, u32),
     project: &Project,
     current: &str,
     data_dir: &Path,
 ) {
-    let keep = project.config.file.development.keep_templates as usize;
+    let keep = keep as usize;
     match db::try_lock_exclusive(admin, use_lock) {
         Ok(true) => {
             prune_templates(admin, current, keep, &project.scope, data_dir);

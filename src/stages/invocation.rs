@@ -18,7 +18,7 @@ pub fn invocation(
     let mut env = environment(project, server, command.stage())?;
     env.extend(command.extra_env().iter().cloned());
     Ok(Invocation {
-        args: command.args(server, executor, project.addons.series),
+        args: command.args(server, executor),
         env,
         timeout: project.config.odoo_timeout(command.stage()),
     })

@@ -1,10 +1,13 @@
-//! Walks a plan's steps: a stage asks to run (or skip) each step by kind, and the runner
-//! holds it to the plan — the step must be the plan's next one, so what a stage does and
-//! the order it does it in are what `odoo-ci plan` showed. Each step's start and end go to
-//! the reporters as they happen; the records become the result's `steps`.
+//! Walks a plan's steps: a stage asks to run (or skip) each step by its kind, and the
+//! runner holds it to the plan — the step must be the plan's next one, and the stage gets
+//! that step's parameters from the plan, never from the configuration — so what a stage
+//! does, in what order and with which values, is what `odoo-ci plan` showed. Each step's
+//! start and end go to the reporters as they happen; the records become the result's
+//! `steps`.
 
 use std::time::Instant;
 
+use crate::plan::steps::Params;
 use crate::plan::{Plan, Step, StepKind};
 use crate::result::{now_rfc3339, Reporter, StageResult, StepRecord, StepStatus};
 
@@ -40,15 +43,21 @@ impl<'r> Runner<'r> {
         }
     }
 
-    /// Runs the plan's next step, which must be `kind`. `work` gets the reporter for
-    /// progress lines and returns its value and what it did; its error names the step.
-    pub fn run<T>(
+    /// Runs the plan's next step, which must be a `P` step: `work` gets the plan's
+    /// parameters for it and the reporter, and returns its value and what it did.
+    pub fn step<P: Params, T>(
         &mut self,
-        kind: StepKind,
-        work: impl FnOnce(&mut dyn Reporter) -> anyhow::Result<(T, String)>,
+        work: impl FnOnce(&P, &mut dyn Reporter) -> anyhow::Result<(T, String)>,
     ) -> anyhow::Result<T> {
-        let step = self.take(kind)?;
-        self.perform(&step, work)
+        let step = self.take(P::KIND)?;
+        let params = P::of(&step).ok_or_else(|| self.off_plan(P::KIND, &step))?;
+        self.perform(&step, |reporter| work(params, reporter))
+    }
+
+    /// The parameters of the plan's next step, without running it, when it is a `P` step:
+    /// what a stage needs to know before it starts the step (a key, a database name).
+    pub fn peek<P: Params>(&self) -> Option<&P> {
+        self.steps.get(self.next).and_then(P::of)
     }
 
     /// Records the plan's next step, which must be `kind`, as skipped, and why.
@@ -58,23 +67,21 @@ impl<'r> Runner<'r> {
         Ok(())
     }
 
-    /// Runs a step the plan keeps for failures (a rollback).
-    pub fn recover<T>(
+    /// Runs a step the plan keeps for failures (a rollback), with its parameters.
+    pub fn recover<P: Params, T>(
         &mut self,
-        kind: StepKind,
-        work: impl FnOnce(&mut dyn Reporter) -> anyhow::Result<(T, String)>,
+        work: impl FnOnce(&P, &mut dyn Reporter) -> anyhow::Result<(T, String)>,
     ) -> anyhow::Result<T> {
-        let step = self
+        let (step, params) = self
             .on_failure
             .iter()
-            .find(|s| s.kind() == kind)
-            .cloned()
+            .find_map(|s| Some((s.clone(), P::of(s)?.clone())))
             .ok_or_else(|| OffPlan {
                 stage: self.stage,
-                ran: kind,
+                ran: P::KIND,
                 expected: "no such step for failures".into(),
             })?;
-        self.perform(&step, work)
+        self.perform(&step, |reporter| work(&params, reporter))
     }
 
     /// Progress outside a step.
@@ -94,6 +101,14 @@ impl<'r> Runner<'r> {
         }
         result.failed_step = self.failed.map(|k| k.to_string());
         result.steps = std::mem::take(&mut self.records);
+    }
+
+    fn off_plan(&self, ran: StepKind, planned: &Step) -> OffPlan {
+        OffPlan {
+            stage: self.stage,
+            ran,
+            expected: format!("`{}`", planned.kind()),
+        }
     }
 
     fn take(&mut self, kind: StepKind) -> Result<Step, OffPlan> {

@@ -11,7 +11,7 @@ use crate::executor::bluegreen::Reach;
 use crate::executor::docker::{DockerExecutor, Engine};
 use crate::executor::Executor;
 use crate::plan::odoo_command::OdooCommand;
-use crate::plan::Plan;
+use crate::plan::{steps, Plan};
 use crate::project::Project;
 use crate::style::Style;
 
@@ -123,6 +123,15 @@ pub fn docker_identity(
     )?))
 }
 
+/// Where a stage's Odoo runs: the engine, this machine's data dir and cache, and the
+/// folder the run's outputs go to (never sent to the engine).
+pub struct RunsOn<'a> {
+    pub engine: &'a Engine,
+    pub data_dir: &'a Path,
+    pub output: &'a Path,
+    pub cache_dir: &'a Path,
+}
+
 /// A Docker executor for the plan's image — built from the commit's files, or, when the
 /// engine already has an image of this project with the very same content (another stage
 /// or branch built it), that image named for this commit without building. Returns the
@@ -130,20 +139,18 @@ pub fn docker_identity(
 pub fn docker_executor(
     project: &Project,
     plan: &Plan,
-    engine: &Engine,
-    data_dir: &Path,
-    output: &Path,
-    cache_dir: &Path,
+    build: &steps::Build,
+    on: &RunsOn<'_>,
 ) -> anyhow::Result<(DockerExecutor, String)> {
     let config = &project.config;
-    let docker = connect(engine)?;
-    let base = inspect_base(&docker, &config.file.odoo.image)?;
-    let root = files_root(project, cache_dir)?;
-    let ignores = context_ignores(config, output, cache_dir);
+    let docker = connect(on.engine)?;
+    let base = inspect_base(&docker, &build.base)?;
+    let root = files_root(project, on.cache_dir)?;
+    let ignores = context_ignores(config, on.output, on.cache_dir);
     let ignores: Vec<&str> = ignores.iter().map(String::as_str).collect();
     let context = crate::image::build_context(
         &root,
-        &config.file.odoo.image,
+        &build.base,
         base.user.as_deref(),
         &ignores,
         &config.addons_dirs,
@@ -153,37 +160,32 @@ pub fn docker_executor(
     let s = Style::for_stderr();
     let done = match rt.block_on(crate::image::find_built(&docker, &project.scope, &content)) {
         Some(id) => {
-            rt.block_on(crate::image::tag(&docker, &id, &plan.image))?;
+            rt.block_on(crate::image::tag(&docker, &id, &build.image))?;
             eprintln!(
                 "{} {} reused: the engine has this project's image of the same files ({})",
                 s.bold("build:"),
-                plan.image,
+                build.image,
                 short_id(&id)
             );
-            format!("image {} (reused, no build)", plan.image)
+            format!("image {} (reused, no build)", build.image)
         }
         None => {
-            eprintln!(
-                "{} {} FROM {}",
-                s.bold("build:"),
-                plan.image,
-                config.file.odoo.image
-            );
+            eprintln!("{} {} FROM {}", s.bold("build:"), build.image, build.base);
             rt.block_on(crate::image::build(
                 &docker,
                 context,
-                &plan.image,
+                &build.image,
                 &image_labels(project, &content),
                 &mut |line| eprintln!("  {}", s.dim(line)),
             ))?;
-            prune_images(project, &docker, &plan.image);
-            format!("image {} (built)", plan.image)
+            prune_images(&project.scope, &docker, build);
+            format!("image {} (built)", build.image)
         }
     };
     let executor = DockerExecutor {
-        image: plan.image.clone(),
+        image: build.image.clone(),
         environment_id: environment_id(&base, &root)?,
-        ..base_executor(project, plan, engine, docker, data_dir)
+        ..base_executor(project, plan, on.engine, docker, on.data_dir)
     };
     Ok((executor, done))
 }
@@ -195,18 +197,16 @@ pub fn docker_executor(
 pub fn mounted_executor(
     project: &Project,
     plan: &Plan,
-    engine: &Engine,
-    data_dir: &Path,
-    cache_dir: &Path,
+    mount: &steps::Mount,
+    on: &RunsOn<'_>,
 ) -> anyhow::Result<(DockerExecutor, String)> {
-    let config = &project.config;
-    let docker = connect(engine)?;
-    let base = inspect_base(&docker, &config.file.odoo.image)?;
-    let root = absolute(&files_root(project, cache_dir)?);
+    let docker = connect(on.engine)?;
+    let base = inspect_base(&docker, &mount.base)?;
+    let root = absolute(&files_root(project, on.cache_dir)?);
     let mut executor = DockerExecutor {
-        image: config.file.odoo.image.clone(),
+        image: mount.base.clone(),
         environment_id: environment_id(&base, &root)?,
-        ..base_executor(project, plan, engine, docker, data_dir)
+        ..base_executor(project, plan, on.engine, docker, on.data_dir)
     };
     executor.extra_binds = vec![format!(
         "{}:{}:ro",
@@ -215,7 +215,7 @@ pub fn mounted_executor(
     )];
     let done = format!(
         "{} with {} mounted read-only (no build)",
-        config.file.odoo.image,
+        mount.base,
         root.display()
     );
     Ok((executor, done))
@@ -278,17 +278,17 @@ fn context_ignores(config: &crate::config::Config, output: &Path, cache_dir: &Pa
         .collect()
 }
 
-/// Removes this project's older images beyond `odoo.keep_images`.
-fn prune_images(project: &Project, docker: &bollard::Docker, current: &str) {
+/// Removes the project's older images beyond what the build step keeps.
+fn prune_images(scope: &str, docker: &bollard::Docker, build: &steps::Build) {
     let Ok(rt) = crate::executor::docker::runtime() else {
         return;
     };
-    let keep = project.config.file.odoo.keep_images as usize;
+    let keep = build.keep as usize;
     let pruned = rt.block_on(crate::image::prune_project_images(
         docker,
-        &project.scope,
+        scope,
         keep,
-        current,
+        &build.image,
         crate::image::PRUNE_GRACE_SECS,
     ));
     if pruned > 0 {

@@ -19,15 +19,16 @@ use crate::db::{self, PgServer};
 use crate::executor::docker::DockerExecutor;
 use crate::neutralize::{self, MailCatcher, Policy};
 use crate::odoo::Colour;
-use crate::plan::odoo_command::{Demo, OdooCommand};
+use crate::plan::odoo_command::OdooCommand;
+use crate::plan::steps::{self, Params};
 use crate::plan::updates;
-use crate::plan::{Plan, Step, StepKind};
+use crate::plan::{Plan, StepKind};
 use crate::project::Project;
 use crate::result::staging::{CopyInfo, StagingDetail};
 use crate::result::{Detail, Reporter, StageResult};
 use crate::stages::invocation::invocation;
 use crate::stages::runner::Runner;
-use crate::stages::runtime::{docker_executor, run_to_end, tail_lines};
+use crate::stages::runtime::{docker_executor, run_to_end, tail_lines, RunsOn};
 use crate::stages::staging_dbs::{
     branch_prefix, container_name, discard, list, of_branch, Discarded, MARKER,
 };
@@ -49,13 +50,8 @@ pub fn run(
 ) -> StageResult {
     crate::cancel::install();
     let started = Instant::now();
-    let push = project.config.file.staging.push;
-    let push = match plan.steps.iter().find(|s| s.kind() == StepKind::Copy) {
-        Some(crate::plan::Step::Copy { push, .. }) => *push,
-        _ => push,
-    };
     let mut detail = StagingDetail {
-        push,
+        push: planned_copy(plan).map(|c| c.push).unwrap_or_default(),
         ..StagingDetail::default()
     };
     let mut result = StageResult::begin(
@@ -135,48 +131,15 @@ impl<'a> Where<'a> {
         })
     }
 
-    /// The branch's staging database the plan reuses (`push: update`), if any.
-    fn planned_reuse(&self) -> Option<&str> {
-        self.plan.steps.iter().find_map(|s| match s {
-            Step::Copy { reuse, .. } => reuse.as_deref(),
-            _ => None,
-        })
-    }
-
     /// The backup of production the plan copies instead of production (`--from-backup`).
     fn planned_backup(&self) -> Option<&str> {
-        self.plan.steps.iter().find_map(|s| match s {
-            Step::Copy { from_backup, .. } => from_backup.as_deref(),
-            _ => None,
-        })
+        planned_copy(self.plan).and_then(|c| c.from_backup.as_deref())
     }
+}
 
-    /// The plan's health check (path, timeout): what the dry run showed is what runs.
-    fn planned_health(&self) -> anyhow::Result<(&str, Duration)> {
-        self.plan
-            .steps
-            .iter()
-            .find_map(|s| match s {
-                Step::Health { path, timeout_secs } => {
-                    Some((path.as_str(), Duration::from_secs(*timeout_secs)))
-                }
-                _ => None,
-            })
-            .ok_or_else(|| anyhow::anyhow!("the staging plan has no health step"))
-    }
-
-    /// How many of the branch's staging databases the plan keeps.
-    fn planned_keep(&self) -> usize {
-        self.plan
-            .steps
-            .iter()
-            .find_map(|s| match s {
-                Step::Prune { keep, .. } => Some(*keep as usize),
-                _ => None,
-            })
-            .unwrap_or(1)
-            .max(1)
-    }
+/// The plan's copy step: what the database of this run is.
+fn planned_copy(plan: &Plan) -> Option<&steps::Copy> {
+    plan.steps.iter().find_map(steps::Copy::of)
 }
 
 fn run_steps(
@@ -189,7 +152,7 @@ fn run_steps(
     std::fs::create_dir_all(&opts.output)?;
     let at = Where::resolve(project, plan, opts)?;
     // Held until the failed copy is discarded too: no other run reuses it meanwhile.
-    let _lock = runner.run(StepKind::Lock, |_| {
+    let _lock = runner.step(|_: &steps::Lock, _| {
         let key = db::lock_key(&at.prefix);
         let lock = db::AdvisoryLock::acquire(at.target.connect("postgres")?, key)?;
         Ok((lock, format!("staging of `{}`", plan.branch)))
@@ -221,16 +184,15 @@ fn steps_on_the_copy(
     owned: &mut Option<String>,
 ) -> anyhow::Result<()> {
     let (project, plan, opts) = (at.project, at.plan, at.opts);
-    let executor = runner.run(StepKind::Build, |_| {
+    let executor = runner.step(|build: &steps::Build, _| {
         let engine = crate::executor::docker::Engine::from_env();
-        docker_executor(
-            project,
-            plan,
-            &engine,
-            &at.data_dir,
-            &opts.output,
-            &opts.cache_dir,
-        )
+        let on = RunsOn {
+            engine: &engine,
+            data_dir: &at.data_dir,
+            output: &opts.output,
+            cache_dir: &opts.cache_dir,
+        };
+        docker_executor(project, plan, build, &on)
     })?;
     let mut admin = at.target.connect("postgres")?;
     let existing = of_branch(
@@ -240,7 +202,7 @@ fn steps_on_the_copy(
     );
     let database = copy_or_reuse(at, runner, &executor, &existing, &mut admin, owned, detail)?;
     detail.database = Some(database.clone());
-    runner.run(StepKind::Verify, |_| {
+    runner.step(|_: &steps::Verify, _| {
         let mut db = at.target.connect(&database)?;
         route_and_verify(&mut db, &at.policy, detail, "after neutralization")?;
         Ok(((), format!("{} checks passed", detail.neutralization.len())))
@@ -248,8 +210,9 @@ fn steps_on_the_copy(
     update(at, runner, &executor, &database, detail)?;
     serve(at, runner, &executor, &database, detail)?;
     *owned = None;
-    runner.run(StepKind::Prune, |_| {
-        let pruned = retention(at, &mut admin, existing, &database);
+    runner.step(|prune: &steps::Prune, _| {
+        let keep = (prune.keep as usize).max(1);
+        let pruned = retention(at, &mut admin, existing, &database, keep);
         let text = format!("dropped {}", pruned.len());
         detail.pruned = pruned;
         Ok(((), text))
@@ -288,8 +251,9 @@ fn copy_or_reuse(
     owned: &mut Option<String>,
     detail: &mut StagingDetail,
 ) -> anyhow::Result<String> {
-    if let Some(name) = at.planned_reuse() {
-        runner.run(StepKind::Copy, |_| {
+    let reuse = runner.peek::<steps::Copy>().and_then(|c| c.reuse.clone());
+    if let Some(name) = reuse.as_deref() {
+        runner.step(|_: &steps::Copy, _| {
             if !existing.iter().any(|e| e == name) {
                 anyhow::bail!("`{name}`, which the plan reuses, is gone: run again");
             }
@@ -302,10 +266,9 @@ fn copy_or_reuse(
         )?;
         return Ok(name.to_string());
     }
-    let name = runner.run(StepKind::Copy, |_| copy(at, admin, owned, detail))?;
-    runner.run(StepKind::Neutralize, |_| {
-        neutralize_copy(at, executor, &name, "neutralize.log")
-    })?;
+    let name = runner.step(|_: &steps::Copy, _| copy(at, admin, owned, detail))?;
+    runner
+        .step(|_: &steps::Neutralize, _| neutralize_copy(at, executor, &name, "neutralize.log"))?;
     Ok(name)
 }
 
@@ -317,23 +280,23 @@ fn serve(
     database: &str,
     detail: &mut StagingDetail,
 ) -> anyhow::Result<()> {
-    let (health_path, health_timeout) = at.planned_health()?;
     let name = container_name(&at.project.scope, &at.plan.branch);
     let port = at.port;
-    let id = runner.run(StepKind::Start, |_| {
-        let server = OdooCommand::on(Stage::Staging, database).serve_on(port);
+    let id = runner.step(|_: &steps::Start, _| {
+        let series = at.project.addons.series;
+        let server = OdooCommand::on(Stage::Staging, series, database).serve_on(port);
         let inv = invocation(&server, at.project, &at.target, executor)?;
         let labels = HashMap::from([("odoo-ci.database".to_string(), database.to_string())]);
         let id = executor.start_server(&name, &inv, &labels)?;
         Ok((id, format!("{name} on port {port}")))
     })?;
     detail.container = Some(name);
-    runner.run(StepKind::Health, |_| {
+    runner.step(|check: &steps::Health, _| {
         let health = crate::health::wait_healthy(
             "127.0.0.1",
             port,
-            health_path,
-            health_timeout,
+            &check.path,
+            Duration::from_secs(check.timeout_secs),
             &mut || executor.never_healthy(&id),
         );
         if let Err(reason) = health {
@@ -471,7 +434,7 @@ fn neutralize_copy(
             executor,
             at.project,
             &at.target,
-            &OdooCommand::neutralize(Stage::Staging, name),
+            &OdooCommand::neutralize(Stage::Staging, at.project.addons.series, name),
             &at.opts.output.join(log),
         )
         .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
@@ -504,20 +467,27 @@ fn update(
     };
     detail.changes = changes.clone();
     if let Err(why) = updates::confirm(&changes, &now, database) {
-        return runner.run(StepKind::Update, |_| anyhow::bail!(why));
+        return runner
+            .step(|_: &steps::Update, _| -> anyhow::Result<((), String)> { anyhow::bail!(why) });
     }
     if changes.is_empty() {
         return runner.skip(StepKind::Update, "nothing to update or install");
     }
-    runner.run(StepKind::Update, |_| {
+    runner.step(|planned: &steps::Update, _| {
         // No server may act on the copy while its data is rewritten and until it is
         // verified again: `serve` starts one afterwards.
         let stopped = executor.remove_servers_of(database)?;
-        let command = OdooCommand::on(Stage::Staging, database)
-            .update(&changes.update_names())
-            .install(&changes.install)
-            .once()
-            .demo(Demo::Without);
+        let command = match (&planned.command, at.planned_backup()) {
+            (Some(command), None) => command.clone(),
+            // A restored backup's own versions, as the plan said.
+            _ => OdooCommand::module_update(
+                Stage::Staging,
+                at.project.addons.series,
+                &changes.update_names(),
+                &changes.install,
+            ),
+        }
+        .on_database(database);
         run_to_end(
             executor,
             at.project,
@@ -537,7 +507,7 @@ fn update(
             (),
             format!(
                 "{}; then {how} again and verified{server}",
-                command.describe(at.project.addons.series)
+                command.describe()
             ),
         ))
     })
@@ -549,8 +519,8 @@ fn retention(
     admin: &mut postgres::Client,
     existing: Vec<String>,
     database: &str,
+    keep: usize,
 ) -> Vec<String> {
-    let keep = at.planned_keep();
     let mut all: Vec<String> = existing.into_iter().filter(|n| n != database).collect();
     all.push(database.to_string());
     let mut pruned = Vec::new();

@@ -24,7 +24,7 @@ use crate::db::{self, PgServer};
 use crate::executor::bluegreen::Colour;
 use crate::odoo::Colour as BuildColour;
 use crate::plan::updates::{self, ModuleChanges};
-use crate::plan::{Plan, RestoreSource, StepKind};
+use crate::plan::{steps, Plan, RestoreSource};
 use crate::project::Project;
 use crate::result::production::{ProductionDetail, Trigger};
 use crate::result::{now_rfc3339, Detail, Reporter, StageResult};
@@ -165,7 +165,7 @@ fn deploy_steps(
         &opts.output,
         &opts.cache_dir,
     )?;
-    let _lock = runner.run(StepKind::Lock, |_| {
+    let _lock = runner.step(|_: &steps::Lock, _| {
         let lock = target::lock(&server, &database, opts.no_wait)?;
         let settled = settle_interrupted(&mut target)?;
         confirm_plan(&server, &database, project, plan, hashes.as_ref())?;
@@ -174,7 +174,8 @@ fn deploy_steps(
             format!("deploy lock on `{database}`; its modules are as planned{settled}"),
         ))
     })?;
-    let executor = runner.run(StepKind::Build, |_| target.build(plan, &opts.cache_dir))?;
+    let executor =
+        runner.step(|build: &steps::Build, _| target.build(plan, build, &opts.cache_dir))?;
     target.engine = Some(engine_files(&executor.docker, &plan.image));
     let bg = target.blue_green(&executor.docker);
     bg.ensure_network()?;
@@ -187,27 +188,17 @@ fn deploy_steps(
         .and_then(|r| r.labels.get("odoo-ci.commit"))
         .filter(|c| !c.is_empty())
         .cloned();
-    // A deploy that updates modules holds production read-only from the snapshot on, so
-    // a rollback to it loses no accepted write; one that updates nothing changes no data.
-    let updates = plan.steps.iter().any(|s| {
-        matches!(
-            s,
-            crate::plan::Step::Snapshot {
-                read_only: true,
-                ..
-            }
-        )
-    });
     backup_before_update(
         &target,
-        plan,
         previous.as_ref(),
         serving_commit.clone(),
         runner,
         opts,
     )?;
-    let (snapshot, maintenance) = runner.run(StepKind::Snapshot, |_| {
-        let held = match updates {
+    // A deploy that updates modules holds production read-only from the snapshot on, so
+    // a rollback to it loses no accepted write; one that updates nothing changes no data.
+    let (snapshot, maintenance) = runner.step(|planned: &steps::Snapshot, _| {
+        let held = match planned.read_only {
             true => Some(maintenance::Maintenance::begin(
                 &target.server,
                 &database,
@@ -231,7 +222,6 @@ fn deploy_steps(
         executor: &executor,
         bg: &bg,
         previous: previous.as_ref(),
-        changes: &plan.changes,
         hashes: hashes.as_ref(),
         maintenance: maintenance.as_ref(),
     };
@@ -250,8 +240,8 @@ fn deploy_steps(
             ),
         }
     }
-    runner.run(StepKind::Prune, |_| {
-        let keep = (project.config.file.production.snapshots.keep as usize).max(1);
+    runner.step(|prune: &steps::Prune, _| {
+        let keep = (prune.keep as usize).max(1);
         let files = target.snapshot_files()?;
         let dropped = snapshots::prune(&target.server, &database, keep, files.as_ref())?;
         Ok(((), format!("dropped {}", dropped.len())))
@@ -262,17 +252,16 @@ fn deploy_steps(
 /// before the deploy changes it (the serving release's commit and image recorded).
 fn backup_before_update(
     target: &target::Target<'_>,
-    plan: &Plan,
     serving: Option<&crate::executor::bluegreen::Release>,
     commit: Option<String>,
     runner: &mut Runner<'_>,
     opts: &DeployOptions,
 ) -> anyhow::Result<()> {
-    if !plan.steps.iter().any(|s| s.kind() == StepKind::Backup) {
+    if runner.peek::<steps::Backup>().is_none() {
         return Ok(());
     }
     let config = &target.project.config;
-    runner.run(StepKind::Backup, |_| {
+    runner.step(|_: &steps::Backup, _| {
         let backups =
             crate::backups::Backups::configured(config, &target.database, &opts.cache_dir)?
                 .ok_or_else(|| {
@@ -339,11 +328,11 @@ fn roll_back(
     data: Data<'_>,
     detail: &mut ProductionDetail,
 ) -> anyhow::Result<()> {
-    let check = &target.project.config.file.production.health_check;
     // Runs to its end whatever the signal: a cancel that stopped the deploy must not stop
     // what puts production back.
     let _shield = crate::cancel::shield();
-    runner.recover(StepKind::Rollback, |_| {
+    runner.recover(|rollback: &steps::Rollback, _| {
+        let check = &rollback.health;
         let mut out = match data {
             Data::Restore(snapshot) => {
                 target.restore(snapshot)?;
@@ -426,7 +415,7 @@ fn chosen_snapshot(
         .ok_or_else(|| {
             anyhow::anyhow!("`production.backup` is not set: there are no backups to restore")
         })?;
-    let (name, image) = runner.run(StepKind::Fetch, |_| {
+    let (name, image) = runner.step(|_: &steps::Fetch, _| {
         let (name, manifest) = from_backup::fetch_as_snapshot(target, &backups, id)?;
         let text = format!(
             "backup {id} checked (dump SHA-256, database fingerprint {}, filestore) and kept as {name}",
@@ -455,7 +444,7 @@ fn rollback_steps(
         &opts.output,
         &opts.cache_dir,
     )?;
-    let _lock = runner.run(StepKind::Lock, |_| {
+    let _lock = runner.step(|_: &steps::Lock, _| {
         let lock = target::lock(&server, &database, opts.no_wait)?;
         let settled = settle_interrupted(&mut target)?;
         Ok((lock, format!("deploy lock on `{database}`{settled}")))
@@ -490,7 +479,7 @@ fn rollback_steps(
     let executor = target.executor_for(&docker, &image);
     // Read-only from the safety snapshot on, as a deploy that updates: a failed rollback
     // goes back to that snapshot and must lose no accepted write.
-    let (safety, maintenance) = runner.run(StepKind::Snapshot, |_| {
+    let (safety, maintenance) = runner.step(|_: &steps::Snapshot, _| {
         let held = maintenance::Maintenance::begin(&target.server, &database, &detail.id)?;
         let name = target.snapshot(serde_json::to_value(&*detail).ok(), None, "pre-rollback")?;
         let text =
@@ -498,18 +487,16 @@ fn rollback_steps(
         Ok(((name, held), text))
     })?;
     detail.snapshot = Some(safety.clone());
-    runner.run(StepKind::Restore, |_| {
+    runner.step(|_: &steps::Restore, _| {
         target.restore(&chosen.name)?;
         maintenance.hold()?;
         Ok(((), format!("restored `{database}` from `{}`", chosen.name)))
     })?;
-    let nothing = ModuleChanges::default();
     let sequence = release::Sequence {
         target: &target,
         executor: &executor,
         bg: &bg,
         previous: previous.as_ref(),
-        changes: &nothing,
         hashes: None,
         maintenance: Some(&maintenance),
     };

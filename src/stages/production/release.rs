@@ -8,9 +8,8 @@ use std::time::Duration;
 use crate::config::Stage;
 use crate::executor::bluegreen::{self, BlueGreen, Colour, Reach};
 use crate::executor::docker::DockerExecutor;
-use crate::plan::odoo_command::{Demo, OdooCommand};
-use crate::plan::updates::ModuleChanges;
-use crate::plan::StepKind;
+use crate::plan::odoo_command::OdooCommand;
+use crate::plan::{steps, StepKind};
 use crate::result::production::ProductionDetail;
 use crate::stages::invocation::invocation;
 use crate::stages::runner::Runner;
@@ -37,7 +36,6 @@ pub struct Sequence<'a, 'd> {
     pub executor: &'a DockerExecutor,
     pub bg: &'a BlueGreen<'d>,
     pub previous: Option<&'a bluegreen::Release>,
-    pub changes: &'a ModuleChanges,
     /// `update_mode: hash`: the content hashes to store once the release has settled.
     pub hashes: Option<&'a std::collections::BTreeMap<String, String>>,
     /// Production held read-only since the snapshot (a deploy that updates modules): the
@@ -73,17 +71,17 @@ impl Sequence<'_, '_> {
             .map(|p| p.colour.other())
             .unwrap_or(Colour::Blue);
         let name = super::release_name(&self.target.project.scope, &self.target.database, colour);
-        let id = runner.run(StepKind::Start, |_| self.start(&name, colour, &detail.id))?;
+        let id = runner.step(|_: &steps::Start, _| self.start(&name, colour, &detail.id))?;
         *phase = Phase::Running { id: id.clone() };
-        runner.run(StepKind::Health, |_| self.health(&id))?;
-        runner.run(StepKind::Switch, |_| {
+        let path = runner.step(|health: &steps::Health, _| self.health(&id, health))?;
+        runner.step(|_: &steps::Switch, _| {
             self.bg.switch(self.previous.map(|p| p.id.as_str()), &id)?;
             Ok(((), format!("alias `{}` → {name}", self.bg.alias)))
         })?;
         *phase = Phase::Serving { id: id.clone() };
         detail.active_colour = Some(colour);
-        runner.run(StepKind::Settle, |_| {
-            let ((), text) = self.settle(&id)?;
+        runner.step(|settle: &steps::Settle, _| {
+            let ((), text) = self.settle(&id, settle, &path)?;
             let text = match self.maintenance {
                 Some(m) => {
                     m.end()?;
@@ -98,7 +96,7 @@ impl Sequence<'_, '_> {
         })?;
         self.save_server_log(&id);
         match self.previous {
-            Some(old) => runner.run(StepKind::StopOld, |_| {
+            Some(old) => runner.step(|_: &steps::StopOld, _| {
                 self.bg.remove(&old.id)?;
                 Ok((
                     (),
@@ -125,15 +123,14 @@ impl Sequence<'_, '_> {
     fn update(&self, runner: &mut Runner<'_>) -> anyhow::Result<()> {
         let t = self.target;
         let project = t.project;
-        if self.changes.is_empty() {
+        let planned = runner.peek::<steps::Update>().map(|u| u.command.is_some());
+        if planned != Some(true) {
             runner.skip(StepKind::Update, "no addon to update or install")?;
         } else {
-            runner.run(StepKind::Update, |_| {
-                let mut command = OdooCommand::on(Stage::Production, &t.database)
-                    .update(&self.changes.update_names())
-                    .install(&self.changes.install)
-                    .once()
-                    .demo(Demo::Without);
+            runner.step(|update: &steps::Update, _| {
+                let planned = update.command.clone();
+                let planned = planned.ok_or_else(|| anyhow::anyhow!("no update command"))?;
+                let mut command = planned.on_database(&t.database);
                 if self.maintenance.is_some() {
                     let (key, value) = super::maintenance::WRITER_ENV;
                     command = command.with_env(key, value);
@@ -158,7 +155,8 @@ impl Sequence<'_, '_> {
         deployment: &str,
     ) -> anyhow::Result<(String, String)> {
         let t = self.target;
-        let server = OdooCommand::on(Stage::Production, &t.database).serve_on(HTTP_PORT);
+        let series = t.project.addons.series;
+        let server = OdooCommand::on(Stage::Production, series, &t.database).serve_on(HTTP_PORT);
         let inv = invocation(&server, t.project, &t.container_server, self.executor)?;
         let mut labels = std::collections::HashMap::from([
             (bluegreen::PRODUCTION_LABEL.to_string(), t.database.clone()),
@@ -180,8 +178,9 @@ impl Sequence<'_, '_> {
         Ok((id, format!("{name} ({})", colour.as_str())))
     }
 
-    fn health(&self, id: &str) -> anyhow::Result<((), String)> {
-        let check = &self.target.project.config.file.production.health_check;
+    /// Waits for the health check to answer 200; returns its path, which the settle step
+    /// checks again.
+    fn health(&self, id: &str, check: &steps::Health) -> anyhow::Result<(String, String)> {
         let waited = crate::health::wait_for_200(
             &mut || self.bg.http_status(id, HTTP_PORT, &check.path),
             &check.path,
@@ -190,7 +189,7 @@ impl Sequence<'_, '_> {
         );
         match waited {
             Ok(t) => Ok((
-                (),
+                check.path.clone(),
                 format!(
                     "{} answered 200 after {} ms ({})",
                     check.path,
@@ -208,18 +207,14 @@ impl Sequence<'_, '_> {
         }
     }
 
-    fn settle(&self, id: &str) -> anyhow::Result<((), String)> {
-        let check = &self.target.project.config.file.production.health_check;
-        std::thread::sleep(Duration::from_secs(check.settle_secs));
+    fn settle(&self, id: &str, settle: &steps::Settle, path: &str) -> anyhow::Result<((), String)> {
+        std::thread::sleep(Duration::from_secs(settle.secs));
         if let Err(reason) = self.bg.stable(id)? {
             self.save_server_log(id);
             anyhow::bail!("after the switch: {reason}");
         }
-        match self.bg.http_status(id, HTTP_PORT, &check.path) {
-            Ok(200) => Ok((
-                (),
-                format!("healthy {} s after the switch", check.settle_secs),
-            )),
+        match self.bg.http_status(id, HTTP_PORT, path) {
+            Ok(200) => Ok(((), format!("healthy {} s after the switch", settle.secs))),
             other => {
                 self.save_server_log(id);
                 anyhow::bail!("after the switch the health check answered {other:?}")

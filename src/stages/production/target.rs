@@ -8,11 +8,11 @@ use crate::db::PgServer;
 use crate::executor::bluegreen::{BlueGreen, Reach};
 use crate::executor::docker::{DockerExecutor, Engine};
 use crate::filestore::EngineFiles;
-use crate::plan::Plan;
+use crate::plan::{steps, Plan};
 use crate::project::Project;
 use crate::result::now_rfc3339;
 use crate::snapshots::{self, SnapshotFiles, SnapshotRecord};
-use crate::stages::runtime::{absolute, docker_executor};
+use crate::stages::runtime::{absolute, docker_executor, RunsOn};
 use crate::targets::production_filestore;
 
 /// Production's releases listen on this port inside their network.
@@ -158,15 +158,19 @@ impl<'a> Target<'a> {
 
     /// The commit's image (built, or reused when the engine has one of the same files),
     /// run on production's network.
-    pub fn build(&self, plan: &Plan, cache_dir: &Path) -> anyhow::Result<(DockerExecutor, String)> {
-        let (mut ex, done) = docker_executor(
-            self.project,
-            plan,
-            &self.docker_engine,
-            &self.data_dir,
-            &self.output,
+    pub fn build(
+        &self,
+        plan: &Plan,
+        build: &steps::Build,
+        cache_dir: &Path,
+    ) -> anyhow::Result<(DockerExecutor, String)> {
+        let on = RunsOn {
+            engine: &self.docker_engine,
+            data_dir: &self.data_dir,
+            output: &self.output,
             cache_dir,
-        )?;
+        };
+        let (mut ex, done) = docker_executor(self.project, plan, build, &on)?;
         ex.network = network(self.project);
         ex.host_data_dir = absolute(&self.data_dir).to_string_lossy().into_owned();
         ex.extra_hosts = vec!["host.docker.internal:host-gateway".into()];

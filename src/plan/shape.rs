@@ -1,0 +1,289 @@
+//! The steps of a stage, with every parameter the stage will run them with: from the
+//! facts and the addons the plan decided. What is decided here is what runs; a stage
+//! reads no configuration of its own.
+
+use crate::config::schema::DevBuild;
+use crate::config::{Config, PushMode, Stage};
+use crate::plan::odoo_command::{Demo, OdooCommand};
+use crate::plan::steps::{self, RestoreSource, Step};
+use crate::plan::{DatabaseFacts, ExecutorKind, Facts, PlanAddons};
+
+/// What decides a stage's steps.
+pub(super) struct Shape<'a> {
+    pub facts: &'a Facts<'a>,
+    pub stage: Stage,
+    pub addons: &'a PlanAddons,
+    pub image: &'a str,
+    pub provisional: Option<String>,
+}
+
+/// The lock of every production run: deploys and rollbacks alike.
+const PRODUCTION_LOCK: &str =
+    "one deploy at a time (PostgreSQL advisory lock on the production database)";
+
+impl Shape<'_> {
+    /// The steps, in the order the stage runs them, and those that run only on failure.
+    pub fn steps(&self) -> (Vec<Step>, Vec<Step>) {
+        match self.stage {
+            Stage::Development => (self.development(), Vec::new()),
+            Stage::Staging => (self.staging(), Vec::new()),
+            Stage::Production => (
+                self.production(),
+                vec![Step::Rollback(steps::Rollback {
+                    restore: self.updates_modules(),
+                    health: production_health(self.facts.config),
+                })],
+            ),
+        }
+    }
+
+    fn build(&self) -> Step {
+        let odoo = &self.facts.config.file.odoo;
+        Step::Build(steps::Build {
+            image: self.image.to_string(),
+            base: odoo.image.clone(),
+            keep: odoo.keep_images,
+        })
+    }
+
+    fn series(&self) -> crate::addons::Series {
+        self.facts.addons.series
+    }
+
+    /// Development runs Odoo from the base image with the project mounted when there is
+    /// nothing to build, and the engine can see the files.
+    fn development_image(&self) -> Step {
+        let facts = self.facts;
+        let files = facts.build_files;
+        let nothing_to_build = !files.dockerfile && !files.requirements;
+        let build = facts.config.file.development.build;
+        if build == DevBuild::Auto && nothing_to_build && facts.engine_sees_files {
+            Step::Mount(steps::Mount {
+                base: facts.config.file.odoo.image.clone(),
+            })
+        } else {
+            self.build()
+        }
+    }
+
+    fn development(&self) -> Vec<Step> {
+        if self.addons.test.is_empty() {
+            return Vec::new();
+        }
+        let config = self.facts.config;
+        let dev = &config.file.development;
+        let runs_in = match self.facts.choices.executor {
+            ExecutorKind::Docker => self.development_image(),
+            ExecutorKind::Local => Step::Local(steps::Local {
+                command: config.file.odoo.command.clone(),
+            }),
+        };
+        let tags = dev.test_tags.clone().unwrap_or_else(|| {
+            let tags: Vec<String> = self.addons.test.iter().map(|a| format!("/{a}")).collect();
+            tags.join(",")
+        });
+        let command = OdooCommand::on(Stage::Development, self.series(), "")
+            .install(&self.addons.install)
+            .test_tags(tags)
+            .once()
+            .demo(Demo::With);
+        let cache = self.facts.choices.template_cache.as_ref();
+        vec![
+            runs_in,
+            Step::Template(steps::Template {
+                preinstall: dev.preinstall.clone(),
+                cache: cache
+                    .or(dev.template_cache.as_ref())
+                    .map(|d| d.display().to_string()),
+                keep: dev.keep_templates,
+            }),
+            Step::Database(steps::Database),
+            Step::InstallAndTest(steps::InstallAndTest {
+                command,
+                warnings: dev.warnings,
+            }),
+        ]
+    }
+
+    /// The update; on staging, `neutralize` runs again after it (an update may write back
+    /// the mail servers, crons or providers a module's data defines).
+    fn update(&self, stage: Stage, neutralize: Option<&str>) -> Step {
+        let (update, install) = (&self.addons.update, &self.addons.install);
+        let command = (!update.is_empty() || !install.is_empty())
+            .then(|| OdooCommand::module_update(stage, self.series(), update, install));
+        Step::Update(steps::Update {
+            neutralize_after: command.as_ref().and(neutralize).map(str::to_string),
+            command,
+            provisional: match (&self.facts.choices.from_backup, stage) {
+                (Some(id), Stage::Staging) => Some(format!(
+                    "the lists are production's; backup `{id}` may hold other versions, so the stage updates what the restored backup has installed"
+                )),
+                _ => self.provisional.clone(),
+            },
+        })
+    }
+
+    fn staging(&self) -> Vec<Step> {
+        let staging = &self.facts.config.file.staging;
+        let neutralize = if self.series().has_neutralize_command() {
+            "odoo neutralize"
+        } else {
+            "odoo-ci's own neutralization SQL (before 16.0)"
+        };
+        vec![
+            Step::Lock(steps::Lock {
+                what: format!(
+                    "one staging run of `{}` at a time",
+                    self.facts.context.branch
+                ),
+            }),
+            self.build(),
+            Step::Copy(self.copy()),
+            Step::Neutralize(steps::Neutralize {
+                command: neutralize.to_string(),
+            }),
+            Step::Verify(steps::Verify),
+            self.update(Stage::Staging, Some(neutralize)),
+            Step::Start(steps::Start {
+                what: match &staging.mail_catcher {
+                    Some(c) => format!("the staging server, outgoing mail to the catcher {c}"),
+                    None => "the staging server, outgoing mail disabled".to_string(),
+                },
+            }),
+            Step::Health(steps::Health {
+                path: staging.health_check.path.clone(),
+                timeout_secs: staging.health_check.timeout_secs,
+            }),
+            Step::Prune(steps::Prune {
+                what: "staging databases of this branch".into(),
+                keep: staging.keep.max(1),
+            }),
+        ]
+    }
+
+    /// Staging's database: a copy of production, of one of its backups, or the branch's
+    /// copy reused (`push: update`).
+    fn copy(&self) -> steps::Copy {
+        let facts = self.facts;
+        if let Some(id) = &facts.choices.from_backup {
+            return steps::Copy {
+                push: PushMode::Fresh,
+                reuse: None,
+                from_backup: Some(id.clone()),
+            };
+        }
+        let push = facts.choices.push.unwrap_or(facts.config.file.staging.push);
+        steps::Copy {
+            push,
+            reuse: match &facts.database {
+                DatabaseFacts::Read(f) if push == PushMode::Update => f.reuse.clone(),
+                _ => None,
+            },
+            from_backup: None,
+        }
+    }
+
+    /// Whether the deploy changes production's data (it updates or installs modules): then
+    /// production is read-only from its snapshot on, and a failure restores that snapshot.
+    fn updates_modules(&self) -> bool {
+        !self.addons.update.is_empty() || !self.addons.install.is_empty()
+    }
+
+    fn production(&self) -> Vec<Step> {
+        let prod = &self.facts.config.file.production;
+        let mut steps = vec![
+            Step::Lock(steps::Lock {
+                what: PRODUCTION_LOCK.into(),
+            }),
+            self.build(),
+        ];
+        // As Odoo.sh: a backup before any deploy that changes the data, taken while
+        // production still takes writes (the snapshot after it holds those too).
+        if let Some(backup) = prod.backup.as_ref().filter(|b| b.before_update) {
+            if self.updates_modules() {
+                steps.push(Step::Backup(steps::Backup {
+                    repository: crate::secrets::redact(
+                        "production.backup.repository",
+                        &backup.repository.0,
+                    ),
+                }));
+            }
+        }
+        steps.push(Step::Snapshot(steps::Snapshot {
+            keep: prod.snapshots.keep,
+            read_only: self.updates_modules(),
+        }));
+        steps.push(self.update(Stage::Production, None));
+        steps.push(Step::Start(steps::Start {
+            what: "the new release on the idle colour".into(),
+        }));
+        steps.extend(serve_production(self.facts.config));
+        steps.push(Step::Prune(steps::Prune {
+            what: "pre-deploy snapshots (pinned ones are kept)".into(),
+            keep: prod.snapshots.keep.max(1),
+        }));
+        steps
+    }
+}
+
+fn production_health(config: &Config) -> steps::Health {
+    let check = &config.file.production.health_check;
+    steps::Health {
+        path: check.path.clone(),
+        timeout_secs: check.timeout_secs,
+    }
+}
+
+/// From a started release to the old one stopped: health, switch, settle, stop.
+fn serve_production(config: &Config) -> [Step; 4] {
+    let prod = &config.file.production;
+    [
+        Step::Health(production_health(config)),
+        Step::Switch(steps::Switch {
+            alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
+        }),
+        Step::Settle(steps::Settle {
+            secs: prod.health_check.settle_secs,
+        }),
+        Step::StopOld(steps::StopOld),
+    ]
+}
+
+/// `odoo-ci rollback --to KEY`: production back to a snapshot, served by the image that
+/// served then; a failure puts production back as it was before the rollback.
+pub fn rollback_steps(config: &Config, from: &RestoreSource) -> (Vec<Step>, Vec<Step>) {
+    let mut steps = vec![Step::Lock(steps::Lock {
+        what: PRODUCTION_LOCK.into(),
+    })];
+    if let RestoreSource::Backup(id) = from {
+        // Fetched before the maintenance begins: the download does not refuse writes.
+        steps.push(Step::Fetch(steps::Fetch { backup: id.clone() }));
+    }
+    steps.extend([
+        Step::Snapshot(steps::Snapshot {
+            keep: config.file.production.snapshots.keep,
+            read_only: true,
+        }),
+        Step::Restore(steps::Restore { from: from.clone() }),
+        Step::Update(steps::Update {
+            command: None,
+            provisional: None,
+            neutralize_after: None,
+        }),
+        Step::Start(steps::Start {
+            what: match from {
+                RestoreSource::Snapshot(_) => "the snapshot's release on the idle colour",
+                RestoreSource::Backup(_) => {
+                    "the backup's release (the image it records) on the idle colour"
+                }
+            }
+            .into(),
+        }),
+    ]);
+    steps.extend(serve_production(config));
+    let rollback = steps::Rollback {
+        restore: true,
+        health: production_health(config),
+    };
+    (steps, vec![Step::Rollback(rollback)])
+}

@@ -35,7 +35,8 @@ pub enum DiagKind {
     Io,
 }
 
-/// An error a user can fix, rendered once at the top.
+/// An error a user can fix, rendered once at the top: its `Display` is the message and the
+/// location; the hint is rendered last, once, by [`crate::exit::TopError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub kind: DiagKind,
@@ -133,9 +134,6 @@ impl fmt::Display for Diagnostic {
                 write!(f, "\n  --> {}", loc.file.display())?;
             }
         }
-        if let Some(hint) = &self.hint {
-            write!(f, "\nhint: {hint}")?;
-        }
         Ok(())
     }
 }
@@ -160,15 +158,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_location_caret_and_hint() {
+    fn renders_location_and_caret_and_leaves_the_hint_to_the_top() {
         let src = "a: 1\nbad: 2\n";
         let d = Diagnostic::new(DiagKind::UnknownKey, "unknown key `bad`")
             .at(Path::new("x.yml"), src, 2, 1)
             .hint("remove it");
         let text = d.to_string();
         assert!(text.contains("--> x.yml:2:1"), "{text}");
-        assert!(text.contains("2 | bad: 2"), "{text}");
-        assert!(text.ends_with("hint: remove it"), "{text}");
+        assert!(text.ends_with("2 | bad: 2\n   | ^"), "{text}");
+        assert!(!text.contains("remove it"), "{text}");
     }
 
     #[test]

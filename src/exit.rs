@@ -32,6 +32,17 @@ impl BadInput {
     }
 }
 
+/// `e` as bad input: as it is when it already says what to do (a [`BadInput`] or a located
+/// diagnostic, whose hint then shows), else with `hint`. Its causes stay a chain, so the
+/// top renders each once.
+pub fn setup_error(e: anyhow::Error, hint: &str) -> anyhow::Error {
+    if e.chain().any(|c| hint_of(c).is_some()) {
+        return e;
+    }
+    let message = format!("{e:#}");
+    anyhow::Error::new(BadInput::new(message).hint(hint))
+}
+
 /// An error that reached the top, as the user sees it: rendered once — `error:`, the
 /// location when the error has one, each `caused by:`, then `hint:` — with its exit code.
 /// Bad input (config, manifests, git, setup: PostgreSQL or Docker unreachable) is 2;
@@ -58,15 +69,21 @@ impl TopError<'_> {
         for cause in err.chain().skip(1) {
             text.push_str(&format!("\n  caused by: {cause}"));
         }
-        let hint = err
-            .chain()
-            .find_map(|e| e.downcast_ref::<BadInput>())
-            .and_then(|b| b.hint.as_deref());
+        let hint = err.chain().find_map(hint_of);
         if let Some(hint) = hint {
             text.push_str(&format!("\nhint: {hint}"));
         }
         text
     }
+}
+
+/// What to do about `e`, when it says.
+fn hint_of<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e str> {
+    if let Some(b) = e.downcast_ref::<BadInput>() {
+        return b.hint.as_deref();
+    }
+    e.downcast_ref::<crate::diag::Diagnostic>()
+        .and_then(|d| d.hint.as_deref())
 }
 
 #[cfg(test)]
@@ -83,6 +100,21 @@ mod tests {
         assert_eq!(
             top.render(crate::style::Style::plain()),
             "error: odoo-ci test\n  caused by: no PostgreSQL server\nhint: set postgres.url"
+        );
+    }
+
+    #[test]
+    fn a_wrapped_diagnostic_s_hint_comes_last_after_every_cause() {
+        let diag = crate::diag::Diagnostic::new(crate::diag::DiagKind::Io, "cannot read x.yml")
+            .hint("check the path");
+        let err = anyhow::Error::new(diag)
+            .context("loading the project")
+            .context("odoo-ci plan");
+        let top = TopError(&err);
+        assert_eq!(top.code(), BAD_INPUT);
+        assert_eq!(
+            top.render(crate::style::Style::plain()),
+            "error: odoo-ci plan\n  caused by: loading the project\n  caused by: cannot read x.yml\nhint: check the path"
         );
     }
 

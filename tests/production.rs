@@ -362,6 +362,40 @@ fn a_failed_build_or_snapshot_leaves_production_as_it_was() {
     );
 }
 
+/// Production is resolved and reached by the command before the first step: a job that
+/// cannot reach production's engine is a setup error (exit 2, with what to do), and the
+/// database is exactly as it was — no lock, no snapshot, no maintenance.
+#[test]
+fn a_deploy_that_cannot_reach_production_s_engine_is_a_setup_error_that_touches_nothing() {
+    let net = unique("odoo-ci-test-net");
+    let p = project(&net);
+    let prod = production(&p, &net);
+    p.addon("prod_a", "17.0.1.1.0", &["mail"]);
+    let before = checksum(&prod.db);
+    let dead = format!("unix://{}", p.path().join("no-engine.sock").display());
+    let cache = p.path().join(".cache");
+    let mut env = env(&prod, cache.to_str().unwrap());
+    env.push(("DOCKER_HOST", dead));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for args in [
+        &["deploy", "--branch", "main", "--output", "out"][..],
+        &["rollback", "--to", "anything", "--output", "out"][..],
+    ] {
+        let out = run_in(p.path(), args, &env);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("production's Docker engine") && out.stderr.contains("\nhint: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(checksum(&prod.db), before, "production is untouched");
+    let listed = run_in(p.path(), &["snapshots", "list", "--format", "json"], &env);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(listed.stdout.trim(), "[]", "no snapshot was taken");
+    assert!(!p.path().join("out/odoo-ci-result.json").exists());
+}
+
 #[test]
 fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
     use std::sync::atomic::Ordering;
@@ -396,7 +430,7 @@ fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
         &["deploy", "--branch", "main", "--output", "out"],
         &relative,
     );
-    assert_ne!(out.code, 0);
+    assert_eq!(out.code, 2, "a setup error: {}", out.stderr);
     assert!(
         out.stderr
             .contains("`production.data_dir` is not an absolute path"),

@@ -554,8 +554,9 @@ fn gitlab_statuses_use_the_rest_api_with_a_private_token() {
 #[test]
 fn an_early_error_never_leaves_the_check_run_in_progress() {
     // A deploy that stopped before it had a result (here: a remote production engine with
-    // a relative data dir) returned before completing its check run: "in progress" forever.
-    // Production itself is readable, so the plan is made and reporting starts.
+    // a relative data dir) once returned before completing the check run it had opened:
+    // "in progress" forever. Production is resolved before reporting starts now, so the
+    // setup error (exit 2) opens none; any check run opened is completed.
     let prod = common::unique("odoo_ci_early");
     common::psql(&format!("CREATE DATABASE {prod}"));
     common::psql_on(
@@ -586,18 +587,31 @@ fn an_early_error_never_leaves_the_check_run_in_progress() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = run_in(p.path(), &["deploy", "--output", "out"], &env);
     common::psql(&format!("DROP DATABASE {prod}"));
-    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.code, 2, "a setup error: {}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`production.data_dir` is not an absolute path"),
+        "{}",
+        out.stderr
+    );
+    let opened = api
+        .requests()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/repos/acme/odoo/check-runs")
+        .count();
     let patches: Vec<Value> = api
         .requests()
         .iter()
         .filter(|r| r.method.as_str() == "PATCH" && r.url.path() == "/repos/acme/odoo/check-runs/7")
         .map(body)
         .collect();
-    assert!(
-        patches
-            .iter()
-            .any(|b| b["status"] == "completed" && b["conclusion"] == "failure"),
-        "the check run was never completed: {patches:?}\n{}",
+    let completed = patches
+        .iter()
+        .filter(|b| b["status"] == "completed" && b["conclusion"] == "failure")
+        .count();
+    assert_eq!(
+        opened, completed,
+        "every check run opened is completed: {patches:?}\n{}",
         out.stderr
     );
     assert_eq!(statuses_sent(&api), Vec::<Value>::new(), "one channel");

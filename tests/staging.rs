@@ -304,6 +304,38 @@ fn staging_is_a_neutralized_copy_and_production_is_untouched() {
     assert!(containers.stdout.is_empty(), "server removed");
 }
 
+/// Where staging acts is resolved and reached by the command, before the first step: a
+/// job with no Docker engine is a setup error (exit 2, with what to do) that copies
+/// nothing, not a red staging build.
+#[test]
+fn a_staging_job_without_a_docker_engine_is_a_setup_error_and_copies_nothing() {
+    let p = project("fresh", &[]);
+    let prod = production(&p);
+    let dead = format!("unix://{}", p.path().join("no-engine.sock").display());
+    let cache = p.path().join(".cache");
+    let branch = unique("feat-no-engine");
+    let out = run_in(
+        p.path(),
+        &["stage", "--branch", &branch, "--output", "out"],
+        &[
+            ("PROD_URL", &db_url(&prod.db)),
+            ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ("DOCKER_HOST", &dead),
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no Docker engine") && out.stderr.contains("\nhint: "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        staging_dbs(&p, &prod, &branch).is_empty(),
+        "nothing was copied"
+    );
+}
+
 #[test]
 fn a_neutralization_that_leaves_a_mail_server_active_is_caught_and_dropped() {
     // A custom addon whose neutralize.sql turns production's SMTP back on: Odoo runs it

@@ -12,7 +12,7 @@ use crate::targets::{production_filestore, production_source};
 
 /// The project's backups, or a clear refusal when it has none configured.
 pub fn configured(config: &Config, database: &str) -> anyhow::Result<Backups> {
-    Backups::configured(config, database, &super::test::cache_dir())?.ok_or_else(|| {
+    Backups::configured(config, database, &crate::cachedir::root())?.ok_or_else(|| {
         BadInput::new(format!(
             "{}: `production.backup` is not set: odoo-ci does not know where backups go",
             config.path.display()
@@ -36,8 +36,9 @@ pub fn take(config_path: &Path, args: &BackupArgs) -> anyhow::Result<u8> {
     let filestore = production_filestore(config, &database)?;
     // What serves production says which code the data goes with; a backup without it is
     // still a backup (the engine may be out of reach from here).
-    let serving =
-        crate::stages::production::serving_release(&project, &database).unwrap_or_else(|e| {
+    let serving = crate::targets::production::Production::resolve(config)
+        .and_then(|production| crate::stages::production::serving_release(&project, &production))
+        .unwrap_or_else(|e| {
             tracing::warn!("the serving release is unknown ({e:#}): the backup records no image");
             None
         });

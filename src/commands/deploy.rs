@@ -11,6 +11,7 @@ use crate::result::production::Trigger;
 use crate::result::Detail;
 use crate::snapshots::{self, SnapshotRecord};
 use crate::stages::production::{self, DeployOptions};
+use crate::targets::production::Production;
 use crate::targets::{production_filestore, production_source};
 
 pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
@@ -31,15 +32,16 @@ pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
         ..Choices::default()
     };
     let plan = super::plan_with_database(&project, Stage::Production, choices)?;
+    let production = super::require_production(&project.config)?;
     super::print_plan(&project, &plan);
     let opts = DeployOptions {
         output: args.output.clone(),
-        cache_dir: super::test::cache_dir(),
+        cache_dir: crate::cachedir::root(),
         no_wait: args.no_wait,
         trigger: deploy_trigger(manual, project.context.trigger),
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
-    let result = production::deploy(&project, &plan, &opts, &mut reporters)?;
+    let result = production::deploy(&project, &plan, &production, &opts, &mut reporters)?;
     Ok(super::conclude(
         reporters,
         &result,
@@ -68,10 +70,7 @@ pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
     )?;
     let mut plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
     plan.require_variables()?;
-    production_source(&project.config).map_err(|e| {
-        BadInput::new(format!("{e:#}"))
-            .hint("set `production.database` (e.g. `${PRODUCTION_DB_URL}`)")
-    })?;
+    let production = super::require_production(&project.config)?;
     let from = match (&args.to, &args.backup) {
         (_, Some(id)) => RestoreSource::Backup(id.clone()),
         (Some(key), None) => RestoreSource::Snapshot(key.clone()),
@@ -85,12 +84,13 @@ pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
     super::print_plan(&project, &plan);
     let opts = DeployOptions {
         output: args.output.clone(),
-        cache_dir: super::test::cache_dir(),
+        cache_dir: crate::cachedir::root(),
         no_wait: args.no_wait,
         trigger: Trigger::Rollback,
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
-    let result = production::rollback_to(&project, &plan, &opts, &from, &mut reporters)?;
+    let result =
+        production::rollback_to(&project, &plan, &production, &opts, &from, &mut reporters)?;
     Ok(super::conclude(
         reporters,
         &result,
@@ -150,40 +150,24 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
         },
     )?;
     let filestore = production_filestore(&project.config, &database)?;
-    let snapshots_dir = production::snapshots_dir(filestore.as_deref(), &super::test::cache_dir());
+    let snapshots_dir = production::snapshots_dir(filestore.as_deref(), &crate::cachedir::root());
     // Copying the filestore needs production's engine; only the commands that copy connect.
     let engine = || -> anyhow::Result<Option<crate::filestore::EngineFiles>> {
         match filestore {
-            Some(_) => Ok(Some(production::standalone_engine_files(
-                &project, &database,
-            )?)),
+            Some(_) => {
+                let production = Production::resolve(&project.config)?;
+                Ok(Some(production::standalone_engine_files(
+                    &project,
+                    &production,
+                )?))
+            }
             None => Ok(None),
         }
     };
     match cmd {
         SnapshotsCommand::List { format } => {
             let all = snapshots::list(&mut admin, &database)?;
-            let text = match format {
-                Format::Json => super::to_json(&all)?,
-                Format::Text => {
-                    let mut out = String::new();
-                    for s in &all {
-                        out.push_str(&format!(
-                            "{}  {}  {:<11} {}{}\n",
-                            s.name,
-                            s.record.created,
-                            s.record.reason,
-                            s.record.commit.as_deref().unwrap_or("-"),
-                            if s.record.pinned { "  (pinned)" } else { "" }
-                        ));
-                    }
-                    if all.is_empty() {
-                        out.push_str("no snapshots\n");
-                    }
-                    out
-                }
-            };
-            super::print_stdout(&text)?;
+            super::print_stdout(&snapshots_text(&all, *format)?)?;
         }
         SnapshotsCommand::Create { pin } => {
             let engine = engine()?;
@@ -228,6 +212,28 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
         }
     }
     Ok(exit::OK)
+}
+
+/// `snapshots list`'s output.
+fn snapshots_text(all: &[snapshots::Snapshot], format: Format) -> anyhow::Result<String> {
+    if format == Format::Json {
+        return super::to_json(&all);
+    }
+    let mut out = String::new();
+    for s in all {
+        out.push_str(&format!(
+            "{}  {}  {:<11} {}{}\n",
+            s.name,
+            s.record.created,
+            s.record.reason,
+            s.record.commit.as_deref().unwrap_or("-"),
+            if s.record.pinned { "  (pinned)" } else { "" }
+        ));
+    }
+    if all.is_empty() {
+        out.push_str("no snapshots\n");
+    }
+    Ok(out)
 }
 
 fn snapshot_files<'a>(

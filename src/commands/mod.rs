@@ -128,6 +128,22 @@ pub fn require_postgres(
     Ok(server)
 }
 
+/// Production, resolved and reached before anything runs (its server and database, its
+/// engine with the remote checks): a missing or unreachable piece is a setup error (exit 2,
+/// with what to do), never a red deploy — nothing was touched.
+pub fn require_production(
+    config: &crate::config::Config,
+) -> anyhow::Result<crate::targets::production::Production> {
+    let production = crate::targets::production::Production::resolve(config).map_err(|e| {
+        crate::exit::setup_error(e, "check `production.database`, `production.docker_host` and `production.data_dir` in .odoo-ci.yml and the variables they name; nothing was touched")
+    })?;
+    production.engine.connect().map_err(|e| {
+        crate::exit::BadInput::new(format!("production's Docker engine: {e}"))
+            .hint("start Docker where production runs, or set `production.docker_host` (ssh://user@host, tcp://host:2376); nothing was touched")
+    })?;
+    Ok(production)
+}
+
 /// The Docker engine a stage builds and runs on, reached before anything runs.
 pub fn require_docker(
     engine: &crate::executor::docker::Engine,

@@ -4,38 +4,52 @@ use std::path::Path;
 
 use crate::cli::{Format, StageArgs, StagingCommand};
 use crate::config::Stage;
-use crate::context::Overrides;
 use crate::exit::{self, BadInput};
 use crate::plan::Choices;
 use crate::stages::staging::{self, StagingOptions};
 
 pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
     crate::cancel::install();
-    let overrides = Overrides {
-        branch: args.target.branch.clone(),
-        git_ref: args.target.git_ref.clone(),
-        base: args.target.base.clone(),
-    };
-    let project = crate::project::load(config, &overrides)?;
+    let project = crate::project::load(config, &args.target.overrides())?;
     let choices = Choices {
         push: args.push,
         from_backup: args.from_backup.clone(),
         ..Choices::default()
     };
     let plan = super::plan_with_database(&project, Stage::Staging, choices)?;
+    let cache_dir = crate::cachedir::root();
+    let place = require_staging(&project.config, &cache_dir)?;
     super::print_plan(&project, &plan);
     let opts = StagingOptions {
         output: args.output.clone(),
-        cache_dir: super::test::cache_dir(),
+        cache_dir,
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
-    let result = staging::run(&project, &plan, &opts, &mut reporters);
+    let result = staging::run(&project, &plan, &place, &opts, &mut reporters);
     Ok(super::conclude(
         reporters,
         &result,
         project.context.provider,
         false,
     ))
+}
+
+/// Where staging acts, resolved and reached before anything runs: the server the copies go
+/// on and the Docker engine their servers run on. A missing or unreachable piece is a setup
+/// error (exit 2, with what to do), not a red result: nothing was copied.
+fn require_staging(
+    config: &crate::config::Config,
+    cache_dir: &Path,
+) -> anyhow::Result<crate::targets::staging::Staging> {
+    let place = crate::targets::staging::Staging::resolve(config, cache_dir).map_err(|e| {
+        exit::setup_error(e, "check the `staging` and `production` sections of .odoo-ci.yml and the variables they name; nothing was copied")
+    })?;
+    place.server.connect("postgres").map_err(|e| {
+        BadInput::new(format!("the staging database server: {e}"))
+            .hint("check `staging.database` (server, credentials) and that this runner can reach it; nothing was copied")
+    })?;
+    super::require_docker(&crate::executor::docker::Engine::from_env())?;
+    Ok(place)
 }
 
 pub fn staging(config: &Path, cmd: &StagingCommand) -> anyhow::Result<u8> {
@@ -88,7 +102,7 @@ pub fn staging(config: &Path, cmd: &StagingCommand) -> anyhow::Result<u8> {
                 );
             }
             let docker = crate::executor::docker::Engine::from_env().connect().ok();
-            let files = crate::targets::staging_data_dir(&config, &super::test::cache_dir())?
+            let files = crate::targets::staging_data_dir(&config, &crate::cachedir::root())?
                 .join("filestore");
             let (mut dropped, mut left) = (Vec::new(), Vec::new());
             for name in &targets {

@@ -110,6 +110,24 @@ impl Config {
     }
 
     fn validate(&mut self) -> Result<(), Diagnostic> {
+        self.validate_branches()?;
+        self.validate_addons_paths()?;
+        self.validate_ignores()?;
+        if self.file.development.shards == 0 {
+            return Err(self
+                .error_at(
+                    DiagKind::InvalidValue,
+                    "development.shards",
+                    "`development.shards` must be at least 1",
+                )
+                .hint("use 1 to run every test in one job"));
+        }
+        self.validate_env_names()?;
+        Ok(())
+    }
+
+    /// Branch globs compile, and one rule at most maps to production.
+    fn validate_branches(&mut self) -> Result<(), Diagnostic> {
         let mut production: Option<usize> = None;
         for (i, rule) in self.file.branches.iter().enumerate() {
             let glob = Glob::new(&rule.pattern).map_err(|e| {
@@ -147,6 +165,11 @@ impl Config {
                 production = Some(i);
             }
         }
+        Ok(())
+    }
+
+    /// Addons paths are folders inside the project, and each matches one at least.
+    fn validate_addons_paths(&mut self) -> Result<(), Diagnostic> {
         for (i, pattern) in self.file.addons_paths.iter().enumerate() {
             let outside = if pattern.starts_with('/') || pattern.starts_with('\\') {
                 Some("is absolute")
@@ -183,6 +206,11 @@ impl Config {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The warning patterns and the version guard's ignore globs compile.
+    fn validate_ignores(&mut self) -> Result<(), Diagnostic> {
         for (i, pattern) in self.file.development.ignore_warnings.iter().enumerate() {
             let re = Regex::new(pattern).map_err(|e| {
                 self.error_at(
@@ -220,15 +248,11 @@ impl Config {
             )
             .hint("globs are relative to the addon folder, e.g. `tests/**`")
         })?;
-        if self.file.development.shards == 0 {
-            return Err(self
-                .error_at(
-                    DiagKind::InvalidValue,
-                    "development.shards",
-                    "`development.shards` must be at least 1",
-                )
-                .hint("use 1 to run every test in one job"));
-        }
+        Ok(())
+    }
+
+    /// Every `env` key is an environment variable name.
+    fn validate_env_names(&self) -> Result<(), Diagnostic> {
         let env_sections = [
             ("env", &self.file.env),
             ("development.env", &self.file.development.env),
@@ -379,6 +403,12 @@ impl Config {
             }
         }
         out
+    }
+
+    /// The network alias production's proxy resolves (`production.alias`, default `odoo`):
+    /// the plan's switch step and the blue/green pair name the same one.
+    pub fn production_alias(&self) -> &str {
+        self.file.production.alias.as_deref().unwrap_or("odoo")
     }
 
     /// Resolves a templated value found at `key_path`, naming the key when a variable is missing.

@@ -240,7 +240,7 @@ fn serve_production(config: &Config) -> [Step; 4] {
     [
         Step::Health(production_health(config)),
         Step::Switch(steps::Switch {
-            alias: prod.alias.clone().unwrap_or_else(|| "odoo".into()),
+            alias: config.production_alias().to_string(),
         }),
         Step::Settle(steps::Settle {
             secs: prod.health_check.settle_secs,

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::backups::Backups;
 use crate::config::Stage;
-use crate::db::{self, PgServer};
+use crate::db;
 use crate::executor::docker::DockerExecutor;
-use crate::neutralize::{self, MailCatcher, Policy};
+use crate::neutralize::{self, Policy};
 use crate::odoo::Colour;
 use crate::plan::odoo_command::OdooCommand;
 use crate::plan::steps::{self, Params};
@@ -32,7 +32,7 @@ use crate::stages::runtime::{docker_executor, run_to_end, tail_lines, RunsOn};
 use crate::stages::staging_dbs::{
     branch_prefix, container_name, discard, list, of_branch, Discarded, MARKER,
 };
-use crate::targets::{production_filestore, production_source, staging_data_dir, staging_server};
+use crate::targets::staging::Staging;
 
 #[derive(Debug, Clone)]
 pub struct StagingOptions {
@@ -45,6 +45,7 @@ pub struct StagingOptions {
 pub fn run(
     project: &Project,
     plan: &Plan,
+    place: &Staging,
     opts: &StagingOptions,
     reporter: &mut dyn Reporter,
 ) -> StageResult {
@@ -60,7 +61,7 @@ pub fn run(
         Detail::Staging(StagingDetail::default()),
     );
     let mut runner = Runner::new(plan, reporter);
-    match run_steps(project, plan, opts, &mut runner, &mut detail) {
+    match run_steps((project, plan, place), opts, &mut runner, &mut detail) {
         Ok(()) => result.colour = Colour::Green,
         Err(e) => result.reasons.insert(0, format!("{e:#}")),
     }
@@ -70,67 +71,17 @@ pub fn run(
     result
 }
 
-/// Where a staging run acts, resolved before its first step.
+/// Where a staging run acts (resolved by the command), and for which plan.
 struct Where<'a> {
     project: &'a Project,
     plan: &'a Plan,
     opts: &'a StagingOptions,
-    source: PgServer,
-    source_db: String,
-    target: PgServer,
-    data_dir: PathBuf,
-    policy: Policy,
+    place: &'a Staging,
     /// The prefix of this branch's staging databases.
     prefix: String,
-    port: u16,
-    url: String,
 }
 
-impl<'a> Where<'a> {
-    fn resolve(
-        project: &'a Project,
-        plan: &'a Plan,
-        opts: &'a StagingOptions,
-    ) -> anyhow::Result<Self> {
-        let config = &project.config;
-        let staging = &config.file.staging;
-        let (source, source_db) = production_source(config)?;
-        let target = staging_server(config, &source)?;
-        let catcher = match &staging.mail_catcher {
-            Some(text) => Some(MailCatcher::parse(text).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: `staging.mail_catcher` is `{text}`: expected host:port, e.g. mailpit:1025",
-                    config.path.display()
-                )
-            })?),
-            None => None,
-        };
-        let port = match staging.http_port {
-            0 => crate::health::free_port()?,
-            p => p,
-        };
-        let url = match &staging.url {
-            Some(t) => config.resolve("staging.url", t, &|k: &str| std::env::var(k).ok())?,
-            None => format!("http://127.0.0.1:{port}"),
-        };
-        Ok(Where {
-            project,
-            plan,
-            opts,
-            source,
-            source_db,
-            target,
-            data_dir: staging_data_dir(&project.config, &opts.cache_dir)?,
-            policy: Policy {
-                catcher,
-                cron_allowlist: staging.cron_allowlist.clone(),
-            },
-            prefix: branch_prefix(&project.scope, &plan.branch),
-            port,
-            url,
-        })
-    }
-
+impl Where<'_> {
     /// The backup of production the plan copies instead of production (`--from-backup`).
     fn planned_backup(&self) -> Option<&str> {
         planned_copy(self.plan).and_then(|c| c.from_backup.as_deref())
@@ -143,18 +94,23 @@ fn planned_copy(plan: &Plan) -> Option<&steps::Copy> {
 }
 
 fn run_steps(
-    project: &Project,
-    plan: &Plan,
+    (project, plan, place): (&Project, &Plan, &Staging),
     opts: &StagingOptions,
     runner: &mut Runner<'_>,
     detail: &mut StagingDetail,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.output)?;
-    let at = Where::resolve(project, plan, opts)?;
+    let at = Where {
+        project,
+        plan,
+        opts,
+        place,
+        prefix: branch_prefix(&project.scope, &plan.branch),
+    };
     // Held until the failed copy is discarded too: no other run reuses it meanwhile.
     let _lock = runner.step(|_: &steps::Lock, _| {
         let key = db::lock_key(&at.prefix);
-        let lock = db::AdvisoryLock::acquire(at.target.connect("postgres")?, key)?;
+        let lock = db::AdvisoryLock::acquire(at.place.server.connect("postgres")?, key)?;
         Ok((lock, format!("staging of `{}`", plan.branch)))
     })?;
     let mut owned = None;
@@ -184,17 +140,17 @@ fn steps_on_the_copy(
     owned: &mut Option<String>,
 ) -> anyhow::Result<()> {
     let (project, plan, opts) = (at.project, at.plan, at.opts);
-    let executor = runner.step(|build: &steps::Build, _| {
+    let executor = runner.step(|build: &steps::Build, reporter| {
         let engine = crate::executor::docker::Engine::from_env();
         let on = RunsOn {
             engine: &engine,
-            data_dir: &at.data_dir,
+            data_dir: &at.place.data_dir,
             output: &opts.output,
             cache_dir: &opts.cache_dir,
         };
-        docker_executor(project, plan, build, &on)
+        docker_executor(project, plan, build, &on, reporter)
     })?;
-    let mut admin = at.target.connect("postgres")?;
+    let mut admin = at.place.server.connect("postgres")?;
     let existing = of_branch(
         list(&mut admin, &project.scope)?,
         &project.scope,
@@ -203,8 +159,8 @@ fn steps_on_the_copy(
     let database = copy_or_reuse(at, runner, &executor, &existing, &mut admin, owned, detail)?;
     detail.database = Some(database.clone());
     runner.step(|_: &steps::Verify, _| {
-        let mut db = at.target.connect(&database)?;
-        route_and_verify(&mut db, &at.policy, detail, "after neutralization")?;
+        let mut db = at.place.server.connect(&database)?;
+        route_and_verify(&mut db, &at.place.policy, detail, "after neutralization")?;
         Ok(((), format!("{} checks passed", detail.neutralization.len())))
     })?;
     update(at, runner, &executor, &database, detail)?;
@@ -222,8 +178,8 @@ fn steps_on_the_copy(
 /// Drops a copy that failed, with its servers and filestore, checking each.
 fn discard_copy(at: &Where<'_>, database: &str) -> Discarded {
     let docker = crate::executor::docker::Engine::from_env().connect().ok();
-    let filestores = at.data_dir.join("filestore");
-    match at.target.connect("postgres") {
+    let filestores = at.place.data_dir.join("filestore");
+    match at.place.server.connect("postgres") {
         Ok(mut admin) => discard(
             &mut admin,
             docker.as_ref(),
@@ -281,11 +237,11 @@ fn serve(
     detail: &mut StagingDetail,
 ) -> anyhow::Result<()> {
     let name = container_name(&at.project.scope, &at.plan.branch);
-    let port = at.port;
+    let port = at.place.port;
     let id = runner.step(|_: &steps::Start, _| {
         let series = at.project.addons.series;
         let server = OdooCommand::on(Stage::Staging, series, database).serve_on(port);
-        let inv = invocation(&server, at.project, &at.target, executor)?;
+        let inv = invocation(&server, at.project, &at.place.server, executor)?;
         let labels = HashMap::from([("odoo-ci.database".to_string(), database.to_string())]);
         let id = executor.start_server(&name, &inv, &labels)?;
         Ok((id, format!("{name} on port {port}")))
@@ -309,9 +265,9 @@ fn serve(
                 tail_lines(&logs, 20)
             );
         }
-        Ok(((), format!("{} is up", at.url)))
+        Ok(((), format!("{} is up", at.place.url)))
     })?;
-    detail.url = Some(at.url.clone());
+    detail.url = Some(at.place.url.clone());
     Ok(())
 }
 
@@ -341,8 +297,8 @@ fn copy(
         "commit": at.plan.commit,
     });
     db::set_database_comment(admin, &name, &format!("{MARKER} {marker}"))?;
-    let mut copy_db = at.target.connect(&name)?;
-    crate::db::copy::reset_identity(&mut copy_db, &at.url)?;
+    let mut copy_db = at.place.server.connect(&name)?;
+    crate::db::copy::reset_identity(&mut copy_db, &at.place.url)?;
     drop(copy_db);
     let text = format!(
         "`{source}` into `{name}` ({} bytes, {} files)",
@@ -361,12 +317,15 @@ fn copy_production(
 ) -> anyhow::Result<(CopyInfo, String)> {
     crate::db::copy::create_empty(admin, name)?;
     *owned = Some(name.to_string());
-    let stats = crate::db::copy::dump_restore(&at.source, &at.source_db, &at.target, name)?;
-    let store = at.data_dir.join("filestore").join(name);
-    let files = match production_filestore(&at.project.config, &at.source_db)? {
-        Some(from) => {
-            crate::targets::fetch_production_filestore(&at.project.config, &from, &store)?
-        }
+    let stats = crate::db::copy::dump_restore(
+        &at.place.source,
+        &at.place.source_db,
+        &at.place.server,
+        name,
+    )?;
+    let store = at.place.data_dir.join("filestore").join(name);
+    let files = match &at.place.source_filestore {
+        Some(from) => crate::targets::fetch_production_filestore(&at.project.config, from, &store)?,
         None => {
             std::fs::create_dir_all(&store)?;
             0
@@ -374,12 +333,12 @@ fn copy_production(
     };
     let info = CopyInfo {
         method: "dump-restore".into(),
-        source: at.source_db.clone(),
+        source: at.place.source_db.clone(),
         bytes: stats.bytes,
         millis: stats.millis as u64,
         filestore_files: files,
     };
-    Ok((info, at.source_db.clone()))
+    Ok((info, at.place.source_db.clone()))
 }
 
 /// The backup `id` of production (fetched, its dump's checksum and the restored database's
@@ -391,16 +350,16 @@ fn restore_backup(
     owned: &mut Option<String>,
 ) -> anyhow::Result<(CopyInfo, String)> {
     let started = std::time::Instant::now();
-    let backups = Backups::configured(&at.project.config, &at.source_db, &at.opts.cache_dir)?
+    let backups = Backups::configured(&at.project.config, &at.place.source_db, &at.opts.cache_dir)?
         .ok_or_else(|| {
             anyhow::anyhow!("`production.backup` is not set: there are no backups to copy")
         })?;
     let restored = crate::backups::fetch(&backups, id)?;
     let done = (|| -> anyhow::Result<(CopyInfo, String)> {
         // Dropped by `into_database` itself when it fails; the caller's from then on.
-        restored.into_database(&at.target, name)?;
+        restored.into_database(&at.place.server, name)?;
         *owned = Some(name.to_string());
-        let store = at.data_dir.join("filestore").join(name);
+        let store = at.place.data_dir.join("filestore").join(name);
         let files = match restored.filestore()? {
             Some(dir) => crate::filestore::copy_local(&dir, &store)?,
             None => {
@@ -410,7 +369,7 @@ fn restore_backup(
         };
         let info = CopyInfo {
             method: "backup".into(),
-            source: format!("backup {} of {}", restored.id, at.source_db),
+            source: format!("backup {} of {}", restored.id, at.place.source_db),
             bytes: restored.manifest.database.bytes,
             millis: started.elapsed().as_millis() as u64,
             filestore_files: files,
@@ -433,14 +392,14 @@ fn neutralize_copy(
         run_to_end(
             executor,
             at.project,
-            &at.target,
+            &at.place.server,
             &OdooCommand::neutralize(Stage::Staging, at.project.addons.series, name),
             &at.opts.output.join(log),
         )
         .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
         Ok(((), "odoo neutralize".into()))
     } else {
-        let mut copy_db = at.target.connect(name)?;
+        let mut copy_db = at.place.server.connect(name)?;
         neutralize::apply_own(&mut copy_db)
             .map_err(|e| anyhow::anyhow!("neutralization failed: {e}"))?;
         Ok(((), "odoo-ci's own SQL".into()))
@@ -456,7 +415,7 @@ fn update(
     database: &str,
     detail: &mut StagingDetail,
 ) -> anyhow::Result<()> {
-    let mut db = at.target.connect(database)?;
+    let mut db = at.place.server.connect(database)?;
     let installed = db::installed_modules(&mut db)?;
     drop(db);
     let now = updates::changes(&at.project.addons, &installed, &at.plan.addons.selected);
@@ -491,14 +450,14 @@ fn update(
         run_to_end(
             executor,
             at.project,
-            &at.target,
+            &at.place.server,
             &command,
             &at.opts.output.join("update.log"),
         )
         .map_err(|e| anyhow::anyhow!("updating the staging database failed: {e}"))?;
         let ((), how) = neutralize_copy(at, executor, database, "neutralize-after-update.log")?;
-        let mut db = at.target.connect(database)?;
-        route_and_verify(&mut db, &at.policy, detail, "after the update")?;
+        let mut db = at.place.server.connect(database)?;
+        route_and_verify(&mut db, &at.place.policy, detail, "after the update")?;
         let server = match stopped {
             0 => String::new(),
             _ => "; its server was stopped meanwhile".to_string(),
@@ -527,7 +486,8 @@ fn retention(
     if all.len() > keep {
         for old in &all[..all.len() - keep] {
             if db::drop_database(admin, old).is_ok() {
-                if let Some(dir) = crate::names::child_of(&at.data_dir.join("filestore"), old) {
+                if let Some(dir) = crate::names::child_of(&at.place.data_dir.join("filestore"), old)
+                {
                     let _ = std::fs::remove_dir_all(dir);
                 }
                 pruned.push(old.clone());

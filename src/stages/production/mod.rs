@@ -30,11 +30,9 @@ use crate::result::production::{ProductionDetail, Trigger};
 use crate::result::{now_rfc3339, Detail, Reporter, StageResult};
 use crate::snapshots;
 use crate::stages::runner::Runner;
-use crate::targets::production_source;
+use crate::targets::production::Production;
 
-pub use target::{
-    engine_files, production_engine, serving_release, snapshots_dir, standalone_engine_files,
-};
+pub use target::{engine_files, serving_release, snapshots_dir, standalone_engine_files};
 
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
@@ -97,13 +95,13 @@ fn begin(plan: &Plan, trigger: Trigger, database: &str) -> (StageResult, Product
 pub fn deploy(
     project: &Project,
     plan: &Plan,
+    production: &Production,
     opts: &DeployOptions,
     reporter: &mut dyn Reporter,
 ) -> anyhow::Result<StageResult> {
     crate::cancel::install();
     run_recorded(
-        project,
-        plan,
+        (plan, production),
         opts.trigger,
         reporter,
         |result, detail| {
@@ -112,70 +110,57 @@ pub fn deploy(
             detail.author = project.commit.as_ref().map(|c| c.author.clone());
             detail.changes = plan.changes.clone();
         },
-        |target, runner, detail| deploy_steps(project, plan, opts, target, runner, detail),
+        |runner, detail| deploy_steps(project, plan, production, opts, runner, detail),
     )
 }
 
 /// A production run recorded as a deployment: red until its steps succeed, then closed
 /// onto its snapshot (deploy and rollback alike).
 fn run_recorded(
-    project: &Project,
-    plan: &Plan,
+    (plan, production): (&Plan, &Production),
     trigger: Trigger,
     reporter: &mut dyn Reporter,
     prepare: impl FnOnce(&mut StageResult, &mut ProductionDetail),
-    steps: impl FnOnce(
-        (crate::executor::docker::Engine, PgServer),
-        &mut Runner<'_>,
-        &mut ProductionDetail,
-    ) -> anyhow::Result<()>,
+    steps: impl FnOnce(&mut Runner<'_>, &mut ProductionDetail) -> anyhow::Result<()>,
 ) -> anyhow::Result<StageResult> {
     let started = Instant::now();
-    let (server, database) = production_source(&project.config)?;
-    let engine = production_engine(project)?;
-    let (mut result, mut detail) = begin(plan, trigger, &database);
+    let (mut result, mut detail) = begin(plan, trigger, &production.database);
     prepare(&mut result, &mut detail);
     let mut runner = Runner::new(plan, reporter);
-    match steps((engine, server.clone()), &mut runner, &mut detail) {
+    match steps(&mut runner, &mut detail) {
         Ok(()) => result.colour = BuildColour::Green,
         Err(e) => result.reasons.insert(0, format!("{e:#}")),
     }
     runner.finish(&mut result);
-    close(&mut result, detail, &server, started);
+    close(&mut result, detail, &production.server, started);
     Ok(result)
 }
 
 fn deploy_steps(
     project: &Project,
     plan: &Plan,
+    production: &Production,
     opts: &DeployOptions,
-    (engine, server): (crate::executor::docker::Engine, PgServer),
     runner: &mut Runner<'_>,
     detail: &mut ProductionDetail,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.output)?;
-    let database = detail.database.clone();
+    let (server, database) = (&production.server, &production.database);
     let hashes = (plan.update_mode == UpdateMode::Hash)
         .then(|| crate::addons::content_hash::of_all(&project.addons));
-    let mut target = target::Target::resolve(
-        project,
-        engine,
-        server.clone(),
-        &database,
-        &opts.output,
-        &opts.cache_dir,
-    )?;
-    let _lock = runner.step(|_: &steps::Lock, _| {
-        let lock = target::lock(&server, &database, opts.no_wait)?;
+    let mut target = target::Target::resolve(project, production, &opts.output, &opts.cache_dir)?;
+    let _lock = runner.step(|_: &steps::Lock, reporter| {
+        let lock = target::lock(server, database, opts.no_wait, reporter)?;
         let settled = settle_interrupted(&mut target)?;
-        confirm_plan(&server, &database, project, plan, hashes.as_ref())?;
+        confirm_plan(server, database, project, plan, hashes.as_ref())?;
         Ok((
             lock,
             format!("deploy lock on `{database}`; its modules are as planned{settled}"),
         ))
     })?;
-    let executor =
-        runner.step(|build: &steps::Build, _| target.build(plan, build, &opts.cache_dir))?;
+    let executor = runner.step(|build: &steps::Build, reporter| {
+        target.build(plan, build, &opts.cache_dir, reporter)
+    })?;
     target.engine = Some(engine_files(&executor.docker, &plan.image));
     let bg = target.blue_green(&executor.docker);
     bg.ensure_network()?;
@@ -195,13 +180,46 @@ fn deploy_steps(
         runner,
         opts,
     )?;
-    // A deploy that updates modules holds production read-only from the snapshot on, so
-    // a rollback to it loses no accepted write; one that updates nothing changes no data.
-    let (snapshot, maintenance) = runner.step(|planned: &steps::Snapshot, _| {
+    let (snapshot, maintenance) = pre_deploy_snapshot(&target, serving_commit, runner, detail)?;
+    let sequence = release::Sequence {
+        target: &target,
+        executor: &executor,
+        bg: &bg,
+        previous: previous.as_ref(),
+        hashes: hashes.as_ref(),
+        maintenance: maintenance.as_ref(),
+    };
+    if let Err(e) = sequence.run(runner, detail) {
+        let data = match maintenance {
+            Some(_) => Data::Restore(&snapshot),
+            None => Data::Untouched,
+        };
+        roll_back(runner, &target, &bg, previous.as_ref(), data, detail)?;
+        drop(maintenance);
+        return Err(rolled_back(e, data));
+    }
+    runner.step(|prune: &steps::Prune, _| {
+        let keep = (prune.keep as usize).max(1);
+        let files = target.snapshot_files()?;
+        let dropped = snapshots::prune(&target.server, database, keep, files.as_ref())?;
+        Ok(((), format!("dropped {}", dropped.len())))
+    })
+}
+
+/// The pre-deploy snapshot, and — when the deploy updates modules — production read-only
+/// from it on, so a rollback to it loses no accepted write (one that updates nothing
+/// changes no data, and users keep writing).
+fn pre_deploy_snapshot(
+    target: &target::Target<'_>,
+    serving_commit: Option<String>,
+    runner: &mut Runner<'_>,
+    detail: &mut ProductionDetail,
+) -> anyhow::Result<(String, Option<maintenance::Maintenance>)> {
+    let (snapshot, held) = runner.step(|planned: &steps::Snapshot, _| {
         let held = match planned.read_only {
             true => Some(maintenance::Maintenance::begin(
                 &target.server,
-                &database,
+                &target.database,
                 &detail.id,
             )?),
             false => None,
@@ -217,35 +235,17 @@ fn deploy_steps(
         Ok(((name, held), text))
     })?;
     detail.snapshot = Some(snapshot.clone());
-    let sequence = release::Sequence {
-        target: &target,
-        executor: &executor,
-        bg: &bg,
-        previous: previous.as_ref(),
-        hashes: hashes.as_ref(),
-        maintenance: maintenance.as_ref(),
-    };
-    if let Err(e) = sequence.run(runner, detail) {
-        let why = format!("{e:#}");
-        let data = match maintenance {
-            Some(_) => Data::Restore(&snapshot),
-            None => Data::Untouched,
-        };
-        roll_back(runner, &target, &bg, previous.as_ref(), data, detail)?;
-        drop(maintenance);
-        match data {
-            Data::Restore(_) => anyhow::bail!("{why} — rolled back to snapshot `{snapshot}`"),
-            Data::Untouched => anyhow::bail!(
-                "{why} — the previous release serves again; the database was not touched by this deploy, so it was not restored"
-            ),
-        }
+    Ok((snapshot, held))
+}
+
+/// The deploy's error once it was rolled back, saying what was put back.
+fn rolled_back(e: anyhow::Error, data: Data<'_>) -> anyhow::Error {
+    match data {
+        Data::Restore(snapshot) => anyhow::anyhow!("{e:#} — rolled back to snapshot `{snapshot}`"),
+        Data::Untouched => anyhow::anyhow!(
+            "{e:#} — the previous release serves again; the database was not touched by this deploy, so it was not restored"
+        ),
     }
-    runner.step(|prune: &steps::Prune, _| {
-        let keep = (prune.keep as usize).max(1);
-        let files = target.snapshot_files()?;
-        let dropped = snapshots::prune(&target.server, &database, keep, files.as_ref())?;
-        Ok(((), format!("dropped {}", dropped.len())))
-    })
 }
 
 /// The plan's `backup` step, when it has one: production backed up to the repository
@@ -377,6 +377,7 @@ fn roll_back(
 pub fn rollback_to(
     project: &Project,
     plan: &Plan,
+    production: &Production,
     opts: &DeployOptions,
     from: &RestoreSource,
     reporter: &mut dyn Reporter,
@@ -386,12 +387,11 @@ pub fn rollback_to(
         RestoreSource::Backup(id) => format!("rollback to backup {id}"),
     };
     run_recorded(
-        project,
-        plan,
+        (plan, production),
         Trigger::Rollback,
         reporter,
         |_, detail| detail.message = Some(message),
-        |target, runner, detail| rollback_steps(project, opts, from, target, runner, detail),
+        |runner, detail| rollback_steps((project, production), opts, from, runner, detail),
     )
 }
 
@@ -427,25 +427,17 @@ fn chosen_snapshot(
 }
 
 fn rollback_steps(
-    project: &Project,
+    (project, production): (&Project, &Production),
     opts: &DeployOptions,
     from: &RestoreSource,
-    (engine, server): (crate::executor::docker::Engine, PgServer),
     runner: &mut Runner<'_>,
     detail: &mut ProductionDetail,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.output)?;
-    let database = detail.database.clone();
-    let mut target = target::Target::resolve(
-        project,
-        engine,
-        server.clone(),
-        &database,
-        &opts.output,
-        &opts.cache_dir,
-    )?;
-    let _lock = runner.step(|_: &steps::Lock, _| {
-        let lock = target::lock(&server, &database, opts.no_wait)?;
+    let database = production.database.clone();
+    let mut target = target::Target::resolve(project, production, &opts.output, &opts.cache_dir)?;
+    let _lock = runner.step(|_: &steps::Lock, reporter| {
+        let lock = target::lock(&production.server, &database, opts.no_wait, reporter)?;
         let settled = settle_interrupted(&mut target)?;
         Ok((lock, format!("deploy lock on `{database}`{settled}")))
     })?;

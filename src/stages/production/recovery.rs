@@ -41,7 +41,7 @@ pub fn settle_interrupted(
     if let Some(snap) = &snapshot {
         let image = match &serving {
             Some(r) => r.image.clone(),
-            None => target.project.config.file.odoo.image.clone(),
+            None => target.base_image.clone(),
         };
         target.engine = Some(engine_files(docker, &image));
         target.restore(&snap.name)?;

@@ -13,7 +13,7 @@ use crate::project::Project;
 use crate::result::now_rfc3339;
 use crate::snapshots::{self, SnapshotFiles, SnapshotRecord};
 use crate::stages::runtime::{absolute, docker_executor, RunsOn};
-use crate::targets::production_filestore;
+use crate::targets::production::Production;
 
 /// Production's releases listen on this port inside their network.
 pub const HTTP_PORT: u16 = 8069;
@@ -35,48 +35,44 @@ pub struct Target<'a> {
     pub output: PathBuf,
     /// The database's `database.uuid`: what its releases are labelled with.
     pub identity: Option<String>,
+    /// The network and alias its releases serve on.
+    pub network: String,
+    pub alias: String,
+    /// What helpers run from when no release serves.
+    pub base_image: String,
 }
 
 impl<'a> Target<'a> {
+    /// What a deploy of `production` (resolved by the command) works with, its outputs
+    /// in `output`.
     pub fn resolve(
         project: &'a Project,
-        docker_engine: Engine,
-        server: PgServer,
-        database: &str,
+        production: &Production,
         output: &Path,
         cache_dir: &Path,
     ) -> anyhow::Result<Target<'a>> {
-        let prod = &project.config.file.production;
-        let filestore = production_filestore(&project.config, database)?;
+        let filestore = production.filestore.clone();
         let snapshots_dir = snapshots_dir(filestore.as_deref(), cache_dir);
-        let data_dir = match filestore.as_ref().and_then(|f| f.parent()?.parent()) {
-            Some(dir) => dir.to_path_buf(),
-            None => absolute(&cache_dir.join("data")),
-        };
-        if docker_engine.reach() == Reach::Direct {
+        let data_dir = production.data_dir(cache_dir);
+        if production.engine.reach() == Reach::Direct {
             std::fs::create_dir_all(&data_dir)?;
         }
-        let mut container_server = server.clone();
-        container_server.host = match &prod.db_host {
-            Some(h) => h.clone(),
-            None if matches!(server.host.as_str(), "127.0.0.1" | "localhost" | "::1") => {
-                "host.docker.internal".into()
-            }
-            None => server.host.clone(),
-        };
-        let identity = database_identity(&server, database);
+        let identity = database_identity(&production.server, &production.database);
         Ok(Target {
             identity,
             project,
-            docker_engine,
-            server,
-            database: database.to_string(),
-            container_server,
+            docker_engine: production.engine.clone(),
+            server: production.server.clone(),
+            database: production.database.clone(),
+            container_server: production.container_server.clone(),
             filestore,
             snapshots_dir,
             data_dir,
             engine: None,
             output: output.to_path_buf(),
+            network: production.network.clone(),
+            alias: production.alias.clone(),
+            base_image: production.base_image.clone(),
         })
     }
 
@@ -127,9 +123,15 @@ impl<'a> Target<'a> {
 
     /// The blue/green pair of this production on `docker`.
     pub fn blue_green<'d>(&self, docker: &'d bollard::Docker) -> BlueGreen<'d> {
-        let mut bg = blue_green(self.project, &self.docker_engine, docker, &self.database);
-        bg.identity = self.identity.clone();
-        bg
+        BlueGreen {
+            docker,
+            network: self.network.clone(),
+            alias: self.alias.clone(),
+            production: self.database.clone(),
+            project: self.project.scope.clone(),
+            identity: self.identity.clone(),
+            reach: self.docker_engine.reach(),
+        }
     }
 
     /// Runs the image that served at some point (a rollback): no build.
@@ -139,7 +141,7 @@ impl<'a> Target<'a> {
             docker: docker.clone(),
             image: image.to_string(),
             environment_id: String::new(),
-            network: network(project),
+            network: self.network.clone(),
             host_data_dir: self.data_dir.to_string_lossy().into_owned(),
             extra_binds: Vec::new(),
             addons_paths: crate::stages::runtime::container_addons_paths(project),
@@ -163,6 +165,7 @@ impl<'a> Target<'a> {
         plan: &Plan,
         build: &steps::Build,
         cache_dir: &Path,
+        reporter: &mut dyn crate::result::Reporter,
     ) -> anyhow::Result<(DockerExecutor, String)> {
         let on = RunsOn {
             engine: &self.docker_engine,
@@ -170,44 +173,11 @@ impl<'a> Target<'a> {
             output: &self.output,
             cache_dir,
         };
-        let (mut ex, done) = docker_executor(self.project, plan, build, &on)?;
-        ex.network = network(self.project);
+        let (mut ex, done) = docker_executor(self.project, plan, build, &on, reporter)?;
+        ex.network = self.network.clone();
         ex.host_data_dir = absolute(&self.data_dir).to_string_lossy().into_owned();
         ex.extra_hosts = vec!["host.docker.internal:host-gateway".into()];
         Ok((ex, done))
-    }
-}
-
-fn network(project: &Project) -> String {
-    project
-        .config
-        .file
-        .production
-        .network
-        .clone()
-        .unwrap_or_else(|| "odoo-ci-production".into())
-}
-
-fn blue_green<'d>(
-    project: &Project,
-    engine: &Engine,
-    docker: &'d bollard::Docker,
-    database: &str,
-) -> BlueGreen<'d> {
-    BlueGreen {
-        docker,
-        network: network(project),
-        alias: project
-            .config
-            .file
-            .production
-            .alias
-            .clone()
-            .unwrap_or_else(|| "odoo".into()),
-        production: database.to_string(),
-        project: project.scope.clone(),
-        identity: None,
-        reach: engine.reach(),
     }
 }
 
@@ -224,11 +194,6 @@ fn database_identity(server: &PgServer, database: &str) -> Option<String> {
     row.get::<_, Option<String>>(0)
 }
 
-fn production_identity(project: &Project, database: &str) -> Option<String> {
-    let (server, _) = crate::targets::production_source(&project.config).ok()?;
-    database_identity(&server, database)
-}
-
 /// Where snapshots' filestore copies go: beside production's data dir (same file system,
 /// so hard links work), or in the cache when production's filestore is unknown.
 pub fn snapshots_dir(filestore: Option<&Path>, cache_dir: &Path) -> PathBuf {
@@ -240,7 +205,12 @@ pub fn snapshots_dir(filestore: Option<&Path>, cache_dir: &Path) -> PathBuf {
 }
 
 /// The deploy lock of `database`: held on its own connection until dropped.
-pub fn lock(server: &PgServer, database: &str, no_wait: bool) -> anyhow::Result<postgres::Client> {
+pub fn lock(
+    server: &PgServer,
+    database: &str,
+    no_wait: bool,
+    reporter: &mut dyn crate::result::Reporter,
+) -> anyhow::Result<postgres::Client> {
     let key = crate::db::lock_key(&format!("odoo-ci deploy {database}"));
     let mut conn = server.connect("postgres")?;
     // Named, so `pg_stat_activity` shows who holds production.
@@ -261,47 +231,42 @@ pub fn lock(server: &PgServer, database: &str, no_wait: bool) -> anyhow::Result<
                 "another deploy of `{database}` is running (--no-wait): try again when it ends"
             );
         }
-        eprintln!("another deploy of `{database}` is running: waiting for it to end…");
+        reporter.progress(&format!(
+            "another deploy of `{database}` is running: waiting for it to end…"
+        ));
         conn.execute("SELECT pg_advisory_lock($1)", &[&key])?;
     }
     Ok(conn)
 }
 
-/// Production's engine, checked before anything is touched: on a remote engine Odoo's data
-/// dir is on the engine's host, so its path must be known there, or the containers would
-/// mount an empty folder and rollbacks would miss the filestore.
-pub fn production_engine(project: &Project) -> anyhow::Result<Engine> {
-    let config = &project.config;
-    let engine = crate::targets::production_engine(config)?;
-    if engine.reach() == Reach::ThroughEngine {
-        let on_engine = match &config.file.production.data_dir {
-            Some(t) => {
-                let dir =
-                    config.resolve("production.data_dir", t, &|k: &str| std::env::var(k).ok())?;
-                Path::new(&dir).is_absolute()
-            }
-            None => false,
-        };
-        if !on_engine {
-            anyhow::bail!(
-                "production's Docker engine is remote, and `production.data_dir` is not an absolute path (hint: set it to production's Odoo data dir as a path on the engine's host, e.g. /srv/odoo/data; snapshots and rollbacks copy its filestore there)"
-            );
-        }
+/// The blue/green pair of `production` on `docker`, for commands that run no release.
+fn standalone_pair<'d>(
+    project: &Project,
+    production: &Production,
+    docker: &'d bollard::Docker,
+) -> BlueGreen<'d> {
+    BlueGreen {
+        docker,
+        network: production.network.clone(),
+        alias: production.alias.clone(),
+        production: production.database.clone(),
+        project: project.scope.clone(),
+        identity: database_identity(&production.server, &production.database),
+        reach: production.engine.reach(),
     }
-    Ok(engine)
 }
 
 /// Filestore helpers for commands that run no release (`odoo-ci snapshots`), on
 /// production's engine: from the image that serves production, else the configured Odoo
 /// base image.
-pub fn standalone_engine_files(project: &Project, database: &str) -> anyhow::Result<EngineFiles> {
-    let engine = production_engine(project)?;
-    let docker = engine.connect()?;
-    let mut bg = blue_green(project, &engine, &docker, database);
-    bg.identity = production_identity(project, database);
-    let image = match bg.active()? {
+pub fn standalone_engine_files(
+    project: &Project,
+    production: &Production,
+) -> anyhow::Result<EngineFiles> {
+    let docker = production.engine.connect()?;
+    let image = match standalone_pair(project, production, &docker).active()? {
         Some(release) => release.image,
-        None => project.config.file.odoo.image.clone(),
+        None => production.base_image.clone(),
     };
     Ok(engine_files(&docker, &image))
 }
@@ -310,13 +275,10 @@ pub fn standalone_engine_files(project: &Project, database: &str) -> anyhow::Res
 /// say what a backup of this moment was served by).
 pub fn serving_release(
     project: &Project,
-    database: &str,
+    production: &Production,
 ) -> anyhow::Result<Option<crate::executor::bluegreen::Release>> {
-    let engine = production_engine(project)?;
-    let docker = engine.connect()?;
-    let mut bg = blue_green(project, &engine, &docker, database);
-    bg.identity = production_identity(project, database);
-    Ok(bg.active()?)
+    let docker = production.engine.connect()?;
+    Ok(standalone_pair(project, production, &docker).active()?)
 }
 
 /// Helpers from `image` (already on the engine) that copy production's filestore on the

@@ -2,6 +2,9 @@
 //! runs: production's server, database, filestore and engine; staging's server. One
 //! place, so staging, production and the snapshot commands can never disagree on it.
 
+pub mod production;
+pub mod staging;
+
 use std::path::{Path, PathBuf};
 
 use crate::config::schema::UpdateMode;

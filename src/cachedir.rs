@@ -3,7 +3,7 @@
 //! begins with the signature. `tar --exclude-caches`, backup tools and odoo-ci's own image
 //! context all skip such a folder, whatever path or flag named it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const TAG_FILE: &str = "CACHEDIR.TAG";
 const SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
@@ -28,6 +28,19 @@ pub fn is_tagged(dir: &Path) -> bool {
     std::fs::read(dir.join(TAG_FILE))
         .map(|bytes| bytes.starts_with(SIGNATURE.as_bytes()))
         .unwrap_or(false)
+}
+
+/// `$ODOO_CI_CACHE_DIR`, else `$XDG_CACHE_HOME/odoo-ci`, else `~/.cache/odoo-ci`.
+pub fn root() -> PathBuf {
+    if let Some(d) = std::env::var_os("ODOO_CI_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("odoo-ci");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/odoo-ci"))
+        .unwrap_or_else(|| std::env::temp_dir().join("odoo-ci"))
 }
 
 #[cfg(test)]

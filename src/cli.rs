@@ -134,6 +134,17 @@ pub struct TargetArgs {
     pub base: Option<String>,
 }
 
+impl TargetArgs {
+    /// What these flags override of what the CI says.
+    pub fn overrides(&self) -> crate::context::Overrides {
+        crate::context::Overrides {
+            branch: self.branch.clone(),
+            git_ref: self.git_ref.clone(),
+            base: self.base.clone(),
+        }
+    }
+}
+
 /// What shapes the development plan: `odoo-ci plan` takes them too, so the dry run shows
 /// what `odoo-ci test` with the same flags runs.
 #[derive(Debug, Clone, Args)]

@@ -171,8 +171,43 @@ pub struct Check {
 
 /// Checks, fail closed, that nothing on `db` can reach the outside world.
 pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
-    let mut checks = Vec::new();
+    Ok(vec![
+        outgoing_mail(db, policy)?,
+        crons(db, policy)?,
+        payment_providers(db)?,
+        incoming_mail(db)?,
+        webhooks(db)?,
+        banner(db)?,
+        neutralized_flag(db)?,
+    ])
+}
 
+/// A check that passes when nothing was `found`: `clean` says so, else `dirty` lists them.
+fn none_found(name: &str, found: Vec<String>, clean: String, dirty: &str) -> Check {
+    Check {
+        name: name.into(),
+        ok: found.is_empty(),
+        detail: match found.is_empty() {
+            true => clean,
+            false => format!("{dirty}: {}", found.join(", ")),
+        },
+    }
+}
+
+/// The names `sql` (one text column) returns, quoted; none when `table` does not exist.
+fn names_in(db: &mut Client, table: &str, sql: &str) -> Result<Vec<String>, DbError> {
+    if !has_column(db, table, None)? {
+        return Ok(Vec::new());
+    }
+    Ok(db
+        .query(sql, &[])?
+        .iter()
+        .map(|row| format!("`{}`", row.get::<_, String>(0)))
+        .collect())
+}
+
+/// No active outgoing mail server but the catcher (or Odoo's own `invalid` host).
+fn outgoing_mail(db: &mut Client, policy: &Policy) -> Result<Check, DbError> {
     let mut bad_servers = Vec::new();
     if has_column(db, "ir_mail_server", None)? {
         for row in db.query(
@@ -189,19 +224,20 @@ pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
             }
         }
     }
-    checks.push(Check {
-        name: "outgoing mail".into(),
-        ok: bad_servers.is_empty(),
-        detail: if bad_servers.is_empty() {
-            match &policy.catcher {
-                Some(c) => format!("only the catcher {}:{} is active", c.host, c.port),
-                None => "no active outgoing mail server".into(),
-            }
-        } else {
-            format!("active outgoing mail server(s): {}", bad_servers.join(", "))
-        },
-    });
+    let clean = match &policy.catcher {
+        Some(c) => format!("only the catcher {}:{} is active", c.host, c.port),
+        None => "no active outgoing mail server".into(),
+    };
+    Ok(none_found(
+        "outgoing mail",
+        bad_servers,
+        clean,
+        "active outgoing mail server(s)",
+    ))
+}
 
+/// No active cron but Odoo's autovacuum and the allow-list.
+fn crons(db: &mut Client, policy: &Policy) -> Result<Check, DbError> {
     let mut bad_crons = Vec::new();
     if has_column(db, "ir_cron", None)? {
         let name_column = if has_column(db, "ir_cron", Some("cron_name"))? {
@@ -226,68 +262,49 @@ pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
             }
         }
     }
-    checks.push(Check {
-        name: "scheduled actions".into(),
-        ok: bad_crons.is_empty(),
-        detail: if bad_crons.is_empty() {
-            "no active cron outside the allow-list".into()
-        } else {
-            format!(
-                "active cron(s) outside the allow-list: {}",
-                bad_crons.join(", ")
-            )
-        },
-    });
+    Ok(none_found(
+        "scheduled actions",
+        bad_crons,
+        "no active cron outside the allow-list".into(),
+        "active cron(s) outside the allow-list",
+    ))
+}
 
-    let mut enabled = Vec::new();
-    if has_column(db, "payment_provider", None)? {
-        for row in db.query(
-            "SELECT coalesce(name::text, id::text) FROM payment_provider WHERE state = 'enabled'",
-            &[],
-        )? {
-            enabled.push(format!("`{}`", row.get::<_, String>(0)));
-        }
-    }
-    checks.push(Check {
-        name: "payment providers".into(),
-        ok: enabled.is_empty(),
-        detail: if enabled.is_empty() {
-            "no payment provider in production mode".into()
-        } else {
-            format!(
-                "payment provider(s) in production mode: {}",
-                enabled.join(", ")
-            )
-        },
-    });
+fn payment_providers(db: &mut Client) -> Result<Check, DbError> {
+    let enabled = names_in(
+        db,
+        "payment_provider",
+        "SELECT coalesce(name::text, id::text) FROM payment_provider WHERE state = 'enabled'",
+    )?;
+    Ok(none_found(
+        "payment providers",
+        enabled,
+        "no payment provider in production mode".into(),
+        "payment provider(s) in production mode",
+    ))
+}
 
-    let mut fetching = Vec::new();
-    if has_column(db, "fetchmail_server", None)? {
-        for row in db.query(
-            "SELECT coalesce(name::text, id::text) FROM fetchmail_server WHERE active",
-            &[],
-        )? {
-            fetching.push(format!("`{}`", row.get::<_, String>(0)));
-        }
-    }
-    checks.push(Check {
-        name: "incoming mail".into(),
-        ok: fetching.is_empty(),
-        detail: if fetching.is_empty() {
-            "no active incoming mail server".into()
-        } else {
-            format!("active incoming mail server(s): {}", fetching.join(", "))
-        },
-    });
+fn incoming_mail(db: &mut Client) -> Result<Check, DbError> {
+    let fetching = names_in(
+        db,
+        "fetchmail_server",
+        "SELECT coalesce(name::text, id::text) FROM fetchmail_server WHERE active",
+    )?;
+    Ok(none_found(
+        "incoming mail",
+        fetching,
+        "no active incoming mail server".into(),
+        "active incoming mail server(s)",
+    ))
+}
 
-    checks.push(webhooks(db)?);
-    checks.push(banner(db)?);
-
+/// `database.is_neutralized` is set, as Odoo's own neutralization sets it.
+fn neutralized_flag(db: &mut Client) -> Result<Check, DbError> {
     let flag = crate::db::copy::config_parameter(db, "database.is_neutralized")?;
     let flagged = flag
         .as_deref()
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "t"));
-    checks.push(Check {
+    Ok(Check {
         name: "neutralized flag".into(),
         ok: flagged,
         detail: match flag {
@@ -295,8 +312,7 @@ pub fn verify(db: &mut Client, policy: &Policy) -> Result<Vec<Check>, DbError> {
             Some(v) => format!("database.is_neutralized = {v}, expected true"),
             None => "database.is_neutralized is not set".into(),
         },
-    });
-    Ok(checks)
+    })
 }
 
 /// Webhook server actions (17.0+) that still point somewhere.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::addons::{discover, Addon};
+use crate::addons::{discover, Addon, AddonSet};
 use crate::bump::{bump_version, rewrite_version, BumpError};
 use crate::cli::{BumpArgs, Format};
 use crate::config::{Config, GuardLevel};
@@ -30,7 +30,35 @@ pub fn run(config_path: &Path, args: &BumpArgs) -> anyhow::Result<u8> {
         Some(config.file.odoo.series),
     )?;
     let repo = Repo::discover(&config.root).ok();
+    let targets = targets(&config, &addons, repo.as_ref(), args)?;
+    let done = bump_all(&targets, &addons, repo.as_ref(), args)?;
+    if args.commit && !done.is_empty() {
+        commit(repo.as_ref(), &done)?;
+    }
+    let text = match args.format {
+        Format::Json => super::to_json(&done)?,
+        Format::Text => {
+            let mut out = String::new();
+            for b in &done {
+                let _ = writeln!(out, "{}: {} → {} ({})", b.addon, b.from, b.to, b.manifest);
+            }
+            if done.is_empty() {
+                out.push_str("nothing to bump\n");
+            }
+            out
+        }
+    };
+    super::print_stdout(&text)?;
+    Ok(exit::OK)
+}
 
+/// The addons to bump: those named, and with `--changed` every unbumped one.
+fn targets<'a>(
+    config: &Config,
+    addons: &'a AddonSet,
+    repo: Option<&Repo>,
+    args: &BumpArgs,
+) -> anyhow::Result<Vec<&'a Addon>> {
     let mut targets: Vec<&Addon> = Vec::new();
     for name in &args.addons {
         let addon = addons.get(name).ok_or_else(|| {
@@ -44,18 +72,16 @@ pub fn run(config_path: &Path, args: &BumpArgs) -> anyhow::Result<u8> {
     }
     if args.changed {
         let since = args.since.as_deref().unwrap_or("HEAD");
-        let repo = repo
-            .as_ref()
-            .ok_or_else(|| BadInput::new("--changed needs a Git repository"))?;
+        let repo = repo.ok_or_else(|| BadInput::new("--changed needs a Git repository"))?;
         let base = repo.resolve(since)?;
         let head = repo.resolve("HEAD")?;
-        let facts = crate::project::base_facts(repo, &addons, since, base, head)?;
+        let facts = crate::project::base_facts(repo, addons, since, base, head)?;
         // Every unbumped addon, whatever level the guard reports it at.
         let level = match config.file.version_guard.unbumped {
             GuardLevel::Off => GuardLevel::Yellow,
             other => other,
         };
-        for finding in check(&addons, &facts, level, &config.guard_ignore) {
+        for finding in check(addons, &facts, level, &config.guard_ignore) {
             if finding.kind == GuardKind::Unbumped
                 && !targets.iter().any(|a| a.name == finding.addon)
             {
@@ -70,8 +96,18 @@ pub fn run(config_path: &Path, args: &BumpArgs) -> anyhow::Result<u8> {
             .into());
     }
 
+    Ok(targets)
+}
+
+/// Raises each target's manifest version, rewriting only the version's text.
+fn bump_all(
+    targets: &[&Addon],
+    addons: &AddonSet,
+    repo: Option<&Repo>,
+    args: &BumpArgs,
+) -> anyhow::Result<Vec<Bumped>> {
     let mut done = Vec::new();
-    for addon in &targets {
+    for addon in targets {
         let source = std::fs::read_to_string(&addon.manifest_file)?;
         let fail = |e: BumpError| {
             BadInput::new(format!(
@@ -94,41 +130,26 @@ pub fn run(config_path: &Path, args: &BumpArgs) -> anyhow::Result<u8> {
             from: addon.manifest.version.clone(),
             to,
             manifest: repo
-                .as_ref()
                 .and_then(|r| r.relative(&addon.manifest_file))
                 .unwrap_or_else(|| addon.manifest_file.to_string_lossy().into_owned()),
         });
     }
 
-    if args.commit && !done.is_empty() {
-        let repo = repo
-            .as_ref()
-            .ok_or_else(|| BadInput::new("--commit needs a Git repository"))?;
-        let mut message = String::from(if done.len() == 1 {
-            "Bump addon version\n\n"
-        } else {
-            "Bump addon versions\n\n"
-        });
-        for b in &done {
-            let _ = writeln!(message, "- {}: {} → {}", b.addon, b.from, b.to);
-        }
-        let paths: Vec<&str> = done.iter().map(|b| b.manifest.as_str()).collect();
-        repo.commit_paths(&paths, &message)?;
-    }
+    Ok(done)
+}
 
-    let text = match args.format {
-        Format::Json => super::to_json(&done)?,
-        Format::Text => {
-            let mut out = String::new();
-            for b in &done {
-                let _ = writeln!(out, "{}: {} → {} ({})", b.addon, b.from, b.to, b.manifest);
-            }
-            if done.is_empty() {
-                out.push_str("nothing to bump\n");
-            }
-            out
-        }
-    };
-    super::print_stdout(&text)?;
-    Ok(exit::OK)
+/// One commit of the bumped manifests, listing each change.
+fn commit(repo: Option<&Repo>, done: &[Bumped]) -> anyhow::Result<()> {
+    let repo = repo.ok_or_else(|| BadInput::new("--commit needs a Git repository"))?;
+    let mut message = String::from(if done.len() == 1 {
+        "Bump addon version\n\n"
+    } else {
+        "Bump addon versions\n\n"
+    });
+    for b in done {
+        let _ = writeln!(message, "- {}: {} → {}", b.addon, b.from, b.to);
+    }
+    let paths: Vec<&str> = done.iter().map(|b| b.manifest.as_str()).collect();
+    repo.commit_paths(&paths, &message)?;
+    Ok(())
 }

@@ -4,23 +4,18 @@
 use std::path::Path;
 
 use crate::cli::CacheCommand;
-use crate::context::Overrides;
 use crate::plan::ExecutorKind;
 
 pub fn run(config: &Path, cmd: &CacheCommand) -> anyhow::Result<u8> {
     let CacheCommand::Key(args) = cmd;
-    let overrides = Overrides {
-        branch: args.target.branch.clone(),
-        git_ref: args.target.git_ref.clone(),
-        base: args.target.base.clone(),
-    };
-    let project = crate::project::load(config, &overrides)?;
-    let cache_dir = super::test::cache_dir();
+    let project = crate::project::load(config, &args.target.overrides())?;
+    let cache_dir = crate::cachedir::root();
     let identity = match args.executor {
         ExecutorKind::Docker => {
             let engine = crate::executor::docker::Engine::from_env();
             super::require_docker(&engine)?;
-            crate::stages::runtime::docker_identity(&project, &engine, &cache_dir)?
+            let base = &project.config.file.odoo.image;
+            crate::stages::runtime::docker_identity(&project, base, (&engine, &cache_dir))?
         }
         ExecutorKind::Local => crate::stages::development::local_identity(
             &project,

@@ -40,12 +40,7 @@ pub fn run(config: &Path, args: &GuardArgs) -> anyhow::Result<u8> {
 
 /// The guard as the project's config sets it up.
 fn with_config(config: &Path, args: &GuardArgs) -> anyhow::Result<Vec<GuardFinding>> {
-    let overrides = Overrides {
-        branch: args.target.branch.clone(),
-        git_ref: args.target.git_ref.clone(),
-        base: args.target.base.clone(),
-    };
-    let project = crate::project::load(config, &overrides)?;
+    let project = crate::project::load(config, &args.target.overrides())?;
     let base = project.base.as_ref().ok_or_else(no_base)?;
     Ok(check(
         &project.addons,

@@ -4,19 +4,13 @@ use std::path::Path;
 
 use crate::cli::{Format, PlanArgs};
 use crate::config::Stage;
-use crate::context::Overrides;
 use crate::exit;
 use crate::plan::{make_plan, make_plan_as, Choices, DatabaseFacts, Plan};
 use crate::report::plan_text;
 use crate::style::Style;
 
 pub fn run(config: &Path, args: &PlanArgs) -> anyhow::Result<u8> {
-    let overrides = Overrides {
-        branch: args.target.branch.clone(),
-        git_ref: args.target.git_ref.clone(),
-        base: args.target.base.clone(),
-    };
-    let project = crate::project::load(config, &overrides)?;
+    let project = crate::project::load(config, &args.target.overrides())?;
     let choices = Choices {
         push: args.push,
         update_mode: args.update_mode,

@@ -4,16 +4,10 @@ use std::path::Path;
 
 use crate::cli::RunArgs;
 use crate::config::Stage;
-use crate::context::Overrides;
 
 pub fn run(config: &Path, run: &RunArgs) -> anyhow::Result<u8> {
     let args = &run.test;
-    let overrides = Overrides {
-        branch: args.target.branch.clone(),
-        git_ref: args.target.git_ref.clone(),
-        base: args.target.base.clone(),
-    };
-    let project = crate::project::load(config, &overrides)?;
+    let project = crate::project::load(config, &args.target.overrides())?;
     let plan = crate::plan::make_plan_as(&project.facts(), None)?;
     match plan.stage {
         Stage::Development => super::test::run(config, args),

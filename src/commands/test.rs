@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::TestArgs;
 use crate::config::Stage;
-use crate::context::Overrides;
 use crate::exit::BadInput;
 use crate::plan::{make_plan_as, shard, Choices, DatabaseFacts};
 use crate::stages::development::{self, DevOptions};
@@ -12,12 +11,7 @@ use crate::stages::development::{self, DevOptions};
 pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
     crate::cancel::install();
     let choices = choices(&args.choices)?;
-    let overrides = Overrides {
-        branch: args.target.branch.clone(),
-        git_ref: args.target.git_ref.clone(),
-        base: args.target.base.clone(),
-    };
-    let project = crate::project::load(config, &overrides)?;
+    let project = crate::project::load(config, &args.target.overrides())?;
     let mut choices = choices;
     choices.template_cache = args.template_cache.clone();
     let facts = project.facts_with(choices, DatabaseFacts::NotRead);
@@ -41,7 +35,7 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
         output: args.output.clone(),
         no_cache: args.no_cache,
         keep: args.keep,
-        cache_dir: cache_dir(),
+        cache_dir: crate::cachedir::root(),
         template_cache: template_cache(&project, args.template_cache.as_deref()),
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
@@ -91,17 +85,4 @@ pub fn template_cache(project: &crate::project::Project, flag: Option<&Path>) ->
             .as_ref()
             .map(|dir| config.root.join(dir))
     })
-}
-
-/// `$ODOO_CI_CACHE_DIR`, else `$XDG_CACHE_HOME/odoo-ci`, else `~/.cache/odoo-ci`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("ODOO_CI_CACHE_DIR") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("odoo-ci");
-    }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/odoo-ci"))
-        .unwrap_or_else(|| std::env::temp_dir().join("odoo-ci"))
 }

@@ -294,52 +294,12 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
     let config = facts.config;
     let mut notes = Vec::new();
     let stage = stage_of(facts, stage, &mut notes)?;
-    let selected = match stage {
-        Stage::Development => select(
-            facts,
-            &config.file.development.install,
-            "development.install",
-        )?,
-        Stage::Staging | Stage::Production => match &config.file.production.install {
-            Some(selection) => select(facts, selection, "production.install")?,
-            None => Vec::new(),
-        },
-    };
-    let mut addons = PlanAddons {
-        selected: selected.iter().map(|(n, _)| n.clone()).collect(),
-        external: facts.graph.external.iter().cloned().collect(),
-        ..PlanAddons::default()
-    };
-    let mut problems = Vec::new();
-    let mut changes = ModuleChanges::default();
-    let mut provisional = None;
-    match stage {
-        Stage::Development => {
-            if facts.choices.executor == ExecutorKind::Local {
-                check_local_command(config)?;
-                if facts.build_files.requirements {
-                    notes.push("the local executor installs no requirements.txt (the project's nor an addons path's): install them in the job before odoo-ci runs, e.g. `pip install -r requirements.txt`, or use the docker executor, which builds them into the image".into());
-                }
-            }
-            plan_tests(facts, &selected, &mut addons, &mut notes)?
-        }
-        Stage::Staging | Stage::Production => match &facts.database {
-            DatabaseFacts::Read(installed) => {
-                changes = from_database(facts, stage, installed, &mut addons, &mut problems);
-                not_for_production(facts, installed, &addons, &mut notes)?;
-            }
-            unread => {
-                let why = match unread {
-                    DatabaseFacts::Unavailable(why) => why.clone(),
-                    _ => "the database was not read".to_string(),
-                };
-                provisional = Some(format!(
-                    "worked out from git — {why}; the stage runs what the database has installed"
-                ));
-                from_base(facts, &selected, &mut addons, &mut problems, &mut notes);
-            }
-        },
-    }
+    let Decided {
+        addons,
+        changes,
+        mut problems,
+        provisional,
+    } = decide(facts, stage, &mut notes)?;
 
     let (commit, image) = commit_and_image(facts);
     let shape = Shape {
@@ -393,6 +353,73 @@ pub fn make_plan_as(facts: &Facts<'_>, stage: Option<Stage>) -> Result<Plan, Dia
         guard,
         unset_variables,
         refused_variables,
+    })
+}
+
+/// What a stage decides of the addons, before its steps.
+struct Decided {
+    addons: PlanAddons,
+    changes: ModuleChanges,
+    problems: Vec<String>,
+    /// Why the lists may still change (the database was not read).
+    provisional: Option<String>,
+}
+
+/// Which addons the stage installs, tests and updates, each with why: from the selection
+/// and, for staging and production, what the database has installed.
+fn decide(facts: &Facts<'_>, stage: Stage, notes: &mut Vec<String>) -> Result<Decided, Diagnostic> {
+    let config = facts.config;
+    let selected = match stage {
+        Stage::Development => select(
+            facts,
+            &config.file.development.install,
+            "development.install",
+        )?,
+        Stage::Staging | Stage::Production => match &config.file.production.install {
+            Some(selection) => select(facts, selection, "production.install")?,
+            None => Vec::new(),
+        },
+    };
+    let mut addons = PlanAddons {
+        selected: selected.iter().map(|(n, _)| n.clone()).collect(),
+        external: facts.graph.external.iter().cloned().collect(),
+        ..PlanAddons::default()
+    };
+    let mut problems = Vec::new();
+    let mut changes = ModuleChanges::default();
+    let mut provisional = None;
+    match stage {
+        Stage::Development => {
+            if facts.choices.executor == ExecutorKind::Local {
+                check_local_command(config)?;
+                if facts.build_files.requirements {
+                    notes.push("the local executor installs no requirements.txt (the project's nor an addons path's): install them in the job before odoo-ci runs, e.g. `pip install -r requirements.txt`, or use the docker executor, which builds them into the image".into());
+                }
+            }
+            plan_tests(facts, &selected, &mut addons, notes)?
+        }
+        Stage::Staging | Stage::Production => match &facts.database {
+            DatabaseFacts::Read(installed) => {
+                changes = from_database(facts, stage, installed, &mut addons, &mut problems);
+                not_for_production(facts, installed, &addons, notes)?;
+            }
+            unread => {
+                let why = match unread {
+                    DatabaseFacts::Unavailable(why) => why.clone(),
+                    _ => "the database was not read".to_string(),
+                };
+                provisional = Some(format!(
+                    "worked out from git — {why}; the stage runs what the database has installed"
+                ));
+                from_base(facts, &selected, &mut addons, &mut problems, notes);
+            }
+        },
+    }
+    Ok(Decided {
+        addons,
+        changes,
+        problems,
+        provisional,
     })
 }
 

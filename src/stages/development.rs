@@ -228,8 +228,9 @@ fn executor_step(
         }),
         Some(Step::Mount(_)) => runner
             .step(|mount: &steps::Mount, _| mounted_executor(project, plan, mount, &on).map(boxed)),
-        _ => runner
-            .step(|build: &steps::Build, _| docker_executor(project, plan, build, &on).map(boxed)),
+        _ => runner.step(|build: &steps::Build, reporter| {
+            docker_executor(project, plan, build, &on, reporter).map(boxed)
+        }),
     }
 }
 
@@ -245,7 +246,7 @@ fn template_step(
     data_dir: &Path,
 ) -> anyhow::Result<(TemplateInfo, u32)> {
     let root = crate::stages::runtime::files_root(project, &opts.cache_dir)?;
-    runner.step(|planned: &steps::Template, _| {
+    runner.step(|planned: &steps::Template, reporter| {
         let key = template_key(project, &root, &executor.identity(), &planned.preinstall);
         let name = template_name(&key);
         let cache = opts.template_cache.clone().map(TemplateCache::new);
@@ -255,7 +256,8 @@ fn template_step(
             preinstall: &planned.preinstall,
             cache: cache.as_ref(),
         };
-        let info = ensure_template(session, executor, project, &wanted, opts, data_dir)?;
+        let on = (executor, project, opts, data_dir);
+        let info = ensure_template(session, on, &wanted, reporter)?;
         if let Some(cache) = &cache {
             cache.prune(&key, &project.scope, planned.keep as usize);
         }
@@ -496,11 +498,9 @@ struct Template<'a> {
 /// there). Only then is it marked ready: nothing else uses it half made.
 fn ensure_template(
     (server, admin, use_lock): Session<'_>,
-    executor: &dyn Executor,
-    project: &Project,
+    (executor, project, opts, data_dir): (&dyn Executor, &Project, &DevOptions, &Path),
     wanted: &Template<'_>,
-    opts: &DevOptions,
-    data_dir: &Path,
+    reporter: &mut dyn Reporter,
 ) -> anyhow::Result<TemplateInfo> {
     let template = wanted.name;
     let ready = template_comment(wanted.key, &project.scope);
@@ -533,17 +533,38 @@ fn ensure_template(
         return Ok(info);
     }
     info.hit = false;
-    let discard = |admin: &mut postgres::Client| {
-        let _ = db::drop_database(admin, template);
-        let _ = std::fs::remove_dir_all(&files);
-    };
     if db::database_exists(admin, template)? || files.exists() {
         // Another run may be about to copy it: wait until none is.
         db::lock_exclusive(admin, use_lock)?;
-        discard(admin);
+        discard_template(admin, template, &files);
         db::unlock_exclusive(admin, use_lock)?;
     }
+    let on = (server, executor, project, data_dir);
     let cache = wanted.cache.filter(|_| !opts.no_cache);
+    (info.restored_from, info.saved_to) = make_template(admin, on, wanted, cache, reporter)?;
+    // Held before it is marked ready, until this run's test database is made from it.
+    db::lock_shared(admin, use_lock)?;
+    db::set_database_comment(admin, template, &ready)?;
+    Ok(info)
+}
+
+/// Drops a template that is not ready, with its filestore.
+fn discard_template(admin: &mut postgres::Client, template: &str, files: &Path) {
+    let _ = db::drop_database(admin, template);
+    let _ = std::fs::remove_dir_all(files);
+}
+
+/// Makes the missing template: restored from `cache` when it has it, else built (and
+/// saved there). Returns where it was restored from, or saved to.
+fn make_template(
+    admin: &mut postgres::Client,
+    (server, executor, project, data_dir): (&PgServer, &dyn Executor, &Project, &Path),
+    wanted: &Template<'_>,
+    cache: Option<&TemplateCache>,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<(Option<String>, Option<String>)> {
+    let template = wanted.name;
+    let files = data_dir.join("filestore").join(template);
     if let Some(cache) = cache {
         match cache.restore(wanted.key, &project.scope, server, template, data_dir) {
             Ok(Some(moved)) => {
@@ -553,38 +574,35 @@ fn ensure_template(
                     moved.millis,
                     moved.attachments
                 );
-                info.restored_from = Some(cache.dir().display().to_string());
+                return Ok((Some(cache.dir().display().to_string()), None));
             }
             Ok(None) => {}
             Err(e) => {
-                eprintln!(
+                reporter.progress(&format!(
                     "warning: the template saved in {} was not used, building it instead: {e}",
                     cache.dir().display()
-                );
-                discard(admin);
+                ));
+                discard_template(admin, template, &files);
             }
         }
     }
-    if info.restored_from.is_none() {
-        let made = build_template(server, executor, project, wanted, data_dir);
-        if let Err(e) = made {
-            discard(admin);
-            return Err(e);
-        }
-        if let Some(cache) = cache {
-            match cache.save(wanted.key, &project.scope, server, template, data_dir) {
-                Ok(_) => info.saved_to = Some(cache.dir().display().to_string()),
-                Err(e) => eprintln!(
+    if let Err(e) = build_template(server, executor, project, wanted, data_dir) {
+        discard_template(admin, template, &files);
+        return Err(e);
+    }
+    let saved = cache.and_then(|cache| {
+        match cache.save(wanted.key, &project.scope, server, template, data_dir) {
+            Ok(_) => Some(cache.dir().display().to_string()),
+            Err(e) => {
+                reporter.progress(&format!(
                     "warning: could not save the template to {}: {e}",
                     cache.dir().display()
-                ),
+                ));
+                None
             }
         }
-    }
-    // Held before it is marked ready, until this run's test database is made from it.
-    db::lock_shared(admin, use_lock)?;
-    db::set_database_comment(admin, template, &ready)?;
-    Ok(info)
+    });
+    Ok((None, saved))
 }
 
 /// Installs the preinstalled addons (or `base`) with demo data into the new database

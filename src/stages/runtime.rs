@@ -13,6 +13,7 @@ use crate::executor::Executor;
 use crate::plan::odoo_command::OdooCommand;
 use crate::plan::{steps, Plan};
 use crate::project::Project;
+use crate::result::Reporter;
 use crate::style::Style;
 
 pub use crate::names::absolute;
@@ -108,15 +109,16 @@ fn inspect_base(docker: &bollard::Docker, reference: &str) -> anyhow::Result<Bas
     })
 }
 
-/// What a Docker executor runs Odoo in, as the template key sees it (see
-/// [`DockerExecutor`]'s `identity`): the same for a built and a mounted run.
+/// What a Docker executor runs Odoo in from the image `base`, as the template key sees it
+/// (see [`DockerExecutor`]'s `identity`): the same for a built and a mounted run.
 pub fn docker_identity(
     project: &Project,
-    engine: &Engine,
-    cache_dir: &Path,
+    base: &str,
+    on: (&Engine, &Path),
 ) -> anyhow::Result<String> {
+    let (engine, cache_dir) = on;
     let docker = connect(engine)?;
-    let base = inspect_base(&docker, &project.config.file.odoo.image)?;
+    let base = inspect_base(&docker, base)?;
     let root = files_root(project, cache_dir)?;
     Ok(crate::executor::docker::identity_of(&environment_id(
         &base, &root,
@@ -141,6 +143,7 @@ pub fn docker_executor(
     plan: &Plan,
     build: &steps::Build,
     on: &RunsOn<'_>,
+    reporter: &mut dyn Reporter,
 ) -> anyhow::Result<(DockerExecutor, String)> {
     let config = &project.config;
     let docker = connect(on.engine)?;
@@ -161,24 +164,29 @@ pub fn docker_executor(
     let done = match rt.block_on(crate::image::find_built(&docker, &project.scope, &content)) {
         Some(id) => {
             rt.block_on(crate::image::tag(&docker, &id, &build.image))?;
-            eprintln!(
+            reporter.progress(&format!(
                 "{} {} reused: the engine has this project's image of the same files ({})",
                 s.bold("build:"),
                 build.image,
                 short_id(&id)
-            );
+            ));
             format!("image {} (reused, no build)", build.image)
         }
         None => {
-            eprintln!("{} {} FROM {}", s.bold("build:"), build.image, build.base);
+            reporter.progress(&format!(
+                "{} {} FROM {}",
+                s.bold("build:"),
+                build.image,
+                build.base
+            ));
             rt.block_on(crate::image::build(
                 &docker,
                 context,
                 &build.image,
                 &image_labels(project, &content),
-                &mut |line| eprintln!("  {}", s.dim(line)),
+                &mut |line| reporter.progress(&format!("  {}", s.dim(line))),
             ))?;
-            prune_images(&project.scope, &docker, build);
+            prune_images(&project.scope, &docker, build, reporter);
             format!("image {} (built)", build.image)
         }
     };
@@ -279,7 +287,12 @@ fn context_ignores(config: &crate::config::Config, output: &Path, cache_dir: &Pa
 }
 
 /// Removes the project's older images beyond what the build step keeps.
-fn prune_images(scope: &str, docker: &bollard::Docker, build: &steps::Build) {
+fn prune_images(
+    scope: &str,
+    docker: &bollard::Docker,
+    build: &steps::Build,
+    reporter: &mut dyn Reporter,
+) {
     let Ok(rt) = crate::executor::docker::runtime() else {
         return;
     };
@@ -293,10 +306,10 @@ fn prune_images(scope: &str, docker: &bollard::Docker, build: &steps::Build) {
     ));
     if pruned > 0 {
         let s = Style::for_stderr();
-        eprintln!(
+        reporter.progress(&format!(
             "{} removed {pruned} older images of this project (keep {keep})",
             s.bold("build:")
-        );
+        ));
     }
 }
 

@@ -114,46 +114,55 @@ fn quote(text: &str) -> String {
     out
 }
 
+/// Where an image holds the extra addons path `index` (`odoo.extra_addons_paths`), and
+/// where a mounted run mounts it.
+pub fn extra_dir(index: usize) -> String {
+    format!("{EXTRA_DIR}/{index}")
+}
+
+/// The parent of the extra addons paths inside an image.
+pub const EXTRA_DIR: &str = "/mnt/odoo-ci/extra";
+
+/// In a context for the repository's own Dockerfile, the folder holding extra addons path
+/// `index`: its Dockerfile copies it to [`extra_dir`].
+pub const OWN_DOCKERFILE_EXTRA: &str = ".odoo-ci-extra";
+
 /// A tar of `root` without what `.dockerignore` excludes (and never `.git`), plus the
-/// generated Dockerfile when the repo has none. Entries are written deterministically
-/// (fixed time, owner root, 0644/0755), so the tar depends on the files' names, contents
-/// and executable bits only.
+/// generated Dockerfile when the repo has none, and the extra addons paths `extra`.
+/// Entries are written deterministically (fixed time, owner root, 0644/0755), so the tar
+/// depends on the files' names, contents and executable bits only.
+///
+/// With extra addons paths, a generated Dockerfile's context holds the project under
+/// `project/` and each extra path under `extra/<i>/`, each copied in its own step (the
+/// extra paths first: they change less often, so their layer is reused); a repository's
+/// own Dockerfile finds them under `.odoo-ci-extra/<i>/`.
 pub fn build_context(
     root: &Path,
     base: &str,
     base_user: Option<&str>,
     extra_ignores: &[&str],
     addons_dirs: &[std::path::PathBuf],
+    extra: &[std::path::PathBuf],
 ) -> std::io::Result<BuildContext> {
     let ignore = ignore_set(root, extra_ignores)?;
     let own = crate::repo_file::optional_text(root, "Dockerfile")?;
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
     tar.mode(tar::HeaderMode::Deterministic);
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.filter_map(Result::ok).collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let path = entry.path();
-            let rel = path.strip_prefix(root).unwrap_or(&path);
-            let rel_str = rel.to_string_lossy().replace('\\', "/");
-            if ignore.is_match(&rel_str) {
-                continue;
-            }
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                // A cache folder (the template cache, wherever a flag put it) is no
-                // file of the project, and changes every run.
-                if crate::cachedir::is_tagged(&path) {
-                    continue;
-                }
-                tar.append_dir(rel, &path)?;
-                stack.push(path);
-            } else if kind.is_file() || kind.is_symlink() {
-                tar.append_path_with_name(&path, rel)?;
-            }
-        }
+    let split = own.is_none() && !extra.is_empty();
+    let project_prefix = if split {
+        Path::new("project")
+    } else {
+        Path::new("")
+    };
+    append_tree(&mut tar, root, project_prefix, &ignore)?;
+    let git_only = git_only()?;
+    for (i, dir) in extra.iter().enumerate() {
+        let prefix = match split {
+            true => format!("extra/{i}"),
+            false => format!("{OWN_DOCKERFILE_EXTRA}/{i}"),
+        };
+        append_tree(&mut tar, dir, Path::new(&prefix), &git_only)?;
     }
     // The repo's own Dockerfile, or the generated one; the labels are added when the tar
     // is made (`into_tar`), after the content key is taken.
@@ -170,7 +179,14 @@ pub fn build_context(
                 header.set_cksum();
                 tar.append_data(&mut header, crate::requirements::MERGED, merged.as_bytes())?;
             }
-            dockerfile(base, merged.is_some(), base_user)
+            let d = dockerfile(base, merged.is_some(), base_user);
+            match split {
+                true => d.replace(
+                    &format!("COPY . {PROJECT_DIR}\n"),
+                    &format!("COPY extra {EXTRA_DIR}\nCOPY project {PROJECT_DIR}\n"),
+                ),
+                false => d,
+            }
         }
     };
     if !text.ends_with('\n') {
@@ -182,7 +198,56 @@ pub fn build_context(
     })
 }
 
+/// Appends the files under `root` (but what `ignore` matches, relative to `root`, and
+/// cache folders) to `tar` under `prefix`, in a stable order.
+fn append_tree(
+    tar: &mut tar::Builder<Vec<u8>>,
+    root: &Path,
+    prefix: &Path,
+    ignore: &globset::GlobSet,
+) -> std::io::Result<()> {
+    if !prefix.as_os_str().is_empty() {
+        tar.append_dir(prefix, root)?;
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)?.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let rel_str = rel.to_string_lossy().replace('\\', "/");
+            if ignore.is_match(&rel_str) {
+                continue;
+            }
+            let name = prefix.join(rel);
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                // A cache folder (the template cache, wherever a flag put it) is no
+                // file of the project, and changes every run.
+                if crate::cachedir::is_tagged(&path) {
+                    continue;
+                }
+                tar.append_dir(&name, &path)?;
+                stack.push(path);
+            } else if kind.is_file() || kind.is_symlink() {
+                tar.append_path_with_name(&path, &name)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `.git`, `extra_ignores` and what `.dockerignore` names, each with what is below it.
+/// Any `.git` (a checkout's, a nested one's) and what is below it.
+fn git_only() -> std::io::Result<globset::GlobSet> {
+    let mut set = GlobSetBuilder::new();
+    for p in ["**/.git", "**/.git/**"] {
+        set.add(Glob::new(p).map_err(std::io::Error::other)?);
+    }
+    set.build().map_err(std::io::Error::other)
+}
+
 fn ignore_set(root: &Path, extra_ignores: &[&str]) -> std::io::Result<globset::GlobSet> {
     let mut ignore = GlobSetBuilder::new();
     let mut patterns: Vec<String> = vec![".git".into(), ".git/**".into()];
@@ -231,9 +296,21 @@ pub async fn pull(docker: &Docker, reference: &str) -> Result<(), ExecError> {
     let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
         .from_image(reference)
         .build();
-    let mut stream = docker.create_image(Some(options), None, None);
+    // A private image: with the credentials this job's Docker configuration has.
+    let found = crate::registry_auth::for_image(reference);
+    let hint = match &found {
+        Some(c) => format!("with the credentials of `{}` for {}", c.username, c.server),
+        None => "with no credentials: for a private image, `docker login` on this runner, or set DOCKER_AUTH_CONFIG (GitLab) or DOCKER_CONFIG".to_string(),
+    };
+    let credentials = found.map(|c| bollard::auth::DockerCredentials {
+        username: Some(c.username),
+        password: Some(c.password),
+        serveraddress: Some(c.server),
+        ..Default::default()
+    });
+    let mut stream = docker.create_image(Some(options), None, credentials);
     while let Some(item) = stream.next().await {
-        item.map_err(|e| ExecError::Other(format!("cannot pull `{reference}`: {e}")))?;
+        item.map_err(|e| ExecError::Other(format!("cannot pull `{reference}` ({hint}): {e}")))?;
     }
     Ok(())
 }
@@ -397,7 +474,7 @@ mod tests {
         let key = |root: &Path| {
             content_key(
                 "sha256:base",
-                &build_context(root, "odoo:17.0", None, &[], &[]).unwrap(),
+                &build_context(root, "odoo:17.0", None, &[], &[], &[]).unwrap(),
             )
         };
         assert_eq!(key(one.path()), key(two.path()));
@@ -405,7 +482,7 @@ mod tests {
             key(one.path()),
             content_key(
                 "sha256:other",
-                &build_context(one.path(), "odoo:17.0", None, &[], &[]).unwrap()
+                &build_context(one.path(), "odoo:17.0", None, &[], &[], &[]).unwrap()
             ),
             "another base image is another image"
         );
@@ -423,7 +500,7 @@ mod tests {
         let key = || {
             content_key(
                 "sha256:base",
-                &build_context(dir.path(), "odoo:17.0", None, &[], &[]).unwrap(),
+                &build_context(dir.path(), "odoo:17.0", None, &[], &[], &[]).unwrap(),
             )
         };
         let untagged = key();
@@ -453,7 +530,7 @@ mod tests {
             std::fs::write(dir.path().join(rel), text).unwrap();
         }
         let dirs = [std::path::PathBuf::from("vendor/oca")];
-        let context = build_context(dir.path(), "base", None, &[], &dirs).unwrap();
+        let context = build_context(dir.path(), "base", None, &[], &dirs, &[]).unwrap();
         let bytes = context.into_tar(&HashMap::new()).unwrap();
         let mut archive = tar::Archive::new(&bytes[..]);
         let (mut merged, mut generated) = (String::new(), String::new());
@@ -477,6 +554,57 @@ mod tests {
         );
     }
 
+    /// The names in a context's tar, and the Dockerfile it carries.
+    fn contents(context: BuildContext) -> (Vec<String>, String) {
+        let bytes = context.into_tar(&HashMap::new()).unwrap();
+        let mut archive = tar::Archive::new(&bytes[..]);
+        let (mut names, mut dockerfile) = (Vec::new(), String::new());
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().into_owned();
+            if name == GENERATED {
+                std::io::Read::read_to_string(&mut entry, &mut dockerfile).unwrap();
+            }
+            names.push(name);
+        }
+        (names, dockerfile)
+    }
+
+    #[test]
+    fn extra_addons_paths_go_in_their_own_step_before_the_project_never_twice() {
+        let project = tempfile::tempdir().unwrap();
+        let enterprise = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(project.path().join("addons/a")).unwrap();
+        std::fs::write(project.path().join("addons/a/x.py"), "x").unwrap();
+        std::fs::create_dir_all(enterprise.path().join("ent/.git")).unwrap();
+        std::fs::write(enterprise.path().join("ent/y.py"), "y").unwrap();
+        std::fs::write(enterprise.path().join("ent/.git/HEAD"), "h").unwrap();
+        let extra = [enterprise.path().to_path_buf()];
+        let context = build_context(project.path(), "base", None, &[], &[], &extra).unwrap();
+        let (names, dockerfile) = contents(context);
+        assert!(
+            names.contains(&"project/addons/a/x.py".to_string()),
+            "{names:?}"
+        );
+        assert!(names.contains(&"extra/0/ent/y.py".to_string()), "{names:?}");
+        assert!(!names.iter().any(|n| n.contains(".git")), "{names:?}");
+        assert!(
+            dockerfile.ends_with(&format!(
+                "COPY extra {EXTRA_DIR}\nCOPY project {PROJECT_DIR}\n"
+            )),
+            "{dockerfile}"
+        );
+        // The repository's own Dockerfile finds them beside the project.
+        std::fs::write(project.path().join("Dockerfile"), "FROM base\n").unwrap();
+        let context = build_context(project.path(), "base", None, &[], &[], &extra).unwrap();
+        let (names, _) = contents(context);
+        assert!(names.contains(&"addons/a/x.py".to_string()), "{names:?}");
+        assert!(
+            names.contains(&format!("{OWN_DOCKERFILE_EXTRA}/0/ent/y.py")),
+            "{names:?}"
+        );
+    }
+
     #[test]
     fn context_honours_dockerignore() {
         let dir = tempfile::tempdir().unwrap();
@@ -488,7 +616,7 @@ mod tests {
         std::fs::write(dir.path().join(".git/HEAD"), "h").unwrap();
         std::fs::write(dir.path().join(".dockerignore"), "secret\n*.log\n").unwrap();
         std::fs::write(dir.path().join("debug.log"), "l").unwrap();
-        let context = build_context(dir.path(), "base", None, &[], &[]).unwrap();
+        let context = build_context(dir.path(), "base", None, &[], &[], &[]).unwrap();
         let labels =
             HashMap::from([("odoo-ci.branch".to_string(), "feat/\"x\" $HOME".to_string())]);
         let bytes = context.into_tar(&labels).unwrap();
@@ -530,7 +658,7 @@ mod link_tests {
     fn a_dockerfile_linked_out_of_the_repository_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/proc/self/environ", dir.path().join("Dockerfile")).unwrap();
-        let err = match build_context(dir.path(), "base", None, &[], &[]) {
+        let err = match build_context(dir.path(), "base", None, &[], &[], &[]) {
             Ok(_) => panic!("a Dockerfile linked out of the repository was read"),
             Err(e) => e,
         };

@@ -27,6 +27,7 @@ pub mod neutralize;
 pub mod odoo;
 pub mod plan;
 pub mod project;
+pub mod registry_auth;
 pub mod repo;
 pub mod repo_file;
 pub mod report;

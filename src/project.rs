@@ -25,6 +25,8 @@ pub struct Project {
     pub scope: String,
     /// Where the stage's files come from: the checkout, or a commit other than its HEAD.
     pub source: Source,
+    /// `odoo.extra_addons_paths`, resolved: absolute folders outside the repository.
+    pub extra_dirs: Vec<std::path::PathBuf>,
 }
 
 /// Where a stage's files (addons, the image's content) come from.
@@ -154,6 +156,11 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
     if let Some(repo) = &repo {
         mark_submodule_addons(repo, &config, &submodules, &mut addons);
     }
+    let extra_dirs = config.extra_addons_dirs()?;
+    if !extra_dirs.is_empty() {
+        let extra = addons::discover(&config.root, &extra_dirs, series)?;
+        add_extra_addons(&mut addons, extra, &extra_dirs)?;
+    }
     let graph = AddonGraph::build(&addons)?;
 
     let mut commit = None;
@@ -181,7 +188,41 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         project,
         scope,
         source,
+        extra_dirs,
     })
+}
+
+/// The addons of the extra addons paths, each marked with its folder, among the
+/// repository's: one name in both is refused (which one Odoo loads would depend on the
+/// order of the addons path).
+fn add_extra_addons(
+    addons: &mut AddonSet,
+    extra: AddonSet,
+    dirs: &[std::path::PathBuf],
+) -> Result<(), crate::diag::Diagnostic> {
+    for mut addon in extra.addons {
+        if let Some(own) = addons.get(&addon.name) {
+            return Err(crate::diag::Diagnostic::new(
+                crate::diag::DiagKind::DuplicateAddon,
+                format!(
+                    "addon `{}` is both in the repository ({}) and in an extra addons path ({})",
+                    addon.name,
+                    own.dir.display(),
+                    addon.dir.display()
+                ),
+            )
+            .hint(
+                "remove one of them, or leave that extra path out of `odoo.extra_addons_paths`",
+            ));
+        }
+        addon.extra = dirs
+            .iter()
+            .find(|d| addon.dir.starts_with(d))
+            .map(|d| d.display().to_string());
+        addons.addons.push(addon);
+    }
+    addons.addons.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(())
 }
 
 /// Each addon that comes with a submodule is marked with that submodule's folder.

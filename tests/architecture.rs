@@ -214,6 +214,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "secrets",
             "repo_file",
             "requirements",
+            "registry_auth",
             "context",
             "repo",
             "diag",

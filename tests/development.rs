@@ -1133,6 +1133,154 @@ fn run_on_a_development_branch_runs_the_development_stage() {
     assert_eq!(r["log"]["tests"]["passed"], 2, "{r}");
 }
 
+/// A real distribution registry on loopback that wants a password (htpasswd), serving
+/// the fake Odoo image as a private base image; killed when dropped.
+struct PrivateRegistry {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    image: String,
+}
+
+impl PrivateRegistry {
+    const USER: &'static str = "ci";
+    const PASSWORD: &'static str = "s3cret-registry-pw";
+
+    fn start() -> PrivateRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let htpasswd = Command::new("htpasswd")
+            .args(["-Bbn", Self::USER, Self::PASSWORD])
+            .output()
+            .expect("htpasswd (apache2-utils) is installed by scripts/test-env");
+        std::fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
+        let config = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: odoo-ci\n    path: {root}/htpasswd\n",
+            root = dir.path().display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Command::new("/usr/bin/docker-registry")
+            .args(["serve", dir.path().join("config.yml").to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry is installed by scripts/test-env");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let image = format!("localhost:{port}/private/odoo:{}", unique("t"));
+        let registry = PrivateRegistry { child, dir, image };
+        registry.push_fake_odoo(port);
+        registry
+    }
+
+    /// A Docker client configuration folder that has logged in to the registry.
+    fn docker_config(&self) -> std::path::PathBuf {
+        self.dir.path().join("docker-config")
+    }
+
+    fn push_fake_odoo(&self, port: u16) {
+        let config = self.docker_config();
+        let docker = |args: &[&str], stdin: Option<&str>| {
+            let mut child = Command::new("docker")
+                .arg("--config")
+                .arg(&config)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            if let Some(text) = stdin {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(text.as_bytes())
+                    .unwrap();
+            }
+            drop(child.stdin.take());
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "docker {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let host = format!("localhost:{port}");
+        docker(
+            &["login", &host, "-u", Self::USER, "--password-stdin"],
+            Some(Self::PASSWORD),
+        );
+        docker(&["tag", &image(), &self.image], None);
+        docker(&["push", "-q", &self.image], None);
+        // The engine no longer has it: a run must pull it.
+        docker(&["rmi", &self.image], None);
+    }
+}
+
+impl Drop for PrivateRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = Command::new("docker").args(["rmi", &self.image]).output();
+    }
+}
+
+/// A base image from a private registry is pulled with the credentials the job's Docker
+/// configuration already has (`docker login`'s config.json), never printed; without them
+/// the pull fails saying how to give them.
+#[test]
+fn a_private_base_image_is_pulled_with_the_job_s_docker_login() {
+    let registry = PrivateRegistry::start();
+    let p = project(&[("dev_private", &[], PASSING)], "");
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&config.replace(
+        &format!("image: {}", image()),
+        &format!("image: {}", registry.image),
+    ));
+    let cache = p.path().join(".cache");
+    let empty = tempfile::tempdir().unwrap();
+    let run = |docker_config: &Path| {
+        run_in(
+            p.path(),
+            &["test", "--branch", "feature/x", "--output", "out"],
+            &[
+                ("ODOO_CI_TEST_PG", &pg_url()),
+                ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+                ("ODOO_CI_TEST_LABEL", "private"),
+                ("DOCKER_CONFIG", docker_config.to_str().unwrap()),
+            ],
+        )
+    };
+    let out = run(empty.path());
+    assert_ne!(out.code, 0, "no credentials, no pull: {}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot pull") && out.stderr.contains("docker login"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&registry.docker_config());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains(PrivateRegistry::PASSWORD),
+        "{}",
+        out.stderr
+    );
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["colour"], "green", "{r:#}");
+    assert_no_leftovers(&r, "private");
+}
+
 #[test]
 fn a_failing_dockerfile_is_red_with_the_failing_step() {
     let p = project(&[("dev_df", &["base"], PASSING)], "");

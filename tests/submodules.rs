@@ -322,3 +322,188 @@ fn an_image_built_from_a_named_commit_holds_its_submodule_s_addons() {
         out.stderr
     );
 }
+
+/// An Odoo Enterprise checkout beside the project (outside the repository), named in
+/// `odoo.extra_addons_paths`: `ent_dep`, which the project's `acc_own` depends on, and
+/// `ent_other`, which nothing needs. Both ship tests, which the project never runs.
+struct WithEnterprise {
+    enterprise: tempfile::TempDir,
+    project: Project,
+}
+
+impl WithEnterprise {
+    fn new(extra_config: &str) -> WithEnterprise {
+        let enterprise = tempfile::tempdir().unwrap();
+        let e = enterprise.path();
+        for name in ["ent_dep", "ent_other"] {
+            write(
+                e,
+                &format!("{name}/__manifest__.py"),
+                &manifest("17.0.1.0.0", &["base"]),
+            );
+            write(e, &format!("{name}/__init__.py"), "");
+            write(
+                e,
+                &format!("{name}/tests/__init__.py"),
+                "from . import test_bad\n",
+            );
+            write(e, &format!("{name}/tests/test_bad.py"), FAILING);
+        }
+        let project = Project::new();
+        let p = project.path();
+        git(p, &["init", "-q"]);
+        let command = common::repo_root().join("tests/fake-odoo/bin/odoo");
+        project.config(&format!(
+            "project: odoo-ci-tests/enterprise\nodoo:\n  series: \"17.0\"\n  image: {}\n  command: {}\n  extra_addons_paths: [\"${{ENTERPRISE_DIR}}\"]\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG:-postgresql://localhost/postgres}}\n{extra_config}",
+            std::env::var("ODOO_CI_TEST_IMAGE").unwrap_or_else(|_| "odoo:17.0".into()),
+            command.display()
+        ));
+        write(
+            p,
+            "addons/acc_own/__manifest__.py",
+            &manifest("17.0.1.0.0", &["ent_dep"]),
+        );
+        write(p, "addons/acc_own/__init__.py", "");
+        write(
+            p,
+            "addons/acc_own/tests/__init__.py",
+            "from . import test_acc_own\n",
+        );
+        write(p, "addons/acc_own/tests/test_acc_own.py", PASSING);
+        git(p, &["add", "-A"]);
+        git(p, &["commit", "-qm", "one addon on enterprise"]);
+        WithEnterprise {
+            enterprise,
+            project,
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let cache = self.project.path().join(".cache");
+        vec![
+            (
+                "ENTERPRISE_DIR",
+                self.enterprise.path().display().to_string(),
+            ),
+            (
+                "ODOO_CI_TEST_PG",
+                std::env::var("ODOO_CI_TEST_PG").unwrap_or_default(),
+            ),
+            ("ODOO_CI_CACHE_DIR", cache.display().to_string()),
+            ("ODOO_CI_TEST_LABEL", "enterprise".into()),
+        ]
+    }
+
+    fn run(&self, args: &[&str]) -> common::Output {
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_in(self.project.path(), args, &env)
+    }
+
+    fn plan(&self) -> Value {
+        let out = self.run(&["plan", "--branch", "feat/x", "--format", "json"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str(&out.stdout).unwrap()
+    }
+}
+
+const FAILING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestBad(TransactionCase):\n    def test_bad(self):\n        self.assertEqual(1, 2)\n";
+
+#[test]
+fn enterprise_from_outside_the_repository_is_installed_for_what_needs_it_and_never_tested() {
+    let s = WithEnterprise::new("");
+    let plan = s.plan();
+    let install = names(&plan["addons"]["install"]);
+    assert!(install.contains(&"ent_dep".to_string()), "{plan:#}");
+    assert!(!install.contains(&"ent_other".to_string()), "{install:?}");
+    assert!(
+        !names(&plan["addons"]["external"]).contains(&"ent_dep".to_string()),
+        "ent_dep is the extra path's, not the base image's: {plan:#}"
+    );
+    assert_eq!(names(&plan["addons"]["test"]), ["acc_own"]);
+    let why = plan["addons"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "ent_dep")
+        .unwrap()
+        .to_string();
+    assert!(why.contains("extra addons path"), "{why}");
+
+    // Named, an extra path's addon is installed, and still not tested.
+    let config = std::fs::read_to_string(s.project.path().join(".odoo-ci.yml")).unwrap();
+    s.project.config(&format!(
+        "{config}development:\n  install: [acc_own, ent_other]\n"
+    ));
+    let plan = s.plan();
+    assert!(names(&plan["addons"]["install"]).contains(&"ent_other".to_string()));
+    assert_eq!(names(&plan["addons"]["test"]), ["acc_own"]);
+}
+
+#[test]
+fn an_extra_addons_path_that_is_missing_or_clashes_is_refused_with_where_and_what_to_do() {
+    let s = WithEnterprise::new("");
+    let out = run_in(
+        s.project.path(),
+        &["plan", "--branch", "feat/x"],
+        &[("ENTERPRISE_DIR", "../no-enterprise-here")],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".odoo-ci.yml:6")
+            && out.stderr.contains("no-enterprise-here")
+            && out.stderr.contains("hint: ")
+            && out.stderr.contains("actions/checkout"),
+        "{}",
+        out.stderr
+    );
+    // One name in the repository and in the extra path.
+    let e = s.enterprise.path();
+    write(
+        e,
+        "acc_own/__manifest__.py",
+        &manifest("17.0.1.0.0", &["base"]),
+    );
+    let out = s.run(&["plan", "--branch", "feat/x"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`acc_own` is both in the repository"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The development stage finds the extra path's addons wherever Odoo runs: in an image
+/// built for the commit, in the base image with the project mounted, and as a local
+/// process. The extra path's failing tests never run.
+#[test]
+fn a_development_run_finds_enterprise_in_the_image_the_mount_and_the_local_executor() {
+    for (build, executor) in [("always", "docker"), ("auto", "docker"), ("auto", "local")] {
+        let s = WithEnterprise::new(&format!("development:\n  build: {build}\n"));
+        let out = s.run(&[
+            "test",
+            "--branch",
+            "feature/x",
+            "--executor",
+            executor,
+            "--output",
+            "out",
+        ]);
+        let text = std::fs::read_to_string(s.project.path().join("out/odoo-ci-result.json"))
+            .unwrap_or_else(|e| panic!("{build}/{executor}: no result ({e}): {}", out.stderr));
+        let r: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            r["colour"], "green",
+            "{build}/{executor}: {}\n{r:#}",
+            out.stderr
+        );
+        assert_eq!(r["log"]["tests"]["total"], 1, "{build}/{executor}: {r:#}");
+        let first = r["steps"][0]["name"].as_str().unwrap().to_string();
+        let expected = match (build, executor) {
+            (_, "local") => "local",
+            ("always", _) => "build",
+            _ => "mount",
+        };
+        assert_eq!(first, expected, "{r:#}");
+    }
+}

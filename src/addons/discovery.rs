@@ -24,6 +24,9 @@ pub struct Addon {
     /// root), or `None` for the project's own addons: Odoo.sh's "my modules" are the
     /// latter only.
     pub submodule: Option<String>,
+    /// The folder of `odoo.extra_addons_paths` the addon comes from (Odoo Enterprise, say),
+    /// or `None` for the repository's addons: never the project's own, never tested.
+    pub extra: Option<String>,
 }
 
 /// Every addon found, sorted by name, with the series used to normalise versions.
@@ -273,6 +276,7 @@ pub(crate) fn addon_from(
         manifest,
         version,
         submodule: None,
+        extra: None,
     })
 }
 

@@ -405,6 +405,31 @@ impl Config {
         out
     }
 
+    /// `odoo.extra_addons_paths`, resolved against the environment and the project folder:
+    /// absolute folders that exist. Each error names the entry's line and what to do.
+    pub fn extra_addons_dirs(&self) -> Result<Vec<PathBuf>, Diagnostic> {
+        let env = |k: &str| std::env::var(k).ok();
+        let mut dirs = Vec::new();
+        for (i, t) in self.file.odoo.extra_addons_paths.iter().enumerate() {
+            let key = format!("odoo.extra_addons_paths.{i}");
+            let given = self.resolve(&key, t, &env)?;
+            let dir = crate::names::absolute(&self.root.join(&given));
+            if !dir.is_dir() {
+                return Err(self
+                    .error_at(
+                        DiagKind::MissingAddonsPath,
+                        &key,
+                        format!("extra addons path `{given}` is not a folder ({})", dir.display()),
+                    )
+                    .hint("check it out there first (GitHub Actions: a second `actions/checkout` of odoo/enterprise with `path:` and a deploy key; GitLab: a `git clone` in `before_script`), or fix the path"));
+            }
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        Ok(dirs)
+    }
+
     /// The network alias production's proxy resolves (`production.alias`, default `odoo`):
     /// the plan's switch step and the blue/green pair name the same one.
     pub fn production_alias(&self) -> &str {

@@ -98,6 +98,11 @@ pub struct OdooSection {
     /// How many of this project's images a build keeps (the newest; in-use ones always).
     #[serde(default = "five")]
     pub keep_images: u32,
+    /// Addons paths from outside the repository — the Odoo Enterprise checkout beside it,
+    /// say — relative to the project folder or absolute, `${VAR}` allowed. Their addons
+    /// are installed when the project's depend on them, never tested; images carry them.
+    #[serde(default)]
+    pub extra_addons_paths: Vec<Templated>,
 }
 
 fn host_network() -> String {

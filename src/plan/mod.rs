@@ -544,9 +544,20 @@ fn refused_variables(
     out
 }
 
-/// The submodule folder `addon` comes with, if it is not one of the project's own.
-fn submodule_of<'a>(facts: &'a Facts<'_>, addon: &str) -> Option<&'a str> {
-    facts.addons.get(addon)?.submodule.as_deref()
+/// Where `addon` comes from when it is not one of the project's own: a submodule or an
+/// extra addons path (Odoo.sh's "my modules" are neither).
+fn origin_of(facts: &Facts<'_>, addon: &str) -> Option<String> {
+    let addon = facts.addons.get(addon)?;
+    match (&addon.submodule, &addon.extra) {
+        (Some(path), _) => Some(format!("submodule `{path}`")),
+        (None, Some(dir)) => Some(format!("extra addons path `{dir}`")),
+        (None, None) => None,
+    }
+}
+
+/// Whether `addon` comes from `odoo.extra_addons_paths`: never tested.
+fn is_extra(facts: &Facts<'_>, addon: &str) -> bool {
+    facts.addons.get(addon).is_some_and(|a| a.extra.is_some())
 }
 
 /// Whether `selection` names `addon` itself (not through `all`).
@@ -575,12 +586,13 @@ fn plan_tests(
             .collect(),
     };
     // A submodule's addons are installed for what depends on them, and tested only when
-    // the project names them.
+    // the project names them; an extra addons path's (Enterprise) never are.
     let dev = &config.file.development;
     tested.retain(|(n, _)| {
-        submodule_of(facts, n).is_none()
-            || names(Some(&dev.install), n)
-            || names(dev.test.as_ref(), n)
+        !is_extra(facts, n)
+            && (origin_of(facts, n).is_none()
+                || names(Some(&dev.install), n)
+                || names(dev.test.as_ref(), n))
     });
     let all = tested.len();
     let mut narrowed = config.file.development.test.is_some();
@@ -871,14 +883,14 @@ fn select(
             let own = graph
                 .install_order
                 .iter()
-                .filter(|n| submodule_of(facts, n).is_none())
+                .filter(|n| origin_of(facts, n).is_none())
                 .map(String::as_str);
             Ok(graph
                 .with_dependencies(own)
                 .into_iter()
                 .map(|n| {
-                    let reason = match submodule_of(facts, &n) {
-                        Some(path) => format!("a dependency, from submodule `{path}`"),
+                    let reason = match origin_of(facts, &n) {
+                        Some(origin) => format!("a dependency, from {origin}"),
                         None => format!("repo addon (`{key}: all`)"),
                     };
                     (n, reason)

@@ -66,6 +66,7 @@ fn world(config: Config, branch: &str) -> World {
                     manifest_file: file,
                     version: version.to_string(),
                     submodule: None,
+                    extra: None,
                 }
             })
             .collect(),

@@ -304,7 +304,8 @@ fn local_executor(
         anyhow::anyhow!("the local executor needs `odoo.command` in .odoo-ci.yml (e.g. `odoo`)")
     })?;
     let (command, own) = command_line::own_addons_paths(command_line::split(command)?);
-    // The repository's addons first (they may override a core module), then the command's.
+    // The repository's addons first (they may override a core module), then the extra
+    // addons paths', then the command's.
     let mut addons_paths: Vec<String> = config
         .addons_dirs
         .iter()
@@ -314,7 +315,11 @@ fn local_executor(
                 .into_owned()
         })
         .collect();
-    for path in own {
+    let extra = project
+        .extra_dirs
+        .iter()
+        .map(|d| d.to_string_lossy().into_owned());
+    for path in extra.chain(own) {
         if !addons_paths.contains(&path) {
             addons_paths.push(path);
         }
@@ -467,6 +472,11 @@ pub fn template_key(
     pre.dedup();
     h.update(pre.join(",").as_bytes());
     h.update(b"\0demo\0");
+    // The extra addons paths' addons (Enterprise): another checkout of them is another
+    // template.
+    for addon in project.addons.addons.iter().filter(|a| a.extra.is_some()) {
+        h.update(format!("{}@{}\0", addon.name, addon.version).as_bytes());
+    }
     // Per project: a template is dropped only by the project that made it.
     h.update(project.scope.as_bytes());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()

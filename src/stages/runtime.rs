@@ -157,6 +157,7 @@ pub fn docker_executor(
         base.user.as_deref(),
         &ignores,
         &config.addons_dirs,
+        &project.extra_dirs,
     )?;
     let content = crate::image::content_key(&base.id, &context);
     let rt = crate::executor::docker::runtime()?;
@@ -221,6 +222,12 @@ pub fn mounted_executor(
         root.to_string_lossy(),
         crate::image::PROJECT_DIR
     )];
+    for (i, dir) in project.extra_dirs.iter().enumerate() {
+        let at = crate::image::extra_dir(i);
+        executor
+            .extra_binds
+            .push(format!("{}:{at}:ro", dir.to_string_lossy()));
+    }
     let done = format!(
         "{} with {} mounted read-only (no build)",
         mount.base,
@@ -377,22 +384,20 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The addons paths inside an image built by odoo-ci.
+/// The addons paths inside an image built by odoo-ci: the repository's, then the extra
+/// addons paths' (as Odoo.sh puts the project before Enterprise).
 pub fn container_addons_paths(project: &Project) -> Vec<String> {
-    project
-        .config
-        .addons_dirs
-        .iter()
-        .map(|d| {
-            let rel = d.to_string_lossy();
-            let rel = rel.trim_start_matches("./");
-            if rel == "." || rel.is_empty() {
-                crate::image::PROJECT_DIR.to_string()
-            } else {
-                format!("{}/{rel}", crate::image::PROJECT_DIR)
-            }
-        })
-        .collect()
+    let own = project.config.addons_dirs.iter().map(|d| {
+        let rel = d.to_string_lossy();
+        let rel = rel.trim_start_matches("./");
+        if rel == "." || rel.is_empty() {
+            crate::image::PROJECT_DIR.to_string()
+        } else {
+            format!("{}/{rel}", crate::image::PROJECT_DIR)
+        }
+    });
+    let extra = (0..project.extra_dirs.len()).map(crate::image::extra_dir);
+    own.chain(extra).collect()
 }
 
 /// Runs one Odoo command to its end, saving its log to `log_path`. An

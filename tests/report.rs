@@ -1127,3 +1127,292 @@ fn the_job_log_is_coloured_in_ci_unless_no_color_or_color_never() {
         "always means always"
     );
 }
+
+/// The pull request `number`'s event, and the variables of a `pull_request` job.
+fn pull_request_env(api: &str, dir: &Path, number: u64) -> Vec<(&'static str, String)> {
+    std::fs::write(
+        dir.join("event.json"),
+        json!({"pull_request": {"number": number, "head": {"sha": "abc123", "ref": "feature/x"}, "base": {"sha": "basesha", "ref": "main"}}}).to_string(),
+    )
+    .unwrap();
+    let mut env = github_env(api, dir);
+    env.retain(|(k, _)| *k != "GITHUB_EVENT_NAME");
+    env.push(("GITHUB_EVENT_NAME", "pull_request".into()));
+    env.push(("GITHUB_HEAD_REF", "feature/x".into()));
+    env.push(("GITHUB_BASE_REF", "main".into()));
+    env.push((
+        "GITHUB_EVENT_PATH",
+        dir.join("event.json").display().to_string(),
+    ));
+    env
+}
+
+/// `report.comment` on or off in the folder's `.odoo-ci.yml`.
+fn comment_config(dir: &Path, on: bool) {
+    std::fs::write(
+        dir.join(".odoo-ci.yml"),
+        format!("odoo:\n  series: \"17.0\"\nreport:\n  comment: {on}\n"),
+    )
+    .unwrap();
+}
+
+fn requests_to(api: &Api, verb: &str, path_end: &str) -> Vec<Value> {
+    api.requests()
+        .iter()
+        .filter(|r| r.method.as_str() == verb && r.url.path().ends_with(path_end))
+        .map(body)
+        .collect()
+}
+
+/// One comment per stage, found again by its marker — past a full first page of other
+/// comments — and edited in place on the next push; other comments, and other stages'
+/// comments, are never touched; off by default.
+#[test]
+fn a_pull_request_gets_one_comment_per_stage_edited_in_place_on_every_push() {
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("red", 1));
+    let production = json!({"id": 2, "body": "<!-- odoo-ci:comment:production -->\ndeployed"});
+
+    // First push: no comment of the stage yet.
+    let api = Api::start();
+    api.mount(
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/odoo/issues/5/comments"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!([{"id": 1, "body": "LGTM"}, production])),
+            ),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/issues/5/comments"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 77})))
+            .expect(1),
+    );
+    api.accept_check_runs(3);
+    comment_config(dir.path(), true);
+    let out = report(
+        dir.path(),
+        &pull_request_env(&api.server.uri(), dir.path(), 5),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+    let created = &requests_to(&api, "POST", "/issues/5/comments")[0];
+    let text = created["body"].as_str().unwrap();
+    assert!(
+        text.starts_with("<!-- odoo-ci:comment:development -->\n") && text.contains("failed"),
+        "{text}"
+    );
+    assert!(requests_to(&api, "PATCH", "/issues/comments/2").is_empty());
+    assert_no_token(&out);
+
+    // Next push: found on the second page, edited, not created again.
+    let api = Api::start();
+    let foreign: Vec<Value> = (100..200)
+        .map(|i| json!({"id": i, "body": "a review"}))
+        .collect();
+    let ours = json!({"id": 77, "body": "<!-- odoo-ci:comment:development -->\nold"});
+    for (page, comments) in [("1", json!(foreign)), ("2", json!([ours]))] {
+        api.mount(
+            Mock::given(method("GET"))
+                .and(path("/repos/acme/odoo/issues/5/comments"))
+                .and(wiremock::matchers::query_param("page", page))
+                .respond_with(ResponseTemplate::new(200).set_body_json(comments)),
+        );
+    }
+    api.mount(
+        Mock::given(method("PATCH"))
+            .and(path("/repos/acme/odoo/issues/comments/77"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 77})))
+            .expect(1),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/issues/5/comments"))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(0),
+    );
+    api.accept_check_runs(3);
+    let out = report(
+        dir.path(),
+        &pull_request_env(&api.server.uri(), dir.path(), 5),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+
+    // Off (the default): no comment.
+    let api = Api::start();
+    api.accept_check_runs(3);
+    comment_config(dir.path(), false);
+    let out = report(
+        dir.path(),
+        &pull_request_env(&api.server.uri(), dir.path(), 5),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !api.requests()
+            .iter()
+            .any(|r| r.url.path().contains("/issues/")),
+        "no comment unless asked"
+    );
+}
+
+/// A create whose answer is lost is not sent again blindly: the thread is read first.
+#[test]
+fn a_comment_whose_create_answer_is_lost_is_looked_for_before_a_second_try() {
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("green", 0));
+    comment_config(dir.path(), true);
+    let api = Api::start();
+    // Empty at first; after the lost create, the comment is there.
+    api.mount(
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/odoo/issues/5/comments"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .up_to_n_times(1),
+    );
+    api.mount(
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/odoo/issues/5/comments"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!([{"id": 8, "body": "<!-- odoo-ci:comment:development -->\nmade"}]),
+            )),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/issues/5/comments"))
+            .respond_with(ResponseTemplate::new(502))
+            .expect(1),
+    );
+    api.accept_check_runs(3);
+    let out = report(
+        dir.path(),
+        &pull_request_env(&api.server.uri(), dir.path(), 5),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+    assert!(
+        !out.stderr.contains("could not report"),
+        "the comment was made, and found: {}",
+        out.stderr
+    );
+}
+
+/// On GitLab, a merge request's note per stage, created then edited (PUT).
+#[test]
+fn a_merge_request_gets_one_note_per_stage_edited_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    write_result(dir.path(), &dev_result("green", 0));
+    comment_config(dir.path(), true);
+    let notes = "/api/v4/projects/123/merge_requests/7/notes";
+    let mr_env = |api: &str| {
+        let mut env = gitlab_env(api);
+        env.retain(|(k, _)| *k != "CI_PIPELINE_SOURCE" && *k != "CI_COMMIT_BRANCH");
+        env.extend([
+            ("CI_PIPELINE_SOURCE", "merge_request_event".to_string()),
+            ("CI_MERGE_REQUEST_IID", "7".to_string()),
+            (
+                "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",
+                "feature/x".to_string(),
+            ),
+            ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main".to_string()),
+        ]);
+        env
+    };
+    for existing in [
+        json!([]),
+        json!([{"id": 41, "body": "<!-- odoo-ci:comment:development -->\nold"}]),
+    ] {
+        let api = Api::start();
+        let first = existing.as_array().unwrap().is_empty();
+        api.mount(
+            Mock::given(method("GET"))
+                .and(path(notes))
+                .and(header("private-token", "glpat-secret-xyz"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(existing)),
+        );
+        api.mount(
+            Mock::given(method("POST"))
+                .and(path(notes))
+                .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 41})))
+                .expect(u64::from(first)),
+        );
+        api.mount(
+            Mock::given(method("PUT"))
+                .and(path(format!("{notes}/41")))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 41})))
+                .expect(u64::from(!first)),
+        );
+        api.mount(
+            Mock::given(method("POST"))
+                .and(path("/api/v4/projects/123/statuses/abc123"))
+                .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1}))),
+        );
+        let out = report(dir.path(), &mr_env(&api.server.uri()));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        api.verify();
+    }
+}
+
+/// What a reviewer reads in the pull request, for each stage: the comment bodies (the
+/// summaries, with what was tested, what was updated and every step's time) under golden
+/// files.
+#[test]
+fn the_comment_of_each_stage_is_what_reviewers_read() {
+    let steps = json!([
+        {"name": "build", "status": "completed", "output": "", "duration_ms": 1200},
+        {"name": "install-and-test", "status": "failed", "output": "", "duration_ms": 8400}
+    ]);
+    let mut development = dev_result("red", 2);
+    development["tested"] = json!(["acc_x", "acc_y"]);
+    development["installed"] = json!(["acc_x", "acc_y", "acc_base"]);
+    development["steps"] = steps.clone();
+    let changes = json!({"update": [{"addon": "acc_x", "installed": "17.0.1.0.0", "manifest": "17.0.1.1.0"}],
+                         "install": ["acc_new"], "downgrade": []});
+    let production = json!({
+        "schema_version": 1, "stage": "production", "colour": "green", "reasons": [],
+        "branch": "main", "commit": "abc123", "id": "d-20261205-0001", "trigger": "push",
+        "database": "prod", "image": "odoo-ci/acme:abc123", "active_colour": "green",
+        "rolled_back": false, "changes": changes, "steps": steps
+    });
+    let staging = json!({
+        "schema_version": 1, "stage": "staging", "colour": "green", "reasons": [],
+        "branch": "staging-x", "commit": "abc123", "push": "fresh",
+        "url": "https://staging.example.com", "database": "odoo_ci_stg_x",
+        "neutralization": [{"name": "outgoing mail", "ok": true, "detail": "no active outgoing mail server"}],
+        "changes": changes, "steps": steps
+    });
+    for (stage, result) in [
+        ("development", development),
+        ("staging", staging),
+        ("production", production),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        write_result(dir.path(), &result);
+        comment_config(dir.path(), true);
+        let api = Api::start();
+        api.mount(
+            Mock::given(method("GET"))
+                .and(path("/repos/acme/odoo/issues/5/comments"))
+                .respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
+        );
+        api.mount(
+            Mock::given(method("POST"))
+                .and(path("/repos/acme/odoo/issues/5/comments"))
+                .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1}))),
+        );
+        api.mount(
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 3}))),
+        );
+        api.accept_check_runs(3);
+        let out = report(
+            dir.path(),
+            &pull_request_env(&api.server.uri(), dir.path(), 5),
+        );
+        assert_eq!(out.code, 0, "{stage}: {}", out.stderr);
+        let sent = requests_to(&api, "POST", "/issues/5/comments");
+        let text = sent[0]["body"].as_str().unwrap();
+        common::assert_snapshot(&format!("comment/{stage}"), text, None);
+    }
+}

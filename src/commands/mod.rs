@@ -7,6 +7,7 @@ pub mod cache;
 pub mod check_log;
 pub mod deploy;
 pub mod guard;
+pub mod init;
 pub mod neutralize;
 pub mod plan;
 pub mod report;
@@ -58,7 +59,7 @@ pub fn reporters(
                 shard: plan.shard,
             },
             output,
-            project.config.file.report.github,
+            &project.config.file.report,
         )),
     ])
 }

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use crate::cli::ReportArgs;
-use crate::config::{Config, GithubChannel};
+use crate::config::schema::ReportSection;
+use crate::config::Config;
 use crate::context::{detect, Overrides};
 use crate::exit::BadInput;
 use crate::hosts::{self, HostEnv, StageReport};
@@ -27,7 +28,7 @@ pub fn run(config_path: &Path, args: &ReportArgs) -> anyhow::Result<u8> {
     // The result says which commit it is about: a `workflow_run` job reporting a fork's
     // pull request runs on the default branch's commit, not on the one tested.
     let sha = args.sha.as_deref().or(report.commit());
-    let host = HostEnv::from_context(&ctx, sha, channel(config_path, args)?);
+    let host = HostEnv::from_context(&ctx, sha, &settings(config_path, args)?);
     if host.provider == crate::context::Provider::Local {
         eprintln!("not in GitHub Actions or GitLab CI: nothing to report to");
     }
@@ -49,12 +50,14 @@ pub fn run(config_path: &Path, args: &ReportArgs) -> anyhow::Result<u8> {
 
 /// `--channel`, else the checkout's `report.github`, else `auto`. A `workflow_run` job
 /// often has no checkout (it must not run a fork's code), so the file is optional.
-fn channel(config_path: &Path, args: &ReportArgs) -> anyhow::Result<GithubChannel> {
+/// `report` of `.odoo-ci.yml` (defaults without one), `--channel` over its `github`.
+fn settings(config_path: &Path, args: &ReportArgs) -> anyhow::Result<ReportSection> {
+    let mut settings = match config_path.exists() {
+        true => Config::load(config_path)?.file.report,
+        false => ReportSection::default(),
+    };
     if let Some(channel) = args.channel {
-        return Ok(channel);
+        settings.github = channel;
     }
-    if !config_path.exists() {
-        return Ok(GithubChannel::default());
-    }
-    Ok(Config::load(config_path)?.file.report.github)
+    Ok(settings)
 }

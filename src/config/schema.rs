@@ -50,6 +50,10 @@ pub struct ReportSection {
     /// shows each stage once and each failure is annotated once.
     #[serde(default)]
     pub github: GithubChannel,
+    /// One comment per stage on the pull request (GitHub) or merge request (GitLab), with
+    /// the summary, edited in place on every push. Off by default.
+    #[serde(default)]
+    pub comment: bool,
 }
 
 /// Where a stage's colour shows on GitHub.

@@ -269,6 +269,32 @@ impl Reporter {
         }
     }
 
+    /// The stage's comment on pull request `number`, edited in place.
+    pub fn comment(&self, number: u64, report: &StageReport) {
+        let body = super::comment::body(
+            report,
+            super::comment::GITHUB_COMMENT_LIMIT,
+            self.links.as_ref(),
+        );
+        let repo = self.repo.clone();
+        let one = move |id: u64| format!("/repos/{repo}/issues/comments/{id}");
+        let thread = super::comment::Thread {
+            api: &self.api,
+            list: format!("/repos/{}/issues/{number}/comments", self.repo),
+            one: &one,
+            update: Method::Patch,
+        };
+        if self.refused_token.get() {
+            return;
+        }
+        if let Err(e) = super::comment::upsert(&thread, report.subject(), &body) {
+            self.warn(
+                "the pull-request comment (the token needs `pull-requests: write`)",
+                &e,
+            );
+        }
+    }
+
     /// Closes a run and the status of a stage that stopped before it had a result (no
     /// deployment is recorded: nothing was deployed).
     pub fn abandon(&self, run: Option<u64>, report: &StageReport) {

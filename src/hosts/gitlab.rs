@@ -74,6 +74,31 @@ impl Reporter {
     }
 }
 
+impl Reporter {
+    /// The stage's note on merge request `iid`, edited in place.
+    pub fn comment(&self, iid: u64, report: &super::StageReport) {
+        let body = super::comment::body(report, super::comment::GITLAB_NOTE_LIMIT, None);
+        let project = self.project.replace('/', "%2F");
+        let list = format!("/projects/{project}/merge_requests/{iid}/notes");
+        let one = {
+            let list = list.clone();
+            move |id: u64| format!("{list}/{id}")
+        };
+        let thread = super::comment::Thread {
+            api: &self.api,
+            list,
+            one: &one,
+            update: Method::Put,
+        };
+        if let Err(e) = super::comment::upsert(&thread, report.subject(), &body) {
+            eprintln!(
+                "warning: could not write the merge-request note on GitLab: {} (the build's colour is unchanged; the token needs the `api` scope)",
+                self.api.mask(&e)
+            );
+        }
+    }
+}
+
 /// `\e[0Ksection_start:TS:NAME[collapsed=true]\r\e[0KHeader`.
 pub fn section_start(name: &str, header: &str, collapsed: bool) -> String {
     let ts = std::time::SystemTime::now()

@@ -12,6 +12,7 @@ pub enum Method {
     Get,
     Post,
     Patch,
+    Put,
 }
 
 impl Method {
@@ -20,6 +21,7 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Patch => "PATCH",
+            Method::Put => "PUT",
         }
     }
 }
@@ -187,11 +189,11 @@ impl Api {
                 }
                 req.call()
             }
-            Method::Post | Method::Patch => {
-                let mut req = if method == Method::Post {
-                    self.agent.post(url)
-                } else {
-                    self.agent.patch(url)
+            Method::Post | Method::Patch | Method::Put => {
+                let mut req = match method {
+                    Method::Post => self.agent.post(url),
+                    Method::Put => self.agent.put(url),
+                    _ => self.agent.patch(url),
                 }
                 .header(&self.auth.0, &self.auth.1);
                 for (k, v) in &self.extra_headers {

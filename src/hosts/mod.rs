@@ -8,6 +8,7 @@
 //! never appear in any output.
 
 pub mod actions;
+pub mod comment;
 pub mod deployments;
 pub mod github;
 pub mod github_api;
@@ -264,16 +265,24 @@ pub struct HostEnv {
     pub vars: std::collections::HashMap<String, String>,
     /// On GitHub: check runs, statuses or both.
     pub channel: GithubChannel,
+    /// The pull (merge) request to comment on: set when `report.comment` asks for it and
+    /// the run is one's.
+    pub comment_on: Option<u64>,
 }
 
 impl HostEnv {
-    pub fn from_context(ctx: &Context, commit: Option<&str>, channel: GithubChannel) -> HostEnv {
+    pub fn from_context(
+        ctx: &Context,
+        commit: Option<&str>,
+        settings: &crate::config::schema::ReportSection,
+    ) -> HostEnv {
         HostEnv {
             provider: ctx.provider,
             sha: commit.map(str::to_string).or_else(|| ctx.commit.clone()),
             repository: ctx.repository.clone(),
             vars: std::env::vars().collect(),
-            channel,
+            channel: settings.github,
+            comment_on: ctx.pull_request.filter(|_| settings.comment),
         }
     }
 
@@ -292,6 +301,7 @@ impl HostEnv {
             repository,
             vars,
             channel: GithubChannel::default(),
+            comment_on: None,
         }
     }
 
@@ -334,9 +344,9 @@ impl HostReporter {
         commit: Option<&str>,
         subject: Subject,
         output: &Path,
-        channel: GithubChannel,
+        settings: &crate::config::schema::ReportSection,
     ) -> Self {
-        let env = HostEnv::from_context(ctx, commit, channel);
+        let env = HostEnv::from_context(ctx, commit, settings);
         let started = start(&env, subject);
         HostReporter {
             env,
@@ -433,6 +443,9 @@ pub fn finish(env: &HostEnv, started: Started, report: &StageReport, output: &Pa
             // failure a second time.
             let on_check_run = reporter.as_ref().is_some_and(github::Reporter::uses_checks);
             actions::write_all(env, report, output, !on_check_run);
+            if let (Some(r), Some(number)) = (&reporter, env.comment_on) {
+                r.comment(number, report);
+            }
         }
         Provider::Gitlab => {
             if let Some(r) = gitlab::Reporter::from_env(env) {
@@ -446,6 +459,9 @@ pub fn finish(env: &HostEnv, started: Started, report: &StageReport, output: &Pa
                     &report.title,
                     report.url.as_deref(),
                 );
+                if let Some(iid) = env.comment_on {
+                    r.comment(iid, report);
+                }
             }
         }
         Provider::Local => {}

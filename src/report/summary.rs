@@ -31,14 +31,28 @@ impl Links {
     }
 }
 
-pub fn render(result: &LogResult, title: &str, limit: usize, links: Option<&Links>) -> String {
-    let icon = match result.colour {
+fn icon(colour: Colour) -> &'static str {
+    match colour {
         Colour::Green => "🟢",
         Colour::Yellow => "🟡",
         Colour::Red => "🔴",
-    };
+    }
+}
+
+pub fn render(result: &LogResult, title: &str, limit: usize, links: Option<&Links>) -> String {
+    let (head, blocks) = log_parts(result, title, links);
+    assemble(head, &blocks, limit)
+}
+
+/// A log's verdict: the head (colour and counts) and the blocks after it (reasons,
+/// failures, problems, warnings), each kept whole or left out.
+fn log_parts(result: &LogResult, title: &str, links: Option<&Links>) -> (String, Vec<String>) {
     let t = &result.tests;
-    let mut head = format!("## {icon} {title}: {}\n\n", result.colour.as_str());
+    let mut head = format!(
+        "## {} {title}: {}\n\n",
+        icon(result.colour),
+        result.colour.as_str()
+    );
     let _ = writeln!(
         head,
         "**{}** tests: {} passed, {} failed, {} errors, {} skipped · {} warnings · {} log records · {} warnings ignored by pattern\n",
@@ -62,7 +76,63 @@ pub fn render(result: &LogResult, title: &str, limit: usize, links: Option<&Link
     blocks.extend(failure_blocks(result, links));
     blocks.extend(problem_blocks(result, links));
     blocks.extend(warning_block(result));
+    (head, blocks)
+}
+
+/// At most this many addon names in a summary's list; the rest are counted.
+const NAMES_SHOWN: usize = 40;
+
+/// `` `a`, `b` `` … and how many more.
+fn name_list(names: &[String]) -> String {
+    let shown: Vec<String> = names
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|n| format!("`{}`", escape(n)))
+        .collect();
+    let mut text = shown.join(", ");
+    if names.len() > NAMES_SHOWN {
+        let _ = write!(text, " and {} more", names.len() - NAMES_SHOWN);
+    }
+    text
+}
+
+/// The development summary: the log's verdict with, first, which addons were tested (a
+/// green `--changed-only` run says what it covered), and last the steps with their times.
+fn development(
+    r: &crate::result::StageResult,
+    d: &crate::result::development::DevDetail,
+    log: &LogResult,
+    (title, limit, links): (&str, usize, Option<&Links>),
+) -> String {
+    let (head, mut blocks) = log_parts(log, title, links);
+    let tested = format!(
+        "**Tested** ({}): {}\n\n",
+        d.tested.len(),
+        name_list(&d.tested)
+    );
+    blocks.insert(0, tested);
+    blocks.push(steps_table(&r.steps));
     assemble(head, &blocks, limit)
+}
+
+/// What an update changed: each updated module with its versions, each installed one.
+fn changes_lines(changes: &crate::plan::updates::ModuleChanges) -> String {
+    let mut out = String::new();
+    if !changes.update.is_empty() {
+        let updated: Vec<String> = changes
+            .update
+            .iter()
+            .map(|c| format!("`{}` {} → {}", escape(&c.addon), c.installed, c.manifest))
+            .collect();
+        let _ = writeln!(out, "- updated: {}", updated.join(", "));
+    }
+    if !changes.install.is_empty() {
+        let _ = writeln!(out, "- installed: {}", name_list(&changes.install));
+    }
+    if changes.is_empty() {
+        out.push_str("- no module updated or installed\n");
+    }
+    out
 }
 
 /// The head, then as many whole blocks as fit under `limit`, then a note naming what was
@@ -100,12 +170,18 @@ fn failure_blocks(result: &LogResult, links: Option<&Links>) -> Vec<String> {
                 (Some(file), Some(line)) => format!(" — {}", Links::location(links, file, line)),
                 _ => String::new(),
             };
+            let traceback = match f.traceback.trim().is_empty() {
+                true => String::new(),
+                false => format!(
+                    "<details><summary>traceback</summary>\n\n```\n{}\n```\n\n</details>\n\n",
+                    f.traceback.replace("```", "'''")
+                ),
+            };
             format!(
-                "### ❌ {kind} `{}` {}{at}\n\n{}\n\n<details><summary>traceback</summary>\n\n```\n{}\n```\n\n</details>\n\n",
+                "### ❌ {kind} `{}` {}{at}\n\n{}\n\n{traceback}",
                 f.module,
                 f.test,
                 escape(&f.message),
-                f.traceback.replace("```", "'''")
             )
         })
         .collect()
@@ -184,7 +260,7 @@ pub fn render_result(
                 None => format!("odoo-ci / {stage}"),
             };
             match &d.log {
-                Some(log) => render(log, &title, limit, links),
+                Some(log) => development(result, d, log, (&title, limit, links)),
                 None => truncate(&reasons_only(result), limit),
             }
         }
@@ -194,7 +270,12 @@ pub fn render_result(
 }
 
 fn reasons_only(r: &crate::result::StageResult) -> String {
-    let mut out = format!("## odoo-ci / {}: {}\n\n", r.stage(), r.colour.as_str());
+    let mut out = format!(
+        "## {} odoo-ci / {}: {}\n\n",
+        icon(r.colour),
+        r.stage(),
+        r.colour.as_str()
+    );
     for reason in &r.reasons {
         out.push_str(&format!("- {reason}\n"));
     }
@@ -209,6 +290,7 @@ fn staging(r: &crate::result::StageResult, d: &crate::result::staging::StagingDe
     if let Some(db) = &d.database {
         out.push_str(&format!("- database: `{db}`\n"));
     }
+    out.push_str(&changes_lines(&d.changes));
     if !d.neutralization.is_empty() {
         out.push_str("\n| check | result |\n| --- | --- |\n");
         for c in &d.neutralization {
@@ -229,7 +311,8 @@ fn production(
     d: &crate::result::production::ProductionDetail,
 ) -> String {
     let mut out = format!(
-        "## odoo-ci / production: {}\n\ndeployment `{}` of {} ({})\n\n",
+        "## {} odoo-ci / production: {}\n\ndeployment `{}` of {} ({})\n\n",
+        icon(r.colour),
         r.colour.as_str(),
         d.id,
         r.commit.as_deref().unwrap_or("worktree"),
@@ -238,6 +321,7 @@ fn production(
     for reason in &r.reasons {
         out.push_str(&format!("- {reason}\n"));
     }
+    out.push_str(&changes_lines(&d.changes));
     out.push_str(&steps_table(&r.steps));
     out
 }
@@ -248,10 +332,8 @@ fn steps_table(steps: &[crate::result::StepRecord]) -> String {
     }
     let mut out = "\n| step | status | ms |\n| --- | --- | --- |\n".to_string();
     for s in steps {
-        out.push_str(&format!(
-            "| {} | {:?} | {} |\n",
-            s.name, s.status, s.duration_ms
-        ));
+        let status = format!("{:?}", s.status).to_lowercase();
+        out.push_str(&format!("| {} | {status} | {} |\n", s.name, s.duration_ms));
     }
     out
 }

@@ -19,6 +19,10 @@ fn schema_for(method: &str, path: &str) -> Option<&'static str> {
             "deployment-statuses-create.json"
         }
         ("POST", [.., "projects", _, "statuses", _]) => "gitlab-statuses-create.json",
+        ("POST", ["repos", _, _, "issues", _, "comments"]) => "issues-create-comment.json",
+        ("PATCH", ["repos", _, _, "issues", "comments", _]) => "issues-update-comment.json",
+        ("POST", [.., "merge_requests", _, "notes"]) => "gitlab-notes.json",
+        ("PUT", [.., "merge_requests", _, "notes", _]) => "gitlab-notes.json",
         _ => return None,
     })
 }

@@ -28,6 +28,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a starting `.odoo-ci.yml` from the addons found here: the series of their
+    /// manifests and the folders that hold them.
+    Init(InitArgs),
     /// Say what the stage for this branch would do, and do nothing (the dry run).
     Plan(PlanArgs),
     /// Inspect the repository's addons.
@@ -161,6 +164,19 @@ pub struct DevChoiceArgs {
     /// JUnit of a previous run, to balance shards by recorded durations.
     #[arg(long, value_name = "JUNIT")]
     pub durations: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The Odoo series, when the manifests do not say (`17.0`).
+    #[arg(long)]
+    pub series: Option<String>,
+    /// Replace an existing config file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the config instead of writing it.
+    #[arg(long)]
+    pub stdout: bool,
 }
 
 #[derive(Debug, Args)]

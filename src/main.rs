@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     odoo_ci::style::choose(cli.color);
     init_tracing(cli.verbose);
     let result = match &cli.command {
+        Command::Init(args) => commands::init::run(&cli.config, args),
         Command::Plan(args) => commands::plan::run(&cli.config, args),
         Command::Addons(cmd) => commands::addons::run(&cli.config, cmd),
         Command::CheckLog(args) => commands::check_log::run(&cli.config, args),

@@ -496,3 +496,58 @@ fn a_minimal_config_gets_the_official_image_and_the_usual_branch_rules() {
         assert_eq!(plan["stage"], stage, "{branch}: {plan:#}");
     }
 }
+
+/// `odoo-ci init` on a repository with no config: the series from the manifests, the
+/// folders that hold addons (a submodule's said so), a file `plan` then reads; never an
+/// existing file replaced unasked.
+#[test]
+fn init_writes_a_starting_config_that_plan_reads() {
+    let p = Project::new();
+    p.addon("acc_a", "17.0.1.0.0", &["base"])
+        .addon("acc_b", "17.0.1.2.0", &["acc_a"]);
+    std::fs::create_dir_all(p.path().join("vendor/oca/tool_x")).unwrap();
+    p.write(
+        "vendor/oca/tool_x/__manifest__.py",
+        "{'name': 'x', 'version': '17.0.1.0.0', 'depends': ['base']}",
+    );
+    p.git_init();
+    p.commit("addons, no config yet");
+
+    let shown = run_in(p.path(), &["init", "--stdout"], &[]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        !p.path().join(".odoo-ci.yml").exists(),
+        "--stdout writes nothing"
+    );
+    common::assert_snapshot("init/two_folders", &shown.stdout, Some(p.path()));
+
+    let out = run_in(p.path(), &["init"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = json(&run_in(
+        p.path(),
+        &["plan", "--branch", "feat/x", "--format", "json"],
+        &[],
+    ));
+    assert_eq!(plan["stage"], "development");
+    assert_eq!(plan["series"], "17.0");
+    assert!(
+        names(&plan["addons"]["test"]).contains(&"acc_b".to_string()),
+        "{plan:#}"
+    );
+
+    let again = run_in(p.path(), &["init"], &[]);
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+}
+
+#[test]
+fn init_without_a_series_to_read_asks_for_one() {
+    let p = Project::new();
+    let out = run_in(p.path(), &["init"], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--series 17.0"), "{}", out.stderr);
+    let out = run_in(p.path(), &["init", "--series", "18.0"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let written = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    assert!(written.contains("series: \"18.0\""), "{written}");
+}

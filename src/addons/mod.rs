@@ -4,6 +4,7 @@ pub mod at_commit;
 pub mod content_hash;
 pub mod discovery;
 pub mod graph;
+pub mod layout;
 pub mod manifest;
 pub mod pyliteral;
 pub mod version;

@@ -30,6 +30,27 @@ if [ -n "${INPUT_REPORT_RESULT:-}" ]; then
   # shellcheck disable=SC2086
   exec "$bin" report --result "$INPUT_REPORT_RESULT" ${INPUT_ARGS:-}
 fi
+# Where the results go (`--output` in the args, else odoo-ci-output) and the artifact name
+# the action keeps them under: one per job and shard, so a matrix of shards keeps each.
+output_dir=odoo-ci-output
+shard=""
+prev=""
+for word in ${INPUT_ARGS:-}; do
+  case "$prev" in
+    --output) output_dir=$word ;;
+    --shard) shard=$word ;;
+  esac
+  case "$word" in
+    --output=*) output_dir=${word#--output=} ;;
+    --shard=*) shard=${word#--shard=} ;;
+  esac
+  prev=$word
+done
+case "$output_dir" in /*) ;; *) output_dir="$PWD/$output_dir" ;; esac
+artifact="odoo-ci-output-${GITHUB_JOB:-job}${shard:+-${shard//\//-of-}}"
+if [ -n "${GITHUB_OUTPUT:-}" ]; then
+  { echo "output-dir=$output_dir"; echo "artifact=$artifact"; } >>"$GITHUB_OUTPUT"
+fi
 # The template cache travels with the development stage (test, or run on its branches).
 extra=()
 if [ -n "${INPUT_TEMPLATE_CACHE:-}" ] && { [ "$command" = test ] || [ "$command" = run ]; }; then

@@ -1370,6 +1370,12 @@ fn the_github_action_script_runs_a_stage_and_writes_summary_and_outputs() {
     );
     let outputs = std::fs::read_to_string(&outputs).unwrap();
     assert!(outputs.contains("colour=green\n"), "{outputs}");
+    // What the action's upload step keeps: the folder `--output` named, under a job's name.
+    let kept = format!(
+        "output-dir={}\nartifact=odoo-ci-output-job\n",
+        p.path().canonicalize().unwrap().join("out").display()
+    );
+    assert!(outputs.contains(&kept), "{outputs}");
     assert!(
         outputs.contains("stage=development\n")
             && outputs.contains(&format!(

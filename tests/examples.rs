@@ -110,3 +110,27 @@ fn scheduled_backups_back_up_and_never_deploy() {
         text(&c["production"]["rules"])
     );
 }
+
+/// The action keeps the output folder (the Odoo log, JUnit, summary) on every run, pass or
+/// fail, as GitLab's example keeps it as artifacts `when: always`.
+#[test]
+fn the_action_and_gitlab_keep_the_output_folder_pass_or_fail() {
+    let action = example("action.yml");
+    let steps = action["runs"]["steps"].as_sequence().unwrap();
+    let upload = steps
+        .iter()
+        .find(|s| text(&s["uses"]).contains("actions/upload-artifact@"))
+        .unwrap_or_else(|| panic!("no upload step in action.yml"));
+    let condition = text(&upload["if"]);
+    assert!(condition.contains("always()"), "{condition}");
+    assert!(
+        text(&upload["with"]["path"]).contains("steps.run.outputs.output-dir"),
+        "{}",
+        text(upload)
+    );
+    let gitlab = text(&example("examples/gitlab/.gitlab-ci.yml"));
+    assert!(
+        gitlab.contains("when: always") && gitlab.contains("odoo-ci-output/"),
+        "{gitlab}"
+    );
+}

@@ -31,6 +31,9 @@ pub enum Command {
     /// Write a starting `.odoo-ci.yml` from the addons found here: the series of their
     /// manifests and the folders that hold them.
     Init(InitArgs),
+    /// Print the JSON Schema of `.odoo-ci.yml`, for editors (`odoo-ci schema >
+    /// .odoo-ci.schema.json`, then `# yaml-language-server: $schema=.odoo-ci.schema.json`).
+    Schema,
     /// Say what the stage for this branch would do, and do nothing (the dry run).
     Plan(PlanArgs),
     /// Inspect the repository's addons.

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let result = match &cli.command {
         Command::Init(args) => commands::init::run(&cli.config, args),
+        Command::Schema => commands::init::schema(),
         Command::Plan(args) => commands::plan::run(&cli.config, args),
         Command::Addons(cmd) => commands::addons::run(&cli.config, cmd),
         Command::CheckLog(args) => commands::check_log::run(&cli.config, args),

@@ -134,3 +134,99 @@ fn the_action_and_gitlab_keep_the_output_folder_pass_or_fail() {
         "{gitlab}"
     );
 }
+
+/// The JSON Schema editors read for `.odoo-ci.yml` (`docs/odoo-ci.schema.json`, also
+/// `odoo-ci schema`) stays true to the config types: the README's every-key example and
+/// the bundled example validate against it, every key the types know is in it, and it
+/// refuses what the types refuse (an unknown key, a wrong enum value).
+#[test]
+fn the_config_schema_knows_every_key_and_accepts_what_odoo_ci_accepts() {
+    let root = common::repo_root();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("docs/odoo-ci.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let printed = common::run_in(&root, &["schema"], &[]);
+    assert_eq!(printed.code, 0, "{}", printed.stderr);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&printed.stdout).unwrap(),
+        schema,
+        "`odoo-ci schema` prints the file"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let full = readme
+        .split("A full example, every key shown:\n\n```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("the README's every-key example");
+    let basic = std::fs::read_to_string(root.join("examples/basic/.odoo-ci.yml")).unwrap();
+    for (name, yaml) in [("README", full), ("examples/basic", basic.as_str())] {
+        let value: serde_json::Value = serde_norway::from_str(yaml).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+    // Every key the types serialize (the every-key example fills each section) is known.
+    let config = odoo_ci::config::Config::from_source(
+        std::path::Path::new(".odoo-ci.yml"),
+        full.replace(
+            "addons_paths:               # folders",
+            "addons_paths:  # folders",
+        )
+        .replace("\n  - addons\n", "\n  - .\n"),
+    );
+    let file = match config {
+        Ok(c) => serde_json::to_value(&c.file).unwrap(),
+        Err(e) => panic!("the README's example does not load: {e}"),
+    };
+    let mut missing = Vec::new();
+    known_keys(&file, &schema, &schema, "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "keys missing from the schema: {missing:?}"
+    );
+    for wrong in [
+        "odoo: {series: \"17.0\"}\nodooo: {}\n",
+        "odoo: {series: \"17.0\"}\ndevelopment: {warnings: purple}\n",
+    ] {
+        let value: serde_json::Value = serde_norway::from_str(wrong).unwrap();
+        assert!(!validator.is_valid(&value), "the schema accepts {wrong}");
+    }
+}
+
+/// The object schema `node` stands for (through `$ref` and `anyOf`), if any.
+fn object_schema<'a>(
+    node: &'a serde_json::Value,
+    root: &'a serde_json::Value,
+) -> Option<&'a serde_json::Value> {
+    if let Some(r) = node["$ref"].as_str() {
+        let name = r.trim_start_matches("#/$defs/");
+        return object_schema(&root["$defs"][name], root);
+    }
+    if let Some(any) = node["anyOf"].as_array() {
+        return any.iter().find_map(|n| object_schema(n, root));
+    }
+    node.get("properties").map(|_| node)
+}
+
+fn known_keys(
+    value: &serde_json::Value,
+    schema: &serde_json::Value,
+    root: &serde_json::Value,
+    at: &str,
+    missing: &mut Vec<String>,
+) {
+    let (Some(map), Some(node)) = (value.as_object(), object_schema(schema, root)) else {
+        return;
+    };
+    for (key, child) in map {
+        let path = format!("{at}{key}");
+        match node["properties"].get(key) {
+            Some(sub) => known_keys(child, sub, root, &format!("{path}."), missing),
+            None => missing.push(path),
+        }
+    }
+}

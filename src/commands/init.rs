@@ -10,6 +10,15 @@ use crate::addons::layout::{self, Layout};
 use crate::cli::InitArgs;
 use crate::exit::{self, BadInput};
 
+/// The JSON Schema of `.odoo-ci.yml` (kept true to the config types by a test).
+pub const SCHEMA: &str = include_str!("../../docs/odoo-ci.schema.json");
+
+/// `odoo-ci schema`.
+pub fn schema() -> anyhow::Result<u8> {
+    super::print_stdout(SCHEMA)?;
+    Ok(exit::OK)
+}
+
 pub fn run(config_path: &Path, args: &InitArgs) -> anyhow::Result<u8> {
     let root = match config_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -69,7 +78,9 @@ fn submodule_paths(root: &Path) -> Vec<String> {
 fn config_text(series: &str, layout: &Layout, submodules: &[String]) -> String {
     let mut out = String::new();
     out.push_str(
-        "# odoo-ci: the Odoo.sh pipeline in your CI. Every key: README.md, \"Configuration\".\n",
+        "# odoo-ci: the Odoo.sh pipeline in your CI. Every key: README.md, \"Configuration\".\n\
+         # Editor completion: `odoo-ci schema > .odoo-ci.schema.json`, then make the first\n\
+         # line `# yaml-language-server: $schema=.odoo-ci.schema.json`.\n",
     );
     let _ = writeln!(out, "odoo:\n  series: \"{series}\"");
     let _ = writeln!(

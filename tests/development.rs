@@ -529,6 +529,104 @@ fn a_stage_runs_its_plan_s_parameters_not_the_configuration_s() {
     assert_eq!(detail.log.as_ref().unwrap().tests.total, 2, "{log}");
 }
 
+/// A buffer a reporter writes into, read afterwards.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What changes from run to run, out of what a golden file holds: times, generated names.
+fn stable(text: &str) -> String {
+    let rules = [
+        (r"\(\d+ ms\)", "(N ms)"),
+        (r"after \d+ ms", "after N ms"),
+        (r"odoo_ci_(tpl|test)_[0-9a-f]+", "odoo_ci_${1}_*"),
+        // Python's own frames differ by version (line numbers, `^^^` markers).
+        (
+            r#"(?m)(?:^  File (?:"|&quot;)/usr/lib/python3[^\n]*\n(?:    [^\n]*\n)*)+"#,
+            "  (Python's own frames)\n",
+        ),
+        (r#"time="[0-9.]+""#, r#"time="N""#),
+        (r#"timestamp="[^"]+""#, r#"timestamp="T""#),
+        (r"\| \d+ \|", "| N |"),
+        (r"in [0-9.]+s\b", "in Ns"),
+    ];
+    let mut out = text.to_string();
+    for (pattern, with) in rules {
+        out = regex::Regex::new(pattern)
+            .unwrap()
+            .replace_all(&out, with)
+            .into_owned();
+    }
+    out
+}
+
+/// Everything a user reads of a development run — the terminal's text from the plan's first
+/// step to the verdict, `summary.md` and `junit.xml` — under golden files (times and
+/// generated names redacted): a change to any of them shows in review.
+#[test]
+fn what_a_red_development_run_shows_is_under_golden_files() {
+    use odoo_ci::plan::{Choices, DatabaseFacts, ExecutorKind};
+    let p = project(
+        &[
+            ("golden_ok", &[], PASSING),
+            ("golden_bad", &["golden_ok"], FAILING),
+        ],
+        "",
+    );
+    p.git_init();
+    p.commit("a passing and a failing addon");
+    let overrides = odoo_ci::context::Overrides {
+        branch: Some("feature/golden".into()),
+        ..Default::default()
+    };
+    let project = odoo_ci::project::load(&p.path().join(".odoo-ci.yml"), &overrides).unwrap();
+    let choices = Choices {
+        executor: ExecutorKind::Local,
+        ..Choices::default()
+    };
+    let facts = project.facts_with(choices, DatabaseFacts::NotRead);
+    let plan =
+        odoo_ci::plan::make_plan_as(&facts, Some(odoo_ci::config::Stage::Development)).unwrap();
+    let output = p.path().join("out");
+    let opts = odoo_ci::stages::development::DevOptions {
+        server: None,
+        output: output.clone(),
+        no_cache: false,
+        keep: false,
+        cache_dir: p.path().join(".cache"),
+        template_cache: None,
+    };
+    let terminal = Captured::default();
+    let mut reporters = odoo_ci::result::Reporters(vec![
+        Box::new(odoo_ci::report::terminal::Terminal::writing_to(
+            &output,
+            Box::new(terminal.clone()),
+            odoo_ci::style::Style::plain(),
+        )),
+        Box::new(odoo_ci::report::files::Files::new(&output)),
+    ]);
+    let result = odoo_ci::stages::development::run(&project, &plan, &opts, &mut reporters);
+    odoo_ci::result::Reporter::finished(&mut reporters, &result);
+    assert_eq!(result.colour, odoo_ci::odoo::Colour::Red);
+    let text = String::from_utf8(terminal.0.lock().unwrap().clone()).unwrap();
+    let root = Some(p.path());
+    common::assert_snapshot("stage_run/development_red_terminal", &stable(&text), root);
+    for file in ["summary.md", "junit.xml"] {
+        let written = std::fs::read_to_string(output.join(file)).unwrap();
+        let name = format!("stage_run/development_red_{}", file.replace('.', "_"));
+        common::assert_snapshot(&name, &stable(&written), root);
+    }
+}
+
 #[test]
 fn yellow_build_with_the_local_executor() {
     let p = project(&[("dev_warn", &["base"], WARNING)], "");

@@ -1,6 +1,8 @@
 //! The terminal (or CI log) as a reporter: each step as it starts and ends, progress
 //! within steps, and what the result means at the end.
 
+use std::io::Write;
+
 use crate::odoo::Colour;
 use crate::plan::Step;
 use crate::result::{Detail, Reporter, StageResult, StepRecord, StepStatus};
@@ -9,23 +11,38 @@ use crate::style::Style;
 pub struct Terminal {
     style: Style,
     output: std::path::PathBuf,
+    to: Box<dyn Write>,
 }
 
 impl Terminal {
     /// Writes to stderr (stdout is for machine-readable output); `output` is where the
     /// results are, to say so at the end.
     pub fn new(output: &std::path::Path) -> Terminal {
+        Terminal::writing_to(output, Box::new(std::io::stderr()), Style::for_stderr())
+    }
+
+    /// Writes to `to`, styled by `style` (a test reads what a user would).
+    pub fn writing_to(output: &std::path::Path, to: Box<dyn Write>, style: Style) -> Terminal {
         Terminal {
-            style: Style::for_stderr(),
+            style,
             output: output.to_path_buf(),
+            to,
         }
     }
+}
+
+/// A line for the terminal; a closed terminal is no error of the stage's.
+macro_rules! say {
+    ($t:expr, $($arg:tt)*) => {{
+        let _ = writeln!($t.to, $($arg)*);
+    }};
 }
 
 impl Reporter for Terminal {
     fn step_started(&mut self, step: &Step) {
         let s = self.style;
-        eprintln!(
+        say!(
+            self,
             "{} {}",
             s.bold(&format!("▸ {}:", step.kind())),
             s.dim(&step.to_string())
@@ -37,21 +54,22 @@ impl Reporter for Terminal {
         let first = r.output.lines().next().unwrap_or_default();
         match r.status {
             StepStatus::Completed => {
-                eprintln!(
+                say!(
+                    self,
                     "  {} {} ({} ms) {first}",
                     s.green("✓"),
                     r.name,
                     r.duration_ms
                 )
             }
-            StepStatus::Failed => eprintln!("  {} {} ({} ms)", s.red("✗"), r.name, r.duration_ms),
-            StepStatus::Skipped => eprintln!("  {} {} skipped: {first}", s.dim("-"), r.name),
+            StepStatus::Failed => say!(self, "  {} {} ({} ms)", s.red("✗"), r.name, r.duration_ms),
+            StepStatus::Skipped => say!(self, "  {} {} skipped: {first}", s.dim("-"), r.name),
             StepStatus::Pending | StepStatus::Running => {}
         }
     }
 
     fn progress(&mut self, line: &str) {
-        eprintln!("  {line}");
+        say!(self, "  {line}");
     }
 
     fn finished(&mut self, result: &StageResult) {
@@ -59,17 +77,20 @@ impl Reporter for Terminal {
         match &result.detail {
             Detail::Development(d) => match &d.log {
                 // Failures and problems streamed as they came: only the verdict now.
-                Some(log) => eprint!("{}", super::log_text::verdict(log, s)),
+                Some(log) => {
+                    let _ = write!(self.to, "{}", super::log_text::verdict(log, s));
+                }
                 None => self.reasons(result),
             },
             Detail::Staging(d) => {
                 for c in &d.neutralization {
                     let mark = if c.ok { s.green("✓") } else { s.red("✗") };
-                    eprintln!("{mark} {}: {}", c.name, c.detail);
+                    say!(self, "{mark} {}: {}", c.name, c.detail);
                 }
                 self.reasons(result);
                 if result.colour != Colour::Red {
-                    eprintln!(
+                    say!(
+                        self,
                         "{} staging `{}` is up at {}",
                         s.green("green:"),
                         d.database.as_deref().unwrap_or_default(),
@@ -80,7 +101,8 @@ impl Reporter for Terminal {
             Detail::Production(d) => {
                 self.reasons(result);
                 if result.colour == Colour::Red {
-                    eprintln!(
+                    say!(
+                        self,
                         "{} deployment {} failed{}{}",
                         s.red("red:"),
                         d.id,
@@ -96,7 +118,8 @@ impl Reporter for Terminal {
                         }
                     );
                 } else {
-                    eprintln!(
+                    say!(
+                        self,
                         "{} deployment {} is live ({})",
                         s.green("green:"),
                         d.id,
@@ -105,19 +128,20 @@ impl Reporter for Terminal {
                 }
             }
         }
-        eprintln!("results in {}", self.output.display());
+        say!(self, "results in {}", self.output.display());
     }
 }
 
 impl Terminal {
-    fn reasons(&self, result: &StageResult) {
+    fn reasons(&mut self, result: &StageResult) {
         if result.colour == Colour::Red {
             for r in &result.reasons {
-                eprintln!("{} {r}", self.style.red("error:"));
+                let error = self.style.red("error:");
+                say!(self, "{error} {r}");
             }
         } else {
             for r in &result.reasons {
-                eprintln!("{r}");
+                say!(self, "{r}");
             }
         }
     }

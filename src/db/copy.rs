@@ -177,6 +177,30 @@ pub fn restore_file(server: &PgServer, db: &str, path: &std::path::Path) -> Resu
     run_tool(cmd, "pg_restore")
 }
 
+/// Restores a template's dump file into the existing empty database `db`: in one
+/// transaction, without waiting on each commit's flush. A template is small but has
+/// thousands of tables, indexes and constraints, so per-object commits are what a restore
+/// costs: measured on an 800-table dump (2 cores), 4.7 s against 5.8 s with two parallel
+/// jobs (`benches/template_restore.rs`). Safe for a template: a crash loses it whole (the
+/// transaction), and it is marked ready only afterwards.
+pub fn restore_template_file(
+    server: &PgServer,
+    db: &str,
+    path: &std::path::Path,
+) -> Result<(), CopyError> {
+    let mut cmd = pg_command("pg_restore", server);
+    cmd.env("PGOPTIONS", "-c synchronous_commit=off")
+        .args([
+            "--no-owner",
+            "--no-acl",
+            "--exit-on-error",
+            "--single-transaction",
+        ])
+        .arg(format!("--dbname={db}"))
+        .arg(path);
+    run_tool(cmd, "pg_restore")
+}
+
 /// Runs a PostgreSQL client tool to its end; its stderr is the error when it fails.
 fn run_tool(mut cmd: Command, program: &'static str) -> Result<(), CopyError> {
     let out = cmd

@@ -113,7 +113,7 @@ impl TemplateCache {
         let entry = self.entry(key);
         let mut admin = server.connect("postgres")?;
         db::copy::create_empty(&mut admin, template)?;
-        db::copy::restore_file(server, template, &entry.join(DUMP))?;
+        db::copy::restore_template_file(server, template, &entry.join(DUMP))?;
         let files = data_dir.join("filestore").join(template);
         crate::filestore::copy_local(&entry.join(FILES), &files).map_err(io(&files))?;
         crate::filestore::own_like(&files, data_dir).map_err(io(&files))?;

@@ -889,6 +889,29 @@ fn a_data_file_error_is_red_with_its_location() {
     assert_no_leftovers(&r, "data");
 }
 
+/// A template build that fails keeps its whole Odoo log in the output folder, and the
+/// error says where (it shows only the last lines).
+#[test]
+fn a_failed_template_build_keeps_its_whole_log() {
+    let p = project(
+        &[("dev_ok", &["base"], PASSING)],
+        "development:\n  preinstall: [tpl_broken]\n",
+    );
+    p.write(
+        "addons/tpl_broken/__manifest__.py",
+        "{'name': 't', 'version': '17.0.1.0.0', 'depends': ['base'], 'data': ['data/records.xml']}",
+    )
+    .write("addons/tpl_broken/__init__.py", "")
+    .write("addons/tpl_broken/data/records.xml", "<odoo>\n  <record id=\"x\" model=\"res.partner\">\n    <field name=\"name\">X</fiel>\n  </record>\n</odoo>\n");
+    let (out, r) = run_test(&p, "tplfail", &["--executor", "local"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(r["failed_step"], "template", "{r:#}");
+    let log = std::fs::read_to_string(p.path().join("out/template.log")).unwrap();
+    assert!(log.contains("records.xml"), "the whole log: {log}");
+    assert!(log.lines().count() > 1, "{log}");
+    assert!(out.stderr.contains("out/template.log"), "{}", out.stderr);
+}
+
 #[test]
 fn the_template_is_built_once_then_reused() {
     // A unique requirements.txt gives this test its own template key.

@@ -250,11 +250,13 @@ fn template_step(
         let key = template_key(project, &root, &executor.identity(), &planned.preinstall);
         let name = template_name(&key);
         let cache = opts.template_cache.clone().map(TemplateCache::new);
+        let log = opts.output.join("template.log");
         let wanted = Template {
             name: &name,
             key: &key,
             preinstall: &planned.preinstall,
             cache: cache.as_ref(),
+            log: &log,
         };
         let on = (executor, project, opts, data_dir);
         let info = ensure_template(session, on, &wanted, reporter)?;
@@ -501,6 +503,8 @@ struct Template<'a> {
     key: &'a str,
     preinstall: &'a [String],
     cache: Option<&'a TemplateCache>,
+    /// Where a build's whole Odoo log goes (the output folder's `template.log`).
+    log: &'a Path,
 }
 
 /// Makes sure the template exists: on a miss, under an advisory lock (so two jobs racing
@@ -596,7 +600,7 @@ fn make_template(
             }
         }
     }
-    if let Err(e) = build_template(server, executor, project, wanted, data_dir) {
+    if let Err(e) = build_template(server, executor, project, wanted, (data_dir, reporter)) {
         discard_template(admin, template, &files);
         return Err(e);
     }
@@ -622,7 +626,7 @@ fn build_template(
     executor: &dyn Executor,
     project: &Project,
     wanted: &Template<'_>,
-    data_dir: &Path,
+    (data_dir, reporter): (&Path, &mut dyn Reporter),
 ) -> anyhow::Result<()> {
     let template = wanted.name;
     let modules = match wanted.preinstall.is_empty() {
@@ -637,21 +641,33 @@ fn build_template(
     let inv = crate::stages::invocation::invocation(&command, project, server, executor)?;
     let mut analyzer = Analyzer::new(analyzer_options(project, false, WarningPolicy::Ignore));
     let mut tail: Vec<String> = Vec::new();
+    let mut whole = std::io::BufWriter::new(std::fs::File::create(wanted.log)?);
+    let mut heartbeat = Heartbeat::every(HEARTBEAT);
     let outcome = executor.run(&inv, &mut |line| {
         analyzer.feed_line(line);
+        let _ = whole.write_all(line);
+        let _ = whole.write_all(b"\n");
         tail.push(String::from_utf8_lossy(line).into_owned());
         if tail.len() > 40 {
             tail.remove(0);
         }
+        if let Some(secs) = heartbeat.due() {
+            reporter.progress(&format!(
+                "building the template: Odoo has run {secs} s, {} log lines",
+                heartbeat.lines
+            ));
+        }
     })?;
+    whole.flush()?;
     let log = analyzer.finish_with_exit(outcome.exit_code.map(|c| c as i32));
     if outcome.cancelled {
         anyhow::bail!("cancelled (Ctrl-C / SIGTERM) while building the template database");
     }
     if log.colour == Colour::Red || outcome.timed_out {
         anyhow::bail!(
-            "building the template database failed: {}\n--- last lines of the Odoo log ---\n{}",
+            "building the template database failed: {}\n--- last lines of the Odoo log (all of it: {}) ---\n{}",
             log.reasons.join("; "),
+            wanted.log.display(),
             tail.join("\n")
         );
     }
@@ -662,6 +678,40 @@ fn build_template(
     std::fs::create_dir_all(&files)?;
     crate::filestore::own_like(&files, data_dir)?;
     Ok(())
+}
+
+/// How often a long build says it is still at work.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Says, at most every `period`, that a long step is still at work: a line for a CI log
+/// (no carriage-return spinner), counted in log lines seen.
+struct Heartbeat {
+    started: Instant,
+    last: Instant,
+    period: std::time::Duration,
+    lines: u64,
+}
+
+impl Heartbeat {
+    fn every(period: std::time::Duration) -> Heartbeat {
+        let now = Instant::now();
+        Heartbeat {
+            started: now,
+            last: now,
+            period,
+            lines: 0,
+        }
+    }
+
+    /// Counts a line; the seconds since the start when a beat is due.
+    fn due(&mut self) -> Option<u64> {
+        self.lines += 1;
+        if self.last.elapsed() < self.period {
+            return None;
+        }
+        self.last = Instant::now();
+        Some(self.started.elapsed().as_secs())
+    }
 }
 
 /// Prunes this project's older templates — only when no other run of the project holds
@@ -736,6 +786,15 @@ fn run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_heartbeat_beats_once_a_period_and_counts_every_line() {
+        let mut quiet = Heartbeat::every(std::time::Duration::from_secs(3600));
+        assert_eq!((quiet.due(), quiet.due()), (None, None));
+        assert_eq!(quiet.lines, 2);
+        let mut eager = Heartbeat::every(std::time::Duration::ZERO);
+        assert!(eager.due().is_some() && eager.due().is_some());
+    }
 
     #[test]
     fn a_template_is_this_project_s_only_when_its_comment_says_so() {

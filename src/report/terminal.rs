@@ -21,6 +21,11 @@ impl Terminal {
         Terminal::writing_to(output, Box::new(std::io::stderr()), Style::for_stderr())
     }
 
+    /// The terminal outside a stage run (a command's own progress), on stderr.
+    pub fn stderr() -> Terminal {
+        Terminal::new(std::path::Path::new(""))
+    }
+
     /// Writes to `to`, styled by `style` (a test reads what a user would).
     pub fn writing_to(output: &std::path::Path, to: Box<dyn Write>, style: Style) -> Terminal {
         Terminal {

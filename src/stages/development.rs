@@ -27,6 +27,7 @@ use crate::plan::{steps, Plan, Step};
 use crate::project::Project;
 use crate::result::development::{DevDetail, TemplateInfo};
 use crate::result::{Detail, Reporter, StageResult};
+use crate::stages::heartbeat::{Heartbeat, HEARTBEAT};
 use crate::stages::runner::Runner;
 use crate::stages::runtime::{absolute, docker_executor, mounted_executor, RunsOn};
 use crate::stages::template_cache::TemplateCache;
@@ -226,8 +227,9 @@ fn executor_step(
             let text = ex.command.join(" ");
             Ok((Box::new(ex) as Box<dyn Executor>, text))
         }),
-        Some(Step::Mount(_)) => runner
-            .step(|mount: &steps::Mount, _| mounted_executor(project, plan, mount, &on).map(boxed)),
+        Some(Step::Mount(_)) => runner.step(|mount: &steps::Mount, reporter| {
+            mounted_executor(project, plan, mount, &on, reporter).map(boxed)
+        }),
         _ => runner.step(|build: &steps::Build, reporter| {
             docker_executor(project, plan, build, &on, reporter).map(boxed)
         }),
@@ -680,40 +682,6 @@ fn build_template(
     Ok(())
 }
 
-/// How often a long build says it is still at work.
-const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// Says, at most every `period`, that a long step is still at work: a line for a CI log
-/// (no carriage-return spinner), counted in log lines seen.
-struct Heartbeat {
-    started: Instant,
-    last: Instant,
-    period: std::time::Duration,
-    lines: u64,
-}
-
-impl Heartbeat {
-    fn every(period: std::time::Duration) -> Heartbeat {
-        let now = Instant::now();
-        Heartbeat {
-            started: now,
-            last: now,
-            period,
-            lines: 0,
-        }
-    }
-
-    /// Counts a line; the seconds since the start when a beat is due.
-    fn due(&mut self) -> Option<u64> {
-        self.lines += 1;
-        if self.last.elapsed() < self.period {
-            return None;
-        }
-        self.last = Instant::now();
-        Some(self.started.elapsed().as_secs())
-    }
-}
-
 /// Prunes this project's older templates — only when no other run of the project holds
 /// the template-use lock; else the next run does. Then lets go of this run's own hold.
 fn prune_unused_templates(
@@ -786,15 +754,6 @@ fn run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_heartbeat_beats_once_a_period_and_counts_every_line() {
-        let mut quiet = Heartbeat::every(std::time::Duration::from_secs(3600));
-        assert_eq!((quiet.due(), quiet.due()), (None, None));
-        assert_eq!(quiet.lines, 2);
-        let mut eager = Heartbeat::every(std::time::Duration::ZERO);
-        assert!(eager.due().is_some() && eager.due().is_some());
-    }
 
     #[test]
     fn a_template_is_this_project_s_only_when_its_comment_says_so() {

@@ -1,6 +1,7 @@
 //! The stages: each carries out what the plan says for its kind of branch.
 
 pub mod development;
+pub mod heartbeat;
 pub mod invocation;
 pub mod production;
 pub mod runner;

@@ -90,12 +90,16 @@ struct BaseImage {
 
 /// The base image, pulled first when the engine does not have it (a fresh CI runner): its
 /// id is part of the template key, which must be the same before and after a pull.
-fn inspect_base(docker: &bollard::Docker, reference: &str) -> anyhow::Result<BaseImage> {
+fn inspect_base(
+    docker: &bollard::Docker,
+    reference: &str,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<BaseImage> {
     let rt = crate::executor::docker::runtime()?;
     let inspected = match rt.block_on(docker.inspect_image(reference)) {
         Ok(image) => image,
         Err(_) => {
-            eprintln!("pull: {reference} (the engine does not have it)");
+            reporter.progress(&format!("pull: {reference} (the engine does not have it)"));
             rt.block_on(crate::image::pull(docker, reference))?;
             rt.block_on(docker.inspect_image(reference))?
         }
@@ -118,7 +122,11 @@ pub fn docker_identity(
 ) -> anyhow::Result<String> {
     let (engine, cache_dir) = on;
     let docker = connect(engine)?;
-    let base = inspect_base(&docker, base)?;
+    let base = inspect_base(
+        &docker,
+        base,
+        &mut crate::report::terminal::Terminal::stderr(),
+    )?;
     let root = files_root(project, cache_dir)?;
     Ok(crate::executor::docker::identity_of(&environment_id(
         &base, &root,
@@ -147,7 +155,7 @@ pub fn docker_executor(
 ) -> anyhow::Result<(DockerExecutor, String)> {
     let config = &project.config;
     let docker = connect(on.engine)?;
-    let base = inspect_base(&docker, &build.base)?;
+    let base = inspect_base(&docker, &build.base, reporter)?;
     let root = files_root(project, on.cache_dir)?;
     let ignores = context_ignores(config, on.output, on.cache_dir);
     let ignores: Vec<&str> = ignores.iter().map(String::as_str).collect();
@@ -208,9 +216,10 @@ pub fn mounted_executor(
     plan: &Plan,
     mount: &steps::Mount,
     on: &RunsOn<'_>,
+    reporter: &mut dyn Reporter,
 ) -> anyhow::Result<(DockerExecutor, String)> {
     let docker = connect(on.engine)?;
-    let base = inspect_base(&docker, &mount.base)?;
+    let base = inspect_base(&docker, &mount.base, reporter)?;
     let root = absolute(&files_root(project, on.cache_dir)?);
     let mut executor = DockerExecutor {
         image: mount.base.clone(),

@@ -26,6 +26,7 @@ use crate::plan::{Plan, StepKind};
 use crate::project::Project;
 use crate::result::staging::{CopyInfo, StagingDetail};
 use crate::result::{Detail, Reporter, StageResult};
+use crate::stages::heartbeat::{waiting, Heartbeat, HEARTBEAT};
 use crate::stages::invocation::invocation;
 use crate::stages::runner::Runner;
 use crate::stages::runtime::{docker_executor, run_to_end, tail_lines, RunsOn};
@@ -247,13 +248,19 @@ fn serve(
         Ok((id, format!("{name} on port {port}")))
     })?;
     detail.container = Some(name);
-    runner.step(|check: &steps::Health, _| {
+    runner.step(|check: &steps::Health, reporter| {
+        let mut beat = Heartbeat::every(HEARTBEAT);
         let health = crate::health::wait_healthy(
             "127.0.0.1",
             port,
             &check.path,
             Duration::from_secs(check.timeout_secs),
-            &mut || executor.never_healthy(&id),
+            &mut || {
+                if let Some(secs) = beat.due() {
+                    reporter.progress(&waiting(&check.path, secs, check.timeout_secs));
+                }
+                executor.never_healthy(&id)
+            },
         );
         if let Err(reason) = health {
             let logs = executor.logs_tail(&id, 200);

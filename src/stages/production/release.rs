@@ -11,6 +11,7 @@ use crate::executor::docker::DockerExecutor;
 use crate::plan::odoo_command::OdooCommand;
 use crate::plan::{steps, StepKind};
 use crate::result::production::ProductionDetail;
+use crate::stages::heartbeat::{waiting, Heartbeat, HEARTBEAT};
 use crate::stages::invocation::invocation;
 use crate::stages::runner::Runner;
 use crate::stages::runtime::run_to_end;
@@ -73,7 +74,8 @@ impl Sequence<'_, '_> {
         let name = super::release_name(&self.target.project.scope, &self.target.database, colour);
         let id = runner.step(|_: &steps::Start, _| self.start(&name, colour, &detail.id))?;
         *phase = Phase::Running { id: id.clone() };
-        let path = runner.step(|health: &steps::Health, _| self.health(&id, health))?;
+        let path =
+            runner.step(|health: &steps::Health, reporter| self.health(&id, health, reporter))?;
         runner.step(|_: &steps::Switch, _| {
             self.bg.switch(self.previous.map(|p| p.id.as_str()), &id)?;
             Ok(((), format!("alias `{}` → {name}", self.bg.alias)))
@@ -180,12 +182,23 @@ impl Sequence<'_, '_> {
 
     /// Waits for the health check to answer 200; returns its path, which the settle step
     /// checks again.
-    fn health(&self, id: &str, check: &steps::Health) -> anyhow::Result<(String, String)> {
+    fn health(
+        &self,
+        id: &str,
+        check: &steps::Health,
+        reporter: &mut dyn crate::result::Reporter,
+    ) -> anyhow::Result<(String, String)> {
+        let mut beat = Heartbeat::every(HEARTBEAT);
         let waited = crate::health::wait_for_200(
             &mut || self.bg.http_status(id, HTTP_PORT, &check.path),
             &check.path,
             Duration::from_secs(check.timeout_secs),
-            &mut || self.executor.never_healthy(id),
+            &mut || {
+                if let Some(secs) = beat.due() {
+                    reporter.progress(&waiting(&check.path, secs, check.timeout_secs));
+                }
+                self.executor.never_healthy(id)
+            },
         );
         match waited {
             Ok(t) => Ok((

@@ -476,21 +476,12 @@ fn red_build_points_at_the_failing_line() {
     assert_no_leftovers(&r, "red");
 }
 
-/// What `odoo-ci plan` shows is what runs: a stage takes each step's parameters from its
-/// plan, never again from the configuration. Here the plan's test tags are changed after
-/// planning (the configuration would test both addons, and one fails); the stage runs the
-/// plan's.
-#[test]
-fn a_stage_runs_its_plan_s_parameters_not_the_configuration_s() {
-    use odoo_ci::plan::{Choices, DatabaseFacts, ExecutorKind, Step};
-    let p = project(
-        &[("planned_a", &[], PASSING), ("planned_b", &[], FAILING)],
-        "development:\n  keep_templates: 5\n",
-    );
-    p.git_init();
-    p.commit("two addons, one failing test");
+/// The project in `p` and its development plan for `branch` with the local executor, as
+/// `odoo-ci test --executor local` makes them: for a stage run in this process.
+fn local_plan(p: &Project, branch: &str) -> (odoo_ci::project::Project, odoo_ci::plan::Plan) {
+    use odoo_ci::plan::{Choices, DatabaseFacts, ExecutorKind};
     let overrides = odoo_ci::context::Overrides {
-        branch: Some("feature/x".into()),
+        branch: Some(branch.into()),
         ..Default::default()
     };
     let project = odoo_ci::project::load(&p.path().join(".odoo-ci.yml"), &overrides).unwrap();
@@ -499,21 +490,43 @@ fn a_stage_runs_its_plan_s_parameters_not_the_configuration_s() {
         ..Choices::default()
     };
     let facts = project.facts_with(choices, DatabaseFacts::NotRead);
-    let mut plan =
+    let plan =
         odoo_ci::plan::make_plan_as(&facts, Some(odoo_ci::config::Stage::Development)).unwrap();
-    for step in &mut plan.steps {
-        if let Step::InstallAndTest(s) = step {
-            s.command = s.command.clone().test_tags("/planned_a");
-        }
-    }
-    let opts = odoo_ci::stages::development::DevOptions {
+    (project, plan)
+}
+
+/// A stage run's options in `p`: results in `out/`, its own cache folder.
+fn local_options(p: &Project) -> odoo_ci::stages::development::DevOptions {
+    odoo_ci::stages::development::DevOptions {
         server: None,
         output: p.path().join("out"),
         no_cache: false,
         keep: false,
         cache_dir: p.path().join(".cache"),
         template_cache: None,
-    };
+    }
+}
+
+/// What `odoo-ci plan` shows is what runs: a stage takes each step's parameters from its
+/// plan, never again from the configuration. Here the plan's test tags are changed after
+/// planning (the configuration would test both addons, and one fails); the stage runs the
+/// plan's.
+#[test]
+fn a_stage_runs_its_plan_s_parameters_not_the_configuration_s() {
+    use odoo_ci::plan::Step;
+    let p = project(
+        &[("planned_a", &[], PASSING), ("planned_b", &[], FAILING)],
+        "development:\n  keep_templates: 5\n",
+    );
+    p.git_init();
+    p.commit("two addons, one failing test");
+    let (project, mut plan) = local_plan(&p, "feature/x");
+    for step in &mut plan.steps {
+        if let Step::InstallAndTest(s) = step {
+            s.command = s.command.clone().test_tags("/planned_a");
+        }
+    }
+    let opts = local_options(&p);
     let mut quiet = odoo_ci::result::Reporters(Vec::new());
     let result = odoo_ci::stages::development::run(&project, &plan, &opts, &mut quiet);
     let log = std::fs::read_to_string(p.path().join("out/install.log")).unwrap();
@@ -559,14 +572,7 @@ fn stable(text: &str) -> String {
         (r"\| \d+ \|", "| N |"),
         (r"in [0-9.]+s\b", "in Ns"),
     ];
-    let mut out = text.to_string();
-    for (pattern, with) in rules {
-        out = regex::Regex::new(pattern)
-            .unwrap()
-            .replace_all(&out, with)
-            .into_owned();
-    }
-    out
+    common::replace_all(text, &rules)
 }
 
 /// Everything a user reads of a development run — the terminal's text from the plan's first
@@ -574,7 +580,6 @@ fn stable(text: &str) -> String {
 /// generated names redacted): a change to any of them shows in review.
 #[test]
 fn what_a_red_development_run_shows_is_under_golden_files() {
-    use odoo_ci::plan::{Choices, DatabaseFacts, ExecutorKind};
     let p = project(
         &[
             ("golden_ok", &[], PASSING),
@@ -584,27 +589,9 @@ fn what_a_red_development_run_shows_is_under_golden_files() {
     );
     p.git_init();
     p.commit("a passing and a failing addon");
-    let overrides = odoo_ci::context::Overrides {
-        branch: Some("feature/golden".into()),
-        ..Default::default()
-    };
-    let project = odoo_ci::project::load(&p.path().join(".odoo-ci.yml"), &overrides).unwrap();
-    let choices = Choices {
-        executor: ExecutorKind::Local,
-        ..Choices::default()
-    };
-    let facts = project.facts_with(choices, DatabaseFacts::NotRead);
-    let plan =
-        odoo_ci::plan::make_plan_as(&facts, Some(odoo_ci::config::Stage::Development)).unwrap();
+    let (project, plan) = local_plan(&p, "feature/golden");
     let output = p.path().join("out");
-    let opts = odoo_ci::stages::development::DevOptions {
-        server: None,
-        output: output.clone(),
-        no_cache: false,
-        keep: false,
-        cache_dir: p.path().join(".cache"),
-        template_cache: None,
-    };
+    let opts = local_options(&p);
     let terminal = Captured::default();
     let mut reporters = odoo_ci::result::Reporters(vec![
         Box::new(odoo_ci::report::terminal::Terminal::writing_to(

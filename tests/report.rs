@@ -1147,6 +1147,11 @@ fn pull_request_env(api: &str, dir: &Path, number: u64) -> Vec<(&'static str, St
     env
 }
 
+/// Pull request 5's comments endpoint (`issues/5/comments`), as wiremock matches it.
+fn pr_comments(verb: &str) -> wiremock::MockBuilder {
+    Mock::given(method(verb)).and(path("/repos/acme/odoo/issues/5/comments"))
+}
+
 /// `report.comment` on or off in the folder's `.odoo-ci.yml`.
 fn comment_config(dir: &Path, on: bool) {
     std::fs::write(
@@ -1175,17 +1180,11 @@ fn a_pull_request_gets_one_comment_per_stage_edited_in_place_on_every_push() {
 
     // First push: no comment of the stage yet.
     let api = Api::start();
+    api.mount(pr_comments("GET").respond_with(
+        ResponseTemplate::new(200).set_body_json(json!([{"id": 1, "body": "LGTM"}, production])),
+    ));
     api.mount(
-        Mock::given(method("GET"))
-            .and(path("/repos/acme/odoo/issues/5/comments"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(json!([{"id": 1, "body": "LGTM"}, production])),
-            ),
-    );
-    api.mount(
-        Mock::given(method("POST"))
-            .and(path("/repos/acme/odoo/issues/5/comments"))
+        pr_comments("POST")
             .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 77})))
             .expect(1),
     );
@@ -1214,8 +1213,7 @@ fn a_pull_request_gets_one_comment_per_stage_edited_in_place_on_every_push() {
     let ours = json!({"id": 77, "body": "<!-- odoo-ci:comment:development -->\nold"});
     for (page, comments) in [("1", json!(foreign)), ("2", json!([ours]))] {
         api.mount(
-            Mock::given(method("GET"))
-                .and(path("/repos/acme/odoo/issues/5/comments"))
+            pr_comments("GET")
                 .and(wiremock::matchers::query_param("page", page))
                 .respond_with(ResponseTemplate::new(200).set_body_json(comments)),
         );
@@ -1227,8 +1225,7 @@ fn a_pull_request_gets_one_comment_per_stage_edited_in_place_on_every_push() {
             .expect(1),
     );
     api.mount(
-        Mock::given(method("POST"))
-            .and(path("/repos/acme/odoo/issues/5/comments"))
+        pr_comments("POST")
             .respond_with(ResponseTemplate::new(201))
             .expect(0),
     );
@@ -1266,21 +1263,17 @@ fn a_comment_whose_create_answer_is_lost_is_looked_for_before_a_second_try() {
     let api = Api::start();
     // Empty at first; after the lost create, the comment is there.
     api.mount(
-        Mock::given(method("GET"))
-            .and(path("/repos/acme/odoo/issues/5/comments"))
+        pr_comments("GET")
             .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
             .up_to_n_times(1),
     );
+    api.mount(pr_comments("GET").respond_with(
+        ResponseTemplate::new(200).set_body_json(
+            json!([{"id": 8, "body": "<!-- odoo-ci:comment:development -->\nmade"}]),
+        ),
+    ));
     api.mount(
-        Mock::given(method("GET"))
-            .and(path("/repos/acme/odoo/issues/5/comments"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                json!([{"id": 8, "body": "<!-- odoo-ci:comment:development -->\nmade"}]),
-            )),
-    );
-    api.mount(
-        Mock::given(method("POST"))
-            .and(path("/repos/acme/odoo/issues/5/comments"))
+        pr_comments("POST")
             .respond_with(ResponseTemplate::new(502))
             .expect(1),
     );
@@ -1392,13 +1385,10 @@ fn the_comment_of_each_stage_is_what_reviewers_read() {
         comment_config(dir.path(), true);
         let api = Api::start();
         api.mount(
-            Mock::given(method("GET"))
-                .and(path("/repos/acme/odoo/issues/5/comments"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
+            pr_comments("GET").respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
         );
         api.mount(
-            Mock::given(method("POST"))
-                .and(path("/repos/acme/odoo/issues/5/comments"))
+            pr_comments("POST")
                 .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1}))),
         );
         api.mount(

@@ -505,10 +505,16 @@ fn redact(text: &str, project: Option<&Path>) -> String {
         (r"(?m)\bat [0-9a-f]{12}( \(.*\))?$", "at <commit>"),
         (r"<project-name>-[0-9a-f]{8}", "<project-name>-*"),
     ];
+    replace_all(&out, &rules)
+}
+
+/// `text` with each regex of `rules` replaced, in order.
+pub fn replace_all(text: &str, rules: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
     for (pattern, with) in rules {
         out = regex::Regex::new(pattern)
             .unwrap()
-            .replace_all(&out, with)
+            .replace_all(&out, *with)
             .into_owned();
     }
     out

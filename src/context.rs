@@ -153,21 +153,7 @@ fn github(
     read_file: &dyn Fn(&str) -> std::io::Result<String>,
 ) -> Result<Context, ContextError> {
     let event_name = var("GITHUB_EVENT_NAME").unwrap_or_default();
-    let payload: Option<serde_json::Value> = match var("GITHUB_EVENT_PATH") {
-        Some(path) => {
-            let text = read_file(&path).map_err(|e| ContextError::EventPayload {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            Some(
-                serde_json::from_str(&text).map_err(|e| ContextError::EventPayload {
-                    path,
-                    reason: e.to_string(),
-                })?,
-            )
-        }
-        None => None,
-    };
+    let payload = event_payload(var, read_file)?;
     let at = |p: &str| -> Option<String> {
         payload.as_ref().and_then(|v| v.pointer(p)).and_then(|v| {
             v.as_str()
@@ -196,27 +182,7 @@ fn github(
         });
     }
     if event_name == "workflow_run" {
-        // A job run after another workflow (the fork pull-request pattern): GITHUB_SHA is
-        // the default branch's head; what the first workflow tested is `workflow_run`'s.
-        let branch = at("/workflow_run/head_branch").ok_or(ContextError::EventPayload {
-            path: var("GITHUB_EVENT_PATH").unwrap_or_default(),
-            reason: "it has no `workflow_run.head_branch`".into(),
-        })?;
-        let from_pull_request = at("/workflow_run/event").as_deref() == Some("pull_request");
-        return Ok(Context {
-            provider: Provider::Github,
-            trigger: if from_pull_request {
-                Trigger::PullRequest
-            } else {
-                Trigger::Manual
-            },
-            branch,
-            commit: at("/workflow_run/head_sha"),
-            base: None,
-            repository,
-            // Empty for a fork's pull request: GitHub lists only the repository's own.
-            pull_request: at("/workflow_run/pull_requests/0/number").and_then(|n| n.parse().ok()),
-        });
+        return github_workflow_run(var, &at, repository);
     }
     let branch = var("GITHUB_REF_NAME")
         .or_else(|| var("GITHUB_REF").map(|r| r.trim_start_matches("refs/heads/").to_string()))
@@ -236,6 +202,54 @@ fn github(
         base: at("/before").filter(|s| s != NULL_SHA),
         repository,
         pull_request: None,
+    })
+}
+
+/// The event's payload (`GITHUB_EVENT_PATH`), when the job has one.
+fn event_payload(
+    var: &dyn Fn(&str) -> Option<String>,
+    read_file: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Option<serde_json::Value>, ContextError> {
+    let Some(path) = var("GITHUB_EVENT_PATH") else {
+        return Ok(None);
+    };
+    let text = read_file(&path).map_err(|e| ContextError::EventPayload {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| ContextError::EventPayload {
+            path,
+            reason: e.to_string(),
+        })
+}
+
+/// A job run after another workflow (the fork pull-request pattern): GITHUB_SHA is the
+/// default branch's head; what the first workflow tested is `workflow_run`'s.
+fn github_workflow_run(
+    var: &dyn Fn(&str) -> Option<String>,
+    at: &dyn Fn(&str) -> Option<String>,
+    repository: Option<String>,
+) -> Result<Context, ContextError> {
+    let branch = at("/workflow_run/head_branch").ok_or(ContextError::EventPayload {
+        path: var("GITHUB_EVENT_PATH").unwrap_or_default(),
+        reason: "it has no `workflow_run.head_branch`".into(),
+    })?;
+    let from_pull_request = at("/workflow_run/event").as_deref() == Some("pull_request");
+    Ok(Context {
+        provider: Provider::Github,
+        trigger: if from_pull_request {
+            Trigger::PullRequest
+        } else {
+            Trigger::Manual
+        },
+        branch,
+        commit: at("/workflow_run/head_sha"),
+        base: None,
+        repository,
+        // Empty for a fork's pull request: GitHub lists only the repository's own.
+        pull_request: at("/workflow_run/pull_requests/0/number").and_then(|n| n.parse().ok()),
     })
 }
 

@@ -8,6 +8,9 @@ pub const RED: u8 = 1;
 pub const BAD_INPUT: u8 = 2;
 /// Yellow, when asked to tell it apart (GitLab `allow_failure: exit_codes`).
 pub const YELLOW: u8 = 3;
+/// A bug in odoo-ci (a stage ran off its plan), never the code under test's nor the
+/// user's: sysexits' `EX_SOFTWARE`, so a CI can tell it from a red build.
+pub const BUG: u8 = 70;
 
 /// An error caused by what the user gave us (exit code 2).
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! Gathers the facts a plan needs: config, checkout, context, addons, graph, base versions.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::addons::at_commit::discover_at_commit;
 use crate::addons::{self, manifest::parse_manifest, version::adapt_version, AddonGraph, AddonSet};
@@ -25,8 +25,20 @@ pub struct Project {
     pub scope: String,
     /// Where the stage's files come from: the checkout, or a commit other than its HEAD.
     pub source: Source,
+    /// Where its files are: what a stage reads of the project's layout.
+    pub layout: Layout,
+}
+
+/// Where a project's files are, resolved from the configuration once: the stages read
+/// this, never the configuration.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The folder `.odoo-ci.yml` is in.
+    pub root: PathBuf,
+    /// The repository's addons folders, relative to `root`.
+    pub addons_dirs: Vec<PathBuf>,
     /// `odoo.extra_addons_paths`, resolved: absolute folders outside the repository.
-    pub extra_dirs: Vec<std::path::PathBuf>,
+    pub extra_dirs: Vec<PathBuf>,
 }
 
 /// Where a stage's files (addons, the image's content) come from.
@@ -163,21 +175,17 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
     }
     let graph = AddonGraph::build(&addons)?;
 
-    let mut commit = None;
-    let mut base = None;
-    if let (Some(repo), Some(id)) = (&repo, head) {
-        commit = Some(repo.commit_info(id)?);
-        if let Some(base_spec) = &context.base {
-            let base_id = repo.resolve(base_spec).map_err(|e| {
-                BadInput::new(format!("cannot resolve the base to compare with, `{base_spec}`: {e}")).hint(
-                    "fetch more history (`fetch-depth: 0` in actions/checkout, `GIT_DEPTH: 0` in GitLab CI) or check --base",
-                )
-            })?;
-            base = Some(base_facts(repo, &addons, base_spec, base_id, id)?);
-        }
-    }
+    let (commit, base) = match (&repo, head) {
+        (Some(repo), Some(id)) => commit_and_base(repo, id, &context, &addons)?,
+        _ => (None, None),
+    };
     let project = project_name(&config, &context);
     let scope = crate::names::scope(&identity(&config, context.repository.as_deref()));
+    let layout = Layout {
+        root: config.root.clone(),
+        addons_dirs: config.addons_dirs.clone(),
+        extra_dirs,
+    };
     Ok(Project {
         config,
         context,
@@ -188,8 +196,30 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         project,
         scope,
         source,
-        extra_dirs,
+        layout,
     })
+}
+
+/// The commit `id`'s facts and, when the context names a base to compare with, the base's.
+fn commit_and_base(
+    repo: &Repo,
+    id: git2::Oid,
+    context: &Context,
+    addons: &AddonSet,
+) -> anyhow::Result<(Option<CommitInfo>, Option<BaseFacts>)> {
+    let commit = Some(repo.commit_info(id)?);
+    let Some(base_spec) = &context.base else {
+        return Ok((commit, None));
+    };
+    let base_id = repo.resolve(base_spec).map_err(|e| {
+        BadInput::new(format!("cannot resolve the base to compare with, `{base_spec}`: {e}")).hint(
+            "fetch more history (`fetch-depth: 0` in actions/checkout, `GIT_DEPTH: 0` in GitLab CI) or check --base",
+        )
+    })?;
+    Ok((
+        commit,
+        Some(base_facts(repo, addons, base_spec, base_id, id)?),
+    ))
 }
 
 /// The addons of the extra addons paths, each marked with its folder, among the

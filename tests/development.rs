@@ -495,10 +495,17 @@ fn local_plan(p: &Project, branch: &str) -> (odoo_ci::project::Project, odoo_ci:
     (project, plan)
 }
 
-/// A stage run's options in `p`: results in `out/`, its own cache folder.
-fn local_options(p: &Project) -> odoo_ci::stages::development::DevOptions {
+/// A stage run's options in `p`: results in `out/`, its own cache folder, the server and
+/// Odoo's environment resolved as `odoo-ci test` resolves them.
+fn local_options(
+    p: &Project,
+    loaded: &odoo_ci::project::Project,
+) -> odoo_ci::stages::development::DevOptions {
+    use odoo_ci::config::Stage;
     odoo_ci::stages::development::DevOptions {
-        server: None,
+        server: Some(odoo_ci::targets::pg_server(&loaded.config).unwrap()),
+        odoo: odoo_ci::targets::odoo_env::OdooEnv::resolve(&loaded.config, Stage::Development)
+            .unwrap(),
         output: p.path().join("out"),
         no_cache: false,
         keep: false,
@@ -526,7 +533,7 @@ fn a_stage_runs_its_plan_s_parameters_not_the_configuration_s() {
             s.command = s.command.clone().test_tags("/planned_a");
         }
     }
-    let opts = local_options(&p);
+    let opts = local_options(&p, &project);
     let mut quiet = odoo_ci::result::Reporters(Vec::new());
     let result = odoo_ci::stages::development::run(&project, &plan, &opts, &mut quiet);
     let log = std::fs::read_to_string(p.path().join("out/install.log")).unwrap();
@@ -540,6 +547,40 @@ fn a_stage_runs_its_plan_s_parameters_not_the_configuration_s() {
         panic!("{:?}", result.detail)
     };
     assert_eq!(detail.log.as_ref().unwrap().tests.total, 2, "{log}");
+}
+
+/// A stage that runs a step its plan does not have next is odoo-ci's bug, not a red build:
+/// the result says so, and the command exits 70 (sysexits' `EX_SOFTWARE`), so a CI tells
+/// it from a failing test.
+#[test]
+fn a_stage_off_its_plan_is_odoo_ci_s_bug_and_exits_70() {
+    use odoo_ci::plan::Step;
+    let p = project(&[("planned_a", &[], PASSING)], "");
+    p.git_init();
+    p.commit("one addon");
+    let (project, mut plan) = local_plan(&p, "feature/x");
+    plan.steps.retain(|s| !matches!(s, Step::Template(_)));
+    let opts = local_options(&p, &project);
+    let result = odoo_ci::stages::development::run(
+        &project,
+        &plan,
+        &opts,
+        &mut odoo_ci::result::Reporters(Vec::new()),
+    );
+    assert!(result.odoo_ci_bug, "{:?}", result.reasons);
+    assert_eq!(result.colour, odoo_ci::odoo::Colour::Red);
+    assert!(
+        result.reasons[0].contains("odoo-ci bug"),
+        "{:?}",
+        result.reasons
+    );
+    let code = odoo_ci::commands::conclude(
+        odoo_ci::result::Reporters(Vec::new()),
+        &result,
+        odoo_ci::context::Provider::Local,
+        false,
+    );
+    assert_eq!(code, 70);
 }
 
 /// A buffer a reporter writes into, read afterwards.
@@ -591,7 +632,7 @@ fn what_a_red_development_run_shows_is_under_golden_files() {
     p.commit("a passing and a failing addon");
     let (project, plan) = local_plan(&p, "feature/golden");
     let output = p.path().join("out");
-    let opts = local_options(&p);
+    let opts = local_options(&p, &project);
     let terminal = Captured::default();
     let mut reporters = odoo_ci::result::Reporters(vec![
         Box::new(odoo_ci::report::terminal::Terminal::writing_to(

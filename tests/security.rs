@@ -569,15 +569,47 @@ fn s9_a_variable_that_copies_a_token_is_caught_before_odoo_starts() {
         ],
         &env,
     );
-    assert_ne!(out.code, 0, "{}", out.stderr);
+    // A setup error before anything runs (exit 2), not a red result halfway.
+    assert_eq!(out.code, 2, "{}", out.stderr);
     assert_nothing_secret(&out);
-    let result = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap();
     assert!(
-        result.contains("refusing to start Odoo") && result.contains("`Z`"),
-        "{result}"
+        out.stderr.contains("refusing to start Odoo") && out.stderr.contains("`Z`"),
+        "{}",
+        out.stderr
     );
     let log = std::fs::read_to_string(p.path().join("out/install.log")).unwrap_or_default();
     assert!(!log.contains("ENV-DUMP"), "Odoo ran: {log}");
+}
+
+/// A variable the stage's `env` needs and the job lacks stops it before anything runs, and
+/// says which key and what to do — not a red result after the template was built.
+#[test]
+fn a_missing_variable_of_the_stage_s_env_is_a_setup_error_before_anything_runs() {
+    let p = env_dumping_project("    API_KEY: ${NOT_IN_THIS_JOB}\n");
+    let env = job_env(&p.path().join(".cache"));
+    let out = run_with(
+        p.path(),
+        &[
+            "test",
+            "--branch",
+            "feat/x",
+            "--executor",
+            "local",
+            "--output",
+            "out",
+        ],
+        &env,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("development.env.API_KEY") && out.stderr.contains("hint:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !p.path().join("out/template.log").exists() && !p.path().join("out/install.log").exists(),
+        "nothing ran"
+    );
 }
 
 #[test]

@@ -94,30 +94,33 @@ pub fn parse_manifest(file: &Path, source: &str) -> Result<Manifest, Diagnostic>
             "license" => m.license = Some(f.string()?),
             "data" => m.data = f.strings()?,
             "demo" => m.demo = f.strings()?,
-            "external_dependencies" => {
-                if let Value::Dict(deps) = &value.value {
-                    for (k, v) in deps {
-                        let Value::Str(kind) = &k.value else { continue };
-                        let sub = Field {
-                            file,
-                            source,
-                            key: kind,
-                            node: v,
-                        };
-                        match kind.as_ref() {
-                            "python" => m.python_dependencies = sub.strings()?,
-                            "bin" => m.bin_dependencies = sub.strings()?,
-                            _ => {}
-                        }
-                    }
-                } else {
-                    return Err(f.wrong_type("a dict"));
-                }
-            }
+            "external_dependencies" => external_dependencies(&f, &mut m)?,
             _ => {}
         }
     }
     Ok(m)
+}
+
+/// `external_dependencies`: its `python` and `bin` lists.
+fn external_dependencies(f: &Field<'_>, m: &mut Manifest) -> Result<(), Diagnostic> {
+    let Value::Dict(deps) = &f.node.value else {
+        return Err(f.wrong_type("a dict"));
+    };
+    for (k, v) in deps {
+        let Value::Str(kind) = &k.value else { continue };
+        let sub = Field {
+            file: f.file,
+            source: f.source,
+            key: kind,
+            node: v,
+        };
+        match kind.as_ref() {
+            "python" => m.python_dependencies = sub.strings()?,
+            "bin" => m.bin_dependencies = sub.strings()?,
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn literal_error(file: &Path, source: &str, err: &LiteralError) -> Diagnostic {

@@ -435,28 +435,7 @@ impl<'a> Parser<'a> {
 
     fn one_string(&mut self) -> Result<(bool, Cow<'a, str>), LiteralError> {
         let start = self.pos;
-        while matches!(self.peek(), Some(c) if c.is_ascii_alphabetic()) {
-            self.pos += 1;
-        }
-        let prefix = self.text[start..self.pos].to_ascii_lowercase();
-        let (raw, is_bytes) = match prefix.as_str() {
-            "" | "u" => (false, false),
-            "r" => (true, false),
-            "b" => (false, true),
-            "br" | "rb" => (true, true),
-            p if p.contains('f') => {
-                return Err(LiteralError::NotLiteral {
-                    offset: start,
-                    text: "f-string".into(),
-                })
-            }
-            _ => {
-                return Err(self.syntax(
-                    start,
-                    format!("invalid string prefix `{}`", &self.text[start..self.pos]),
-                ))
-            }
-        };
+        let (raw, is_bytes) = self.string_prefix()?;
         let Some(quote) = self.peek() else {
             return Err(self.unexpected("a quote"));
         };
@@ -470,20 +449,7 @@ impl<'a> Parser<'a> {
             let rest = &self.src[self.pos..];
             let run = memchr::memchr3(quote, b'\\', b'\n', rest).unwrap_or(rest.len());
             let plain = &self.text[self.pos..self.pos + run];
-            if !triple && plain.contains('\r') {
-                // Python reads a lone CR as a line end: the string is unterminated.
-                return Err(self.syntax(
-                    start,
-                    "unterminated string literal (a line break inside a single-quoted string)",
-                ));
-            }
-            if is_bytes && !plain.is_ascii() {
-                let bad = plain.find(|c: char| !c.is_ascii()).unwrap_or(0);
-                return Err(self.syntax(
-                    self.pos + bad,
-                    "bytes literals may only hold ASCII characters",
-                ));
-            }
+            self.check_plain(plain, start, triple, is_bytes)?;
             out.push_str(plain);
             self.pos += run;
             let Some(c) = self.peek() else {
@@ -538,6 +504,55 @@ impl<'a> Parser<'a> {
             self.escape(&mut out, is_bytes)?;
         }
         Ok((is_bytes, Cow::Owned(out)))
+    }
+
+    /// The string's prefix (`r`, `b`, `u`, `rb`, …): whether it is raw, whether bytes.
+    fn string_prefix(&mut self) -> Result<(bool, bool), LiteralError> {
+        let start = self.pos;
+        while matches!(self.peek(), Some(c) if c.is_ascii_alphabetic()) {
+            self.pos += 1;
+        }
+        let prefix = self.text[start..self.pos].to_ascii_lowercase();
+        match prefix.as_str() {
+            "" | "u" => Ok((false, false)),
+            "r" => Ok((true, false)),
+            "b" => Ok((false, true)),
+            "br" | "rb" => Ok((true, true)),
+            p if p.contains('f') => Err(LiteralError::NotLiteral {
+                offset: start,
+                text: "f-string".into(),
+            }),
+            _ => Err(self.syntax(
+                start,
+                format!("invalid string prefix `{}`", &self.text[start..self.pos]),
+            )),
+        }
+    }
+
+    /// A run of a string's content without quotes, backslashes or newlines, at `self.pos`:
+    /// a lone CR ends a single-quoted string, and bytes hold only ASCII.
+    fn check_plain(
+        &self,
+        plain: &str,
+        start: usize,
+        triple: bool,
+        is_bytes: bool,
+    ) -> Result<(), LiteralError> {
+        if !triple && plain.contains('\r') {
+            // Python reads a lone CR as a line end: the string is unterminated.
+            return Err(self.syntax(
+                start,
+                "unterminated string literal (a line break inside a single-quoted string)",
+            ));
+        }
+        if is_bytes && !plain.is_ascii() {
+            let bad = plain.find(|c: char| !c.is_ascii()).unwrap_or(0);
+            return Err(self.syntax(
+                self.pos + bad,
+                "bytes literals may only hold ASCII characters",
+            ));
+        }
+        Ok(())
     }
 
     fn escape(&mut self, out: &mut String, is_bytes: bool) -> Result<(), LiteralError> {

@@ -147,7 +147,8 @@ impl Backups {
 
 /// Production as a backup reads it.
 pub struct Source<'a> {
-    pub config: &'a Config,
+    /// How production's filestore is read from here.
+    pub files: &'a crate::targets::FilestoreReader,
     pub server: &'a PgServer,
     /// Production's filestore on the engine's host, when known.
     pub filestore: Option<&'a Path>,
@@ -189,7 +190,7 @@ pub fn take(backups: &Backups, source: &Source<'_>, reason: &str) -> anyhow::Res
         let filestore = match source.filestore {
             Some(from) => {
                 let to = out.join(manifest::FILESTORE);
-                crate::targets::fetch_production_filestore(source.config, from, &to)?;
+                source.files.fetch(from, &to)?;
                 Some(manifest::FilestoreFacts::of(&to)?)
             }
             None => None,

@@ -42,8 +42,9 @@ pub fn take(config_path: &Path, args: &BackupArgs) -> anyhow::Result<u8> {
             tracing::warn!("the serving release is unknown ({e:#}): the backup records no image");
             None
         });
+    let files = crate::targets::FilestoreReader::resolve(config)?;
     let source = backups::Source {
-        config,
+        files: &files,
         server: &server,
         filestore: filestore.as_deref(),
         commit: serving

@@ -39,6 +39,11 @@ pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
         cache_dir: crate::cachedir::root(),
         no_wait: args.no_wait,
         trigger: deploy_trigger(manual, project.context.trigger),
+        odoo: super::require_odoo_env(&project.config, Stage::Production)?,
+        backups: super::require_backups(
+            &project.config,
+            plan.first::<crate::plan::steps::Backup>().is_some(),
+        )?,
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
     let result = production::deploy(&project, &plan, &production, &opts, &mut reporters)?;
@@ -87,6 +92,8 @@ pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
         cache_dir: crate::cachedir::root(),
         no_wait: args.no_wait,
         trigger: Trigger::Rollback,
+        odoo: super::require_odoo_env(&project.config, Stage::Production)?,
+        backups: super::require_backups(&project.config, matches!(from, RestoreSource::Backup(_)))?,
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
     let result =

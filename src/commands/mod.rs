@@ -120,9 +120,15 @@ pub fn require_postgres(
     config: &crate::config::Config,
 ) -> Result<crate::db::PgServer, crate::exit::BadInput> {
     const HINT: &str = "set `postgres.url` (e.g. `${DATABASE_URL}`) or `postgres.image` in .odoo-ci.yml, or the PGHOST/PGPORT/PGUSER/PGPASSWORD variables, and check the server accepts this runner; nothing was run";
-    let server = crate::targets::pg_server(config).map_err(|e| {
+    let (server, managed) = crate::targets::own_server(config).map_err(|e| {
         crate::exit::BadInput::new(format!("no PostgreSQL server: {e:#}")).hint(HINT)
     })?;
+    if let Some(said) = managed {
+        eprintln!(
+            "{} {said}",
+            crate::style::Style::for_stderr().bold("postgres:")
+        );
+    }
     server
         .connect("postgres")
         .map_err(|e| crate::exit::BadInput::new(e.to_string()).hint(HINT))?;
@@ -145,6 +151,40 @@ pub fn require_production(
     Ok(production)
 }
 
+/// How Odoo runs in `stage` (its variables, resolved and checked, and its timeout), before
+/// anything runs: a missing variable is a setup error, not a red result halfway.
+pub fn require_odoo_env(
+    config: &crate::config::Config,
+    stage: crate::config::Stage,
+) -> anyhow::Result<crate::targets::odoo_env::OdooEnv> {
+    crate::targets::odoo_env::OdooEnv::resolve(config, stage).map_err(|e| {
+        let hint = format!("set the variables `env` and `{stage}.env` name in the job's environment; nothing was run");
+        crate::exit::setup_error(e, &hint)
+    })
+}
+
+/// Production's backups when `needed` (the plan backs up or restores one), resolved
+/// before anything runs: a missing password is a setup error, not a red deploy halfway.
+pub fn require_backups(
+    config: &crate::config::Config,
+    needed: bool,
+) -> anyhow::Result<Option<crate::backups::Backups>> {
+    if !needed {
+        return Ok(None);
+    }
+    let resolve = || -> anyhow::Result<_> {
+        let (_, database) = crate::targets::production_source(config)?;
+        let backups =
+            crate::backups::Backups::configured(config, &database, &crate::cachedir::root())?;
+        backups
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("`production.backup` is not set: there are no backups"))
+    };
+    resolve().map_err(|e| {
+        crate::exit::setup_error(e, "check `production.backup` in .odoo-ci.yml and the variables it names (its password is a secret of the job); nothing was touched")
+    })
+}
+
 /// The Docker engine a stage builds and runs on, reached before anything runs.
 pub fn require_docker(
     engine: &crate::executor::docker::Engine,
@@ -164,6 +204,9 @@ pub fn conclude(
 ) -> u8 {
     use crate::result::Reporter;
     reporters.finished(result);
+    if result.odoo_ci_bug {
+        return crate::exit::BUG;
+    }
     exit_code(result.colour, fail_on_warning, provider)
 }
 
@@ -185,19 +228,11 @@ pub fn exit_code(
     }
 }
 
-/// Prints the plan before a stage runs; on GitLab in a collapsed log section.
+/// Prints the plan before a stage runs, folded as the CI's log folds it.
 pub fn print_plan(project: &crate::project::Project, plan: &crate::plan::Plan) {
-    let text = crate::report::plan_text::render(plan, crate::style::Style::for_stderr());
-    if project.context.provider == crate::context::Provider::Gitlab {
-        use crate::hosts::gitlab::{section_end, section_start};
-        eprintln!("{}", section_start("odoo_ci_plan", "odoo-ci plan", true));
-        eprint!("{text}");
-        eprintln!("{}", section_end("odoo_ci_plan"));
-    } else if project.context.provider == crate::context::Provider::Github {
-        eprintln!("::group::odoo-ci plan");
-        eprint!("{text}");
-        eprintln!("::endgroup::");
-    } else {
-        eprint!("{text}");
-    }
+    use crate::report::fold::Fold;
+    use crate::result::Reporter;
+    crate::report::terminal::Terminal::stderr()
+        .folding(Fold::for_provider(project.context.provider))
+        .planned(plan);
 }

@@ -23,6 +23,8 @@ pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
     let opts = StagingOptions {
         output: args.output.clone(),
         cache_dir,
+        odoo: super::require_odoo_env(&project.config, Stage::Staging)?,
+        backups: super::require_backups(&project.config, args.from_backup.is_some())?,
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
     let result = staging::run(&project, &plan, &place, &opts, &mut reporters);

@@ -18,8 +18,8 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
     let plan = make_plan_as(&facts, Some(Stage::Development))?;
     plan.ready()?;
     super::print_plan(&project, &plan);
-    let server = match plan.steps.first().map(|s| s.kind()) {
-        None => None,
+    let (server, odoo) = match plan.steps.first().map(|s| s.kind()) {
+        None => (None, Default::default()),
         Some(first) => {
             if matches!(
                 first,
@@ -27,7 +27,9 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
             ) {
                 super::require_docker(&crate::executor::docker::Engine::from_env())?;
             }
-            Some(super::require_postgres(&project.config)?)
+            let server = super::require_postgres(&project.config)?;
+            let odoo = super::require_odoo_env(&project.config, Stage::Development)?;
+            (Some(server), odoo)
         }
     };
     let opts = DevOptions {
@@ -37,6 +39,7 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
         keep: args.keep,
         cache_dir: crate::cachedir::root(),
         template_cache: template_cache(&project, args.template_cache.as_deref()),
+        odoo,
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);
     let result = development::run(&project, &plan, &opts, &mut reporters);

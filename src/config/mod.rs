@@ -436,6 +436,16 @@ impl Config {
         self.file.production.alias.as_deref().unwrap_or("odoo")
     }
 
+    /// The network production's releases join (`production.network`, default
+    /// `odoo-ci-production`).
+    pub fn production_network(&self) -> &str {
+        self.file
+            .production
+            .network
+            .as_deref()
+            .unwrap_or(DEFAULT_PRODUCTION_NETWORK)
+    }
+
     /// Resolves a templated value found at `key_path`, naming the key when a variable is missing.
     pub fn resolve(
         &self,
@@ -460,6 +470,9 @@ fn backup_values(b: &schema::Backup) -> Vec<(String, &Templated)> {
     }
     out
 }
+
+/// The network production's releases join when `production.network` is not set.
+pub const DEFAULT_PRODUCTION_NETWORK: &str = "odoo-ci-production";
 
 /// Folders under `root` matching a `/`-separated glob, sorted.
 fn expand_dir_glob(root: &Path, pattern: &str) -> Vec<PathBuf> {

@@ -230,7 +230,7 @@ impl DockerExecutor {
         let result = self.attach_and_wait(&id, inv, on_line).await;
         // Removed whatever happened: success, failure, timeout or cancel.
         if let Err(e) = self.docker.remove_container(&id, Some(removal())).await {
-            eprintln!("warning: could not remove container {id}: {e}");
+            tracing::warn!("could not remove container {id}: {e}");
         }
         result
     }
@@ -285,7 +285,7 @@ impl DockerExecutor {
                     )
                     .await
                 {
-                    eprintln!("warning: could not stop container {id}: {e}");
+                    tracing::warn!("could not stop container {id}: {e}");
                 }
                 break;
             }

@@ -75,71 +75,14 @@ pub fn ensure(
         if let Ok(existing) = docker.inspect_container(&name, None).await {
             check_owned(&name, &existing, &labels(scope))?;
         } else {
-            let password = uuid::Uuid::new_v4().simple().to_string();
-            let body = ContainerCreateBody {
-                image: Some(image.to_string()),
-                env: Some(vec![
-                    format!("POSTGRES_USER={USER}"),
-                    format!("POSTGRES_PASSWORD={password}"),
-                ]),
-                labels: Some(labels(scope)),
-                exposed_ports: Some(vec!["5432/tcp".to_string()]),
-                host_config: Some(HostConfig {
-                    port_bindings: Some(HashMap::from([(
-                        "5432/tcp".to_string(),
-                        Some(vec![PortBinding {
-                            host_ip: Some("127.0.0.1".into()),
-                            host_port: Some(String::new()),
-                        }]),
-                    )])),
-                    restart_policy: Some(bollard::models::RestartPolicy {
-                        name: Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED),
-                        maximum_retry_count: None,
-                    }),
-                    ..HostConfig::default()
-                }),
-                ..ContainerCreateBody::default()
-            };
-            docker
-                .create_container(
-                    Some(CreateContainerOptionsBuilder::new().name(&name).build()),
-                    body,
-                )
-                .await?;
+            create(docker, &name, scope, image).await?;
         }
         let info = docker.inspect_container(&name, None).await?;
         if info.state.as_ref().and_then(|s| s.running) != Some(true) {
             docker.start_container(&name, None).await?;
         }
         let info = docker.inspect_container(&name, None).await?;
-        let password = info
-            .config
-            .and_then(|c| c.env)
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|e| e.strip_prefix("POSTGRES_PASSWORD=").map(str::to_string))
-            .ok_or_else(|| {
-                ExecError::Other(format!("container {name} has no POSTGRES_PASSWORD"))
-            })?;
-        let port = info
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|p| p.get("5432/tcp").cloned().flatten())
-            .and_then(|b| b.first().and_then(|b| b.host_port.clone()))
-            .and_then(|p| p.parse::<u16>().ok())
-            .ok_or_else(|| {
-                ExecError::Other(format!("container {name} publishes no port for 5432"))
-            })?;
-        Ok::<PgServer, ExecError>(PgServer {
-            host: "127.0.0.1".into(),
-            port,
-            user: USER.into(),
-            password: Some(password),
-            tls: crate::db::tls::Tls {
-                mode: crate::db::tls::SslMode::Disable,
-                root_cert: None,
-            },
-        })
+        server_of(&name, info)
     })?;
     let started = Instant::now();
     loop {
@@ -154,4 +97,68 @@ pub fn ensure(
             Err(_) => std::thread::sleep(Duration::from_millis(300)),
         }
     }
+}
+
+/// Creates the container `name`: its own random password, port 5432 published on
+/// 127.0.0.1 only, restarted with the engine.
+async fn create(docker: &Docker, name: &str, scope: &str, image: &str) -> Result<(), ExecError> {
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        env: Some(vec![
+            format!("POSTGRES_USER={USER}"),
+            format!("POSTGRES_PASSWORD={password}"),
+        ]),
+        labels: Some(labels(scope)),
+        exposed_ports: Some(vec!["5432/tcp".to_string()]),
+        host_config: Some(HostConfig {
+            port_bindings: Some(HashMap::from([(
+                "5432/tcp".to_string(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(String::new()),
+                }]),
+            )])),
+            restart_policy: Some(bollard::models::RestartPolicy {
+                name: Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..HostConfig::default()
+        }),
+        ..ContainerCreateBody::default()
+    };
+    let options = CreateContainerOptionsBuilder::new().name(name).build();
+    docker.create_container(Some(options), body).await?;
+    Ok(())
+}
+
+/// The server the running container `name` is: its password and published port.
+fn server_of(
+    name: &str,
+    info: bollard::models::ContainerInspectResponse,
+) -> Result<PgServer, ExecError> {
+    let password = info
+        .config
+        .and_then(|c| c.env)
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|e| e.strip_prefix("POSTGRES_PASSWORD=").map(str::to_string))
+        .ok_or_else(|| ExecError::Other(format!("container {name} has no POSTGRES_PASSWORD")))?;
+    let port = info
+        .network_settings
+        .and_then(|n| n.ports)
+        .and_then(|p| p.get("5432/tcp").cloned().flatten())
+        .and_then(|b| b.first().and_then(|b| b.host_port.clone()))
+        .and_then(|p| p.parse::<u16>().ok())
+        .ok_or_else(|| ExecError::Other(format!("container {name} publishes no port for 5432")))?;
+    Ok(PgServer {
+        host: "127.0.0.1".into(),
+        port,
+        user: USER.into(),
+        password: Some(password),
+        tls: crate::db::tls::Tls {
+            mode: crate::db::tls::SslMode::Disable,
+            root_cert: None,
+        },
+    })
 }

@@ -98,37 +98,3 @@ impl Reporter {
         }
     }
 }
-
-/// `\e[0Ksection_start:TS:NAME[collapsed=true]\r\e[0KHeader`.
-pub fn section_start(name: &str, header: &str, collapsed: bool) -> String {
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    format!(
-        "\x1b[0Ksection_start:{ts}:{name}{}\r\x1b[0K{header}",
-        if collapsed { "[collapsed=true]" } else { "" }
-    )
-}
-
-/// `\e[0Ksection_end:TS:NAME\r\e[0K`.
-pub fn section_end(name: &str) -> String {
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    format!("\x1b[0Ksection_end:{ts}:{name}\r\x1b[0K")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sections_have_gitlabs_markers() {
-        let s = section_start("odoo_ci_plan", "odoo-ci plan", true);
-        assert!(s.starts_with("\x1b[0Ksection_start:"));
-        assert!(s.ends_with(":odoo_ci_plan[collapsed=true]\r\x1b[0Kodoo-ci plan"));
-        assert!(section_end("odoo_ci_plan").contains(":odoo_ci_plan\r"));
-    }
-}

@@ -551,6 +551,40 @@ impl Analyzer {
     pub fn finish(mut self) -> LogResult {
         let _ = self.flush();
         let unfinished = self.unfinished_test();
+        let tests = self.test_counts();
+        let (mut colour, mut reasons) = self.verdict(&tests);
+        if let Some(name) = unfinished {
+            if !self.opts.allow_truncated {
+                colour = Colour::Red;
+                reasons.insert(0, format!(
+                    "the log ends while `{name}` runs: the run was cut short (pass --allow-truncated when that is expected)"
+                ));
+            }
+        }
+        let groups = warning_groups(std::mem::take(&mut self.warning_groups));
+        LogResult {
+            colour,
+            reasons,
+            tests,
+            failures: self.failures,
+            problems: self.problems,
+            warnings: Warnings {
+                total: self.warnings_total,
+                ignored: self.warnings_ignored,
+                groups,
+            },
+            modules: self.modules,
+            summary_seen: self.summary.is_some(),
+            modules_loaded: self.modules_loaded,
+            records: self.records,
+            foreign_lines: self.foreign_lines,
+            cases: self.cases,
+        }
+    }
+
+    /// The counts: Odoo's summary line when the log has one (never below what the log
+    /// showed failing), else what the log showed.
+    fn test_counts(&self) -> TestCounts {
         let failed_seen = self
             .failures
             .iter()
@@ -560,7 +594,7 @@ impl Analyzer {
         // A setUpClass/tearDownClass/…Module error is one of Odoo's errors but no test of
         // its testsRun (unittest reports it through `_ErrorHolder`, without `startTest`).
         let fixture_errors = self.failures.iter().filter(|f| is_fixture(&f.test)).count() as u64;
-        let tests = match &self.summary {
+        match &self.summary {
             Some(s) => {
                 let (failed, errors) = (s.failed.max(failed_seen), s.errors.max(errors_seen));
                 let in_tests_run = failed + errors.saturating_sub(fixture_errors);
@@ -583,51 +617,6 @@ impl Analyzer {
                     passed: total.saturating_sub(in_tests_run + self.skipped),
                 }
             }
-        };
-        let (colour, mut reasons) = self.verdict(&tests);
-        let mut colour = colour;
-        if let Some(name) = unfinished {
-            if !self.opts.allow_truncated {
-                colour = Colour::Red;
-                reasons.insert(0, format!(
-                    "the log ends while `{name}` runs: the run was cut short (pass --allow-truncated when that is expected)"
-                ));
-            }
-        }
-        let mut groups: Vec<WarningGroup> = self
-            .warning_groups
-            .into_iter()
-            .flat_map(|(logger, kinds)| {
-                kinds.into_iter().map(move |(message, count)| WarningGroup {
-                    logger: logger.clone(),
-                    message,
-                    count,
-                })
-            })
-            .collect();
-        groups.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
-                .then_with(|| a.logger.cmp(&b.logger))
-                .then_with(|| a.message.cmp(&b.message))
-        });
-        LogResult {
-            colour,
-            reasons,
-            tests,
-            failures: self.failures,
-            problems: self.problems,
-            warnings: Warnings {
-                total: self.warnings_total,
-                ignored: self.warnings_ignored,
-                groups,
-            },
-            modules: self.modules,
-            summary_seen: self.summary.is_some(),
-            modules_loaded: self.modules_loaded,
-            records: self.records,
-            foreign_lines: self.foreign_lines,
-            cases: self.cases,
         }
     }
 
@@ -867,6 +856,31 @@ fn parse_module_summary(message: &str) -> Option<(String, (u64, u64, u64))> {
         name.to_string(),
         (f.parse().ok()?, e.parse().ok()?, n.parse().ok()?),
     ))
+}
+
+/// The warnings by logger and message, the most frequent first.
+fn warning_groups<L, K>(by_logger: L) -> Vec<WarningGroup>
+where
+    L: IntoIterator<Item = (String, K)>,
+    K: IntoIterator<Item = (String, u64)>,
+{
+    let mut groups: Vec<WarningGroup> = by_logger
+        .into_iter()
+        .flat_map(|(logger, kinds)| {
+            kinds.into_iter().map(move |(message, count)| WarningGroup {
+                logger: logger.clone(),
+                message,
+                count,
+            })
+        })
+        .collect();
+    groups.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.logger.cmp(&b.logger))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    groups
 }
 
 #[cfg(test)]

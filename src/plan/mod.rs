@@ -226,6 +226,11 @@ pub struct PlanProblems {
 }
 
 impl Plan {
+    /// The parameters of the plan's first `P` step, when it has one.
+    pub fn first<P: steps::Params>(&self) -> Option<&P> {
+        self.steps.iter().find_map(P::of)
+    }
+
     /// What every stage checks before it starts: the variables it needs are set, and the
     /// plan has no problem (a version that went down, a red version-guard finding). Once
     /// only `plan` enforced problems; `test`, `stage` and `deploy` carried on.

@@ -38,12 +38,36 @@ impl Shape<'_> {
     }
 
     fn build(&self) -> Step {
-        let odoo = &self.facts.config.file.odoo;
+        let config = self.facts.config;
+        let odoo = &config.file.odoo;
         Step::Build(steps::Build {
             image: self.image.to_string(),
             base: odoo.image.clone(),
             keep: odoo.keep_images,
+            network: self.network(),
+            ignore: self.never_in_image(),
         })
+    }
+
+    /// The network Odoo's containers join: production's own, else `odoo.docker_network`.
+    fn network(&self) -> String {
+        let config = self.facts.config;
+        match self.stage {
+            Stage::Production => config.production_network().to_string(),
+            _ => config.file.odoo.docker_network.clone(),
+        }
+    }
+
+    /// The project's folders that never go into an image: odoo-ci's outputs and the
+    /// template cache (the job's output and cache folders are added where the stage runs).
+    fn never_in_image(&self) -> Vec<String> {
+        let config = self.facts.config;
+        let cache = config.file.development.template_cache.as_ref();
+        ["odoo-ci-output", "target"]
+            .into_iter()
+            .map(str::to_string)
+            .chain(cache.map(|d| d.display().to_string()))
+            .collect()
     }
 
     fn series(&self) -> crate::addons::Series {
@@ -60,6 +84,7 @@ impl Shape<'_> {
         if build == DevBuild::Auto && nothing_to_build && facts.engine_sees_files {
             Step::Mount(steps::Mount {
                 base: facts.config.file.odoo.image.clone(),
+                network: self.network(),
             })
         } else {
             self.build()
@@ -101,6 +126,7 @@ impl Shape<'_> {
             Step::InstallAndTest(steps::InstallAndTest {
                 command,
                 warnings: dev.warnings,
+                ignore_warnings: dev.ignore_warnings.clone(),
             }),
         ]
     }

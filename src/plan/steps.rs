@@ -126,6 +126,12 @@ pub struct Build {
     pub base: String,
     /// How many of the project's images the engine keeps (`odoo.keep_images`).
     pub keep: u32,
+    /// The Docker network Odoo's containers join (`odoo.docker_network`; production's
+    /// own network on production).
+    pub network: String,
+    /// Folders of the project that never go into the image (odoo-ci's own outputs and
+    /// caches: they change every run), relative to the project's root.
+    pub ignore: Vec<String>,
 }
 
 /// No build: the base image runs with the project mounted read-only (the project has no
@@ -133,6 +139,8 @@ pub struct Build {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mount {
     pub base: String,
+    /// The Docker network Odoo's containers join (`odoo.docker_network`).
+    pub network: String,
 }
 
 /// No image: the local executor runs `odoo.command` on this machine.
@@ -163,6 +171,8 @@ pub struct InstallAndTest {
     pub command: OdooCommand,
     /// What a warning in the log does to the colour (`development.warnings`).
     pub warnings: WarningPolicy,
+    /// Warnings that do not count, as regular expressions (`development.ignore_warnings`).
+    pub ignore_warnings: Vec<String>,
 }
 
 /// Production's database and filestore into a new staging database, or (`push: update`)
@@ -332,11 +342,18 @@ impl fmt::Display for Lock {
 
 impl fmt::Display for Build {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Build { image, base, keep } = self;
+        let Build {
+            image,
+            base,
+            keep,
+            network,
+            ignore: _,
+        } = self;
         write!(
             f,
             "build image `{image}` FROM `{base}` (repo Dockerfile when present; the project's newest {keep} images kept)"
-        )
+        )?;
+        on_network(f, network)
     }
 }
 
@@ -346,8 +363,14 @@ impl fmt::Display for Mount {
             f,
             "run `{}` with the project mounted read-only (no Dockerfile, no requirements.txt: nothing to build)",
             self.base
-        )
+        )?;
+        on_network(f, &self.network)
     }
+}
+
+/// Names the network Odoo's containers join.
+fn on_network(f: &mut fmt::Formatter<'_>, network: &str) -> fmt::Result {
+    write!(f, "; Odoo runs on network `{network}`")
 }
 
 impl fmt::Display for Local {

@@ -7,6 +7,21 @@ use crate::style::Style;
 
 pub fn render(plan: &Plan, s: Style) -> String {
     let mut out = String::new();
+    heading(&mut out, plan, s);
+    addons(&mut out, plan, s);
+    steps(&mut out, plan, s);
+    if !plan.env.is_empty() {
+        let _ = writeln!(out, "\n{}", s.bold("environment"));
+        for (k, v) in &plan.env {
+            let _ = writeln!(out, "  {k}={v}");
+        }
+    }
+    findings(&mut out, plan, s);
+    out
+}
+
+/// The stage, branch and commit; what Odoo runs in; the base compared with.
+fn heading(out: &mut String, plan: &Plan, s: Style) {
     let commit = plan
         .commit
         .as_deref()
@@ -34,6 +49,10 @@ pub fn render(plan: &Plan, s: Style) -> String {
     if let Some(base) = &plan.base {
         let _ = writeln!(out, "  compared with {}", base.get(..12).unwrap_or(base));
     }
+}
+
+/// What is installed, tested and updated, each with why; the base image's dependencies.
+fn addons(out: &mut String, plan: &Plan, s: Style) {
     for (title, names, action) in [
         ("install", &plan.addons.install, Action::Install),
         ("test", &plan.addons.test, Action::Test),
@@ -55,6 +74,10 @@ pub fn render(plan: &Plan, s: Style) -> String {
             plan.addons.external.join(", ")
         );
     }
+}
+
+/// The steps, numbered, then those that run only on failure.
+fn steps(out: &mut String, plan: &Plan, s: Style) {
     let _ = writeln!(out, "\n{}", s.bold("steps"));
     if plan.steps.is_empty() {
         let _ = writeln!(out, "  {}", s.dim("(none: nothing to run)"));
@@ -65,12 +88,10 @@ pub fn render(plan: &Plan, s: Style) -> String {
     for step in &plan.on_failure {
         let _ = writeln!(out, "  {} {:<18} {step}", s.dim("!"), step.kind().as_str());
     }
-    if !plan.env.is_empty() {
-        let _ = writeln!(out, "\n{}", s.bold("environment"));
-        for (k, v) in &plan.env {
-            let _ = writeln!(out, "  {k}={v}");
-        }
-    }
+}
+
+/// The version guard's findings, the notes and the problems.
+fn findings(out: &mut String, plan: &Plan, s: Style) {
     if !plan.guard.is_empty() {
         let _ = writeln!(out, "\n{}", s.bold("version guard"));
         for f in &plan.guard {
@@ -87,5 +108,4 @@ pub fn render(plan: &Plan, s: Style) -> String {
     for problem in &plan.problems {
         let _ = writeln!(out, "\n{} {problem}", s.red("problem:"));
     }
-    out
 }

@@ -12,6 +12,8 @@ pub struct Terminal {
     style: Style,
     output: std::path::PathBuf,
     to: Box<dyn Write>,
+    /// How the CI log folds the plan.
+    fold: super::fold::Fold,
 }
 
 impl Terminal {
@@ -32,7 +34,13 @@ impl Terminal {
             style,
             output: output.to_path_buf(),
             to,
+            fold: super::fold::Fold::Nothing,
         }
+    }
+
+    /// Folds the plan as the CI log does (see [`super::fold`]).
+    pub fn folding(self, fold: super::fold::Fold) -> Terminal {
+        Terminal { fold, ..self }
     }
 }
 
@@ -44,6 +52,18 @@ macro_rules! say {
 }
 
 impl Reporter for Terminal {
+    fn planned(&mut self, plan: &crate::plan::Plan) {
+        const NAME: &str = "odoo_ci_plan";
+        if let Some(open) = self.fold.open(NAME, "odoo-ci plan") {
+            say!(self, "{open}");
+        }
+        let text = super::plan_text::render(plan, self.style);
+        let _ = write!(self.to, "{text}");
+        if let Some(close) = self.fold.close(NAME) {
+            say!(self, "{close}");
+        }
+    }
+
     fn step_started(&mut self, step: &Step) {
         let s = self.style;
         say!(

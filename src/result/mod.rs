@@ -63,6 +63,9 @@ pub struct StageResult {
     pub started_at: String,
     #[serde(default)]
     pub total_ms: u64,
+    /// A bug in odoo-ci stopped the stage (it ran off its plan): red, and exit code 70.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub odoo_ci_bug: bool,
     /// The stage (its `stage` field) and what only that stage has.
     #[serde(flatten)]
     pub detail: Detail,
@@ -89,6 +92,7 @@ impl StageResult {
             steps: Vec::new(),
             started_at: now_rfc3339(),
             total_ms: 0,
+            odoo_ci_bug: false,
             detail,
         }
     }
@@ -117,6 +121,8 @@ impl StageResult {
 /// What consumes a stage's events. Every method has a default: a reporter takes what it
 /// needs.
 pub trait Reporter {
+    /// The plan, before anything runs.
+    fn planned(&mut self, _plan: &crate::plan::Plan) {}
     /// A step is about to run.
     fn step_started(&mut self, _step: &Step) {}
     /// A step ended (completed, failed or skipped).
@@ -132,6 +138,9 @@ pub trait Reporter {
 pub struct Reporters(pub Vec<Box<dyn Reporter>>);
 
 impl Reporter for Reporters {
+    fn planned(&mut self, plan: &crate::plan::Plan) {
+        self.0.iter_mut().for_each(|r| r.planned(plan));
+    }
     fn step_started(&mut self, step: &Step) {
         self.0.iter_mut().for_each(|r| r.step_started(step));
     }

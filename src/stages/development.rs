@@ -32,14 +32,13 @@ use crate::stages::runner::Runner;
 use crate::stages::runtime::{absolute, docker_executor, mounted_executor, RunsOn};
 use crate::stages::template_cache::TemplateCache;
 use crate::style::Style;
-use crate::targets::pg_server;
 
 pub const TEMPLATE_PREFIX: &str = "odoo_ci_tpl_";
 pub const TEST_DB_PREFIX: &str = "odoo_ci_test_";
 
 pub use crate::plan::ExecutorKind;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DevOptions {
     /// Where the template and test databases go (resolved and reached before the stage;
     /// `None` when the plan runs nothing).
@@ -51,6 +50,8 @@ pub struct DevOptions {
     pub cache_dir: PathBuf,
     /// Where templates travel between jobs (`development.template_cache`, `--template-cache`).
     pub template_cache: Option<PathBuf>,
+    /// How Odoo runs: development's variables, resolved, and its timeout.
+    pub odoo: crate::targets::odoo_env::OdooEnv,
 }
 
 /// Drops the test database and its filestore when dropped, unless kept.
@@ -64,9 +65,6 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if self.keep {
-            if let Some(db) = &self.database {
-                eprintln!("kept database `{db}` (--keep)");
-            }
             return;
         }
         if let Some(dir) = &self.filestore {
@@ -79,7 +77,7 @@ impl Drop for Cleanup {
                 .and_then(|mut c| db::drop_database(&mut c, name))
             {
                 Ok(()) => tracing::info!("dropped test database `{name}`"),
-                Err(e) => eprintln!("warning: could not drop test database `{name}`: {e}"),
+                Err(e) => tracing::warn!("could not drop test database `{name}`: {e}"),
             }
         }
     }
@@ -141,11 +139,9 @@ fn run_steps(
         ));
     }
     std::fs::create_dir_all(&opts.output)?;
-    let config = &project.config;
-    let server = match &opts.server {
-        Some(s) => s.clone(),
-        None => pg_server(config)?,
-    };
+    let server = opts.server.clone().ok_or_else(|| {
+        anyhow::anyhow!("internal: the development stage was given no database server to run on")
+    })?;
     let mut admin = server.connect("postgres")?;
     let data_dir = opts.cache_dir.join("data");
     std::fs::create_dir_all(&data_dir)?;
@@ -181,7 +177,15 @@ fn run_steps(
         // are safe to share.
         crate::filestore::copy_local(&data_dir.join("filestore").join(&template), &target_store)?;
         cleanup.filestore = Some(target_store);
-        Ok((database.clone(), format!("`{database}` from `{template}`")))
+        let kept = if opts.keep {
+            " (kept after the run: --keep)"
+        } else {
+            ""
+        };
+        Ok((
+            database.clone(),
+            format!("`{database}` from `{template}`{kept}"),
+        ))
     })?;
     detail.database = Some(database.clone());
     let keep = (use_lock, keep_templates);
@@ -190,6 +194,7 @@ fn run_steps(
     let log = runner.step(|step: &steps::InstallAndTest, reporter| {
         let run = TestRun {
             project,
+            odoo: &opts.odoo,
             server: &server,
             executor: executor.as_ref(),
             output: &opts.output,
@@ -259,6 +264,7 @@ fn template_step(
             preinstall: &planned.preinstall,
             cache: cache.as_ref(),
             log: &log,
+            odoo: &opts.odoo,
         };
         let on = (executor, project, opts, data_dir);
         let info = ensure_template(session, on, &wanted, reporter)?;
@@ -303,23 +309,24 @@ fn local_executor(
     command: Option<&str>,
     data_dir: &Path,
 ) -> anyhow::Result<LocalExecutor> {
-    let config = &project.config;
+    let layout = &project.layout;
     let command = command.ok_or_else(|| {
         anyhow::anyhow!("the local executor needs `odoo.command` in .odoo-ci.yml (e.g. `odoo`)")
     })?;
     let (command, own) = command_line::own_addons_paths(command_line::split(command)?);
     // The repository's addons first (they may override a core module), then the extra
     // addons paths', then the command's.
-    let mut addons_paths: Vec<String> = config
+    let mut addons_paths: Vec<String> = layout
         .addons_dirs
         .iter()
         .map(|d| {
-            absolute(&config.root.join(d))
+            absolute(&layout.root.join(d))
                 .to_string_lossy()
                 .into_owned()
         })
         .collect();
     let extra = project
+        .layout
         .extra_dirs
         .iter()
         .map(|d| d.to_string_lossy().into_owned());
@@ -338,6 +345,7 @@ fn local_executor(
 /// Where the tests run: the project, its database server, the executor, the output folder.
 struct TestRun<'a> {
     project: &'a Project,
+    odoo: &'a crate::targets::odoo_env::OdooEnv,
     server: &'a PgServer,
     executor: &'a dyn Executor,
     output: &'a Path,
@@ -354,13 +362,19 @@ fn install_and_test(
 ) -> anyhow::Result<LogResult> {
     let TestRun {
         project,
+        odoo,
         server,
         executor,
         output,
     } = *run;
     let command = step.command.clone().on_database(database);
-    let inv = crate::stages::invocation::invocation(&command, project, server, executor)?;
-    let mut analyzer = Analyzer::new(analyzer_options(project, true, step.warnings));
+    let inv = crate::stages::invocation::invocation(&command, odoo, server, executor);
+    let mut analyzer = Analyzer::new(analyzer_options(
+        project,
+        true,
+        step.warnings,
+        &step.ignore_warnings,
+    )?);
     let mut log = std::io::BufWriter::new(std::fs::File::create(output.join("install.log"))?);
     let s = Style::for_stderr();
     reporter.progress(&s.dim(&command.describe()));
@@ -395,22 +409,31 @@ fn install_and_test(
     Ok(log_result)
 }
 
-fn analyzer_options(project: &Project, tests_expected: bool, warnings: WarningPolicy) -> Options {
-    let prefix = crate::repo::Repo::prefix_of(&project.config.root);
+fn analyzer_options(
+    project: &Project,
+    tests_expected: bool,
+    warnings: WarningPolicy,
+    ignore_warnings: &[String],
+) -> anyhow::Result<Options> {
+    let prefix = crate::repo::Repo::prefix_of(&project.layout.root);
     let map: BTreeMap<String, String> = project
         .addons
         .addons
         .iter()
         .map(|a| (a.name.clone(), format!("{prefix}{}", a.rel_dir)))
         .collect();
-    Options {
-        ignore: project.config.ignore_warnings.clone(),
+    let ignore = ignore_warnings
+        .iter()
+        .map(|p| regex::Regex::new(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Options {
+        ignore,
         path_map: PathMap::new(map),
         tests_expected,
         exit_code: None,
         warnings,
         allow_truncated: false,
-    }
+    })
 }
 
 /// A line for the terminal about a log event, if it deserves one.
@@ -507,6 +530,8 @@ struct Template<'a> {
     cache: Option<&'a TemplateCache>,
     /// Where a build's whole Odoo log goes (the output folder's `template.log`).
     log: &'a Path,
+    /// How Odoo runs: development's variables and timeout.
+    odoo: &'a crate::targets::odoo_env::OdooEnv,
 }
 
 /// Makes sure the template exists: on a miss, under an advisory lock (so two jobs racing
@@ -640,8 +665,13 @@ fn build_template(
         .once()
         .demo(Demo::With)
         .skip_auto_install();
-    let inv = crate::stages::invocation::invocation(&command, project, server, executor)?;
-    let mut analyzer = Analyzer::new(analyzer_options(project, false, WarningPolicy::Ignore));
+    let inv = crate::stages::invocation::invocation(&command, wanted.odoo, server, executor);
+    let mut analyzer = Analyzer::new(analyzer_options(
+        project,
+        false,
+        WarningPolicy::Ignore,
+        &[],
+    )?);
     let mut tail: Vec<String> = Vec::new();
     let mut whole = std::io::BufWriter::new(std::fs::File::create(wanted.log)?);
     let mut heartbeat = Heartbeat::every(HEARTBEAT);

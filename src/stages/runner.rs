@@ -27,6 +27,8 @@ pub struct Runner<'r> {
     next: usize,
     records: Vec<StepRecord>,
     failed: Option<StepKind>,
+    /// The stage asked for a step its plan does not have next: a bug.
+    went_off_plan: bool,
     reporter: &'r mut dyn Reporter,
 }
 
@@ -39,6 +41,7 @@ impl<'r> Runner<'r> {
             next: 0,
             records: Vec::new(),
             failed: None,
+            went_off_plan: false,
             reporter,
         }
     }
@@ -72,7 +75,7 @@ impl<'r> Runner<'r> {
         &mut self,
         work: impl FnOnce(&P, &mut dyn Reporter) -> anyhow::Result<(T, String)>,
     ) -> anyhow::Result<T> {
-        let (step, params) = self
+        let step = self
             .on_failure
             .iter()
             .find_map(|s| Some((s.clone(), P::of(s)?.clone())))
@@ -80,7 +83,8 @@ impl<'r> Runner<'r> {
                 stage: self.stage,
                 ran: P::KIND,
                 expected: "no such step for failures".into(),
-            })?;
+            });
+        let (step, params) = step.inspect_err(|_| self.went_off_plan = true)?;
         self.perform(&step, |reporter| work(&params, reporter))
     }
 
@@ -100,10 +104,12 @@ impl<'r> Runner<'r> {
             self.end(record(step.kind(), StepStatus::Skipped, why.clone(), None));
         }
         result.failed_step = self.failed.map(|k| k.to_string());
+        result.odoo_ci_bug |= self.went_off_plan;
         result.steps = std::mem::take(&mut self.records);
     }
 
-    fn off_plan(&self, ran: StepKind, planned: &Step) -> OffPlan {
+    fn off_plan(&mut self, ran: StepKind, planned: &Step) -> OffPlan {
+        self.went_off_plan = true;
         OffPlan {
             stage: self.stage,
             ran,
@@ -117,13 +123,17 @@ impl<'r> Runner<'r> {
                 self.next += 1;
                 Ok(step.clone())
             }
-            other => Err(OffPlan {
-                stage: self.stage,
-                ran: kind,
-                expected: other
+            other => {
+                let expected = other
                     .map(|s| format!("`{}`", s.kind()))
-                    .unwrap_or_else(|| "nothing".into()),
-            }),
+                    .unwrap_or_else(|| "nothing".into());
+                self.went_off_plan = true;
+                Err(OffPlan {
+                    stage: self.stage,
+                    ran: kind,
+                    expected,
+                })
+            }
         }
     }
 

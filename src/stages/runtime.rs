@@ -153,19 +153,19 @@ pub fn docker_executor(
     on: &RunsOn<'_>,
     reporter: &mut dyn Reporter,
 ) -> anyhow::Result<(DockerExecutor, String)> {
-    let config = &project.config;
+    let layout = &project.layout;
     let docker = connect(on.engine)?;
     let base = inspect_base(&docker, &build.base, reporter)?;
     let root = files_root(project, on.cache_dir)?;
-    let ignores = context_ignores(config, on.output, on.cache_dir);
+    let ignores = context_ignores(&layout.root, &build.ignore, on);
     let ignores: Vec<&str> = ignores.iter().map(String::as_str).collect();
     let context = crate::image::build_context(
         &root,
         &build.base,
         base.user.as_deref(),
         &ignores,
-        &config.addons_dirs,
-        &project.extra_dirs,
+        &layout.addons_dirs,
+        &layout.extra_dirs,
     )?;
     let content = crate::image::content_key(&base.id, &context);
     let rt = crate::executor::docker::runtime()?;
@@ -202,7 +202,7 @@ pub fn docker_executor(
     let executor = DockerExecutor {
         image: build.image.clone(),
         environment_id: environment_id(&base, &root)?,
-        ..base_executor(project, plan, on.engine, docker, on.data_dir)
+        ..base_executor(project, plan, build.network.clone(), docker, on)
     };
     Ok((executor, done))
 }
@@ -224,14 +224,14 @@ pub fn mounted_executor(
     let mut executor = DockerExecutor {
         image: mount.base.clone(),
         environment_id: environment_id(&base, &root)?,
-        ..base_executor(project, plan, on.engine, docker, on.data_dir)
+        ..base_executor(project, plan, mount.network.clone(), docker, on)
     };
     executor.extra_binds = vec![format!(
         "{}:{}:ro",
         root.to_string_lossy(),
         crate::image::PROJECT_DIR
     )];
-    for (i, dir) in project.extra_dirs.iter().enumerate() {
+    for (i, dir) in project.layout.extra_dirs.iter().enumerate() {
         let at = crate::image::extra_dir(i);
         executor
             .extra_binds
@@ -257,48 +257,39 @@ fn connect(engine: &Engine) -> anyhow::Result<bollard::Docker> {
 fn base_executor(
     project: &Project,
     plan: &Plan,
-    engine: &Engine,
+    network: String,
     docker: bollard::Docker,
-    data_dir: &Path,
+    on: &RunsOn<'_>,
 ) -> DockerExecutor {
     DockerExecutor {
         docker,
         image: String::new(),
         environment_id: String::new(),
-        network: project.config.file.odoo.docker_network.clone(),
-        host_data_dir: absolute(data_dir).to_string_lossy().into_owned(),
+        network,
+        host_data_dir: absolute(on.data_dir).to_string_lossy().into_owned(),
         extra_binds: Vec::new(),
         addons_paths: container_addons_paths(project),
         labels: container_labels(project, plan),
         command: "odoo".into(),
         extra_hosts: Vec::new(),
-        user: container_user(engine, data_dir),
+        user: container_user(on.engine, on.data_dir),
     }
 }
 
-/// Never send our own outputs and caches into the image: they change every run.
-fn context_ignores(config: &crate::config::Config, output: &Path, cache_dir: &Path) -> Vec<String> {
-    let mut ignores: Vec<String> = ["odoo-ci-output", "target"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let template_cache = config
-        .file
-        .development
-        .template_cache
-        .as_ref()
-        .map(|d| config.root.join(d));
-    for dir in [Some(output), Some(cache_dir), template_cache.as_deref()]
-        .into_iter()
-        .flatten()
-    {
-        if let Ok(rel) = absolute(dir).strip_prefix(absolute(&config.root)) {
+/// Never send our own outputs and caches into the image: they change every run. `planned`
+/// are the plan's (relative to `root`); the job's output and cache folders are added when
+/// they are inside the project.
+fn context_ignores(root: &Path, planned: &[String], on: &RunsOn<'_>) -> Vec<String> {
+    let mut ignores = planned.to_vec();
+    for dir in [on.output, on.cache_dir] {
+        if let Ok(rel) = absolute(dir).strip_prefix(absolute(root)) {
             ignores.push(rel.to_string_lossy().into_owned());
         }
     }
     ignores
         .iter()
-        .flat_map(|p| [p.clone(), format!("{p}/**")])
+        .map(|p| p.trim_start_matches("./").trim_end_matches('/').to_string())
+        .flat_map(|p| [format!("{p}/**"), p].into_iter().rev())
         .collect()
 }
 
@@ -347,12 +338,12 @@ fn short_id(id: &str) -> &str {
 /// other than the checkout's is named — that commit's files, written once per commit
 /// under the cache (a commit never changes, so a later run reuses them).
 pub fn files_root(project: &Project, cache_dir: &Path) -> anyhow::Result<PathBuf> {
-    let config = &project.config;
+    let root = &project.layout.root;
     let crate::project::Source::Commit(id) = project.source else {
-        return Ok(config.root.clone());
+        return Ok(root.clone());
     };
-    let repo = crate::repo::Repo::discover(&config.root)?;
-    let inside = repo.relative(&config.root).unwrap_or_else(|| ".".into());
+    let repo = crate::repo::Repo::discover(root)?;
+    let inside = repo.relative(root).unwrap_or_else(|| ".".into());
     let tree = cache_dir.join("sources").join(id.to_string());
     if !tree.is_dir() {
         let partial = cache_dir
@@ -396,7 +387,7 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 /// The addons paths inside an image built by odoo-ci: the repository's, then the extra
 /// addons paths' (as Odoo.sh puts the project before Enterprise).
 pub fn container_addons_paths(project: &Project) -> Vec<String> {
-    let own = project.config.addons_dirs.iter().map(|d| {
+    let own = project.layout.addons_dirs.iter().map(|d| {
         let rel = d.to_string_lossy();
         let rel = rel.trim_start_matches("./");
         if rel == "." || rel.is_empty() {
@@ -405,7 +396,7 @@ pub fn container_addons_paths(project: &Project) -> Vec<String> {
             format!("{}/{rel}", crate::image::PROJECT_DIR)
         }
     });
-    let extra = (0..project.extra_dirs.len()).map(crate::image::extra_dir);
+    let extra = (0..project.layout.extra_dirs.len()).map(crate::image::extra_dir);
     own.chain(extra).collect()
 }
 
@@ -414,12 +405,12 @@ pub fn container_addons_paths(project: &Project) -> Vec<String> {
 /// exit code alone is not trusted). Returns the log's last lines.
 pub fn run_to_end(
     executor: &dyn Executor,
-    project: &Project,
+    odoo: &crate::targets::odoo_env::OdooEnv,
     server: &PgServer,
     command: &OdooCommand,
     log_path: &Path,
 ) -> anyhow::Result<String> {
-    let inv = crate::stages::invocation::invocation(command, project, server, executor)?;
+    let inv = crate::stages::invocation::invocation(command, odoo, server, executor);
     let stage = command.stage();
     let mut analyzer = crate::odoo::Analyzer::new(crate::odoo::Options::default());
     let mut log = Vec::new();

@@ -35,10 +35,13 @@ use crate::stages::staging_dbs::{
 };
 use crate::targets::staging::Staging;
 
-#[derive(Debug, Clone)]
 pub struct StagingOptions {
     pub output: PathBuf,
     pub cache_dir: PathBuf,
+    /// How Odoo runs: staging's variables, resolved, and its timeout.
+    pub odoo: crate::targets::odoo_env::OdooEnv,
+    /// Production's backups, resolved when the copy comes from one (`--from-backup`).
+    pub backups: Option<Backups>,
 }
 
 /// Runs the staging stage as planned; whatever stops it makes the result red, with the
@@ -242,7 +245,7 @@ fn serve(
     let id = runner.step(|_: &steps::Start, _| {
         let series = at.project.addons.series;
         let server = OdooCommand::on(Stage::Staging, series, database).serve_on(port);
-        let inv = invocation(&server, at.project, &at.place.server, executor)?;
+        let inv = invocation(&server, &at.opts.odoo, &at.place.server, executor);
         let labels = HashMap::from([("odoo-ci.database".to_string(), database.to_string())]);
         let id = executor.start_server(&name, &inv, &labels)?;
         Ok((id, format!("{name} on port {port}")))
@@ -332,7 +335,7 @@ fn copy_production(
     )?;
     let store = at.place.data_dir.join("filestore").join(name);
     let files = match &at.place.source_filestore {
-        Some(from) => crate::targets::fetch_production_filestore(&at.project.config, from, &store)?,
+        Some(from) => at.place.source_files.fetch(from, &store)?,
         None => {
             std::fs::create_dir_all(&store)?;
             0
@@ -357,11 +360,10 @@ fn restore_backup(
     owned: &mut Option<String>,
 ) -> anyhow::Result<(CopyInfo, String)> {
     let started = std::time::Instant::now();
-    let backups = Backups::configured(&at.project.config, &at.place.source_db, &at.opts.cache_dir)?
-        .ok_or_else(|| {
-            anyhow::anyhow!("`production.backup` is not set: there are no backups to copy")
-        })?;
-    let restored = crate::backups::fetch(&backups, id)?;
+    let backups = at.opts.backups.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("`production.backup` is not set: there are no backups to copy")
+    })?;
+    let restored = crate::backups::fetch(backups, id)?;
     let done = (|| -> anyhow::Result<(CopyInfo, String)> {
         // Dropped by `into_database` itself when it fails; the caller's from then on.
         restored.into_database(&at.place.server, name)?;
@@ -398,7 +400,7 @@ fn neutralize_copy(
     if at.project.addons.series.has_neutralize_command() {
         run_to_end(
             executor,
-            at.project,
+            &at.opts.odoo,
             &at.place.server,
             &OdooCommand::neutralize(Stage::Staging, at.project.addons.series, name),
             &at.opts.output.join(log),
@@ -456,7 +458,7 @@ fn update(
         .on_database(database);
         run_to_end(
             executor,
-            at.project,
+            &at.opts.odoo,
             &at.place.server,
             &command,
             &at.opts.output.join("update.log"),

@@ -2,6 +2,7 @@
 //! runs: production's server, database, filestore and engine; staging's server. One
 //! place, so staging, production and the snapshot commands can never disagree on it.
 
+pub mod odoo_env;
 pub mod production;
 pub mod staging;
 
@@ -15,7 +16,6 @@ use crate::executor::bluegreen::Reach;
 use crate::executor::docker::Engine;
 use crate::plan::{Choices, DatabaseFacts, InstalledFacts};
 use crate::project::Project;
-use crate::style::Style;
 
 /// Production's server and database name, from `production.database`.
 pub fn production_source(config: &Config) -> anyhow::Result<(PgServer, String)> {
@@ -65,13 +65,18 @@ pub fn production_docker_host(config: &Config) -> anyhow::Result<Option<String>>
 /// The server odoo-ci's own databases live on (templates, test databases, staging copies):
 /// `postgres.url`, else the `PG*` variables, else a managed container of `postgres.image`.
 pub fn pg_server(config: &Config) -> anyhow::Result<PgServer> {
+    Ok(own_server(config)?.0)
+}
+
+/// [`pg_server`], and, when it is a managed container, what to tell the user about it.
+pub fn own_server(config: &Config) -> anyhow::Result<(PgServer, Option<String>)> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let Some(url) = &config.file.postgres.url {
         let url = config.resolve("postgres.url", url, &env)?;
-        return Ok(PgServer::from_given_url(&url)?);
+        return Ok((PgServer::from_given_url(&url)?, None));
     }
     if let Some(server) = PgServer::from_env(&env) {
-        return Ok(server);
+        return Ok((server, None));
     }
     if let Some(image) = &config.file.postgres.image {
         let docker = crate::executor::docker::Engine::from_env()
@@ -86,13 +91,12 @@ pub fn pg_server(config: &Config) -> anyhow::Result<PgServer> {
             image,
             std::time::Duration::from_secs(120),
         )?;
-        eprintln!(
-            "{} managed container {} ({image}) on 127.0.0.1:{}",
-            Style::for_stderr().bold("postgres:"),
+        let said = format!(
+            "managed container {} ({image}) on 127.0.0.1:{}",
             crate::executor::managed_pg::container_name(&scope, image),
             server.port
         );
-        return Ok(server);
+        return Ok((server, Some(said)));
     }
     anyhow::bail!(
         "no PostgreSQL server: set `postgres.url` or `postgres.image` in {}, or the PGHOST/PGPORT/PGUSER/PGPASSWORD variables",
@@ -181,26 +185,43 @@ pub fn staging_data_dir(config: &Config, cache_dir: &std::path::Path) -> anyhow:
     Ok(crate::names::absolute(&dir))
 }
 
-/// Copies production's filestore (`from`) into the folder `to` on this machine: on this machine, or streamed from
-/// the host of production's engine when that engine is remote (the runner cannot see that
-/// host's files).
-pub fn fetch_production_filestore(config: &Config, from: &Path, to: &Path) -> anyhow::Result<u64> {
-    let engine = production_engine(config)?;
-    if engine.reach() == Reach::Direct {
-        return Ok(crate::filestore::copy_local(from, to)?);
+/// How production's filestore is read from this machine: copied directly when production's
+/// engine is this machine's, else through that engine (the runner cannot see its host's
+/// files) with a helper from `image`.
+#[derive(Debug, Clone)]
+pub struct FilestoreReader {
+    pub engine: Engine,
+    pub image: String,
+}
+
+impl FilestoreReader {
+    pub fn resolve(config: &Config) -> anyhow::Result<FilestoreReader> {
+        Ok(FilestoreReader {
+            engine: production_engine(config)?,
+            image: config.file.odoo.image.clone(),
+        })
     }
-    let docker = engine
-        .connect()
-        .map_err(|e| anyhow::anyhow!("production's Docker engine: {e}"))?;
-    let files = crate::filestore::EngineFiles {
-        docker,
-        image: config.file.odoo.image.clone(),
-    };
-    match files.fetch(from, to)? {
-        Some(n) => Ok(n),
-        None => {
-            std::fs::create_dir_all(to)?;
-            Ok(0)
+
+    /// Copies production's filestore `from` (a path on the engine's host) to `to` here;
+    /// returns the number of files.
+    pub fn fetch(&self, from: &Path, to: &Path) -> anyhow::Result<u64> {
+        if self.engine.reach() == Reach::Direct {
+            return Ok(crate::filestore::copy_local(from, to)?);
+        }
+        let docker = self
+            .engine
+            .connect()
+            .map_err(|e| anyhow::anyhow!("production's Docker engine: {e}"))?;
+        let files = crate::filestore::EngineFiles {
+            docker,
+            image: self.image.clone(),
+        };
+        match files.fetch(from, to)? {
+            Some(n) => Ok(n),
+            None => {
+                std::fs::create_dir_all(to)?;
+                Ok(0)
+            }
         }
     }
 }

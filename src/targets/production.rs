@@ -10,9 +10,6 @@ use crate::executor::bluegreen::Reach;
 use crate::executor::docker::Engine;
 use crate::exit::BadInput;
 
-/// The network production's releases join when `production.network` is not set.
-pub const DEFAULT_NETWORK: &str = "odoo-ci-production";
-
 #[derive(Debug, Clone)]
 pub struct Production {
     pub server: PgServer,
@@ -59,13 +56,18 @@ impl Production {
             engine,
             filestore,
             container_server,
-            network: prod
-                .network
-                .clone()
-                .unwrap_or_else(|| DEFAULT_NETWORK.into()),
+            network: config.production_network().to_string(),
             alias: config.production_alias().to_string(),
             base_image: config.file.odoo.image.clone(),
         })
+    }
+
+    /// How its filestore is read from this machine.
+    pub fn filestore_reader(&self) -> super::FilestoreReader {
+        super::FilestoreReader {
+            engine: self.engine.clone(),
+            image: self.base_image.clone(),
+        }
     }
 
     /// Odoo's data dir as the engine's host sees it: the filestore's, else the cache's.

@@ -15,6 +15,8 @@ pub struct Staging {
     pub source_db: String,
     /// Production's filestore, when `production.data_dir` says where it is.
     pub source_filestore: Option<PathBuf>,
+    /// How that filestore is read from here.
+    pub source_files: super::FilestoreReader,
     /// The server the copies go on (`staging.database`, else production's).
     pub server: PgServer,
     /// The copies' Odoo data dir on this machine (`staging.data_dir`, else the cache's).
@@ -49,6 +51,7 @@ impl Staging {
         };
         Ok(Staging {
             source_filestore: super::production_filestore(config, &source_db)?,
+            source_files: super::FilestoreReader::resolve(config)?,
             source,
             source_db,
             server,

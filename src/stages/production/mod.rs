@@ -34,12 +34,15 @@ use crate::targets::production::Production;
 
 pub use target::{engine_files, serving_release, snapshots_dir, standalone_engine_files};
 
-#[derive(Debug, Clone)]
 pub struct DeployOptions {
     pub output: PathBuf,
     pub cache_dir: PathBuf,
     pub no_wait: bool,
     pub trigger: Trigger,
+    /// How Odoo runs: production's variables, resolved, and its timeout.
+    pub odoo: crate::targets::odoo_env::OdooEnv,
+    /// Production's backups, resolved when the plan uses them.
+    pub backups: Option<crate::backups::Backups>,
 }
 
 /// The container of one colour of a production: scoped by project, readable, and unique
@@ -148,7 +151,7 @@ fn deploy_steps(
     let (server, database) = (&production.server, &production.database);
     let hashes = (plan.update_mode == UpdateMode::Hash)
         .then(|| crate::addons::content_hash::of_all(&project.addons));
-    let mut target = target::Target::resolve(project, production, &opts.output, &opts.cache_dir)?;
+    let mut target = target::Target::resolve(project, production, opts)?;
     let _lock = runner.step(|_: &steps::Lock, reporter| {
         let lock = target::lock(server, database, opts.no_wait, reporter)?;
         let settled = settle_interrupted(&mut target)?;
@@ -260,21 +263,19 @@ fn backup_before_update(
     if runner.peek::<steps::Backup>().is_none() {
         return Ok(());
     }
-    let config = &target.project.config;
     runner.step(|_: &steps::Backup, _| {
-        let backups =
-            crate::backups::Backups::configured(config, &target.database, &opts.cache_dir)?
-                .ok_or_else(|| {
-                    anyhow::anyhow!("the plan backs up, but `production.backup` is not set")
-                })?;
+        let backups = opts.backups.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("the plan backs up, but `production.backup` is not set")
+        })?;
+        let files = target.filestore_reader();
         let source = crate::backups::Source {
-            config,
+            files: &files,
             server: &target.server,
             filestore: target.filestore.as_deref(),
             commit,
             image: serving.map(|r| r.image.clone()),
         };
-        let taken = crate::backups::take(&backups, &source, "pre-deploy")?;
+        let taken = crate::backups::take(backups, &source, "pre-deploy")?;
         Ok(((), taken.describe()))
     })
 }
@@ -401,7 +402,7 @@ fn chosen_snapshot(
     target: &target::Target<'_>,
     runner: &mut Runner<'_>,
     from: &RestoreSource,
-    cache_dir: &std::path::Path,
+    backups: Option<&crate::backups::Backups>,
 ) -> anyhow::Result<(snapshots::Snapshot, Option<String>)> {
     let mut admin = target.server.connect("postgres")?;
     let id = match from {
@@ -410,13 +411,11 @@ fn chosen_snapshot(
         }
         RestoreSource::Backup(id) => id,
     };
-    let config = &target.project.config;
-    let backups = crate::backups::Backups::configured(config, &target.database, cache_dir)?
-        .ok_or_else(|| {
-            anyhow::anyhow!("`production.backup` is not set: there are no backups to restore")
-        })?;
+    let backups = backups.ok_or_else(|| {
+        anyhow::anyhow!("`production.backup` is not set: there are no backups to restore")
+    })?;
     let (name, image) = runner.step(|_: &steps::Fetch, _| {
-        let (name, manifest) = from_backup::fetch_as_snapshot(target, &backups, id)?;
+        let (name, manifest) = from_backup::fetch_as_snapshot(target, backups, id)?;
         let text = format!(
             "backup {id} checked (dump SHA-256, database fingerprint {}, filestore) and kept as {name}",
             manifest.database.fingerprint
@@ -435,13 +434,13 @@ fn rollback_steps(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&opts.output)?;
     let database = production.database.clone();
-    let mut target = target::Target::resolve(project, production, &opts.output, &opts.cache_dir)?;
+    let mut target = target::Target::resolve(project, production, opts)?;
     let _lock = runner.step(|_: &steps::Lock, reporter| {
         let lock = target::lock(&production.server, &database, opts.no_wait, reporter)?;
         let settled = settle_interrupted(&mut target)?;
         Ok((lock, format!("deploy lock on `{database}`{settled}")))
     })?;
-    let (chosen, backup_image) = chosen_snapshot(&target, runner, from, &opts.cache_dir)?;
+    let (chosen, backup_image) = chosen_snapshot(&target, runner, from, opts.backups.as_ref())?;
     let recorded: Option<ProductionDetail> = chosen
         .record
         .deployment

@@ -124,7 +124,6 @@ impl Sequence<'_, '_> {
 
     fn update(&self, runner: &mut Runner<'_>) -> anyhow::Result<()> {
         let t = self.target;
-        let project = t.project;
         let planned = runner.peek::<steps::Update>().map(|u| u.command.is_some());
         if planned != Some(true) {
             runner.skip(StepKind::Update, "no addon to update or install")?;
@@ -139,7 +138,7 @@ impl Sequence<'_, '_> {
                 }
                 let log = run_to_end(
                     self.executor,
-                    project,
+                    &t.odoo,
                     &t.container_server,
                     &command,
                     &t.output.join("update.log"),
@@ -159,7 +158,7 @@ impl Sequence<'_, '_> {
         let t = self.target;
         let series = t.project.addons.series;
         let server = OdooCommand::on(Stage::Production, series, &t.database).serve_on(HTTP_PORT);
-        let inv = invocation(&server, t.project, &t.container_server, self.executor)?;
+        let inv = invocation(&server, &t.odoo, &t.container_server, self.executor);
         let mut labels = std::collections::HashMap::from([
             (bluegreen::PRODUCTION_LABEL.to_string(), t.database.clone()),
             (

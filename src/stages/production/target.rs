@@ -40,6 +40,8 @@ pub struct Target<'a> {
     pub alias: String,
     /// What helpers run from when no release serves.
     pub base_image: String,
+    /// How Odoo runs here: production's variables and timeout.
+    pub odoo: crate::targets::odoo_env::OdooEnv,
 }
 
 impl<'a> Target<'a> {
@@ -48,9 +50,9 @@ impl<'a> Target<'a> {
     pub fn resolve(
         project: &'a Project,
         production: &Production,
-        output: &Path,
-        cache_dir: &Path,
+        opts: &super::DeployOptions,
     ) -> anyhow::Result<Target<'a>> {
+        let (output, cache_dir) = (&opts.output, &opts.cache_dir);
         let filestore = production.filestore.clone();
         let snapshots_dir = snapshots_dir(filestore.as_deref(), cache_dir);
         let data_dir = production.data_dir(cache_dir);
@@ -73,7 +75,16 @@ impl<'a> Target<'a> {
             network: production.network.clone(),
             alias: production.alias.clone(),
             base_image: production.base_image.clone(),
+            odoo: opts.odoo.clone(),
         })
+    }
+
+    /// How production's filestore is read from this machine.
+    pub fn filestore_reader(&self) -> crate::targets::FilestoreReader {
+        crate::targets::FilestoreReader {
+            engine: self.docker_engine.clone(),
+            image: self.base_image.clone(),
+        }
     }
 
     /// A snapshot of production (database and filestore), recording `deployment` as it
@@ -174,7 +185,6 @@ impl<'a> Target<'a> {
             cache_dir,
         };
         let (mut ex, done) = docker_executor(self.project, plan, build, &on, reporter)?;
-        ex.network = self.network.clone();
         ex.host_data_dir = absolute(&self.data_dir).to_string_lossy().into_owned();
         ex.extra_hosts = vec!["host.docker.internal:host-gateway".into()];
         Ok((ex, done))

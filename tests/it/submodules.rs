@@ -2,7 +2,7 @@
 //! (a second real repository added with `git submodule add`), read by plan, `addons
 //! changed`, `--ref` and a build from a named commit.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

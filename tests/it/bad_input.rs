@@ -1,7 +1,7 @@
 //! Every bad input of issue 2 gets one clear paragraph: file, line, column where there is
 //! one, what to do, exit code 2, and never a panic.
 
-mod common;
+use crate::common;
 
 use common::{Project, BASIC_CONFIG};
 

@@ -1,6 +1,6 @@
 //! The version-bump guard and `odoo-ci bump`, on real git repositories.
 
-mod common;
+use crate::common;
 
 use common::{Project, BASIC_CONFIG};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Reporting to GitHub and GitLab against a real HTTP server standing in for each API
 //! (wiremock): the exact methods, paths, headers and JSON bodies of their REST docs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

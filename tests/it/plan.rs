@@ -1,6 +1,6 @@
 //! `odoo-ci plan` and `odoo-ci addons` end to end: the real binary on real git repos.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, run_in, Project, BASIC_CONFIG};
 use serde_json::Value;
@@ -192,7 +192,7 @@ fn github_pull_request_context_comes_from_the_event() {
         ],
     );
     let plan = json(&out);
-    // A pull request runs development whatever its head branch maps to (see tests/security.rs).
+    // A pull request runs development whatever its head branch maps to (see tests/it/security.rs).
     assert_eq!(plan["stage"], "development");
     assert_eq!(plan["commit"], head.as_str());
     assert_eq!(plan["base"], base.as_str());

@@ -2,7 +2,7 @@
 //! (tests/fake-odoo). `./scripts/test` sets these up and exports ODOO_CI_TEST_PG and
 //! ODOO_CI_TEST_IMAGE; without them these tests fail and say so.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -3,7 +3,7 @@
 //! GitLab). The linters check the files against the hosts' schemas; this checks what they
 //! do.
 
-mod common;
+use crate::common;
 
 use serde_norway::Value;
 

@@ -3,7 +3,7 @@
 //! and every failure (update, health, crash after the switch) rolled back to exactly the
 //! database that was there before.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

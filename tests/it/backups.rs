@@ -3,7 +3,7 @@
 //! into staging (`stage --from-backup`), each checked against the database and filestore
 //! as they were when the backup was taken — by this test's own checksum, not odoo-ci's.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

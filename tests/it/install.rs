@@ -1,7 +1,7 @@
 //! `install.sh`: the one-line install of a released binary, against a stand-in for the
 //! release downloads (GitHub serves `releases/download/<tag>/<asset>`).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

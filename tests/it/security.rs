@@ -2,7 +2,7 @@
 //! make them (issue "Security"): each test reproduces one as described and checks that
 //! nothing secret is printed and nothing is done that should not be.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

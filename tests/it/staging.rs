@@ -2,7 +2,7 @@
 //! PostgreSQL and seeded with everything that reaches the outside world, copied,
 //! neutralized, verified, updated and started in the real Docker engine.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

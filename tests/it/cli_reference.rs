@@ -1,8 +1,8 @@
 //! docs/cli.md is every command's `--help`, as the binary prints it: this test fails when a
 //! flag is added, removed or reworded without the reference following. Regenerate with
-//! `ODOO_CI_BLESS=1 cargo test --test cli_reference`.
+//! `ODOO_CI_BLESS=1 cargo test --test it cli_reference::`.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, run_in};
 
@@ -35,7 +35,7 @@ const COMMANDS: &[&str] = &[
 
 fn reference() -> String {
     let mut out = String::from(
-        "# odoo-ci command reference\n\nGenerated from `odoo-ci <command> --help` by `tests/cli_reference.rs`, which fails\nwhen this file and the binary disagree. Every command also takes `--config FILE`\n(default `.odoo-ci.yml`, or `ODOO_CI_CONFIG`) and `-v`/`-vv`.\n",
+        "# odoo-ci command reference\n\nGenerated from `odoo-ci <command> --help` by `tests/it/cli_reference.rs`, which fails\nwhen this file and the binary disagree. Every command also takes `--config FILE`\n(default `.odoo-ci.yml`, or `ODOO_CI_CONFIG`) and `-v`/`-vv`.\n",
     );
     for command in COMMANDS {
         let mut args: Vec<&str> = command.split_whitespace().collect();
@@ -65,6 +65,6 @@ fn the_cli_reference_is_what_the_binary_says() {
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "docs/cli.md is out of date: run `ODOO_CI_BLESS=1 cargo test --test cli_reference`"
+        "docs/cli.md is out of date: run `ODOO_CI_BLESS=1 cargo test --test it cli_reference::`"
     );
 }

@@ -1,7 +1,7 @@
 //! `odoo-ci check-log` on logs written in the real Odoo format (16.0–19.0): colour, counts,
 //! failure locations, JUnit, summary, exit codes, and bad input.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -68,6 +68,7 @@ schema={
     "env":env,
     "build":enum(["auto","always"],"auto","`auto`: mount the project into the base image when there is nothing to build."),
     "template_cache":nullable(s("The folder templates travel in between jobs.")),
+    "browser":enum(["auto","always","never"],"auto","A browser in the development image for the tours: `auto` when a tested addon's tests start one."),
   }),
   "staging":obj({
     "push":enum(["fresh","update"],"fresh","A new copy of production per push, or the branch's copy updated."),

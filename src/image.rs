@@ -26,12 +26,28 @@ const GENERATED: &str = ".odoo-ci.Dockerfile";
 /// noble), which PEP 668 marks externally managed: a plain `pip install` refuses, a venv
 /// would not see Odoo. `PIP_BREAK_SYSTEM_PACKAGES=1` is what pip reads for
 /// `--break-system-packages` (pip before 23.0.1, which has no such option, ignores it).
-pub fn dockerfile(base: &str, requirements: bool, base_user: Option<&str>) -> String {
+///
+/// With `browser`, a browser and `websocket-client` come first (the layer that changes
+/// least): see [`BROWSER_LAYER`].
+pub fn dockerfile(
+    base: &str,
+    requirements: bool,
+    base_user: Option<&str>,
+    browser: bool,
+) -> String {
     let mut d = format!("FROM {base}\n");
+    if requirements || browser {
+        d.push_str("USER root\n");
+    }
+    if browser {
+        d.push_str(BROWSER_LAYER);
+    }
     if requirements {
         d.push_str(
-            "USER root\nCOPY .odoo-ci.requirements.txt /tmp/odoo-ci-requirements.txt\nRUN PIP_BREAK_SYSTEM_PACKAGES=1 pip3 install --no-cache-dir -r /tmp/odoo-ci-requirements.txt\n",
+            "COPY .odoo-ci.requirements.txt /tmp/odoo-ci-requirements.txt\nRUN PIP_BREAK_SYSTEM_PACKAGES=1 pip3 install --no-cache-dir -r /tmp/odoo-ci-requirements.txt\n",
         );
+    }
+    if requirements || browser {
         if let Some(user) = base_user.filter(|u| !u.is_empty() && *u != "root" && *u != "0") {
             d.push_str(&format!("USER {user}\n"));
         }
@@ -39,6 +55,22 @@ pub fn dockerfile(base: &str, requirements: bool, base_user: Option<&str>) -> St
     d.push_str(&format!("COPY . {PROJECT_DIR}\n"));
     d
 }
+
+/// A browser Odoo's tours can drive, and `websocket-client` (docs/odoo-facts.md §10): on
+/// Debian bases their `chromium` and `python3-websocket` packages; on Ubuntu bases (the
+/// official images since 17.0), whose `chromium` is a snap that cannot run in a container,
+/// Google's Chrome package, as OCA's CI images install it — amd64 only.
+pub const BROWSER_LAYER: &str = r#"RUN set -e; . /etc/os-release; export DEBIAN_FRONTEND=noninteractive; apt-get update; \
+    if [ "$ID" = ubuntu ]; then \
+      if [ "$(dpkg --print-architecture)" != amd64 ]; then echo "odoo-ci: Ubuntu's chromium is a snap (no use in a container) and Google ships Chrome for amd64 only: install a browser in the repository's Dockerfile" >&2; exit 1; fi; \
+      apt-get install -y --no-install-recommends ca-certificates curl python3-websocket; \
+      curl -fsSL -o /tmp/google-chrome.deb https://dl.google.com/linux/direct/google-chrome-stable_current_amd64.deb; \
+      apt-get install -y --no-install-recommends /tmp/google-chrome.deb; rm -f /tmp/google-chrome.deb; \
+    else \
+      apt-get install -y --no-install-recommends chromium python3-websocket; \
+    fi; \
+    rm -rf /var/lib/apt/lists/*
+"#;
 
 /// The label that says what an image holds: [`content_key`] of its base and build context.
 pub const CONTENT_LABEL: &str = "odoo-ci.content";
@@ -140,6 +172,7 @@ pub fn build_context(
     root: &Path,
     base: &str,
     base_user: Option<&str>,
+    browser: bool,
     extra_ignores: &[&str],
     addons_dirs: &[std::path::PathBuf],
     extra: &[std::path::PathBuf],
@@ -179,7 +212,7 @@ pub fn build_context(
                 header.set_cksum();
                 tar.append_data(&mut header, crate::requirements::MERGED, merged.as_bytes())?;
             }
-            let d = dockerfile(base, merged.is_some(), base_user);
+            let d = dockerfile(base, merged.is_some(), base_user, browser);
             match split {
                 true => d.replace(
                     &format!("COPY . {PROJECT_DIR}\n"),
@@ -425,6 +458,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_browser_comes_first_as_root_and_odoo_runs_as_its_user_again() {
+        let d = dockerfile("odoo:18.0", true, Some("odoo"), true);
+        let browser = d.find("chromium python3-websocket").unwrap();
+        let pip = d.find("pip3 install").unwrap();
+        assert!(
+            d.starts_with("FROM odoo:18.0\nUSER root\nRUN set -e;"),
+            "{d}"
+        );
+        assert!(browser < pip, "the browser layer changes least: first\n{d}");
+        assert!(
+            d.contains("google-chrome-stable_current_amd64.deb"),
+            "Ubuntu bases get Chrome"
+        );
+        assert!(
+            d.ends_with("USER odoo\nCOPY . /mnt/odoo-ci/project\n"),
+            "{d}"
+        );
+        let no_requirements = dockerfile("odoo:18.0", false, Some("odoo"), true);
+        assert!(no_requirements.contains("USER odoo\n") && !no_requirements.contains("pip3"));
+    }
+
+    #[test]
     fn build_output_loses_its_terminal_escapes() {
         assert_eq!(strip_ansi("\u{1b}[1;31mred\u{1b}[0m text"), "red text");
         assert_eq!(strip_ansi("\u{1b}]0;title\u{7}done"), "done");
@@ -434,22 +489,22 @@ mod tests {
 
     #[test]
     fn requirements_get_their_own_layer_before_the_project() {
-        let d = dockerfile("odoo:17.0", true, Some("odoo"));
+        let d = dockerfile("odoo:17.0", true, Some("odoo"), false);
         assert!(
             d.ends_with("USER odoo\nCOPY . /mnt/odoo-ci/project\n"),
             "{d}"
         );
-        assert!(!dockerfile("odoo:17.0", true, Some("root"))
+        assert!(!dockerfile("odoo:17.0", true, Some("root"), false)
             .contains(&format!("USER root\nCOPY . {PROJECT_DIR}")));
         assert_eq!(
-            dockerfile("odoo:17.0", false, None).lines().count(),
+            dockerfile("odoo:17.0", false, None, false).lines().count(),
             2,
             "FROM and COPY only"
         );
         let req = d.find("requirements.txt").unwrap();
         let project = d.find(&format!("COPY . {PROJECT_DIR}")).unwrap();
         assert!(d.starts_with("FROM odoo:17.0\n") && req < project);
-        assert!(!dockerfile("odoo:17.0", false, Some("odoo")).contains("pip3"));
+        assert!(!dockerfile("odoo:17.0", false, Some("odoo"), false).contains("pip3"));
     }
 
     /// The same files make the same image in any checkout: a fresh clone's times and a
@@ -474,7 +529,7 @@ mod tests {
         let key = |root: &Path| {
             content_key(
                 "sha256:base",
-                &build_context(root, "odoo:17.0", None, &[], &[], &[]).unwrap(),
+                &build_context(root, "odoo:17.0", None, false, &[], &[], &[]).unwrap(),
             )
         };
         assert_eq!(key(one.path()), key(two.path()));
@@ -482,7 +537,7 @@ mod tests {
             key(one.path()),
             content_key(
                 "sha256:other",
-                &build_context(one.path(), "odoo:17.0", None, &[], &[], &[]).unwrap()
+                &build_context(one.path(), "odoo:17.0", None, false, &[], &[], &[]).unwrap()
             ),
             "another base image is another image"
         );
@@ -500,7 +555,7 @@ mod tests {
         let key = || {
             content_key(
                 "sha256:base",
-                &build_context(dir.path(), "odoo:17.0", None, &[], &[], &[]).unwrap(),
+                &build_context(dir.path(), "odoo:17.0", None, false, &[], &[], &[]).unwrap(),
             )
         };
         let untagged = key();
@@ -530,7 +585,7 @@ mod tests {
             std::fs::write(dir.path().join(rel), text).unwrap();
         }
         let dirs = [std::path::PathBuf::from("vendor/oca")];
-        let context = build_context(dir.path(), "base", None, &[], &dirs, &[]).unwrap();
+        let context = build_context(dir.path(), "base", None, false, &[], &dirs, &[]).unwrap();
         let bytes = context.into_tar(&HashMap::new()).unwrap();
         let mut archive = tar::Archive::new(&bytes[..]);
         let (mut merged, mut generated) = (String::new(), String::new());
@@ -580,7 +635,7 @@ mod tests {
         std::fs::write(enterprise.path().join("ent/y.py"), "y").unwrap();
         std::fs::write(enterprise.path().join("ent/.git/HEAD"), "h").unwrap();
         let extra = [enterprise.path().to_path_buf()];
-        let context = build_context(project.path(), "base", None, &[], &[], &extra).unwrap();
+        let context = build_context(project.path(), "base", None, false, &[], &[], &extra).unwrap();
         let (names, dockerfile) = contents(context);
         assert!(
             names.contains(&"project/addons/a/x.py".to_string()),
@@ -596,7 +651,7 @@ mod tests {
         );
         // The repository's own Dockerfile finds them beside the project.
         std::fs::write(project.path().join("Dockerfile"), "FROM base\n").unwrap();
-        let context = build_context(project.path(), "base", None, &[], &[], &extra).unwrap();
+        let context = build_context(project.path(), "base", None, false, &[], &[], &extra).unwrap();
         let (names, _) = contents(context);
         assert!(names.contains(&"addons/a/x.py".to_string()), "{names:?}");
         assert!(
@@ -616,7 +671,7 @@ mod tests {
         std::fs::write(dir.path().join(".git/HEAD"), "h").unwrap();
         std::fs::write(dir.path().join(".dockerignore"), "secret\n*.log\n").unwrap();
         std::fs::write(dir.path().join("debug.log"), "l").unwrap();
-        let context = build_context(dir.path(), "base", None, &[], &[], &[]).unwrap();
+        let context = build_context(dir.path(), "base", None, false, &[], &[], &[]).unwrap();
         let labels =
             HashMap::from([("odoo-ci.branch".to_string(), "feat/\"x\" $HOME".to_string())]);
         let bytes = context.into_tar(&labels).unwrap();
@@ -635,7 +690,7 @@ mod tests {
             generated,
             format!(
                 "{}LABEL \"odoo-ci.branch\"=\"feat/\\\"x\\\" \\$HOME\"\n",
-                dockerfile("base", false, None)
+                dockerfile("base", false, None, false)
             ),
             "the labels, quoted, in one instruction at the end"
         );
@@ -658,7 +713,7 @@ mod link_tests {
     fn a_dockerfile_linked_out_of_the_repository_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink("/proc/self/environ", dir.path().join("Dockerfile")).unwrap();
-        let err = match build_context(dir.path(), "base", None, &[], &[], &[]) {
+        let err = match build_context(dir.path(), "base", None, false, &[], &[], &[]) {
             Ok(_) => panic!("a Dockerfile linked out of the repository was read"),
             Err(e) => e,
         };

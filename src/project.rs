@@ -74,6 +74,7 @@ impl Project {
                 .collect(),
             secret_variables: crate::secrets::secret_variables(std::env::vars()),
             build_files: self.build_files(),
+            tours: self.tours(),
             engine_sees_files: crate::executor::docker::Engine::from_env().reach()
                 == crate::executor::docker::Reach::Direct,
             worktree_tag: format!(
@@ -90,6 +91,77 @@ impl Project {
 }
 
 impl Project {
+    /// The project's own addons whose tests start a browser, with the first such file
+    /// (the stage's files: the checkout's, or the named commit's).
+    fn tours(&self) -> BTreeMap<String, String> {
+        let own = self.addons.addons.iter();
+        let own = own.filter(|a| a.submodule.is_none() && a.extra.is_none());
+        own.filter_map(|a| {
+            let tests = format!("{}/tests", a.rel_dir);
+            let file = self
+                .test_sources(&tests)
+                .into_iter()
+                .find(|(_, text)| crate::addons::tours::starts_a_browser(text))?;
+            Some((a.name.clone(), file.0))
+        })
+        .collect()
+    }
+
+    /// The Python files directly in `dir` (relative to the project root), with their text.
+    fn test_sources(&self, dir: &str) -> Vec<(String, String)> {
+        let python = |name: &str| name.ends_with(".py");
+        let root = &self.layout.root;
+        let names: Vec<String> = match self.source {
+            Source::WorkingTree => std::fs::read_dir(root.join(dir))
+                .map(|entries| {
+                    let names = entries.filter_map(|e| e.ok()?.file_name().into_string().ok());
+                    let mut names: Vec<String> = names.filter(|n| python(n)).collect();
+                    names.sort();
+                    names
+                })
+                .unwrap_or_default(),
+            Source::Commit(id) => self
+                .at_commit(id, dir, |repo, id, path| {
+                    repo.files_at(id, path)
+                        .ok()
+                        .map(|names| names.into_iter().filter(|n| python(n)).collect::<Vec<_>>())
+                })
+                .unwrap_or_default(),
+        };
+        names
+            .into_iter()
+            .filter_map(|name| {
+                let rel = format!("{dir}/{name}");
+                let text = match self.source {
+                    Source::WorkingTree => std::fs::read_to_string(root.join(&rel)).ok()?,
+                    Source::Commit(id) => self.at_commit(id, &rel, |repo, id, path| {
+                        let bytes = repo.file_at(id, path).ok()??;
+                        String::from_utf8(bytes).ok()
+                    })?,
+                };
+                Some((rel, text))
+            })
+            .collect()
+    }
+
+    /// `read` applied to `path` (relative to the project root) at commit `id`, in the
+    /// repository's terms.
+    fn at_commit<T>(
+        &self,
+        id: git2::Oid,
+        path: &str,
+        read: impl FnOnce(&Repo, git2::Oid, &str) -> Option<T>,
+    ) -> Option<T> {
+        let root = &self.layout.root;
+        let repo = Repo::discover(root).ok()?;
+        let inside = repo.relative(root)?;
+        let path = match inside.as_str() {
+            "." | "" => path.to_string(),
+            dir => format!("{dir}/{path}"),
+        };
+        read(&repo, id, &path)
+    }
+
     /// Whether the stage's files have a Dockerfile or a requirements.txt — at the root or
     /// at the root of an addons path (the checkout's, or the named commit's).
     fn build_files(&self) -> BuildFiles {

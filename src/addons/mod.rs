@@ -7,6 +7,7 @@ pub mod graph;
 pub mod layout;
 pub mod manifest;
 pub mod pyliteral;
+pub mod tours;
 pub mod version;
 
 pub use discovery::{discover, Addon, AddonSet};

@@ -268,6 +268,24 @@ pub struct DevelopmentSection {
     /// `odoo-ci cache key`.
     #[serde(default)]
     pub template_cache: Option<std::path::PathBuf>,
+    /// Whether the development image gets a browser for the tours (`HttpCase` browser
+    /// tests), which the official images lack.
+    #[serde(default)]
+    pub browser: BrowserMode,
+}
+
+/// Whether the development image gets a browser (Chromium, or Google Chrome on Ubuntu
+/// bases) and `websocket-client`, so Odoo runs the tours instead of skipping them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrowserMode {
+    /// When a tested addon's tests start a tour (`start_tour(` or `browser_js(`).
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never: the tours are skipped, and the verdict says so.
+    Never,
 }
 
 /// Whether the development stage builds an image.
@@ -306,6 +324,7 @@ impl Default for DevelopmentSection {
             env: BTreeMap::new(),
             build: DevBuild::Auto,
             template_cache: None,
+            browser: BrowserMode::Auto,
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct Facts<'a> {
     /// Whether the Docker engine sees this machine's files (a local engine): the project
     /// can then be mounted instead of built in.
     pub engine_sees_files: bool,
+    /// The project's own addons whose tests start a browser (a tour), each with the first
+    /// test file that does (relative to the project root).
+    pub tours: BTreeMap<String, String>,
 }
 
 /// The files of the project that an image build would use beyond the project itself.
@@ -223,6 +226,29 @@ pub struct UnsetVariable {
 pub struct PlanProblems {
     pub stage: Stage,
     pub problems: Vec<String>,
+}
+
+/// What to say about the tours when odoo-ci cannot add the browser itself: the local
+/// executor runs Odoo on this machine, and a repository's own Dockerfile is built as it is.
+fn browser_note(facts: &Facts<'_>, tested: &[String]) -> Option<String> {
+    use crate::config::schema::BrowserMode;
+    let mode = facts.config.file.development.browser;
+    let touring = tested.iter().find(|a| facts.tours.contains_key(*a));
+    let wanted = match mode {
+        BrowserMode::Never => return None,
+        BrowserMode::Always => true,
+        BrowserMode::Auto => touring.is_some(),
+    };
+    let who = touring
+        .map(|a| format!("{a}'s tests start tours; "))
+        .unwrap_or_default();
+    if !wanted {
+        return None;
+    }
+    if facts.choices.executor == ExecutorKind::Local {
+        return Some(format!("{who}the local executor runs Odoo on this machine: install Chromium (or Google Chrome) and websocket-client here, or Odoo skips the tours"));
+    }
+    facts.build_files.dockerfile.then(|| format!("{who}the repository's Dockerfile is built as it is: install a browser (Chromium or Google Chrome) and websocket-client in it, or Odoo skips the tours"))
 }
 
 impl Plan {
@@ -401,7 +427,8 @@ fn decide(facts: &Facts<'_>, stage: Stage, notes: &mut Vec<String>) -> Result<De
                     notes.push("the local executor installs no requirements.txt (the project's nor an addons path's): install them in the job before odoo-ci runs, e.g. `pip install -r requirements.txt`, or use the docker executor, which builds them into the image".into());
                 }
             }
-            plan_tests(facts, &selected, &mut addons, notes)?
+            plan_tests(facts, &selected, &mut addons, notes)?;
+            notes.extend(browser_note(facts, &addons.test));
         }
         Stage::Staging | Stage::Production => match &facts.database {
             DatabaseFacts::Read(installed) => {

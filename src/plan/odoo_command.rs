@@ -31,9 +31,15 @@ pub struct OdooCommand {
     demo: Option<Demo>,
     skip_auto_install: bool,
     http_port: Option<u16>,
+    /// Whether the browser tests' screenshots go under the data dir (see [`SCREENSHOTS`]).
+    screenshots: bool,
     /// Variables of this run only, beyond the stage's (production's maintenance override).
     extra_env: Vec<(String, String)>,
 }
+
+/// The folder of the data dir Odoo's `--screenshots` points at: Odoo writes a failing
+/// tour's screenshots to `<it>/<database>/screenshots/` (`save_test_file`).
+pub const SCREENSHOTS: &str = "odoo-ci-screenshots";
 
 impl OdooCommand {
     /// A command of `stage` on `database`, for Odoo `series`; by itself it would serve it.
@@ -50,6 +56,7 @@ impl OdooCommand {
             demo: None,
             skip_auto_install: false,
             http_port: None,
+            screenshots: false,
             extra_env: Vec::new(),
         }
     }
@@ -128,6 +135,13 @@ impl OdooCommand {
         self
     }
 
+    /// The screenshots of failing tours under the data dir, where odoo-ci collects them,
+    /// not in a temp folder of the container.
+    pub fn screenshots(mut self) -> Self {
+        self.screenshots = true;
+        self
+    }
+
     pub fn serve_on(mut self, port: u16) -> Self {
         self.http_port = Some(port);
         self
@@ -139,6 +153,10 @@ impl OdooCommand {
         let mut args: Vec<String> = self.subcommand.iter().map(|s| s.to_string()).collect();
         args.extend(connection_args(server, executor, &self.database));
         args.extend(self.work_args());
+        if self.screenshots {
+            let dir = format!("{}/{SCREENSHOTS}", executor.data_dir());
+            args.extend(["--screenshots".into(), dir]);
+        }
         args
     }
 

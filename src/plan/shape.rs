@@ -2,7 +2,7 @@
 //! facts and the addons the plan decided. What is decided here is what runs; a stage
 //! reads no configuration of its own.
 
-use crate::config::schema::DevBuild;
+use crate::config::schema::{BrowserMode, DevBuild};
 use crate::config::{Config, PushMode, Stage};
 use crate::plan::odoo_command::{Demo, OdooCommand};
 use crate::plan::steps::{self, RestoreSource, Step};
@@ -46,7 +46,24 @@ impl Shape<'_> {
             keep: odoo.keep_images,
             network: self.network(),
             ignore: self.never_in_image(),
+            browser: None,
         })
+    }
+
+    /// Why the development image gets a browser, when it does: `development.browser:
+    /// always`, or (`auto`) a tested addon whose tests start a tour.
+    fn browser(&self) -> Option<String> {
+        if self.facts.build_files.dockerfile {
+            return None; // the repository's own Dockerfile is built as it is (a plan note)
+        }
+        match self.facts.config.file.development.browser {
+            BrowserMode::Never => None,
+            BrowserMode::Always => Some("`development.browser: always`".into()),
+            BrowserMode::Auto => self.addons.test.iter().find_map(|name| {
+                let file = self.facts.tours.get(name)?;
+                Some(format!("{name}'s tests start one ({file})"))
+            }),
+        }
     }
 
     /// The network Odoo's containers join: production's own, else `odoo.docker_network`.
@@ -76,18 +93,26 @@ impl Shape<'_> {
 
     /// Development runs Odoo from the base image with the project mounted when there is
     /// nothing to build, and the engine can see the files.
+    /// A browser for the tours is built into the image: never mounted then.
     fn development_image(&self) -> Step {
         let facts = self.facts;
         let files = facts.build_files;
         let nothing_to_build = !files.dockerfile && !files.requirements;
         let build = facts.config.file.development.build;
-        if build == DevBuild::Auto && nothing_to_build && facts.engine_sees_files {
-            Step::Mount(steps::Mount {
+        let browser = self.browser();
+        if build == DevBuild::Auto
+            && nothing_to_build
+            && browser.is_none()
+            && facts.engine_sees_files
+        {
+            return Step::Mount(steps::Mount {
                 base: facts.config.file.odoo.image.clone(),
                 network: self.network(),
-            })
-        } else {
-            self.build()
+            });
+        }
+        match self.build() {
+            Step::Build(build) => Step::Build(steps::Build { browser, ..build }),
+            other => other,
         }
     }
 
@@ -111,7 +136,8 @@ impl Shape<'_> {
             .install(&self.addons.install)
             .test_tags(tags)
             .once()
-            .demo(Demo::With);
+            .demo(Demo::With)
+            .screenshots();
         let cache = self.facts.choices.template_cache.as_ref();
         vec![
             runs_in,

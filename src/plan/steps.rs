@@ -132,6 +132,8 @@ pub struct Build {
     /// Folders of the project that never go into the image (odoo-ci's own outputs and
     /// caches: they change every run), relative to the project's root.
     pub ignore: Vec<String>,
+    /// Why the image gets a browser for the tours (`development.browser`), when it does.
+    pub browser: Option<String>,
 }
 
 /// No build: the base image runs with the project mounted read-only (the project has no
@@ -348,11 +350,15 @@ impl fmt::Display for Build {
             keep,
             network,
             ignore: _,
+            browser,
         } = self;
         write!(
             f,
             "build image `{image}` FROM `{base}` (repo Dockerfile when present; the project's newest {keep} images kept)"
         )?;
+        if let Some(why) = browser {
+            write!(f, "; with a browser for the tours: {why}")?;
+        }
         on_network(f, network)
     }
 }

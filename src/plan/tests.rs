@@ -43,6 +43,7 @@ struct World {
     graph: AddonGraph,
     build_files: BuildFiles,
     engine_sees_files: bool,
+    tours: BTreeMap<String, String>,
 }
 
 fn world(config: Config, branch: &str) -> World {
@@ -91,6 +92,7 @@ fn world(config: Config, branch: &str) -> World {
             requirements: false,
         },
         engine_sees_files: true,
+        tours: BTreeMap::new(),
     }
 }
 
@@ -126,6 +128,7 @@ fn try_plan(
         database,
         build_files: w.build_files,
         engine_sees_files: w.engine_sees_files,
+        tours: w.tours.clone(),
     };
     make_plan_as(&facts, stage)
 }
@@ -599,4 +602,47 @@ fn development_mounts_the_project_only_when_there_is_nothing_to_build() {
             "{files:?}, engine sees files: {sees}, `{dev}`, {stage:?}"
         );
     }
+}
+
+/// The browser a tour needs is built into the development image: `auto` when a tested
+/// addon's tests start a tour (never mounted then), `never` leaves it out, and a
+/// repository's own Dockerfile is built as it is, with a note saying what to add.
+#[test]
+fn a_tested_addon_with_a_tour_gets_a_browser_in_its_image() {
+    let image_step = |dev: &str, dockerfile: bool| {
+        let mut w = world(config("", dev, ""), "feature");
+        let file = "addons/solo/tests/test_ui.py".to_string();
+        w.tours = BTreeMap::from([("solo".to_string(), file)]);
+        w.build_files.dockerfile = dockerfile;
+        let p = plan(
+            &w,
+            Some(Stage::Development),
+            Choices::default(),
+            DatabaseFacts::NotRead,
+            None,
+        );
+        let browser = p.steps.iter().find_map(|s| match s {
+            Step::Build(b) => Some(b.browser.clone()),
+            Step::Mount(_) => Some(None),
+            _ => None,
+        });
+        (kinds(&p.steps)[0], browser.flatten(), p.notes)
+    };
+    let (first, browser, _) = image_step("", false);
+    assert_eq!(first, "build", "a browser is built in, never mounted");
+    let why = browser.unwrap();
+    assert!(
+        why.contains("solo") && why.contains("tests/test_ui.py"),
+        "{why}"
+    );
+    let (first, browser, _) = image_step("  browser: never\n", false);
+    assert_eq!((first, browser), ("mount", None));
+    let (first, browser, notes) = image_step("", true);
+    assert_eq!((first, browser), ("build", None));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("Dockerfile is built as it is")),
+        "{notes:?}"
+    );
 }

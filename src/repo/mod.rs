@@ -189,7 +189,27 @@ impl Repo {
         }
     }
 
+    /// The files directly inside `path` at `commit`, sorted, as [`Repo::dirs_at`] lists
+    /// folders.
+    pub fn files_at(&self, commit: Oid, path: &str) -> Result<Vec<String>, RepoError> {
+        match self.locate(commit, path)? {
+            Located::Here(repo, commit, path) => {
+                repo.entries_here(commit, &path, git2::ObjectType::Blob)
+            }
+            Located::Submodule(repo, commit, path) => repo.files_at(commit, &path),
+        }
+    }
+
     fn dirs_here(&self, commit: Oid, path: &str) -> Result<Vec<String>, RepoError> {
+        self.entries_here(commit, path, git2::ObjectType::Tree)
+    }
+
+    fn entries_here(
+        &self,
+        commit: Oid,
+        path: &str,
+        kind: git2::ObjectType,
+    ) -> Result<Vec<String>, RepoError> {
         let root = self.inner.find_commit(commit)?.tree()?;
         let tree = if path.is_empty() {
             root
@@ -205,7 +225,7 @@ impl Repo {
         };
         let mut out: Vec<String> = tree
             .iter()
-            .filter(|e| e.kind() == Some(git2::ObjectType::Tree))
+            .filter(|e| e.kind() == Some(kind))
             .filter_map(|e| e.name().map(str::to_string))
             .collect();
         out.sort();

@@ -111,6 +111,17 @@ fn development(
         name_list(&d.tested)
     );
     blocks.insert(0, tested);
+    if !d.screenshots.is_empty() {
+        let shots: Vec<String> = d
+            .screenshots
+            .iter()
+            .map(|s| format!("`{}`", escape(s)))
+            .collect();
+        blocks.push(format!(
+            "**Screenshots of failing tours** (in the output folder, uploaded with it): {}\n\n",
+            shots.join(", ")
+        ));
+    }
     blocks.push(steps_table(&r.steps));
     assemble(head, &blocks, limit)
 }

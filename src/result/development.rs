@@ -20,6 +20,9 @@ pub struct DevDetail {
     /// What the Odoo log said, when Odoo ran.
     #[serde(default)]
     pub log: Option<LogResult>,
+    /// The screenshots failing tours saved, in the output folder (`screenshots/…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub screenshots: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -119,6 +119,7 @@ pub fn run(
         d.database = detail.database;
         d.template = detail.template;
         d.log = detail.log;
+        d.screenshots = detail.screenshots;
     }
     result.total_ms = started.elapsed().as_millis() as u64;
     result
@@ -202,7 +203,9 @@ fn run_steps(
         let log = install_and_test(&run, step, &database, reporter)?;
         let text = log.reasons.first().cloned().unwrap_or_default();
         Ok((log, text))
-    })?;
+    });
+    detail.screenshots = collect_screenshots(&data_dir, &database, &opts.output, runner);
+    let log = log?;
     let outcome = (log.colour, log.reasons.clone());
     detail.log = Some(log);
     drop(cleanup);
@@ -340,6 +343,63 @@ fn local_executor(
         addons_paths,
         data_dir: absolute(data_dir).to_string_lossy().into_owned(),
     })
+}
+
+/// Moves the screenshots failing tours saved for `database` (under the data dir, where
+/// the test command's `--screenshots` points) into the output folder's `screenshots/`;
+/// returns them, relative to the output folder.
+fn collect_screenshots(
+    data_dir: &Path,
+    database: &str,
+    output: &Path,
+    runner: &mut Runner<'_>,
+) -> Vec<String> {
+    use crate::plan::odoo_command::SCREENSHOTS;
+    let saved = data_dir.join(SCREENSHOTS).join(database);
+    let moved = move_pngs(&saved.join("screenshots"), &output.join("screenshots"));
+    let _ = std::fs::remove_dir_all(&saved);
+    match moved {
+        Ok(names) if !names.is_empty() => {
+            let folder = output.join("screenshots");
+            let line = format!(
+                "{} screenshots of failing tours in {}",
+                names.len(),
+                folder.display()
+            );
+            runner.progress(&line);
+            names
+                .into_iter()
+                .map(|n| format!("screenshots/{n}"))
+                .collect()
+        }
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            runner.progress(&format!(
+                "warning: the tours' screenshots were not kept: {e}"
+            ));
+            Vec::new()
+        }
+    }
+}
+
+/// Moves the `.png` files of `from` (when it exists) into `to`; returns their names, sorted.
+fn move_pngs(from: &Path, to: &Path) -> std::io::Result<Vec<String>> {
+    let mut names: Vec<String> = match std::fs::read_dir(from) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".png"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    names.sort();
+    if !names.is_empty() {
+        std::fs::create_dir_all(to)?;
+    }
+    for name in &names {
+        std::fs::copy(from.join(name), to.join(name))?;
+    }
+    Ok(names)
 }
 
 /// Where the tests run: the project, its database server, the executor, the output folder.

@@ -163,6 +163,7 @@ pub fn docker_executor(
         &root,
         &build.base,
         base.user.as_deref(),
+        build.browser.is_some(),
         &ignores,
         &layout.addons_dirs,
         &layout.extra_dirs,

@@ -1956,3 +1956,80 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
     );
     assert_eq!(files_under(&entry.join("filestore")).len(), saved.len());
 }
+
+const TOURS: &str = "from odoo.tests.common import HttpCase, tagged\n\n\n@tagged('post_install', '-at_install')\nclass TestUi(HttpCase):\n    def test_tour_ok(self):\n        self.start_tour('/odoo', 'dev_tour_ok', login='admin')\n\n    def test_tour_broken(self):\n        self.start_tour('/odoo', 'dev_tour_broken', login='admin')\n";
+
+/// An addon whose tests start two tours (`HttpCase.start_tour`), one of which fails.
+fn touring_project(extra: &str) -> Project {
+    let p = project(&[("dev_tour", &[], TOURS)], extra);
+    let tour = |name: &str, failing: bool| {
+        format!(
+            "import {{ registry }} from \"@web/core/registry\";\n{}registry.category(\"web_tour.tours\").add(\"{name}\", {{ steps: () => [{{ trigger: \".o_main_navbar\" }}] }});\n",
+            if failing { "// FAKE_TOUR_FAILS: the fake's browser fails this tour at its first step\n" } else { "" }
+        )
+    };
+    p.write(
+        "addons/dev_tour/static/tests/tours/ok.js",
+        &tour("dev_tour_ok", false),
+    )
+    .write(
+        "addons/dev_tour/static/tests/tours/broken.js",
+        &tour("dev_tour_broken", true),
+    );
+    p
+}
+
+/// Tours need a browser the official images lack. Without one (`browser: never`) Odoo
+/// skips them and the build says so, by name and count, in yellow; by default odoo-ci sees
+/// the tours, builds a browser into the image (Chromium on this Debian base), the tours
+/// run in it, and the failing one is red with its screenshot — a real PNG the headless
+/// browser took — in the output folder.
+#[test]
+fn tours_run_in_a_browser_built_into_the_image_and_failures_keep_their_screenshot() {
+    let skipped = touring_project("development:\n  browser: never\n");
+    let (out, r) = run_test(&skipped, "tours-skipped", &[]);
+    assert_eq!(r["colour"], "yellow", "{}", out.stderr);
+    let reasons = r["reasons"].to_string();
+    assert!(
+        reasons.contains("2 browser tests (tours) did not run")
+            && reasons.contains("test_tour_broken"),
+        "{reasons}"
+    );
+
+    let p = touring_project("");
+    let plan = run_in(p.path(), &["plan", "--branch", "feature/x"], &[]);
+    assert!(
+        plan.stderr.contains("with a browser for the tours: dev_tour's tests start one (addons/dev_tour/tests/test_dev_tour.py)")
+            || plan.stdout.contains("with a browser for the tours: dev_tour's tests start one (addons/dev_tour/tests/test_dev_tour.py)"),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+    let (out, r) = run_test(&p, "tours", &[]);
+    assert_eq!(r["colour"], "red", "{}", out.stderr);
+    let tests = &r["log"]["tests"];
+    assert_eq!(
+        (tests["total"].as_u64(), tests["passed"].as_u64()),
+        (Some(2), Some(1)),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tests["skipped"], 0, "the tours ran: {}", out.stderr);
+    let log = std::fs::read_to_string(p.path().join("out/install.log")).unwrap_or_default();
+    let shots = r["screenshots"].as_array();
+    let shots = shots.unwrap_or_else(|| panic!("the result lists no screenshot: {log}"));
+    assert_eq!(shots.len(), 1, "{r:#}");
+    let shot = shots[0].as_str().unwrap();
+    assert!(
+        shot.starts_with("screenshots/sc_") && shot.ends_with("_TestUi_test_tour_broken.png"),
+        "{shot}"
+    );
+    let png = std::fs::read(p.path().join("out").join(shot)).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000,
+        "a real screenshot"
+    );
+    let summary = std::fs::read_to_string(p.path().join("out/summary.md")).unwrap();
+    assert!(summary.contains(shot), "{summary}");
+    assert_no_leftovers(&r, "tours");
+}

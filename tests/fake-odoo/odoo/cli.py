@@ -52,6 +52,8 @@ class OdooFormatter(logging.Formatter):
 
 
 def setup_logging(logfile, level):
+    # odoo/netsvc.py: Odoo's RUNBOT level (25) is displayed as INFO.
+    logging.addLevelName(25, "INFO")
     handler = logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stderr)
     handler.setFormatter(OdooFormatter(
         "%(asctime)s %(pid)s %(levelname)s %(dbname)s %(name)s: %(message)s %(perf_info)s"))
@@ -85,6 +87,7 @@ def parse_args(argv):
     p.add_argument("--test-tags")
     p.add_argument("--test-file")
     p.add_argument("-D", "--data-dir")
+    p.add_argument("--screenshots", default=common.CONFIG["screenshots"])
     if odoo.MAJOR >= 19:
         p.add_argument("--with-demo", action="store_true")
         p.add_argument("--skip-auto-install", action="store_true")
@@ -786,6 +789,7 @@ def main(argv):
         logging.getLogger("odoo.sql_db").error("Connection to the database failed: %s", e)
         return 1
     common.ENV["cr"] = conn.cursor()
+    common.CONFIG.update(screenshots=args.screenshots, db_name=args.database)
     modules = Modules(addons_paths)
     tags = TagFilter(args.test_tags)
     test_state = TestState() if args.test_enable else None

@@ -1,1 +1,1 @@
-from .common import TransactionCase, tagged  # noqa: F401
+from .common import HttpCase, TransactionCase, tagged  # noqa: F401

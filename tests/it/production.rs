@@ -99,6 +99,24 @@ fn a_failed_update_restores_the_snapshot_and_keeps_blue() {
     assert_rolled_back(&p, &prod, &before, &out, &r, "update");
     let log = std::fs::read_to_string(p.path().join("out/update.log")).unwrap();
     assert!(log.contains("ParseError"), "the update log is kept: {log}");
+    // What a user reads of a deploy rolled back, under a golden file.
+    let shown = [
+        (prod.db.as_str(), "<production>"),
+        (prod.network.as_str(), "<network>"),
+    ];
+    common::assert_stage_run_snapshot(
+        "production_rolled_back_terminal",
+        &out.stderr,
+        p.path(),
+        &shown,
+    );
+    let summary = std::fs::read_to_string(p.path().join("out/summary.md")).unwrap();
+    common::assert_stage_run_snapshot(
+        "production_rolled_back_summary_md",
+        &summary,
+        p.path(),
+        &shown,
+    );
 }
 
 #[test]

@@ -373,10 +373,30 @@ fn fresh_pushes_make_new_copies_and_keep_n() {
     let prod = production(&p);
     let branch = unique("fresh");
     let mut names = Vec::new();
-    for _ in 0..3 {
+    for run in 0..3 {
         let (out, r) = stage(&p, &prod, &branch, &[]);
         assert_eq!(out.code, 0, "{}", out.stderr);
         names.push(r["database"].as_str().unwrap().to_string());
+        if run == 0 {
+            // What a user reads of a green staging run, under a golden file.
+            let shown = [
+                (branch.as_str(), "<branch>"),
+                (prod.db.as_str(), "<production>"),
+            ];
+            common::assert_stage_run_snapshot(
+                "staging_green_terminal",
+                &out.stderr,
+                p.path(),
+                &shown,
+            );
+            let summary = std::fs::read_to_string(p.path().join("out/summary.md")).unwrap();
+            common::assert_stage_run_snapshot(
+                "staging_green_summary_md",
+                &summary,
+                p.path(),
+                &shown,
+            );
+        }
     }
     assert_eq!(
         names

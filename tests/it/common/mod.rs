@@ -519,3 +519,58 @@ pub fn replace_all(text: &str, rules: &[(&str, &str)]) -> String {
     }
     out
 }
+
+/// A stage run's stderr as a golden file: its plan, steps and verdict, with what differs
+/// between two runs of the same thing redacted — times, ids, ports, generated names,
+/// `names` (a test's unique branch or database, with what to show instead; their `-` and
+/// `_` spellings too), the tail of Odoo's log an error quotes (Odoo's, not odoo-ci's text) —
+/// and the image build's own output left out (it differs with the engine's cache).
+pub fn assert_stage_run_snapshot(name: &str, stderr: &str, project: &Path, names: &[(&str, &str)]) {
+    let mut text = stderr.to_string();
+    for (unique, shown) in names {
+        for spelling in [
+            unique.to_string(),
+            unique.replace('_', "-"),
+            unique.replace('-', "_"),
+        ] {
+            text = text.replace(&spelling, shown);
+        }
+    }
+    if let Some(dir) = project.file_name().and_then(|n| n.to_str()) {
+        // The project's name is its folder's, as a slug (lower case, no leading dot).
+        let name = dir.trim_start_matches('.');
+        text = text.replace(name, "<project-name>");
+        text = text.replace(&name.to_lowercase(), "<project-name>");
+    }
+    let rules = [
+        // The build's own lines (`Step 1/4 : …`, ` ---> …`), indented under `build:`.
+        (
+            r"(?m)^\s+(?:Step \d+/\d+ : |---> |Successfully |Removing intermediate|Running in )[^\n]*\n",
+            "",
+        ),
+        (r"(?m)^  build: [^\n]*\n", ""),
+        (
+            r"(?s)(--- last lines of \S+ ---\n).*?(  — rolled back)",
+            "$1(the log's last lines)\n$2",
+        ),
+        (r"\(\d+ ms\)", "(N ms)"),
+        (r"\| \d+ \|", "| N |"),
+        (r"\bin [0-9.]+ ?s\b", "in Ns"),
+        (r"\bd-\d{8}-[0-9a-f]{8}\b", "d-<date>-<id>"),
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z", "<time>"),
+        (r"\b[0-9a-f]{12,64}\b", "<hex>"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:<port>"),
+        (r"\bport \d+\b", "port <port>"),
+        (
+            r#"odoo_ci_(tpl|test|stg|snap)_[^\s`'";,]+"#,
+            "odoo_ci_${1}_*",
+        ),
+        (
+            r#"odoo-ci-(staging|<project-name>)-[^\s`'"]+?(-blue|-green)?( |$)"#,
+            "odoo-ci-$1-*$2$3",
+        ),
+        (r"\b\d+ bytes\b", "N bytes"),
+    ];
+    let text = replace_all(&text, &rules);
+    assert_snapshot(&format!("stage_run/{name}"), &text, Some(project));
+}

@@ -32,6 +32,7 @@ pub fn take(config_path: &Path, args: &BackupArgs) -> anyhow::Result<u8> {
     )?;
     let config = &project.config;
     let (server, database) = production_source(config)?;
+    super::require_pg_clients(&[&server])?;
     let backups = configured(config, &database)?;
     let filestore = production_filestore(config, &database)?;
     // What serves production says which code the data goes with; a backup without it is

@@ -33,6 +33,7 @@ pub fn deploy(config: &Path, args: &DeployArgs) -> anyhow::Result<u8> {
     };
     let plan = super::plan_with_database(&project, Stage::Production, choices)?;
     let production = super::require_production(&project.config)?;
+    super::require_pg_clients(&[&production.server])?;
     super::print_plan(&project, &plan);
     let opts = DeployOptions {
         output: args.output.clone(),
@@ -76,6 +77,7 @@ pub fn rollback(config: &Path, args: &RollbackArgs) -> anyhow::Result<u8> {
     let mut plan = make_plan_as(&project.facts(), Some(Stage::Production))?;
     plan.require_variables()?;
     let production = super::require_production(&project.config)?;
+    super::require_pg_clients(&[&production.server])?;
     let from = match (&args.to, &args.backup) {
         (_, Some(id)) => RestoreSource::Backup(id.clone()),
         (Some(key), None) => RestoreSource::Snapshot(key.clone()),

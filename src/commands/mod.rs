@@ -185,6 +185,20 @@ pub fn require_backups(
     })
 }
 
+/// `pg_dump` and `pg_restore` on this machine, of the major of every server in `servers`
+/// or newer, checked before anything runs: a runner without them is a setup error with
+/// what to install, not a red copy halfway.
+pub fn require_pg_clients(servers: &[&crate::db::PgServer]) -> Result<(), crate::exit::BadInput> {
+    use crate::db::clients;
+    clients::check(servers).map(|_| ()).map_err(|e| {
+        let major = servers
+            .iter()
+            .filter_map(|s| clients::server_major(s).ok())
+            .max();
+        crate::exit::BadInput::new(e.to_string()).hint(e.hint(major))
+    })
+}
+
 /// The Docker engine a stage builds and runs on, reached before anything runs.
 pub fn require_docker(
     engine: &crate::executor::docker::Engine,

@@ -19,6 +19,7 @@ pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
     let plan = super::plan_with_database(&project, Stage::Staging, choices)?;
     let cache_dir = crate::cachedir::root();
     let place = require_staging(&project.config, &cache_dir)?;
+    super::require_pg_clients(&[&place.source, &place.server])?;
     super::print_plan(&project, &plan);
     let opts = StagingOptions {
         output: args.output.clone(),

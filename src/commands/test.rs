@@ -29,6 +29,10 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
             }
             let server = super::require_postgres(&project.config)?;
             let odoo = super::require_odoo_env(&project.config, Stage::Development)?;
+            // Templates travel between jobs as a dump.
+            if template_cache(&project, args.template_cache.as_deref()).is_some() {
+                super::require_pg_clients(&[&server])?;
+            }
             (Some(server), odoo)
         }
     };

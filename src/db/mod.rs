@@ -3,6 +3,7 @@
 //! passwords never appear in messages.
 
 pub mod addon_hashes;
+pub mod clients;
 pub mod copy;
 pub mod fingerprint;
 pub mod staging;

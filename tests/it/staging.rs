@@ -1058,3 +1058,56 @@ fn a_copy_that_cannot_be_dropped_is_named_with_the_command_to_clean_up() {
         "its server is stopped: {reason}"
     );
 }
+
+/// A runner whose PostgreSQL client is older than the server (a GitHub runner's own client
+/// beside a newer `postgres` service) or that has none (a container image with only the
+/// binary) is told what to install before anything is copied — not red at the first copy.
+#[test]
+fn a_runner_without_a_recent_enough_postgresql_client_is_told_what_to_install() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = project("fresh", &[]);
+    let prod = production(&p);
+    let old = p.path().join("old-client");
+    std::fs::create_dir_all(&old).unwrap();
+    for program in ["pg_dump", "pg_restore"] {
+        // What `--version` prints (pg_dump.c, pg_restore.c: `<program> (PostgreSQL) <version>`).
+        let script = old.join(program);
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho '{program} (PostgreSQL) 9.6.24'\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let none = p.path().join("no-client");
+    std::fs::create_dir_all(&none).unwrap();
+    let branch = unique("client");
+    let cache = p.path().join(".cache");
+    let prod_url = db_url(&prod.db);
+    let path = format!("{}:{}", old.display(), std::env::var("PATH").unwrap());
+    for (path, says) in [
+        (path.as_str(), "PostgreSQL 9's, older than the server"),
+        (none.to_str().unwrap(), "`pg_dump` is not installed"),
+    ] {
+        let out = run_in(
+            p.path(),
+            &["stage", "--branch", &branch, "--output", "out"],
+            &[
+                ("PROD_URL", prod_url.as_str()),
+                ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+                ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+                ("PATH", path),
+            ],
+        );
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(
+            out.stderr.contains(says) && out.stderr.contains("hint: install the PostgreSQL client"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            staging_dbs(&p, &prod, &branch).is_empty(),
+            "nothing was copied"
+        );
+    }
+}

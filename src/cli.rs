@@ -78,6 +78,10 @@ pub enum Command {
     Guard(GuardArgs),
     /// Raise addon versions, rewriting only the version string of each manifest.
     Bump(BumpArgs),
+    /// Check this runner for what the stages need (Docker, the base image, PostgreSQL and
+    /// its client programs, production, each stage's variables, the Git host's token) and
+    /// say what to fix; exit 2 when something is missing.
+    Doctor,
 }
 
 #[derive(Debug, Args)]

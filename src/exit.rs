@@ -80,6 +80,11 @@ impl TopError<'_> {
     }
 }
 
+/// What to do about `err`, when one of its causes says.
+pub fn hint(err: &anyhow::Error) -> Option<&str> {
+    err.chain().find_map(hint_of)
+}
+
 /// What to do about `e`, when it says.
 fn hint_of<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e str> {
     if let Some(b) = e.downcast_ref::<BadInput>() {

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => commands::backup::take(&cli.config, args),
         Command::Backups(cmd) => commands::backup::backups(&cli.config, cmd),
         Command::Guard(args) => commands::guard::run(&cli.config, args),
+        Command::Doctor => commands::doctor::run(&cli.config),
         Command::Bump(args) => commands::bump::run(&cli.config, args),
     };
     match result {

@@ -6,6 +6,7 @@ pub mod bump;
 pub mod cache;
 pub mod check_log;
 pub mod deploy;
+pub mod doctor;
 pub mod guard;
 pub mod init;
 pub mod neutralize;
@@ -49,7 +50,9 @@ pub fn reporters(
     output: &std::path::Path,
 ) -> crate::result::Reporters {
     crate::result::Reporters(vec![
-        Box::new(crate::report::terminal::Terminal::new(output)),
+        Box::new(crate::report::terminal::Terminal::new(output).folding(
+            crate::report::fold::Fold::for_provider(project.context.provider),
+        )),
         Box::new(crate::report::files::Files::new(output)),
         Box::new(crate::hosts::HostReporter::start(
             &project.context,

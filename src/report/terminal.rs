@@ -12,8 +12,14 @@ pub struct Terminal {
     style: Style,
     output: std::path::PathBuf,
     to: Box<dyn Write>,
-    /// How the CI log folds the plan.
+    /// How the CI log folds the plan and Odoo's streamed log.
     fold: super::fold::Fold,
+    /// The folded block of Odoo's log that is open, by the step it streams in.
+    log_open: Option<String>,
+    /// The step running now.
+    step: String,
+    /// Progress lines held while Odoo's log is open: printed after it, never inside it.
+    held: Vec<String>,
 }
 
 impl Terminal {
@@ -35,6 +41,9 @@ impl Terminal {
             output: output.to_path_buf(),
             to,
             fold: super::fold::Fold::Nothing,
+            log_open: None,
+            step: String::new(),
+            held: Vec::new(),
         }
     }
 
@@ -65,6 +74,7 @@ impl Reporter for Terminal {
     }
 
     fn step_started(&mut self, step: &Step) {
+        self.step = step.kind().to_string();
         let s = self.style;
         say!(
             self,
@@ -75,6 +85,7 @@ impl Reporter for Terminal {
     }
 
     fn step_ended(&mut self, r: &StepRecord) {
+        self.close_log();
         let s = self.style;
         let first = r.output.lines().next().unwrap_or_default();
         match r.status {
@@ -94,10 +105,32 @@ impl Reporter for Terminal {
     }
 
     fn progress(&mut self, line: &str) {
-        say!(self, "  {line}");
+        match self.log_open {
+            Some(_) => self.held.push(line.to_string()),
+            None => say!(self, "  {line}"),
+        }
+    }
+
+    /// In a CI log, Odoo's own log streams inside a folded block (one per step); on a
+    /// terminal it stays in the output folder.
+    fn odoo_line(&mut self, line: &[u8]) {
+        if self.fold == super::fold::Fold::Nothing {
+            return;
+        }
+        if self.log_open.is_none() {
+            let name = format!("odoo_log_{}", self.step.replace('-', "_"));
+            let title = format!("Odoo's log ({})", self.step);
+            if let Some(open) = self.fold.open(&name, &title) {
+                say!(self, "{open}");
+            }
+            self.log_open = Some(name);
+        }
+        let _ = self.to.write_all(line);
+        let _ = self.to.write_all(b"\n");
     }
 
     fn finished(&mut self, result: &StageResult) {
+        self.close_log();
         let s = self.style;
         match &result.detail {
             Detail::Development(d) => match &d.log {
@@ -158,6 +191,18 @@ impl Reporter for Terminal {
 }
 
 impl Terminal {
+    /// Closes Odoo's folded log, then prints what was held while it was open.
+    fn close_log(&mut self) {
+        if let Some(name) = self.log_open.take() {
+            if let Some(close) = self.fold.close(&name) {
+                say!(self, "{close}");
+            }
+        }
+        for line in std::mem::take(&mut self.held) {
+            say!(self, "  {line}");
+        }
+    }
+
     fn reasons(&mut self, result: &StageResult) {
         if result.colour == Colour::Red {
             for r in &result.reasons {
@@ -169,5 +214,65 @@ impl Terminal {
                 say!(self, "{r}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fold::Fold;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What one install-and-test step with two lines of Odoo's log and a failure shows.
+    fn a_step_with_a_log(fold: Fold) -> String {
+        let buffer = Buffer::default();
+        let mut t = Terminal::writing_to(
+            std::path::Path::new("out"),
+            Box::new(buffer.clone()),
+            Style::plain(),
+        )
+        .folding(fold);
+        let step = crate::plan::Step::Database(crate::plan::steps::Database);
+        t.step_started(&step);
+        t.odoo_line(b"INFO db odoo.modules.loading: loading 1 modules...");
+        t.progress("x acc_x TestX.test_qty: AssertionError");
+        t.odoo_line(b"ERROR db odoo.tests.result: 1 failed");
+        t.step_ended(&StepRecord {
+            name: "database".into(),
+            status: StepStatus::Failed,
+            output: String::new(),
+            duration_ms: 7,
+            started_at: None,
+            ended_at: None,
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        text
+    }
+
+    #[test]
+    fn in_a_ci_log_odoo_s_log_streams_folded_and_failures_follow_it_outside() {
+        let text = a_step_with_a_log(Fold::GithubGroup);
+        let expected = "::group::Odoo's log (database)\nINFO db odoo.modules.loading: loading 1 modules...\nERROR db odoo.tests.result: 1 failed\n::endgroup::\n  x acc_x TestX.test_qty: AssertionError\n";
+        assert!(text.contains(expected), "{text}");
+    }
+
+    #[test]
+    fn on_a_terminal_odoo_s_log_stays_in_the_output_folder() {
+        let text = a_step_with_a_log(Fold::Nothing);
+        assert!(!text.contains("odoo.modules.loading"), "{text}");
+        assert!(text.contains("  x acc_x TestX.test_qty"), "{text}");
     }
 }

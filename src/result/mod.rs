@@ -129,6 +129,8 @@ pub trait Reporter {
     fn step_ended(&mut self, _record: &StepRecord) {}
     /// A line of progress within a step (a failing test, a count).
     fn progress(&mut self, _line: &str) {}
+    /// A line of Odoo's own log, as it streams (it is also saved in the output folder).
+    fn odoo_line(&mut self, _line: &[u8]) {}
     /// The stage ended with this result.
     fn finished(&mut self, _result: &StageResult) {}
 }
@@ -149,6 +151,9 @@ impl Reporter for Reporters {
     }
     fn progress(&mut self, line: &str) {
         self.0.iter_mut().for_each(|r| r.progress(line));
+    }
+    fn odoo_line(&mut self, line: &[u8]) {
+        self.0.iter_mut().for_each(|r| r.odoo_line(line));
     }
     fn finished(&mut self, result: &StageResult) {
         self.0.iter_mut().for_each(|r| r.finished(result));

@@ -169,25 +169,13 @@ fn run_steps(
         filestore: None,
         keep: opts.keep,
     };
-    let database = runner.step(|_: &steps::Database, _| {
-        let database = format!("{TEST_DB_PREFIX}{}", run_id());
-        db::create_from_template(&mut admin, &database, &template)?;
-        cleanup.database = Some(database.clone());
-        let target_store = data_dir.join("filestore").join(&database);
-        // Hard links: Odoo never rewrites an attachment in place, so the template's files
-        // are safe to share.
-        crate::filestore::copy_local(&data_dir.join("filestore").join(&template), &target_store)?;
-        cleanup.filestore = Some(target_store);
-        let kept = if opts.keep {
-            " (kept after the run: --keep)"
-        } else {
-            ""
-        };
-        Ok((
-            database.clone(),
-            format!("`{database}` from `{template}`{kept}"),
-        ))
-    })?;
+    let database = database_step(
+        runner,
+        &mut admin,
+        &mut cleanup,
+        (&template, &data_dir),
+        opts.keep,
+    )?;
     detail.database = Some(database.clone());
     let keep = (use_lock, keep_templates);
     prune_unused_templates(&mut admin, keep, project, &template, &data_dir);
@@ -210,6 +198,36 @@ fn run_steps(
     detail.log = Some(log);
     drop(cleanup);
     Ok(outcome)
+}
+
+/// The test database from the template, with its filestore hard-linked from the
+/// template's; `cleanup` drops both when the run ends (unless `keep`).
+fn database_step(
+    runner: &mut Runner<'_>,
+    admin: &mut postgres::Client,
+    cleanup: &mut Cleanup,
+    (template, data_dir): (&str, &Path),
+    keep: bool,
+) -> anyhow::Result<String> {
+    runner.step(|_: &steps::Database, _| {
+        let database = format!("{TEST_DB_PREFIX}{}", run_id());
+        db::create_from_template(admin, &database, template)?;
+        cleanup.database = Some(database.clone());
+        let target_store = data_dir.join("filestore").join(&database);
+        // Hard links: Odoo never rewrites an attachment in place, so the template's files
+        // are safe to share.
+        crate::filestore::copy_local(&data_dir.join("filestore").join(template), &target_store)?;
+        cleanup.filestore = Some(target_store);
+        let kept = if keep {
+            " (kept after the run: --keep)"
+        } else {
+            ""
+        };
+        Ok((
+            database.clone(),
+            format!("`{database}` from `{template}`{kept}"),
+        ))
+    })
 }
 
 /// The plan's first step: the commit's image, the base image with the project mounted, or
@@ -442,6 +460,7 @@ fn install_and_test(
         let _ = log.write_all(line);
         let _ = log.write_all(b"\n");
         let _ = log.flush();
+        reporter.odoo_line(line);
         for event in analyzer.feed_line(line).into_iter().flatten() {
             if let Some(text) = event_line(&analyzer, event, s) {
                 reporter.progress(&text);
@@ -737,6 +756,7 @@ fn build_template(
     let mut heartbeat = Heartbeat::every(HEARTBEAT);
     let outcome = executor.run(&inv, &mut |line| {
         analyzer.feed_line(line);
+        reporter.odoo_line(line);
         let _ = whole.write_all(line);
         let _ = whole.write_all(b"\n");
         tail.push(String::from_utf8_lossy(line).into_owned());

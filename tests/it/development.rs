@@ -2033,3 +2033,46 @@ fn tours_run_in_a_browser_built_into_the_image_and_failures_keep_their_screensho
     assert!(summary.contains(shot), "{summary}");
     assert_no_leftovers(&r, "tours");
 }
+
+/// In a GitHub Actions log Odoo's own log streams as it runs, folded in a group per step;
+/// the failures follow each group, outside it, where a reviewer sees them first.
+#[test]
+fn in_github_actions_odoo_s_log_streams_folded_and_failures_follow_outside() {
+    let p = project(&[("fold_bad", &[], FAILING)], "");
+    let cache = p.path().join(".cache");
+    let out = run_in(
+        p.path(),
+        &[
+            "test",
+            "--executor",
+            "local",
+            "--output",
+            "out",
+            "--branch",
+            "feature/x",
+        ],
+        &[
+            ("ODOO_CI_TEST_PG", &pg_url()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF_NAME", "feature/x"),
+            ("NO_COLOR", "1"),
+        ],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let log = out.stderr;
+    let group = log
+        .find("::group::Odoo's log (install-and-test)")
+        .expect(&log);
+    let end = group + log[group..].find("::endgroup::").expect(&log);
+    assert!(
+        log[group..end].contains("odoo.tests.result: 1 failed"),
+        "the log streams: {log}"
+    );
+    let failure = log.find("TestBad.test_qty").expect(&log);
+    assert!(
+        log[end..].contains("TestBad.test_qty") && !log[group..end].contains("✗"),
+        "the failure is printed after the group, not inside it (first at {failure}): {log}"
+    );
+}

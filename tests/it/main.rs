@@ -10,6 +10,7 @@ mod bad_input;
 mod check_log;
 mod cli_reference;
 mod development;
+mod doctor;
 mod examples;
 mod fuzz;
 mod guard;

@@ -349,16 +349,58 @@ fn a_failed_build_or_snapshot_leaves_production_as_it_was() {
     let before = checksum(&prod.db);
     p.addon("prod_a", "17.0.1.1.0", &["mail"]);
 
-    // The snapshot cannot be taken (no pg_dump on the runner's PATH).
     let cache = p.path().join(".cache");
-    let mut env = env(&prod, cache.to_str().unwrap());
-    env.push(("PATH", "/nonexistent".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let out = run_in(
-        p.path(),
-        &["deploy", "--branch", "main", "--output", "out"],
-        &env,
+    let deploy_with_path = |path: &str| {
+        let mut env = env(&prod, cache.to_str().unwrap());
+        env.push(("PATH", path.into()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_in(
+            p.path(),
+            &["deploy", "--branch", "main", "--output", "out"],
+            &env,
+        )
+    };
+
+    // No pg_dump on the runner: refused before anything runs (exit 2), nothing touched.
+    let out = deploy_with_path("/nonexistent");
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`pg_dump` is not installed"),
+        "{}",
+        out.stderr
     );
+    assert_eq!(checksum(&prod.db), before);
+
+    // The snapshot cannot be taken: a pg_dump that fails to dump (a full disk, say).
+    let failing = p.path().join("failing-pg-dump");
+    std::fs::create_dir_all(&failing).unwrap();
+    let real = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v pg_dump"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let script = failing.join("pg_dump");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh
+[ \"$1\" = --version ] && exec {} --version
+echo 'pg_dump: error: could not write to output file: No space left on device' >&2
+exit 1
+",
+            real.trim()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", failing.display(), std::env::var("PATH").unwrap());
+    let out = deploy_with_path(&path);
     let r: Value = serde_json::from_str(
         &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json")).unwrap(),
     )

@@ -75,7 +75,7 @@ fn main() {
     drop_database(&mut admin, ours_db).expect("drop");
     let started = Instant::now();
     create_empty(&mut admin, ours_db).expect("create");
-    let stats = dump_restore(&server, SOURCE, &server, ours_db).expect("copy");
+    let stats = dump_restore(&server, SOURCE, &server, ours_db, &mut |_| {}).expect("copy");
     let ours = started.elapsed().as_secs_f64();
     drop_database(&mut admin, ours_db).expect("drop");
 

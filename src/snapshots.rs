@@ -109,7 +109,7 @@ pub fn create(
     let name = new_name(&mut admin, production)?;
     copy::create_empty(&mut admin, &name)?;
     let result = (|| -> Result<(), SnapshotError> {
-        copy::dump_restore(server, production, server, &name)?;
+        copy::dump_restore(server, production, server, &name, &mut |_| {})?;
         if let Some(f) = files {
             f.engine
                 .copy(f.filestore, &filestore_dir(f.snapshots_dir, &name))?;

@@ -71,12 +71,14 @@ fn pg_command(program: &'static str, server: &PgServer) -> Command {
 
 /// Streams `pg_dump` of `source_db` into `pg_restore` into the existing empty `target_db`.
 /// The source is only read, in one repeatable-read snapshot, and never locked beyond the
-/// `ACCESS SHARE` locks any reader takes.
+/// `ACCESS SHARE` locks any reader takes. `streamed` hears the bytes copied so far, after
+/// each chunk.
 pub fn dump_restore(
     source: &PgServer,
     source_db: &str,
     target: &PgServer,
     target_db: &str,
+    streamed: &mut dyn FnMut(u64),
 ) -> Result<CopyStats, CopyError> {
     let started = Instant::now();
     let mut dump = pg_command("pg_dump", source)
@@ -110,7 +112,7 @@ pub fn dump_restore(
     };
     let dump_err = drain(dump.stderr.take());
     let restore_err = drain(restore.stderr.take());
-    let pumped = pump(dump.stdout.take(), restore.stdin.take());
+    let pumped = pump(dump.stdout.take(), restore.stdin.take(), streamed);
     if pumped.is_err() {
         let _ = dump.kill();
         let _ = restore.kill();
@@ -229,7 +231,11 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<St
 }
 
 /// Copies the dump into the restore in 1 MiB chunks, counting bytes and watching Ctrl-C.
-fn pump(from: Option<impl Read>, to: Option<impl Write>) -> Result<u64, CopyError> {
+fn pump(
+    from: Option<impl Read>,
+    to: Option<impl Write>,
+    streamed: &mut dyn FnMut(u64),
+) -> Result<u64, CopyError> {
     let (Some(mut from), Some(mut to)) = (from, to) else {
         return Ok(0);
     };
@@ -247,6 +253,7 @@ fn pump(from: Option<impl Read>, to: Option<impl Write>) -> Result<u64, CopyErro
         };
         to.write_all(&buf[..n])?;
         total += n as u64;
+        streamed(total);
     }
     to.flush()?;
     Ok(total)
@@ -308,4 +315,24 @@ pub fn config_parameter(db: &mut Client, key: &str) -> Result<Option<String>, Db
             &[&key],
         )?
         .map(|r| r.get(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_is_heard_after_each_chunk_with_the_bytes_so_far() {
+        let data = vec![7u8; (1 << 20) * 2 + 5];
+        let mut out = Vec::new();
+        let mut heard = Vec::new();
+        let total = pump(Some(&data[..]), Some(&mut out), &mut |b| heard.push(b)).unwrap();
+        assert_eq!(total, data.len() as u64);
+        assert_eq!(out, data);
+        assert_eq!(heard.last(), Some(&total));
+        assert!(
+            heard.len() >= 3 && heard.windows(2).all(|w| w[0] < w[1]),
+            "{heard:?}"
+        );
+    }
 }

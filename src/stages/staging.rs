@@ -226,7 +226,8 @@ fn copy_or_reuse(
         )?;
         return Ok(name.to_string());
     }
-    let name = runner.step(|_: &steps::Copy, _| copy(at, admin, owned, detail))?;
+    let name =
+        runner.step(|_: &steps::Copy, reporter| copy(at, admin, (owned, reporter), detail))?;
     runner
         .step(|_: &steps::Neutralize, _| neutralize_copy(at, executor, &name, "neutralize.log"))?;
     Ok(name)
@@ -286,7 +287,7 @@ fn serve(
 fn copy(
     at: &Where<'_>,
     admin: &mut postgres::Client,
-    owned: &mut Option<String>,
+    (owned, reporter): (&mut Option<String>, &mut dyn Reporter),
     detail: &mut StagingDetail,
 ) -> anyhow::Result<(String, String)> {
     let stamp: String = admin
@@ -298,7 +299,7 @@ fn copy(
     let name = format!("{}{stamp}", at.prefix);
     let (info, source) = match at.planned_backup() {
         Some(id) => restore_backup(at, id, &name, owned)?,
-        None => copy_production(at, admin, &name, owned)?,
+        None => copy_production(at, admin, (&name, owned), reporter)?,
     };
     let marker = serde_json::json!({
         "project": at.project.scope,
@@ -322,16 +323,27 @@ fn copy(
 fn copy_production(
     at: &Where<'_>,
     admin: &mut postgres::Client,
-    name: &str,
-    owned: &mut Option<String>,
+    (name, owned): (&str, &mut Option<String>),
+    reporter: &mut dyn Reporter,
 ) -> anyhow::Result<(CopyInfo, String)> {
     crate::db::copy::create_empty(admin, name)?;
     *owned = Some(name.to_string());
+    // A large database streams for minutes: say so now and then.
+    let mut heartbeat = Heartbeat::every(HEARTBEAT);
+    let mut streamed = |bytes: u64| {
+        if let Some(secs) = heartbeat.due() {
+            reporter.progress(&format!(
+                "copy: {} MiB streamed from production in {secs} s",
+                bytes >> 20
+            ));
+        }
+    };
     let stats = crate::db::copy::dump_restore(
         &at.place.source,
         &at.place.source_db,
         &at.place.server,
         name,
+        &mut streamed,
     )?;
     let store = at.place.data_dir.join("filestore").join(name);
     let files = match &at.place.source_filestore {

@@ -98,7 +98,15 @@ impl Reporter for Terminal {
                     r.duration_ms
                 )
             }
-            StepStatus::Failed => say!(self, "  {} {} ({} ms)", s.red("✗"), r.name, r.duration_ms),
+            // The first line of why: where the eye lands in a long log (the whole reason
+            // follows at the end).
+            StepStatus::Failed => say!(
+                self,
+                "  {} {} ({} ms) {first}",
+                s.red("✗"),
+                r.name,
+                r.duration_ms
+            ),
             StepStatus::Skipped => say!(self, "  {} {} skipped: {first}", s.dim("-"), r.name),
             StepStatus::Pending | StepStatus::Running => {}
         }

@@ -143,8 +143,7 @@ fn clients(config: &Config, own: Option<&crate::db::PgServer>) -> anyhow::Result
         .ok()
         .map(|(s, _)| s);
     let servers: Vec<&crate::db::PgServer> = own.into_iter().chain(production.as_ref()).collect();
-    super::require_pg_clients(&servers)?;
-    let major = crate::db::clients::check(&servers)?;
+    let major = super::require_pg_clients(&servers)?;
     Ok(format!(
         "pg_dump and pg_restore {major}, not older than the servers"
     ))

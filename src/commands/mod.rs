@@ -190,10 +190,10 @@ pub fn require_backups(
 
 /// `pg_dump` and `pg_restore` on this machine, of the major of every server in `servers`
 /// or newer, checked before anything runs: a runner without them is a setup error with
-/// what to install, not a red copy halfway.
-pub fn require_pg_clients(servers: &[&crate::db::PgServer]) -> Result<(), crate::exit::BadInput> {
+/// what to install, not a red copy halfway. Returns the clients' major version.
+pub fn require_pg_clients(servers: &[&crate::db::PgServer]) -> Result<u32, crate::exit::BadInput> {
     use crate::db::clients;
-    clients::check(servers).map(|_| ()).map_err(|e| {
+    clients::check(servers).map_err(|e| {
         let major = servers
             .iter()
             .filter_map(|s| clients::server_major(s).ok())

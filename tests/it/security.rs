@@ -551,24 +551,26 @@ fn s9_no_configuration_hands_odoo_ci_s_credentials_to_the_code_under_test() {
     }
 }
 
+/// `odoo-ci test` of `p` with the local executor, its results in `out/`.
+fn test_locally(p: &Project, env: &[(&'static str, String)]) -> Output {
+    let args = [
+        "test",
+        "--branch",
+        "feat/x",
+        "--executor",
+        "local",
+        "--output",
+        "out",
+    ];
+    run_with(p.path(), &args, env)
+}
+
 #[test]
 fn s9_a_variable_that_copies_a_token_is_caught_before_odoo_starts() {
     let p = env_dumping_project("    Z: ${INNOCENT_LOOKING}\n");
     let mut env = job_env(&p.path().join(".cache"));
     env.push(("INNOCENT_LOOKING", TOKEN.to_string()));
-    let out = run_with(
-        p.path(),
-        &[
-            "test",
-            "--branch",
-            "feat/x",
-            "--executor",
-            "local",
-            "--output",
-            "out",
-        ],
-        &env,
-    );
+    let out = test_locally(&p, &env);
     // A setup error before anything runs (exit 2), not a red result halfway.
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert_nothing_secret(&out);
@@ -587,19 +589,7 @@ fn s9_a_variable_that_copies_a_token_is_caught_before_odoo_starts() {
 fn a_missing_variable_of_the_stage_s_env_is_a_setup_error_before_anything_runs() {
     let p = env_dumping_project("    API_KEY: ${NOT_IN_THIS_JOB}\n");
     let env = job_env(&p.path().join(".cache"));
-    let out = run_with(
-        p.path(),
-        &[
-            "test",
-            "--branch",
-            "feat/x",
-            "--executor",
-            "local",
-            "--output",
-            "out",
-        ],
-        &env,
-    );
+    let out = test_locally(&p, &env);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("development.env.API_KEY") && out.stderr.contains("hint:"),

@@ -15,6 +15,7 @@ use crate::executor::ExecError;
 
 /// Where the generated Dockerfile puts the project inside the image.
 pub const PROJECT_DIR: &str = "/mnt/odoo-ci/project";
+
 const GENERATED: &str = ".odoo-ci.Dockerfile";
 
 /// The generated Dockerfile for `base`; `requirements` when the project has requirements
@@ -229,6 +230,57 @@ pub fn build_context(
         files: tar,
         dockerfile: text,
     })
+}
+
+/// The files of a release carried in a volume (see
+/// [`crate::executor::release_volume`]): the project under `project/`, each extra addons
+/// path under `extra/<i>/`, so that the volume mounted at [`RELEASE_ROOT`] puts them where
+/// a built image has them ([`PROJECT_DIR`], [`extra_dir`]). Deterministic like a build
+/// context: the content key is the SHA-256 of the entries.
+pub struct ReleaseTree {
+    files: tar::Builder<Vec<u8>>,
+    pub content: String,
+}
+
+/// Where a release volume is mounted: the parent of [`PROJECT_DIR`] and [`EXTRA_DIR`].
+pub const RELEASE_ROOT: &str = "/mnt/odoo-ci";
+
+impl ReleaseTree {
+    /// The tar to unpack at [`RELEASE_ROOT`]: the files, then `marker` holding the content
+    /// key (last, so a tree whose upload stopped short has no marker).
+    pub fn into_tar(mut self, marker: &str) -> std::io::Result<Vec<u8>> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(self.content.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(tar::DETERMINISTIC_TIMESTAMP);
+        header.set_cksum();
+        self.files
+            .append_data(&mut header, marker, self.content.as_bytes())?;
+        self.files.into_inner()
+    }
+}
+
+/// The release tree of `root` (without `.git`, what `.dockerignore` and `extra_ignores`
+/// name, cache folders) and of the extra addons paths `extra`.
+pub fn release_tree(
+    root: &Path,
+    extra_ignores: &[&str],
+    extra: &[std::path::PathBuf],
+) -> std::io::Result<ReleaseTree> {
+    let ignore = ignore_set(root, extra_ignores)?;
+    let mut files = tar::Builder::new(Vec::new());
+    files.follow_symlinks(false);
+    files.mode(tar::HeaderMode::Deterministic);
+    append_tree(&mut files, root, Path::new("project"), &ignore)?;
+    let git_only = git_only()?;
+    for (i, dir) in extra.iter().enumerate() {
+        append_tree(&mut files, dir, Path::new(&format!("extra/{i}")), &git_only)?;
+    }
+    let content = Sha256::digest(files.get_ref())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(ReleaseTree { files, content })
 }
 
 /// Appends the files under `root` (but what `ignore` matches, relative to `root`, and

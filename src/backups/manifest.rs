@@ -24,6 +24,9 @@ pub struct Manifest {
     /// The commit and image that served the database when it was taken.
     pub commit: Option<String>,
     pub image: Option<String>,
+    /// The release volume the image served with (the commit's files, nothing built).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_volume: Option<String>,
     pub database: DatabaseFacts,
     pub filestore: Option<FilestoreFacts>,
     pub odoo_ci: String,
@@ -92,6 +95,7 @@ impl Manifest {
             reason: reason.to_string(),
             commit,
             image,
+            release_volume: None,
             database,
             filestore,
             odoo_ci: env!("CARGO_PKG_VERSION").to_string(),

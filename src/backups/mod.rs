@@ -155,6 +155,8 @@ pub struct Source<'a> {
     /// The commit and image that serve it, when known.
     pub commit: Option<String>,
     pub image: Option<String>,
+    /// The release volume the image serves with, when it has one.
+    pub release_volume: Option<String>,
 }
 
 /// What one backup did.
@@ -195,7 +197,7 @@ pub fn take(backups: &Backups, source: &Source<'_>, reason: &str) -> anyhow::Res
             }
             None => None,
         };
-        let manifest = Manifest::new(
+        let mut manifest = Manifest::new(
             &backups.production,
             reason,
             source.commit.clone(),
@@ -203,6 +205,7 @@ pub fn take(backups: &Backups, source: &Source<'_>, reason: &str) -> anyhow::Res
             database,
             filestore,
         );
+        manifest.release_volume = source.release_volume.clone();
         manifest.write(&out)?;
         backups.restic.open_or_init()?;
         let id = backups

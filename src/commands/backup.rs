@@ -52,6 +52,7 @@ pub fn take(config_path: &Path, args: &BackupArgs) -> anyhow::Result<u8> {
             .as_ref()
             .and_then(|r| r.labels.get("odoo-ci.commit").cloned())
             .filter(|c| !c.is_empty()),
+        release_volume: serving.as_ref().and_then(|r| r.release_volume()),
         image: serving.map(|r| r.image),
     };
     let taken = backups::take(&backups, &source, &args.reason)?;

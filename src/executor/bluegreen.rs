@@ -65,6 +65,13 @@ pub struct Release {
     pub labels: HashMap<String, String>,
 }
 
+impl Release {
+    /// The release volume it runs with, when it runs the base image with one.
+    pub fn release_volume(&self) -> Option<String> {
+        self.labels.get(super::release_volume::LABEL).cloned()
+    }
+}
+
 pub use super::docker::Reach;
 
 /// Run by `python3` inside the release (every Odoo image has it): prints the HTTP status of

@@ -87,6 +87,22 @@ impl Shape<'_> {
             .collect()
     }
 
+    /// Staging and production: the commit's files in a release volume when there is
+    /// nothing to build (no Dockerfile, no requirements), else the commit's image.
+    fn release(&self) -> Step {
+        let files = self.facts.build_files;
+        if files.dockerfile || files.requirements {
+            return self.build();
+        }
+        let config = self.facts.config;
+        Step::Release(steps::Release {
+            base: config.file.odoo.image.clone(),
+            keep: config.file.odoo.keep_images,
+            network: self.network(),
+            ignore: self.never_in_image(),
+        })
+    }
+
     fn series(&self) -> crate::addons::Series {
         self.facts.addons.series
     }
@@ -189,7 +205,7 @@ impl Shape<'_> {
                     self.facts.context.branch
                 ),
             }),
-            self.build(),
+            self.release(),
             Step::Copy(self.copy()),
             Step::Neutralize(steps::Neutralize {
                 command: neutralize.to_string(),
@@ -247,7 +263,7 @@ impl Shape<'_> {
             Step::Lock(steps::Lock {
                 what: PRODUCTION_LOCK.into(),
             }),
-            self.build(),
+            self.release(),
         ];
         // As Odoo.sh: a backup before any deploy that changes the data, taken while
         // production still takes writes (the snapshot after it holds those too).

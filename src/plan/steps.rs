@@ -17,6 +17,7 @@ use crate::plan::odoo_command::OdooCommand;
 pub enum StepKind {
     Lock,
     Build,
+    Release,
     Backup,
     Mount,
     Local,
@@ -44,6 +45,7 @@ impl StepKind {
         match self {
             StepKind::Lock => "lock",
             StepKind::Build => "build",
+            StepKind::Release => "release",
             StepKind::Backup => "backup",
             StepKind::Mount => "mount",
             StepKind::Local => "local",
@@ -91,6 +93,7 @@ pub enum RestoreSource {
 pub enum Step {
     Lock(Lock),
     Build(Build),
+    Release(Release),
     Mount(Mount),
     Local(Local),
     Template(Template),
@@ -143,6 +146,21 @@ pub struct Mount {
     pub base: String,
     /// The Docker network Odoo's containers join (`odoo.docker_network`).
     pub network: String,
+}
+
+/// No build: the commit's files carried into a release volume of the project, named by
+/// their content, and mounted read-only into the base image (the project has no
+/// Dockerfile and no requirements.txt). What staging and production run; the volume
+/// stays as long as a release uses it, and for a rollback to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    pub base: String,
+    /// How many of the project's releases the engine keeps (`odoo.keep_images`).
+    pub keep: u32,
+    /// The Docker network Odoo's containers join.
+    pub network: String,
+    /// Folders of the project that never go into a release (as [`Build::ignore`]).
+    pub ignore: Vec<String>,
 }
 
 /// No image: the local executor runs `odoo.command` on this machine.
@@ -314,6 +332,7 @@ macro_rules! params {
 params!(
     Lock,
     Build,
+    Release,
     Mount,
     Local,
     Template,
@@ -369,6 +388,17 @@ impl fmt::Display for Mount {
             f,
             "run `{}` with the project mounted read-only (no Dockerfile, no requirements.txt: nothing to build)",
             self.base
+        )?;
+        on_network(f, &self.network)
+    }
+}
+
+impl fmt::Display for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "carry the commit's files into a release volume and run `{}` with it mounted read-only (no Dockerfile, no requirements.txt: nothing to build; the project's newest {} releases kept)",
+            self.base, self.keep
         )?;
         on_network(f, &self.network)
     }

@@ -557,7 +557,7 @@ fn the_first_deploy_in_hash_mode_updates_nothing_for_content() {
 }
 
 #[test]
-fn development_mounts_the_project_only_when_there_is_nothing_to_build() {
+fn nothing_to_build_mounts_the_project_in_development_and_carries_a_release_elsewhere() {
     let none = BuildFiles::default();
     let requirements = BuildFiles {
         dockerfile: false,
@@ -574,8 +574,13 @@ fn development_mounts_the_project_only_when_there_is_nothing_to_build() {
         (dockerfile, true, "", Stage::Development, "build"),
         (none, false, "", Stage::Development, "build"),
         (none, true, "  build: always\n", Stage::Development, "build"),
-        (none, true, "", Stage::Staging, "build"),
-        (none, true, "", Stage::Production, "build"),
+        (none, true, "", Stage::Staging, "release"),
+        (none, false, "", Stage::Staging, "release"),
+        (requirements, true, "", Stage::Staging, "build"),
+        (none, true, "", Stage::Production, "release"),
+        (none, false, "", Stage::Production, "release"),
+        (dockerfile, false, "", Stage::Production, "build"),
+        (requirements, false, "", Stage::Production, "build"),
     ];
     for (files, sees, dev, stage, expected) in cases {
         let branch = match stage {
@@ -595,7 +600,7 @@ fn development_mounts_the_project_only_when_there_is_nothing_to_build() {
         );
         let image_step = kinds(&p.steps)
             .into_iter()
-            .find(|k| *k == "build" || *k == "mount");
+            .find(|k| ["build", "mount", "release"].contains(k));
         assert_eq!(
             image_step,
             Some(expected),

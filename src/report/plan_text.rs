@@ -41,6 +41,7 @@ fn heading(out: &mut String, plan: &Plan, s: Style) {
     );
     let runs_in = plan.steps.iter().find_map(|step| match step {
         crate::plan::Step::Mount(m) => Some(format!("image {} (project mounted)", m.base)),
+        crate::plan::Step::Release(r) => Some(format!("image {} (release volume)", r.base)),
         crate::plan::Step::Local(_) => Some("local executor".to_string()),
         _ => None,
     });

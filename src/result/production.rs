@@ -26,9 +26,16 @@ pub struct ProductionDetail {
     pub author: Option<String>,
     #[serde(default)]
     pub image: String,
+    /// The release volume the image runs with (the commit's files, when nothing was
+    /// built: see `odoo-ci`'s `release` step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_volume: Option<String>,
     /// The image that served before this deployment (what a rollback to its snapshot runs).
     #[serde(default)]
     pub previous_image: Option<String>,
+    /// The release volume of the release that served before this deployment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_release_volume: Option<String>,
     /// The pre-deploy snapshot.
     #[serde(default)]
     pub snapshot: Option<String>,

@@ -246,6 +246,66 @@ pub fn mounted_executor(
     Ok((executor, done))
 }
 
+/// A Docker executor that runs the base image with the commit's files carried into the
+/// project's release volume of those files (filled now, or found complete on the engine:
+/// see [`crate::executor::release_volume`]), mounted read-only where an image would have
+/// them. Staging and production, when there is nothing to build; any engine.
+pub fn release_executor(
+    project: &Project,
+    plan: &Plan,
+    release: &steps::Release,
+    on: &RunsOn<'_>,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<(DockerExecutor, String)> {
+    use crate::executor::release_volume;
+    let docker = connect(on.engine)?;
+    let base = inspect_base(&docker, &release.base, reporter)?;
+    let root = files_root(project, on.cache_dir)?;
+    let ignores = context_ignores(&project.layout.root, &release.ignore, on);
+    let ignores: Vec<&str> = ignores.iter().map(String::as_str).collect();
+    let tree = crate::image::release_tree(&root, &ignores, &project.layout.extra_dirs)?;
+    let mut labels: HashMap<String, String> = test_labels().into_iter().collect();
+    labels.insert("odoo-ci.repo".into(), repository(project));
+    if let Some(commit) = &plan.commit {
+        labels.insert("odoo-ci.commit".into(), commit.clone());
+    }
+    let carried = release_volume::carry(&docker, &project.scope, &base.id, tree, &labels)?;
+    let pruned = release_volume::prune(
+        &docker,
+        &project.scope,
+        release.keep as usize,
+        &carried.volume,
+    );
+    let mut executor = DockerExecutor {
+        image: release.base.clone(),
+        environment_id: environment_id(&base, &root)?,
+        ..base_executor(project, plan, release.network.clone(), docker, on)
+    };
+    carry_release(&mut executor, &carried.volume);
+    let how = match carried.reused {
+        true => "reused: the engine has this project's release of the same files".to_string(),
+        false => format!("{} KiB carried", carried.bytes.div_ceil(1024)),
+    };
+    let pruned = match pruned {
+        0 => String::new(),
+        n => format!("; {n} older releases removed"),
+    };
+    Ok((
+        executor,
+        format!("{} in `{}` ({how}{pruned})", release.base, carried.volume),
+    ))
+}
+
+/// Makes `executor` run the release in `volume`: mounted where the files belong, and
+/// named on every container (a rollback finds the volume of the release it restarts).
+pub fn carry_release(executor: &mut DockerExecutor, volume: &str) {
+    use crate::executor::release_volume;
+    executor.extra_binds.push(release_volume::bind(volume));
+    executor
+        .labels
+        .insert(release_volume::LABEL.into(), volume.into());
+}
+
 fn connect(engine: &Engine) -> anyhow::Result<bollard::Docker> {
     engine.connect().map_err(|e| {
         anyhow::anyhow!(

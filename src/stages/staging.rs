@@ -29,7 +29,7 @@ use crate::result::{Detail, Reporter, StageResult};
 use crate::stages::heartbeat::{waiting, Heartbeat, HEARTBEAT};
 use crate::stages::invocation::invocation;
 use crate::stages::runner::Runner;
-use crate::stages::runtime::{docker_executor, run_to_end, tail_lines, RunsOn};
+use crate::stages::runtime::{docker_executor, release_executor, run_to_end, tail_lines, RunsOn};
 use crate::stages::staging_dbs::{
     branch_prefix, container_name, discard, list, of_branch, Discarded, MARKER,
 };
@@ -144,16 +144,21 @@ fn steps_on_the_copy(
     owned: &mut Option<String>,
 ) -> anyhow::Result<()> {
     let (project, plan, opts) = (at.project, at.plan, at.opts);
-    let executor = runner.step(|build: &steps::Build, reporter| {
-        let engine = crate::executor::docker::Engine::from_env();
-        let on = RunsOn {
-            engine: &engine,
-            data_dir: &at.place.data_dir,
-            output: &opts.output,
-            cache_dir: &opts.cache_dir,
-        };
-        docker_executor(project, plan, build, &on, reporter)
-    })?;
+    let engine = crate::executor::docker::Engine::from_env();
+    let on = RunsOn {
+        engine: &engine,
+        data_dir: &at.place.data_dir,
+        output: &opts.output,
+        cache_dir: &opts.cache_dir,
+    };
+    let executor = match plan.first::<steps::Release>() {
+        Some(_) => runner.step(|release: &steps::Release, reporter| {
+            release_executor(project, plan, release, &on, reporter)
+        })?,
+        None => runner.step(|build: &steps::Build, reporter| {
+            docker_executor(project, plan, build, &on, reporter)
+        })?,
+    };
     let mut admin = at.place.server.connect("postgres")?;
     let existing = of_branch(
         list(&mut admin, &project.scope)?,

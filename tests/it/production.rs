@@ -38,7 +38,7 @@ fn a_bump_is_updated_blue_green_and_an_unbumped_change_is_not() {
     assert_eq!(step(&r, "update")["status"], "completed");
     assert_eq!(r["active_colour"], "blue");
     for s in [
-        "lock", "build", "snapshot", "update", "start", "health", "switch", "settle", "stop-old",
+        "lock", "release", "snapshot", "update", "start", "health", "switch", "settle", "stop-old",
         "prune",
     ] {
         let st = step(&r, s);
@@ -247,6 +247,74 @@ fn a_second_deploy_waits_or_fails_fast() {
     )
     .unwrap();
     assert_eq!(r["colour"], "green");
+}
+
+/// A one-file change with nothing to build (no Dockerfile, no requirements): no image is
+/// built; the release is the commit's files in a volume, mounted read-only into the base
+/// image, and what serves runs the new file. The previous release's volume stays, so a
+/// rollback to that deployment serves the old file again, with no build either.
+#[test]
+fn a_one_file_change_is_carried_not_built_and_a_rollback_serves_the_old_files_again() {
+    let (p, prod) = serving_production();
+    let served = |file: &str| {
+        let (name, _) = serving(&prod).expect("a release serves");
+        let out = Command::new("docker")
+            .args(["exec", &name, "cat"])
+            .arg(format!("/mnt/odoo-ci/project/addons/prod_a/{file}"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    p.write("addons/prod_a/static/note.txt", "first\n");
+    let (out, first) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(served("static/note.txt"), "first\n");
+    p.write("addons/prod_a/static/note.txt", "second\n");
+    let (out, second) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}\n{second:#}", out.stderr);
+    assert_eq!(served("static/note.txt"), "second\n", "the new file serves");
+    let release = step(&second, "release")["output"].as_str().unwrap();
+    assert!(release.contains("KiB carried"), "{release}");
+    assert_eq!(second["image"], image(), "the base image runs: {second:#}");
+    assert_ne!(second["release_volume"], first["release_volume"]);
+    assert_eq!(second["previous_release_volume"], first["release_volume"]);
+    let volume = second["release_volume"].as_str().unwrap();
+    let scope = Command::new("docker")
+        .args([
+            "volume",
+            "inspect",
+            "-f",
+            "{{index .Labels \"odoo-ci.project\"}}",
+        ])
+        .arg(volume)
+        .output()
+        .unwrap();
+    let scope = String::from_utf8_lossy(&scope.stdout).trim().to_string();
+    assert!(!scope.is_empty(), "the volume is the project's");
+    let images = Command::new("docker")
+        .args(["images", "-q", "--filter"])
+        .arg(format!("label=odoo-ci.project={scope}"))
+        .output()
+        .unwrap();
+    assert!(images.stdout.is_empty(), "no image was built for {scope}");
+
+    let cache = p.path().join(".cache");
+    let env = env(&prod, cache.to_str().unwrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let id = second["id"].as_str().unwrap();
+    let back = run_in(
+        p.path(),
+        &["rollback", "--to", id, "--output", "out-rb"],
+        &env,
+    );
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!(
+        served("static/note.txt"),
+        "first\n",
+        "the old files serve again"
+    );
+    let (_, ip) = serving(&prod).expect("serving after the rollback");
+    assert!(healthy(&ip));
 }
 
 #[test]
@@ -750,28 +818,23 @@ fn a_deploy_of_a_tag_runs_that_tag_s_files_not_the_checkout_s() {
         "17.0.1.0.0",
         "the tag's version, not the checkout's"
     );
-    let image = r["image"].as_str().unwrap();
-    let inside = |path: &str| {
-        Command::new("docker")
-            .args(["run", "--rm", "--entrypoint", "cat", image])
-            .arg(format!("/mnt/odoo-ci/project/{path}"))
-            .output()
-            .unwrap()
-    };
+    let volume = r["release_volume"].as_str().expect("a release volume");
+    let inside = |path: &str| in_release(volume, path);
     assert!(
         !inside("untracked.txt").status.success(),
-        "{image} holds the working tree"
+        "{volume} holds the working tree"
     );
     let manifest =
         String::from_utf8_lossy(&inside("addons/prod_a/__manifest__.py").stdout).into_owned();
-    assert!(manifest.contains("17.0.1.0.0"), "{image}: {manifest}");
+    assert!(manifest.contains("17.0.1.0.0"), "{volume}: {manifest}");
 }
 
-/// One commit's image is built once: the development run builds it, staging and production
-/// of the same commit find it by its content and run it with no build. Branch and stage go
-/// on the containers, not into the image.
+/// One commit's files reach the engine once per kind: the development run builds its image
+/// (`build: always`); staging carries them into a release volume and production of the
+/// same commit finds that volume by its content and runs it with nothing carried. Branch
+/// and stage go on the containers, not on the volume.
 #[test]
-fn one_commit_s_image_is_built_once_for_the_three_stages() {
+fn one_commit_s_files_are_built_or_carried_once_for_the_three_stages() {
     let net = unique("odoo-ci-test-net");
     let p = Project::new();
     p.addon("prod_once", "17.0.1.0.0", &["mail"])
@@ -800,11 +863,11 @@ fn one_commit_s_image_is_built_once_for_the_three_stages() {
     env.push(("ODOO_CI_TEST_PG", common::pg_url()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let runs = [
-        ("test", "feature/x", "built"),
-        ("stage", "staging-once", "reused"),
-        ("deploy", "main", "reused"),
+        ("test", "feature/x", "build", "(built)"),
+        ("stage", "staging-once", "release", "KiB carried"),
+        ("deploy", "main", "release", "reused"),
     ];
-    for (command, branch, expected) in runs {
+    for (command, branch, kind, expected) in runs {
         let out = run_in(
             p.path(),
             &[command, "--branch", branch, "--output", "out"],
@@ -814,10 +877,10 @@ fn one_commit_s_image_is_built_once_for_the_three_stages() {
             .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
         let r: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(r["colour"], "green", "{command}: {}\n{r:#}", out.stderr);
-        let build = step(&r, "build")["output"].as_str().unwrap().to_string();
+        let output = step(&r, kind)["output"].as_str().unwrap().to_string();
         assert!(
-            build.contains(expected),
-            "{command}: {build}\n{}",
+            output.contains(expected),
+            "{command}: {output}\n{}",
             out.stderr
         );
     }
@@ -829,24 +892,36 @@ fn one_commit_s_image_is_built_once_for_the_three_stages() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    let image = inspect("{{.Config.Image}}", &name);
-    assert!(image.ends_with(&sha[..12]), "{image}");
+    assert_eq!(
+        inspect("{{.Config.Image}}", &name),
+        image(),
+        "nothing built"
+    );
     assert_eq!(
         inspect("{{index .Config.Labels \"odoo-ci.stage\"}}", &name),
         "production"
     );
+    let volume = inspect("{{index .Config.Labels \"odoo-ci.release-volume\"}}", &name);
+    assert!(
+        inspect("{{range .Mounts}}{{.Name}}:{{.RW}} {{end}}", &name)
+            .contains(&format!("{volume}:false")),
+        "the release is mounted read-only"
+    );
     let labels = Command::new("docker")
-        .args(["image", "inspect", "-f", "{{json .Config.Labels}}", &image])
+        .args(["volume", "inspect", "-f", "{{json .Labels}}", &volume])
         .output()
         .unwrap();
     let labels: Value = serde_json::from_slice(&labels.stdout).unwrap_or_else(|_| {
         panic!(
-            "no image {image}: {}",
+            "no volume {volume}: {}",
             String::from_utf8_lossy(&labels.stderr)
         )
     });
+    assert_eq!(labels["odoo-ci.commit"], sha.as_str(), "{labels}");
     assert!(labels.get("odoo-ci.stage").is_none(), "{labels}");
     assert!(labels.get("odoo-ci.branch").is_none(), "{labels}");
+    let manifest = in_release(&volume, "addons/prod_once/__manifest__.py");
+    assert!(String::from_utf8_lossy(&manifest.stdout).contains("17.0.1.0.0"));
     let _ = run_in(
         p.path(),
         &["staging", "drop", "--branch", "staging-once"],

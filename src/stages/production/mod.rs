@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::config::schema::UpdateMode;
 use crate::db::{self, PgServer};
 use crate::executor::bluegreen::Colour;
+use crate::executor::release_volume;
 use crate::odoo::Colour as BuildColour;
 use crate::plan::updates::{self, ModuleChanges};
 use crate::plan::{steps, Plan, RestoreSource};
@@ -83,7 +84,9 @@ fn begin(plan: &Plan, trigger: Trigger, database: &str) -> (StageResult, Product
         message: None,
         author: None,
         image: plan.image.clone(),
+        release_volume: None,
         previous_image: None,
+        previous_release_volume: None,
         snapshot: None,
         active_colour: None,
         rolled_back: false,
@@ -161,14 +164,15 @@ fn deploy_steps(
             format!("deploy lock on `{database}`; its modules are as planned{settled}"),
         ))
     })?;
-    let executor = runner.step(|build: &steps::Build, reporter| {
-        target.build(plan, build, &opts.cache_dir, reporter)
-    })?;
-    target.engine = Some(engine_files(&executor.docker, &plan.image));
+    let executor = target.image_step(plan, runner, &opts.cache_dir)?;
+    target.engine = Some(engine_files(&executor.docker, &executor.image));
+    detail.image = executor.image.clone();
+    detail.release_volume = executor.labels.get(release_volume::LABEL).cloned();
     let bg = target.blue_green(&executor.docker);
     bg.ensure_network()?;
     let previous = bg.active()?;
     detail.previous_image = previous.as_ref().map(|r| r.image.clone());
+    detail.previous_release_volume = previous.as_ref().and_then(|r| r.release_volume());
     // The snapshot holds production as the serving release left it: that release's commit,
     // not the one being deployed.
     let serving_commit = previous
@@ -274,6 +278,7 @@ fn backup_before_update(
             filestore: target.filestore.as_deref(),
             commit,
             image: serving.map(|r| r.image.clone()),
+            release_volume: serving.and_then(|r| r.release_volume()),
         };
         let taken = crate::backups::take(backups, &source, "pre-deploy")?;
         Ok(((), taken.describe()))
@@ -403,7 +408,7 @@ fn chosen_snapshot(
     runner: &mut Runner<'_>,
     from: &RestoreSource,
     backups: Option<&crate::backups::Backups>,
-) -> anyhow::Result<(snapshots::Snapshot, Option<String>)> {
+) -> anyhow::Result<(snapshots::Snapshot, Option<ReleaseRef>)> {
     let mut admin = target.server.connect("postgres")?;
     let id = match from {
         RestoreSource::Snapshot(key) => {
@@ -420,9 +425,37 @@ fn chosen_snapshot(
             "backup {id} checked (dump SHA-256, database fingerprint {}, filestore) and kept as {name}",
             manifest.database.fingerprint
         );
-        Ok(((name, manifest.image), text))
+        Ok(((name, manifest.image.map(|i| (i, manifest.release_volume))), text))
     })?;
     Ok((snapshots::find(&mut admin, &target.database, &name)?, image))
+}
+
+/// The release a restored snapshot runs with: its image and release volume.
+type ReleaseRef = (String, Option<String>);
+
+/// The release that goes with the snapshot `name`: the one a backup records, the one that
+/// served when a deployment took it, or (a manual snapshot) the one serving now.
+fn release_of(
+    name: &str,
+    recorded: &Option<ProductionDetail>,
+    from_backup: Option<ReleaseRef>,
+    serving: Option<&crate::executor::bluegreen::Release>,
+) -> anyhow::Result<ReleaseRef> {
+    match (recorded, from_backup) {
+        (_, Some(release)) => Ok(release),
+        (Some(d), None) => match &d.previous_image {
+            Some(image) => Ok((image.clone(), d.previous_release_volume.clone())),
+            None => anyhow::bail!(
+                "`{name}` was taken before odoo-ci's first release of `{}`: no image of that time is known, and today's would run old data on new code; nothing was touched",
+                d.database
+            ),
+        },
+        (None, None) => serving
+            .map(|p| (p.image.clone(), p.release_volume()))
+            .ok_or_else(|| {
+                anyhow::anyhow!("no image to run: the snapshot records none and nothing is serving")
+            }),
+    }
 }
 
 fn rollback_steps(
@@ -449,25 +482,17 @@ fn rollback_steps(
     let docker = target.docker_engine.connect()?;
     let bg = target.blue_green(&docker);
     let previous = bg.active()?;
-    let image = match (&recorded, backup_image) {
-        // A backup records the image that served it.
-        (_, Some(image)) => image,
-        // A deployment's snapshot is served by the image that served when it was taken.
-        (Some(d), None) => d.previous_image.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "`{}` was taken before odoo-ci's first release of `{database}`: no image of that time is known, and today's would run old data on new code; nothing was touched",
-                chosen.name
-            )
-        })?,
-        // A manual snapshot: the image serving now, as the step says.
-        (None, None) => previous.as_ref().map(|p| p.image.clone()).ok_or_else(|| {
-            anyhow::anyhow!("no image to run: the snapshot records none and nothing is serving")
-        })?,
-    };
+    let (image, volume) = release_of(&chosen.name, &recorded, backup_image, previous.as_ref())?;
     target.engine = Some(engine_files(&docker, &image));
     detail.image = image.clone();
+    detail.release_volume = volume.clone();
     detail.previous_image = previous.as_ref().map(|p| p.image.clone());
-    let executor = target.executor_for(&docker, &image);
+    detail.previous_release_volume = previous.as_ref().and_then(|r| r.release_volume());
+    let mut executor = target.executor_for(&docker, &image);
+    if let Some(volume) = &volume {
+        release_volume::check(&docker, &image, volume)?;
+        crate::stages::runtime::carry_release(&mut executor, volume);
+    }
     // Read-only from the safety snapshot on, as a deploy that updates: a failed rollback
     // goes back to that snapshot and must lose no accepted write.
     let (safety, maintenance) = runner.step(|_: &steps::Snapshot, _| {

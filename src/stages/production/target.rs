@@ -12,7 +12,7 @@ use crate::plan::{steps, Plan};
 use crate::project::Project;
 use crate::result::now_rfc3339;
 use crate::snapshots::{self, SnapshotFiles, SnapshotRecord};
-use crate::stages::runtime::{absolute, docker_executor, RunsOn};
+use crate::stages::runtime::{absolute, docker_executor, release_executor, RunsOn};
 use crate::targets::production::Production;
 
 /// Production's releases listen on this port inside their network.
@@ -170,24 +170,33 @@ impl<'a> Target<'a> {
     }
 
     /// The commit's image (built, or reused when the engine has one of the same files),
-    /// run on production's network.
-    pub fn build(
+    /// or its release volume when there is nothing to build, run on production's network.
+    pub fn image_step(
         &self,
         plan: &Plan,
-        build: &steps::Build,
+        runner: &mut crate::stages::runner::Runner<'_>,
         cache_dir: &Path,
-        reporter: &mut dyn crate::result::Reporter,
-    ) -> anyhow::Result<(DockerExecutor, String)> {
+    ) -> anyhow::Result<DockerExecutor> {
         let on = RunsOn {
             engine: &self.docker_engine,
             data_dir: &self.data_dir,
             output: &self.output,
             cache_dir,
         };
-        let (mut ex, done) = docker_executor(self.project, plan, build, &on, reporter)?;
-        ex.host_data_dir = absolute(&self.data_dir).to_string_lossy().into_owned();
-        ex.extra_hosts = vec!["host.docker.internal:host-gateway".into()];
-        Ok((ex, done))
+        let (project, data_dir) = (self.project, &self.data_dir);
+        let production = |(mut ex, done): (DockerExecutor, String)| {
+            ex.host_data_dir = absolute(data_dir).to_string_lossy().into_owned();
+            ex.extra_hosts = vec!["host.docker.internal:host-gateway".into()];
+            Ok((ex, done))
+        };
+        match plan.first::<steps::Release>() {
+            Some(_) => runner.step(|release: &steps::Release, reporter| {
+                release_executor(project, plan, release, &on, reporter).and_then(production)
+            }),
+            None => runner.step(|build: &steps::Build, reporter| {
+                docker_executor(project, plan, build, &on, reporter).and_then(production)
+            }),
+        }
     }
 }
 

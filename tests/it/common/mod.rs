@@ -570,6 +570,7 @@ pub fn assert_stage_run_snapshot(name: &str, stderr: &str, project: &Path, names
             "odoo-ci-$1-*$2$3",
         ),
         (r"\b\d+ bytes\b", "N bytes"),
+        (r"\b\d+ KiB\b", "N KiB"),
     ];
     let text = replace_all(&text, &rules);
     assert_snapshot(&format!("stage_run/{name}"), &text, Some(project));

@@ -196,3 +196,15 @@ pub fn assert_red_at(out: &Output, r: &Value, failed: &str) {
         "{r:#}"
     );
 }
+
+/// `cat /mnt/odoo-ci/project/<path>` in the base image with the release volume `volume`
+/// mounted where odoo-ci mounts it.
+pub fn in_release(volume: &str, path: &str) -> std::process::Output {
+    Command::new("docker")
+        .args(["run", "--rm", "--entrypoint", "cat", "-v"])
+        .arg(format!("{volume}:/mnt/odoo-ci:ro"))
+        .arg(super::image())
+        .arg(format!("/mnt/odoo-ci/project/{path}"))
+        .output()
+        .unwrap()
+}

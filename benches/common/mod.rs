@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+pub mod production;
+
 /// Two passing tests, one of them reading the database.
 pub const TEST_SOURCE: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestBench(TransactionCase):\n    def test_one(self):\n        self.env.cr.execute('SELECT count(*) FROM ir_module_module')\n        self.assertTrue(self.env.cr.fetchone()[0])\n\n    def test_two(self):\n        self.assertEqual(sum(range(10)), 45)\n";
 

@@ -17,6 +17,7 @@ mod guard;
 mod install;
 mod plan;
 mod production;
+mod release_volume;
 mod report;
 mod security;
 mod staging;

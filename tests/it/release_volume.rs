@@ -148,6 +148,6 @@ fn older_releases_are_pruned_but_never_one_in_use() {
     assert!(exists(&volumes[0]), "in use");
     assert!(!exists(&volumes[1]), "pruned");
     assert!(exists(&volumes[2]) && exists(&current));
-    docker(&["rm", "-f", &user]);
+    docker(&["rm", "-f", "-v", &user]);
     remove_volumes(&scope);
 }

@@ -232,6 +232,36 @@ pub fn build_context(
     })
 }
 
+/// The context of a release's dependencies image: `FROM base` with the project's merged
+/// requirements installed, and none of its files (its release volume carries those), so
+/// a commit that changes code but not requirements builds nothing. `None` without
+/// requirements.
+pub fn dependencies_context(
+    root: &Path,
+    base: &str,
+    base_user: Option<&str>,
+    addons_dirs: &[std::path::PathBuf],
+) -> std::io::Result<Option<BuildContext>> {
+    let files = crate::requirements::files(root, addons_dirs);
+    let Some(merged) = crate::requirements::merged(root, &files)? else {
+        return Ok(None);
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.mode(tar::HeaderMode::Deterministic);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(merged.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    header.set_cksum();
+    tar.append_data(&mut header, crate::requirements::MERGED, merged.as_bytes())?;
+    let dockerfile =
+        dockerfile(base, true, base_user, false).replace(&format!("COPY . {PROJECT_DIR}\n"), "");
+    Ok(Some(BuildContext {
+        files: tar,
+        dockerfile,
+    }))
+}
+
 /// The files of a release carried in a volume (see
 /// [`crate::executor::release_volume`]): the project under `project/`, each extra addons
 /// path under `extra/<i>/`, so that the volume mounted at [`RELEASE_ROOT`] puts them where

@@ -87,11 +87,12 @@ impl Shape<'_> {
             .collect()
     }
 
-    /// Staging and production: the commit's files in a release volume when there is
-    /// nothing to build (no Dockerfile, no requirements), else the commit's image.
+    /// Staging and production: the commit's files in a release volume, run by the base
+    /// image or (requirements) by a dependencies image of it; the commit's image when the
+    /// repository has its own Dockerfile (it may put anything anywhere).
     fn release(&self) -> Step {
         let files = self.facts.build_files;
-        if files.dockerfile || files.requirements {
+        if files.dockerfile {
             return self.build();
         }
         let config = self.facts.config;
@@ -100,6 +101,7 @@ impl Shape<'_> {
             keep: config.file.odoo.keep_images,
             network: self.network(),
             ignore: self.never_in_image(),
+            requirements: files.requirements,
         })
     }
 

@@ -161,6 +161,9 @@ pub struct Release {
     pub network: String,
     /// Folders of the project that never go into a release (as [`Build::ignore`]).
     pub ignore: Vec<String>,
+    /// The project has requirements: they go into a dependencies image built once per
+    /// their content (`FROM base`, no project files), which runs the release.
+    pub requirements: bool,
 }
 
 /// No image: the local executor runs `odoo.command` on this machine.
@@ -395,11 +398,18 @@ impl fmt::Display for Mount {
 
 impl fmt::Display for Release {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "carry the commit's files into a release volume and run `{}` with it mounted read-only (no Dockerfile, no requirements.txt: nothing to build; the project's newest {} releases kept)",
-            self.base, self.keep
-        )?;
+        match self.requirements {
+            false => write!(
+                f,
+                "carry the commit's files into a release volume and run `{}` with it mounted read-only (no Dockerfile, no requirements.txt: nothing to build; the project's newest {} releases kept)",
+                self.base, self.keep
+            )?,
+            true => write!(
+                f,
+                "carry the commit's files into a release volume and run them read-only in a dependencies image: `{}` with requirements.txt installed, built once per requirements (no Dockerfile; the project's newest {} releases kept)",
+                self.base, self.keep
+            )?,
+        }
         on_network(f, &self.network)
     }
 }

@@ -576,11 +576,12 @@ fn nothing_to_build_mounts_the_project_in_development_and_carries_a_release_else
         (none, true, "  build: always\n", Stage::Development, "build"),
         (none, true, "", Stage::Staging, "release"),
         (none, false, "", Stage::Staging, "release"),
-        (requirements, true, "", Stage::Staging, "build"),
+        (requirements, true, "", Stage::Staging, "release"),
+        (dockerfile, true, "", Stage::Staging, "build"),
         (none, true, "", Stage::Production, "release"),
         (none, false, "", Stage::Production, "release"),
         (dockerfile, false, "", Stage::Production, "build"),
-        (requirements, false, "", Stage::Production, "build"),
+        (requirements, false, "", Stage::Production, "release"),
     ];
     for (files, sees, dev, stage, expected) in cases {
         let branch = match stage {

@@ -270,6 +270,17 @@ pub fn release_executor(
         labels.insert("odoo-ci.commit".into(), commit.clone());
     }
     let carried = release_volume::carry(&docker, &project.scope, &base.id, tree, &labels)?;
+    let runs_in = match release.requirements {
+        true => dependencies_image(
+            project,
+            plan,
+            &docker,
+            (&release.base, &base, &root),
+            release.keep as usize,
+            reporter,
+        )?,
+        false => release.base.clone(),
+    };
     let pruned = release_volume::prune(
         &docker,
         &project.scope,
@@ -277,7 +288,7 @@ pub fn release_executor(
         &carried.volume,
     );
     let mut executor = DockerExecutor {
-        image: release.base.clone(),
+        image: runs_in.clone(),
         environment_id: environment_id(&base, &root)?,
         ..base_executor(project, plan, release.network.clone(), docker, on)
     };
@@ -292,8 +303,56 @@ pub fn release_executor(
     };
     Ok((
         executor,
-        format!("{} in `{}` ({how}{pruned})", release.base, carried.volume),
+        format!("{runs_in} in `{}` ({how}{pruned})", carried.volume),
     ))
+}
+
+/// The image of `base` with the project's requirements (of the files under `root`)
+/// installed and no project files: found by its content on the engine, else built; tagged
+/// `<project image>:deps-<content>`.
+fn dependencies_image(
+    project: &Project,
+    plan: &Plan,
+    docker: &bollard::Docker,
+    (reference, base, root): (&str, &BaseImage, &Path),
+    keep: usize,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<String> {
+    let context = crate::image::dependencies_context(
+        root,
+        reference,
+        base.user.as_deref(),
+        &project.layout.addons_dirs,
+    )?
+    .ok_or_else(|| anyhow::anyhow!("the plan installs requirements, but there are none"))?;
+    let content = crate::image::content_key(&base.id, &context);
+    let repository = plan.image.rsplit_once(':').map_or(&*plan.image, |(r, _)| r);
+    let tag = format!("{repository}:deps-{}", &content[..12]);
+    let rt = crate::executor::docker::runtime()?;
+    let s = Style::for_stderr();
+    if let Some(id) = rt.block_on(crate::image::find_built(docker, &project.scope, &content)) {
+        rt.block_on(crate::image::tag(docker, &id, &tag))?;
+        return Ok(tag);
+    }
+    reporter.progress(&format!(
+        "{} {tag}: {reference} with requirements.txt installed",
+        s.bold("build:")
+    ));
+    rt.block_on(crate::image::build(
+        docker,
+        context,
+        &tag,
+        &image_labels(project, &content),
+        &mut |line| reporter.progress(&format!("  {}", s.dim(line))),
+    ))?;
+    rt.block_on(crate::image::prune_project_images(
+        docker,
+        &project.scope,
+        keep,
+        &tag,
+        crate::image::PRUNE_GRACE_SECS,
+    ));
+    Ok(tag)
 }
 
 /// Makes `executor` run the release in `volume`: mounted where the files belong, and

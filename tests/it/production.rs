@@ -317,6 +317,54 @@ fn a_one_file_change_is_carried_not_built_and_a_rollback_serves_the_old_files_ag
     assert!(healthy(&ip));
 }
 
+/// With a requirements.txt (and no Dockerfile) the requirements go into a dependencies
+/// image built once per their content; the code still travels in the release volume, so
+/// a code change builds nothing and a requirements change builds that image again.
+#[test]
+fn requirements_are_built_once_into_a_dependencies_image_and_code_is_carried() {
+    let (p, prod) = serving_production();
+    p.write("requirements.txt", "# pinned: none yet\n");
+    let (out, first) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}\n{first:#}", out.stderr);
+    assert!(
+        out.stderr.contains("build: odoo-ci/"),
+        "{}",
+        out.stderr
+    );
+    let deps = first["image"].as_str().unwrap().to_string();
+    assert!(deps.contains(":deps-"), "{first:#}");
+    let (name, _) = serving(&prod).expect("serving");
+    let inspect = |format: &str| {
+        let out = Command::new("docker")
+            .args(["inspect", "-f", format, &name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(
+        inspect("{{.Config.Image}}"),
+        deps,
+        "the dependencies image serves"
+    );
+
+    p.write("addons/prod_a/models.py", "# a code change\n");
+    let (out, second) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("build: odoo-ci/"),
+        "a code change builds nothing: {}",
+        out.stderr
+    );
+    assert_eq!(second["image"], deps.as_str());
+    assert_ne!(second["release_volume"], first["release_volume"]);
+
+    p.write("requirements.txt", "# pinned: none yet\n# reviewed\n");
+    let (out, third) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("build: odoo-ci/"));
+    assert_ne!(third["image"], deps.as_str(), "new requirements, new image");
+}
+
 #[test]
 fn rollback_to_a_deployment_restores_its_snapshot_and_image() {
     let (p, prod) = serving_production();

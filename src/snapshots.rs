@@ -98,18 +98,20 @@ pub fn save_record(admin: &mut Client, name: &str, record: &SnapshotRecord) -> R
     db::set_database_comment(admin, name, &format!("{MARKER}{json}"))
 }
 
-/// Takes a snapshot of `production` (database, and filestore when `files` are known).
+/// Takes a snapshot of `production` (database, and filestore when `files` are known);
+/// `streamed` hears how many bytes of the database have been copied, now and then.
 pub fn create(
     server: &PgServer,
     production: &str,
     files: Option<&SnapshotFiles<'_>>,
     record: SnapshotRecord,
+    streamed: &mut dyn FnMut(u64),
 ) -> Result<Snapshot, SnapshotError> {
     let mut admin = server.connect("postgres")?;
     let name = new_name(&mut admin, production)?;
     copy::create_empty(&mut admin, &name)?;
     let result = (|| -> Result<(), SnapshotError> {
-        copy::dump_restore(server, production, server, &name, &mut |_| {})?;
+        copy::dump_restore(server, production, server, &name, streamed)?;
         if let Some(f) = files {
             f.engine
                 .copy(f.filestore, &filestore_dir(f.snapshots_dir, &name))?;

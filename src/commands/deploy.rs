@@ -193,6 +193,11 @@ pub fn snapshots(config_path: &Path, cmd: &SnapshotsCommand) -> anyhow::Result<u
                     pinned: *pin,
                     reason: "manual".into(),
                 },
+                &mut crate::stages::heartbeat::streaming(
+                    "snapshot",
+                    &database,
+                    &mut crate::report::terminal::Terminal::stderr(),
+                ),
             )?;
             println!("{}", snap.name);
         }

@@ -26,7 +26,7 @@ use crate::plan::{Plan, StepKind};
 use crate::project::Project;
 use crate::result::staging::{CopyInfo, StagingDetail};
 use crate::result::{Detail, Reporter, StageResult};
-use crate::stages::heartbeat::{waiting, Heartbeat, HEARTBEAT};
+use crate::stages::heartbeat::{streaming, waiting, Heartbeat, HEARTBEAT};
 use crate::stages::invocation::invocation;
 use crate::stages::runner::Runner;
 use crate::stages::runtime::{docker_executor, release_executor, run_to_end, tail_lines, RunsOn};
@@ -334,15 +334,7 @@ fn copy_production(
     crate::db::copy::create_empty(admin, name)?;
     *owned = Some(name.to_string());
     // A large database streams for minutes: say so now and then.
-    let mut heartbeat = Heartbeat::every(HEARTBEAT);
-    let mut streamed = |bytes: u64| {
-        if let Some(secs) = heartbeat.due() {
-            reporter.progress(&format!(
-                "copy: {} MiB streamed from production in {secs} s",
-                bytes >> 20
-            ));
-        }
-    };
+    let mut streamed = streaming("copy", "production", reporter);
     let stats = crate::db::copy::dump_restore(
         &at.place.source,
         &at.place.source_db,

@@ -326,11 +326,7 @@ fn requirements_are_built_once_into_a_dependencies_image_and_code_is_carried() {
     p.write("requirements.txt", "# pinned: none yet\n");
     let (out, first) = deploy(&p, &prod, &[]);
     assert_eq!(out.code, 0, "{}\n{first:#}", out.stderr);
-    assert!(
-        out.stderr.contains("build: odoo-ci/"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("build: odoo-ci/"), "{}", out.stderr);
     let deps = first["image"].as_str().unwrap().to_string();
     assert!(deps.contains(":deps-"), "{first:#}");
     let (name, _) = serving(&prod).expect("serving");

@@ -222,7 +222,7 @@ fn pre_deploy_snapshot(
     runner: &mut Runner<'_>,
     detail: &mut ProductionDetail,
 ) -> anyhow::Result<(String, Option<maintenance::Maintenance>)> {
-    let (snapshot, held) = runner.step(|planned: &steps::Snapshot, _| {
+    let (snapshot, held) = runner.step(|planned: &steps::Snapshot, reporter| {
         let held = match planned.read_only {
             true => Some(maintenance::Maintenance::begin(
                 &target.server,
@@ -232,7 +232,7 @@ fn pre_deploy_snapshot(
             false => None,
         };
         let record = serde_json::to_value(&*detail).ok();
-        let name = target.snapshot(record, serving_commit, "pre-deploy")?;
+        let name = target.snapshot(record, serving_commit, "pre-deploy", reporter)?;
         let text = match held {
             Some(_) => format!(
                 "snapshot {name}; production refuses writes until the new release has settled"
@@ -495,9 +495,10 @@ fn rollback_steps(
     }
     // Read-only from the safety snapshot on, as a deploy that updates: a failed rollback
     // goes back to that snapshot and must lose no accepted write.
-    let (safety, maintenance) = runner.step(|_: &steps::Snapshot, _| {
+    let (safety, maintenance) = runner.step(|_: &steps::Snapshot, reporter| {
         let held = maintenance::Maintenance::begin(&target.server, &database, &detail.id)?;
-        let name = target.snapshot(serde_json::to_value(&*detail).ok(), None, "pre-rollback")?;
+        let record = serde_json::to_value(&*detail).ok();
+        let name = target.snapshot(record, None, "pre-rollback", reporter)?;
         let text =
             format!("snapshot {name}; production refuses writes until the release has settled");
         Ok(((name, held), text))

@@ -94,6 +94,7 @@ impl<'a> Target<'a> {
         deployment: Option<serde_json::Value>,
         commit: Option<String>,
         reason: &str,
+        reporter: &mut dyn crate::result::Reporter,
     ) -> anyhow::Result<String> {
         let record = SnapshotRecord {
             production: self.database.clone(),
@@ -104,7 +105,14 @@ impl<'a> Target<'a> {
             reason: reason.into(),
         };
         let files = self.snapshot_files()?;
-        let snap = snapshots::create(&self.server, &self.database, files.as_ref(), record)?;
+        let mut streamed = crate::stages::heartbeat::streaming("snapshot", "production", reporter);
+        let snap = snapshots::create(
+            &self.server,
+            &self.database,
+            files.as_ref(),
+            record,
+            &mut streamed,
+        )?;
         Ok(snap.name)
     }
 

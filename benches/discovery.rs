@@ -90,10 +90,8 @@ fn main() {
         ms(times[RUNS - 1]),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
-    let key = format!("discovery.addons_{addons_count}.ms");
-    guard::exit_if(guard::check(
-        &key,
-        ms(times[RUNS / 2]),
-        guard::Better::Lower,
-    ));
+    // The guard reads the best run, as the log bench does: on a shared CI machine the
+    // median of seven 50 ms runs moved by half (45 → 71 ms) with no change to the code.
+    let key = format!("discovery.addons_{addons_count}.best_ms");
+    guard::exit_if(guard::check(&key, ms(times[0]), guard::Better::Lower));
 }

@@ -50,7 +50,7 @@ schema={
     "image":s("The base image the generated Dockerfile starts FROM; default the official odoo:<series>."),
     "command":nullable(s("Run Odoo as a local process with this command instead of in Docker (e.g. `odoo`).")),
     "docker_network":s("The network Odoo's containers join.",default="host"),
-    "keep_images":i("This project's newest images a build keeps.",0,default=5),
+    "keep_images":i("This project's newest images a build keeps, and release volumes a release keeps.",0,default=5),
     "extra_addons_paths":arr(s(None),"Addons from outside the repository (the Enterprise checkout); `${VAR}` allowed. Installed when needed, never tested.",default=[]),
   },required=["series"]),
   "addons_paths":arr(s(None),"Folders holding addons, inside the project; globs allowed.",default=["."]),

@@ -27,6 +27,9 @@ pub struct Project {
     pub source: Source,
     /// Where its files are: what a stage reads of the project's layout.
     pub layout: Layout,
+    /// [`Project::tours`], read once: a stage's facts are gathered twice (before and after
+    /// the database is read), and reading every addon's tests twice costs on big repos.
+    tours: std::sync::OnceLock<BTreeMap<String, String>>,
 }
 
 /// Where a project's files are, resolved from the configuration once: the stages read
@@ -74,7 +77,7 @@ impl Project {
                 .collect(),
             secret_variables: crate::secrets::secret_variables(std::env::vars()),
             build_files: self.build_files(),
-            tours: self.tours(),
+            tours: self.tours.get_or_init(|| self.tours()).clone(),
             engine_sees_files: crate::executor::docker::Engine::from_env().reach()
                 == crate::executor::docker::Reach::Direct,
             worktree_tag: format!(
@@ -269,6 +272,7 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         scope,
         source,
         layout,
+        tours: std::sync::OnceLock::new(),
     })
 }
 

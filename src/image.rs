@@ -74,7 +74,7 @@ pub const BROWSER_LAYER: &str = r#"RUN set -e; . /etc/os-release; export DEBIAN_
 "#;
 
 /// The label that says what an image holds: [`content_key`] of its base and build context.
-pub const CONTENT_LABEL: &str = "odoo-ci.content";
+pub use crate::names::CONTENT_LABEL;
 
 /// A build context: the project's files as tar entries and the Dockerfile (the repo's own
 /// or the generated one), which goes in last, with the labels, when the tar is made.
@@ -264,21 +264,20 @@ pub fn dependencies_context(
 
 /// The files of a release carried in a volume (see
 /// [`crate::executor::release_volume`]): the project under `project/`, each extra addons
-/// path under `extra/<i>/`, so that the volume mounted at [`RELEASE_ROOT`] puts them where
-/// a built image has them ([`PROJECT_DIR`], [`extra_dir`]). Deterministic like a build
-/// context: the content key is the SHA-256 of the entries.
+/// path under `extra/<i>/`, so that the volume mounted at its root puts them where a built
+/// image has them ([`PROJECT_DIR`], [`extra_dir`]). Deterministic like a build context: the
+/// content key is the SHA-256 of the entries.
 pub struct ReleaseTree {
     files: tar::Builder<Vec<u8>>,
-    pub content: String,
+    content: String,
 }
 
-/// Where a release volume is mounted: the parent of [`PROJECT_DIR`] and [`EXTRA_DIR`].
-pub const RELEASE_ROOT: &str = "/mnt/odoo-ci";
+impl crate::executor::release_volume::ReleaseFiles for ReleaseTree {
+    fn content(&self) -> &str {
+        &self.content
+    }
 
-impl ReleaseTree {
-    /// The tar to unpack at [`RELEASE_ROOT`]: the files, then `marker` holding the content
-    /// key (last, so a tree whose upload stopped short has no marker).
-    pub fn into_tar(mut self, marker: &str) -> std::io::Result<Vec<u8>> {
+    fn into_tar(mut self, marker: &str) -> std::io::Result<Vec<u8>> {
         let mut header = tar::Header::new_gnu();
         header.set_size(self.content.len() as u64);
         header.set_mode(0o644);

@@ -19,6 +19,9 @@ pub fn slug(text: &str, sep: char, max: usize) -> String {
 /// The label every container odoo-ci makes carries: the project's [`scope`].
 pub const PROJECT_LABEL: &str = "odoo-ci.project";
 
+/// The label that says what an image or a release volume holds: a hash of its files.
+pub const CONTENT_LABEL: &str = "odoo-ci.content";
+
 /// What scopes every name odoo-ci makes for a project: a readable slug of the project's
 /// identity (`acme/odoo` → `acme-odoo`) and 8 hex of its hash, so that `acme/odoo` and
 /// `acme-odoo` still differ. Only `[a-z0-9-]`, at most 29 characters.

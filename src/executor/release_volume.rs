@@ -1,4 +1,4 @@
-//! A release carried in a volume: the commit's files ([`ReleaseTree`]: the project and
+//! A release carried in a volume: the commit's files ([`ReleaseFiles`]: the project and
 //! the extra addons paths) unpacked once into a Docker volume named by their content, and
 //! mounted read-only at [`RELEASE_ROOT`] into the base image, where a built image would
 //! hold them. Nothing to build when the project has no Dockerfile and no requirements: a
@@ -22,7 +22,18 @@ use futures_util::StreamExt;
 
 use crate::executor::docker::{removal, runtime};
 use crate::executor::ExecError;
-use crate::image::{ReleaseTree, RELEASE_ROOT};
+
+/// Where a release volume is mounted: its `project/` and `extra/<i>/` land where an image
+/// odoo-ci builds keeps the project and the extra addons paths.
+pub const RELEASE_ROOT: &str = "/mnt/odoo-ci";
+
+/// The files of a release, as the engine unpacks them at [`RELEASE_ROOT`].
+pub trait ReleaseFiles {
+    /// What the files hold: a hash of their names, contents and modes.
+    fn content(&self) -> &str;
+    /// The tar of the files, ended by an entry `marker` that holds [`Self::content`].
+    fn into_tar(self, marker: &str) -> std::io::Result<Vec<u8>>;
+}
 
 /// The label that names the release volume a container runs (on odoo-ci's containers).
 pub const LABEL: &str = "odoo-ci.release-volume";
@@ -53,7 +64,7 @@ pub struct Carried {
     pub bytes: usize,
 }
 
-/// Makes sure the project `scope` has the release volume of `tree` and returns it.
+/// Makes sure the project `scope` has the release volume of `files` and returns it.
 /// `helper_image` (on the engine already: the base image) backs a container that is
 /// created, never started, and removed: the engine unpacks the tree into the volume
 /// through it. `labels` go on a new volume beside the project and content labels.
@@ -61,15 +72,15 @@ pub fn carry(
     docker: &Docker,
     scope: &str,
     helper_image: &str,
-    tree: ReleaseTree,
+    files: impl ReleaseFiles,
     labels: &HashMap<String, String>,
 ) -> Result<Carried, ExecError> {
-    let volume = name(scope, &tree.content);
-    let content = tree.content.clone();
+    let content = files.content().to_string();
+    let volume = name(scope, &content);
     let mut all = labels.clone();
     all.insert(crate::names::PROJECT_LABEL.into(), scope.into());
     all.insert(KIND_LABEL.into(), KIND.into());
-    all.insert(crate::image::CONTENT_LABEL.into(), content.clone());
+    all.insert(crate::names::CONTENT_LABEL.into(), content.clone());
     runtime()?.block_on(async {
         ensure_volume(docker, &volume, scope, &all).await?;
         with_helper(docker, helper_image, &volume, false, async |id| {
@@ -80,7 +91,7 @@ pub fn carry(
                     bytes: 0,
                 });
             }
-            let tar = tree
+            let tar = files
                 .into_tar(MARKER)
                 .map_err(|e| ExecError::Other(e.to_string()))?;
             let bytes = tar.len();

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use odoo_ci::executor::release_volume::{carry, check, prune};
+use odoo_ci::executor::release_volume::{carry, check, prune, ReleaseFiles};
 use odoo_ci::image::release_tree;
 
 use crate::common::{image, unique};
@@ -103,7 +103,7 @@ fn a_release_is_filled_once_refilled_when_incomplete_and_never_another_s() {
 
     // A volume of that name that is not this project's is refused, never written.
     let other = unique("rel-other");
-    let foreign = odoo_ci::executor::release_volume::name(&other, &tree().content);
+    let foreign = odoo_ci::executor::release_volume::name(&other, tree().content());
     docker(&["volume", "create", &foreign]);
     let err = carry(&docker_api, &other, &image(), tree(), &labels()).unwrap_err();
     assert!(

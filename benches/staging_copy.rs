@@ -1,5 +1,6 @@
 //! Staging's database copy (issue 5) against a plain `pg_dump | pg_restore` of the same
 //! generated database (≥ 1 GiB) on the same server. Target: no slower than the baseline.
+//! Also the clone path of `stage --from-snapshot` (a template copy on the same server).
 //!
 //! Run: `eval "$(bash scripts/test-env)"; cargo bench --bench staging_copy`
 //! The generated source database (`odoo_ci_bench_source`) is kept between runs.
@@ -79,6 +80,18 @@ fn main() {
     let ours = started.elapsed().as_secs_f64();
     drop_database(&mut admin, ours_db).expect("drop");
 
+    // The clone path (`stage --from-snapshot` on production's server): a snapshot is a
+    // database nobody connects to, so `CREATE DATABASE … TEMPLATE` copies its files.
+    let clone_db = "odoo_ci_bench_clone";
+    drop_database(&mut admin, clone_db).expect("drop");
+    let started = Instant::now();
+    odoo_ci::db::create_from_template(&mut admin, clone_db, SOURCE).expect("clone");
+    let cloned = started.elapsed().as_secs_f64();
+    drop_database(&mut admin, clone_db).expect("drop");
+    println!(
+        "clone (CREATE DATABASE … TEMPLATE, --from-snapshot): {cloned:.1} s = {:.0} MB/s",
+        bytes as f64 / 1e6 / cloned
+    );
     println!(
         "pg_dump | pg_restore (baseline): {baseline:.1} s = {:.0} MB/s",
         bytes as f64 / 1e6 / baseline

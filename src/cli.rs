@@ -352,6 +352,11 @@ pub struct StageArgs {
     /// as it is now: always a new staging database.
     #[arg(long, value_name = "ID", conflicts_with = "push")]
     pub from_backup: Option<String>,
+    /// Copy this snapshot of production (a name or a deployment id, see `odoo-ci snapshots
+    /// list`) instead of production as it is now: cloned with `CREATE DATABASE … TEMPLATE`
+    /// when staging uses production's server, its filestore hard-linked.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["push", "from_backup"])]
+    pub from_snapshot: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

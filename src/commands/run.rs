@@ -18,6 +18,7 @@ pub fn run(config: &Path, run: &RunArgs) -> anyhow::Result<u8> {
                 output: args.output.clone(),
                 push: run.push,
                 from_backup: None,
+                from_snapshot: None,
             },
         ),
         Stage::Production => super::deploy::deploy(

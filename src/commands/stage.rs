@@ -14,6 +14,7 @@ pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
     let choices = Choices {
         push: args.push,
         from_backup: args.from_backup.clone(),
+        from_snapshot: args.from_snapshot.clone(),
         ..Choices::default()
     };
     let plan = super::plan_with_database(&project, Stage::Staging, choices)?;

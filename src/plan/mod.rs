@@ -108,6 +108,8 @@ pub struct Choices {
     pub template_cache: Option<std::path::PathBuf>,
     /// Staging copies this backup of production (`stage --from-backup`), not production.
     pub from_backup: Option<String>,
+    /// Staging copies this snapshot of production (`stage --from-snapshot`).
+    pub from_snapshot: Option<String>,
 }
 
 /// What the database a stage updates has installed: production's for production, the copy

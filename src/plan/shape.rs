@@ -184,10 +184,17 @@ impl Shape<'_> {
         Step::Update(steps::Update {
             neutralize_after: command.as_ref().and(neutralize).map(str::to_string),
             command,
-            provisional: match (&self.facts.choices.from_backup, stage) {
-                (Some(id), Stage::Staging) => Some(format!(
-                    "the lists are production's; backup `{id}` may hold other versions, so the stage updates what the restored backup has installed"
-                )),
+            provisional: match (&self.facts.choices, stage) {
+                (c, Stage::Staging) if c.from_backup.is_some() || c.from_snapshot.is_some() => {
+                    let what = match (&c.from_backup, &c.from_snapshot) {
+                        (Some(id), _) => format!("backup `{id}`"),
+                        (None, Some(name)) => format!("snapshot `{name}`"),
+                        (None, None) => String::new(),
+                    };
+                    Some(format!(
+                        "the lists are production's; {what} may hold other versions, so the stage updates what the copy has installed"
+                    ))
+                }
                 _ => self.provisional.clone(),
             },
         })
@@ -235,11 +242,13 @@ impl Shape<'_> {
     /// copy reused (`push: update`).
     fn copy(&self) -> steps::Copy {
         let facts = self.facts;
-        if let Some(id) = &facts.choices.from_backup {
+        let choices = &facts.choices;
+        if choices.from_backup.is_some() || choices.from_snapshot.is_some() {
             return steps::Copy {
                 push: PushMode::Fresh,
                 reuse: None,
-                from_backup: Some(id.clone()),
+                from_backup: choices.from_backup.clone(),
+                from_snapshot: choices.from_snapshot.clone(),
             };
         }
         let push = facts.choices.push.unwrap_or(facts.config.file.staging.push);
@@ -250,6 +259,7 @@ impl Shape<'_> {
                 _ => None,
             },
             from_backup: None,
+            from_snapshot: None,
         }
     }
 

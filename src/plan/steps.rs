@@ -206,6 +206,8 @@ pub struct Copy {
     pub reuse: Option<String>,
     /// `stage --from-backup`: this backup of production, not production as it is.
     pub from_backup: Option<String>,
+    /// `stage --from-snapshot`: this snapshot of production (a name or deployment id).
+    pub from_snapshot: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -494,6 +496,12 @@ impl fmt::Display for Copy {
             return write!(
                 f,
                 "restore backup `{id}` of production (database and filestore, its checksum and fingerprint checked) into a new staging database"
+            );
+        }
+        if let Some(key) = &self.from_snapshot {
+            return write!(
+                f,
+                "clone production's snapshot `{key}` into a new staging database (CREATE DATABASE … TEMPLATE on production's server, else dump and restore; its filestore hard-linked where possible)"
             );
         }
         match (self.push, &self.reuse) {

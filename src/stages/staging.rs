@@ -90,6 +90,11 @@ impl Where<'_> {
     fn planned_backup(&self) -> Option<&str> {
         planned_copy(self.plan).and_then(|c| c.from_backup.as_deref())
     }
+
+    /// The snapshot of production the plan copies instead of production (`--from-snapshot`).
+    fn planned_snapshot(&self) -> Option<&str> {
+        planned_copy(self.plan).and_then(|c| c.from_snapshot.as_deref())
+    }
 }
 
 /// The plan's copy step: what the database of this run is.
@@ -302,9 +307,10 @@ fn copy(
         )?
         .get(0);
     let name = format!("{}{stamp}", at.prefix);
-    let (info, source) = match at.planned_backup() {
-        Some(id) => restore_backup(at, id, &name, owned)?,
-        None => copy_production(at, admin, (&name, owned), reporter)?,
+    let (info, source) = match (at.planned_backup(), at.planned_snapshot()) {
+        (Some(id), _) => restore_backup(at, id, &name, owned)?,
+        (None, Some(key)) => clone_snapshot(at, admin, key, (&name, owned), reporter)?,
+        (None, None) => copy_production(at, admin, (&name, owned), reporter)?,
     };
     let marker = serde_json::json!({
         "project": at.project.scope,
@@ -362,6 +368,63 @@ fn copy_production(
 
 /// The backup `id` of production (fetched, its dump's checksum and the restored database's
 /// fingerprint checked) into `name`, with its filestore.
+/// Production's snapshot `key` (a name or a deployment id) into `name`: cloned with
+/// `CREATE DATABASE … TEMPLATE` when staging's server is production's (a snapshot is a
+/// database nobody connects to), streamed otherwise; its filestore copy copied as
+/// production's filestore is (hard links where the file system allows).
+fn clone_snapshot(
+    at: &Where<'_>,
+    admin: &mut postgres::Client,
+    key: &str,
+    (name, owned): (&str, &mut Option<String>),
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<(CopyInfo, String)> {
+    let started = std::time::Instant::now();
+    let mut source_admin = at.place.source.connect("postgres")?;
+    let snapshot = crate::snapshots::find(&mut source_admin, &at.place.source_db, key)?;
+    let (source, server) = (&at.place.source, &at.place.server);
+    let same_server = source.host == server.host && source.port == server.port;
+    // Only the snapshot's owner (production's role) or a superuser may clone it: another
+    // role on the same server streams it like another server.
+    let cloned = same_server
+        && db::create_from_template(admin, name, &snapshot.name)
+            .inspect_err(|e| tracing::info!("cloning {} failed ({e}): streaming it", snapshot.name))
+            .is_ok();
+    let (method, bytes) = if cloned {
+        *owned = Some(name.to_string());
+        ("clone", 0)
+    } else {
+        crate::db::copy::create_empty(admin, name)?;
+        *owned = Some(name.to_string());
+        let mut streamed = streaming("copy", &snapshot.name, reporter);
+        let stats =
+            crate::db::copy::dump_restore(source, &snapshot.name, server, name, &mut streamed)?;
+        ("dump-restore", stats.bytes)
+    };
+    let store = at.place.data_dir.join("filestore").join(name);
+    let snapshots_dir = crate::stages::production::snapshots_dir(
+        at.place.source_filestore.as_deref(),
+        &at.opts.cache_dir,
+    );
+    let from = crate::snapshots::filestore_dir(&snapshots_dir, &snapshot.name);
+    let files = match at.place.source_filestore {
+        Some(_) => at.place.source_files.fetch(&from, &store)?,
+        None => {
+            std::fs::create_dir_all(&store)?;
+            0
+        }
+    };
+    let info = CopyInfo {
+        method: method.into(),
+        source: format!("snapshot {} of {}", snapshot.name, at.place.source_db),
+        bytes,
+        millis: started.elapsed().as_millis() as u64,
+        filestore_files: files,
+    };
+    let source = info.source.clone();
+    Ok((info, source))
+}
+
 fn restore_backup(
     at: &Where<'_>,
     id: &str,

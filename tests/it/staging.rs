@@ -1111,3 +1111,57 @@ fn a_runner_without_a_recent_enough_postgresql_client_is_told_what_to_install() 
         );
     }
 }
+
+/// `stage --from-snapshot NAME`: staging copies that snapshot of production, not
+/// production as it is — cloned on production's server, its filestore copied, and
+/// neutralized like any copy (production's live mail servers are in the snapshot too).
+#[test]
+fn a_copy_of_a_snapshot_is_cloned_on_production_s_server_and_neutralized() {
+    let p = project("fresh", &[]);
+    let prod = production(&p);
+    let cache = p.path().join(".cache");
+    let prod_url = db_url(&prod.db);
+    let env = [
+        ("PROD_URL", prod_url.as_str()),
+        ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+        ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+    ];
+    let taken = run_in(p.path(), &["snapshots", "create"], &env);
+    assert_eq!(taken.code, 0, "{}", taken.stderr);
+    let snapshot = taken.stdout.trim().to_string();
+    // Written after the snapshot: not in a copy of it.
+    psql_on(
+        &prod.db,
+        "INSERT INTO ir_config_parameter (key, value) VALUES ('after.snapshot', 'x')",
+    );
+
+    let branch = &unique("from-snap");
+    let (out, r) = stage(&p, &prod, branch, &["--from-snapshot", &snapshot]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let db = r["database"].as_str().unwrap().to_string();
+    assert_eq!(r["copy"]["method"], "clone", "{r:#}");
+    assert_eq!(
+        psql_on(
+            &db,
+            "SELECT count(*) FROM ir_config_parameter WHERE key = 'after.snapshot'"
+        ),
+        "0",
+        "the snapshot's data, not production's"
+    );
+    assert_eq!(
+        psql_on(&db, "SELECT string_agg(smtp_host || ':' || smtp_port, ',') FROM ir_mail_server WHERE active"),
+        "127.0.0.1:1025",
+        "neutralized: only the catcher sends"
+    );
+    let snapshot_files = prod.data_dir.join("odoo-ci-snapshots").join(&snapshot);
+    assert!(
+        !files_under(&snapshot_files).is_empty(),
+        "{snapshot_files:?}"
+    );
+    assert_eq!(
+        r["copy"]["filestore_files"].as_u64(),
+        Some(files_under(&snapshot_files).len() as u64),
+        "{r:#}"
+    );
+    drop_branch(&p, &prod, branch);
+}

@@ -169,36 +169,14 @@ pub fn docker_executor(
         &layout.extra_dirs,
     )?;
     let content = crate::image::content_key(&base.id, &context);
-    let rt = crate::executor::docker::runtime()?;
-    let s = Style::for_stderr();
-    let done = match rt.block_on(crate::image::find_built(&docker, &project.scope, &content)) {
-        Some(id) => {
-            rt.block_on(crate::image::tag(&docker, &id, &build.image))?;
-            reporter.progress(&format!(
-                "{} {} reused: the engine has this project's image of the same files ({})",
-                s.bold("build:"),
-                build.image,
-                short_id(&id)
-            ));
-            format!("image {} (reused, no build)", build.image)
-        }
-        None => {
-            reporter.progress(&format!(
-                "{} {} FROM {}",
-                s.bold("build:"),
-                build.image,
-                build.base
-            ));
-            rt.block_on(crate::image::build(
-                &docker,
-                context,
-                &build.image,
-                &image_labels(project, &content),
-                &mut |line| reporter.progress(&format!("  {}", s.dim(line))),
-            ))?;
-            prune_images(&project.scope, &docker, build, reporter);
-            format!("image {} (built)", build.image)
-        }
+    let wanted = ImageOf {
+        tag: &build.image,
+        from: &build.base,
+        keep: build.keep as usize,
+    };
+    let done = match built_or_reused(project, &docker, (context, &content), &wanted, reporter)? {
+        Built::Reused => format!("image {} (reused, no build)", build.image),
+        Built::Now => format!("image {} (built)", build.image),
     };
     let executor = DockerExecutor {
         image: build.image.clone(),
@@ -328,31 +306,62 @@ fn dependencies_image(
     let content = crate::image::content_key(&base.id, &context);
     let repository = plan.image.rsplit_once(':').map_or(&*plan.image, |(r, _)| r);
     let tag = format!("{repository}:deps-{}", &content[..12]);
+    let from = format!("{reference} with requirements.txt installed");
+    let wanted = ImageOf {
+        tag: &tag,
+        from: &from,
+        keep,
+    };
+    built_or_reused(project, docker, (context, &content), &wanted, reporter)?;
+    Ok(tag)
+}
+
+/// The image to name `tag`, built `from` a base and kept among the project's newest `keep`.
+struct ImageOf<'a> {
+    tag: &'a str,
+    from: &'a str,
+    keep: usize,
+}
+
+enum Built {
+    Now,
+    Reused,
+}
+
+/// Names `wanted.tag` the project's image of `context` (whose [`crate::image::content_key`]
+/// is `content`): the engine's image of the same content when it has one (another stage,
+/// branch or commit built it), else built now, the project's older images beyond `keep`
+/// pruned.
+fn built_or_reused(
+    project: &Project,
+    docker: &bollard::Docker,
+    (context, content): (crate::image::BuildContext, &str),
+    wanted: &ImageOf<'_>,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<Built> {
     let rt = crate::executor::docker::runtime()?;
     let s = Style::for_stderr();
-    if let Some(id) = rt.block_on(crate::image::find_built(docker, &project.scope, &content)) {
-        rt.block_on(crate::image::tag(docker, &id, &tag))?;
-        return Ok(tag);
+    if let Some(id) = rt.block_on(crate::image::find_built(docker, &project.scope, content)) {
+        rt.block_on(crate::image::tag(docker, &id, wanted.tag))?;
+        reporter.progress(&format!(
+            "{} {} reused: the engine has this project's image of the same files ({})",
+            s.bold("build:"),
+            wanted.tag,
+            short_id(&id)
+        ));
+        return Ok(Built::Reused);
     }
-    reporter.progress(&format!(
-        "{} {tag}: {reference} with requirements.txt installed",
-        s.bold("build:")
-    ));
+    let (tag, from) = (wanted.tag, wanted.from);
+    reporter.progress(&format!("{} {tag} FROM {from}", s.bold("build:")));
     rt.block_on(crate::image::build(
         docker,
         context,
-        &tag,
-        &image_labels(project, &content),
+        tag,
+        &image_labels(project, content),
         &mut |line| reporter.progress(&format!("  {}", s.dim(line))),
     ))?;
-    rt.block_on(crate::image::prune_project_images(
-        docker,
-        &project.scope,
-        keep,
-        &tag,
-        crate::image::PRUNE_GRACE_SECS,
-    ));
-    Ok(tag)
+    prune_images(&project.scope, docker, (tag, wanted.keep), reporter);
+    Ok(Built::Now)
 }
 
 /// Makes `executor` run the release in `volume`: mounted where the files belong, and
@@ -417,18 +426,17 @@ fn context_ignores(root: &Path, planned: &[String], on: &RunsOn<'_>) -> Vec<Stri
 fn prune_images(
     scope: &str,
     docker: &bollard::Docker,
-    build: &steps::Build,
+    (current, keep): (&str, usize),
     reporter: &mut dyn Reporter,
 ) {
     let Ok(rt) = crate::executor::docker::runtime() else {
         return;
     };
-    let keep = build.keep as usize;
     let pruned = rt.block_on(crate::image::prune_project_images(
         docker,
         scope,
         keep,
-        &build.image,
+        current,
         crate::image::PRUNE_GRACE_SECS,
     ));
     if pruned > 0 {

@@ -64,14 +64,22 @@ pub struct Carried {
     pub bytes: usize,
 }
 
-/// Makes sure the project `scope` has the release volume of `files` and returns it.
-/// `helper_image` (on the engine already: the base image) backs a container that is
-/// created, never started, and removed: the engine unpacks the tree into the volume
-/// through it. `labels` go on a new volume beside the project and content labels.
+/// The container the engine reads and writes a volume through: created from `image` (on
+/// the engine already: the base image), never started, removed after its work. It carries
+/// `labels` (the stage's: project, stage) and `odoo-ci.helper=release`, so one that a
+/// killed run left behind is found like the run's other containers.
+pub struct Helper<'a> {
+    pub image: &'a str,
+    pub labels: &'a HashMap<String, String>,
+}
+
+/// Makes sure the project `scope` has the release volume of `files` and returns it,
+/// unpacked through `helper`. `labels` go on a new volume beside the project and content
+/// labels.
 pub fn carry(
     docker: &Docker,
     scope: &str,
-    helper_image: &str,
+    helper: &Helper<'_>,
     files: impl ReleaseFiles,
     labels: &HashMap<String, String>,
 ) -> Result<Carried, ExecError> {
@@ -83,7 +91,7 @@ pub fn carry(
     all.insert(crate::names::CONTENT_LABEL.into(), content.clone());
     runtime()?.block_on(async {
         ensure_volume(docker, &volume, scope, &all).await?;
-        with_helper(docker, helper_image, &volume, false, async |id| {
+        with_helper(docker, helper, &volume, false, async |id| {
             if marker(docker, id).await?.as_deref() == Some(content.as_str()) {
                 return Ok(Carried {
                     volume: volume.clone(),
@@ -113,14 +121,14 @@ pub fn carry(
 
 /// Refuses a release volume that is missing or incomplete: the engine would create an
 /// empty one, and Odoo would start without the release's addons.
-pub fn check(docker: &Docker, helper_image: &str, volume: &str) -> Result<(), ExecError> {
+pub fn check(docker: &Docker, helper: &Helper<'_>, volume: &str) -> Result<(), ExecError> {
     runtime()?.block_on(async {
         if docker.inspect_volume(volume).await.is_err() {
             return Err(ExecError::Other(format!(
                 "the release volume `{volume}` is not on the engine (pruned, or another engine): deploy that commit again to carry its files"
             )));
         }
-        with_helper(docker, helper_image, volume, true, async |id| {
+        with_helper(docker, helper, volume, true, async |id| {
             match marker(docker, id).await? {
                 Some(_) => Ok(()),
                 None => Err(ExecError::Other(format!(
@@ -157,11 +165,11 @@ async fn ensure_volume(
     Ok(())
 }
 
-/// Creates a container of `image` with `volume` mounted, lets `work` use it, and removes
-/// it whatever happened.
+/// Creates `helper`'s container with `volume` mounted, lets `work` use it, and removes it
+/// whatever happened.
 async fn with_helper<T>(
     docker: &Docker,
-    image: &str,
+    helper: &Helper<'_>,
     volume: &str,
     read_only: bool,
     work: impl AsyncFnOnce(&str) -> Result<T, ExecError>,
@@ -170,15 +178,14 @@ async fn with_helper<T>(
         true => bind(volume),
         false => format!("{volume}:{RELEASE_ROOT}"),
     };
+    let mut labels = helper.labels.clone();
+    labels.insert("odoo-ci.helper".into(), "release".into());
     let body = ContainerCreateBody {
-        image: Some(image.to_string()),
+        image: Some(helper.image.to_string()),
         entrypoint: Some(vec!["true".into()]),
         cmd: Some(Vec::new()),
         user: Some("0".into()),
-        labels: Some(HashMap::from([(
-            "odoo-ci.helper".to_string(),
-            "release".to_string(),
-        )])),
+        labels: Some(labels),
         host_config: Some(HostConfig {
             network_mode: Some("none".into()),
             binds: Some(vec![bind]),

@@ -247,7 +247,11 @@ pub fn release_executor(
     if let Some(commit) = &plan.commit {
         labels.insert("odoo-ci.commit".into(), commit.clone());
     }
-    let carried = release_volume::carry(&docker, &project.scope, &base.id, tree, &labels)?;
+    let helper = release_volume::Helper {
+        image: &base.id,
+        labels: &container_labels(project, plan),
+    };
+    let carried = release_volume::carry(&docker, &project.scope, &helper, tree, &labels)?;
     let runs_in = match release.requirements {
         true => dependencies_image(
             project,

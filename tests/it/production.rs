@@ -363,6 +363,58 @@ fn requirements_are_built_once_into_a_dependencies_image_and_code_is_carried() {
     assert_ne!(third["image"], deps.as_str(), "new requirements, new image");
 }
 
+/// A deploy killed while it carried its release leaves the helper container it unpacked
+/// through (created, never started): the next deploy removes it under the deploy lock.
+#[test]
+fn a_release_helper_left_by_a_killed_deploy_is_removed_by_the_next() {
+    let (p, prod) = serving_production();
+    let (name, _) = serving(&prod).expect("serving");
+    let label = |key: &str| {
+        let out = Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                &format!("{{{{index .Config.Labels \"{key}\"}}}}"),
+                &name,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let scope = label("odoo-ci.project");
+    let volume = label("odoo-ci.release-volume");
+    let left = Command::new("docker")
+        .args(["create", "--label", &format!("odoo-ci.project={scope}")])
+        .args([
+            "--label",
+            "odoo-ci.stage=production",
+            "--label",
+            "odoo-ci.helper=release",
+        ])
+        .args(["-v", &format!("{volume}:/mnt/odoo-ci"), &image(), "true"])
+        .output()
+        .unwrap();
+    assert!(
+        left.status.success(),
+        "{}",
+        String::from_utf8_lossy(&left.stderr)
+    );
+    let left = String::from_utf8_lossy(&left.stdout).trim().to_string();
+    p.write("addons/prod_a/models.py", "# after a killed deploy\n");
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let still = Command::new("docker")
+        .args(["inspect", &left])
+        .output()
+        .unwrap();
+    if still.status.success() {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v", &left])
+            .output();
+        panic!("the killed deploy's helper is still there");
+    }
+}
+
 #[test]
 fn rollback_to_a_deployment_restores_its_snapshot_and_image() {
     let (p, prod) = serving_production();

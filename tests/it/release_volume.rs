@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use odoo_ci::executor::release_volume::{carry, check, prune, ReleaseFiles};
+use odoo_ci::executor::release_volume::{carry, check, prune, Helper, ReleaseFiles};
 use odoo_ci::image::release_tree;
 
 use crate::common::{image, unique};
@@ -36,6 +36,28 @@ fn labels() -> std::collections::HashMap<String, String> {
         .unwrap_or_default()
 }
 
+/// What odoo-ci's containers of `scope` carry: the project and the stage.
+fn helper_labels(scope: &str) -> std::collections::HashMap<String, String> {
+    let mut labels = labels();
+    labels.insert("odoo-ci.project".into(), scope.into());
+    labels.insert("odoo-ci.stage".into(), "production".into());
+    labels
+}
+
+fn helpers_of(scope: &str) -> usize {
+    let out = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        "label=odoo-ci.helper=release",
+        "--filter",
+        &format!("label=odoo-ci.project={scope}"),
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .count()
+}
+
 fn remove_volumes(scope: &str) {
     let out = docker(&[
         "volume",
@@ -53,16 +75,21 @@ fn remove_volumes(scope: &str) {
 fn a_release_is_filled_once_refilled_when_incomplete_and_never_another_s() {
     let scope = unique("rel-scope");
     let docker_api = engine();
+    let (base, helper_labels) = (image(), helper_labels(&scope));
+    let helper = Helper {
+        image: &base,
+        labels: &helper_labels,
+    };
     let p = project("17.0.1.0.0");
     let tree = || release_tree(p.path(), &[], &[]).unwrap();
-    let first = carry(&docker_api, &scope, &image(), tree(), &labels()).unwrap();
+    let first = carry(&docker_api, &scope, &helper, tree(), &labels()).unwrap();
     assert!(!first.reused && first.bytes > 0, "{first:?}");
-    let again = carry(&docker_api, &scope, &image(), tree(), &labels()).unwrap();
+    let again = carry(&docker_api, &scope, &helper, tree(), &labels()).unwrap();
     assert_eq!(
         (again.volume.as_str(), again.reused),
         (first.volume.as_str(), true)
     );
-    check(&docker_api, &image(), &first.volume).expect("complete");
+    check(&docker_api, &helper, &first.volume).expect("complete");
 
     // An upload that stopped short: the marker (its last entry) is missing.
     let mount = format!("{}:/mnt/odoo-ci", first.volume);
@@ -75,7 +102,7 @@ fn a_release_is_filled_once_refilled_when_incomplete_and_never_another_s() {
         &mount,
         "--entrypoint",
         "rm",
-        &image(),
+        &base,
         "/mnt/odoo-ci/.odoo-ci-release",
         "/mnt/odoo-ci/project/addons/rel_a/__manifest__.py",
     ]);
@@ -84,11 +111,11 @@ fn a_release_is_filled_once_refilled_when_incomplete_and_never_another_s() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let refused = check(&docker_api, &image(), &first.volume).unwrap_err();
+    let refused = check(&docker_api, &helper, &first.volume).unwrap_err();
     assert!(refused.to_string().contains("incomplete"), "{refused}");
-    let refilled = carry(&docker_api, &scope, &image(), tree(), &labels()).unwrap();
+    let refilled = carry(&docker_api, &scope, &helper, tree(), &labels()).unwrap();
     assert!(!refilled.reused, "an incomplete release is filled again");
-    check(&docker_api, &image(), &first.volume).expect("complete again");
+    check(&docker_api, &helper, &first.volume).expect("complete again");
     let out = docker(&[
         "run",
         "--rm",
@@ -96,7 +123,7 @@ fn a_release_is_filled_once_refilled_when_incomplete_and_never_another_s() {
         &format!("{mount}:ro"),
         "--entrypoint",
         "cat",
-        &image(),
+        &base,
         "/mnt/odoo-ci/project/addons/rel_a/__manifest__.py",
     ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("17.0.1.0.0"));
@@ -105,7 +132,7 @@ fn a_release_is_filled_once_refilled_when_incomplete_and_never_another_s() {
     let other = unique("rel-other");
     let foreign = odoo_ci::executor::release_volume::name(&other, tree().content());
     docker(&["volume", "create", &foreign]);
-    let err = carry(&docker_api, &other, &image(), tree(), &labels()).unwrap_err();
+    let err = carry(&docker_api, &other, &helper, tree(), &labels()).unwrap_err();
     assert!(
         err.to_string().contains("not this project's release"),
         "{err}"
@@ -113,8 +140,13 @@ fn a_release_is_filled_once_refilled_when_incomplete_and_never_another_s() {
     docker(&["volume", "rm", "-f", &foreign]);
 
     // A missing release is refused by name (the engine would make an empty one).
-    let gone = check(&docker_api, &image(), "odoo-ci-nobody-release-0").unwrap_err();
+    let gone = check(&docker_api, &helper, "odoo-ci-nobody-release-0").unwrap_err();
     assert!(gone.to_string().contains("is not on the engine"), "{gone}");
+    assert_eq!(
+        helpers_of(&scope),
+        0,
+        "every helper is removed after its work"
+    );
     remove_volumes(&scope);
 }
 
@@ -122,12 +154,17 @@ fn a_release_is_filled_once_refilled_when_incomplete_and_never_another_s() {
 fn older_releases_are_pruned_but_never_one_in_use() {
     let scope = unique("rel-prune");
     let docker_api = engine();
+    let (base, helper_labels) = (image(), helper_labels(&scope));
+    let helper = Helper {
+        image: &base,
+        labels: &helper_labels,
+    };
     let mut volumes = Vec::new();
     for minor in 0..4 {
         let p = project(&format!("17.0.1.{minor}.0"));
         let tree = release_tree(p.path(), &[], &[]).unwrap();
         volumes.push(
-            carry(&docker_api, &scope, &image(), tree, &labels())
+            carry(&docker_api, &scope, &helper, tree, &labels())
                 .unwrap()
                 .volume,
         );
@@ -138,7 +175,7 @@ fn older_releases_are_pruned_but_never_one_in_use() {
         "create",
         "-v",
         &format!("{}:/mnt/odoo-ci:ro", volumes[0]),
-        &image(),
+        &base,
     ]);
     let user = String::from_utf8_lossy(&user.stdout).trim().to_string();
     let current = volumes[3].clone();

@@ -490,7 +490,11 @@ fn rollback_steps(
     detail.previous_release_volume = previous.as_ref().and_then(|r| r.release_volume());
     let mut executor = target.executor_for(&docker, &image);
     if let Some(volume) = &volume {
-        release_volume::check(&docker, &image, volume)?;
+        let helper = release_volume::Helper {
+            image: &image,
+            labels: &executor.labels,
+        };
+        release_volume::check(&docker, &helper, volume)?;
         crate::stages::runtime::carry_release(&mut executor, volume);
     }
     // Read-only from the safety snapshot on, as a deploy that updates: a failed rollback

@@ -27,6 +27,7 @@ pub fn settle_interrupted(
     let bg = target.blue_green(docker);
     let mut admin = target.server.connect("postgres")?;
     let Some(id) = maintenance::interrupted(&mut admin, &target.database)? else {
+        remove_release_helpers(docker, &target.project.scope)?;
         return remove_idle_releases(&bg);
     };
     let stopped = remove_leftover_runs(docker, &target.project.scope)?;
@@ -96,6 +97,17 @@ fn remove_idle_releases(bg: &BlueGreen<'_>) -> anyhow::Result<Option<String>> {
             removed.join(", ")
         )
     }))
+}
+
+/// The helpers a deploy killed while it carried its release left (created, never started):
+/// under the deploy lock, no other deploy is carrying one.
+fn remove_release_helpers(docker: &Docker, scope: &str) -> anyhow::Result<usize> {
+    let labels = [
+        (crate::names::PROJECT_LABEL, scope),
+        ("odoo-ci.stage", "production"),
+        ("odoo-ci.helper", "release"),
+    ];
+    Ok(crate::executor::docker::remove_labelled(docker, &labels)?)
 }
 
 /// This project's production containers that are not releases (an update, a helper) —

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The part of the official image's entrypoint odoo-ci relies on: a first start initialises
-# PGDATA with POSTGRES_USER / POSTGRES_PASSWORD and password login from any address.
+# PGDATA with POSTGRES_USER / POSTGRES_PASSWORD and password login from any address, and
+# the server's arguments come from the command.
 set -euo pipefail
 user=${POSTGRES_USER:-postgres}
 if [ -z "${POSTGRES_PASSWORD:-}" ]; then
@@ -17,4 +18,12 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
 fi
-exec su postgres -c "postgres -D '$PGDATA' -c listen_addresses='*'"
+# As the official entrypoint (docker-library/postgres, docker-entrypoint.sh): a first
+# argument starting with `-` means `postgres` with those flags, and `postgres ARGS` runs the
+# server as the postgres user with ARGS (`docker run postgres:16 postgres -c fsync=off`).
+if [ "${1:0:1}" = '-' ]; then set -- postgres "$@"; fi
+if [ "${1:-}" != postgres ]; then exec "$@"; fi
+shift
+args=$(printf ' %q' "$@")
+[ $# -gt 0 ] || args=
+exec su postgres -c "postgres -D '$PGDATA' -c listen_addresses='*'$args"

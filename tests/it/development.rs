@@ -1586,10 +1586,22 @@ fn a_managed_postgres_container_serves_when_no_server_is_given() {
         ])
         .output()
         .unwrap();
+    // A throwaway server: nothing waits for the disk.
+    let settings = Command::new("docker")
+        .args(["exec", &name, "sh", "-c"])
+        .arg("PGPASSWORD=$POSTGRES_PASSWORD psql -h 127.0.0.1 -U odoo -d postgres -Atc \"SELECT string_agg(name || '=' || setting, ',' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')\"")
+        .output()
+        .unwrap();
     cleanup(&Some(name));
     assert_eq!(
         String::from_utf8_lossy(&running.stdout).trim(),
         "true postgres"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&settings.stdout).trim(),
+        "fsync=off,full_page_writes=off,synchronous_commit=off",
+        "{}",
+        String::from_utf8_lossy(&settings.stderr)
     );
     assert_no_leftovers(&r, "managed");
 }

@@ -93,15 +93,20 @@ impl BuildContext {
         if !labels.is_empty() {
             text.push_str(&label_instruction(labels));
         }
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(tar::DETERMINISTIC_TIMESTAMP);
-        header.set_cksum();
-        self.files
-            .append_data(&mut header, GENERATED, text.as_bytes())?;
+        append_text(&mut self.files, GENERATED, &text)?;
         self.files.into_inner()
     }
+}
+
+/// Appends a file `name` holding `text` to `tar`, as deterministically as the project's
+/// files (fixed time, mode 0644): what odoo-ci writes into a context or a release.
+fn append_text(tar: &mut tar::Builder<Vec<u8>>, name: &str, text: &str) -> std::io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(text.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(tar::DETERMINISTIC_TIMESTAMP);
+    header.set_cksum();
+    tar.append_data(&mut header, name, text.as_bytes())
 }
 
 /// What an image built from `context` on top of the base image `base_id` holds. The
@@ -206,12 +211,7 @@ pub fn build_context(
             let files = crate::requirements::files(root, addons_dirs);
             let merged = crate::requirements::merged(root, &files)?;
             if let Some(merged) = &merged {
-                let mut header = tar::Header::new_gnu();
-                header.set_size(merged.len() as u64);
-                header.set_mode(0o644);
-                header.set_mtime(0);
-                header.set_cksum();
-                tar.append_data(&mut header, crate::requirements::MERGED, merged.as_bytes())?;
+                append_text(&mut tar, crate::requirements::MERGED, merged)?;
             }
             let d = dockerfile(base, merged.is_some(), base_user, browser);
             match split {
@@ -248,12 +248,7 @@ pub fn dependencies_context(
     };
     let mut tar = tar::Builder::new(Vec::new());
     tar.mode(tar::HeaderMode::Deterministic);
-    let mut header = tar::Header::new_gnu();
-    header.set_size(merged.len() as u64);
-    header.set_mode(0o644);
-    header.set_mtime(0);
-    header.set_cksum();
-    tar.append_data(&mut header, crate::requirements::MERGED, merged.as_bytes())?;
+    append_text(&mut tar, crate::requirements::MERGED, &merged)?;
     let dockerfile =
         dockerfile(base, true, base_user, false).replace(&format!("COPY . {PROJECT_DIR}\n"), "");
     Ok(Some(BuildContext {
@@ -278,13 +273,7 @@ impl crate::executor::release_volume::ReleaseFiles for ReleaseTree {
     }
 
     fn into_tar(mut self, marker: &str) -> std::io::Result<Vec<u8>> {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(self.content.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(tar::DETERMINISTIC_TIMESTAMP);
-        header.set_cksum();
-        self.files
-            .append_data(&mut header, marker, self.content.as_bytes())?;
+        append_text(&mut self.files, marker, &self.content)?;
         self.files.into_inner()
     }
 }

@@ -26,23 +26,10 @@ use common::{median, step_ms, write};
 const RUNS: usize = 5;
 const TARGET_MS: f64 = 10_000.0;
 
+/// A `deploy` that must be green.
 fn deploy(bin: &str, root: &Path, env: &[(&str, String)]) -> serde_json::Value {
-    let out = Command::new(bin)
-        .current_dir(root)
-        .args(["deploy", "--branch", "main", "--output", "out"])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("deploy");
-    let text = std::fs::read_to_string(root.join("out/odoo-ci-result.json"))
-        .unwrap_or_else(|_| panic!("no result: {}", String::from_utf8_lossy(&out.stderr)));
-    let r: serde_json::Value = serde_json::from_str(&text).expect("result");
-    assert_eq!(
-        r["colour"],
-        "green",
-        "{}\n{r:#}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let r = common::production::deploy(bin, root, env);
+    assert_eq!(r["colour"], "green", "{r:#}");
     r
 }
 

@@ -95,19 +95,6 @@ impl Sampler {
     }
 }
 
-fn deploy(bin: &str, root: &Path, env: &[(&str, String)]) -> serde_json::Value {
-    let out = Command::new(bin)
-        .current_dir(root)
-        .args(["deploy", "--branch", "main", "--output", "out"])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("deploy");
-    let text = std::fs::read_to_string(root.join("out/odoo-ci-result.json"))
-        .unwrap_or_else(|_| panic!("no result: {}", String::from_utf8_lossy(&out.stderr)));
-    serde_json::from_str(&text).expect("result")
-}
-
 fn step_ms(r: &serde_json::Value, name: &str) -> u64 {
     r["steps"]
         .as_array()
@@ -126,7 +113,7 @@ fn main() {
     let net = format!("odoo-ci-bench-{}", std::process::id());
     let prod = production::Production::install(root, &pg, &db, &net, &image);
     let env = prod.env(root);
-    let first = deploy(bin, root, &env);
+    let first = production::deploy(bin, root, &env);
     assert_eq!(first["colour"], "green", "{first:#}");
     let url = prod.url.clone();
     let shared = format!("{0}:{0}", root.display());
@@ -141,7 +128,7 @@ fn main() {
             &stop.with_extension("db"),
         );
         std::thread::sleep(Duration::from_millis(500));
-        let r = deploy(bin, root, &env);
+        let r = production::deploy(bin, root, &env);
         std::thread::sleep(Duration::from_millis(500));
         let (http_total, http_longest) = http.stop();
         let (write_total, _) = writes.stop();
@@ -175,7 +162,7 @@ fn main() {
         "addons/prod_a/__init__.py",
         "import sys\n\nif '--stop-after-init' not in sys.argv:\n    raise ImportError('broken')\n",
     );
-    let r = deploy(bin, root, &env);
+    let r = production::deploy(bin, root, &env);
     let noticed = step_ms(&r, "health") as f64 / 1000.0;
     println!(
         "a broken release (registry fails) noticed after {noticed:.1} s (health timeout 120 s)"

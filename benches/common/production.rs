@@ -3,6 +3,20 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// `bin deploy --branch main --output out` in `root` with `env`: its result.
+pub fn deploy(bin: &str, root: &Path, env: &[(&str, String)]) -> serde_json::Value {
+    let out = Command::new(bin)
+        .current_dir(root)
+        .args(["deploy", "--branch", "main", "--output", "out"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("deploy");
+    let text = std::fs::read_to_string(root.join("out/odoo-ci-result.json"))
+        .unwrap_or_else(|_| panic!("no result: {}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(&text).expect("result")
+}
+
 /// A production database the fake Odoo installed, with one addon, on `network`.
 pub struct Production {
     pub db: String,

@@ -298,15 +298,7 @@ fn a_one_file_change_is_carried_not_built_and_a_rollback_serves_the_old_files_ag
         .unwrap();
     assert!(images.stdout.is_empty(), "no image was built for {scope}");
 
-    let cache = p.path().join(".cache");
-    let env = env(&prod, cache.to_str().unwrap());
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let id = second["id"].as_str().unwrap();
-    let back = run_in(
-        p.path(),
-        &["rollback", "--to", id, "--output", "out-rb"],
-        &env,
-    );
+    let back = rollback_to(&p, &prod, second["id"].as_str().unwrap());
     assert_eq!(back.code, 0, "{}", back.stderr);
     assert_eq!(
         served("static/note.txt"),
@@ -437,15 +429,7 @@ fn rollback_to_a_deployment_restores_its_snapshot_and_image() {
         "the update wrote a file"
     );
 
-    let cache = p.path().join(".cache");
-    let env = env(&prod, cache.to_str().unwrap());
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let id = bumped["id"].as_str().unwrap();
-    let back = run_in(
-        p.path(),
-        &["rollback", "--to", id, "--output", "out-rb"],
-        &env,
-    );
+    let back = rollback_to(&p, &prod, bumped["id"].as_str().unwrap());
     assert_eq!(back.code, 0, "{}", back.stderr);
     assert_eq!(
         checksum(&prod.db),
@@ -470,6 +454,9 @@ fn rollback_to_a_deployment_restores_its_snapshot_and_image() {
     assert!(healthy(&ip));
 
     // Snapshots: pin one, prune to one — the pinned one stays.
+    let cache = p.path().join(".cache");
+    let env = env(&prod, cache.to_str().unwrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let list = run_in(p.path(), &["snapshots", "list", "--format", "json"], &env);
     let snaps: Value = serde_json::from_str(&list.stdout).unwrap();
     let all: Vec<String> = snaps

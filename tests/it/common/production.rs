@@ -93,6 +93,18 @@ pub fn deploy(p: &Project, prod: &Production, extra: &[&str]) -> (Output, Value)
     (out, result)
 }
 
+/// `odoo-ci rollback --to <id>` (a deployment or snapshot) of `prod`, results in `out-rb`.
+pub fn rollback_to(p: &Project, prod: &Production, id: &str) -> Output {
+    let cache = p.path().join(".cache");
+    let env = env(prod, cache.to_str().unwrap());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_in(
+        p.path(),
+        &["rollback", "--to", id, "--output", "out-rb"],
+        &env,
+    )
+}
+
 /// The container serving (holding the `odoo` alias): (name, ip).
 pub fn serving(prod: &Production) -> Option<(String, String)> {
     for id in containers_labelled(&format!("odoo-ci.production={}", prod.db), false) {

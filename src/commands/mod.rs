@@ -17,6 +17,9 @@ pub mod stage;
 pub mod test;
 
 use std::io::Write;
+use std::path::Path;
+
+use crate::executor::managed_pg::Managed;
 
 /// Writes the command's main output to stdout; a closed pipe is not an error.
 pub fn print_stdout(text: &str) -> anyhow::Result<()> {
@@ -122,20 +125,36 @@ fn read_database(
 pub fn require_postgres(
     config: &crate::config::Config,
 ) -> Result<crate::db::PgServer, crate::exit::BadInput> {
+    Ok(require_own_postgres(config, None)?.0)
+}
+
+/// [`require_postgres`], and the managed container it is, if it is one — created, when it
+/// is not there, from the cluster the template cache folder `seed` holds.
+pub fn require_own_postgres(
+    config: &crate::config::Config,
+    seed: Option<&Path>,
+) -> Result<(crate::db::PgServer, Option<Managed>), crate::exit::BadInput> {
     const HINT: &str = "set `postgres.url` (e.g. `${DATABASE_URL}`) or `postgres.image` in .odoo-ci.yml, or the PGHOST/PGPORT/PGUSER/PGPASSWORD variables, and check the server accepts this runner; nothing was run";
-    let (server, managed) = crate::targets::own_server(config).map_err(|e| {
+    let (server, managed) = crate::targets::own_server(config, seed).map_err(|e| {
         crate::exit::BadInput::new(format!("no PostgreSQL server: {e:#}")).hint(HINT)
     })?;
-    if let Some(said) = managed {
+    if let Some(managed) = &managed {
+        let carried = match managed.seeded {
+            true => ", started on the cluster saved in the template cache",
+            false => "",
+        };
         eprintln!(
-            "{} {said}",
-            crate::style::Style::for_stderr().bold("postgres:")
+            "{} managed container {} ({}) on 127.0.0.1:{}{carried}",
+            crate::style::Style::for_stderr().bold("postgres:"),
+            managed.container,
+            managed.image,
+            server.port
         );
     }
     server
         .connect("postgres")
         .map_err(|e| crate::exit::BadInput::new(e.to_string()).hint(HINT))?;
-    Ok(server)
+    Ok((server, managed))
 }
 
 /// Production, resolved and reached before anything runs (its server and database, its

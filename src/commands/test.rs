@@ -18,8 +18,9 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
     let plan = make_plan_as(&facts, Some(Stage::Development))?;
     plan.ready()?;
     super::print_plan(&project, &plan);
-    let (server, odoo) = match plan.steps.first().map(|s| s.kind()) {
-        None => (None, Default::default()),
+    let cache = template_cache(&project, args.template_cache.as_deref());
+    let (server, managed, odoo) = match plan.steps.first().map(|s| s.kind()) {
+        None => (None, None, Default::default()),
         Some(first) => {
             if matches!(
                 first,
@@ -27,13 +28,14 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
             ) {
                 super::require_docker(&crate::executor::docker::Engine::from_env())?;
             }
-            let server = super::require_postgres(&project.config)?;
+            // A managed server starts from the cluster the template cache carries.
+            let (server, managed) = super::require_own_postgres(&project.config, cache.as_deref())?;
             let odoo = super::require_odoo_env(&project.config, Stage::Development)?;
             // Templates travel between jobs as a dump.
-            if template_cache(&project, args.template_cache.as_deref()).is_some() {
+            if cache.is_some() {
                 super::require_pg_clients(&[&server])?;
             }
-            (Some(server), odoo)
+            (Some(server), managed, odoo)
         }
     };
     let opts = DevOptions {
@@ -42,7 +44,8 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
         no_cache: args.no_cache,
         keep: args.keep,
         cache_dir: crate::cachedir::root(),
-        template_cache: template_cache(&project, args.template_cache.as_deref()),
+        template_cache: cache,
+        managed,
         odoo,
     };
     let mut reporters = super::reporters(&project, &plan, &args.output);

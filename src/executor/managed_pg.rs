@@ -60,41 +60,133 @@ fn check_owned(
     )))
 }
 
+/// A managed server, ready: how to reach it and which container it is.
+#[derive(Debug, Clone)]
+pub struct Managed {
+    pub server: PgServer,
+    pub container: String,
+    pub image: String,
+    /// Created by this run from a cluster carried in the template cache folder.
+    pub seeded: bool,
+}
+
+impl Managed {
+    /// The superuser odoo-ci's databases are made by.
+    pub fn user(&self) -> &str {
+        USER
+    }
+}
+
 /// The managed server of the project `scope` for `image`: reused when it exists (and is
-/// labelled as this project's), created otherwise; ready to accept connections (or an
-/// error after `timeout`).
+/// labelled as this project's), created otherwise — from the cluster saved in `seed` (the
+/// template cache folder) when it holds one of this project and image, so that a fresh CI
+/// job starts with its templates in the server. Ready to accept connections (or an error
+/// after `timeout`).
 pub fn ensure(
     docker: &Docker,
-    scope: &str,
-    image: &str,
+    (scope, image): (&str, &str),
     timeout: Duration,
-) -> Result<PgServer, ExecError> {
+    seed: Option<&std::path::Path>,
+) -> Result<Managed, ExecError> {
     let name = container_name(scope, image);
     let rt = runtime()?;
-    let server = rt.block_on(async {
-        if let Ok(existing) = docker.inspect_container(&name, None).await {
-            check_owned(&name, &existing, &labels(scope))?;
-        } else {
-            create(docker, &name, scope, image).await?;
+    let existing = rt.block_on(docker.inspect_container(&name, None)).ok();
+    let seeded = match existing {
+        Some(info) => {
+            check_owned(&name, &info, &labels(scope))?;
+            false
         }
-        let info = docker.inspect_container(&name, None).await?;
-        if info.state.as_ref().and_then(|s| s.running) != Some(true) {
-            docker.start_container(&name, None).await?;
+        None => match rt.block_on(create_seeded(docker, &name, (scope, image), seed, timeout)) {
+            Ok(seeded) => seeded,
+            Err(e) => {
+                // A cluster that does not start is only a slower start: begin afresh.
+                tracing::warn!("the saved cluster was not used ({e}); starting an empty server");
+                rt.block_on(remove(docker, &name));
+                rt.block_on(create(docker, &name, scope, image))?;
+                false
+            }
+        },
+    };
+    let server = rt.block_on(started(docker, &name))?;
+    wait_ready(&server, &name, image, timeout)?;
+    Ok(Managed {
+        server,
+        container: name,
+        image: image.to_string(),
+        seeded,
+    })
+}
+
+/// Creates the container `name`, seeded from the cluster in `seed` when there is one, and
+/// when seeded starts it and gives its superuser the container's own password (the
+/// cluster holds the password of the server that saved it). Whether it was seeded.
+async fn create_seeded(
+    docker: &Docker,
+    name: &str,
+    (scope, image): (&str, &str),
+    seed: Option<&std::path::Path>,
+    timeout: Duration,
+) -> Result<bool, ExecError> {
+    let (image_id, _) = super::pg_cluster::image_facts(docker, image).await?;
+    let entry = seed.and_then(|dir| super::pg_cluster::find(dir, name, scope, &image_id));
+    create(docker, name, scope, image).await?;
+    let Some(entry) = entry else {
+        return Ok(false);
+    };
+    super::pg_cluster::seed(docker, name, &entry).await?;
+    let server = started(docker, name).await?;
+    let password = server.password.clone().unwrap_or_default();
+    let since = Instant::now();
+    while let Err(e) = super::pg_cluster::set_password(docker, name, USER, &password).await {
+        if since.elapsed() > timeout {
+            return Err(e);
         }
-        let info = docker.inspect_container(&name, None).await?;
-        server_of(&name, info)
-    })?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::info!(
+        "{name}: started on the cluster saved in the template cache ({} bytes)",
+        entry.bytes
+    );
+    Ok(true)
+}
+
+/// Starts the container `name` when it is not running; the server it is.
+async fn started(docker: &Docker, name: &str) -> Result<PgServer, ExecError> {
+    let info = docker.inspect_container(name, None).await?;
+    if info.state.as_ref().and_then(|s| s.running) != Some(true) {
+        docker.start_container(name, None).await?;
+    }
+    let info = docker.inspect_container(name, None).await?;
+    server_of(name, info)
+}
+
+/// Removes the container `name` and its anonymous volume (the data directory).
+async fn remove(docker: &Docker, name: &str) {
+    let options = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    let _ = docker.remove_container(name, Some(options)).await;
+}
+
+/// Waits until `server` accepts connections, or `timeout`.
+fn wait_ready(
+    server: &PgServer,
+    name: &str,
+    image: &str,
+    timeout: Duration,
+) -> Result<(), ExecError> {
     let started = Instant::now();
     loop {
         match server.connect("postgres") {
-            Ok(_) => return Ok(server),
+            Ok(_) => return Ok(()),
             Err(e) if started.elapsed() > timeout => {
                 return Err(ExecError::Other(format!(
                     "the managed PostgreSQL container {name} ({image}) did not accept connections within {} s: {e}",
                     timeout.as_secs()
                 )))
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(300)),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod command_line;
 pub mod docker;
 pub mod local;
 pub mod managed_pg;
+pub mod pg_cluster;
 pub mod release_volume;
 
 use std::time::Duration;

@@ -36,4 +36,8 @@ pub struct TemplateInfo {
     /// Built, then saved to this template cache folder.
     #[serde(default)]
     pub saved_to: Option<String>,
+    /// The server had the database, carried in the managed server's cluster saved in the
+    /// template cache folder; its files came from that folder (`restored_from`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_cluster: bool,
 }

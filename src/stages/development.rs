@@ -50,6 +50,9 @@ pub struct DevOptions {
     pub cache_dir: PathBuf,
     /// Where templates travel between jobs (`development.template_cache`, `--template-cache`).
     pub template_cache: Option<PathBuf>,
+    /// The managed PostgreSQL container `server` is, when it is one (`postgres.image`):
+    /// its whole cluster travels in the template cache folder too.
+    pub managed: Option<crate::executor::managed_pg::Managed>,
     /// How Odoo runs: development's variables, resolved, and its timeout.
     pub odoo: crate::targets::odoo_env::OdooEnv,
 }
@@ -642,6 +645,7 @@ fn ensure_template(
         hit: true,
         restored_from: None,
         saved_to: None,
+        from_cluster: false,
     };
     if !opts.no_cache && held_ready(admin)? {
         return Ok(info);
@@ -653,6 +657,13 @@ fn ensure_template(
         return Ok(info);
     }
     info.hit = false;
+    let cache = wanted.cache.filter(|_| !opts.no_cache);
+    let carried = (server, &mut *admin, use_lock);
+    if let Some(dir) = carried_template(carried, cache, &project.scope, wanted, (&ready, data_dir))?
+    {
+        (info.restored_from, info.from_cluster) = (Some(dir), true);
+        return Ok(info);
+    }
     if db::database_exists(admin, template)? || files.exists() {
         // Another run may be about to copy it: wait until none is.
         db::lock_exclusive(admin, use_lock)?;
@@ -660,12 +671,95 @@ fn ensure_template(
         db::unlock_exclusive(admin, use_lock)?;
     }
     let on = (server, executor, project, data_dir);
-    let cache = wanted.cache.filter(|_| !opts.no_cache);
     (info.restored_from, info.saved_to) = make_template(admin, on, wanted, cache, reporter)?;
     // Held before it is marked ready, until this run's test database is made from it.
     db::lock_shared(admin, use_lock)?;
     db::set_database_comment(admin, template, &ready)?;
+    if let (Some(cache), Some(managed)) = (cache, &opts.managed) {
+        save_cluster(managed, &project.scope, cache, reporter);
+    }
     Ok(info)
+}
+
+/// The template cache folder, when the server already holds the template, ready — carried
+/// in the managed server's saved cluster — and its files, missing on this runner, could be
+/// restored from `cache`; then this run holds the use lock.
+fn carried_template(
+    (server, admin, use_lock): Session<'_>,
+    cache: Option<&TemplateCache>,
+    scope: &str,
+    wanted: &Template<'_>,
+    (ready, data_dir): (&str, &Path),
+) -> anyhow::Result<Option<String>> {
+    let Some(cache) = cache else {
+        return Ok(None);
+    };
+    db::lock_shared(admin, use_lock)?;
+    let in_server = db::database_comment(admin, wanted.name)?.as_deref() == Some(ready);
+    let files = data_dir.join("filestore").join(wanted.name);
+    let restored = match in_server && !files.exists() {
+        true => cache.restore_files(wanted.key, scope, server, wanted.name, data_dir),
+        false => Ok(None),
+    };
+    match restored {
+        Ok(Some(moved)) => {
+            tracing::info!(
+                "template `{}` was in the server (its saved cluster); its {} attachments restored from {} in {} ms",
+                wanted.name,
+                moved.attachments,
+                cache.dir().display(),
+                moved.millis
+            );
+            Ok(Some(cache.dir().display().to_string()))
+        }
+        other => {
+            if let Err(e) = other {
+                tracing::warn!(
+                    "the template's files in {} were not used: {e}",
+                    cache.dir().display()
+                );
+                let _ = std::fs::remove_dir_all(&files);
+            }
+            db::unlock_shared(admin, use_lock)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Saves the managed server's whole cluster next to the template cache entries, so that
+/// the next fresh job starts its server with the template in it. A failure costs the next
+/// job time, not this one its result: a warning.
+fn save_cluster(
+    managed: &crate::executor::managed_pg::Managed,
+    scope: &str,
+    cache: &TemplateCache,
+    reporter: &mut dyn Reporter,
+) {
+    let saved = crate::executor::docker::Engine::from_env()
+        .connect()
+        .map_err(|e| crate::executor::ExecError::Other(e.to_string()))
+        .and_then(|docker| {
+            let container = (
+                managed.container.as_str(),
+                managed.image.as_str(),
+                managed.user(),
+            );
+            crate::executor::pg_cluster::save(&docker, container, scope, cache.dir())
+        });
+    match saved {
+        Ok(saved) => tracing::info!(
+            "the cluster of {} saved to {} ({} bytes, {} packed)",
+            managed.container,
+            cache.dir().display(),
+            saved.bytes,
+            saved.archive_bytes
+        ),
+        Err(e) => reporter.progress(&format!(
+            "warning: could not save the cluster of {} to {}: {e}",
+            managed.container,
+            cache.dir().display()
+        )),
+    }
 }
 
 /// Drops a template that is not ready, with its filestore.

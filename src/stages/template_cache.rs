@@ -125,6 +125,32 @@ impl TemplateCache {
         }))
     }
 
+    /// Restores only the filestore of the entry for `key` under `data_dir`, for the
+    /// database `template` the server already has (carried in a saved cluster). `None` when
+    /// the folder holds no such entry. On an error the caller removes the files.
+    pub fn restore_files(
+        &self,
+        key: &str,
+        scope: &str,
+        server: &PgServer,
+        template: &str,
+        data_dir: &Path,
+    ) -> Result<Option<Moved>, CacheError> {
+        let Some(meta) = self.meta(key, scope) else {
+            return Ok(None);
+        };
+        let started = Instant::now();
+        let files = data_dir.join("filestore").join(template);
+        crate::filestore::copy_local(&self.entry(key).join(FILES), &files).map_err(io(&files))?;
+        crate::filestore::own_like(&files, data_dir).map_err(io(&files))?;
+        let attachments = check_agreement(server, template, &files)?;
+        Ok(Some(Moved {
+            attachments,
+            bytes: meta.dump_bytes,
+            millis: started.elapsed().as_millis(),
+        }))
+    }
+
     /// Saves the database `template` and its filestore under `data_dir` as the entry for
     /// `key`, replacing an older one. Nothing else may use the template meanwhile (it is
     /// saved before it is marked ready). Never saves a template that disagrees with its

@@ -65,11 +65,15 @@ pub fn production_docker_host(config: &Config) -> anyhow::Result<Option<String>>
 /// The server odoo-ci's own databases live on (templates, test databases, staging copies):
 /// `postgres.url`, else the `PG*` variables, else a managed container of `postgres.image`.
 pub fn pg_server(config: &Config) -> anyhow::Result<PgServer> {
-    Ok(own_server(config)?.0)
+    Ok(own_server(config, None)?.0)
 }
 
-/// [`pg_server`], and, when it is a managed container, what to tell the user about it.
-pub fn own_server(config: &Config) -> anyhow::Result<(PgServer, Option<String>)> {
+/// [`pg_server`], and, when it is a managed container, which one — created, when it is
+/// not there, from the cluster saved in `seed` (the template cache folder) if it has one.
+pub fn own_server(
+    config: &Config,
+    seed: Option<&std::path::Path>,
+) -> anyhow::Result<(PgServer, Option<crate::executor::managed_pg::Managed>)> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let Some(url) = &config.file.postgres.url {
         let url = config.resolve("postgres.url", url, &env)?;
@@ -85,18 +89,13 @@ pub fn own_server(config: &Config) -> anyhow::Result<(PgServer, Option<String>)>
                 anyhow::anyhow!("`postgres.image` needs a Docker engine to run {image}: {e}")
             })?;
         let scope = crate::project::scope_for(config);
-        let server = crate::executor::managed_pg::ensure(
+        let managed = crate::executor::managed_pg::ensure(
             &docker,
-            &scope,
-            image,
+            (&scope, image),
             std::time::Duration::from_secs(120),
+            seed,
         )?;
-        let said = format!(
-            "managed container {} ({image}) on 127.0.0.1:{}",
-            crate::executor::managed_pg::container_name(&scope, image),
-            server.port
-        );
-        return Ok((server, Some(said)));
+        return Ok((managed.server.clone(), Some(managed)));
     }
     anyhow::bail!(
         "no PostgreSQL server: set `postgres.url` or `postgres.image` in {}, or the PGHOST/PGPORT/PGUSER/PGPASSWORD variables",

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The part of the official image's entrypoint odoo-ci relies on: a first start initialises
-# PGDATA with POSTGRES_USER / POSTGRES_PASSWORD and password login from any address, and
-# the server's arguments come from the command.
+# The part of the official image's entrypoint odoo-ci relies on (docker-library/postgres,
+# docker-entrypoint.sh): a first start initialises PGDATA with POSTGRES_USER /
+# POSTGRES_PASSWORD — `initdb` with its default authentication, i.e. `trust` on the local
+# socket — and adds password login from any address; a PGDATA that has a PG_VERSION is
+# started as it is; the server's arguments come from the command.
 set -euo pipefail
 user=${POSTGRES_USER:-postgres}
 if [ -z "${POSTGRES_PASSWORD:-}" ]; then
@@ -10,11 +12,12 @@ if [ -z "${POSTGRES_PASSWORD:-}" ]; then
 fi
 mkdir -p "$PGDATA" /run/postgresql
 chown -R postgres:postgres "$PGDATA" /run/postgresql
+chmod 700 "$PGDATA"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   pwfile=$(mktemp)
   printf '%s' "$POSTGRES_PASSWORD" > "$pwfile"
   chown postgres "$pwfile"
-  su postgres -c "initdb -D '$PGDATA' -U '$user' --pwfile='$pwfile' -A scram-sha-256 -E UTF8 >/dev/null"
+  su postgres -c "initdb -D '$PGDATA' -U '$user' --pwfile='$pwfile' -E UTF8 >/dev/null"
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
 fi

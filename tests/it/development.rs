@@ -511,6 +511,7 @@ fn local_options(
         keep: false,
         cache_dir: p.path().join(".cache"),
         template_cache: None,
+        managed: None,
     }
 }
 
@@ -1947,6 +1948,18 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
     let saved = files_under(&entry.join("filestore"));
     assert!(!saved.is_empty(), "the template's attachments are saved");
 
+    // The managed server's whole cluster travels too: the next job's new server starts
+    // on it, with the template in it; only the files come from the entry.
+    let cluster = p.path().join(".odoo-ci-cache/templates");
+    let clusters: Vec<_> = std::fs::read_dir(&cluster)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("cluster-"))
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(clusters.len(), 1, "one saved cluster: {clusters:?}");
+    assert!(clusters[0].join("cluster.tar.zst").is_file());
+
     let (out, second) = job(2);
     assert_eq!(second["template"]["hit"], false);
     assert!(
@@ -1954,7 +1967,29 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
         "the second job built the template again: {second:#}\n{}",
         out.stderr
     );
+    assert_eq!(
+        second["template"]["from_cluster"], true,
+        "{second:#}\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("started on the cluster saved in the template cache"),
+        "{}",
+        out.stderr
+    );
     assert!(step_output(&second, "template").contains("restored"));
+
+    // A cluster that cannot start costs time, never the result: an empty server, the
+    // template restored from its dump.
+    std::fs::write(clusters[0].join("cluster.tar.zst"), b"not zstd").unwrap();
+    let (out, broken) = job(22);
+    assert!(
+        broken["template"]["restored_from"].is_string(),
+        "{broken:#}"
+    );
+    assert_ne!(broken["template"]["from_cluster"], true, "{broken:#}");
+    assert!(out.stderr.contains("was not used"), "{}", out.stderr);
 
     // An entry whose filestore lost a file disagrees with its database: built instead.
     let lost = saved.keys().next().unwrap().clone();

@@ -41,6 +41,26 @@ fn github_development_runs_once_per_pull_request_and_cancels_stale_runs() {
     );
 }
 
+/// A fresh job is fast when odoo-ci runs PostgreSQL itself (its cluster travels in the
+/// template cache): a `postgres` service or `PG*` variables would take precedence over
+/// `postgres.image` and leave the job an empty server to restore into.
+#[test]
+fn github_development_lets_odoo_ci_run_postgres_and_carries_the_template_cache() {
+    let w = example("examples/github/development.yml");
+    let job = &w["jobs"]["test"];
+    assert!(job.get("services").is_none(), "{}", text(job));
+    assert!(
+        !text(job).contains("PGHOST"),
+        "PG* variables override postgres.image: {}",
+        text(job)
+    );
+    assert!(
+        text(&job["steps"]).contains("template-cache:"),
+        "{}",
+        text(job)
+    );
+}
+
 #[test]
 fn github_drops_a_deleted_staging_branch_s_copies() {
     let w = example("examples/github/staging-cleanup.yml");

@@ -209,9 +209,10 @@ fn names_in(db: &mut Client, table: &str, sql: &str) -> Result<Vec<String>, DbEr
 /// No active outgoing mail server but the catcher (or Odoo's own `invalid` host).
 fn outgoing_mail(db: &mut Client, policy: &Policy) -> Result<Check, DbError> {
     let mut bad_servers = Vec::new();
+    let mut dummies = Vec::new();
     if has_column(db, "ir_mail_server", None)? {
         for row in db.query(
-            "SELECT name, coalesce(smtp_host, ''), coalesce(smtp_port, 0) FROM ir_mail_server WHERE active",
+            "SELECT name, coalesce(smtp_host, ''), coalesce(smtp_port, 0) FROM ir_mail_server WHERE active ORDER BY id",
             &[],
         )? {
             let (name, host, port): (String, String, i32) = (row.get(0), row.get(1), row.get(2));
@@ -219,14 +220,26 @@ fn outgoing_mail(db: &mut Client, policy: &Policy) -> Result<Check, DbError> {
                 .catcher
                 .as_ref()
                 .is_some_and(|c| c.host == host && c.port == port);
-            if !(is_catcher || host == "invalid") {
-                bad_servers.push(format!("`{name}` ({host}:{port})"));
+            match (is_catcher, host == INVALID_HOST) {
+                (true, _) => {}
+                (false, true) => dummies.push(format!("{host}:{port}")),
+                (false, false) => bad_servers.push(format!("`{name}` ({host}:{port})")),
             }
         }
     }
-    let clean = match &policy.catcher {
-        Some(c) => format!("only the catcher {}:{} is active", c.host, c.port),
-        None => "no active outgoing mail server".into(),
+    let clean = match (&policy.catcher, dummies.is_empty()) {
+        (Some(c), true) => format!("only the catcher {}:{} is active", c.host, c.port),
+        (Some(c), false) => format!(
+            "only the catcher {}:{} and neutralization's own server to the host `invalid` ({}) are active",
+            c.host,
+            c.port,
+            dummies.join(", ")
+        ),
+        (None, true) => "no active outgoing mail server".into(),
+        (None, false) => format!(
+            "only neutralization's own server is active, to the host `invalid` ({}), which never resolves: mail goes nowhere",
+            dummies.join(", ")
+        ),
     };
     Ok(none_found(
         "outgoing mail",
@@ -235,6 +248,10 @@ fn outgoing_mail(db: &mut Client, policy: &Policy) -> Result<Check, DbError> {
         "active outgoing mail server(s)",
     ))
 }
+
+/// The host Odoo's neutralization gives its own outgoing server (`mail/data/neutralize.sql`):
+/// a name that never resolves (RFC 6761), so that mail is kept in the queue, sent nowhere.
+const INVALID_HOST: &str = "invalid";
 
 /// No active cron but Odoo's autovacuum and the allow-list.
 fn crons(db: &mut Client, policy: &Policy) -> Result<Check, DbError> {

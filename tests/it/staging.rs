@@ -541,6 +541,17 @@ fn neutralize_command_neutralizes_and_verifies_any_database() {
     assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
     let v: Value = serde_json::from_str(&done.stdout).unwrap();
     assert_eq!(v["neutralized"], true);
+    // What is true: Odoo's neutralization leaves its own server active, to the host
+    // `invalid` (which never resolves, RFC 6761), so that mail goes nowhere.
+    let mail = v["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["name"] == "outgoing mail"))
+        .unwrap_or_else(|| panic!("no outgoing mail check: {v:#}"));
+    assert_eq!(
+        mail["detail"],
+        "only neutralization's own server is active, to the host `invalid` (invalid:1025), which never resolves: mail goes nowhere",
+        "{v:#}"
+    );
     // Our own SQL covers what Odoo's does for the series: webhooks and the banner too.
     assert_eq!(
         psql_on(&copy, "SELECT count(*) FROM ir_act_server WHERE state = 'webhook' AND webhook_url <> 'neutralization - disable webhook'"),

@@ -13,9 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use bollard::Docker;
 use futures_util::StreamExt;
 
@@ -39,6 +37,17 @@ pub enum FilestoreError {
 impl From<crate::executor::ExecError> for FilestoreError {
     fn from(e: crate::executor::ExecError) -> Self {
         FilestoreError::Engine(e.to_string())
+    }
+}
+
+impl From<crate::executor::archive::ArchiveError> for FilestoreError {
+    fn from(e: crate::executor::archive::ArchiveError) -> Self {
+        match e {
+            crate::executor::archive::ArchiveError::Io { path, source } => {
+                FilestoreError::Io { path, source }
+            }
+            other => FilestoreError::Engine(other.to_string()),
+        }
     }
 }
 
@@ -147,66 +156,9 @@ impl EngineFiles {
     pub fn fetch(&self, from: &Path, to: &Path) -> Result<Option<u64>, FilestoreError> {
         let mount = mount_of(from)?;
         let body = self.helper(vec!["true".into()], vec![format!("{mount}:{mount}:ro")]);
-        runtime()?.block_on(self.with_helper(body, async |id| self.download(id, from, to).await))
-    }
-
-    async fn download(
-        &self,
-        id: &str,
-        from: &Path,
-        to: &Path,
-    ) -> Result<Option<u64>, FilestoreError> {
-        let options = DownloadFromContainerOptionsBuilder::new()
-            .path(&from.to_string_lossy())
-            .build();
-        let mut stream = self.docker.download_from_container(id, Some(options));
-        let first = match stream.next().await {
-            Some(Ok(bytes)) => bytes,
-            Some(Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404,
-                ..
-            })) => return Ok(None),
-            Some(Err(e)) => return Err(e.into()),
-            None => return Ok(None),
-        };
-        let io = |source| FilestoreError::Io {
-            path: to.to_path_buf(),
-            source,
-        };
-        match std::fs::remove_dir_all(to) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-            _ => {}
-        }
-        let (writer, chunks) = std::sync::mpsc::sync_channel(16);
-        let target = to.to_path_buf();
-        let unpacker = std::thread::spawn(move || unpack_tree(ChunkReader::new(chunks), &target));
-        let mut chunk = Some(first);
-        let mut failure = None;
-        while let Some(bytes) = chunk.take() {
-            if writer.send(bytes).is_err() {
-                break; // the unpacker stopped: its error says why
-            }
-            if crate::cancel::is_cancelled() {
-                failure = Some(FilestoreError::Engine(
-                    "cancelled (Ctrl-C / SIGTERM)".into(),
-                ));
-                break;
-            }
-            match stream.next().await {
-                Some(Ok(next)) => chunk = Some(next),
-                Some(Err(e)) => failure = Some(FilestoreError::from(e)),
-                None => {}
-            }
-        }
-        drop(writer);
-        let unpacked = unpacker
-            .join()
-            .map_err(|_| FilestoreError::Engine("unpacking the filestore failed".into()))?
-            .map_err(io);
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        unpacked.map(Some)
+        runtime()?.block_on(self.with_helper(body, async |id| {
+            Ok(crate::executor::archive::download_tree(&self.docker, id, from, to).await?)
+        }))
     }
 
     /// Runs `script` with `paths` as arguments in a helper container that sees each path's
@@ -329,84 +281,6 @@ fn mount_of(path: &Path) -> Result<String, FilestoreError> {
         })
 }
 
-/// Reads the chunks another thread sends as one byte stream; ends when the sender is gone.
-struct ChunkReader<T> {
-    chunks: std::sync::mpsc::Receiver<T>,
-    current: Option<T>,
-    pos: usize,
-}
-
-impl<T> ChunkReader<T> {
-    fn new(chunks: std::sync::mpsc::Receiver<T>) -> Self {
-        ChunkReader {
-            chunks,
-            current: None,
-            pos: 0,
-        }
-    }
-}
-
-impl<T: AsRef<[u8]>> std::io::Read for ChunkReader<T> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            if let Some(chunk) = &self.current {
-                let rest = &chunk.as_ref()[self.pos..];
-                if !rest.is_empty() {
-                    let n = rest.len().min(buf.len());
-                    buf[..n].copy_from_slice(&rest[..n]);
-                    self.pos += n;
-                    return Ok(n);
-                }
-            }
-            match self.chunks.recv() {
-                Ok(next) => {
-                    self.current = Some(next);
-                    self.pos = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-    }
-}
-
-/// Unpacks a tar archive of one folder into `to` (the archive's top folder becomes `to`);
-/// regular files and folders only, nothing outside `to`. Returns the number of files.
-fn unpack_tree(reader: impl std::io::Read, to: &Path) -> std::io::Result<u64> {
-    use std::path::Component;
-    std::fs::create_dir_all(to)?;
-    let mut archive = tar::Archive::new(reader);
-    let mut files = 0;
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        let mut parts = path.components();
-        parts.next(); // the archived folder's own name
-        let rest: PathBuf = parts.clone().collect();
-        if rest.as_os_str().is_empty() {
-            continue;
-        }
-        if !parts.all(|c| matches!(c, Component::Normal(_))) {
-            return Err(std::io::Error::other(format!(
-                "unsafe path `{}` in the archive",
-                path.display()
-            )));
-        }
-        let dest = to.join(rest);
-        match entry.header().entry_type() {
-            tar::EntryType::Directory => std::fs::create_dir_all(&dest)?,
-            tar::EntryType::Regular => {
-                if let Some(parent) = dest.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                entry.unpack(&dest)?;
-                files += 1;
-            }
-            _ => {}
-        }
-    }
-    Ok(files)
-}
-
 /// Gives `path` the owner and group of `like`, when they differ (only root can; anyone
 /// else creates what it owns anyway).
 pub fn own_like(path: &Path, like: &Path) -> std::io::Result<()> {
@@ -449,48 +323,6 @@ mod tests {
             0
         );
         assert!(tmp.path().join("empty").is_dir());
-    }
-
-    #[test]
-    fn an_archive_streamed_in_chunks_unpacks_into_the_target_and_stays_inside() {
-        let mut builder = tar::Builder::new(Vec::new());
-        for (path, text) in [("db/ab/abcd", "one"), ("db/cd/cdef", "two")] {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(text.len() as u64);
-            header.set_mode(0o644);
-            header.set_cksum();
-            builder
-                .append_data(&mut header, path, text.as_bytes())
-                .unwrap();
-        }
-        let archive = builder.into_inner().unwrap();
-        let (tx, rx) = std::sync::mpsc::sync_channel(4);
-        let sender = std::thread::spawn(move || {
-            // The reader stops at the end-of-archive marker, before the padding after it.
-            for chunk in archive.chunks(100) {
-                if tx.send(chunk.to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        let tmp = tempfile::tempdir().unwrap();
-        let to = tmp.path().join("copy");
-        assert_eq!(unpack_tree(ChunkReader::new(rx), &to).unwrap(), 2);
-        sender.join().unwrap();
-        assert_eq!(std::fs::read_to_string(to.join("cd/cdef")).unwrap(), "two");
-
-        // A path that climbs out of the target is refused.
-        let mut evil = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_gnu();
-        header.set_size(1);
-        header.set_mode(0o644);
-        header.as_gnu_mut().unwrap().name[..14].copy_from_slice(b"db/../../evil\0");
-        header.set_cksum();
-        evil.append(&header, &b"x"[..]).unwrap();
-        let bytes = evil.into_inner().unwrap();
-        let err = unpack_tree(&bytes[..], &tmp.path().join("evil-copy")).unwrap_err();
-        assert!(err.to_string().contains("unsafe path"), "{err}");
-        assert!(!tmp.path().join("evil").exists());
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct DockerExecutor {
     pub extra_hosts: Vec<String>,
     /// `uid:gid` Odoo runs as; `None` keeps the image's own user.
     pub user: Option<String>,
+    /// The runner's data dir when the engine cannot see it (a remote engine): Odoo then
+    /// writes into the image's own data dir, and an invocation's `data_in` / `data_out`
+    /// travel between the two (see [`super::mirror`]). One-off runs only.
+    pub mirror: Option<std::path::PathBuf>,
 }
 
 /// Removes a container whatever its state, with its anonymous volumes: the official Odoo
@@ -164,7 +168,10 @@ impl Executor for DockerExecutor {
     }
 
     fn data_dir(&self) -> String {
-        CONTAINER_DATA_DIR.to_string()
+        match self.mirror {
+            Some(_) => super::mirror::IMAGE_DATA_DIR.to_string(),
+            None => CONTAINER_DATA_DIR.to_string(),
+        }
     }
 
     fn identity(&self) -> String {
@@ -200,11 +207,27 @@ impl DockerExecutor {
         }
     }
 
-    /// The data dir, and what else is mounted.
+    /// The data dir (unless it is mirrored), and what else is mounted.
     fn binds(&self) -> Vec<String> {
-        let mut binds = vec![format!("{}:{CONTAINER_DATA_DIR}", self.host_data_dir)];
-        binds.extend(self.extra_binds.iter().cloned());
-        binds
+        let own = match self.mirror {
+            Some(_) => None,
+            None => Some(format!("{}:{CONTAINER_DATA_DIR}", self.host_data_dir)),
+        };
+        own.into_iter()
+            .chain(self.extra_binds.iter().cloned())
+            .collect()
+    }
+
+    /// A mirrored data dir: a volume of its own at the image's data dir, filled from the
+    /// image (the official image's is its user's) and removed with the container.
+    fn mounts(&self) -> Option<Vec<bollard::models::Mount>> {
+        self.mirror.as_ref().map(|_| {
+            vec![bollard::models::Mount {
+                target: Some(super::mirror::IMAGE_DATA_DIR.to_string()),
+                typ: Some(bollard::models::MountType::VOLUME),
+                ..Default::default()
+            }]
+        })
     }
 
     async fn run_async(
@@ -217,6 +240,7 @@ impl DockerExecutor {
             host_config: Some(HostConfig {
                 network_mode: Some(self.network.clone()),
                 binds: Some(self.binds()),
+                mounts: self.mounts(),
                 extra_hosts: Some(self.extra_hosts.clone()),
                 ..HostConfig::default()
             }),
@@ -227,12 +251,31 @@ impl DockerExecutor {
             .create_container(Some(CreateContainerOptionsBuilder::new().build()), body)
             .await?;
         let id = created.id;
-        let result = self.attach_and_wait(&id, inv, on_line).await;
+        let result = self.run_mirrored(&id, inv, on_line).await;
         // Removed whatever happened: success, failure, timeout or cancel.
         if let Err(e) = self.docker.remove_container(&id, Some(removal())).await {
             tracing::warn!("could not remove container {id}: {e}");
         }
         result
+    }
+
+    /// Runs the created container `id`, its mirrored folders carried in before and out
+    /// after (whatever the outcome: a failed run's screenshots are what explains it).
+    async fn run_mirrored(
+        &self,
+        id: &str,
+        inv: &Invocation,
+        on_line: &mut dyn FnMut(&[u8]),
+    ) -> Result<Outcome, ExecError> {
+        let Some(local) = &self.mirror else {
+            return self.attach_and_wait(id, inv, on_line).await;
+        };
+        super::mirror::carry_in(&self.docker, id, local, &inv.data_in).await?;
+        let outcome = self.attach_and_wait(id, inv, on_line).await;
+        let carried = super::mirror::carry_out(&self.docker, id, local, &inv.data_out).await;
+        let outcome = outcome?;
+        carried?;
+        Ok(outcome)
     }
 
     async fn attach_and_wait(

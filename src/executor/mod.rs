@@ -1,11 +1,13 @@
 //! Running Odoo: in Docker (the default) or as a local process. Both stream the same log
 //! lines to the same callback, honour a timeout and Ctrl-C, and leave nothing running.
 
+pub mod archive;
 pub mod bluegreen;
 pub mod command_line;
 pub mod docker;
 pub mod local;
 pub mod managed_pg;
+pub mod mirror;
 pub mod pg_cluster;
 pub mod release_volume;
 
@@ -21,6 +23,11 @@ pub struct Invocation {
     /// Extra environment (e.g. `PGPASSWORD`, the stage's variables).
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
+    /// Folders of the data dir (relative to it) Odoo reads, and those odoo-ci reads after
+    /// it: where the engine cannot see the runner's data dir (a remote engine), the first
+    /// are carried in before Odoo starts and the second out after it ends.
+    pub data_in: Vec<String>,
+    pub data_out: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

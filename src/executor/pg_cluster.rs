@@ -171,7 +171,8 @@ fn write_archive(
 ) -> Result<Saved, ExecError> {
     let file = std::fs::File::create(archive)
         .map_err(|e| ExecError::Other(format!("{}: {e}", archive.display())))?;
-    let (sender, reader) = ChannelReader::pair();
+    let (sender, chunks) = std::sync::mpsc::sync_channel(16);
+    let reader = super::archive::ChunkReader::new(chunks);
     let prefix = PathBuf::from(pgdata.trim_start_matches('/'));
     let writer = std::thread::spawn(move || -> std::io::Result<(u64, u64)> {
         let mut encoder = zstd::Encoder::new(CountingWriter::new(file), LEVEL)?;
@@ -390,43 +391,6 @@ pub async fn set_password(
             "setting the password in {container} failed (exit {code:?}): {}",
             String::from_utf8_lossy(&said).trim()
         ))),
-    }
-}
-
-/// A `Read` over chunks sent from another thread.
-struct ChannelReader {
-    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
-    current: Vec<u8>,
-    at: usize,
-}
-
-impl ChannelReader {
-    fn pair() -> (std::sync::mpsc::SyncSender<Vec<u8>>, ChannelReader) {
-        let (sender, chunks) = std::sync::mpsc::sync_channel(16);
-        let reader = ChannelReader {
-            chunks,
-            current: Vec::new(),
-            at: 0,
-        };
-        (sender, reader)
-    }
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.current.len() {
-            match self.chunks.recv() {
-                Ok(chunk) => {
-                    self.current = chunk;
-                    self.at = 0;
-                }
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len() - self.at);
-        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }
 

@@ -14,11 +14,10 @@ use std::collections::HashMap;
 
 use bollard::models::{ContainerCreateBody, HostConfig, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveVolumeOptionsBuilder, UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
 
 use crate::executor::docker::{removal, runtime};
 use crate::executor::ExecError;
@@ -203,31 +202,9 @@ async fn with_helper<T>(
 
 /// The content key the volume's marker holds, if it has one.
 async fn marker(docker: &Docker, container: &str) -> Result<Option<String>, ExecError> {
-    let options = DownloadFromContainerOptionsBuilder::new()
-        .path(&format!("{RELEASE_ROOT}/{MARKER}"))
-        .build();
-    let mut stream = docker.download_from_container(container, Some(options));
-    let mut tar = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(bytes) => tar.extend_from_slice(&bytes),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(first_file_text(&tar))
-}
-
-/// The text of the first file in `tar`.
-fn first_file_text(tar: &[u8]) -> Option<String> {
-    use std::io::Read;
-    let mut archive = tar::Archive::new(tar);
-    let mut entry = archive.entries().ok()?.next()?.ok()?;
-    let mut text = String::new();
-    entry.read_to_string(&mut text).ok()?;
-    Some(text.trim().to_string())
+    let path = format!("{RELEASE_ROOT}/{MARKER}");
+    let text = super::archive::file_text(docker, container, &path).await?;
+    Ok(text.map(|t| t.trim().to_string()))
 }
 
 /// Removes the project `scope`'s release volumes beyond the newest `keep`, never `current`
@@ -282,19 +259,5 @@ mod tests {
         assert_eq!(a, "odoo-ci-acme-odoo-1234abcd-release-abababababababab");
         assert_ne!(a, name("acme-odoo-1234abcd", &"cd".repeat(32)));
         assert_eq!(bind(&a), format!("{a}:/mnt/odoo-ci:ro"));
-    }
-
-    #[test]
-    fn the_marker_is_read_from_the_engine_s_archive() {
-        let mut tar = tar::Builder::new(Vec::new());
-        let mut header = tar::Header::new_gnu();
-        header.set_size(4);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, MARKER, &b"abc\n"[..])
-            .expect("append");
-        let bytes = tar.into_inner().expect("tar");
-        assert_eq!(first_file_text(&bytes).as_deref(), Some("abc"));
-        assert_eq!(first_file_text(&[]), None);
     }
 }

@@ -249,7 +249,13 @@ fn executor_step(
         output: &opts.output,
         cache_dir: &opts.cache_dir,
     };
-    let boxed = |(ex, done): (DockerExecutor, String)| (Box::new(ex) as Box<dyn Executor>, done);
+    // A remote engine sees none of this runner's folders: the data dir is mirrored.
+    let mirror = (engine.reach() == crate::executor::docker::Reach::ThroughEngine)
+        .then(|| absolute(data_dir));
+    let boxed = |(mut ex, done): (DockerExecutor, String)| {
+        ex.mirror = mirror.clone();
+        (Box::new(ex) as Box<dyn Executor>, done)
+    };
     match plan.steps.first() {
         Some(Step::Local(_)) => runner.step(|local: &steps::Local, _| {
             let ex = local_executor(project, local.command.as_deref(), data_dir)?;
@@ -449,7 +455,13 @@ fn install_and_test(
         output,
     } = *run;
     let command = step.command.clone().on_database(database);
-    let inv = crate::stages::invocation::invocation(&command, odoo, server, executor);
+    let mut inv = crate::stages::invocation::invocation(&command, odoo, server, executor);
+    // What Odoo reads of the data dir, and what is read of it after (see `Invocation`).
+    inv.data_in = vec![format!("filestore/{database}")];
+    inv.data_out = vec![format!(
+        "{}/{database}",
+        crate::plan::odoo_command::SCREENSHOTS
+    )];
     let mut analyzer = Analyzer::new(analyzer_options(
         project,
         true,
@@ -838,7 +850,8 @@ fn build_template(
         .once()
         .demo(Demo::With)
         .skip_auto_install();
-    let inv = crate::stages::invocation::invocation(&command, wanted.odoo, server, executor);
+    let mut inv = crate::stages::invocation::invocation(&command, wanted.odoo, server, executor);
+    inv.data_out = vec![format!("filestore/{template}")];
     let mut analyzer = Analyzer::new(analyzer_options(
         project,
         false,

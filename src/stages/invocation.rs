@@ -26,5 +26,7 @@ pub fn invocation(
         args: command.args(server, executor),
         env,
         timeout: odoo.timeout,
+        data_in: Vec::new(),
+        data_out: Vec::new(),
     }
 }

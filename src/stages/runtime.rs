@@ -406,6 +406,7 @@ fn base_executor(
         command: "odoo".into(),
         extra_hosts: Vec::new(),
         user: container_user(on.engine, on.data_dir),
+        mirror: None,
     }
 }
 

@@ -2123,3 +2123,46 @@ fn in_github_actions_odoo_s_log_streams_folded_and_failures_follow_outside() {
         "the failure is printed after the group, not inside it (first at {failure}): {log}"
     );
 }
+
+/// A test that reads every attachment of its database from the filestore, as Odoo finds
+/// it (`odoo.tools.config.filestore(db)`): the template's files must be there.
+const READS_FILESTORE: &str = "import os\n\nfrom odoo.tests.common import TransactionCase\nfrom odoo.tools import config\n\n\nclass TestFiles(TransactionCase):\n    def test_every_attachment_has_its_file(self):\n        self.env.cr.execute(\"SELECT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL\")\n        names = [r[0] for r in self.env.cr.fetchall()]\n        self.assertTrue(names, 'the template brought attachments')\n        store = config.filestore(config['db_name'])\n        missing = [n for n in names if not os.path.isfile(os.path.join(store, n))]\n        self.assertEqual(missing, [])\n";
+
+/// A remote engine (GitLab's `docker:dind`, `DOCKER_HOST=tcp://…`) sees none of the runner's
+/// folders. Development used to bind-mount the runner's data dir anyway, and the image's
+/// user (uid 101, as in the official image) could not write into what the engine made of
+/// it: the template build failed on `Permission denied`. Odoo now writes into the image's
+/// own data dir, and what odoo-ci keeps of it travels through the engine's API: the
+/// template's filestore out to the runner, the test database's in — every attachment is
+/// there when the tests read it.
+#[test]
+fn development_on_a_remote_engine_keeps_the_filestores_the_runner_cannot_share() {
+    let p = project(
+        &[("dev_remote", &["mail"], READS_FILESTORE)],
+        "development:\n  preinstall: [mail]\n",
+    );
+    let (port, connections) = common::engine_over_tcp();
+    let runner = p.path().join(".runner");
+    std::fs::create_dir_all(&runner).unwrap();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let out = common::run_blind_to(
+        &runner,
+        p.path(),
+        &["test", "--branch", "feature/remote", "--output", "out"],
+        &[
+            ("DOCKER_HOST", host.as_str()),
+            ("ODOO_CI_CACHE_DIR", runner.to_str().unwrap()),
+            ("ODOO_CI_TEST_LABEL", "remote"),
+        ],
+    );
+    let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+        .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(r["colour"], "green", "{}\n{r:#}", out.stderr);
+    assert_eq!(r["log"]["tests"]["passed"], 1, "{r:#}");
+    assert!(
+        connections.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the engine was reached over TCP"
+    );
+    assert_no_leftovers(&r, "remote");
+}

@@ -174,6 +174,7 @@ impl<'a> Target<'a> {
             command: "odoo".into(),
             extra_hosts: vec!["host.docker.internal:host-gateway".into()],
             user: crate::stages::runtime::container_user(&self.docker_engine, &self.data_dir),
+            mirror: None,
         }
     }
 

@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 
 import odoo
 import odoo.addons as odoo_addons
+import odoo.tools
 from odoo.tests import common
 
 _logger = logging.getLogger("odoo")
@@ -790,6 +791,7 @@ def main(argv):
         return 1
     common.ENV["cr"] = conn.cursor()
     common.CONFIG.update(screenshots=args.screenshots, db_name=args.database)
+    odoo.tools.config.update(data_dir=args.data_dir, db_name=args.database)
     modules = Modules(addons_paths)
     tags = TagFilter(args.test_tags)
     test_state = TestState() if args.test_enable else None

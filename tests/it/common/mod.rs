@@ -313,7 +313,7 @@ pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, String> {
 
 /// Serves the local engine's socket on a TCP port, as a remote engine would be reached;
 /// counts the connections made through it.
-fn engine_over_tcp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+pub fn engine_over_tcp() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::os::unix::net::UnixStream;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

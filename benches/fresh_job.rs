@@ -21,7 +21,7 @@ use std::time::Instant;
 mod common;
 #[path = "common/guard.rs"]
 mod guard;
-use common::{addon, config, env, median, run_green, write};
+use common::{addon, config, env, median, run_green, step_ms, write};
 use guard::Better;
 
 const TABLES: usize = 800;
@@ -92,6 +92,9 @@ fn attachments(files: &Path) {
 struct Job {
     wall_ms: f64,
     from_cluster: bool,
+    /// The template step (files copied, or the dump restored), the test database, and
+    /// Odoo's install + tests.
+    steps_ms: [u64; 3],
 }
 
 /// One fresh job: a new runner folder, no server, a change to one addon.
@@ -110,9 +113,11 @@ fn job(bin: &str, root: &Path, runner: &Path, n: usize, container: &str) -> Job 
         "the template was built: {}",
         green.stderr
     );
+    let steps = ["template", "database", "install-and-test"];
     Job {
         wall_ms: green.wall.as_secs_f64() * 1000.0,
         from_cluster: template["from_cluster"] == true,
+        steps_ms: steps.map(|name| step_ms(&green.result, name)),
     }
 }
 
@@ -191,8 +196,23 @@ fn measure(
         .collect();
     assert!(dump.iter().all(|j| !j.from_cluster));
     drop_server(&container);
+    say_where_time_goes("on the cluster", &cluster);
+    say_where_time_goes("on the dump", &dump);
     let p50 = |jobs: Vec<Job>| median(jobs.into_iter().map(|j| j.wall_ms).collect());
     (p50(cluster), p50(dump) - save_ms, save_ms)
+}
+
+/// The median job's parts: before the first step (the server), each step, the rest.
+fn say_where_time_goes(what: &str, jobs: &[Job]) {
+    let mut sorted: Vec<&Job> = jobs.iter().collect();
+    sorted.sort_by(|a, b| a.wall_ms.total_cmp(&b.wall_ms));
+    let job = sorted[sorted.len() / 2];
+    let [template, database, odoo] = job.steps_ms;
+    let rest = job.wall_ms - (template + database + odoo) as f64;
+    println!(
+        "  {what}: {:.0} ms = template {template} + test database {database} + fake Odoo install and tests {odoo} + server start, plan and reports {rest:.0}",
+        job.wall_ms
+    );
 }
 
 fn cluster_entry(templates: &Path) -> PathBuf {

@@ -83,11 +83,15 @@ pub fn own_server(
         return Ok((server, None));
     }
     if let Some(image) = &config.file.postgres.image {
-        let docker = crate::executor::docker::Engine::from_env()
-            .connect()
-            .map_err(|e| {
-                anyhow::anyhow!("`postgres.image` needs a Docker engine to run {image}: {e}")
-            })?;
+        let engine = crate::executor::docker::Engine::from_env();
+        if engine.reach() == crate::executor::docker::Reach::ThroughEngine {
+            anyhow::bail!(
+                "`postgres.image` runs PostgreSQL on the Docker engine's own loopback, which this runner cannot reach on a remote Docker engine (`DOCKER_HOST`): set `postgres.url` (or the PG* variables) to a server both reach, e.g. the job's `postgres` service"
+            );
+        }
+        let docker = engine.connect().map_err(|e| {
+            anyhow::anyhow!("`postgres.image` needs a Docker engine to run {image}: {e}")
+        })?;
         let scope = crate::project::scope_for(config);
         let managed = crate::executor::managed_pg::ensure(
             &docker,

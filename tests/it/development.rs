@@ -2166,3 +2166,34 @@ fn development_on_a_remote_engine_keeps_the_filestores_the_runner_cannot_share()
     );
     assert_no_leftovers(&r, "remote");
 }
+
+/// `postgres.image` publishes the managed server on the engine's loopback: a runner driving
+/// a remote engine cannot reach it there. Said before anything runs, with what to do —
+/// not a two-minute wait for a server that can never answer.
+#[test]
+fn a_managed_postgres_on_a_remote_engine_is_refused_with_what_to_do() {
+    let p = project(&[("dev_far", &["base"], PASSING)], "");
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&config.replace(
+        "postgres:\n  url: ${ODOO_CI_TEST_PG}\n",
+        "postgres:\n  image: postgres:16\n",
+    ));
+    let (port, _) = common::engine_over_tcp();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let started = Instant::now();
+    let out = run_in(
+        p.path(),
+        &["test", "--branch", "feature/far", "--output", "out"],
+        &[("DOCKER_HOST", host.as_str())],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("remote Docker engine") && out.stderr.contains("postgres.url"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "no wait for it"
+    );
+}

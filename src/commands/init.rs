@@ -106,6 +106,12 @@ fn config_text(series: &str, layout: &Layout, submodules: &[String]) -> String {
         }
     }
     out.push_str(
+        "# Templates and test databases: on the server the PG* variables name (a CI service)\n\
+         # when they are set, else on a PostgreSQL odoo-ci runs itself, whose whole cluster\n\
+         # travels with the template cache (the fastest fresh CI job).\n\
+         postgres:\n  image: postgres:16\n",
+    );
+    out.push_str(
         "# production:\n#   database: ${PRODUCTION_DB_URL}   # then main deploys, staging* copies it\n\
          # Branches by default: main/master → production and staging* → staging (with a\n\
          # production database), every other branch → development.\n",

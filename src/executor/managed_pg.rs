@@ -101,8 +101,7 @@ pub fn ensure(
             Err(e) => {
                 // A cluster that does not start is only a slower start: begin afresh.
                 tracing::warn!("the saved cluster was not used ({e}); starting an empty server");
-                rt.block_on(remove(docker, &name));
-                rt.block_on(create(docker, &name, scope, image))?;
+                rt.block_on(create_or_found(docker, &name, scope, image))?;
                 false
             }
         },
@@ -117,9 +116,10 @@ pub fn ensure(
     })
 }
 
-/// Creates the container `name`, seeded from the cluster in `seed` when there is one, and
-/// when seeded starts it and gives its superuser the container's own password (the
-/// cluster holds the password of the server that saved it). Whether it was seeded.
+/// Creates the container `name`, seeded from the cluster in `seed` when there is one.
+/// Whether it was seeded. A seeded server is made under a name of its own, started, given
+/// the container's own password (the cluster holds the password of the server that saved
+/// it), and only then renamed: another run never finds, nor starts, a half-seeded server.
 async fn create_seeded(
     docker: &Docker,
     name: &str,
@@ -129,11 +129,41 @@ async fn create_seeded(
 ) -> Result<bool, ExecError> {
     let (image_id, _) = super::pg_cluster::image_facts(docker, image).await?;
     let entry = seed.and_then(|dir| super::pg_cluster::find(dir, name, scope, &image_id));
-    create(docker, name, scope, image).await?;
     let Some(entry) = entry else {
+        create_or_found(docker, name, scope, image).await?;
         return Ok(false);
     };
-    super::pg_cluster::seed(docker, name, &entry).await?;
+    let seeding = format!("{name}-seeding-{}", std::process::id());
+    remove(docker, &seeding).await;
+    create(docker, &seeding, scope, image).await?;
+    if let Err(e) = seed_and_start(docker, &seeding, &entry, timeout).await {
+        remove(docker, &seeding).await;
+        return Err(e);
+    }
+    let options = bollard::query_parameters::RenameContainerOptionsBuilder::new()
+        .name(name)
+        .build();
+    if docker.rename_container(&seeding, options).await.is_err() {
+        // Another run's server took the name meanwhile: that one serves.
+        remove(docker, &seeding).await;
+        return Ok(false);
+    }
+    tracing::info!(
+        "{name}: started on the cluster saved in the template cache ({} bytes)",
+        entry.bytes
+    );
+    Ok(true)
+}
+
+/// Uploads the cluster into the created container `name`, starts it, and sets its
+/// superuser's password to the container's own once the server answers.
+async fn seed_and_start(
+    docker: &Docker,
+    name: &str,
+    entry: &super::pg_cluster::Entry,
+    timeout: Duration,
+) -> Result<(), ExecError> {
+    super::pg_cluster::seed(docker, name, entry).await?;
     let server = started(docker, name).await?;
     let password = server.password.clone().unwrap_or_default();
     let since = Instant::now();
@@ -143,11 +173,24 @@ async fn create_seeded(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tracing::info!(
-        "{name}: started on the cluster saved in the template cache ({} bytes)",
-        entry.bytes
-    );
-    Ok(true)
+    Ok(())
+}
+
+/// Creates the container `name`, unless another run has just made it (the engine refuses
+/// a second container of that name: 409).
+async fn create_or_found(
+    docker: &Docker,
+    name: &str,
+    scope: &str,
+    image: &str,
+) -> Result<(), ExecError> {
+    match create(docker, name, scope, image).await {
+        Err(ExecError::Docker(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            ..
+        })) => Ok(()),
+        other => other,
+    }
 }
 
 /// Starts the container `name` when it is not running; the server it is.

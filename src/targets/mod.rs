@@ -92,6 +92,13 @@ pub fn own_server(
         let docker = engine.connect().map_err(|e| {
             anyhow::anyhow!("`postgres.image` needs a Docker engine to run {image}: {e}")
         })?;
+        // A fresh runner's engine has no `postgres:16`: pulled as Odoo's image is.
+        crate::executor::docker::runtime()?.block_on(async {
+            if docker.inspect_image(image).await.is_err() {
+                crate::image::pull(&docker, image).await?;
+            }
+            Ok::<(), crate::executor::ExecError>(())
+        })?;
         let scope = crate::project::scope_for(config);
         let managed = crate::executor::managed_pg::ensure(
             &docker,

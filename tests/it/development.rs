@@ -1288,7 +1288,9 @@ fn run_on_a_development_branch_runs_the_development_stage() {
 struct PrivateRegistry {
     child: std::process::Child,
     dir: tempfile::TempDir,
+    /// The fake Odoo image, as the registry serves it.
     image: String,
+    port: u16,
 }
 
 impl PrivateRegistry {
@@ -1323,9 +1325,13 @@ impl PrivateRegistry {
             assert!(Instant::now() < deadline, "the registry did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let image = format!("localhost:{port}/private/odoo:{}", unique("t"));
-        let registry = PrivateRegistry { child, dir, image };
-        registry.push_fake_odoo(port);
+        let mut registry = PrivateRegistry {
+            child,
+            dir,
+            image: String::new(),
+            port,
+        };
+        registry.image = registry.publish(&image(), "private/odoo");
         registry
     }
 
@@ -1334,7 +1340,10 @@ impl PrivateRegistry {
         self.dir.path().join("docker-config")
     }
 
-    fn push_fake_odoo(&self, port: u16) {
+    /// Pushes the local image `local` as `<registry>/name:<unique tag>` and removes that
+    /// name from the engine (a run must pull it); the name.
+    fn publish(&self, local: &str, name: &str) -> String {
+        let reference = format!("localhost:{}/{name}:{}", self.port, unique("t"));
         let config = self.docker_config();
         let docker = |args: &[&str], stdin: Option<&str>| {
             let mut child = Command::new("docker")
@@ -1363,15 +1372,16 @@ impl PrivateRegistry {
                 String::from_utf8_lossy(&out.stderr)
             );
         };
-        let host = format!("localhost:{port}");
+        let host = format!("localhost:{}", self.port);
         docker(
             &["login", &host, "-u", Self::USER, "--password-stdin"],
             Some(Self::PASSWORD),
         );
-        docker(&["tag", &image(), &self.image], None);
-        docker(&["push", "-q", &self.image], None);
+        docker(&["tag", local, &reference], None);
+        docker(&["push", "-q", &reference], None);
         // The engine no longer has it: a run must pull it.
-        docker(&["rmi", &self.image], None);
+        docker(&["rmi", &reference], None);
+        reference
     }
 }
 
@@ -1381,6 +1391,58 @@ impl Drop for PrivateRegistry {
         let _ = self.child.wait();
         let _ = Command::new("docker").args(["rmi", &self.image]).output();
     }
+}
+
+/// A fresh runner's engine does not have `postgres.image`: odoo-ci pulls it, as it pulls
+/// Odoo's image, with the job's `docker login` — where it used to fail on "No such image".
+#[test]
+fn a_managed_postgres_image_the_engine_lacks_is_pulled() {
+    let registry = PrivateRegistry::start();
+    let pg_image = std::env::var("ODOO_CI_TEST_PG_IMAGE")
+        .expect("ODOO_CI_TEST_PG_IMAGE is not set: run the tests with ./scripts/test");
+    let pulled = registry.publish(&pg_image, "private/postgres");
+    let p = project(&[("dev_pulled", &["base"], PASSING)], "");
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(
+        &config
+            .replace(
+                "postgres:\n  url: ${ODOO_CI_TEST_PG}\n",
+                &format!("postgres:\n  image: {pulled}\n"),
+            )
+            .replace(
+                "project: odoo-ci-tests/development",
+                &format!("project: odoo-ci-tests/{}", unique("pulled")),
+            ),
+    );
+    let cache = p.path().join(".cache");
+    let out = run_in(
+        p.path(),
+        &["test", "--branch", "feature/pulled", "--output", "out"],
+        &[
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ("ODOO_CI_TEST_LABEL", "pulled"),
+            ("DOCKER_CONFIG", registry.docker_config().to_str().unwrap()),
+        ],
+    );
+    let container = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("postgres: managed container "))
+        .and_then(|l| l.split(' ').next())
+        .map(str::to_string);
+    if let Some(name) = &container {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v", name])
+            .output();
+    }
+    let _ = Command::new("docker").args(["rmi", &pulled]).output();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(container.is_some(), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains(PrivateRegistry::PASSWORD),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A base image from a private registry is pulled with the credentials the job's Docker
@@ -1979,6 +2041,47 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
         out.stderr
     );
     assert!(step_output(&second, "template").contains("restored"));
+
+    // Two jobs of the project start at once on a machine without the server (two
+    // runners of one host): one server, seeded once, serves both; no half-seeded one is
+    // ever started by the other.
+    let both: Vec<Output> = ["a", "b"]
+        .map(|n| {
+            let runner = p.path().join(format!(".runner-at-once-{n}"));
+            let output = format!("out-{n}");
+            let dir = p.path().to_path_buf();
+            std::thread::spawn(move || {
+                run_in(
+                    &dir,
+                    &["test", "--branch", "feature/travel", "--output", &output],
+                    &[
+                        ("ODOO_CI_CACHE_DIR", runner.to_str().unwrap()),
+                        ("ODOO_CI_TEST_LABEL", "travel"),
+                    ],
+                )
+            })
+        })
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let servers = Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}} {{.Image}}"])
+        .output()
+        .unwrap();
+    let servers: Vec<String> = String::from_utf8_lossy(&servers.stdout)
+        .lines()
+        .filter(|l| l.ends_with(&format!(" {}", server.tag)))
+        .map(str::to_string)
+        .collect();
+    server.drop_server();
+    for (n, out) in both.iter().enumerate() {
+        assert_eq!(out.code, 0, "job {n} at once: {}", out.stderr);
+    }
+    assert_eq!(
+        servers.len(),
+        1,
+        "one server, no half-seeded one left: {servers:?}"
+    );
 
     // A cluster that cannot start costs time, never the result: an empty server, the
     // template restored from its dump.

@@ -285,56 +285,7 @@ impl DockerExecutor {
         on_line: &mut dyn FnMut(&[u8]),
     ) -> Result<Outcome, ExecError> {
         self.docker.start_container(id, None).await?;
-        let mut logs = self.docker.logs(
-            id,
-            Some(
-                LogsOptionsBuilder::new()
-                    .follow(true)
-                    .stdout(true)
-                    .stderr(true)
-                    .build(),
-            ),
-        );
-        let started = Instant::now();
-        let mut outcome = Outcome {
-            exit_code: None,
-            timed_out: false,
-            cancelled: false,
-        };
-        let mut out = LineBuffer::default();
-        let mut err = LineBuffer::default();
-        loop {
-            let next = tokio::time::timeout(Duration::from_millis(200), logs.next()).await;
-            match next {
-                Ok(Some(Ok(chunk))) => match chunk {
-                    bollard::container::LogOutput::StdErr { message } => {
-                        err.push(&message, on_line)
-                    }
-                    other => out.push(&other.into_bytes(), on_line),
-                },
-                Ok(Some(Err(e))) => return Err(e.into()),
-                Ok(None) => break,
-                Err(_) => {}
-            }
-            let cancelled = crate::cancel::is_cancelled();
-            if cancelled || started.elapsed() > inv.timeout {
-                outcome.cancelled = cancelled;
-                outcome.timed_out = !cancelled;
-                if let Err(e) = self
-                    .docker
-                    .kill_container(
-                        id,
-                        Some(KillContainerOptionsBuilder::new().signal("SIGKILL").build()),
-                    )
-                    .await
-                {
-                    tracing::warn!("could not stop container {id}: {e}");
-                }
-                break;
-            }
-        }
-        out.finish(on_line);
-        err.finish(on_line);
+        let mut outcome = self.follow_logs(id, inv, on_line).await?;
         if outcome.timed_out || outcome.cancelled {
             return Ok(outcome);
         }
@@ -349,6 +300,56 @@ impl DockerExecutor {
             None => None,
         };
         Ok(outcome)
+    }
+
+    /// Hands the container's output to `on_line`, line by line, until it ends — or kills
+    /// it at the invocation's timeout or on a cancel, and says which.
+    async fn follow_logs(
+        &self,
+        id: &str,
+        inv: &Invocation,
+        on_line: &mut dyn FnMut(&[u8]),
+    ) -> Result<Outcome, ExecError> {
+        let options = LogsOptionsBuilder::new()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = self.docker.logs(id, Some(options));
+        let started = Instant::now();
+        let mut outcome = Outcome {
+            exit_code: None,
+            timed_out: false,
+            cancelled: false,
+        };
+        let (mut out, mut err) = (LineBuffer::default(), LineBuffer::default());
+        loop {
+            match tokio::time::timeout(Duration::from_millis(200), logs.next()).await {
+                Ok(Some(Ok(bollard::container::LogOutput::StdErr { message }))) => {
+                    err.push(&message, on_line)
+                }
+                Ok(Some(Ok(other))) => out.push(&other.into_bytes(), on_line),
+                Ok(Some(Err(e))) => return Err(e.into()),
+                Ok(None) => break,
+                Err(_) => {}
+            }
+            let cancelled = crate::cancel::is_cancelled();
+            if cancelled || started.elapsed() > inv.timeout {
+                (outcome.cancelled, outcome.timed_out) = (cancelled, !cancelled);
+                self.kill(id).await;
+                break;
+            }
+        }
+        out.finish(on_line);
+        err.finish(on_line);
+        Ok(outcome)
+    }
+
+    async fn kill(&self, id: &str) {
+        let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+        if let Err(e) = self.docker.kill_container(id, Some(options)).await {
+            tracing::warn!("could not stop container {id}: {e}");
+        }
     }
 }
 

@@ -128,6 +128,18 @@ pub fn run(
     result
 }
 
+/// The output folder and the data dir made, the server reached: its admin session.
+fn prepare(opts: &DevOptions) -> anyhow::Result<(PgServer, postgres::Client, PathBuf)> {
+    std::fs::create_dir_all(&opts.output)?;
+    let server = opts.server.clone().ok_or_else(|| {
+        anyhow::anyhow!("internal: the development stage was given no database server to run on")
+    })?;
+    let admin = server.connect("postgres")?;
+    let data_dir = opts.cache_dir.join("data");
+    std::fs::create_dir_all(&data_dir)?;
+    Ok((server, admin, data_dir))
+}
+
 /// The plan's steps, in order; returns the colour and its reasons.
 fn run_steps(
     project: &Project,
@@ -142,14 +154,7 @@ fn run_steps(
             vec!["nothing to test: no addon of this shard or change set".into()],
         ));
     }
-    std::fs::create_dir_all(&opts.output)?;
-    let server = opts.server.clone().ok_or_else(|| {
-        anyhow::anyhow!("internal: the development stage was given no database server to run on")
-    })?;
-    let mut admin = server.connect("postgres")?;
-    let data_dir = opts.cache_dir.join("data");
-    std::fs::create_dir_all(&data_dir)?;
-
+    let (server, mut admin, data_dir) = prepare(opts)?;
     let executor = executor_step(project, plan, opts, runner, &data_dir)?;
 
     // Held (shared) from the template found or made to the test database made from it: no
@@ -183,24 +188,33 @@ fn run_steps(
     let keep = (use_lock, keep_templates);
     prune_unused_templates(&mut admin, keep, project, &template, &data_dir);
 
-    let log = runner.step(|step: &steps::InstallAndTest, reporter| {
-        let run = TestRun {
-            project,
-            odoo: &opts.odoo,
-            server: &server,
-            executor: executor.as_ref(),
-            output: &opts.output,
-        };
-        let log = install_and_test(&run, step, &database, reporter)?;
-        let text = log.reasons.first().cloned().unwrap_or_default();
-        Ok((log, text))
-    });
+    let run = TestRun {
+        project,
+        odoo: &opts.odoo,
+        server: &server,
+        executor: executor.as_ref(),
+        output: &opts.output,
+    };
+    let log = test_step(&run, runner, &database);
     detail.screenshots = collect_screenshots(&data_dir, &database, &opts.output, runner);
     let log = log?;
     let outcome = (log.colour, log.reasons.clone());
     detail.log = Some(log);
     drop(cleanup);
     Ok(outcome)
+}
+
+/// The install-and-test step on `database`: the log read into a result.
+fn test_step(
+    run: &TestRun<'_>,
+    runner: &mut Runner<'_>,
+    database: &str,
+) -> anyhow::Result<LogResult> {
+    runner.step(|step: &steps::InstallAndTest, reporter| {
+        let log = install_and_test(run, step, database, reporter)?;
+        let text = log.reasons.first().cloned().unwrap_or_default();
+        Ok((log, text))
+    })
 }
 
 /// The test database from the template, with its filestore hard-linked from the
@@ -831,6 +845,28 @@ fn make_template(
     Ok((None, saved))
 }
 
+/// What builds the template: the preinstalled addons (or `base`) with demo data, its
+/// filestore read out of the data dir afterwards.
+fn template_invocation(
+    server: &PgServer,
+    executor: &dyn Executor,
+    project: &Project,
+    wanted: &Template<'_>,
+) -> crate::executor::Invocation {
+    let modules = match wanted.preinstall.is_empty() {
+        true => vec!["base".to_string()],
+        false => wanted.preinstall.to_vec(),
+    };
+    let command = OdooCommand::on(Stage::Development, project.addons.series, wanted.name)
+        .install(&modules)
+        .once()
+        .demo(Demo::With)
+        .skip_auto_install();
+    let mut inv = crate::stages::invocation::invocation(&command, wanted.odoo, server, executor);
+    inv.data_out = vec![format!("filestore/{}", wanted.name)];
+    inv
+}
+
 /// Installs the preinstalled addons (or `base`) with demo data into the new database
 /// `template`, and gives it its filestore folder.
 fn build_template(
@@ -841,17 +877,7 @@ fn build_template(
     (data_dir, reporter): (&Path, &mut dyn Reporter),
 ) -> anyhow::Result<()> {
     let template = wanted.name;
-    let modules = match wanted.preinstall.is_empty() {
-        true => vec!["base".to_string()],
-        false => wanted.preinstall.to_vec(),
-    };
-    let command = OdooCommand::on(Stage::Development, project.addons.series, template)
-        .install(&modules)
-        .once()
-        .demo(Demo::With)
-        .skip_auto_install();
-    let mut inv = crate::stages::invocation::invocation(&command, wanted.odoo, server, executor);
-    inv.data_out = vec![format!("filestore/{template}")];
+    let inv = template_invocation(server, executor, project, wanted);
     let mut analyzer = Analyzer::new(analyzer_options(
         project,
         false,

@@ -10,6 +10,7 @@ pub mod bump;
 pub mod cachedir;
 pub mod cancel;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod context;

@@ -91,7 +91,7 @@ impl Manifest {
         Manifest {
             format: 1,
             production: production.to_string(),
-            created: crate::result::now_rfc3339(),
+            created: crate::clock::now_rfc3339(),
             reason: reason.to_string(),
             commit,
             image,

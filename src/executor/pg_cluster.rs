@@ -119,7 +119,7 @@ pub fn save(
             image: image.to_string(),
             image_id,
             bytes: saved.bytes,
-            saved_at: crate::result::now_rfc3339(),
+            saved_at: crate::clock::now_rfc3339(),
         };
         let text = serde_json::to_string_pretty(&meta).unwrap_or_default();
         std::fs::write(partial.join(META), text).map_err(io)?;

@@ -7,9 +7,10 @@
 
 use std::time::Instant;
 
+use crate::clock::now_rfc3339;
 use crate::plan::steps::Params;
 use crate::plan::{Plan, Step, StepKind};
-use crate::result::{now_rfc3339, Reporter, StageResult, StepRecord, StepStatus};
+use crate::result::{Reporter, StageResult, StepRecord, StepStatus};
 
 /// A stage ran a step its plan does not have next: a bug in odoo-ci, never the user's.
 #[derive(Debug, thiserror::Error)]

@@ -211,7 +211,7 @@ impl TemplateCache {
             project: scope.to_string(),
             attachments,
             dump_bytes,
-            saved_at: crate::result::now_rfc3339(),
+            saved_at: crate::clock::now_rfc3339(),
         };
         let text = serde_json::to_string_pretty(&meta).unwrap_or_default();
         let path = partial.join(META);

@@ -219,6 +219,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "repo",
             "diag",
             "base",
+            "clock",
             "lib",
         ],
     ),

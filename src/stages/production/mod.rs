@@ -19,6 +19,7 @@ use std::time::{Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use crate::clock::now_rfc3339;
 use crate::config::schema::UpdateMode;
 use crate::db::{self, PgServer};
 use crate::executor::bluegreen::Colour;
@@ -28,7 +29,7 @@ use crate::plan::updates::{self, ModuleChanges};
 use crate::plan::{steps, Plan, RestoreSource};
 use crate::project::Project;
 use crate::result::production::{ProductionDetail, Trigger};
-use crate::result::{now_rfc3339, Detail, Reporter, StageResult};
+use crate::result::{Detail, Reporter, StageResult};
 use crate::snapshots;
 use crate::stages::runner::Runner;
 use crate::targets::production::Production;

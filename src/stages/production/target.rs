@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::clock::now_rfc3339;
 use crate::db::PgServer;
 use crate::executor::bluegreen::{BlueGreen, Reach};
 use crate::executor::docker::{DockerExecutor, Engine};
 use crate::filestore::EngineFiles;
 use crate::plan::{steps, Plan};
 use crate::project::Project;
-use crate::result::now_rfc3339;
 use crate::snapshots::{self, SnapshotFiles, SnapshotRecord};
 use crate::stages::runtime::{absolute, docker_executor, release_executor, RunsOn};
 use crate::targets::production::Production;

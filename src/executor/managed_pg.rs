@@ -127,8 +127,10 @@ async fn create_seeded(
     seed: Option<&std::path::Path>,
     timeout: Duration,
 ) -> Result<bool, ExecError> {
-    let (image_id, _) = super::pg_cluster::image_facts(docker, image).await?;
-    let entry = seed.and_then(|dir| super::pg_cluster::find(dir, name, scope, &image_id));
+    let compatible = super::pg_cluster::image_facts(docker, image)
+        .await?
+        .compatible;
+    let entry = seed.and_then(|dir| super::pg_cluster::find(dir, name, scope, &compatible));
     let Some(entry) = entry else {
         create_or_found(docker, name, scope, image).await?;
         return Ok(false);

@@ -38,8 +38,8 @@ struct Meta {
     /// The project that saved it (see [`crate::names::scope`]).
     project: String,
     image: String,
-    /// The image's id: a cluster starts only on the binaries that wrote it.
-    image_id: String,
+    /// Which servers may start it (see [`ImageFacts::compatible`]).
+    compatible: String,
     /// The cluster's size, unpacked.
     bytes: u64,
     saved_at: String,
@@ -58,29 +58,44 @@ fn entry_dir(cache: &Path, container: &str) -> PathBuf {
 }
 
 /// The entry for `container`, when `cache` holds a complete one saved by the project
-/// `scope` from the image `image_id`.
-pub fn find(cache: &Path, container: &str, scope: &str, image_id: &str) -> Option<Entry> {
+/// `scope` that a server `compatible` with it may start.
+pub fn find(cache: &Path, container: &str, scope: &str, compatible: &str) -> Option<Entry> {
     let dir = entry_dir(cache, container);
     let text = std::fs::read_to_string(dir.join(META)).ok()?;
     let meta: Meta = serde_json::from_str(&text).ok()?;
-    let usable = meta.format == FORMAT && meta.project == scope && meta.image_id == image_id;
+    let usable = meta.format == FORMAT && meta.project == scope && meta.compatible == compatible;
     usable.then(|| Entry {
         archive: dir.join(ARCHIVE),
         bytes: meta.bytes,
     })
 }
 
-/// The image's id and its `PGDATA` (the official image's default when it sets none).
-pub async fn image_facts(docker: &Docker, image: &str) -> Result<(String, String), ExecError> {
+/// What odoo-ci needs to know of a PostgreSQL image.
+pub struct ImageFacts {
+    /// Which data directories it starts: those of its PostgreSQL major version on its
+    /// architecture (`PG_MAJOR`, as the official images set it: a minor release never
+    /// changes the storage format, so `postgres:16` moving to a newer 16.x keeps the saved
+    /// cluster), else those of this very image.
+    pub compatible: String,
+    /// Where its data directory is (`PGDATA`; the official image's default when unset).
+    pub pgdata: String,
+}
+
+/// The facts of the image `image`, as the engine has it.
+pub async fn image_facts(docker: &Docker, image: &str) -> Result<ImageFacts, ExecError> {
     let info = docker.inspect_image(image).await?;
-    let pgdata = info
-        .config
-        .and_then(|c| c.env)
-        .unwrap_or_default()
-        .into_iter()
-        .find_map(|e| e.strip_prefix("PGDATA=").map(str::to_string))
-        .unwrap_or_else(|| "/var/lib/postgresql/data".to_string());
-    Ok((info.id.unwrap_or_default(), pgdata))
+    let env = info.config.and_then(|c| c.env).unwrap_or_default();
+    let var = |name: &str| {
+        env.iter()
+            .find_map(|e| e.strip_prefix(name)?.strip_prefix('=').map(str::to_string))
+    };
+    let arch = info.architecture.unwrap_or_default();
+    let compatible = match var("PG_MAJOR") {
+        Some(major) => format!("postgres {major} on {arch}"),
+        None => info.id.unwrap_or_default(),
+    };
+    let pgdata = var("PGDATA").unwrap_or_else(|| "/var/lib/postgresql/data".to_string());
+    Ok(ImageFacts { compatible, pgdata })
 }
 
 /// What a save wrote.
@@ -102,7 +117,7 @@ pub fn save(
 ) -> Result<Saved, ExecError> {
     let io = |e: std::io::Error| ExecError::Other(format!("{}: {e}", cache.display()));
     let rt = super::docker::runtime()?;
-    let (image_id, pgdata) = rt.block_on(image_facts(docker, image))?;
+    let ImageFacts { compatible, pgdata } = rt.block_on(image_facts(docker, image))?;
     std::fs::create_dir_all(cache).map_err(io)?;
     let dir = entry_dir(cache, container);
     let partial = cache.join(format!(
@@ -117,7 +132,7 @@ pub fn save(
             format: FORMAT,
             project: scope.to_string(),
             image: image.to_string(),
-            image_id,
+            compatible,
             bytes: saved.bytes,
             saved_at: crate::clock::now_rfc3339(),
         };
@@ -481,7 +496,7 @@ mod tests {
             format: FORMAT,
             project: project.into(),
             image: "postgres:16".into(),
-            image_id: "sha256:a".into(),
+            compatible: "postgres 16 on amd64".into(),
             bytes: 3,
             saved_at: String::new(),
         };
@@ -504,8 +519,9 @@ mod tests {
     fn an_entry_is_found_only_for_its_project_and_image() {
         let cache = tempfile::tempdir().expect("dir");
         entry(cache.path(), "odoo-ci-postgres-p-1", "p");
-        assert!(find(cache.path(), "odoo-ci-postgres-p-1", "p", "sha256:a").is_some());
-        assert!(find(cache.path(), "odoo-ci-postgres-p-1", "q", "sha256:a").is_none());
-        assert!(find(cache.path(), "odoo-ci-postgres-p-1", "p", "sha256:b").is_none());
+        let (on, other) = ("postgres 16 on amd64", "postgres 17 on amd64");
+        assert!(find(cache.path(), "odoo-ci-postgres-p-1", "p", on).is_some());
+        assert!(find(cache.path(), "odoo-ci-postgres-p-1", "q", on).is_none());
+        assert!(find(cache.path(), "odoo-ci-postgres-p-1", "p", other).is_none());
     }
 }

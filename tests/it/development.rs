@@ -2022,6 +2022,25 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
     assert_eq!(clusters.len(), 1, "one saved cluster: {clusters:?}");
     assert!(clusters[0].join("cluster.tar.zst").is_file());
 
+    // The tag moves to a newer image of the same major version (as `postgres:16` does
+    // with each 16.x): the saved cluster still starts on it.
+    let old_id = Command::new("docker")
+        .args(["image", "inspect", "-f", "{{.Id}}", &server.tag])
+        .output()
+        .unwrap();
+    let old_id = String::from_utf8_lossy(&old_id.stdout).trim().to_string();
+    let mut build = Command::new("docker")
+        .args(["build", "-q", "-t", &server.tag, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut build.stdin.take().unwrap(),
+        format!("FROM {old_id}\nLABEL odoo-ci.test-minor=newer\n").as_bytes(),
+    )
+    .unwrap();
+    assert!(build.wait().unwrap().success());
     let (out, second) = job(2);
     assert_eq!(second["template"]["hit"], false);
     assert!(

@@ -96,15 +96,7 @@ pub fn ensure(
             check_owned(&name, &info, &labels(scope))?;
             false
         }
-        None => match rt.block_on(create_seeded(docker, &name, (scope, image), seed, timeout)) {
-            Ok(seeded) => seeded,
-            Err(e) => {
-                // A cluster that does not start is only a slower start: begin afresh.
-                tracing::warn!("the saved cluster was not used ({e}); starting an empty server");
-                rt.block_on(create_or_found(docker, &name, scope, image))?;
-                false
-            }
-        },
+        None => rt.block_on(create_seeded(docker, &name, (scope, image), seed, timeout))?,
     };
     let server = rt.block_on(started(docker, &name))?;
     wait_ready(&server, &name, image, timeout)?;
@@ -135,12 +127,19 @@ async fn create_seeded(
         create_or_found(docker, name, scope, image).await?;
         return Ok(false);
     };
-    let seeding = format!("{name}-seeding-{}", std::process::id());
-    remove(docker, &seeding).await;
-    create(docker, &seeding, scope, image).await?;
-    if let Err(e) = seed_and_start(docker, &seeding, &entry, timeout).await {
+    let now = unix_now();
+    remove_left_seedings(docker, name, scope, now).await;
+    let seeding = format!("{name}-seeding-{}-{now}", std::process::id());
+    let made = async {
+        create(docker, &seeding, scope, image).await?;
+        seed_and_start(docker, &seeding, &entry, timeout).await
+    };
+    if let Err(e) = made.await {
+        // A cluster that does not start is only a slower start: begin afresh.
+        tracing::warn!("the saved cluster was not used ({e}); starting an empty server");
         remove(docker, &seeding).await;
-        return Err(e);
+        create_or_found(docker, name, scope, image).await?;
+        return Ok(false);
     }
     let options = bollard::query_parameters::RenameContainerOptionsBuilder::new()
         .name(name)
@@ -155,6 +154,56 @@ async fn create_seeded(
         entry.bytes
     );
     Ok(true)
+}
+
+/// How long a seeding may take before its container counts as left by a killed run.
+const SEEDING_LEFT_AFTER: Duration = Duration::from_secs(600);
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Whether the container `other` is a seeding of `name` (`<name>-seeding-<pid>-<secs>`)
+/// begun longer than [`SEEDING_LEFT_AFTER`] before `now`: a run killed while seeding.
+fn is_left_seeding(name: &str, other: &str, now: u64) -> bool {
+    other
+        .trim_start_matches('/')
+        .strip_prefix(&format!("{name}-seeding-"))
+        .and_then(|rest| rest.rsplit_once('-'))
+        .and_then(|(_, began)| began.parse::<u64>().ok())
+        .is_some_and(|began| now.saturating_sub(began) > SEEDING_LEFT_AFTER.as_secs())
+}
+
+/// Removes the seedings of `name` that killed runs of the project `scope` left behind;
+/// one in progress is never touched.
+async fn remove_left_seedings(docker: &Docker, name: &str, scope: &str, now: u64) {
+    let filters = HashMap::from([
+        ("name".to_string(), vec![format!("{name}-seeding-")]),
+        (
+            "label".to_string(),
+            vec![
+                format!("{LABEL}=postgres"),
+                format!("{}={scope}", crate::names::PROJECT_LABEL),
+            ],
+        ),
+    ]);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let Ok(found) = docker.list_containers(Some(options)).await else {
+        return;
+    };
+    for container in found {
+        let names = container.names.unwrap_or_default();
+        if let Some(left) = names.iter().find(|n| is_left_seeding(name, n, now)) {
+            tracing::info!("removing {left}, a seeding a killed run left");
+            remove(docker, left.trim_start_matches('/')).await;
+        }
+    }
 }
 
 /// Uploads the cluster into the created container `name`, starts it, and sets its
@@ -314,4 +363,24 @@ fn server_of(
             root_cert: None,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_seeding_older_than_any_seeding_takes_counts_as_left() {
+        let name = "odoo-ci-postgres-p-12345678";
+        let began = 1_000_000;
+        let seeding = format!("/{name}-seeding-42-{began}");
+        assert!(!is_left_seeding(name, &seeding, began + 60));
+        assert!(is_left_seeding(name, &seeding, began + 601));
+        assert!(!is_left_seeding(name, name, began + 601));
+        assert!(!is_left_seeding(
+            name,
+            &format!("{name}-other-42-{began}"),
+            began + 601
+        ));
+    }
 }

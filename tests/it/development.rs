@@ -1999,7 +1999,7 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
     assert_eq!(key.len(), 64, "{key}");
     let entry = p.path().join(".odoo-ci-cache/templates").join(&key);
 
-    let (_, first) = job(1);
+    let (first_out, first) = job(1);
     assert_eq!(first["template"]["hit"], false);
     assert!(first["template"]["saved_to"].is_string(), "{first:#}");
     assert!(
@@ -2021,6 +2021,37 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
         .collect();
     assert_eq!(clusters.len(), 1, "one saved cluster: {clusters:?}");
     assert!(clusters[0].join("cluster.tar.zst").is_file());
+
+    // A run killed while seeding left its half-made server behind, long ago: the next
+    // seeding removes it (one in progress would be younger, and is never touched).
+    let managed = first_out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("postgres: managed container "))
+        .and_then(|l| l.split(' ').next())
+        .expect("the managed container on stderr")
+        .to_string();
+    let scope = managed
+        .strip_prefix("odoo-ci-postgres-")
+        .and_then(|rest| rest.rsplit_once('-'))
+        .map(|(scope, _)| scope.to_string())
+        .unwrap();
+    let left = format!("{managed}-seeding-1-1000000");
+    let made = Command::new("docker")
+        .args([
+            "create",
+            "--name",
+            &left,
+            "--label",
+            "odoo-ci.managed=postgres",
+        ])
+        .args(["--label", &format!("odoo-ci.project={scope}")])
+        // Another image than the server's: the test's own clean-up leaves it alone.
+        .arg("odoo-ci-test/debian:bookworm")
+        .arg("true")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
 
     // The tag moves to a newer image of the same major version (as `postgres:16` does
     // with each 16.x): the saved cluster still starts on it.
@@ -2053,6 +2084,12 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
         "{second:#}\n{}",
         out.stderr
     );
+    let still = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("name={left}")])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rm", "-f", &left]).output();
+    assert!(still.stdout.is_empty(), "the left seeding is removed");
     assert!(
         out.stderr
             .contains("started on the cluster saved in the template cache"),

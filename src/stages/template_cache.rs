@@ -70,6 +70,15 @@ pub struct Moved {
     pub millis: u128,
 }
 
+/// What a restore of the entry `meta` moved, begun at `started`.
+fn moved(attachments: usize, meta: &Meta, started: Instant) -> Moved {
+    Moved {
+        attachments,
+        bytes: meta.dump_bytes,
+        millis: started.elapsed().as_millis(),
+    }
+}
+
 /// A folder of saved templates.
 pub struct TemplateCache {
     dir: PathBuf,
@@ -110,19 +119,11 @@ impl TemplateCache {
             return Ok(None);
         };
         let started = Instant::now();
-        let entry = self.entry(key);
         let mut admin = server.connect("postgres")?;
         db::copy::create_empty(&mut admin, template)?;
-        db::copy::restore_template_file(server, template, &entry.join(DUMP))?;
-        let files = data_dir.join("filestore").join(template);
-        crate::filestore::copy_local(&entry.join(FILES), &files).map_err(io(&files))?;
-        crate::filestore::own_like(&files, data_dir).map_err(io(&files))?;
-        let attachments = check_agreement(server, template, &files)?;
-        Ok(Some(Moved {
-            attachments,
-            bytes: meta.dump_bytes,
-            millis: started.elapsed().as_millis(),
-        }))
+        db::copy::restore_template_file(server, template, &self.entry(key).join(DUMP))?;
+        self.files_of(key, server, template, data_dir)
+            .map(|attachments| Some(moved(attachments, &meta, started)))
     }
 
     /// Restores only the filestore of the entry for `key` under `data_dir`, for the
@@ -140,15 +141,23 @@ impl TemplateCache {
             return Ok(None);
         };
         let started = Instant::now();
+        self.files_of(key, server, template, data_dir)
+            .map(|attachments| Some(moved(attachments, &meta, started)))
+    }
+
+    /// Copies the entry's filestore to the database `template`'s under `data_dir`, owned
+    /// as the data dir is, and checks the two agree; the number of stored attachments.
+    fn files_of(
+        &self,
+        key: &str,
+        server: &PgServer,
+        template: &str,
+        data_dir: &Path,
+    ) -> Result<usize, CacheError> {
         let files = data_dir.join("filestore").join(template);
         crate::filestore::copy_local(&self.entry(key).join(FILES), &files).map_err(io(&files))?;
         crate::filestore::own_like(&files, data_dir).map_err(io(&files))?;
-        let attachments = check_agreement(server, template, &files)?;
-        Ok(Some(Moved {
-            attachments,
-            bytes: meta.dump_bytes,
-            millis: started.elapsed().as_millis(),
-        }))
+        check_agreement(server, template, &files)
     }
 
     /// Saves the database `template` and its filestore under `data_dir` as the entry for

@@ -109,7 +109,11 @@ pub fn apply_own(db: &mut Client) -> Result<usize, DbError> {
     Ok(sql.len())
 }
 
-fn has_column(db: &mut Client, table: &str, column: Option<&str>) -> Result<bool, DbError> {
+fn has_column(
+    db: &mut impl postgres::GenericClient,
+    table: &str,
+    column: Option<&str>,
+) -> Result<bool, DbError> {
     let row = db.query_one(
         "SELECT count(*) FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name = $1 AND ($2::text IS NULL OR column_name = $2)",
@@ -149,7 +153,44 @@ pub fn route_mail_to(db: &mut Client, catcher: &MailCatcher) -> Result<(), DbErr
          VALUES ('odoo-ci mail catcher', $1, $2, 'none', 'login', true)",
         &[&catcher.host, &catcher.port],
     )?;
+    // Mail production queued with its own server (now archived, which Odoo refuses to use)
+    // goes to the catcher too, where the team can read it.
+    if has_column(&mut tx, "mail_message", Some("mail_server_id"))?
+        && has_column(&mut tx, "mail_mail", Some("state"))?
+    {
+        tx.execute(
+            "UPDATE mail_message SET mail_server_id = NULL WHERE mail_server_id IS NOT NULL \
+             AND id IN (SELECT mail_message_id FROM mail_mail WHERE state = 'outgoing')",
+            &[],
+        )?;
+    }
     tx.commit()?;
+    Ok(())
+}
+
+/// The allow-listed crons (XML ids in `allowlist`) active on `db`: read before a
+/// neutralization, which turns every cron off, to turn them on again after it.
+pub fn active_allowed_crons(db: &mut Client, allowlist: &[String]) -> Result<Vec<i32>, DbError> {
+    if allowlist.is_empty() || !has_column(db, "ir_cron", None)? {
+        return Ok(Vec::new());
+    }
+    let rows = db.query(
+        "SELECT c.id FROM ir_cron c JOIN ir_model_data d ON d.model = 'ir.cron' AND d.res_id = c.id \
+         WHERE c.active AND d.module || '.' || d.name = ANY($1)",
+        &[&allowlist],
+    )?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Turns the crons `ids` on again: the allow-list keeps them as they were before
+/// neutralization.
+pub fn reactivate_crons(db: &mut Client, ids: &[i32]) -> Result<(), DbError> {
+    if !ids.is_empty() {
+        db.execute(
+            "UPDATE ir_cron SET active = true WHERE id = ANY($1)",
+            &[&ids],
+        )?;
+    }
     Ok(())
 }
 

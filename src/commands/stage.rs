@@ -19,7 +19,7 @@ pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
     };
     let plan = super::plan_with_database(&project, Stage::Staging, choices)?;
     let cache_dir = crate::cachedir::root();
-    let place = require_staging(&project.config, &cache_dir)?;
+    let place = require_staging(&project.config, &cache_dir, &plan.branch)?;
     super::require_pg_clients(&[&place.source, &place.server])?;
     super::print_plan(&project, &plan);
     let opts = StagingOptions {
@@ -44,15 +44,16 @@ pub fn run(config: &Path, args: &StageArgs) -> anyhow::Result<u8> {
 fn require_staging(
     config: &crate::config::Config,
     cache_dir: &Path,
+    branch: &str,
 ) -> anyhow::Result<crate::targets::staging::Staging> {
-    let place = crate::targets::staging::Staging::resolve(config, cache_dir).map_err(|e| {
+    super::require_docker(&crate::executor::docker::Engine::from_env())?;
+    let place = crate::targets::staging::Staging::resolve(config, cache_dir, branch).map_err(|e| {
         exit::setup_error(e, "check the `staging` and `production` sections of .odoo-ci.yml and the variables they name; nothing was copied")
     })?;
     place.server.connect("postgres").map_err(|e| {
         BadInput::new(format!("the staging database server: {e}"))
             .hint("check `staging.database` (server, credentials) and that this runner can reach it; nothing was copied")
     })?;
-    super::require_docker(&crate::executor::docker::Engine::from_env())?;
     Ok(place)
 }
 
@@ -81,57 +82,80 @@ pub fn staging(config: &Path, cmd: &StagingCommand) -> anyhow::Result<u8> {
             super::print_stdout(&text)?;
             Ok(exit::OK)
         }
-        StagingCommand::Drop { names, of_branch } => {
-            if names.is_empty() && of_branch.is_none() {
-                return Err(BadInput::new("nothing to drop")
-                    .hint("name databases (see `odoo-ci staging list`) or pass --of-branch B")
-                    .into());
+        StagingCommand::Drop { names, of_branch } => drop(
+            &config,
+            (&mut admin, &scope),
+            &all,
+            names,
+            of_branch.as_deref(),
+        ),
+    }
+}
+
+/// `odoo-ci staging drop`: the named databases and those of `of_branch`, each checked to
+/// be this project's, with their servers and filestores; the branch's mail catcher too.
+fn drop(
+    config: &crate::config::Config,
+    (admin, scope): (&mut postgres::Client, &str),
+    all: &[crate::stages::staging_dbs::StagingDatabase],
+    names: &[String],
+    of_branch: Option<&str>,
+) -> anyhow::Result<u8> {
+    if names.is_empty() && of_branch.is_none() {
+        return Err(BadInput::new("nothing to drop")
+            .hint("name databases (see `odoo-ci staging list`) or pass --of-branch B")
+            .into());
+    }
+    let mut targets = Vec::new();
+    for name in names {
+        if !all.iter().any(|d| &d.name == name) {
+            return Err(BadInput::new(format!(
+                "`{name}` is not a staging database odoo-ci made for this project"
+            ))
+            .hint("see `odoo-ci staging list`")
+            .into());
+        }
+        targets.push(name.clone());
+    }
+    if let Some(branch) = of_branch {
+        targets.extend(
+            all.iter()
+                .filter(|d| d.branch == branch)
+                .map(|d| d.name.clone()),
+        );
+    }
+    let docker = crate::executor::docker::Engine::from_env().connect().ok();
+    let files =
+        crate::targets::staging_data_dir(config, &crate::cachedir::root())?.join("filestore");
+    let (mut dropped, mut left) = (Vec::new(), Vec::new());
+    for name in &targets {
+        let discarded =
+            crate::stages::staging_dbs::discard(admin, docker.as_ref(), scope, name, &files);
+        match discarded.is_complete() {
+            true => {
+                println!("dropped {name}");
+                dropped.push(name.clone());
             }
-            let mut targets = Vec::new();
-            for name in names {
-                if !all.iter().any(|d| &d.name == name) {
-                    return Err(BadInput::new(format!(
-                        "`{name}` is not a staging database odoo-ci made for this project"
-                    ))
-                    .hint("see `odoo-ci staging list`")
-                    .into());
-                }
-                targets.push(name.clone());
-            }
-            if let Some(branch) = of_branch {
-                targets.extend(
-                    all.iter()
-                        .filter(|d| &d.branch == branch)
-                        .map(|d| d.name.clone()),
-                );
-            }
-            let docker = crate::executor::docker::Engine::from_env().connect().ok();
-            let files = crate::targets::staging_data_dir(&config, &crate::cachedir::root())?
-                .join("filestore");
-            let (mut dropped, mut left) = (Vec::new(), Vec::new());
-            for name in &targets {
-                let discarded = crate::stages::staging_dbs::discard(
-                    &mut admin,
-                    docker.as_ref(),
-                    &scope,
-                    name,
-                    &files,
-                );
-                match discarded.is_complete() {
-                    true => {
-                        println!("dropped {name}");
-                        dropped.push(name.clone());
-                    }
-                    false => left.push(discarded.describe()),
-                }
-            }
-            environments_gone(&all, &dropped);
-            if !left.is_empty() {
-                return Err(anyhow::anyhow!(left.join("\n")));
-            }
-            Ok(exit::OK)
+            false => left.push(discarded.describe()),
         }
     }
+    environments_gone(all, &dropped);
+    if !left.is_empty() {
+        return Err(anyhow::anyhow!(left.join("\n")));
+    }
+    if let (Some(branch), Some(docker)) = (of_branch, &docker) {
+        remove_catcher(docker, scope, branch)?;
+    }
+    Ok(exit::OK)
+}
+
+/// The mail catcher odoo-ci ran for the dropped `branch`, with the mail it holds.
+fn remove_catcher(docker: &bollard::Docker, scope: &str, branch: &str) -> anyhow::Result<()> {
+    let server = crate::db::staging::container_name(scope, branch);
+    if crate::executor::mail_catcher::remove_of(docker, scope, &server)? > 0 {
+        println!("removed the mail catcher {server}-mail");
+    }
+    Ok(())
 }
 
 /// The GitHub environments of branches left with no staging database: marked inactive.

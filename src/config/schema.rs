@@ -347,9 +347,10 @@ pub struct StagingSection {
     /// The longest an Odoo run of the stage (neutralize, update) may take.
     #[serde(default = "hour")]
     pub timeout_secs: u64,
-    /// SMTP `host:port` that receives staging's outgoing mail.
+    /// Where staging's outgoing mail goes: an SMTP `host:port` that already runs, or a
+    /// catcher odoo-ci runs beside each branch's server (`{image: axllent/mailpit}`).
     #[serde(default)]
-    pub mail_catcher: Option<String>,
+    pub mail_catcher: Option<MailCatcherSetting>,
     /// Staging databases kept per branch.
     #[serde(default = "three")]
     pub keep: u32,
@@ -369,6 +370,29 @@ pub struct StagingSection {
     pub health_check: HealthCheck,
     #[serde(default)]
     pub env: BTreeMap<String, Templated>,
+}
+
+/// `staging.mail_catcher`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum MailCatcherSetting {
+    /// An SMTP server that already runs, as Odoo's container reaches it: `host:port`.
+    Address(String),
+    /// A catcher odoo-ci runs per staging branch.
+    Run(RunCatcher),
+}
+
+/// A mail catcher odoo-ci runs: an image with Mailpit's contract (SMTP on 1025, its web UI
+/// and `/api/v1` on 8025).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RunCatcher {
+    #[serde(default = "mailpit")]
+    pub image: String,
+}
+
+fn mailpit() -> String {
+    "axllent/mailpit:latest".to_string()
 }
 
 fn three() -> u32 {

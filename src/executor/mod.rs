@@ -6,6 +6,7 @@ pub mod bluegreen;
 pub mod command_line;
 pub mod docker;
 pub mod local;
+pub mod mail_catcher;
 pub mod managed_pg;
 pub mod mirror;
 pub mod pg_cluster;

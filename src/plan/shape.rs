@@ -2,7 +2,7 @@
 //! facts and the addons the plan decided. What is decided here is what runs; a stage
 //! reads no configuration of its own.
 
-use crate::config::schema::{BrowserMode, DevBuild};
+use crate::config::schema::{BrowserMode, DevBuild, MailCatcherSetting};
 use crate::config::{Config, PushMode, Stage};
 use crate::plan::odoo_command::{Demo, OdooCommand};
 use crate::plan::steps::{self, RestoreSource, Step};
@@ -223,7 +223,13 @@ impl Shape<'_> {
             self.update(Stage::Staging, Some(neutralize)),
             Step::Start(steps::Start {
                 what: match &staging.mail_catcher {
-                    Some(c) => format!("the staging server, outgoing mail to the catcher {c}"),
+                    Some(MailCatcherSetting::Address(c)) => {
+                        format!("the staging server, outgoing mail to the catcher {c}")
+                    }
+                    Some(MailCatcherSetting::Run(r)) => format!(
+                        "the staging server, outgoing mail to the branch's mail catcher ({}), checked to answer first",
+                        r.image
+                    ),
                     None => "the staging server, outgoing mail disabled".to_string(),
                 },
             }),

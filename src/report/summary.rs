@@ -298,6 +298,9 @@ fn staging(r: &crate::result::StageResult, d: &crate::result::staging::StagingDe
     if let Some(url) = &d.url {
         out.push_str(&format!("- URL: {url}\n"));
     }
+    if let Some(mail) = &d.mail_url {
+        out.push_str(&format!("- mail it sent: {mail}\n"));
+    }
     if let Some(db) = &d.database {
         out.push_str(&format!("- database: `{db}`\n"));
     }

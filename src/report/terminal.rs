@@ -163,6 +163,9 @@ impl Reporter for Terminal {
                         d.url.as_deref().unwrap_or_default()
                     );
                 }
+                if let Some(mail) = &d.mail_url {
+                    say!(self, "mail staging sent is read at {mail}");
+                }
             }
             Detail::Production(d) => {
                 self.reasons(result);

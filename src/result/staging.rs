@@ -14,6 +14,9 @@ pub struct StagingDetail {
     pub database: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
+    /// Where the mail staging sent is read: the web UI of the catcher odoo-ci runs.
+    #[serde(default)]
+    pub mail_url: Option<String>,
     #[serde(default)]
     pub container: Option<String>,
     #[serde(default)]

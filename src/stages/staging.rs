@@ -17,6 +17,7 @@ use crate::backups::Backups;
 use crate::config::Stage;
 use crate::db;
 use crate::executor::docker::DockerExecutor;
+use crate::executor::mail_catcher::Catcher;
 use crate::neutralize::{self, Policy};
 use crate::odoo::Colour;
 use crate::plan::odoo_command::OdooCommand;
@@ -254,6 +255,7 @@ fn serve(
     let name = container_name(&at.project.scope, &at.plan.branch);
     let port = at.place.port;
     let id = runner.step(|_: &steps::Start, _| {
+        catcher_answers(at.place.catcher.as_ref())?;
         let series = at.project.addons.series;
         let server = OdooCommand::on(Stage::Staging, series, database).serve_on(port);
         let inv = invocation(&server, &at.opts.odoo, &at.place.server, executor);
@@ -289,7 +291,23 @@ fn serve(
         Ok(((), format!("{} is up", at.place.url)))
     })?;
     detail.url = Some(at.place.url.clone());
+    detail.mail_url = at.place.catcher.as_ref().map(|c| c.ui.clone());
     Ok(())
+}
+
+/// Fails closed: no staging server starts while the catcher its mail goes to does not
+/// answer (it was checked when the run began; it may have stopped since).
+fn catcher_answers(catcher: Option<&Catcher>) -> anyhow::Result<()> {
+    let Some(c) = catcher else {
+        return Ok(());
+    };
+    crate::executor::mail_catcher::answers_smtp(c.check, Duration::from_secs(10)).map_err(|e| {
+        anyhow::anyhow!(
+            "the mail catcher {} does not answer SMTP on {} ({e}): the staging server is not started, so no mail can go elsewhere",
+            c.container,
+            c.check
+        )
+    })
 }
 
 /// Production's database and filestore into a new staging database, marked as this
@@ -464,6 +482,24 @@ fn restore_backup(
 
 /// Odoo's own `neutralize` (16.0+; odoo-ci's own SQL before).
 fn neutralize_copy(
+    at: &Where<'_>,
+    executor: &DockerExecutor,
+    name: &str,
+    log: &str,
+) -> anyhow::Result<((), String)> {
+    let allowlist = &at.place.policy.cron_allowlist;
+    let kept = neutralize::active_allowed_crons(&mut at.place.server.connect(name)?, allowlist)?;
+    let ((), how) = neutralize_with(at, executor, name, log)?;
+    neutralize::reactivate_crons(&mut at.place.server.connect(name)?, &kept)?;
+    match kept.len() {
+        0 => Ok(((), how)),
+        n => Ok(((), format!("{how}; {n} allow-listed cron(s) kept active"))),
+    }
+}
+
+/// Neutralizes the copy `name`: Odoo's own command where the series has it, else odoo-ci's
+/// SQL.
+fn neutralize_with(
     at: &Where<'_>,
     executor: &DockerExecutor,
     name: &str,

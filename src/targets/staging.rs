@@ -4,8 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::schema::MailCatcherSetting;
 use crate::config::Config;
 use crate::db::PgServer;
+use crate::executor::mail_catcher::Catcher;
 use crate::neutralize::{MailCatcher, Policy};
 
 #[derive(Debug, Clone)]
@@ -23,24 +25,20 @@ pub struct Staging {
     pub data_dir: PathBuf,
     /// What neutralization allows: the mail catcher, the crons kept.
     pub policy: Policy,
+    /// The mail catcher odoo-ci runs for the branch (`staging.mail_catcher: {image: …}`).
+    pub catcher: Option<crate::executor::mail_catcher::Catcher>,
     pub port: u16,
     pub url: String,
 }
 
 impl Staging {
-    pub fn resolve(config: &Config, cache_dir: &Path) -> anyhow::Result<Staging> {
+    /// Resolves where the staging of `branch` acts; starts the branch's mail catcher when
+    /// odoo-ci runs it.
+    pub fn resolve(config: &Config, cache_dir: &Path, branch: &str) -> anyhow::Result<Staging> {
         let staging = &config.file.staging;
         let (source, source_db) = super::production_source(config)?;
         let server = super::staging_server(config, &source)?;
-        let catcher = match &staging.mail_catcher {
-            Some(text) => Some(MailCatcher::parse(text).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "{}: `staging.mail_catcher` is `{text}`: expected host:port, e.g. mailpit:1025",
-                    config.path.display()
-                )
-            })?),
-            None => None,
-        };
+        let (catcher, running) = mail_catcher(config, branch)?;
         let port = match staging.http_port {
             0 => crate::health::free_port()?,
             p => p,
@@ -60,8 +58,49 @@ impl Staging {
                 catcher,
                 cron_allowlist: staging.cron_allowlist.clone(),
             },
+            catcher: running,
             port,
             url,
         })
     }
 }
+
+/// Where staging's mail goes (`staging.mail_catcher`): a given `host:port`, or the catcher
+/// odoo-ci runs for `branch`, started here and answering SMTP.
+fn mail_catcher(
+    config: &Config,
+    branch: &str,
+) -> anyhow::Result<(Option<MailCatcher>, Option<Catcher>)> {
+    match &config.file.staging.mail_catcher {
+        None => Ok((None, None)),
+        Some(MailCatcherSetting::Address(text)) => {
+            let address = MailCatcher::parse(text).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: `staging.mail_catcher` is `{text}`: expected host:port, e.g. mailpit:1025, or {{image: axllent/mailpit}} for a catcher odoo-ci runs",
+                    config.path.display()
+                )
+            })?;
+            Ok((Some(address), None))
+        }
+        Some(MailCatcherSetting::Run(run)) => {
+            let docker = crate::executor::docker::Engine::from_env().connect()?;
+            let scope = crate::project::scope_for(config);
+            let server = crate::db::staging::container_name(&scope, branch);
+            let spec = crate::executor::mail_catcher::Spec {
+                scope: &scope,
+                server: &server,
+                image: &run.image,
+                network: &config.file.odoo.docker_network,
+            };
+            let running = crate::executor::mail_catcher::ensure(&docker, &spec, CATCHER_START)?;
+            let address = MailCatcher {
+                host: running.smtp_host.clone(),
+                port: i32::from(running.smtp_port),
+            };
+            Ok((Some(address), Some(running)))
+        }
+    }
+}
+
+/// How long a catcher odoo-ci starts may take to answer SMTP.
+const CATCHER_START: std::time::Duration = std::time::Duration::from_secs(15);

@@ -937,7 +937,7 @@ fn an_update_in_place_that_brings_mail_and_crons_back_is_neutralized_again() {
     let prod = production(&p);
     assert_eq!(
         live_outgoing(&prod.db).split(',').count(),
-        6,
+        7,
         "production's connector is live: {}",
         live_outgoing(&prod.db)
     );
@@ -1174,5 +1174,173 @@ fn a_copy_of_a_snapshot_is_cloned_on_production_s_server_and_neutralized() {
         Some(files_under(&snapshot_files).len() as u64),
         "{r:#}"
     );
+    drop_branch(&p, &prod, branch);
+}
+
+/// A stand-in for production's real SMTP server on the runner's loopback, where a staging
+/// server on the host network would reach it: greets and counts who connects.
+struct RealSmtp {
+    port: u16,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RealSmtp {
+    fn start() -> RealSmtp {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = connections.clone();
+        std::thread::spawn(move || {
+            for mut s in listener.incoming().flatten() {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = s.write_all(b"554 production SMTP: staging must never connect\r\n");
+            }
+        });
+        RealSmtp { port, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn http_get(url: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The messages the catcher at `ui` holds (Mailpit's `GET /api/v1/messages`), waiting up to
+/// `secs` for at least one.
+fn caught(ui: &str, secs: u64) -> Vec<Value> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let text = http_get(&format!("{}api/v1/messages", ui));
+        let listed: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let messages = listed["messages"].as_array().cloned().unwrap_or_default();
+        if !messages.is_empty() || std::time::Instant::now() > until {
+            return messages;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+/// `p`'s config with a catcher odoo-ci runs (`image`) and the mail queue's cron kept, so the
+/// copy sends what production had queued.
+fn with_catcher_run(p: &Project, image: &str) {
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace(
+        "  mail_catcher: \"127.0.0.1:1025\"\n",
+        &format!("  mail_catcher:\n    image: {image}\n  cron_allowlist: [mail.ir_cron_mail_scheduler_action]\n"),
+    ));
+}
+
+fn mail_image() -> String {
+    std::env::var("ODOO_CI_TEST_MAIL_IMAGE")
+        .expect("ODOO_CI_TEST_MAIL_IMAGE is not set: run the tests with ./scripts/test")
+}
+
+/// Production queued an invoice to a customer through its own SMTP server. The staging
+/// copy's Odoo sends its mail queue (the cron is kept on purpose): the invoice lands in the
+/// branch's catcher, which the team reads at the URL the result gives, and production's
+/// server is never contacted. Dropping the branch removes the catcher.
+#[test]
+fn staging_mail_lands_in_the_branch_s_catcher_and_never_reaches_production_s_server() {
+    let p = project("fresh", &[]);
+    with_catcher_run(&p, &mail_image());
+    let prod = production(&p);
+    let real = RealSmtp::start();
+    psql_on(
+        &prod.db,
+        &format!(
+            "UPDATE ir_mail_server SET smtp_host = '127.0.0.1', smtp_port = {} WHERE name = 'Production SMTP';
+             INSERT INTO mail_message (subject, email_from, mail_server_id) \
+               SELECT 'Invoice INV/2026/0042', 'billing@example.com', id FROM ir_mail_server WHERE name = 'Production SMTP';
+             INSERT INTO mail_mail (mail_message_id, email_to, body_html, state) \
+               SELECT max(id), 'customer@example.com', 'Please pay INV/2026/0042', 'outgoing' FROM mail_message;",
+            real.port
+        ),
+    );
+    let branch = &unique("mail");
+    let (out, r) = stage(&p, &prod, branch, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let ui = r["mail_url"]
+        .as_str()
+        .expect("the catcher's URL")
+        .to_string();
+    assert!(
+        out.stderr.contains(&ui),
+        "the run says where mail is read: {}",
+        out.stderr
+    );
+    let summary = std::fs::read_to_string(p.path().join("out/summary.md")).unwrap();
+    assert!(summary.contains(&ui), "{summary}");
+
+    let messages = caught(&ui, 30);
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(messages[0]["To"][0]["Address"], "customer@example.com");
+    assert_eq!(messages[0]["Subject"], "Invoice INV/2026/0042");
+    let db = r["database"].as_str().unwrap();
+    assert_eq!(
+        psql_on(
+            db,
+            "SELECT string_agg(cron_name, ',' ORDER BY cron_name) FROM ir_cron WHERE active"
+        ),
+        "Base: Auto-vacuum internal data,Mail: Email Queue Manager",
+        "the allow-listed cron stays on, every other is off"
+    );
+    assert_eq!(psql_on(db, "SELECT state FROM mail_mail"), "sent");
+    assert_eq!(
+        real.connections(),
+        0,
+        "production's SMTP server was contacted"
+    );
+
+    let catcher = format!("{}-mail", r["container"].as_str().unwrap());
+    assert!(container_running(&catcher), "{catcher}");
+    drop_branch(&p, &prod, branch);
+    let left = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("name=^{catcher}$")])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "the catcher is removed with its branch"
+    );
+}
+
+/// A catcher that does not answer SMTP stops staging before anything is copied: mail never
+/// goes anywhere unread.
+#[test]
+fn a_catcher_that_does_not_answer_stops_staging_before_anything_is_copied() {
+    let p = project("fresh", &[]);
+    // An image that runs but listens on nothing: the base image's shell, sleeping.
+    with_catcher_run(&p, &image());
+    let prod = production(&p);
+    let branch = &unique("mute");
+    let cache = p.path().join(".cache");
+    let out = run_in(
+        p.path(),
+        &["stage", "--branch", branch, "--output", "out"],
+        &[
+            ("PROD_URL", &db_url(&prod.db)),
+            ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("does not answer SMTP") && out.stderr.contains("nothing was copied"),
+        "{}",
+        out.stderr
+    );
+    assert!(staging_dbs(&p, &prod, branch).is_empty());
     drop_branch(&p, &prod, branch);
 }

@@ -80,6 +80,9 @@ def parse_args(argv):
     p.add_argument("-p", "--http-port", type=int, default=8069)
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--max-cron-threads", type=int, default=2)
+    # odoo/tools/config.py: the fallback SMTP server when no ir.mail_server is active.
+    p.add_argument("--smtp", dest="smtp_server", default="localhost")
+    p.add_argument("--smtp-port", dest="smtp_port", type=int, default=25)
     p.add_argument("--logfile")
     p.add_argument("--log-level", default="info")
     p.add_argument("--log-handler", action="append", default=[])
@@ -176,6 +179,12 @@ CREATE TABLE IF NOT EXISTS mail_template (
 CREATE TABLE IF NOT EXISTS fetchmail_server (
     id serial PRIMARY KEY, name varchar, server varchar, active boolean DEFAULT true,
     state varchar DEFAULT 'draft');
+CREATE TABLE IF NOT EXISTS mail_message (
+    id serial PRIMARY KEY, subject varchar, body text, email_from varchar,
+    message_type varchar DEFAULT 'email', mail_server_id integer);
+CREATE TABLE IF NOT EXISTS mail_mail (
+    id serial PRIMARY KEY, mail_message_id integer NOT NULL, body_html text, email_to text,
+    state varchar DEFAULT 'outgoing', failure_reason text);
 """,
     "payment": """
 CREATE TABLE IF NOT EXISTS payment_provider (
@@ -211,6 +220,15 @@ def init_base_records(cur):
     cron_id = cur.fetchone()[0]
     cur.execute("INSERT INTO ir_model_data (module, name, model, res_id) "
                 "VALUES ('base', 'autovacuum_job', 'ir.cron', %s)", (cron_id,))
+
+
+def init_mail_records(cur):
+    """What installing mail writes that staging looks at: the mail queue's cron
+    (mail/data/ir_cron_data.xml, `ir_cron_mail_scheduler_action`)."""
+    cur.execute("INSERT INTO ir_cron (cron_name, active) VALUES ('Mail: Email Queue Manager', true) "
+                "RETURNING id")
+    cur.execute("INSERT INTO ir_model_data (module, name, model, res_id) "
+                "VALUES ('mail', 'ir_cron_mail_scheduler_action', 'ir.cron', %s)", (cur.fetchone()[0],))
 
 
 def ensure_database(args, dbname):
@@ -624,6 +642,8 @@ def install_modules(args, conn, modules, to_install, to_update, demo, tags, test
             series_schema(cur, name)
             if name == "base" and not already:
                 init_base_records(cur)
+            if name == "mail" and not already:
+                init_mail_records(cur)
         if path:
             logging.getLogger("odoo.modules.registry").info("module %s: creating or updating database tables", name)
             importlib.import_module("odoo.addons.%s" % name)
@@ -696,6 +716,72 @@ def serve(port):
     server = http.server.ThreadingHTTPServer(("0.0.0.0", port), Health)
     logging.getLogger("odoo.service.server").info("HTTP service (werkzeug) running on 0.0.0.0:%s", port)
     server.serve_forever()
+
+
+# --- crons: the mail queue --------------------------------------------------------------
+# Real Odoo's cron threads (--max-cron-threads, 2 by default) run the active crons that are
+# due; `mail.ir_cron_mail_scheduler_action` ("Mail: Email Queue Manager") sends the queued
+# `mail.mail` records (state `outgoing`) through `ir.mail_server` (odoo/addons/base/models/
+# ir_mail_server.py `connect`: the mail's own server, refused when archived — "cannot be used
+# because it is archived" — else the first active one, else the configured --smtp). The
+# fake runs that one cron, every second instead of when due (mail.mail's create triggers it).
+CRON_POLL_SECS = 1.0
+
+
+def mail_queue_active(cur):
+    cur.execute("SELECT c.active FROM ir_cron c JOIN ir_model_data d ON d.res_id = c.id AND d.model = 'ir.cron' "
+                "WHERE d.module = 'mail' AND d.name = 'ir_cron_mail_scheduler_action'")
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
+def smtp_server_for(cur, args, mail_server_id):
+    if mail_server_id:
+        cur.execute("SELECT name, smtp_host, smtp_port, active FROM ir_mail_server WHERE id = %s", (mail_server_id,))
+        name, host, port, active = cur.fetchone()
+        if not active:
+            raise RuntimeError('The server "%s" cannot be used because it is archived.' % name)
+        return host, port
+    cur.execute("SELECT smtp_host, smtp_port FROM ir_mail_server WHERE active ORDER BY id LIMIT 1")
+    row = cur.fetchone()
+    return row if row else (args.smtp_server, args.smtp_port)
+
+
+def send_queued_mail(cur, args):
+    import email.message
+    import smtplib
+    log = logging.getLogger("odoo.addons.mail.models.mail_mail")
+    cur.execute("SELECT mm.id, m.subject, m.email_from, mm.email_to, mm.body_html, m.mail_server_id "
+                "FROM mail_mail mm JOIN mail_message m ON m.id = mm.mail_message_id "
+                "WHERE mm.state = 'outgoing' ORDER BY mm.id")
+    for mail_id, subject, email_from, email_to, body, server_id in cur.fetchall():
+        try:
+            host, port = smtp_server_for(cur, args, server_id)
+            msg = email.message.EmailMessage()
+            msg["Subject"], msg["From"], msg["To"] = subject or "", email_from or "odoo@example.com", email_to
+            msg["Message-Id"] = "<%s-fake-odoo@%s>" % (mail_id, DBNAME)
+            msg.set_content(body or "")
+            with smtplib.SMTP(host, port, timeout=10) as smtp:
+                smtp.send_message(msg)
+            cur.execute("UPDATE mail_mail SET state = 'sent' WHERE id = %s", (mail_id,))
+            log.info("Mail with ID %r and Message-Id %r successfully sent", mail_id, msg["Message-Id"])
+        except Exception as e:
+            cur.execute("UPDATE mail_mail SET state = 'exception', failure_reason = %s WHERE id = %s",
+                        (str(e), mail_id))
+            log.info("failed sending mail (id: %s) due to %s", mail_id, e)
+
+
+def run_crons(args):
+    conn = connect(args, DBNAME)
+    cur = conn.cursor()
+    while True:
+        time.sleep(CRON_POLL_SECS)
+        try:
+            cur.execute("SELECT 1 FROM pg_class WHERE relname = 'mail_mail'")
+            if cur.fetchone() and mail_queue_active(cur):
+                send_queued_mail(cur, args)
+        except Exception:
+            logging.getLogger("odoo.service.cron").exception("cron failed")
 
 
 # --- neutralize ----------------------------------------------------------------------
@@ -844,5 +930,7 @@ def main(argv):
             return 1
         return 0
     threading.Thread(target=serve, args=(args.http_port,), daemon=True).start()
+    if args.max_cron_threads > 0:
+        threading.Thread(target=run_crons, args=(args,), daemon=True).start()
     while True:
         time.sleep(3600)

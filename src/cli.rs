@@ -48,6 +48,10 @@ pub enum Command {
     /// List or drop staging databases.
     #[command(subcommand)]
     Staging(StagingCommand),
+    /// Development builds kept as previews (`development.keep`): list, stop, start, drop,
+    /// and drop those past their time or beyond the budget (`gc`).
+    #[command(subcommand)]
+    Previews(PreviewsCommand),
     /// Neutralize a database (no mail out, crons off, payments in test mode) and verify it.
     Neutralize(NeutralizeArgs),
     /// Deploy to production: snapshot, update bumped addons, blue/green, health check,
@@ -375,6 +379,26 @@ pub enum StagingCommand {
         #[arg(long = "of-branch", value_name = "BRANCH")]
         of_branch: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PreviewsCommand {
+    /// This project's previews, oldest first: branch, state, URL, age, size.
+    List {
+        /// Output: `text` for people, `json` for tools.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Stop a branch's preview server; its database stays (no CPU until started).
+    Stop { branch: String },
+    /// Start a branch's stopped preview server again.
+    Start { branch: String },
+    /// Drop a branch's preview: its server, database and filestore (a deleted branch or a
+    /// closed pull request).
+    Drop { branch: String },
+    /// Drop previews past their time (`development.keep`) or beyond `previews.max_kept`,
+    /// stop those beyond `previews.max_running` (oldest first).
+    Gc,
 }
 
 #[derive(Debug, Args)]

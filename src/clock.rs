@@ -4,10 +4,19 @@ use std::time::SystemTime;
 
 /// Now, as `2026-11-23T12:00:00Z`.
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
+    rfc3339(now_secs())
+}
+
+/// Now, in Unix seconds.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Unix seconds `secs` as `2026-11-23T12:00:00Z`.
+pub fn rfc3339(secs: u64) -> String {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -39,5 +48,6 @@ mod tests {
             t.starts_with("20") && t.ends_with('Z') && &t[10..11] == "T",
             "{t}"
         );
+        assert_eq!(rfc3339(1_796_000_000), "2026-11-30T00:53:20Z");
     }
 }

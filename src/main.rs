@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(&cli.config, args),
         Command::Stage(args) => commands::stage::run(&cli.config, args),
         Command::Staging(cmd) => commands::stage::staging(&cli.config, cmd),
+        Command::Previews(cmd) => commands::previews::run(&cli.config, cmd),
         Command::Neutralize(args) => commands::neutralize::run(args),
         Command::Deploy(args) => commands::deploy::deploy(&cli.config, args),
         Command::Rollback(args) => commands::deploy::rollback(&cli.config, args),

@@ -71,6 +71,7 @@ impl Project {
             graph: &self.graph,
             base: self.base.clone(),
             project: self.project.clone(),
+            scope: self.scope.clone(),
             env_names: std::env::vars()
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(k, _)| k)

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod init;
 pub mod neutralize;
 pub mod plan;
+pub mod previews;
 pub mod report;
 pub mod run;
 pub mod stage;

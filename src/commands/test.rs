@@ -17,6 +17,7 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
     let facts = project.facts_with(choices, DatabaseFacts::NotRead);
     let plan = make_plan_as(&facts, Some(Stage::Development))?;
     plan.ready()?;
+    require_keepable(&project.config, &plan)?;
     super::print_plan(&project, &plan);
     let cache = template_cache(&project, args.template_cache.as_deref());
     let (server, managed, odoo) = match plan.steps.first().map(|s| s.kind()) {
@@ -56,6 +57,34 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
         project.context.provider,
         args.fail_on_warning,
     ))
+}
+
+/// A preview outlives the job: refused, before anything runs, where the engine goes with
+/// the job (a GitHub-hosted runner) or cannot serve the runner's data dir (a remote
+/// engine), with the line of `development.keep`.
+fn require_keepable(
+    config: &crate::config::Config,
+    plan: &crate::plan::Plan,
+) -> anyhow::Result<()> {
+    if plan.first::<crate::plan::steps::Keep>().is_none() {
+        return Ok(());
+    }
+    let hosted = std::env::var("RUNNER_ENVIRONMENT").is_ok_and(|v| v == "github-hosted");
+    let remote = crate::executor::docker::Engine::from_env().reach()
+        == crate::executor::docker::Reach::ThroughEngine;
+    let why = match (hosted, remote) {
+        (true, _) => "this is a GitHub-hosted runner: its Docker engine is gone when the job ends, and the preview with it",
+        (false, true) => "the Docker engine is remote (`DOCKER_HOST`): a preview serves its filestore from this runner's data dir, which that engine cannot see",
+        (false, false) => return Ok(()),
+    };
+    Err(config
+        .error_at(
+            crate::diag::DiagKind::InvalidValue,
+            "development.keep",
+            format!("`development.keep` asks for a preview that stays up, but {why}"),
+        )
+        .hint("run the development job on a self-hosted runner whose Docker engine stays up (GitHub: `runs-on: self-hosted`; GitLab: a shell or docker-socket runner), or unset `development.keep`; nothing ran")
+        .into())
 }
 
 /// What the command line asks of the development plan.

@@ -31,6 +31,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub staging: StagingSection,
     #[serde(default)]
+    pub previews: PreviewsSection,
+    #[serde(default)]
     pub production: ProductionSection,
     #[serde(default)]
     pub version_guard: VersionGuard,
@@ -272,6 +274,86 @@ pub struct DevelopmentSection {
     /// tests), which the official images lack.
     #[serde(default)]
     pub browser: BrowserMode,
+    /// How long a green or yellow build stays up as a preview people open (`3d`, `12h`);
+    /// unset: nothing stays up once the tests end.
+    #[serde(default)]
+    pub keep: Option<KeepFor>,
+}
+
+/// A duration written as a number and a unit: `3d`, `12h`, `90m`, `45s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "String")]
+pub struct KeepFor {
+    pub secs: u64,
+}
+
+impl KeepFor {
+    pub fn parse(text: &str) -> Option<KeepFor> {
+        let text = text.trim();
+        let unit = match text.chars().last()? {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        let n: u64 = text[..text.len() - 1].parse().ok().filter(|n| *n > 0)?;
+        n.checked_mul(unit).map(|secs| KeepFor { secs })
+    }
+}
+
+impl std::fmt::Display for KeepFor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.secs {
+            s if s % 86_400 == 0 => write!(f, "{}d", s / 86_400),
+            s if s % 3_600 == 0 => write!(f, "{}h", s / 3_600),
+            s if s % 60 == 0 => write!(f, "{}m", s / 60),
+            s => write!(f, "{s}s"),
+        }
+    }
+}
+
+impl From<KeepFor> for String {
+    fn from(k: KeepFor) -> String {
+        k.to_string()
+    }
+}
+
+impl<'de> Deserialize<'de> for KeepFor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        KeepFor::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a duration: write a number and a unit, e.g. 3d, 12h or 90m"
+            ))
+        })
+    }
+}
+
+/// The builds that stay up (`development.keep`): how many, oldest first out.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewsSection {
+    /// Previews kept (databases and servers); beyond it the oldest are dropped.
+    #[serde(default = "ten")]
+    pub max_kept: u32,
+    /// Previews running; beyond it the oldest are stopped (their databases kept) until
+    /// `odoo-ci previews start`.
+    #[serde(default = "three")]
+    pub max_running: u32,
+}
+
+fn ten() -> u32 {
+    10
+}
+
+impl Default for PreviewsSection {
+    fn default() -> Self {
+        PreviewsSection {
+            max_kept: 10,
+            max_running: 3,
+        }
+    }
 }
 
 /// Whether the development image gets a browser (Chromium, or Google Chrome on Ubuntu
@@ -325,6 +407,7 @@ impl Default for DevelopmentSection {
             build: DevBuild::Auto,
             template_cache: None,
             browser: BrowserMode::Auto,
+            keep: None,
         }
     }
 }

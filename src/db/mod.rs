@@ -6,6 +6,7 @@ pub mod addon_hashes;
 pub mod clients;
 pub mod copy;
 pub mod fingerprint;
+pub mod previews;
 pub mod staging;
 pub mod tls;
 
@@ -227,6 +228,16 @@ pub fn set_database_comment(admin: &mut Client, name: &str, comment: &str) -> Re
         "COMMENT ON DATABASE {} IS '{}'",
         quote_ident(name),
         comment.replace('\'', "''")
+    ))?;
+    Ok(())
+}
+
+/// `ALTER DATABASE from RENAME TO to` (nobody may be connected to `from`).
+pub fn rename_database(admin: &mut Client, from: &str, to: &str) -> Result<(), DbError> {
+    admin.batch_execute(&format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        quote_ident(from),
+        quote_ident(to)
     ))?;
     Ok(())
 }

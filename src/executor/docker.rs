@@ -177,6 +177,10 @@ impl Executor for DockerExecutor {
     fn identity(&self) -> String {
         identity_of(&self.environment_id)
     }
+
+    fn as_docker(&self) -> Option<&DockerExecutor> {
+        Some(self)
+    }
 }
 
 impl DockerExecutor {

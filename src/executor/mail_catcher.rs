@@ -61,15 +61,12 @@ impl Spec<'_> {
     }
 }
 
-/// The branch's catcher, reused when it runs from `spec.image`, (re)created otherwise, and
-/// answering SMTP within `timeout`.
+/// The branch's catcher, reused when it runs from `spec.image` (which the engine has),
+/// (re)created otherwise, and answering SMTP within `timeout`.
 pub fn ensure(docker: &Docker, spec: &Spec<'_>, timeout: Duration) -> Result<Catcher, ExecError> {
     let name = spec.container();
     let rt = runtime()?;
     let existing = rt.block_on(async {
-        if docker.inspect_image(spec.image).await.is_err() {
-            crate::image::pull(docker, spec.image).await?;
-        }
         let found = docker.inspect_container(&name, None).await.ok();
         let current = match &found {
             Some(info) => same_image(docker, info, spec.image).await,

@@ -62,6 +62,11 @@ pub trait Executor {
     fn data_dir(&self) -> String;
     /// A stable description of what runs Odoo, for the template cache key.
     fn identity(&self) -> String;
+    /// The Docker executor this is, when it is one: only it can start a server that
+    /// outlives the run.
+    fn as_docker(&self) -> Option<&docker::DockerExecutor> {
+        None
+    }
 }
 
 /// Splits a byte stream into lines across chunk boundaries.

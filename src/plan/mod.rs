@@ -39,6 +39,8 @@ pub struct Facts<'a> {
     pub base: Option<BaseFacts>,
     /// Used in the image name.
     pub project: String,
+    /// What every name odoo-ci makes for this project is scoped by (`Project::scope`).
+    pub scope: String,
     /// Names of the environment variables that are set (not their values).
     pub env_names: std::collections::BTreeSet<String>,
     /// The variables set that hold a secret, with why (see [`crate::secrets::why_secret`]).

@@ -118,10 +118,13 @@ impl Shape<'_> {
         let nothing_to_build = !files.dockerfile && !files.requirements;
         let build = facts.config.file.development.build;
         let browser = self.browser();
+        // A preview outlives the job: it runs the commit's image, never the checkout.
+        let kept = facts.config.file.development.keep.is_some();
         if build == DevBuild::Auto
             && nothing_to_build
             && browser.is_none()
             && facts.engine_sees_files
+            && !kept
         {
             return Step::Mount(steps::Mount {
                 base: facts.config.file.odoo.image.clone(),
@@ -173,6 +176,32 @@ impl Shape<'_> {
                 ignore_warnings: dev.ignore_warnings.clone(),
             }),
         ]
+        .into_iter()
+        .chain(self.keep())
+        .collect()
+    }
+
+    /// The preview step when `development.keep` is set (the first shard's build only: a
+    /// branch has one preview).
+    fn keep(&self) -> Option<Step> {
+        let config = self.facts.config;
+        let keep = config.file.development.keep?;
+        if self.facts.choices.shard.is_some_and(|(index, _)| index > 1) {
+            return None;
+        }
+        let (scope, branch) = (&self.facts.scope, &self.facts.context.branch);
+        let previews = &config.file.previews;
+        Some(Step::Keep(steps::Keep {
+            database: crate::db::previews::database_name(scope, branch),
+            container: crate::db::previews::container_name(scope, branch),
+            for_secs: keep.secs,
+            max_kept: previews.max_kept.max(1),
+            max_running: previews.max_running,
+            health: steps::Health {
+                path: config.file.staging.health_check.path.clone(),
+                timeout_secs: config.file.staging.health_check.timeout_secs,
+            },
+        }))
     }
 
     /// The update; on staging, `neutralize` runs again after it (an update may write back

@@ -38,6 +38,7 @@ pub enum StepKind {
     StopOld,
     Prune,
     Rollback,
+    Keep,
 }
 
 impl StepKind {
@@ -66,6 +67,7 @@ impl StepKind {
             StepKind::StopOld => "stop-old",
             StepKind::Prune => "prune",
             StepKind::Rollback => "rollback",
+            StepKind::Keep => "keep",
         }
     }
 }
@@ -114,6 +116,7 @@ pub enum Step {
     StopOld(StopOld),
     Prune(Prune),
     Rollback(Rollback),
+    Keep(Keep),
 }
 
 /// One run at a time of what the lock names.
@@ -297,6 +300,23 @@ pub struct Rollback {
     pub health: Health,
 }
 
+/// Development: a green or yellow build stays up as the branch's preview — its tested
+/// database renamed to the branch's preview, served by the commit's image — replacing the
+/// branch's older one; then the project's previews are kept within their budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Keep {
+    pub database: String,
+    pub container: String,
+    /// How long it stays up (`development.keep`).
+    pub for_secs: u64,
+    /// The project's previews kept and running at most (`previews.max_kept`,
+    /// `previews.max_running`), oldest out first.
+    pub max_kept: u32,
+    pub max_running: u32,
+    /// The check its server must pass.
+    pub health: Health,
+}
+
 /// The parameters of one kind of step: a stage names the step it runs next by them, and
 /// the runner hands over the plan's (see [`crate::stages::runner::Runner::step`]).
 pub trait Params: Sized + Clone {
@@ -358,7 +378,21 @@ params!(
     StopOld,
     Prune,
     Rollback,
+    Keep,
 );
+
+impl fmt::Display for Keep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = crate::config::schema::KeepFor {
+            secs: self.for_secs,
+        };
+        write!(
+            f,
+            "when green or yellow, keep the tested database as `{}` and serve it ({}) for {days} as the branch's preview, replacing its older one; the project keeps {} previews, {} running (oldest out first); a red build is not kept",
+            self.database, self.container, self.max_kept, self.max_running
+        )
+    }
+}
 
 impl fmt::Display for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -121,6 +121,7 @@ fn try_plan(
         graph: &w.graph,
         base,
         project: "acme".into(),
+        scope: "acme".into(),
         env_names: Default::default(),
         secret_variables: Default::default(),
         worktree_tag: "worktree-1".into(),
@@ -651,4 +652,44 @@ fn a_tested_addon_with_a_tour_gets_a_browser_in_its_image() {
             .any(|n| n.contains("Dockerfile is built as it is")),
         "{notes:?}"
     );
+}
+
+/// `development.keep` adds the `keep` step after the tests, builds the commit's image
+/// instead of mounting the checkout (a preview outlives the job), and keeps one build per
+/// branch: the first shard's.
+#[test]
+fn a_kept_build_runs_the_commit_s_image_and_only_the_first_shard_keeps_it() {
+    let steps_of = |dev: &str, shard: Option<(usize, usize)>| {
+        let mut w = world(config("", dev, ""), "feature/x");
+        w.build_files.dockerfile = false;
+        let choices = Choices {
+            shard,
+            ..Choices::default()
+        };
+        let p = plan(
+            &w,
+            Some(Stage::Development),
+            choices,
+            DatabaseFacts::NotRead,
+            None,
+        );
+        (kinds(&p.steps), p.steps)
+    };
+    let (kinds_off, _) = steps_of("", None);
+    assert_eq!(kinds_off[0], "mount");
+    assert!(!kinds_off.contains(&"keep"));
+    let (kinds_on, steps) = steps_of("  keep: 3d\n", None);
+    assert_eq!(kinds_on.first(), Some(&"build"));
+    assert_eq!(kinds_on.last(), Some(&"keep"));
+    let Some(Step::Keep(keep)) = steps.last() else {
+        panic!("{steps:?}")
+    };
+    assert_eq!(keep.for_secs, 3 * 86_400);
+    assert_eq!(
+        keep.database,
+        crate::db::previews::database_name("acme", "feature/x")
+    );
+    assert!(keep.to_string().contains("for 3d"), "{keep}");
+    let (second_shard, _) = steps_of("  keep: 3d\n", Some((2, 2)));
+    assert!(!second_shard.contains(&"keep"));
 }

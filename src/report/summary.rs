@@ -111,6 +111,17 @@ fn development(
         name_list(&d.tested)
     );
     blocks.insert(0, tested);
+    if let Some(p) = &d.preview {
+        blocks.insert(
+            1,
+            format!(
+                "**Preview**: {} (database `{}`, kept until {} UTC; `odoo-ci previews list`)\n\n",
+                p.url,
+                p.database,
+                crate::clock::rfc3339(p.until)
+            ),
+        );
+    }
     if !d.screenshots.is_empty() {
         let shots: Vec<String> = d
             .screenshots

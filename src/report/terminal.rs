@@ -145,6 +145,9 @@ impl Reporter for Terminal {
                 // Failures and problems streamed as they came: only the verdict now.
                 Some(log) => {
                     let _ = write!(self.to, "{}", super::log_text::verdict(log, s));
+                    if let Some(p) = &d.preview {
+                        say!(self, "preview: {} (`{}`)", p.url, p.database);
+                    }
                 }
                 None => self.reasons(result),
             },

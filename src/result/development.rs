@@ -23,6 +23,23 @@ pub struct DevDetail {
     /// The screenshots failing tours saved, in the output folder (`screenshots/…`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub screenshots: Vec<String>,
+    /// The preview this build stays up as (`development.keep`), when it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<Box<PreviewInfo>>,
+}
+
+/// A build kept as its branch's preview.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PreviewInfo {
+    pub database: String,
+    pub url: String,
+    /// When it may be dropped (Unix seconds).
+    pub until: u64,
+    /// Other previews the budget dropped and stopped.
+    #[serde(default)]
+    pub dropped: Vec<String>,
+    #[serde(default)]
+    pub stopped: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

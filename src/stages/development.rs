@@ -23,11 +23,13 @@ use crate::odoo::result::LogResult;
 use crate::odoo::traceback::PathMap;
 use crate::odoo::{Analyzer, Colour, Event, Options};
 use crate::plan::odoo_command::{Demo, OdooCommand};
+use crate::plan::StepKind;
 use crate::plan::{steps, Plan, Step};
 use crate::project::Project;
-use crate::result::development::{DevDetail, TemplateInfo};
+use crate::result::development::{DevDetail, PreviewInfo, TemplateInfo};
 use crate::result::{Detail, Reporter, StageResult};
 use crate::stages::heartbeat::{Heartbeat, HEARTBEAT};
+use crate::stages::previews;
 use crate::stages::runner::Runner;
 use crate::stages::runtime::{absolute, docker_executor, mounted_executor, RunsOn};
 use crate::stages::template_cache::TemplateCache;
@@ -123,6 +125,7 @@ pub fn run(
         d.template = detail.template;
         d.log = detail.log;
         d.screenshots = detail.screenshots;
+        d.preview = detail.preview;
     }
     result.total_ms = started.elapsed().as_millis() as u64;
     result
@@ -200,8 +203,66 @@ fn run_steps(
     let log = log?;
     let outcome = (log.colour, log.reasons.clone());
     detail.log = Some(log);
+    if plan.first::<steps::Keep>().is_some() {
+        let tested = previews::Tested {
+            database: &database,
+            branch: &plan.branch,
+            commit: plan.commit.clone(),
+        };
+        let serving = (executor.as_ref(), &server, &opts.odoo);
+        let at = (&mut admin, data_dir.as_path());
+        detail.preview = keep_step(project, runner, serving, (tested, outcome.0), at)?;
+        if detail.preview.is_some() {
+            (cleanup.database, cleanup.filestore) = (None, None);
+        }
+    }
     drop(cleanup);
     Ok(outcome)
+}
+
+/// The plan's `keep` step: a green or yellow build stays up as its branch's preview; a red
+/// one is not kept.
+fn keep_step(
+    project: &Project,
+    runner: &mut Runner<'_>,
+    (executor, server, odoo): (&dyn Executor, &PgServer, &crate::targets::odoo_env::OdooEnv),
+    (tested, colour): (previews::Tested<'_>, Colour),
+    (admin, data_dir): (&mut postgres::Client, &Path),
+) -> anyhow::Result<Option<Box<PreviewInfo>>> {
+    if colour == Colour::Red {
+        runner.skip(StepKind::Keep, "the build is red: a red build is not kept")?;
+        return Ok(None);
+    }
+    runner.step(|keep: &steps::Keep, _| {
+        let docker_executor = executor.as_docker().ok_or_else(|| {
+            anyhow::anyhow!(
+                "a preview needs the Docker engine to serve it (the local executor runs none)"
+            )
+        })?;
+        let serve = |database: &str, port: u16| {
+            let command =
+                OdooCommand::on(Stage::Development, project.addons.series, database).serve_on(port);
+            crate::stages::invocation::invocation(&command, odoo, server, executor)
+        };
+        let docker = crate::executor::docker::Engine::from_env().connect()?;
+        let mut place = previews::Place {
+            admin,
+            docker: &docker,
+            scope: &project.scope,
+            data_dir,
+        };
+        let now = crate::clock::now_secs();
+        let kept = previews::keep(keep, tested, (docker_executor, &serve), &mut place, now)?;
+        let text = format!("{} serves `{}` until it goes", kept.url, keep.database);
+        let info = PreviewInfo {
+            database: keep.database.clone(),
+            url: kept.url,
+            until: now + keep.for_secs,
+            dropped: kept.budget.dropped,
+            stopped: kept.budget.stopped,
+        };
+        Ok((Some(Box::new(info)), text))
+    })
 }
 
 /// The install-and-test step on `database`: the log read into a result.

@@ -3,6 +3,7 @@
 pub mod development;
 pub mod heartbeat;
 pub mod invocation;
+pub mod previews;
 pub mod production;
 pub mod runner;
 pub mod runtime;

@@ -92,13 +92,8 @@ pub fn own_server(
         let docker = engine.connect().map_err(|e| {
             anyhow::anyhow!("`postgres.image` needs a Docker engine to run {image}: {e}")
         })?;
-        // A fresh runner's engine has no `postgres:16`: pulled as Odoo's image is.
-        crate::executor::docker::runtime()?.block_on(async {
-            if docker.inspect_image(image).await.is_err() {
-                crate::image::pull(&docker, image).await?;
-            }
-            Ok::<(), crate::executor::ExecError>(())
-        })?;
+        // A fresh runner's engine has no `postgres:16`.
+        pulled_when_missing(&docker, image)?;
         let scope = crate::project::scope_for(config);
         let managed = crate::executor::managed_pg::ensure(
             &docker,
@@ -234,4 +229,16 @@ impl FilestoreReader {
             }
         }
     }
+}
+
+/// Pulls `image` when the engine lacks it (a fresh runner's), with the job's `docker login`,
+/// as Odoo's image is.
+pub fn pulled_when_missing(docker: &bollard::Docker, image: &str) -> anyhow::Result<()> {
+    crate::executor::docker::runtime()?.block_on(async {
+        if docker.inspect_image(image).await.is_err() {
+            crate::image::pull(docker, image).await?;
+        }
+        Ok::<(), crate::executor::ExecError>(())
+    })?;
+    Ok(())
 }

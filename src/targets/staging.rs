@@ -84,6 +84,7 @@ fn mail_catcher(
         }
         Some(MailCatcherSetting::Run(run)) => {
             let docker = crate::executor::docker::Engine::from_env().connect()?;
+            super::pulled_when_missing(&docker, &run.image)?;
             let scope = crate::project::scope_for(config);
             let server = crate::db::staging::container_name(&scope, branch);
             let spec = crate::executor::mail_catcher::Spec {

@@ -70,6 +70,16 @@ fn wrong_type() {
 }
 
 #[test]
+fn a_keep_that_is_not_a_duration_names_its_line() {
+    let p = project_with(&format!("{BASIC_CONFIG}development:\n  keep: three days\n"));
+    let err = plan_error(&p, &[]);
+    assert!(
+        err.contains(".odoo-ci.yml:13:") && err.contains("e.g. 3d, 12h or 90m"),
+        "{err}"
+    );
+}
+
+#[test]
 fn unsupported_series() {
     let p = project_with(&BASIC_CONFIG.replace("\"17.0\"", "\"13.0\""));
     let err = plan_error(&p, &[]);

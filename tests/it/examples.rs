@@ -61,6 +61,36 @@ fn github_development_lets_odoo_ci_run_postgres_and_carries_the_template_cache()
     );
 }
 
+/// Previews go with their branch (deleted, or its pull request closed), and those past
+/// their time go every hour, on the self-hosted runner that serves them.
+#[test]
+fn github_takes_previews_down_with_their_branch_and_by_age() {
+    let w = example("examples/github/previews.yml");
+    let on = &w["on"];
+    assert!(
+        on.get("delete").is_some() && on.get("schedule").is_some(),
+        "{}",
+        text(&w)
+    );
+    assert_eq!(text(&on["pull_request"]["types"]).trim(), "- closed");
+    let job = &w["jobs"]["previews"];
+    assert!(
+        text(&job["runs-on"]).contains("self-hosted"),
+        "{}",
+        text(job)
+    );
+    let steps = text(&job["steps"]);
+    assert!(
+        steps.contains("previews drop \"$BRANCH\"") && steps.contains("previews gc"),
+        "{steps}"
+    );
+    let branch = job["env"]["BRANCH"].as_str().unwrap();
+    assert!(
+        branch.contains("github.event.ref") && branch.contains("github.head_ref"),
+        "{branch}"
+    );
+}
+
 #[test]
 fn github_drops_a_deleted_staging_branch_s_copies() {
     let w = example("examples/github/staging-cleanup.yml");

@@ -16,6 +16,7 @@ mod fuzz;
 mod guard;
 mod install;
 mod plan;
+mod previews;
 mod production;
 mod release_volume;
 mod report;

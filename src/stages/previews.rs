@@ -1,0 +1,221 @@
+//! Builds that stay up (`development.keep`): after a green or yellow run the tested
+//! database becomes the branch's preview (`db::previews` names and marks it) and a server
+//! of the commit's image keeps serving it; the project's previews are kept within their
+//! budget — past their time, beyond `previews.max_kept` (oldest dropped), beyond
+//! `previews.max_running` (oldest stopped, database kept: no CPU until started again).
+//! Everything here checks the project's label or marker before it stops or drops.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use bollard::Docker;
+use serde::Serialize;
+
+use crate::db::previews::{self, Marker, Preview};
+use crate::executor::docker::{runtime, DockerExecutor};
+use crate::executor::Invocation;
+use crate::plan::steps;
+
+/// Where the project's previews are: their server, engine, project and data dir.
+pub struct Place<'a> {
+    pub admin: &'a mut postgres::Client,
+    pub docker: &'a Docker,
+    pub scope: &'a str,
+    /// The development data dir: previews' filestores are under its `filestore/`.
+    pub data_dir: &'a Path,
+}
+
+/// What keeping the budget did.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Budgeted {
+    pub dropped: Vec<String>,
+    pub stopped: Vec<String>,
+}
+
+/// The preview's Odoo, serving a database on a port.
+pub type Serve<'a> = &'a dyn Fn(&str, u16) -> Invocation;
+
+/// The build that was kept.
+pub struct Kept {
+    pub url: String,
+    pub budget: Budgeted,
+}
+
+/// What is kept: the tested database, and for which branch and commit.
+pub struct Tested<'a> {
+    pub database: &'a str,
+    pub branch: &'a str,
+    pub commit: Option<String>,
+}
+
+/// Keeps `tested` as its branch's preview, as the plan's `keep` step says: the branch's
+/// older preview goes, the database and its filestore take the preview's name, a server of
+/// the commit's image serves it (`serve` is its Odoo, on a port), healthy; then the budget.
+/// A preview that does not become healthy is dropped.
+pub fn keep(
+    keep: &steps::Keep,
+    tested: Tested<'_>,
+    (executor, serve): (&DockerExecutor, Serve<'_>),
+    place: &mut Place<'_>,
+    now: u64,
+) -> anyhow::Result<Kept> {
+    discard(place, &keep.database)?;
+    crate::db::rename_database(place.admin, tested.database, &keep.database)?;
+    let filestores = place.data_dir.join("filestore");
+    if let (Some(from), Some(to)) = (
+        crate::names::child_of(&filestores, tested.database),
+        crate::names::child_of(&filestores, &keep.database),
+    ) {
+        if from.exists() {
+            std::fs::rename(from, to)?;
+        }
+    }
+    let port = crate::health::free_port()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let marker = Marker {
+        project: place.scope.to_string(),
+        branch: tested.branch.to_string(),
+        commit: tested.commit,
+        kept_at: now,
+        until: now + keep.for_secs,
+        url: Some(url.clone()),
+    };
+    previews::mark(place.admin, &keep.database, &marker)?;
+    if let Err(e) = serve_healthy(keep, executor, &serve(&keep.database, port), port) {
+        discard(place, &keep.database)?;
+        return Err(e.context("the preview was not kept"));
+    }
+    let budget = within_budget(place, now, (keep.max_kept, keep.max_running))?;
+    Ok(Kept { url, budget })
+}
+
+/// Starts the preview's server and waits until it answers the plan's health check.
+fn serve_healthy(
+    keep: &steps::Keep,
+    executor: &DockerExecutor,
+    inv: &Invocation,
+    port: u16,
+) -> anyhow::Result<()> {
+    let labels = HashMap::from([
+        ("odoo-ci.database".to_string(), keep.database.clone()),
+        (previews::LABEL.to_string(), keep.database.clone()),
+    ]);
+    let id = executor.start_server(&keep.container, inv, &labels)?;
+    crate::health::wait_healthy(
+        "127.0.0.1",
+        port,
+        &keep.health.path,
+        Duration::from_secs(keep.health.timeout_secs),
+        &mut || executor.never_healthy(&id),
+    )
+    .map_err(|why| anyhow::anyhow!("its server did not become healthy: {why}"))?;
+    Ok(())
+}
+
+/// Drops the project's preview `database`, if it is one: its servers, the database, its
+/// filestore.
+pub fn discard(place: &mut Place<'_>, database: &str) -> anyhow::Result<()> {
+    crate::executor::docker::remove_labelled(
+        place.docker,
+        &[
+            (crate::names::PROJECT_LABEL, place.scope),
+            (previews::LABEL, database),
+        ],
+    )?;
+    if crate::db::database_exists(place.admin, database)? {
+        let ours = previews::list(place.admin, place.scope)?;
+        if !ours.iter().any(|p| p.database == database) {
+            anyhow::bail!(
+                "`{database}` exists and is not a preview odoo-ci made for this project (its comment does not say so): odoo-ci leaves it alone; drop or rename it"
+            );
+        }
+        crate::db::drop_database(place.admin, database)?;
+    }
+    if let Some(dir) = crate::names::child_of(&place.data_dir.join("filestore"), database) {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops the previews past their time, then the oldest beyond `max_kept`; stops the oldest
+/// running beyond `max_running`.
+pub fn within_budget(
+    place: &mut Place<'_>,
+    now: u64,
+    (max_kept, max_running): (u32, u32),
+) -> anyhow::Result<Budgeted> {
+    let mut budget = Budgeted::default();
+    let mut kept = Vec::new();
+    for preview in previews::list(place.admin, place.scope)? {
+        match preview.marker.until <= now {
+            true => {
+                discard(place, &preview.database)?;
+                budget.dropped.push(preview.database);
+            }
+            false => kept.push(preview),
+        }
+    }
+    let over = kept.len().saturating_sub(max_kept as usize);
+    for preview in kept.drain(..over) {
+        discard(place, &preview.database)?;
+        budget.dropped.push(preview.database);
+    }
+    let running: Vec<&Preview> = kept
+        .iter()
+        .filter(|p| is_running(place, &p.database))
+        .collect();
+    let over = running.len().saturating_sub(max_running as usize);
+    for preview in &running[..over] {
+        set_running(place, &preview.database, false)?;
+        budget.stopped.push(preview.database.clone());
+    }
+    Ok(budget)
+}
+
+/// The project's containers serving the preview `database`, with whether each runs.
+fn servers(place: &Place<'_>, database: &str) -> anyhow::Result<Vec<(String, bool)>> {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("{}={}", crate::names::PROJECT_LABEL, place.scope),
+            format!("{}={database}", previews::LABEL),
+        ],
+    )]);
+    let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let found = runtime()?.block_on(place.docker.list_containers(Some(options)))?;
+    Ok(found
+        .into_iter()
+        .filter_map(|c| {
+            Some((
+                c.id?,
+                c.state.as_ref().map(|s| s.to_string()) == Some("running".into()),
+            ))
+        })
+        .collect())
+}
+
+/// Whether a server of the preview `database` runs.
+pub fn is_running(place: &Place<'_>, database: &str) -> bool {
+    servers(place, database).is_ok_and(|s| s.iter().any(|(_, running)| *running))
+}
+
+/// Starts or stops the preview `database`'s server (its database stays). How many
+/// servers it has.
+pub fn set_running(place: &Place<'_>, database: &str, run: bool) -> anyhow::Result<usize> {
+    let found = servers(place, database)?;
+    let rt = runtime()?;
+    for (id, running) in &found {
+        match (run, running) {
+            (true, false) => rt.block_on(place.docker.start_container(id, None))?,
+            (false, true) => rt.block_on(place.docker.stop_container(id, None))?,
+            _ => {}
+        }
+    }
+    Ok(found.len())
+}

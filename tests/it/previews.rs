@@ -1,0 +1,247 @@
+//! Builds that stay up (`development.keep`): a green or yellow development run keeps its
+//! tested database as the branch's preview, served by the commit's image; `odoo-ci
+//! previews` lists, stops, starts, drops and garbage-collects them. Real PostgreSQL, real
+//! Docker, the fake Odoo; assertions on the databases and on what serves.
+
+use crate::common;
+
+use std::process::Command;
+
+use common::{image, pg_url, psql, psql_on, run_in, unique, Output, Project};
+use serde_json::Value;
+
+const PASSING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestOk(TransactionCase):\n    def test_math(self):\n        self.assertEqual(2 * 3, 6)\n";
+const FAILING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestBad(TransactionCase):\n    def test_qty(self):\n        self.assertEqual(2 * 3, 7)\n";
+
+/// A project of its own (previews are scoped by project) with addon `prv_a`, kept `keep`.
+fn project(keep: &str, budget: &str) -> Project {
+    let p = Project::new();
+    p.config(&format!(
+        "project: odoo-ci-tests/{}\nodoo:\n  series: \"17.0\"\n  image: {}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  keep: {keep}\npreviews:\n{budget}staging:\n  health_check:\n    timeout_secs: 30\n",
+        unique("previews"),
+        image(),
+    ));
+    p.addon("prv_a", "17.0.1.0.0", &["base"])
+        .write("addons/prv_a/__init__.py", "")
+        .write("addons/prv_a/tests/__init__.py", "from . import test_a\n")
+        .write("addons/prv_a/tests/test_a.py", PASSING);
+    p
+}
+
+fn odoo_ci(p: &Project, args: &[&str]) -> Output {
+    let cache = p.path().join(".cache");
+    run_in(
+        p.path(),
+        args,
+        &[
+            ("ODOO_CI_TEST_PG", &pg_url()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+        ],
+    )
+}
+
+fn build(p: &Project, branch: &str) -> (Output, Value) {
+    let out = odoo_ci(p, &["test", "--branch", branch, "--output", "out"]);
+    let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+        .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
+    let result: Value = serde_json::from_str(&text).unwrap();
+    common::assert_ran_as_planned(&out.stderr, &result);
+    (out, result)
+}
+
+/// The project's previews as `odoo-ci previews list --format json` gives them.
+fn listed(p: &Project) -> Vec<Value> {
+    let out = odoo_ci(p, &["previews", "list", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn branches(p: &Project, running: Option<bool>) -> Vec<String> {
+    listed(p)
+        .iter()
+        .filter(|v| running.is_none_or(|r| v["running"] == r))
+        .map(|v| v["branch"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn health(url: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, urllib.request\ntry: print(urllib.request.urlopen(sys.argv[1], timeout=5).status)\nexcept Exception as e: print(e)",
+            &format!("{url}/web/health"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `url` answers 200 within `secs`.
+fn serves_within(url: &str, secs: u64) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if health(url) == "200" {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    false
+}
+
+fn exists(database: &str) -> bool {
+    psql(&format!(
+        "SELECT count(*) FROM pg_database WHERE datname = '{database}'"
+    )) == "1"
+}
+
+fn servers_of(database: &str) -> Vec<String> {
+    common::containers_labelled(&format!("odoo-ci.preview={database}"), true)
+}
+
+/// Rewrites the preview's marker as if it had been kept `secs` earlier.
+fn age(database: &str, secs: u64) {
+    let comment = psql(&format!(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{database}'"
+    ));
+    let json: Value =
+        serde_json::from_str(comment.strip_prefix("odoo-ci preview ").unwrap()).unwrap();
+    let mut marker = json.clone();
+    marker["kept_at"] = (json["kept_at"].as_u64().unwrap() - secs).into();
+    marker["until"] = (json["until"].as_u64().unwrap() - secs).into();
+    psql(&format!(
+        "COMMENT ON DATABASE \"{database}\" IS 'odoo-ci preview {marker}'"
+    ));
+}
+
+#[test]
+fn a_green_build_stays_up_as_its_branch_s_preview_until_dropped() {
+    let p = project("3d", "  max_kept: 5\n  max_running: 5\n");
+    let (out, r) = build(&p, "feature/a");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let preview = &r["preview"];
+    let (url, database) = (
+        preview["url"].as_str().expect("a preview").to_string(),
+        preview["database"].as_str().unwrap().to_string(),
+    );
+    assert!(
+        out.stderr.contains(&url),
+        "the run says where: {}",
+        out.stderr
+    );
+    assert!(serves_within(&url, 5), "{url}");
+    assert_eq!(
+        psql_on(
+            &database,
+            "SELECT state FROM ir_module_module WHERE name = 'prv_a'"
+        ),
+        "installed"
+    );
+    let tested = r["database"].as_str().unwrap();
+    assert!(
+        !exists(tested),
+        "the test database became the preview: {tested}"
+    );
+
+    // A newer push replaces the branch's preview: one database, one server.
+    let (out, again) = build(&p, "feature/a");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let url = again["preview"]["url"].as_str().unwrap().to_string();
+    assert_eq!(again["preview"]["database"], database.as_str());
+    assert_eq!(servers_of(&database).len(), 1);
+    assert!(serves_within(&url, 5));
+    assert_eq!(branches(&p, Some(true)), vec!["feature/a"]);
+
+    // Scale to zero and back: the database stays.
+    assert_eq!(odoo_ci(&p, &["previews", "stop", "feature/a"]).code, 0);
+    assert_eq!(branches(&p, Some(false)), vec!["feature/a"]);
+    assert_ne!(health(&url), "200");
+    assert!(exists(&database));
+    assert_eq!(odoo_ci(&p, &["previews", "start", "feature/a"]).code, 0);
+    assert!(serves_within(&url, 20), "served again at {url}");
+
+    // The branch is deleted.
+    let out = odoo_ci(&p, &["previews", "drop", "feature/a"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!exists(&database));
+    assert!(servers_of(&database).is_empty());
+    assert!(listed(&p).is_empty());
+    // Again, as a cleanup job for a branch that had none does: nothing to do, not an error.
+    let again = odoo_ci(&p, &["previews", "drop", "feature/a"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("nothing to drop"), "{}", again.stdout);
+}
+
+#[test]
+fn red_builds_are_not_kept_and_the_budget_and_the_clock_drop_the_oldest() {
+    let other = project("3d", "  max_kept: 5\n");
+    let (out, theirs) = build(&other, "theirs");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let theirs = theirs["preview"]["database"].as_str().unwrap().to_string();
+
+    let p = project("3d", "  max_kept: 2\n  max_running: 1\n");
+    p.write("addons/prv_a/tests/test_a.py", FAILING);
+    let (out, red) = build(&p, "red");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(red["preview"].is_null(), "{red:#}");
+    assert!(listed(&p).is_empty());
+    p.write("addons/prv_a/tests/test_a.py", PASSING);
+
+    for branch in ["b1", "b2"] {
+        let (out, _) = build(&p, branch);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    assert_eq!(branches(&p, None), vec!["b1", "b2"]);
+    assert_eq!(branches(&p, Some(true)), vec!["b2"], "one runs: the newest");
+    let (out, _) = build(&p, "b3");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        branches(&p, None),
+        vec!["b2", "b3"],
+        "two kept: the oldest went"
+    );
+
+    // Three days and an hour later, b2 is past its time.
+    let b2 = listed(&p)[0]["database"].as_str().unwrap().to_string();
+    age(&b2, 3 * 86_400 + 3600);
+    let out = odoo_ci(&p, &["previews", "gc"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains(&b2), "{}", out.stdout);
+    assert!(!exists(&b2));
+    assert_eq!(branches(&p, None), vec!["b3"]);
+
+    // Another project's preview was never touched.
+    assert!(exists(&theirs) && servers_of(&theirs).len() == 1);
+    assert_eq!(odoo_ci(&p, &["previews", "drop", "b3"]).code, 0);
+    assert_eq!(odoo_ci(&other, &["previews", "drop", "theirs"]).code, 0);
+}
+
+/// A GitHub-hosted runner's engine goes with the job: a preview is refused before anything
+/// runs, with the line of `development.keep`.
+#[test]
+fn keep_is_refused_on_a_runner_whose_engine_goes_with_the_job() {
+    let p = project("12h", "  max_kept: 2\n");
+    let cache = p.path().join(".cache");
+    let out = run_in(
+        p.path(),
+        &["test", "--branch", "x", "--output", "out"],
+        &[
+            ("ODOO_CI_TEST_PG", &pg_url()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ("RUNNER_ENVIRONMENT", "github-hosted"),
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".odoo-ci.yml:") && out.stderr.contains("GitHub-hosted"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !p.path().join("out/odoo-ci-result.json").exists(),
+        "nothing ran"
+    );
+}

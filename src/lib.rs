@@ -28,6 +28,7 @@ pub mod neutralize;
 pub mod odoo;
 pub mod plan;
 pub mod project;
+pub mod proxy;
 pub mod registry_auth;
 pub mod repo;
 pub mod repo_file;

@@ -29,10 +29,20 @@ pub fn run(config: &Path, cmd: &PreviewsCommand) -> anyhow::Result<u8> {
     let scope = crate::project::scope_for(&config);
     let data_dir = crate::cachedir::root().join("data");
     let mut place = Place {
+        server: &server,
         admin: &mut admin,
         docker: &docker,
         scope: &scope,
         data_dir: &data_dir,
+        proxy: config
+            .file
+            .previews
+            .proxy
+            .as_ref()
+            .map(|p| crate::proxy::Caddy {
+                admin: p.caddy.clone(),
+                server: p.server.clone(),
+            }),
     };
     match cmd {
         PreviewsCommand::List { format } => list(&mut place, *format),

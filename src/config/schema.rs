@@ -341,6 +341,27 @@ pub struct PreviewsSection {
     /// `odoo-ci previews start`.
     #[serde(default = "three")]
     pub max_running: u32,
+    /// A URL per preview, routed by the Caddy this names.
+    #[serde(default)]
+    pub proxy: Option<PreviewProxy>,
+}
+
+/// `previews.proxy`: the Caddy whose admin API odoo-ci adds each preview's route to.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewProxy {
+    /// Caddy's admin endpoint, e.g. `http://127.0.0.1:2019`.
+    pub caddy: String,
+    /// The Caddy HTTP server (`apps.http.servers.<name>`) the routes join.
+    #[serde(default = "srv0")]
+    pub server: String,
+    /// Each preview's URL: `{branch}` and `{project}` become DNS labels, e.g.
+    /// `https://{branch}.previews.example.com` (a wildcard DNS record to Caddy's host).
+    pub url: String,
+}
+
+fn srv0() -> String {
+    "srv0".to_string()
 }
 
 fn ten() -> u32 {
@@ -352,6 +373,7 @@ impl Default for PreviewsSection {
         PreviewsSection {
             max_kept: 10,
             max_running: 3,
+            proxy: None,
         }
     }
 }

@@ -201,6 +201,11 @@ impl Shape<'_> {
                 path: config.file.staging.health_check.path.clone(),
                 timeout_secs: config.file.staging.health_check.timeout_secs,
             },
+            route: previews.proxy.as_ref().map(|proxy| steps::Route {
+                url: crate::proxy::preview_url(&proxy.url, &self.facts.project, branch),
+                caddy: proxy.caddy.clone(),
+                server: proxy.server.clone(),
+            }),
         }))
     }
 

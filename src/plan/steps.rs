@@ -315,6 +315,16 @@ pub struct Keep {
     pub max_running: u32,
     /// The check its server must pass.
     pub health: Health,
+    /// Its URL, routed by Caddy (`previews.proxy`); else its server's own port.
+    pub route: Option<Route>,
+}
+
+/// A preview's route on Caddy: its URL, and the admin endpoint and server it is added to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    pub url: String,
+    pub caddy: String,
+    pub server: String,
 }
 
 /// The parameters of one kind of step: a stage names the step it runs next by them, and
@@ -390,7 +400,11 @@ impl fmt::Display for Keep {
             f,
             "when green or yellow, keep the tested database as `{}` and serve it ({}) for {days} as the branch's preview, replacing its older one; the project keeps {} previews, {} running (oldest out first); a red build is not kept",
             self.database, self.container, self.max_kept, self.max_running
-        )
+        )?;
+        if let Some(route) = &self.route {
+            write!(f, "; at {} (a route on Caddy, {})", route.url, route.caddy)?;
+        }
+        Ok(())
     }
 }
 

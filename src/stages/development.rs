@@ -246,10 +246,12 @@ fn keep_step(
         };
         let docker = crate::executor::docker::Engine::from_env().connect()?;
         let mut place = previews::Place {
+            server,
             admin,
             docker: &docker,
             scope: &project.scope,
             data_dir,
+            proxy: keep.route.as_ref().map(previews::caddy_of),
         };
         let now = crate::clock::now_secs();
         let kept = previews::keep(keep, tested, (docker_executor, &serve), &mut place, now)?;

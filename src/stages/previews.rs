@@ -19,11 +19,14 @@ use crate::plan::steps;
 
 /// Where the project's previews are: their server, engine, project and data dir.
 pub struct Place<'a> {
+    pub server: &'a crate::db::PgServer,
     pub admin: &'a mut postgres::Client,
     pub docker: &'a Docker,
     pub scope: &'a str,
     /// The development data dir: previews' filestores are under its `filestore/`.
     pub data_dir: &'a Path,
+    /// The Caddy that routes previews' URLs (`previews.proxy`).
+    pub proxy: Option<crate::proxy::Caddy>,
 }
 
 /// What keeping the budget did.
@@ -72,7 +75,10 @@ pub fn keep(
         }
     }
     let port = crate::health::free_port()?;
-    let url = format!("http://127.0.0.1:{port}");
+    let url = match &keep.route {
+        Some(route) => route.url.clone(),
+        None => format!("http://127.0.0.1:{port}"),
+    };
     let marker = Marker {
         project: place.scope.to_string(),
         branch: tested.branch.to_string(),
@@ -82,12 +88,58 @@ pub fn keep(
         url: Some(url.clone()),
     };
     previews::mark(place.admin, &keep.database, &marker)?;
-    if let Err(e) = serve_healthy(keep, executor, &serve(&keep.database, port), port) {
+    let served = neutralized(&keep.database, place.server)
+        .and_then(|()| serve_healthy(keep, executor, &serve(&keep.database, port), port))
+        .and_then(|()| routed(keep, port));
+    if let Err(e) = served {
         discard(place, &keep.database)?;
         return Err(e.context("the preview was not kept"));
     }
     let budget = within_budget(place, now, (keep.max_kept, keep.max_running))?;
     Ok(Kept { url, budget })
+}
+
+/// The preview's URL routed to its server on Caddy, when the plan routes it.
+fn routed(keep: &steps::Keep, port: u16) -> anyhow::Result<()> {
+    let Some(route) = &keep.route else {
+        return Ok(());
+    };
+    let host = crate::proxy::host_of(&route.url)
+        .ok_or_else(|| anyhow::anyhow!("`{}` has no host to route", route.url))?;
+    caddy_of(route).route(
+        &route_id(&keep.database),
+        host,
+        &format!("127.0.0.1:{port}"),
+    )?;
+    Ok(())
+}
+
+pub fn caddy_of(route: &steps::Route) -> crate::proxy::Caddy {
+    crate::proxy::Caddy {
+        admin: route.caddy.clone(),
+        server: route.server.clone(),
+    }
+}
+
+/// The `@id` of the preview `database`'s route: its name is scoped by project and branch.
+fn route_id(database: &str) -> String {
+    format!("odoo-ci-{database}")
+}
+
+/// A preview is opened by people who click: like a staging copy, no mail, webhook or
+/// payment leaves it and no cron runs — odoo-ci's neutralization, verified, fail closed.
+fn neutralized(database: &str, server: &crate::db::PgServer) -> anyhow::Result<()> {
+    let mut db = server.connect(database)?;
+    crate::neutralize::apply_own(&mut db)?;
+    let checks = crate::neutralize::verify(&mut db, &crate::neutralize::Policy::default())?;
+    match crate::neutralize::first_failure(&checks) {
+        Some(failed) => anyhow::bail!(
+            "neutralization check `{}` failed: {}",
+            failed.name,
+            failed.detail
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Starts the preview's server and waits until it answers the plan's health check.
@@ -116,6 +168,9 @@ fn serve_healthy(
 /// Drops the project's preview `database`, if it is one: its servers, the database, its
 /// filestore.
 pub fn discard(place: &mut Place<'_>, database: &str) -> anyhow::Result<()> {
+    if let Some(caddy) = &place.proxy {
+        caddy.unroute(&route_id(database))?;
+    }
     crate::executor::docker::remove_labelled(
         place.docker,
         &[

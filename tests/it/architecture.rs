@@ -199,6 +199,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "config",
             "bump",
             "health",
+            "proxy",
             "db",
             "exit",
             "addons",

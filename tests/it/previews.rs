@@ -140,6 +140,21 @@ fn a_green_build_stays_up_as_its_branch_s_preview_until_dropped() {
         ),
         "installed"
     );
+    assert_eq!(
+        psql_on(
+            &database,
+            "SELECT string_agg(smtp_host, ',') FROM ir_mail_server WHERE active"
+        ),
+        "invalid",
+        "a preview people click in sends no mail"
+    );
+    assert_eq!(
+        psql_on(
+            &database,
+            "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
+        ),
+        "true"
+    );
     let tested = r["database"].as_str().unwrap();
     assert!(
         !exists(tested),
@@ -243,5 +258,121 @@ fn keep_is_refused_on_a_runner_whose_engine_goes_with_the_job() {
     assert!(
         !p.path().join("out/odoo-ci-result.json").exists(),
         "nothing ran"
+    );
+}
+
+/// A real Caddy (Debian's package) on loopback: its admin API and one HTTP server `srv0`
+/// with no route yet, as a user's Caddy in front of previews. Stopped when dropped.
+struct Caddy {
+    child: std::process::Child,
+    admin: u16,
+    http: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Caddy {
+    fn start() -> Caddy {
+        let port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (admin, http) = (port(), port());
+        let dir = tempfile::tempdir().unwrap();
+        let config = serde_json::json!({
+            "admin": {"listen": format!("127.0.0.1:{admin}"), "config": {"persist": false}},
+            "apps": {"http": {"servers": {"srv0": {
+                "listen": [format!("127.0.0.1:{http}")],
+                "automatic_https": {"disable": true},
+                "routes": []
+            }}}}
+        });
+        let file = dir.path().join("caddy.json");
+        std::fs::write(&file, config.to_string()).unwrap();
+        let child = Command::new("caddy")
+            .args(["run", "--config"])
+            .arg(&file)
+            .env("XDG_CONFIG_HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("caddy (Debian's package) on PATH: ./scripts/test installs it");
+        let caddy = Caddy {
+            child,
+            admin,
+            http,
+            _dir: dir,
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", admin)).is_err() {
+            assert!(std::time::Instant::now() < until, "caddy did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        caddy
+    }
+
+    /// What Caddy answers to `GET /web/health` for the host `host`.
+    fn get(&self, host: &str) -> String {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, urllib.request\nr = urllib.request.Request(sys.argv[1], headers={'Host': sys.argv[2]})\ntry: print(urllib.request.urlopen(r, timeout=5).read().decode())\nexcept Exception as e: print(e)",
+                &format!("http://127.0.0.1:{}/web/health", self.http),
+                host,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Caddy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// With `previews.proxy`, a preview gets a URL of its own: odoo-ci adds its route to a
+/// running Caddy through the admin API, Caddy serves the preview by its host, and the
+/// route goes with the preview.
+#[test]
+fn a_preview_is_opened_by_its_own_url_through_caddy() {
+    let caddy = Caddy::start();
+    let p = project("3d", "  max_kept: 5\n");
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace(
+        "previews:\n",
+        &format!(
+            "previews:\n  proxy:\n    caddy: http://127.0.0.1:{}\n    url: \"http://{{branch}}.previews.test\"\n",
+            caddy.admin
+        ),
+    ));
+    let (out, r) = build(&p, "feature/Route-Me");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(r["preview"]["url"], "http://feature-route-me.previews.test");
+    assert_eq!(
+        caddy.get("feature-route-me.previews.test"),
+        "{\"status\": \"pass\"}"
+    );
+    assert_eq!(caddy.get("other.previews.test"), "", "only its own host");
+
+    // Pushed again: the new server, under the same URL.
+    let (out, _) = build(&p, "feature/Route-Me");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        caddy.get("feature-route-me.previews.test"),
+        "{\"status\": \"pass\"}"
+    );
+
+    let out = odoo_ci(&p, &["previews", "drop", "feature/Route-Me"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        caddy.get("feature-route-me.previews.test"),
+        "",
+        "the route went with it"
     );
 }

@@ -1,0 +1,136 @@
+//! A URL per preview, routed by Caddy (`previews.proxy.caddy`): odoo-ci adds a route to the
+//! running Caddy through its admin API and removes it with the preview, so no file is
+//! written and nothing reloads. The route is Caddy's JSON: matched by the preview's host,
+//! handled by `reverse_proxy` to the preview's server, tagged with an `@id` (the preview's
+//! container name, scoped by project) that `DELETE /id/<id>` removes. Contract: Caddy's
+//! docs, "API" (`POST /config/[path]` appends to an array, `DELETE /id/<id>`), and the JSON
+//! structure of `apps.http.servers.<name>.routes`.
+//!
+//! Why Caddy's API rather than Traefik's Docker labels: a route odoo-ci adds and removes is
+//! tested here end to end against a real Caddy (Debian packages it; Traefik cannot run on
+//! this machine), and it serves a preview on any engine; a Traefik user can route the same
+//! container by its labels, which odoo-ci leaves alone.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+/// Where routes go: Caddy's admin endpoint and the HTTP server whose routes they join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caddy {
+    pub admin: String,
+    pub server: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("Caddy's admin API at {admin}: {what}")]
+pub struct ProxyError {
+    admin: String,
+    what: String,
+}
+
+impl Caddy {
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into()
+    }
+
+    fn error(&self, what: impl Into<String>) -> ProxyError {
+        ProxyError {
+            admin: self.admin.clone(),
+            what: what.into(),
+        }
+    }
+
+    /// Routes `host` to `upstream` (`127.0.0.1:8069`) as the route `id`, replacing the
+    /// route of that id.
+    pub fn route(&self, id: &str, host: &str, upstream: &str) -> Result<(), ProxyError> {
+        self.unroute(id)?;
+        let route = json!({
+            "@id": id,
+            "match": [{"host": [host]}],
+            "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": upstream}]}],
+            "terminal": true,
+        });
+        let url = format!(
+            "{}/config/apps/http/servers/{}/routes",
+            self.admin.trim_end_matches('/'),
+            self.server
+        );
+        let mut reply = Self::agent()
+            .post(&url)
+            .send_json(&route)
+            .map_err(|e| self.error(e.to_string()))?;
+        match reply.status().as_u16() {
+            200..=299 => Ok(()),
+            status => {
+                let text = reply.body_mut().read_to_string().unwrap_or_default();
+                Err(self.error(format!(
+                    "adding the route `{id}`: HTTP {status} {}",
+                    text.trim()
+                )))
+            }
+        }
+    }
+
+    /// Removes the route `id`; one that is not there is fine.
+    pub fn unroute(&self, id: &str) -> Result<(), ProxyError> {
+        let url = format!("{}/id/{id}", self.admin.trim_end_matches('/'));
+        let mut reply = Self::agent()
+            .delete(&url)
+            .call()
+            .map_err(|e| self.error(e.to_string()))?;
+        let status = reply.status().as_u16();
+        let text = reply.body_mut().read_to_string().unwrap_or_default();
+        // Caddy answers an unknown id with 404 (or 400 "unknown object ID" before 2.7).
+        match status {
+            200..=299 | 404 => Ok(()),
+            400 if text.contains("unknown object ID") => Ok(()),
+            _ => Err(self.error(format!(
+                "removing the route `{id}`: HTTP {status} {}",
+                text.trim()
+            ))),
+        }
+    }
+}
+
+/// The host of a preview URL template (`https://{branch}.previews.example.com`) for
+/// `branch` of `project`: each a DNS label (lowercase letters, digits, `-`).
+pub fn preview_url(template: &str, project: &str, branch: &str) -> String {
+    template
+        .replace("{branch}", &crate::names::slug(branch, '-', 40))
+        .replace("{project}", &crate::names::slug(project, '-', 40))
+}
+
+/// The host part of `url`.
+pub fn host_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next()?;
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_branch_gets_a_url_of_its_own_from_the_template() {
+        let url = preview_url(
+            "https://{branch}.{project}.example.com",
+            "Acme/ERP",
+            "feat/X_1",
+        );
+        assert_eq!(url, "https://feat-x-1.acme-erp.example.com");
+        assert_eq!(host_of(&url), Some("feat-x-1.acme-erp.example.com"));
+        assert_eq!(host_of("http://a.localhost:8080/web"), Some("a.localhost"));
+        assert_eq!(host_of("nohost"), Some("nohost"));
+    }
+}

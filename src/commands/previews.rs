@@ -57,6 +57,15 @@ pub fn run(config: &Path, cmd: &PreviewsCommand) -> anyhow::Result<u8> {
             };
             previews::discard(&mut place, &found.database)?;
             println!("dropped the preview of `{branch}` (`{}`)", found.database);
+            let host = crate::hosts::HostEnv::of_process();
+            if host.provider == crate::context::Provider::Github {
+                let environment = crate::hosts::deployments::preview_environment(branch);
+                crate::hosts::deployments::environment_gone(
+                    &host,
+                    &environment,
+                    "its preview was dropped",
+                );
+            }
             Ok(exit::OK)
         }
         PreviewsCommand::Gc => {

@@ -177,7 +177,11 @@ fn environments_gone(all: &[crate::stages::staging_dbs::StagingDatabase], droppe
             .any(|d| d.branch == branch && !dropped.contains(&d.name));
         if !left {
             let environment = crate::hosts::deployments::staging_environment(branch);
-            crate::hosts::deployments::environment_gone(&host, &environment);
+            crate::hosts::deployments::environment_gone(
+                &host,
+                &environment,
+                "its staging database was dropped",
+            );
         }
     }
 }

@@ -1,10 +1,11 @@
-//! GitHub deployments: one per staging or production run, in its environment —
-//! `production`, or `staging/<branch>` (each staging branch has its own server, so its
-//! own environment) — and `inactive` once what they deployed is gone: superseded by a
-//! newer deployment of the environment, or dropped (`odoo-ci staging drop`).
+//! GitHub deployments: one per staging or production run, and per development build kept
+//! as a preview, in its environment — `production`, `staging/<branch>` or
+//! `preview/<branch>` (each branch has its own server, so its own environment) — and
+//! `inactive` once what they deployed is gone: superseded by a newer deployment of the
+//! environment, or dropped (`odoo-ci staging drop`, `odoo-ci previews drop`).
 //!
-//! Staging environments are transient, and GitHub's `auto_inactive` only touches
-//! non-transient ones, so odoo-ci marks them itself.
+//! Staging and preview environments are transient, and GitHub's `auto_inactive` only
+//! touches non-transient ones, so odoo-ci marks them itself.
 
 use serde_json::{json, Value};
 
@@ -22,10 +23,16 @@ pub fn staging_environment(branch: &str) -> String {
     format!("staging/{branch}")
 }
 
+/// A branch's preview environment.
+pub fn preview_environment(branch: &str) -> String {
+    format!("preview/{branch}")
+}
+
 /// The environment a report deploys to.
 pub fn environment_of(report: &StageReport) -> String {
     match report.stage {
         Stage::Staging => staging_environment(report.branch()),
+        Stage::Development => preview_environment(report.branch()),
         other => other.to_string(),
     }
 }
@@ -49,7 +56,7 @@ impl Deployments<'_> {
             "environment": environment,
             "auto_merge": false,
             "required_contexts": [],
-            "transient_environment": report.stage == Stage::Staging,
+            "transient_environment": report.stage != Stage::Production,
             "production_environment": report.stage == Stage::Production,
             "description": cut_chars(&report.title, STATUS_DESCRIPTION_LIMIT),
         });
@@ -71,7 +78,7 @@ impl Deployments<'_> {
             "description": cut_chars(&report.title, STATUS_DESCRIPTION_LIMIT),
         });
         self.status(id, &body, "the deployment status");
-        if state == "success" && report.stage == Stage::Staging {
+        if state == "success" && report.stage != Stage::Production {
             self.deactivate(&environment, Some(id), "superseded by a newer deployment");
         }
     }
@@ -122,7 +129,7 @@ impl Deployments<'_> {
 
 /// Marks a dropped staging branch's environment inactive (`odoo-ci staging drop` in a
 /// GitHub job). Nothing without a token or a repository; failures are warned about.
-pub fn environment_gone(env: &HostEnv, environment: &str) {
+pub fn environment_gone(env: &HostEnv, environment: &str, why: &str) {
     let (Some((api, _)), Some(repo)) = (api_of(env), env.repository.as_deref()) else {
         return;
     };
@@ -145,7 +152,7 @@ pub fn environment_gone(env: &HostEnv, environment: &str) {
         repo,
         answered: &answered,
     };
-    let marked = deployments.deactivate(environment, None, "its staging database was dropped");
+    let marked = deployments.deactivate(environment, None, why);
     if marked > 0 {
         eprintln!("GitHub environment `{environment}`: {marked} deployments marked inactive");
     }

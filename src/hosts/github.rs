@@ -264,7 +264,8 @@ impl Reporter {
         if self.uses_statuses() {
             self.status(report.subject(), state, &description);
         }
-        if report.stage != Stage::Development {
+        // Development deploys only what stays up: a preview (its URL is the report's).
+        if report.stage != Stage::Development || report.url.is_some() {
             self.deployment(report);
         }
     }

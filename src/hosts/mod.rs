@@ -138,6 +138,7 @@ impl StageReport {
         let warnings = log.map(|l| l.warnings.total).unwrap_or(0);
         let url = match &result.detail {
             Detail::Staging(d) => d.url.clone(),
+            Detail::Development(d) => d.preview.as_ref().map(|p| p.url.clone()),
             _ => None,
         };
         let shard = match &result.detail {

@@ -521,6 +521,49 @@ fn staging_creates_a_deployment_with_its_url() {
     api.verify();
 }
 
+/// A development build kept as a preview is deployed to the branch's own transient
+/// environment, with the preview's URL, so the pull request shows where to open it.
+#[test]
+fn a_kept_preview_is_a_deployment_with_its_url() {
+    let api = Api::start();
+    api.accept_check_runs(4);
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/statuses/abc123"))
+            .respond_with(ResponseTemplate::new(201)),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/deployments"))
+            .and(body_partial_json(json!({"ref": "abc123", "environment": "preview/feature/x", "transient_environment": true, "production_environment": false})))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 78})))
+            .expect(1),
+    );
+    api.mount(
+        Mock::given(method("POST"))
+            .and(path("/repos/acme/odoo/deployments/78/statuses"))
+            .and(body_partial_json(
+                json!({"state": "success", "environment_url": "https://feature-x.previews.example.com"}),
+            ))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(1),
+    );
+    // The environment's earlier previews are superseded.
+    api.mount(
+        Mock::given(method("GET"))
+            .and(path("/repos/acme/odoo/deployments"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([]))),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut result = dev_result("green", 0);
+    result["branch"] = json!("feature/x");
+    result["preview"] = json!({"database": "odoo_ci_prv_feature_x_12345678", "url": "https://feature-x.previews.example.com", "until": 1796000000u64});
+    write_result(dir.path(), &result);
+    let out = report(dir.path(), &github_env(&api.server.uri(), dir.path()));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    api.verify();
+}
+
 #[test]
 fn gitlab_statuses_use_the_rest_api_with_a_private_token() {
     let api = Api::start();

@@ -344,6 +344,10 @@ pub struct PreviewsSection {
     /// A URL per preview, routed by the Caddy this names.
     #[serde(default)]
     pub proxy: Option<PreviewProxy>,
+    /// A mail catcher odoo-ci runs beside each preview (`{image: axllent/mailpit}`): its
+    /// mail is sent there (the mail queue's cron kept on), readable in its web UI.
+    #[serde(default)]
+    pub mail_catcher: Option<RunCatcher>,
 }
 
 /// `previews.proxy`: the Caddy whose admin API odoo-ci adds each preview's route to.
@@ -374,6 +378,7 @@ impl Default for PreviewsSection {
             max_kept: 10,
             max_running: 3,
             proxy: None,
+            mail_catcher: None,
         }
     }
 }

@@ -206,6 +206,7 @@ impl Shape<'_> {
                 caddy: proxy.caddy.clone(),
                 server: proxy.server.clone(),
             }),
+            mail_catcher: previews.mail_catcher.as_ref().map(|c| c.image.clone()),
         }))
     }
 

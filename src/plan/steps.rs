@@ -317,6 +317,8 @@ pub struct Keep {
     pub health: Health,
     /// Its URL, routed by Caddy (`previews.proxy`); else its server's own port.
     pub route: Option<Route>,
+    /// The image of the mail catcher that receives its mail (`previews.mail_catcher`).
+    pub mail_catcher: Option<String>,
 }
 
 /// A preview's route on Caddy: its URL, and the admin endpoint and server it is added to.
@@ -403,6 +405,10 @@ impl fmt::Display for Keep {
         )?;
         if let Some(route) = &self.route {
             write!(f, "; at {} (a route on Caddy, {})", route.url, route.caddy)?;
+        }
+        match &self.mail_catcher {
+            Some(image) => write!(f, "; neutralized, its mail to a catcher ({image})")?,
+            None => write!(f, "; neutralized, its mail going nowhere")?,
         }
         Ok(())
     }

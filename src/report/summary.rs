@@ -115,10 +115,14 @@ fn development(
         blocks.insert(
             1,
             format!(
-                "**Preview**: {} (database `{}`, kept until {} UTC; `odoo-ci previews list`)\n\n",
+                "**Preview**: {} (database `{}`, kept until {} UTC; `odoo-ci previews list`){}\n\n",
                 p.url,
                 p.database,
-                crate::clock::rfc3339(p.until)
+                crate::clock::rfc3339(p.until),
+                p.mail_url
+                    .as_ref()
+                    .map(|m| format!("; the mail it sends: {m}"))
+                    .unwrap_or_default()
             ),
         );
     }

@@ -147,6 +147,9 @@ impl Reporter for Terminal {
                     let _ = write!(self.to, "{}", super::log_text::verdict(log, s));
                     if let Some(p) = &d.preview {
                         say!(self, "preview: {} (`{}`)", p.url, p.database);
+                        if let Some(mail) = &p.mail_url {
+                            say!(self, "the mail it sends is read at {mail}");
+                        }
                     }
                 }
                 None => self.reasons(result),

@@ -35,6 +35,9 @@ pub struct PreviewInfo {
     pub url: String,
     /// When it may be dropped (Unix seconds).
     pub until: u64,
+    /// Where the mail it sends is read (`previews.mail_catcher`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_url: Option<String>,
     /// Other previews the budget dropped and stopped.
     #[serde(default)]
     pub dropped: Vec<String>,

@@ -260,6 +260,7 @@ fn keep_step(
             database: keep.database.clone(),
             url: kept.url,
             until: now + keep.for_secs,
+            mail_url: kept.mail_url,
             dropped: kept.budget.dropped,
             stopped: kept.budget.stopped,
         };

@@ -14,7 +14,9 @@ use serde::Serialize;
 
 use crate::db::previews::{self, Marker, Preview};
 use crate::executor::docker::{runtime, DockerExecutor};
+use crate::executor::mail_catcher::{self, Catcher};
 use crate::executor::Invocation;
+use crate::neutralize::{MailCatcher, Policy};
 use crate::plan::steps;
 
 /// Where the project's previews are: their server, engine, project and data dir.
@@ -42,6 +44,8 @@ pub type Serve<'a> = &'a dyn Fn(&str, u16) -> Invocation;
 /// The build that was kept.
 pub struct Kept {
     pub url: String,
+    /// Its mail catcher's web UI, when it has one.
+    pub mail_url: Option<String>,
     pub budget: Budgeted,
 }
 
@@ -88,15 +92,52 @@ pub fn keep(
         url: Some(url.clone()),
     };
     previews::mark(place.admin, &keep.database, &marker)?;
-    let served = neutralized(&keep.database, place.server)
-        .and_then(|()| serve_healthy(keep, executor, &serve(&keep.database, port), port))
-        .and_then(|()| routed(keep, port));
-    if let Err(e) = served {
-        discard(place, &keep.database)?;
-        return Err(e.context("the preview was not kept"));
-    }
+    let served = catcher(keep, executor, place)
+        .and_then(|catcher| {
+            neutralized(&keep.database, place.server, catcher.as_ref())?;
+            Ok(catcher)
+        })
+        .and_then(|catcher| {
+            serve_healthy(keep, executor, &serve(&keep.database, port), port)?;
+            routed(keep, port)?;
+            Ok(catcher)
+        });
+    let catcher = match served {
+        Ok(catcher) => catcher,
+        Err(e) => {
+            discard(place, &keep.database)?;
+            return Err(e.context("the preview was not kept"));
+        }
+    };
     let budget = within_budget(place, now, (keep.max_kept, keep.max_running))?;
-    Ok(Kept { url, budget })
+    Ok(Kept {
+        url,
+        mail_url: catcher.map(|c| c.ui),
+        budget,
+    })
+}
+
+/// The preview's mail catcher, started (and its image pulled) when the plan has one.
+fn catcher(
+    keep: &steps::Keep,
+    executor: &DockerExecutor,
+    place: &Place<'_>,
+) -> anyhow::Result<Option<Catcher>> {
+    let Some(image) = &keep.mail_catcher else {
+        return Ok(None);
+    };
+    crate::targets::pulled_when_missing(place.docker, image)?;
+    let spec = mail_catcher::Spec {
+        scope: place.scope,
+        server: &keep.container,
+        image,
+        network: &executor.network,
+    };
+    Ok(Some(mail_catcher::ensure(
+        place.docker,
+        &spec,
+        Duration::from_secs(15),
+    )?))
 }
 
 /// The preview's URL routed to its server on Caddy, when the plan routes it.
@@ -126,12 +167,36 @@ fn route_id(database: &str) -> String {
     format!("odoo-ci-{database}")
 }
 
+/// Odoo's mail queue cron (`mail.ir_cron_mail_scheduler_action`): kept on in a preview
+/// whose mail goes to a catcher, so what it sends can be read.
+const MAIL_QUEUE: &str = "mail.ir_cron_mail_scheduler_action";
+
 /// A preview is opened by people who click: like a staging copy, no mail, webhook or
 /// payment leaves it and no cron runs — odoo-ci's neutralization, verified, fail closed.
-fn neutralized(database: &str, server: &crate::db::PgServer) -> anyhow::Result<()> {
+/// With a catcher, its mail goes there, and the mail queue's cron stays on to send it.
+fn neutralized(
+    database: &str,
+    server: &crate::db::PgServer,
+    catcher: Option<&Catcher>,
+) -> anyhow::Result<()> {
     let mut db = server.connect(database)?;
+    let policy = match catcher {
+        Some(c) => Policy {
+            catcher: Some(MailCatcher {
+                host: c.smtp_host.clone(),
+                port: i32::from(c.smtp_port),
+            }),
+            cron_allowlist: vec![MAIL_QUEUE.to_string()],
+        },
+        None => Policy::default(),
+    };
+    let queue = crate::neutralize::active_allowed_crons(&mut db, &policy.cron_allowlist)?;
     crate::neutralize::apply_own(&mut db)?;
-    let checks = crate::neutralize::verify(&mut db, &crate::neutralize::Policy::default())?;
+    crate::neutralize::reactivate_crons(&mut db, &queue)?;
+    if let Some(c) = &policy.catcher {
+        crate::neutralize::route_mail_to(&mut db, c)?;
+    }
+    let checks = crate::neutralize::verify(&mut db, &policy)?;
     match crate::neutralize::first_failure(&checks) {
         Some(failed) => anyhow::bail!(
             "neutralization check `{}` failed: {}",
@@ -180,11 +245,13 @@ pub fn discard(place: &mut Place<'_>, database: &str) -> anyhow::Result<()> {
     )?;
     if crate::db::database_exists(place.admin, database)? {
         let ours = previews::list(place.admin, place.scope)?;
-        if !ours.iter().any(|p| p.database == database) {
+        let Some(preview) = ours.iter().find(|p| p.database == database) else {
             anyhow::bail!(
                 "`{database}` exists and is not a preview odoo-ci made for this project (its comment does not say so): odoo-ci leaves it alone; drop or rename it"
             );
-        }
+        };
+        let server = previews::container_name(place.scope, &preview.marker.branch);
+        mail_catcher::remove_of(place.docker, place.scope, &server)?;
         crate::db::drop_database(place.admin, database)?;
     }
     if let Some(dir) = crate::names::child_of(&place.data_dir.join("filestore"), database) {

@@ -376,3 +376,75 @@ fn a_preview_is_opened_by_its_own_url_through_caddy() {
         "the route went with it"
     );
 }
+
+/// With `previews.mail_catcher`, the mail a preview sends lands in a catcher of its own,
+/// which the run links to; the catcher goes with the preview.
+#[test]
+fn a_preview_s_mail_lands_in_its_own_catcher() {
+    let image = std::env::var("ODOO_CI_TEST_MAIL_IMAGE")
+        .expect("ODOO_CI_TEST_MAIL_IMAGE is not set: run the tests with ./scripts/test");
+    let p = project("3d", &format!("  mail_catcher:\n    image: {image}\n"));
+    p.addon("prv_a", "17.0.1.0.0", &["mail"]);
+    let (out, r) = build(&p, "feature/mail");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let ui = r["preview"]["mail_url"]
+        .as_str()
+        .expect("a catcher")
+        .to_string();
+    assert!(out.stderr.contains(&ui), "{}", out.stderr);
+    let database = r["preview"]["database"].as_str().unwrap().to_string();
+    // Someone reviewing the preview sends a quotation.
+    psql_on(
+        &database,
+        "INSERT INTO mail_message (subject, email_from) VALUES ('Quotation S00042', 'sales@example.com');
+         INSERT INTO mail_mail (mail_message_id, email_to, body_html, state) \
+           SELECT max(id), 'buyer@example.com', 'Your quotation', 'outgoing' FROM mail_message;",
+    );
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let caught = loop {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())",
+                &format!("{ui}api/v1/messages"),
+            ])
+            .output()
+            .unwrap();
+        let listed: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        if listed["total"] == 1 || std::time::Instant::now() > until {
+            break listed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert_eq!(
+        caught["messages"][0]["Subject"], "Quotation S00042",
+        "{caught:#}"
+    );
+    assert_eq!(
+        caught["messages"][0]["To"][0]["Address"],
+        "buyer@example.com"
+    );
+
+    let server = Command::new("docker")
+        .args([
+            "ps",
+            "--filter",
+            &format!("label=odoo-ci.preview={database}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    let server = String::from_utf8_lossy(&server.stdout).trim().to_string();
+    let catcher = format!("odoo-ci.mail-catcher-of={server}");
+    assert_eq!(
+        common::containers_labelled(&catcher, false).len(),
+        1,
+        "{server}"
+    );
+    assert_eq!(odoo_ci(&p, &["previews", "drop", "feature/mail"]).code, 0);
+    assert!(
+        common::containers_labelled(&catcher, true).is_empty(),
+        "the catcher goes with its preview"
+    );
+}

@@ -91,6 +91,33 @@ fn github_takes_previews_down_with_their_branch_and_by_age() {
     );
 }
 
+/// On GitLab, a kept preview is an environment that stops with its branch (or after
+/// `auto_stop_in`) by dropping the preview, and a schedule collects the old ones.
+#[test]
+fn gitlab_previews_are_environments_that_stop_by_dropping_them() {
+    let c = example("examples/gitlab/.gitlab-ci.yml");
+    let kept = &c[".development-kept"];
+    assert_eq!(kept["environment"]["on_stop"], Value::from("preview-drop"));
+    assert!(
+        kept["environment"].get("auto_stop_in").is_some(),
+        "{}",
+        text(kept)
+    );
+    let drop = &c["preview-drop"];
+    assert_eq!(drop["environment"]["action"], Value::from("stop"));
+    assert_eq!(drop["environment"]["name"], kept["environment"]["name"]);
+    assert!(
+        text(&drop["script"]).contains("odoo-ci previews drop \"$CI_COMMIT_REF_NAME\""),
+        "{}",
+        text(drop)
+    );
+    assert!(
+        text(&c["previews-gc"]["script"]).contains("odoo-ci previews gc"),
+        "{}",
+        text(&c["previews-gc"])
+    );
+}
+
 #[test]
 fn github_drops_a_deleted_staging_branch_s_copies() {
     let w = example("examples/github/staging-cleanup.yml");

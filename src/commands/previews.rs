@@ -69,10 +69,12 @@ pub fn run(config: &Path, cmd: &PreviewsCommand) -> anyhow::Result<u8> {
             Ok(exit::OK)
         }
         PreviewsCommand::Gc => {
-            let budget = (
-                config.file.previews.max_kept,
-                config.file.previews.max_running,
-            );
+            let set = &config.file.previews;
+            let budget = previews::Budget {
+                max_kept: set.max_kept,
+                max_running: set.max_running,
+                idle_after: set.idle_after.map(|k| k.secs),
+            };
             let done = previews::within_budget(&mut place, crate::clock::now_secs(), budget)?;
             for database in &done.dropped {
                 println!("dropped {database}");

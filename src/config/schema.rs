@@ -341,6 +341,10 @@ pub struct PreviewsSection {
     /// `odoo-ci previews start`.
     #[serde(default = "three")]
     pub max_running: u32,
+    /// A running preview that served no request (health checks aside) for this long is
+    /// stopped, its database kept (`2h`); unset: only the budget stops previews.
+    #[serde(default)]
+    pub idle_after: Option<KeepFor>,
     /// A URL per preview, routed by the Caddy this names.
     #[serde(default)]
     pub proxy: Option<PreviewProxy>,
@@ -377,6 +381,7 @@ impl Default for PreviewsSection {
         PreviewsSection {
             max_kept: 10,
             max_running: 3,
+            idle_after: None,
             proxy: None,
             mail_catcher: None,
         }

@@ -502,6 +502,25 @@ impl DockerExecutor {
     }
 }
 
+/// What the container `id` wrote since `since` (Unix seconds).
+pub fn logs_since(docker: &Docker, id: &str, since: i64) -> Result<String, ExecError> {
+    runtime()?.block_on(async {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .since(since as i32)
+            .build();
+        let mut stream = docker.logs(id, Some(options));
+        let mut out = Vec::new();
+        while let Ok(Some(chunk)) =
+            tokio::time::timeout(Duration::from_secs(5), stream.next()).await
+        {
+            out.extend_from_slice(&chunk?.into_bytes());
+        }
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    })
+}
+
 /// Removes every container that carries all of `labels` (e.g. this project's server of a
 /// dropped database). Returns how many were removed.
 pub fn remove_labelled(docker: &Docker, labels: &[(&str, &str)]) -> Result<usize, ExecError> {

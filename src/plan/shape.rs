@@ -197,6 +197,7 @@ impl Shape<'_> {
             for_secs: keep.secs,
             max_kept: previews.max_kept.max(1),
             max_running: previews.max_running,
+            idle_after: previews.idle_after.map(|k| k.secs),
             health: steps::Health {
                 path: config.file.staging.health_check.path.clone(),
                 timeout_secs: config.file.staging.health_check.timeout_secs,

@@ -313,6 +313,8 @@ pub struct Keep {
     /// `previews.max_running`), oldest out first.
     pub max_kept: u32,
     pub max_running: u32,
+    /// Running previews idle this long are stopped (`previews.idle_after`).
+    pub idle_after: Option<u64>,
     /// The check its server must pass.
     pub health: Health,
     /// Its URL, routed by Caddy (`previews.proxy`); else its server's own port.
@@ -403,6 +405,10 @@ impl fmt::Display for Keep {
             "when green or yellow, keep the tested database as `{}` and serve it ({}) for {days} as the branch's preview, replacing its older one; the project keeps {} previews, {} running (oldest out first); a red build is not kept",
             self.database, self.container, self.max_kept, self.max_running
         )?;
+        if let Some(secs) = self.idle_after {
+            let idle = crate::config::schema::KeepFor { secs };
+            write!(f, "; a preview idle for {idle} is stopped")?;
+        }
         if let Some(route) = &self.route {
             write!(f, "; at {} (a route on Caddy, {})", route.url, route.caddy)?;
         }

@@ -31,6 +31,24 @@ pub struct Place<'a> {
     pub proxy: Option<crate::proxy::Caddy>,
 }
 
+/// How many previews are kept and running, and how long one may sit idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub max_kept: u32,
+    pub max_running: u32,
+    pub idle_after: Option<u64>,
+}
+
+impl Budget {
+    pub fn of(keep: &steps::Keep) -> Budget {
+        Budget {
+            max_kept: keep.max_kept,
+            max_running: keep.max_running,
+            idle_after: keep.idle_after,
+        }
+    }
+}
+
 /// What keeping the budget did.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct Budgeted {
@@ -109,7 +127,7 @@ pub fn keep(
             return Err(e.context("the preview was not kept"));
         }
     };
-    let budget = within_budget(place, now, (keep.max_kept, keep.max_running))?;
+    let budget = within_budget(place, now, Budget::of(keep))?;
     Ok(Kept {
         url,
         mail_url: catcher.map(|c| c.ui),
@@ -263,38 +281,61 @@ pub fn discard(place: &mut Place<'_>, database: &str) -> anyhow::Result<()> {
 }
 
 /// Drops the previews past their time, then the oldest beyond `max_kept`; stops the oldest
-/// running beyond `max_running`.
-pub fn within_budget(
-    place: &mut Place<'_>,
-    now: u64,
-    (max_kept, max_running): (u32, u32),
-) -> anyhow::Result<Budgeted> {
-    let mut budget = Budgeted::default();
+/// running beyond `max_running`, then those idle for `idle_after`.
+pub fn within_budget(place: &mut Place<'_>, now: u64, budget: Budget) -> anyhow::Result<Budgeted> {
+    let mut done = Budgeted::default();
     let mut kept = Vec::new();
     for preview in previews::list(place.admin, place.scope)? {
         match preview.marker.until <= now {
             true => {
                 discard(place, &preview.database)?;
-                budget.dropped.push(preview.database);
+                done.dropped.push(preview.database);
             }
             false => kept.push(preview),
         }
     }
-    let over = kept.len().saturating_sub(max_kept as usize);
+    let over = kept.len().saturating_sub(budget.max_kept as usize);
     for preview in kept.drain(..over) {
         discard(place, &preview.database)?;
-        budget.dropped.push(preview.database);
+        done.dropped.push(preview.database);
     }
     let running: Vec<&Preview> = kept
         .iter()
         .filter(|p| is_running(place, &p.database))
         .collect();
-    let over = running.len().saturating_sub(max_running as usize);
-    for preview in &running[..over] {
-        set_running(place, &preview.database, false)?;
-        budget.stopped.push(preview.database.clone());
+    let over = running.len().saturating_sub(budget.max_running as usize);
+    for (i, preview) in running.iter().enumerate() {
+        let idle = budget
+            .idle_after
+            .is_some_and(|secs| idle_for(place, preview, now, secs));
+        if i < over || idle {
+            set_running(place, &preview.database, false)?;
+            done.stopped.push(preview.database.clone());
+        }
     }
-    Ok(budget)
+    Ok(done)
+}
+
+/// Whether `preview` served no request but health checks in the last `secs` (and was kept
+/// longer ago than that).
+fn idle_for(place: &Place<'_>, preview: &Preview, now: u64, secs: u64) -> bool {
+    let since = now.saturating_sub(secs);
+    if preview.marker.kept_at > since {
+        return false;
+    }
+    let Ok(found) = servers(place, &preview.database) else {
+        return false;
+    };
+    found.iter().all(|(id, _)| {
+        crate::executor::docker::logs_since(place.docker, id, since as i64)
+            .is_ok_and(|log| !log.lines().any(is_a_request))
+    })
+}
+
+/// A request line of Odoo's HTTP log (`werkzeug: … "GET /odoo HTTP/1.1" 200 …`) that a
+/// person made: health checks do not count.
+fn is_a_request(line: &str) -> bool {
+    line.contains(" HTTP/1.") && !line.contains("/web/health")
 }
 
 /// The project's containers serving the preview `database`, with whether each runs.
@@ -340,4 +381,22 @@ pub fn set_running(place: &Place<'_>, database: &str, run: bool) -> anyhow::Resu
         }
     }
     Ok(found.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_visit_is_a_request_that_is_not_a_health_check() {
+        // Odoo 18's werkzeug log line, and the fake's.
+        let visit = r#"2026-12-05 12:00:00,000 1 INFO db werkzeug: 172.17.0.1 - - [05/Dec/2026 12:00:00] "GET /odoo/action-sale HTTP/1.1" 200 - 12 0.005 0.012"#;
+        let probe =
+            r#"2026-12-05 12:00:00,000 1 INFO db werkzeug: "GET /web/health HTTP/1.1" 200 -"#;
+        assert!(is_a_request(visit));
+        assert!(!is_a_request(probe));
+        assert!(!is_a_request(
+            "2026-12-05 12:00:00,000 1 INFO db odoo.modules.loading: Modules loaded."
+        ));
+    }
 }

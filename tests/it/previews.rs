@@ -448,3 +448,41 @@ fn a_preview_s_mail_lands_in_its_own_catcher() {
         "the catcher goes with its preview"
     );
 }
+
+/// `previews.idle_after`: a preview nobody opened for that long stops (its database kept:
+/// no CPU until `previews start`); one someone opens keeps running. Health checks are not
+/// visits.
+#[test]
+fn an_idle_preview_stops_and_a_visited_one_keeps_running() {
+    let p = project("3d", "  max_kept: 5\n  max_running: 5\n  idle_after: 3s\n");
+    for branch in ["idle", "visited"] {
+        let (out, _) = build(&p, branch);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let visited = listed(&p)
+        .into_iter()
+        .find(|v| v["branch"] == "visited")
+        .unwrap();
+    let url = visited["url"].as_str().unwrap();
+    let opened = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).status)",
+            &format!("{url}/web/login"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&opened.stdout).trim(), "200");
+    let out = odoo_ci(&p, &["previews", "gc"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(branches(&p, Some(true)), vec!["visited"], "{}", out.stdout);
+    assert_eq!(
+        branches(&p, None),
+        vec!["idle", "visited"],
+        "both databases kept"
+    );
+    for branch in ["idle", "visited"] {
+        assert_eq!(odoo_ci(&p, &["previews", "drop", branch]).code, 0);
+    }
+}

@@ -81,11 +81,17 @@ pub fn ensure(docker: &Docker, spec: &Spec<'_>, timeout: Duration) -> Result<Cat
             remove_of(docker, spec.scope, spec.server)?;
             rt.block_on(create(docker, spec))?;
         }
-        None => rt.block_on(create(docker, spec))?,
+        // Another run of the branch may have just made it (the engine answers 409): theirs
+        // serves both.
+        None => match rt.block_on(create(docker, spec)) {
+            Err(ExecError::Docker(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409,
+                ..
+            })) => {}
+            other => other?,
+        },
     }
-    // Already running: the engine answers 304, which changes nothing.
-    let _ = rt.block_on(docker.start_container(&name, None));
-    let info = rt.block_on(docker.inspect_container(&name, None))?;
+    let info = rt.block_on(started(docker, &name))?;
     let catcher = catcher_of(&name, &info, spec.network)?;
     answers_smtp(catcher.check, timeout).map_err(|e| {
         ExecError::Other(format!(
@@ -105,6 +111,26 @@ pub fn remove_of(docker: &Docker, scope: &str, server: &str) -> Result<usize, Ex
         network: "",
     };
     super::docker::remove_labelled(docker, &own_filter(&spec))
+}
+
+/// Starts the container `name` (already running: the engine answers 304, which changes
+/// nothing) and inspects it. One another run is still creating (the engine has reserved its
+/// name but does not show it yet) is waited for, a few seconds at most.
+async fn started(docker: &Docker, name: &str) -> Result<ContainerInspectResponse, ExecError> {
+    let since = Instant::now();
+    loop {
+        let _ = docker.start_container(name, None).await;
+        match docker.inspect_container(name, None).await {
+            Ok(info) if info.state.as_ref().and_then(|s| s.running) == Some(true) => {
+                return Ok(info)
+            }
+            Ok(_) | Err(_) if since.elapsed() < Duration::from_secs(5) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Ok(info) => return Ok(info),
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 fn own_filter<'a>(spec: &'a Spec<'a>) -> [(&'a str, &'a str); 2] {

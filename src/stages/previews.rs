@@ -86,16 +86,6 @@ pub fn keep(
     now: u64,
 ) -> anyhow::Result<Kept> {
     discard(place, &keep.database)?;
-    crate::db::rename_database(place.admin, tested.database, &keep.database)?;
-    let filestores = place.data_dir.join("filestore");
-    if let (Some(from), Some(to)) = (
-        crate::names::child_of(&filestores, tested.database),
-        crate::names::child_of(&filestores, &keep.database),
-    ) {
-        if from.exists() {
-            std::fs::rename(from, to)?;
-        }
-    }
     let port = crate::health::free_port()?;
     let url = match &keep.route {
         Some(route) => route.url.clone(),
@@ -109,7 +99,19 @@ pub fn keep(
         until: now + keep.for_secs,
         url: Some(url.clone()),
     };
-    previews::mark(place.admin, &keep.database, &marker)?;
+    // Marked before it takes the preview's name: a database under that name is never
+    // without its marker, so a run killed here leaves nothing `previews` cannot drop.
+    previews::mark(place.admin, tested.database, &marker)?;
+    crate::db::rename_database(place.admin, tested.database, &keep.database)?;
+    let filestores = place.data_dir.join("filestore");
+    if let (Some(from), Some(to)) = (
+        crate::names::child_of(&filestores, tested.database),
+        crate::names::child_of(&filestores, &keep.database),
+    ) {
+        if from.exists() {
+            std::fs::rename(from, to)?;
+        }
+    }
     let served = catcher(keep, executor, place)
         .and_then(|catcher| {
             neutralized(&keep.database, place.server, catcher.as_ref())?;

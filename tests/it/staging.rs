@@ -1344,3 +1344,32 @@ fn a_catcher_that_does_not_answer_stops_staging_before_anything_is_copied() {
     assert!(staging_dbs(&p, &prod, branch).is_empty());
     drop_branch(&p, &prod, branch);
 }
+
+/// Two staging jobs of one branch at once (a push and a re-run): both start from the same
+/// catcher, neither fails on the other having just made it.
+#[test]
+fn two_staging_jobs_of_a_branch_at_once_share_its_catcher() {
+    let p = project("update", &[]);
+    with_catcher_run(&p, &mail_image());
+    let prod = production(&p);
+    let branch = unique("twice");
+    let job = |output: &str| {
+        let cache = p.path().join(".cache");
+        run_in(
+            p.path(),
+            &["stage", "--branch", &branch, "--output", output],
+            &[
+                ("PROD_URL", &db_url(&prod.db)),
+                ("PROD_DATA", prod.data_dir.to_str().unwrap()),
+                ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ],
+        )
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let first = s.spawn(|| job("out-a"));
+        let second = s.spawn(|| job("out-b"));
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    assert_eq!((a.code, b.code), (0, 0), "{}\n---\n{}", a.stderr, b.stderr);
+    drop_branch(&p, &prod, &branch);
+}

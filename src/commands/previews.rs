@@ -43,6 +43,7 @@ pub fn run(config: &Path, cmd: &PreviewsCommand) -> anyhow::Result<u8> {
                 admin: p.caddy.clone(),
                 server: p.server.clone(),
             }),
+        host: previews::reached_at(&engine),
     };
     match cmd {
         PreviewsCommand::List { format } => list(&mut place, *format),

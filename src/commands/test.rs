@@ -60,8 +60,7 @@ pub fn run(config: &Path, args: &TestArgs) -> anyhow::Result<u8> {
 }
 
 /// A preview outlives the job: refused, before anything runs, where the engine goes with
-/// the job (a GitHub-hosted runner) or cannot serve the runner's data dir (a remote
-/// engine), with the line of `development.keep`.
+/// the job, with the line of `development.keep`.
 fn require_keepable(
     config: &crate::config::Config,
     plan: &crate::plan::Plan,
@@ -69,13 +68,9 @@ fn require_keepable(
     if plan.first::<crate::plan::steps::Keep>().is_none() {
         return Ok(());
     }
-    let hosted = std::env::var("RUNNER_ENVIRONMENT").is_ok_and(|v| v == "github-hosted");
-    let remote = crate::executor::docker::Engine::from_env().reach()
-        == crate::executor::docker::Reach::ThroughEngine;
-    let why = match (hosted, remote) {
-        (true, _) => "this is a GitHub-hosted runner: its Docker engine is gone when the job ends, and the preview with it",
-        (false, true) => "the Docker engine is remote (`DOCKER_HOST`): a preview serves its filestore from this runner's data dir, which that engine cannot see",
-        (false, false) => return Ok(()),
+    let engine = crate::executor::docker::Engine::from_env();
+    let Some(why) = engine_goes_with_the_job(&engine, |name| std::env::var(name).ok()) else {
+        return Ok(());
     };
     Err(config
         .error_at(
@@ -83,8 +78,23 @@ fn require_keepable(
             "development.keep",
             format!("`development.keep` asks for a preview that stays up, but {why}"),
         )
-        .hint("run the development job on a self-hosted runner whose Docker engine stays up (GitHub: `runs-on: self-hosted`; GitLab: a shell or docker-socket runner), or unset `development.keep`; nothing ran")
+        .hint("drive a Docker engine that stays up: `DOCKER_HOST` (ssh:// or tcp:// with TLS) to a host of yours, or a self-hosted runner (GitHub: `runs-on: self-hosted`; GitLab: a shell or docker-socket runner); or unset `development.keep`. Nothing ran")
         .into())
+}
+
+/// Why a server started on `engine` would be gone when the job ends, if it would: a
+/// GitHub-hosted runner's own engine, or a GitLab job's `docker:dind` service (reached as
+/// `tcp://docker:…`, the service's alias). `env` reads the job's variables.
+fn engine_goes_with_the_job(
+    engine: &crate::executor::docker::Engine,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<&'static str> {
+    let is = |name: &str, value: &str| env(name).is_some_and(|v| v == value);
+    match engine.host_name() {
+        None if is("RUNNER_ENVIRONMENT", "github-hosted") => Some("this is a GitHub-hosted runner: its Docker engine is gone when the job ends, and the preview with it"),
+        Some(host) if host == "docker" && is("GITLAB_CI", "true") => Some("`DOCKER_HOST` is the job's `docker:dind` service: it is gone when the job ends, and the preview with it"),
+        _ => None,
+    }
 }
 
 /// What the command line asks of the development plan.
@@ -124,4 +134,32 @@ pub fn template_cache(project: &crate::project::Project, flag: Option<&Path>) ->
             .as_ref()
             .map(|dir| config.root.join(dir))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::docker::Engine;
+
+    fn goes(host: Option<&str>, vars: &[(&str, &str)]) -> bool {
+        let engine = Engine::from_docker_host(host.map(str::to_string));
+        let env = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        engine_goes_with_the_job(&engine, env).is_some()
+    }
+
+    #[test]
+    fn a_preview_needs_an_engine_that_outlives_the_job() {
+        let hosted = [("RUNNER_ENVIRONMENT", "github-hosted")];
+        let gitlab = [("GITLAB_CI", "true")];
+        assert!(goes(None, &hosted), "a GitHub-hosted runner's own engine");
+        assert!(!goes(Some("ssh://deploy@previews.example"), &hosted));
+        assert!(!goes(None, &[("RUNNER_ENVIRONMENT", "self-hosted")]));
+        assert!(goes(Some("tcp://docker:2376"), &gitlab), "docker:dind");
+        assert!(!goes(Some("tcp://previews.example:2376"), &gitlab));
+        assert!(!goes(None, &gitlab), "a shell or docker-socket runner");
+    }
 }

@@ -4,14 +4,11 @@
 
 use std::collections::HashMap;
 
-use bollard::exec::StartExecResults;
 use bollard::models::{
-    EndpointSettings, ExecConfig, NetworkConnectRequest, NetworkCreateRequest,
-    NetworkDisconnectRequest,
+    EndpointSettings, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
 };
 use bollard::query_parameters::{ListContainersOptionsBuilder, RestartContainerOptionsBuilder};
 use bollard::Docker;
-use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::docker::runtime;
@@ -73,27 +70,6 @@ impl Release {
 }
 
 pub use super::docker::Reach;
-
-/// Run by `python3` inside the release (every Odoo image has it): prints the HTTP status of
-/// `GET argv[1]`, or why there was none.
-const PROBE: &str = "import sys, urllib.request, urllib.error
-try:
-    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)
-except urllib.error.HTTPError as e:
-    print(e.code)
-except Exception as e:
-    print('no answer: %s' % e)
-";
-
-/// The probe's output → the status code, or the reason there was none.
-fn parse_probe_output(text: &str) -> Result<u16, String> {
-    let text = text.trim();
-    match text.parse() {
-        Ok(code) => Ok(code),
-        Err(_) if text.is_empty() => Err("the health probe printed nothing".into()),
-        Err(_) => Err(text.lines().last().unwrap_or(text).to_string()),
-    }
-}
 
 pub struct BlueGreen<'a> {
     pub docker: &'a Docker,
@@ -236,51 +212,9 @@ impl BlueGreen<'_> {
         match self.reach {
             Reach::Direct => crate::health::get_status(&addr, port, path),
             Reach::ThroughEngine => {
-                self.status_from_inside(id, &format!("http://{addr}:{port}{path}"))
+                super::probe::status_inside(self.docker, id, &format!("http://{addr}:{port}{path}"))
             }
         }
-    }
-
-    fn status_from_inside(&self, id: &str, url: &str) -> Result<u16, String> {
-        let rt = runtime().map_err(|e| e.to_string())?;
-        let probe = async {
-            let exec = self
-                .docker
-                .create_exec(
-                    id,
-                    ExecConfig {
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        cmd: Some(vec![
-                            "python3".into(),
-                            "-c".into(),
-                            PROBE.into(),
-                            url.into(),
-                        ]),
-                        ..ExecConfig::default()
-                    },
-                )
-                .await
-                .map_err(|e| format!("cannot run the health probe in the container: {e}"))?;
-            let mut text = String::new();
-            if let StartExecResults::Attached { mut output, .. } = self
-                .docker
-                .start_exec(&exec.id, None)
-                .await
-                .map_err(|e| format!("cannot run the health probe in the container: {e}"))?
-            {
-                while let Some(chunk) = output.next().await {
-                    let chunk = chunk.map_err(|e| format!("the health probe failed: {e}"))?;
-                    text.push_str(&chunk.to_string());
-                }
-            }
-            parse_probe_output(&text)
-        };
-        rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_secs(10), probe)
-                .await
-                .unwrap_or_else(|_| Err("the health probe did not finish within 10 s".into()))
-        })
     }
 
     /// Reconnects `id` to the network with or without the alias.
@@ -388,23 +322,5 @@ mod tests {
                 "{remote}"
             );
         }
-    }
-
-    #[test]
-    fn the_probe_output_is_a_status_or_the_reason() {
-        assert_eq!(parse_probe_output("200\n"), Ok(200));
-        assert_eq!(parse_probe_output("503"), Ok(503));
-        assert_eq!(
-            parse_probe_output("no answer: [Errno 111] Connection refused\n"),
-            Err("no answer: [Errno 111] Connection refused".into())
-        );
-        assert!(parse_probe_output("")
-            .unwrap_err()
-            .contains("printed nothing"));
-        assert!(
-            parse_probe_output("OCI runtime exec failed: python3: not found")
-                .unwrap_err()
-                .contains("python3")
-        );
     }
 }

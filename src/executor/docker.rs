@@ -130,6 +130,24 @@ impl Engine {
         Reach::for_docker_host(self.host.as_deref())
     }
 
+    /// The name of the remote engine's host (`tcp://h:2376`, `ssh://user@h` → `h`), where
+    /// what its containers publish on the host network is reached; `None` for the local
+    /// socket.
+    pub fn host_name(&self) -> Option<String> {
+        let host = self.host.as_deref()?;
+        let (scheme, rest) = host.split_once("://")?;
+        if scheme == "unix" || scheme == "npipe" {
+            return None;
+        }
+        let authority = rest.split('/').next()?;
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let name = match authority.strip_prefix('[') {
+            Some(v6) => format!("[{}]", v6.split(']').next()?),
+            None => authority.split(':').next()?.to_string(),
+        };
+        (!name.is_empty()).then_some(name)
+    }
+
     /// Connects and checks the engine answers.
     pub fn connect(&self) -> Result<Docker, ExecError> {
         match &self.host {
@@ -137,6 +155,40 @@ impl Engine {
             None => checked(Docker::connect_with_host("unix:///var/run/docker.sock")?),
         }
     }
+}
+
+/// The volume that is the data dir of the server container `name` on a remote engine.
+pub fn server_data_volume(name: &str) -> String {
+    format!("{name}-data")
+}
+
+/// Removes the volumes carrying all of `labels` (`key`, `value`): remove the containers
+/// using them first (the engine refuses a volume in use). How many were removed.
+pub fn remove_volumes_labelled(
+    docker: &Docker,
+    labels: &[(&str, &str)],
+) -> Result<usize, ExecError> {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+    )]);
+    runtime()?.block_on(async {
+        let options = bollard::query_parameters::ListVolumesOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        let found = docker.list_volumes(Some(options)).await?;
+        let mut removed = 0;
+        for volume in found.volumes.unwrap_or_default() {
+            docker
+                .remove_volume(
+                    &volume.name,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await?;
+            removed += 1;
+        }
+        Ok(removed)
+    })
 }
 
 /// Connects to the engine of `DOCKER_HOST` (or the local socket) and checks it answers.
@@ -361,6 +413,10 @@ impl DockerExecutor {
 impl DockerExecutor {
     /// Starts `odoo <inv.args>` detached as container `name` (replacing one of that name),
     /// restarting unless stopped. Returns the container id.
+    ///
+    /// Where the data dir is mirrored (a remote engine), the server's is a volume of the
+    /// engine, [`server_data_volume`] (labelled as the server, kept when it is re-created),
+    /// and `inv.data_in` is carried into it before the server starts: it outlives the job.
     pub fn start_server(
         &self,
         name: &str,
@@ -372,11 +428,16 @@ impl DockerExecutor {
             self.remove_own(name).await?;
             let mut labels = self.labels.clone();
             labels.extend(extra_labels.clone());
+            let data = match self.mirror {
+                Some(_) => Some(self.server_data(name, &labels).await?),
+                None => None,
+            };
             let body = ContainerCreateBody {
                 labels: Some(labels),
                 host_config: Some(HostConfig {
                     network_mode: Some(self.network.clone()),
                     binds: Some(self.binds()),
+                    mounts: data,
                     extra_hosts: Some(self.extra_hosts.clone()),
                     restart_policy: Some(bollard::models::RestartPolicy {
                         name: Some(bollard::models::RestartPolicyNameEnum::UNLESS_STOPPED),
@@ -393,12 +454,67 @@ impl DockerExecutor {
                     body,
                 )
                 .await?;
-            if let Err(e) = self.docker.start_container(&created.id, None).await {
+            if let Err(e) = self.carried_and_started(&created.id, inv).await {
                 self.remove_named(&created.id).await;
-                return Err(e.into());
+                return Err(e);
             }
             Ok(created.id)
         })
+    }
+
+    /// Carries `inv.data_in` into the created server `id` (when the data dir is mirrored),
+    /// then starts it.
+    async fn carried_and_started(&self, id: &str, inv: &Invocation) -> Result<(), ExecError> {
+        if let Some(local) = &self.mirror {
+            super::mirror::carry_in(&self.docker, id, local, &inv.data_in).await?;
+        }
+        self.docker.start_container(id, None).await?;
+        Ok(())
+    }
+
+    /// The volume `server_data_volume(name)`, created with `labels` when absent, mounted at
+    /// the image's data dir (the official image's, owned by its user: a new volume is
+    /// filled from it).
+    async fn server_data(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<Vec<bollard::models::Mount>, ExecError> {
+        let volume = server_data_volume(name);
+        if self.docker.inspect_volume(&volume).await.is_err() {
+            self.docker
+                .create_volume(bollard::models::VolumeCreateRequest {
+                    name: Some(volume.clone()),
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                })
+                .await?;
+        }
+        Ok(vec![bollard::models::Mount {
+            target: Some(super::mirror::IMAGE_DATA_DIR.to_string()),
+            source: Some(volume),
+            typ: Some(bollard::models::MountType::VOLUME),
+            ..Default::default()
+        }])
+    }
+
+    /// Whether the engine is remote: this machine neither sees its files (the data dir is
+    /// mirrored) nor reaches its servers' ports.
+    pub fn is_remote(&self) -> bool {
+        self.mirror.is_some()
+    }
+
+    /// The status of `GET path` on the server `id`'s `port` (host network): from here, or
+    /// from inside the server when the engine is remote.
+    pub fn http_status(&self, id: &str, port: u16, path: &str) -> Result<u16, String> {
+        match self.is_remote() {
+            false => crate::health::get_status("127.0.0.1", port, path),
+            true => super::probe::status_inside(
+                &self.docker,
+                id,
+                &format!("http://127.0.0.1:{port}{path}"),
+            ),
+        }
     }
 
     /// Removes a container by name or id, if it exists.
@@ -583,5 +699,26 @@ mod tests {
             Engine::at("unix:///run/user/1000/docker.sock").reach(),
             Reach::Direct
         );
+    }
+
+    #[test]
+    fn a_remote_engine_s_host_is_where_its_published_ports_are() {
+        let name = |h: &str| Engine::at(h).host_name();
+        assert_eq!(name("tcp://10.0.0.5:2376"), Some("10.0.0.5".into()));
+        assert_eq!(
+            name("ssh://deploy@previews.example"),
+            Some("previews.example".into())
+        );
+        assert_eq!(
+            name("ssh://deploy@previews.example:2222"),
+            Some("previews.example".into())
+        );
+        assert_eq!(
+            name("https://docker.example:2376/"),
+            Some("docker.example".into())
+        );
+        assert_eq!(name("tcp://[fd00::5]:2375"), Some("[fd00::5]".into()));
+        assert_eq!(name("unix:///var/run/docker.sock"), None);
+        assert_eq!(Engine::from_docker_host(None).host_name(), None);
     }
 }

@@ -10,6 +10,7 @@ pub mod mail_catcher;
 pub mod managed_pg;
 pub mod mirror;
 pub mod pg_cluster;
+pub mod probe;
 pub mod release_volume;
 
 use std::time::Duration;

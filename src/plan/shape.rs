@@ -208,6 +208,7 @@ impl Shape<'_> {
                 server: proxy.server.clone(),
             }),
             mail_catcher: previews.mail_catcher.as_ref().map(|c| c.image.clone()),
+            remote: !self.facts.engine_sees_files,
         }))
     }
 

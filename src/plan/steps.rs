@@ -321,6 +321,9 @@ pub struct Keep {
     pub route: Option<Route>,
     /// The image of the mail catcher that receives its mail (`previews.mail_catcher`).
     pub mail_catcher: Option<String>,
+    /// It lives on a remote engine (`DOCKER_HOST`), its filestore in a volume there; else
+    /// on this machine's engine, its filestore in the data dir.
+    pub remote: bool,
 }
 
 /// A preview's route on Caddy: its URL, and the admin endpoint and server it is added to.
@@ -405,6 +408,10 @@ impl fmt::Display for Keep {
             "when green or yellow, keep the tested database as `{}` and serve it ({}) for {days} as the branch's preview, replacing its older one; the project keeps {} previews, {} running (oldest out first); a red build is not kept",
             self.database, self.container, self.max_kept, self.max_running
         )?;
+        match self.remote {
+            true => write!(f, "; it lives on the remote Docker engine (`DOCKER_HOST`), its filestore in a volume there")?,
+            false => write!(f, "; it lives on this machine's Docker engine")?,
+        }
         if let Some(secs) = self.idle_after {
             let idle = crate::config::schema::KeepFor { secs };
             write!(f, "; a preview idle for {idle} is stopped")?;

@@ -659,9 +659,10 @@ fn a_tested_addon_with_a_tour_gets_a_browser_in_its_image() {
 /// branch: the first shard's.
 #[test]
 fn a_kept_build_runs_the_commit_s_image_and_only_the_first_shard_keeps_it() {
-    let steps_of = |dev: &str, shard: Option<(usize, usize)>| {
+    let on = |dev: &str, shard: Option<(usize, usize)>, sees: bool| {
         let mut w = world(config("", dev, ""), "feature/x");
         w.build_files.dockerfile = false;
+        w.engine_sees_files = sees;
         let choices = Choices {
             shard,
             ..Choices::default()
@@ -675,6 +676,7 @@ fn a_kept_build_runs_the_commit_s_image_and_only_the_first_shard_keeps_it() {
         );
         (kinds(&p.steps), p.steps)
     };
+    let steps_of = |dev: &str, shard| on(dev, shard, true);
     let (kinds_off, _) = steps_of("", None);
     assert_eq!(kinds_off[0], "mount");
     assert!(!kinds_off.contains(&"keep"));
@@ -690,6 +692,18 @@ fn a_kept_build_runs_the_commit_s_image_and_only_the_first_shard_keeps_it() {
         crate::db::previews::database_name("acme", "feature/x")
     );
     assert!(keep.to_string().contains("for 3d"), "{keep}");
+    assert!(keep
+        .to_string()
+        .contains("lives on this machine's Docker engine"));
     let (second_shard, _) = steps_of("  keep: 3d\n", Some((2, 2)));
     assert!(!second_shard.contains(&"keep"));
+    let (_, remote) = on("  keep: 3d\n", None, false);
+    let Some(Step::Keep(keep)) = remote.last() else {
+        panic!("{remote:?}")
+    };
+    assert!(
+        keep.to_string()
+            .contains("lives on the remote Docker engine"),
+        "{keep}"
+    );
 }

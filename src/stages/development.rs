@@ -197,6 +197,7 @@ fn run_steps(
         server: &server,
         executor: executor.as_ref(),
         output: &opts.output,
+        kept: plan.first::<steps::Keep>().is_some(),
     };
     let log = test_step(&run, runner, &database);
     detail.screenshots = collect_screenshots(&data_dir, &database, &opts.output, runner);
@@ -244,14 +245,14 @@ fn keep_step(
                 OdooCommand::on(Stage::Development, project.addons.series, database).serve_on(port);
             crate::stages::invocation::invocation(&command, odoo, server, executor)
         };
-        let docker = crate::executor::docker::Engine::from_env().connect()?;
         let mut place = previews::Place {
             server,
             admin,
-            docker: &docker,
+            docker: &docker_executor.docker,
             scope: &project.scope,
             data_dir,
             proxy: keep.route.as_ref().map(previews::caddy_of),
+            host: previews::reached_at(&crate::executor::docker::Engine::from_env()),
         };
         let now = crate::clock::now_secs();
         let kept = previews::keep(keep, tested, (docker_executor, &serve), &mut place, now)?;
@@ -514,6 +515,9 @@ struct TestRun<'a> {
     server: &'a PgServer,
     executor: &'a dyn Executor,
     output: &'a Path,
+    /// The tested database is kept (a preview): its filestore, as the run left it, is kept
+    /// too (carried out of the container where the data dir is mirrored).
+    kept: bool,
 }
 
 /// Installs the addons with their tests as the plan's step says, on `database`, reading the
@@ -531,6 +535,7 @@ fn install_and_test(
         server,
         executor,
         output,
+        kept,
     } = *run;
     let command = step.command.clone().on_database(database);
     let mut inv = crate::stages::invocation::invocation(&command, odoo, server, executor);
@@ -540,6 +545,9 @@ fn install_and_test(
         "{}/{database}",
         crate::plan::odoo_command::SCREENSHOTS
     )];
+    if kept {
+        inv.data_out.push(format!("filestore/{database}"));
+    }
     let mut analyzer = Analyzer::new(analyzer_options(
         project,
         true,

@@ -29,6 +29,15 @@ pub struct Place<'a> {
     pub data_dir: &'a Path,
     /// The Caddy that routes previews' URLs (`previews.proxy`).
     pub proxy: Option<crate::proxy::Caddy>,
+    /// Where a preview's own port is opened from: this machine's loopback, or a remote
+    /// engine's host.
+    pub host: String,
+}
+
+/// Where the servers of `engine` are opened from: a remote engine's host, else this
+/// machine's loopback.
+pub fn reached_at(engine: &crate::executor::docker::Engine) -> String {
+    engine.host_name().unwrap_or_else(|| "127.0.0.1".into())
 }
 
 /// How many previews are kept and running, and how long one may sit idle.
@@ -89,7 +98,7 @@ pub fn keep(
     let port = crate::health::free_port()?;
     let url = match &keep.route {
         Some(route) => route.url.clone(),
-        None => format!("http://127.0.0.1:{port}"),
+        None => format!("http://{}:{port}", place.host),
     };
     let marker = Marker {
         project: place.scope.to_string(),
@@ -118,7 +127,11 @@ pub fn keep(
             Ok(catcher)
         })
         .and_then(|catcher| {
-            serve_healthy(keep, executor, &serve(&keep.database, port), port)?;
+            let mut inv = serve(&keep.database, port);
+            // Where the engine cannot see this machine's data dir, it goes into the
+            // server's own (a volume there).
+            inv.data_in = vec![format!("filestore/{}", keep.database)];
+            serve_healthy(keep, executor, &inv, port)?;
             routed(keep, port)?;
             Ok(catcher)
         });
@@ -239,10 +252,10 @@ fn serve_healthy(
         (previews::LABEL.to_string(), keep.database.clone()),
     ]);
     let id = executor.start_server(&keep.container, inv, &labels)?;
-    crate::health::wait_healthy(
-        "127.0.0.1",
-        port,
-        &keep.health.path,
+    let path = &keep.health.path;
+    crate::health::wait_for_200(
+        &mut || executor.http_status(&id, port, path),
+        path,
         Duration::from_secs(keep.health.timeout_secs),
         &mut || executor.never_healthy(&id),
     )
@@ -251,18 +264,17 @@ fn serve_healthy(
 }
 
 /// Drops the project's preview `database`, if it is one: its servers, the database, its
-/// filestore.
+/// filestore (here, and its volume on a remote engine).
 pub fn discard(place: &mut Place<'_>, database: &str) -> anyhow::Result<()> {
     if let Some(caddy) = &place.proxy {
         caddy.unroute(&route_id(database))?;
     }
-    crate::executor::docker::remove_labelled(
-        place.docker,
-        &[
-            (crate::names::PROJECT_LABEL, place.scope),
-            (previews::LABEL, database),
-        ],
-    )?;
+    let ours = [
+        (crate::names::PROJECT_LABEL, place.scope),
+        (previews::LABEL, database),
+    ];
+    crate::executor::docker::remove_labelled(place.docker, &ours)?;
+    crate::executor::docker::remove_volumes_labelled(place.docker, &ours)?;
     if crate::db::database_exists(place.admin, database)? {
         let ours = previews::list(place.admin, place.scope)?;
         let Some(preview) = ours.iter().find(|p| p.database == database) else {

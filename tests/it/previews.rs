@@ -486,3 +486,86 @@ fn an_idle_preview_stops_and_a_visited_one_keeps_running() {
         assert_eq!(odoo_ci(&p, &["previews", "drop", branch]).code, 0);
     }
 }
+
+/// The files of the preview `database`'s attachments that its server cannot find in its
+/// own data dir (`<data dir>/filestore/<database>/<store_fname>`, as Odoo reads them).
+fn attachments_missing_in(container: &str, database: &str) -> Vec<String> {
+    let names = psql_on(
+        database,
+        "SELECT string_agg(store_fname, ' ') FROM ir_attachment WHERE store_fname IS NOT NULL",
+    );
+    assert!(!names.is_empty(), "the preview has attachments");
+    names
+        .split_whitespace()
+        .filter(|name| {
+            let path = format!("/var/lib/odoo/filestore/{database}/{name}");
+            !Command::new("docker")
+                .args(["exec", container, "test", "-f", &path])
+                .status()
+                .unwrap()
+                .success()
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn volumes_labelled(label: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["volume", "ls", "-q", "--filter", &format!("label={label}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A GitHub-hosted job drives a Docker engine that stays up (`DOCKER_HOST`): the preview
+/// lives there, not on the runner. Its filestore — the attachments its install and tests
+/// wrote too — is in a volume on that engine, so it serves whole after the runner's folders
+/// are gone; `previews drop` removes the volume with the rest.
+#[test]
+fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
+    let p = project("3d", "  max_kept: 5\n");
+    let (port, _) = common::engine_over_tcp();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let runner = p.path().join(".runner");
+    std::fs::create_dir_all(&runner).unwrap();
+    let env = [
+        ("ODOO_CI_TEST_PG", pg_url()),
+        ("DOCKER_HOST", host.clone()),
+        ("ODOO_CI_CACHE_DIR", runner.to_str().unwrap().to_string()),
+        ("RUNNER_ENVIRONMENT", "github-hosted".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = common::run_blind_to(
+        &runner,
+        p.path(),
+        &["test", "--branch", "feature/far", "--output", "out"],
+        &env,
+    );
+    let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+        .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
+    let r: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let database = r["preview"]["database"].as_str().expect("kept").to_string();
+    let url = r["preview"]["url"].as_str().unwrap().to_string();
+    assert!(serves_within(&url, 10), "{url}");
+    let servers = servers_of(&database);
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    assert_eq!(
+        attachments_missing_in(&servers[0], &database),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        volumes_labelled(&format!("odoo-ci.preview={database}")).len(),
+        1,
+        "its filestore is a volume of the engine"
+    );
+
+    let out = odoo_ci(&p, &["previews", "drop", "feature/far"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!exists(&database));
+    assert!(servers_of(&database).is_empty());
+    assert!(volumes_labelled(&format!("odoo-ci.preview={database}")).is_empty());
+}

@@ -212,7 +212,9 @@ impl BlueGreen<'_> {
         match self.reach {
             Reach::Direct => crate::health::get_status(&addr, port, path),
             Reach::ThroughEngine => {
-                super::probe::status_inside(self.docker, id, &format!("http://{addr}:{port}{path}"))
+                let url = format!("http://{addr}:{port}{path}");
+                let rt = runtime().map_err(|e| e.to_string())?;
+                rt.block_on(super::probe::status_inside(self.docker, id, &url))
             }
         }
     }

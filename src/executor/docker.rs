@@ -509,11 +509,11 @@ impl DockerExecutor {
     pub fn http_status(&self, id: &str, port: u16, path: &str) -> Result<u16, String> {
         match self.is_remote() {
             false => crate::health::get_status("127.0.0.1", port, path),
-            true => super::probe::status_inside(
-                &self.docker,
-                id,
-                &format!("http://127.0.0.1:{port}{path}"),
-            ),
+            true => {
+                let url = format!("http://127.0.0.1:{port}{path}");
+                let rt = runtime().map_err(|e| e.to_string())?;
+                rt.block_on(super::probe::status_inside(&self.docker, id, &url))
+            }
         }
     }
 

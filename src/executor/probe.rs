@@ -7,8 +7,6 @@ use bollard::models::ExecConfig;
 use bollard::Docker;
 use futures_util::StreamExt;
 
-use super::docker::runtime;
-
 /// Run by `python3` inside the container (every Odoo image has it): prints the HTTP status
 /// of `GET argv[1]`, or why there was none.
 const PROBE: &str = "import sys, urllib.request, urllib.error
@@ -20,14 +18,12 @@ except Exception as e:
     print('no answer: %s' % e)
 ";
 
-/// The status of `GET url` asked from inside the container `id`, or why there was none.
-pub fn status_inside(docker: &Docker, id: &str, url: &str) -> Result<u16, String> {
-    let rt = runtime().map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        tokio::time::timeout(std::time::Duration::from_secs(10), probe(docker, id, url))
-            .await
-            .unwrap_or_else(|_| Err("the health probe did not finish within 10 s".into()))
-    })
+/// The status of `GET url` asked from inside the container `id`, or why there was none
+/// (within 10 s).
+pub async fn status_inside(docker: &Docker, id: &str, url: &str) -> Result<u16, String> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), probe(docker, id, url))
+        .await
+        .unwrap_or_else(|_| Err("the health probe did not finish within 10 s".into()))
 }
 
 async fn probe(docker: &Docker, id: &str, url: &str) -> Result<u16, String> {

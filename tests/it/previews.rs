@@ -259,6 +259,26 @@ fn keep_is_refused_on_a_runner_whose_engine_goes_with_the_job() {
         !p.path().join("out/odoo-ci-result.json").exists(),
         "nothing ran"
     );
+
+    // A catcher on a remote engine publishes on that host's loopback: nobody could read it.
+    let p = project("12h", "  mail_catcher:\n    image: axllent/mailpit\n");
+    let (port, _) = common::engine_over_tcp();
+    let out = run_in(
+        p.path(),
+        &["test", "--branch", "x", "--output", "out"],
+        &[
+            ("ODOO_CI_TEST_PG", &pg_url()),
+            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+            ("DOCKER_HOST", &format!("tcp://127.0.0.1:{port}")),
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".odoo-ci.yml:") && out.stderr.contains("previews.mail_catcher"),
+        "{}",
+        out.stderr
+    );
+    assert!(!p.path().join("out/odoo-ci-result.json").exists());
 }
 
 /// A real Caddy (Debian's package) on loopback: its admin API and one HTTP server `srv0`

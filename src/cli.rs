@@ -49,7 +49,7 @@ pub enum Command {
     #[command(subcommand)]
     Staging(StagingCommand),
     /// Development builds kept as previews (`development.keep`): list, stop, start, drop,
-    /// and drop those past their time or beyond the budget (`gc`).
+    /// drop those past their time or beyond the budget (`gc`), wake the stopped (`wake`).
     #[command(subcommand)]
     Previews(PreviewsCommand),
     /// Neutralize a database (no mail out, crons off, payments in test mode) and verify it.
@@ -399,6 +399,13 @@ pub enum PreviewsCommand {
     /// Drop previews past their time (`development.keep`) or beyond `previews.max_kept`,
     /// stop those beyond `previews.max_running` (oldest first).
     Gc,
+    /// Serve, until stopped, the requests Caddy could not (`previews.proxy.wake`): a
+    /// stopped preview's first request starts it, and a page says so until it serves.
+    Wake {
+        /// Where to listen; default `previews.proxy.wake`.
+        #[arg(long)]
+        listen: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,9 @@
 //! handled by `reverse_proxy` to the preview's server, tagged with an `@id` (the preview's
 //! container name, scoped by project) that `DELETE /id/<id>` removes. Contract: Caddy's
 //! docs, "API" (`POST /config/[path]` appends to an array, `DELETE /id/<id>`), and the JSON
-//! structure of `apps.http.servers.<name>.routes`.
+//! structure of `apps.http.servers.<name>.routes` and `.errors.routes` (the routes that
+//! handle a request the first could not: a `reverse_proxy` whose upstream refused is an
+//! HTTP 502 error there).
 //!
 //! Why Caddy's API rather than Traefik's Docker labels: a route odoo-ci adds and removes is
 //! tested here end to end against a real Caddy (Debian packages it; Traefik cannot run on
@@ -49,31 +51,66 @@ impl Caddy {
     /// route of that id.
     pub fn route(&self, id: &str, host: &str, upstream: &str) -> Result<(), ProxyError> {
         self.unroute(id)?;
-        let route = json!({
-            "@id": id,
-            "match": [{"host": [host]}],
-            "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": upstream}]}],
-            "terminal": true,
-        });
-        let url = format!(
-            "{}/config/apps/http/servers/{}/routes",
-            self.admin.trim_end_matches('/'),
-            self.server
-        );
-        let mut reply = Self::agent()
-            .post(&url)
-            .send_json(&route)
-            .map_err(|e| self.error(e.to_string()))?;
-        match reply.status().as_u16() {
-            200..=299 => Ok(()),
-            status => {
-                let text = reply.body_mut().read_to_string().unwrap_or_default();
-                Err(self.error(format!(
-                    "adding the route `{id}`: HTTP {status} {}",
-                    text.trim()
-                )))
+        let status = self.post("routes", &route_json(id, host, upstream))?;
+        self.added(id, status)
+    }
+
+    /// Routes what Caddy could not serve for `host` (its upstream refused: a stopped
+    /// server answers nothing, and `reverse_proxy` fails with 502) to `upstream` instead,
+    /// as the error route `id` of the server (`errors.routes`, made when it has none).
+    pub fn route_errors(&self, id: &str, host: &str, upstream: &str) -> Result<(), ProxyError> {
+        self.unroute(id)?;
+        let route = route_json(id, host, upstream);
+        let mut status = self.post("errors/routes", &route)?;
+        // A server with no `errors` yet: POST cannot traverse to it, PUT makes it (and
+        // fails if another run just did, when POST then works).
+        if status.1.contains("invalid traversal path") {
+            status = self.put("errors", &json!({ "routes": [route] }))?;
+            if status.1.contains("already exists") {
+                status = self.post("errors/routes", &route)?;
             }
         }
+        self.added(id, status)
+    }
+
+    fn added(&self, id: &str, (status, text): (u16, String)) -> Result<(), ProxyError> {
+        match status {
+            200..=299 => Ok(()),
+            _ => Err(self.error(format!(
+                "adding the route `{id}`: HTTP {status} {}",
+                text.trim()
+            ))),
+        }
+    }
+
+    /// `POST` of `body` to the path `rel` under the server's config: status and text.
+    fn post(&self, rel: &str, body: &serde_json::Value) -> Result<(u16, String), ProxyError> {
+        let url = self.server_url(rel);
+        let reply = Self::agent().post(&url).send_json(body);
+        self.answer(reply)
+    }
+
+    fn put(&self, rel: &str, body: &serde_json::Value) -> Result<(u16, String), ProxyError> {
+        let url = self.server_url(rel);
+        let reply = Self::agent().put(&url).send_json(body);
+        self.answer(reply)
+    }
+
+    fn answer(
+        &self,
+        reply: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<(u16, String), ProxyError> {
+        let mut reply = reply.map_err(|e| self.error(e.to_string()))?;
+        let text = reply.body_mut().read_to_string().unwrap_or_default();
+        Ok((reply.status().as_u16(), text))
+    }
+
+    fn server_url(&self, rel: &str) -> String {
+        format!(
+            "{}/config/apps/http/servers/{}/{rel}",
+            self.admin.trim_end_matches('/'),
+            self.server
+        )
     }
 
     /// Removes the route `id`; one that is not there is fine.
@@ -95,6 +132,16 @@ impl Caddy {
             ))),
         }
     }
+}
+
+/// A route of `host` to `upstream`, tagged `id`, the last one tried for that host.
+fn route_json(id: &str, host: &str, upstream: &str) -> serde_json::Value {
+    json!({
+        "@id": id,
+        "match": [{"host": [host]}],
+        "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": upstream}]}],
+        "terminal": true,
+    })
 }
 
 /// The host of a preview URL template (`https://{branch}.previews.example.com`) for

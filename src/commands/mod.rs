@@ -16,6 +16,7 @@ pub mod report;
 pub mod run;
 pub mod stage;
 pub mod test;
+pub mod waker;
 
 use std::io::Write;
 use std::path::Path;

@@ -19,32 +19,59 @@ struct Listed {
     bytes: i64,
 }
 
-pub fn run(config: &Path, cmd: &PreviewsCommand) -> anyhow::Result<u8> {
-    let config = crate::config::Config::load(config)?;
-    let (server, _) = crate::targets::own_server(&config, None)?;
-    let mut admin = server.connect("postgres")?;
-    let engine = crate::executor::docker::Engine::from_env();
-    super::require_docker(&engine)?;
-    let docker = engine.connect()?;
-    let scope = crate::project::scope_for(&config);
-    let data_dir = crate::cachedir::root().join("data");
-    let mut place = Place {
-        server: &server,
-        admin: &mut admin,
-        docker: &docker,
-        scope: &scope,
-        data_dir: &data_dir,
-        proxy: config
-            .file
-            .previews
-            .proxy
-            .as_ref()
-            .map(|p| crate::proxy::Caddy {
+/// What every `previews` command works on: the development stage's server and engine,
+/// the project's scope and data dir, its Caddy.
+pub struct Previews {
+    pub config: crate::config::Config,
+    pub server: crate::db::PgServer,
+    pub docker: bollard::Docker,
+    pub scope: String,
+    pub data_dir: std::path::PathBuf,
+    pub host: String,
+}
+
+impl Previews {
+    pub fn open(config: &Path) -> anyhow::Result<Previews> {
+        let config = crate::config::Config::load(config)?;
+        let (server, _) = crate::targets::own_server(&config, None)?;
+        let engine = crate::executor::docker::Engine::from_env();
+        super::require_docker(&engine)?;
+        Ok(Previews {
+            server,
+            docker: engine.connect()?,
+            scope: crate::project::scope_for(&config),
+            data_dir: crate::cachedir::root().join("data"),
+            host: previews::reached_at(&engine),
+            config,
+        })
+    }
+
+    /// The place of the project's previews, through the connection `admin`.
+    pub fn place<'a>(&'a self, admin: &'a mut postgres::Client) -> Place<'a> {
+        let proxy = self.config.file.previews.proxy.as_ref();
+        Place {
+            server: &self.server,
+            admin,
+            docker: &self.docker,
+            scope: &self.scope,
+            data_dir: &self.data_dir,
+            proxy: proxy.map(|p| crate::proxy::Caddy {
                 admin: p.caddy.clone(),
                 server: p.server.clone(),
             }),
-        host: previews::reached_at(&engine),
-    };
+            host: self.host.clone(),
+        }
+    }
+}
+
+pub fn run(config: &Path, cmd: &PreviewsCommand) -> anyhow::Result<u8> {
+    let previews = Previews::open(config)?;
+    if let PreviewsCommand::Wake { listen } = cmd {
+        return super::waker::serve(previews, listen.as_deref());
+    }
+    let mut admin = previews.server.connect("postgres")?;
+    let mut place = previews.place(&mut admin);
+    let config = &previews.config;
     match cmd {
         PreviewsCommand::List { format } => list(&mut place, *format),
         PreviewsCommand::Stop { branch } => running(&mut place, branch, false),
@@ -85,6 +112,7 @@ pub fn run(config: &Path, cmd: &PreviewsCommand) -> anyhow::Result<u8> {
             }
             Ok(exit::OK)
         }
+        PreviewsCommand::Wake { .. } => Ok(exit::OK),
     }
 }
 

@@ -366,6 +366,10 @@ pub struct PreviewProxy {
     /// Each preview's URL: `{branch}` and `{project}` become DNS labels, e.g.
     /// `https://{branch}.previews.example.com` (a wildcard DNS record to Caddy's host).
     pub url: String,
+    /// Where `odoo-ci previews wake` listens (`127.0.0.1:2020`, beside Caddy): a stopped
+    /// preview's requests go there, which starts it and says so until it serves.
+    #[serde(default)]
+    pub wake: Option<String>,
 }
 
 fn srv0() -> String {

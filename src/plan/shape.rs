@@ -206,6 +206,7 @@ impl Shape<'_> {
                 url: crate::proxy::preview_url(&proxy.url, &self.facts.project, branch),
                 caddy: proxy.caddy.clone(),
                 server: proxy.server.clone(),
+                wake: proxy.wake.clone(),
             }),
             mail_catcher: previews.mail_catcher.as_ref().map(|c| c.image.clone()),
             remote: !self.facts.engine_sees_files,

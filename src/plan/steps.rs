@@ -332,6 +332,8 @@ pub struct Route {
     pub url: String,
     pub caddy: String,
     pub server: String,
+    /// Where Caddy sends the requests of a stopped preview (`previews.proxy.wake`).
+    pub wake: Option<String>,
 }
 
 /// The parameters of one kind of step: a stage names the step it runs next by them, and
@@ -418,6 +420,12 @@ impl fmt::Display for Keep {
         }
         if let Some(route) = &self.route {
             write!(f, "; at {} (a route on Caddy, {})", route.url, route.caddy)?;
+            if let Some(wake) = &route.wake {
+                write!(
+                    f,
+                    ", woken on its first request when stopped (`odoo-ci previews wake` at {wake})"
+                )?;
+            }
         }
         match &self.mail_catcher {
             Some(image) => write!(f, "; neutralized, its mail to a catcher ({image})")?,

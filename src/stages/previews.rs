@@ -185,6 +185,17 @@ fn routed(keep: &steps::Keep, port: u16) -> anyhow::Result<()> {
         host,
         &format!("127.0.0.1:{port}"),
     )?;
+    routed_wake(keep, host)
+}
+
+/// A stopped preview's requests sent to `odoo-ci previews wake`, when the plan wakes.
+fn routed_wake(keep: &steps::Keep, host: &str) -> anyhow::Result<()> {
+    let Some(route) = &keep.route else {
+        return Ok(());
+    };
+    if let Some(wake) = &route.wake {
+        caddy_of(route).route_errors(&wake_route_id(&keep.database), host, wake)?;
+    }
     Ok(())
 }
 
@@ -198,6 +209,12 @@ pub fn caddy_of(route: &steps::Route) -> crate::proxy::Caddy {
 /// The `@id` of the preview `database`'s route: its name is scoped by project and branch.
 fn route_id(database: &str) -> String {
     format!("odoo-ci-{database}")
+}
+
+/// The `@id` of the error route that sends the preview `database`'s requests to the
+/// waker while its server is stopped.
+fn wake_route_id(database: &str) -> String {
+    format!("odoo-ci-{database}-wake")
 }
 
 /// Odoo's mail queue cron (`mail.ir_cron_mail_scheduler_action`): kept on in a preview
@@ -268,6 +285,7 @@ fn serve_healthy(
 pub fn discard(place: &mut Place<'_>, database: &str) -> anyhow::Result<()> {
     if let Some(caddy) = &place.proxy {
         caddy.unroute(&route_id(database))?;
+        caddy.unroute(&wake_route_id(database))?;
     }
     let ours = [
         (crate::names::PROJECT_LABEL, place.scope),
@@ -375,6 +393,64 @@ fn servers(place: &Place<'_>, database: &str) -> anyhow::Result<Vec<(String, boo
             ))
         })
         .collect())
+}
+
+/// What a request for a preview's host found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Woken {
+    /// The preview of `branch` is starting (or runs already).
+    Starting { branch: String },
+    /// The preview of `branch` is not started again, and why.
+    NotServed { branch: String, why: &'static str },
+    /// No preview of this project has that host.
+    Unknown,
+}
+
+/// Starts the project's preview whose URL has `host`, when it is stopped: it gets room
+/// within `max_running` (the oldest other running one stops), unless it is past its time.
+pub fn wake(
+    place: &mut Place<'_>,
+    host: &str,
+    now: u64,
+    max_running: u32,
+) -> anyhow::Result<Woken> {
+    let host = host.to_ascii_lowercase();
+    let all = previews::list(place.admin, place.scope)?;
+    let Some(found) = all.into_iter().find(|p| {
+        let url = p.marker.url.as_deref().and_then(crate::proxy::host_of);
+        url.is_some_and(|h| h.eq_ignore_ascii_case(&host))
+    }) else {
+        return Ok(Woken::Unknown);
+    };
+    let branch = found.marker.branch.clone();
+    if found.marker.until <= now {
+        let why = "it is past its time (`development.keep`) and goes at the next `previews gc`";
+        return Ok(Woken::NotServed { branch, why });
+    }
+    if !is_running(place, &found.database) {
+        make_room(place, &found.database, max_running)?;
+        if set_running(place, &found.database, true)? == 0 {
+            let why = "it has no server any more: push the branch again";
+            return Ok(Woken::NotServed { branch, why });
+        }
+        tracing::info!("woke the preview of `{branch}` ({})", found.database);
+    }
+    Ok(Woken::Starting { branch })
+}
+
+/// Stops the oldest running previews other than `database`, so that it runs within
+/// `max_running`.
+fn make_room(place: &mut Place<'_>, database: &str, max_running: u32) -> anyhow::Result<()> {
+    let others: Vec<String> = previews::list(place.admin, place.scope)?
+        .into_iter()
+        .map(|p| p.database)
+        .filter(|d| d != database && is_running(place, d))
+        .collect();
+    let over = (others.len() + 1).saturating_sub(max_running.max(1) as usize);
+    for other in others.iter().take(over) {
+        set_running(place, other, false)?;
+    }
+    Ok(())
 }
 
 /// Whether a server of the preview `database` runs.

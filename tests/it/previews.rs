@@ -349,6 +349,34 @@ impl Caddy {
     }
 }
 
+impl Caddy {
+    /// What Caddy answers to `GET /` for the host `host`: its status and body.
+    fn page(&self, host: &str) -> (u16, String) {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, urllib.request, urllib.error\nr = urllib.request.Request(sys.argv[1], headers={'Host': sys.argv[2]})\ntry:\n    x = urllib.request.urlopen(r, timeout=5)\n    print(x.status, x.read().decode())\nexcept urllib.error.HTTPError as e: print(e.code, e.read().decode())\nexcept Exception as e: print(0, e)",
+                &format!("http://127.0.0.1:{}/web/login", self.http),
+                host,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let (code, body) = text.split_once(' ').unwrap_or((&text, ""));
+        (code.parse().unwrap_or(0), body.to_string())
+    }
+
+    /// Caddy's configuration at `path` (under `/config/`), as JSON text.
+    fn config(&self, path: &str) -> String {
+        let url = format!("http://127.0.0.1:{}/config/{path}", self.admin);
+        let out = Command::new("python3")
+            .args(["-c", "import sys, urllib.request\nprint(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", &url])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
 impl Drop for Caddy {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -588,4 +616,106 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
     assert!(!exists(&database));
     assert!(servers_of(&database).is_empty());
     assert!(volumes_labelled(&format!("odoo-ci.preview={database}")).is_empty());
+}
+
+/// `odoo-ci previews wake`, run beside Caddy as `previews.proxy.wake` says; stopped by
+/// SIGTERM, as a service manager stops it, when dropped.
+struct Waker(std::process::Child);
+
+impl Waker {
+    /// Started, and listening once it said so.
+    fn start(p: &Project) -> Waker {
+        let cache = p.path().join(".cache");
+        let mut child = Command::new(common::bin())
+            .args(["previews", "wake"])
+            .current_dir(p.path())
+            .env("ODOO_CI_TEST_PG", pg_url())
+            .env("ODOO_CI_CACHE_DIR", cache)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+        assert!(first.contains("waking the previews"), "{first}");
+        Waker(child)
+    }
+
+    /// Stopped by SIGTERM: whether it exited 0 within 5 s.
+    fn stop(&mut self) -> bool {
+        let pid = self.0.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < until {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for Waker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A stopped preview costs no CPU and still opens: Caddy cannot reach its server, so its
+/// error route sends the request to `odoo-ci previews wake`, which starts the preview and
+/// answers a page that reloads until it serves — then the preview answers itself. The
+/// waker's route goes with the preview.
+#[test]
+fn a_stopped_preview_wakes_on_its_first_request() {
+    let caddy = Caddy::start();
+    let wake = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let p = project("3d", "  max_kept: 5\n");
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace(
+        "previews:\n",
+        &format!(
+            "previews:\n  proxy:\n    caddy: http://127.0.0.1:{}\n    url: \"http://{{branch}}.previews.test\"\n    wake: \"{wake}\"\n",
+            caddy.admin
+        ),
+    ));
+    let (out, _) = build(&p, "feature/sleepy");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let host = "feature-sleepy.previews.test";
+    assert_eq!(caddy.page(host), (200, "<html>login</html>".into()));
+    assert_eq!(odoo_ci(&p, &["previews", "stop", "feature/sleepy"]).code, 0);
+    assert_eq!(branches(&p, Some(false)), vec!["feature/sleepy"]);
+    assert_eq!(caddy.page(host).0, 502, "no waker yet: Caddy's own 502");
+
+    let mut waker = Waker::start(&p);
+    let (status, page) = caddy.page(host);
+    assert_eq!(status, 503, "{page}");
+    assert!(
+        page.contains("Starting the preview of feature/sleepy"),
+        "{page}"
+    );
+    assert!(page.contains("http-equiv=\"refresh\""), "{page}");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while caddy.page(host).0 != 200 {
+        assert!(std::time::Instant::now() < until, "it never served again");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert_eq!(caddy.page(host), (200, "<html>login</html>".into()));
+    assert_eq!(branches(&p, Some(true)), vec!["feature/sleepy"]);
+    let (status, _) = caddy.page("nobody.previews.test");
+    assert_ne!(status, 503, "only its own host wakes anything");
+
+    let out = odoo_ci(&p, &["previews", "drop", "feature/sleepy"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let errors = caddy.config("apps/http/servers/srv0/errors/routes");
+    assert!(
+        !errors.contains("odoo-ci-"),
+        "the wake route went with it: {errors}"
+    );
+    assert!(waker.stop(), "SIGTERM stops the waker cleanly");
 }

@@ -274,6 +274,29 @@ pub fn drop_database(admin: &mut Client, name: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The databases named `prefix…` whose comment is `marker` followed by JSON that reads
+/// as `T`, with it: what odoo-ci marked as its own. One whose comment was lost or changed
+/// is never listed, so never dropped.
+pub fn marked<T: serde::de::DeserializeOwned>(
+    admin: &mut postgres::Client,
+    prefix: &str,
+    marker: &str,
+) -> Result<Vec<(String, T)>, DbError> {
+    let mut out = Vec::new();
+    for database in databases_with_prefix(admin, prefix)? {
+        let Some(comment) = database_comment(admin, &database)? else {
+            continue;
+        };
+        let Some(json) = comment.strip_prefix(marker) else {
+            continue;
+        };
+        if let Ok(read) = serde_json::from_str::<T>(json.trim()) {
+            out.push((database, read));
+        }
+    }
+    Ok(out)
+}
+
 /// Databases whose name starts with `prefix`, oldest first.
 pub fn databases_with_prefix(admin: &mut Client, prefix: &str) -> Result<Vec<String>, DbError> {
     let pattern = format!(

@@ -63,21 +63,13 @@ pub fn mark(admin: &mut postgres::Client, name: &str, marker: &Marker) -> Result
 /// whose marker names the project. One whose marker was lost is never listed, so never
 /// dropped.
 pub fn list(admin: &mut postgres::Client, scope: &str) -> Result<Vec<Preview>, db::DbError> {
-    let mut out = Vec::new();
-    for database in db::databases_with_prefix(admin, PREVIEW_PREFIX)? {
-        let Some(comment) = db::database_comment(admin, &database)? else {
-            continue;
-        };
-        let Some(json) = comment.strip_prefix(MARKER) else {
-            continue;
-        };
-        let Ok(marker) = serde_json::from_str::<Marker>(json.trim()) else {
-            continue;
-        };
-        if marker.project == scope && database == database_name(scope, &marker.branch) {
-            out.push(Preview { database, marker });
-        }
-    }
+    let mut out: Vec<Preview> = db::marked::<Marker>(admin, PREVIEW_PREFIX, MARKER)?
+        .into_iter()
+        .filter(|(database, marker)| {
+            marker.project == scope && *database == database_name(scope, &marker.branch)
+        })
+        .map(|(database, marker)| Preview { database, marker })
+        .collect();
     out.sort_by_key(|p| p.marker.kept_at);
     Ok(out)
 }

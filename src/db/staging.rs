@@ -34,24 +34,15 @@ pub fn list(
     admin: &mut postgres::Client,
     scope: &str,
 ) -> Result<Vec<StagingDatabase>, db::DbError> {
-    let mut out = Vec::new();
-    for name in db::databases_with_prefix(admin, STAGING_PREFIX)? {
-        let Some(comment) = db::database_comment(admin, &name)? else {
-            continue;
-        };
-        let Some(json) = comment.strip_prefix(MARKER) else {
-            continue;
-        };
-        let Ok(marker) = serde_json::from_str::<serde_json::Value>(json.trim()) else {
-            continue;
-        };
-        if marker["project"].as_str() != Some(scope) {
-            continue;
-        }
-        let branch = marker["branch"].as_str().unwrap_or_default().to_string();
-        out.push(StagingDatabase { name, branch });
-    }
-    Ok(out)
+    let marked = db::marked::<serde_json::Value>(admin, STAGING_PREFIX, MARKER)?;
+    Ok(marked
+        .into_iter()
+        .filter(|(_, marker)| marker["project"].as_str() == Some(scope))
+        .map(|(name, marker)| StagingDatabase {
+            name,
+            branch: marker["branch"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect())
 }
 
 /// The staging databases of exactly `branch`: listed as this project's, named as odoo-ci

@@ -389,7 +389,7 @@ fn servers(place: &Place<'_>, database: &str) -> anyhow::Result<Vec<(String, boo
         .filter_map(|c| {
             Some((
                 c.id?,
-                c.state.as_ref().map(|s| s.to_string()) == Some("running".into()),
+                c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
             ))
         })
         .collect())

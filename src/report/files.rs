@@ -33,8 +33,51 @@ impl Files {
                     super::junit::render(log, &format!("odoo-ci {}", result.stage()))?,
                 )?;
             }
+            if let Some(preview) = &d.preview {
+                std::fs::write(self.dir.join(DOTENV), dotenv(preview))?;
+            }
         }
         Ok(())
+    }
+}
+
+/// A kept preview's variables, in the dotenv format GitLab reads from a job's
+/// `artifacts:reports:dotenv` (one `KEY=value` per line) — how its environment gets the
+/// preview's URL: `environment:url: $ODOO_CI_PREVIEW_URL`.
+pub const DOTENV: &str = "odoo-ci.env";
+
+fn dotenv(preview: &crate::result::development::PreviewInfo) -> String {
+    let line = |key: &str, value: &str| {
+        // One value per line, as the format has it: nothing may break out of it.
+        let value: String = value.chars().filter(|c| !c.is_control()).collect();
+        format!("{key}={value}\n")
+    };
+    let mut text = line("ODOO_CI_PREVIEW_URL", &preview.url);
+    text += &line("ODOO_CI_PREVIEW_DATABASE", &preview.database);
+    if let Some(mail) = &preview.mail_url {
+        text += &line("ODOO_CI_PREVIEW_MAIL_URL", mail);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preview_s_dotenv_has_one_variable_per_line() {
+        let preview = crate::result::development::PreviewInfo {
+            database: "odoo_ci_prv_x".into(),
+            url: "https://x.previews.test\nEVIL=1".into(),
+            until: 0,
+            mail_url: None,
+            dropped: vec![],
+            stopped: vec![],
+        };
+        assert_eq!(
+            dotenv(&preview),
+            "ODOO_CI_PREVIEW_URL=https://x.previews.testEVIL=1\nODOO_CI_PREVIEW_DATABASE=odoo_ci_prv_x\n"
+        );
     }
 }
 

@@ -103,6 +103,15 @@ fn gitlab_previews_are_environments_that_stop_by_dropping_them() {
         "{}",
         text(kept)
     );
+    // The URL is the one the run kept (the dotenv odoo-ci writes beside its results).
+    assert_eq!(
+        kept["environment"]["url"],
+        Value::from("$ODOO_CI_PREVIEW_URL")
+    );
+    assert_eq!(
+        kept["artifacts"]["reports"]["dotenv"],
+        Value::from("odoo-ci-output/odoo-ci.env")
+    );
     let drop = &c["preview-drop"];
     assert_eq!(drop["environment"]["action"], Value::from("stop"));
     assert_eq!(drop["environment"]["name"], kept["environment"]["name"]);

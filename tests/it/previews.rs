@@ -133,6 +133,11 @@ fn a_green_build_stays_up_as_its_branch_s_preview_until_dropped() {
         out.stderr
     );
     assert!(serves_within(&url, 5), "{url}");
+    let dotenv = std::fs::read_to_string(p.path().join("out/odoo-ci.env")).unwrap();
+    assert!(
+        dotenv.contains(&format!("ODOO_CI_PREVIEW_URL={url}\n")),
+        "GitLab's environment reads the URL from it: {dotenv}"
+    );
     assert_eq!(
         psql_on(
             &database,

@@ -60,6 +60,17 @@ fn dotenv(preview: &crate::result::development::PreviewInfo) -> String {
     text
 }
 
+impl Reporter for Files {
+    fn finished(&mut self, result: &StageResult) {
+        if let Err(e) = self.write(result) {
+            eprintln!(
+                "error: cannot write the results to {}: {e:#}",
+                self.dir.display()
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,16 +89,5 @@ mod tests {
             dotenv(&preview),
             "ODOO_CI_PREVIEW_URL=https://x.previews.testEVIL=1\nODOO_CI_PREVIEW_DATABASE=odoo_ci_prv_x\n"
         );
-    }
-}
-
-impl Reporter for Files {
-    fn finished(&mut self, result: &StageResult) {
-        if let Err(e) = self.write(result) {
-            eprintln!(
-                "error: cannot write the results to {}: {e:#}",
-                self.dir.display()
-            );
-        }
     }
 }

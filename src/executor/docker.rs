@@ -474,14 +474,24 @@ impl DockerExecutor {
 
     /// The volume `server_data_volume(name)`, created with `labels` when absent, mounted at
     /// the image's data dir (the official image's, owned by its user: a new volume is
-    /// filled from it).
+    /// filled from it). One of that name with other labels (the server of another
+    /// database: a new staging copy) is replaced.
     async fn server_data(
         &self,
         name: &str,
         labels: &HashMap<String, String>,
     ) -> Result<Vec<bollard::models::Mount>, ExecError> {
         let volume = server_data_volume(name);
-        if self.docker.inspect_volume(&volume).await.is_err() {
+        let existing = self.docker.inspect_volume(&volume).await.ok();
+        if existing.as_ref().is_some_and(|v| &v.labels != labels) {
+            self.docker
+                .remove_volume(
+                    &volume,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await?;
+        }
+        if existing.is_none_or(|v| &v.labels != labels) {
             self.docker
                 .create_volume(bollard::models::VolumeCreateRequest {
                     name: Some(volume.clone()),

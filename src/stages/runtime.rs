@@ -544,10 +544,19 @@ pub fn run_to_end(
     log_path: &Path,
 ) -> anyhow::Result<String> {
     let inv = crate::stages::invocation::invocation(command, odoo, server, executor);
-    let stage = command.stage();
+    run_invocation_to_end(executor, &inv, command.stage(), log_path)
+}
+
+/// [`run_to_end`] of an invocation already made (its data dir folders set).
+pub fn run_invocation_to_end(
+    executor: &dyn Executor,
+    inv: &crate::executor::Invocation,
+    stage: crate::config::Stage,
+    log_path: &Path,
+) -> anyhow::Result<String> {
     let mut analyzer = crate::odoo::Analyzer::new(crate::odoo::Options::default());
     let mut log = Vec::new();
-    let outcome = executor.run(&inv, &mut |line| {
+    let outcome = executor.run(inv, &mut |line| {
         log.extend_from_slice(line);
         log.push(b'\n');
         analyzer.feed_line(line);

@@ -30,7 +30,9 @@ use crate::result::{Detail, Reporter, StageResult};
 use crate::stages::heartbeat::{streaming, waiting, Heartbeat, HEARTBEAT};
 use crate::stages::invocation::invocation;
 use crate::stages::runner::Runner;
-use crate::stages::runtime::{docker_executor, release_executor, run_to_end, tail_lines, RunsOn};
+use crate::stages::runtime::{
+    docker_executor, release_executor, run_invocation_to_end, run_to_end, tail_lines, RunsOn,
+};
 use crate::stages::staging_dbs::{
     branch_prefix, container_name, discard, list, of_branch, Discarded, MARKER,
 };
@@ -157,7 +159,7 @@ fn steps_on_the_copy(
         output: &opts.output,
         cache_dir: &opts.cache_dir,
     };
-    let executor = match plan.first::<steps::Release>() {
+    let mut executor = match plan.first::<steps::Release>() {
         Some(_) => runner.step(|release: &steps::Release, reporter| {
             release_executor(project, plan, release, &on, reporter)
         })?,
@@ -165,6 +167,11 @@ fn steps_on_the_copy(
             docker_executor(project, plan, build, &on, reporter)
         })?,
     };
+    // A remote engine sees none of this runner's folders: the data dir is mirrored, and
+    // the server's is a volume of that engine.
+    if engine.reach() == crate::executor::docker::Reach::ThroughEngine {
+        executor.mirror = Some(std::path::absolute(&at.place.data_dir)?);
+    }
     let mut admin = at.place.server.connect("postgres")?;
     let existing = of_branch(
         list(&mut admin, &project.scope)?,
@@ -258,7 +265,10 @@ fn serve(
         catcher_answers(at.place.catcher.as_ref())?;
         let series = at.project.addons.series;
         let server = OdooCommand::on(Stage::Staging, series, database).serve_on(port);
-        let inv = invocation(&server, &at.opts.odoo, &at.place.server, executor);
+        let mut inv = invocation(&server, &at.opts.odoo, &at.place.server, executor);
+        // Where the engine cannot see this machine's data dir, the copy's files go into
+        // the server's own (a volume there).
+        inv.data_in = vec![format!("filestore/{database}")];
         let labels = HashMap::from([("odoo-ci.database".to_string(), database.to_string())]);
         let id = executor.start_server(&name, &inv, &labels)?;
         Ok((id, format!("{name} on port {port}")))
@@ -266,9 +276,8 @@ fn serve(
     detail.container = Some(name);
     runner.step(|check: &steps::Health, reporter| {
         let mut beat = Heartbeat::every(HEARTBEAT);
-        let health = crate::health::wait_healthy(
-            "127.0.0.1",
-            port,
+        let health = crate::health::wait_for_200(
+            &mut || executor.http_status(&id, port, &check.path),
             &check.path,
             Duration::from_secs(check.timeout_secs),
             &mut || {
@@ -564,14 +573,13 @@ fn update(
             ),
         }
         .on_database(database);
-        run_to_end(
-            executor,
-            &at.opts.odoo,
-            &at.place.server,
-            &command,
-            &at.opts.output.join("update.log"),
-        )
-        .map_err(|e| anyhow::anyhow!("updating the staging database failed: {e}"))?;
+        let mut inv = invocation(&command, &at.opts.odoo, &at.place.server, executor);
+        // The copy's files: carried in and back where the engine cannot see them.
+        let files = vec![format!("filestore/{database}")];
+        (inv.data_in, inv.data_out) = (files.clone(), files);
+        let log = at.opts.output.join("update.log");
+        run_invocation_to_end(executor, &inv, Stage::Staging, &log)
+            .map_err(|e| anyhow::anyhow!("updating the staging database failed: {e}"))?;
         let ((), how) = neutralize_copy(at, executor, database, "neutralize-after-update.log")?;
         let mut db = at.place.server.connect(database)?;
         route_and_verify(&mut db, &at.place.policy, detail, "after the update")?;

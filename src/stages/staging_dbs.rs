@@ -59,15 +59,17 @@ pub fn discard(
     name: &str,
     filestores: &std::path::Path,
 ) -> Discarded {
+    let ours = [
+        (crate::names::PROJECT_LABEL, scope),
+        ("odoo-ci.database", name),
+    ];
+    // Its servers, then the volume that was their data dir on a remote engine.
     let servers = match docker {
-        Some(docker) => crate::executor::docker::remove_labelled(
-            docker,
-            &[
-                (crate::names::PROJECT_LABEL, scope),
-                ("odoo-ci.database", name),
-            ],
-        )
-        .map_err(|e| e.to_string()),
+        Some(docker) => crate::executor::docker::remove_labelled(docker, &ours)
+            .and_then(|n| {
+                crate::executor::docker::remove_volumes_labelled(docker, &ours).map(|_| n)
+            })
+            .map_err(|e| e.to_string()),
         None => Err("the Docker engine cannot be reached".to_string()),
     };
     let dropped = db::drop_database(admin, name).map_err(|e| e.to_string());

@@ -45,7 +45,12 @@ impl Staging {
         };
         let url = match &staging.url {
             Some(t) => config.resolve("staging.url", t, &|k: &str| std::env::var(k).ok())?,
-            None => format!("http://127.0.0.1:{port}"),
+            // The server's port, on the engine's host (a remote engine's, else here).
+            None => {
+                let engine = crate::executor::docker::Engine::from_env();
+                let host = engine.host_name().unwrap_or_else(|| "127.0.0.1".into());
+                format!("http://{host}:{port}")
+            }
         };
         Ok(Staging {
             source_filestore: super::production_filestore(config, &source_db)?,
@@ -83,7 +88,18 @@ fn mail_catcher(
             Ok((Some(address), None))
         }
         Some(MailCatcherSetting::Run(run)) => {
-            let docker = crate::executor::docker::Engine::from_env().connect()?;
+            let engine = crate::executor::docker::Engine::from_env();
+            if engine.host_name().is_some() {
+                return Err(config
+                    .error_at(
+                        crate::diag::DiagKind::InvalidValue,
+                        "staging.mail_catcher",
+                        "a catcher odoo-ci runs publishes its ports on its engine's loopback, and this engine is remote (`DOCKER_HOST`): odoo-ci could not check that it answers, nor could the team read it",
+                    )
+                    .hint("on a remote engine, run the catcher yourself and give its address (`staging.mail_catcher: \"mailpit:1025\"`, reachable from the staging server). Nothing ran")
+                    .into());
+            }
+            let docker = engine.connect()?;
             super::pulled_when_missing(&docker, &run.image)?;
             let scope = crate::project::scope_for(config);
             let server = crate::db::staging::container_name(&scope, branch);

@@ -1373,3 +1373,99 @@ fn two_staging_jobs_of_a_branch_at_once_share_its_catcher() {
     assert_eq!((a.code, b.code), (0, 0), "{}\n---\n{}", a.stderr, b.stderr);
     drop_branch(&p, &prod, &branch);
 }
+
+/// The files under `dir` of the container `id`, relative to it, sorted.
+fn files_in_container(id: &str, dir: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "exec",
+            id,
+            "sh",
+            "-c",
+            &format!("cd {dir} && find . -type f | sort"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_start_matches("./").to_string())
+        .collect()
+}
+
+fn volumes_labelled(label: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["volume", "ls", "-q", "--filter", &format!("label={label}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A staging server lives on the engine the job drives (`DOCKER_HOST`: a host that stays
+/// up, where a GitHub-hosted runner does not). That engine sees none of the runner's
+/// folders: the copy's filestore is production's, in a volume of that engine, and the server
+/// serves from it after the job's folders are gone; dropping the branch removes the volume.
+#[test]
+fn staging_serves_on_a_remote_engine_with_the_copy_s_filestore_there() {
+    let p = project("fresh", &[]);
+    let prod = production(&p);
+    let production_files: Vec<String> =
+        files_under(&prod.data_dir.join("filestore").join(&prod.db))
+            .into_keys()
+            .collect();
+    assert!(!production_files.is_empty());
+    let (port, _) = common::engine_over_tcp();
+    let cache = p.path().join(".cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let env = [
+        ("PROD_URL", db_url(&prod.db)),
+        ("PROD_DATA", prod.data_dir.to_str().unwrap().to_string()),
+        ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap().to_string()),
+        ("DOCKER_HOST", format!("tcp://127.0.0.1:{port}")),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_blind_to(
+        &cache,
+        p.path(),
+        &["stage", "--branch", "staging-far", "--output", "out"],
+        &env,
+    );
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
+            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr)),
+    )
+    .unwrap();
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let (db, url) = (r["database"].as_str().unwrap(), r["url"].as_str().unwrap());
+    assert_eq!(http_status(url), "200", "{url}");
+    let container = r["container"].as_str().unwrap();
+    assert_eq!(
+        files_in_container(container, &format!("/var/lib/odoo/filestore/{db}")),
+        production_files,
+        "the server reads production's files"
+    );
+    assert_eq!(volumes_labelled(&format!("odoo-ci.database={db}")).len(), 1);
+    drop_branch(&p, &prod, "staging-far");
+    assert!(volumes_labelled(&format!("odoo-ci.database={db}")).is_empty());
+
+    // A catcher odoo-ci would run there publishes on that host's loopback: refused first.
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace(
+        "mail_catcher: \"127.0.0.1:1025\"",
+        "mail_catcher:\n    image: axllent/mailpit",
+    ));
+    let out = run_in(
+        p.path(),
+        &["stage", "--branch", "staging-far", "--output", "out2"],
+        &env,
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(".odoo-ci.yml:") && out.stderr.contains("staging.mail_catcher"),
+        "{}",
+        out.stderr
+    );
+    assert!(!p.path().join("out2/odoo-ci-result.json").exists());
+}

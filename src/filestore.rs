@@ -10,14 +10,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use bollard::Docker;
-use futures_util::StreamExt;
 
 use crate::executor::docker::runtime;
+use crate::executor::helper;
 
 /// The longest a helper container may take (a plain copy of a very large filestore).
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -156,7 +155,7 @@ impl EngineFiles {
     pub fn fetch(&self, from: &Path, to: &Path) -> Result<Option<u64>, FilestoreError> {
         let mount = mount_of(from)?;
         let body = self.helper(vec!["true".into()], vec![format!("{mount}:{mount}:ro")]);
-        runtime()?.block_on(self.with_helper(body, async |id| {
+        runtime()?.block_on(helper::with_container(&self.docker, body, async |id| {
             Ok(crate::executor::archive::download_tree(&self.docker, id, from, to).await?)
         }))
     }
@@ -179,7 +178,9 @@ impl EngineFiles {
         entrypoint.extend(args);
         let binds = mounts.iter().map(|m| format!("{m}:{m}")).collect();
         let body = self.helper(entrypoint, binds);
-        runtime()?.block_on(self.with_helper(body, async |id| self.start_and_collect(id).await))
+        runtime()?.block_on(helper::with_container(&self.docker, body, async |id| {
+            Ok(helper::start_and_collect(&self.docker, id, ENGINE_TIMEOUT).await?)
+        }))
     }
 
     /// A helper container: `entrypoint` as root, no network, `binds`, labelled as a helper.
@@ -200,71 +201,6 @@ impl EngineFiles {
             }),
             ..ContainerCreateBody::default()
         }
-    }
-
-    /// Creates the container `body`, lets `work` use it, and removes it whatever happened.
-    async fn with_helper<T>(
-        &self,
-        body: ContainerCreateBody,
-        work: impl AsyncFnOnce(&str) -> Result<T, FilestoreError>,
-    ) -> Result<T, FilestoreError> {
-        let created = self
-            .docker
-            .create_container(Some(CreateContainerOptionsBuilder::new().build()), body)
-            .await?;
-        let result = work(&created.id).await;
-        let _ = self
-            .docker
-            .remove_container(&created.id, Some(crate::executor::docker::removal()))
-            .await;
-        result
-    }
-
-    async fn start_and_collect(&self, id: &str) -> Result<String, FilestoreError> {
-        self.docker.start_container(id, None).await?;
-        let started = Instant::now();
-        let code = loop {
-            let info = self.docker.inspect_container(id, None).await?;
-            let state = info.state.unwrap_or_default();
-            if state.running != Some(true) {
-                break state.exit_code.unwrap_or(-1);
-            }
-            if crate::cancel::is_cancelled() || started.elapsed() > ENGINE_TIMEOUT {
-                return Err(FilestoreError::Engine(format!(
-                    "the helper container was stopped after {} s",
-                    started.elapsed().as_secs()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        let (stdout, stderr) = self.output(id).await;
-        if code != 0 {
-            return Err(FilestoreError::Engine(format!(
-                "the helper container exited with code {code}: {}",
-                stderr.trim()
-            )));
-        }
-        Ok(stdout)
-    }
-
-    async fn output(&self, id: &str) -> (String, String) {
-        let mut stream = self.docker.logs(
-            id,
-            Some(LogsOptionsBuilder::new().stdout(true).stderr(true).build()),
-        );
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        while let Ok(Some(Ok(chunk))) =
-            tokio::time::timeout(Duration::from_secs(10), stream.next()).await
-        {
-            match chunk {
-                bollard::container::LogOutput::StdErr { message } => err.extend(message),
-                other => out.extend(other.into_bytes()),
-            }
-        }
-        (
-            String::from_utf8_lossy(&out).into_owned(),
-            String::from_utf8_lossy(&err).into_owned(),
-        )
     }
 }
 

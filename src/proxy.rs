@@ -17,11 +17,57 @@ use std::time::Duration;
 
 use serde_json::json;
 
-/// Where routes go: Caddy's admin endpoint and the HTTP server whose routes they join.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How odoo-ci reaches Caddy's admin API: one request (`method`, `url`, a JSON body), its
+/// status and text, or why there was none.
+pub trait AdminReach: Send + Sync {
+    fn call(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, String), String>;
+}
+
+/// From this machine: Caddy runs beside it (its admin API listens on loopback).
+pub struct FromHere;
+
+impl AdminReach for FromHere {
+    fn call(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, String), String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let reply = match (method, body) {
+            ("POST", Some(b)) => agent.post(url).send_json(b),
+            ("PUT", Some(b)) => agent.put(url).send_json(b),
+            ("DELETE", _) => agent.delete(url).call(),
+            _ => agent.get(url).call(),
+        };
+        let mut reply = reply.map_err(|e| e.to_string())?;
+        let text = reply.body_mut().read_to_string().unwrap_or_default();
+        Ok((reply.status().as_u16(), text))
+    }
+}
+
+/// Where routes go: Caddy's admin endpoint, how it is reached, and the HTTP server whose
+/// routes they join.
+#[derive(Clone)]
 pub struct Caddy {
     pub admin: String,
     pub server: String,
+    pub reach: std::sync::Arc<dyn AdminReach>,
+}
+
+impl std::fmt::Debug for Caddy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Caddy({}, {})", self.admin, self.server)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,12 +78,13 @@ pub struct ProxyError {
 }
 
 impl Caddy {
-    fn agent() -> ureq::Agent {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(10)))
-            .build()
-            .into()
+    /// Caddy's admin API at `admin`, reached from here.
+    pub fn new(admin: &str, server: &str) -> Caddy {
+        Caddy {
+            admin: admin.to_string(),
+            server: server.to_string(),
+            reach: std::sync::Arc::new(FromHere),
+        }
     }
 
     fn error(&self, what: impl Into<String>) -> ProxyError {
@@ -86,23 +133,14 @@ impl Caddy {
     /// `POST` of `body` to the path `rel` under the server's config: status and text.
     fn post(&self, rel: &str, body: &serde_json::Value) -> Result<(u16, String), ProxyError> {
         let url = self.server_url(rel);
-        let reply = Self::agent().post(&url).send_json(body);
-        self.answer(reply)
+        let reply = self.reach.call("POST", &url, Some(body));
+        reply.map_err(|e| self.error(e))
     }
 
     fn put(&self, rel: &str, body: &serde_json::Value) -> Result<(u16, String), ProxyError> {
         let url = self.server_url(rel);
-        let reply = Self::agent().put(&url).send_json(body);
-        self.answer(reply)
-    }
-
-    fn answer(
-        &self,
-        reply: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<(u16, String), ProxyError> {
-        let mut reply = reply.map_err(|e| self.error(e.to_string()))?;
-        let text = reply.body_mut().read_to_string().unwrap_or_default();
-        Ok((reply.status().as_u16(), text))
+        let reply = self.reach.call("PUT", &url, Some(body));
+        reply.map_err(|e| self.error(e))
     }
 
     fn server_url(&self, rel: &str) -> String {
@@ -116,12 +154,10 @@ impl Caddy {
     /// Removes the route `id`; one that is not there is fine.
     pub fn unroute(&self, id: &str) -> Result<(), ProxyError> {
         let url = format!("{}/id/{id}", self.admin.trim_end_matches('/'));
-        let mut reply = Self::agent()
-            .delete(&url)
-            .call()
-            .map_err(|e| self.error(e.to_string()))?;
-        let status = reply.status().as_u16();
-        let text = reply.body_mut().read_to_string().unwrap_or_default();
+        let (status, text) = self
+            .reach
+            .call("DELETE", &url, None)
+            .map_err(|e| self.error(e))?;
         // Caddy answers an unknown id with 404 (or 400 "unknown object ID" before 2.7).
         match status {
             200..=299 | 404 => Ok(()),

@@ -28,6 +28,8 @@ pub struct Previews {
     pub scope: String,
     pub data_dir: std::path::PathBuf,
     pub host: String,
+    /// How Caddy's admin API is reached (from the engine's host when it is remote).
+    pub reach: std::sync::Arc<dyn crate::proxy::AdminReach>,
 }
 
 impl Previews {
@@ -36,12 +38,16 @@ impl Previews {
         let (server, _) = crate::targets::own_server(&config, None)?;
         let engine = crate::executor::docker::Engine::from_env();
         super::require_docker(&engine)?;
+        let docker = engine.connect()?;
+        let scope = crate::project::scope_for(&config);
+        let reach = previews::admin_reach(&engine, &docker, &config.file.odoo.image, &scope);
         Ok(Previews {
             server,
-            docker: engine.connect()?,
-            scope: crate::project::scope_for(&config),
+            docker,
+            scope,
             data_dir: crate::cachedir::root().join("data"),
             host: previews::reached_at(&engine),
+            reach,
             config,
         })
     }
@@ -55,10 +61,7 @@ impl Previews {
             docker: &self.docker,
             scope: &self.scope,
             data_dir: &self.data_dir,
-            proxy: proxy.map(|p| crate::proxy::Caddy {
-                admin: p.caddy.clone(),
-                server: p.server.clone(),
-            }),
+            proxy: proxy.map(|p| previews::caddy_of((&p.caddy, &p.server), self.reach.clone())),
             host: self.host.clone(),
         }
     }

@@ -5,6 +5,8 @@ pub mod archive;
 pub mod bluegreen;
 pub mod command_line;
 pub mod docker;
+pub mod helper;
+pub mod host_http;
 pub mod local;
 pub mod mail_catcher;
 pub mod managed_pg;

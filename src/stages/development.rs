@@ -245,14 +245,20 @@ fn keep_step(
                 OdooCommand::on(Stage::Development, project.addons.series, database).serve_on(port);
             crate::stages::invocation::invocation(&command, odoo, server, executor)
         };
+        let engine = crate::executor::docker::Engine::from_env();
+        let docker = &docker_executor.docker;
+        let reach = previews::admin_reach(&engine, docker, &docker_executor.image, &project.scope);
         let mut place = previews::Place {
             server,
             admin,
-            docker: &docker_executor.docker,
+            docker,
             scope: &project.scope,
             data_dir,
-            proxy: keep.route.as_ref().map(previews::caddy_of),
-            host: previews::reached_at(&crate::executor::docker::Engine::from_env()),
+            proxy: keep
+                .route
+                .as_ref()
+                .map(|r| previews::caddy_of((&r.caddy, &r.server), reach)),
+            host: previews::reached_at(&engine),
         };
         let now = crate::clock::now_secs();
         let kept = previews::keep(keep, tested, (docker_executor, &serve), &mut place, now)?;

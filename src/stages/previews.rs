@@ -132,7 +132,7 @@ pub fn keep(
             // server's own (a volume there).
             inv.data_in = vec![format!("filestore/{}", keep.database)];
             serve_healthy(keep, executor, &inv, port)?;
-            routed(keep, port)?;
+            routed(keep, place.proxy.as_ref(), port)?;
             Ok(catcher)
         });
     let catcher = match served {
@@ -174,35 +174,55 @@ fn catcher(
 }
 
 /// The preview's URL routed to its server on Caddy, when the plan routes it.
-fn routed(keep: &steps::Keep, port: u16) -> anyhow::Result<()> {
-    let Some(route) = &keep.route else {
+fn routed(
+    keep: &steps::Keep,
+    caddy: Option<&crate::proxy::Caddy>,
+    port: u16,
+) -> anyhow::Result<()> {
+    let (Some(route), Some(caddy)) = (&keep.route, caddy) else {
         return Ok(());
     };
     let host = crate::proxy::host_of(&route.url)
         .ok_or_else(|| anyhow::anyhow!("`{}` has no host to route", route.url))?;
-    caddy_of(route).route(
+    caddy.route(
         &route_id(&keep.database),
         host,
         &format!("127.0.0.1:{port}"),
     )?;
-    routed_wake(keep, host)
-}
-
-/// A stopped preview's requests sent to `odoo-ci previews wake`, when the plan wakes.
-fn routed_wake(keep: &steps::Keep, host: &str) -> anyhow::Result<()> {
-    let Some(route) = &keep.route else {
-        return Ok(());
-    };
+    // A stopped preview's requests go to `odoo-ci previews wake`, when the plan wakes.
     if let Some(wake) = &route.wake {
-        caddy_of(route).route_errors(&wake_route_id(&keep.database), host, wake)?;
+        caddy.route_errors(&wake_route_id(&keep.database), host, wake)?;
     }
     Ok(())
 }
 
-pub fn caddy_of(route: &steps::Route) -> crate::proxy::Caddy {
+/// The Caddy of `previews.proxy` (its admin endpoint and server), reached by `reach`.
+pub fn caddy_of(
+    (admin, server): (&str, &str),
+    reach: std::sync::Arc<dyn crate::proxy::AdminReach>,
+) -> crate::proxy::Caddy {
     crate::proxy::Caddy {
-        admin: route.caddy.clone(),
-        server: route.server.clone(),
+        admin: admin.to_string(),
+        server: server.to_string(),
+        reach,
+    }
+}
+
+/// How Caddy's admin API is reached: from here, or — on a remote engine, whose host
+/// Caddy runs on beside the previews — from that host, by helpers of `image`.
+pub fn admin_reach(
+    engine: &crate::executor::docker::Engine,
+    docker: &Docker,
+    image: &str,
+    scope: &str,
+) -> std::sync::Arc<dyn crate::proxy::AdminReach> {
+    match engine.host_name() {
+        None => std::sync::Arc::new(crate::proxy::FromHere),
+        Some(_) => std::sync::Arc::new(crate::executor::host_http::FromEngineHost {
+            docker: docker.clone(),
+            image: image.to_string(),
+            scope: scope.to_string(),
+        }),
     }
 }
 

@@ -573,13 +573,51 @@ fn volumes_labelled(label: &str) -> Vec<String> {
         .collect()
 }
 
+/// Helper containers the engine created since `since` (Unix seconds) to make HTTP requests
+/// from its host (`odoo-ci.helper=http`).
+fn http_helpers_since(since: u64) -> usize {
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let out = Command::new("docker")
+        .args([
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            &until.to_string(),
+        ])
+        .args([
+            "--filter",
+            "label=odoo-ci.helper=http",
+            "--filter",
+            "event=create",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
 /// A GitHub-hosted job drives a Docker engine that stays up (`DOCKER_HOST`): the preview
 /// lives there, not on the runner. Its filestore — the attachments its install and tests
 /// wrote too — is in a volume on that engine, so it serves whole after the runner's folders
-/// are gone; `previews drop` removes the volume with the rest.
+/// are gone. Caddy runs on that host beside it: its admin API, on that host's loopback, is
+/// reached from there (a helper on the host's network). `previews drop` removes the route
+/// and the volume with the rest.
 #[test]
 fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
+    let caddy = Caddy::start();
     let p = project("3d", "  max_kept: 5\n");
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace(
+        "previews:\n",
+        &format!(
+            "previews:\n  proxy:\n    caddy: http://127.0.0.1:{}\n    url: \"http://{{branch}}.far.test\"\n",
+            caddy.admin
+        ),
+    ));
     let (port, _) = common::engine_over_tcp();
     let host = format!("tcp://127.0.0.1:{port}");
     let runner = p.path().join(".runner");
@@ -591,6 +629,10 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
         ("RUNNER_ENVIRONMENT", "github-hosted".to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let out = common::run_blind_to(
         &runner,
         p.path(),
@@ -602,8 +644,12 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
     let r: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
     let database = r["preview"]["database"].as_str().expect("kept").to_string();
-    let url = r["preview"]["url"].as_str().unwrap().to_string();
-    assert!(serves_within(&url, 10), "{url}");
+    assert_eq!(r["preview"]["url"], "http://feature-far.far.test");
+    assert_eq!(caddy.get("feature-far.far.test"), "{\"status\": \"pass\"}");
+    assert!(
+        http_helpers_since(started) > 0,
+        "Caddy's admin API was asked from the engine's host"
+    );
     let servers = servers_of(&database);
     assert_eq!(servers.len(), 1, "{servers:?}");
     assert_eq!(
@@ -616,11 +662,16 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
         "its filestore is a volume of the engine"
     );
 
-    let out = odoo_ci(&p, &["previews", "drop", "feature/far"]);
+    let out = common::run_in(p.path(), &["previews", "drop", "feature/far"], &env);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!exists(&database));
     assert!(servers_of(&database).is_empty());
     assert!(volumes_labelled(&format!("odoo-ci.preview={database}")).is_empty());
+    assert_eq!(
+        caddy.get("feature-far.far.test"),
+        "",
+        "the route went with it"
+    );
 }
 
 /// `odoo-ci previews wake`, run beside Caddy as `previews.proxy.wake` says; stopped by

@@ -1,0 +1,83 @@
+//! An HTTP request made from a remote engine's host: a helper container of an image that
+//! has `python3` (every Odoo image), on the host's network, asks and prints the answer.
+//! How odoo-ci reaches what listens on that host's loopback — Caddy's admin API beside
+//! the previews — from a runner that only reaches the engine (`DOCKER_HOST`). The request
+//! body is a route (no secret): it may be an argument.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::Docker;
+
+use super::docker::runtime;
+use super::helper;
+
+/// Prints the status of the request, then the answer's text.
+const REQUEST: &str = "import sys, urllib.request, urllib.error
+method, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
+data = body.encode() if body else None
+headers = {'Content-Type': 'application/json'} if data else {}
+request = urllib.request.Request(url, data=data, method=method, headers=headers)
+try:
+    answer = urllib.request.urlopen(request, timeout=10)
+    print(answer.status)
+    print(answer.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code)
+    print(e.read().decode())
+";
+
+/// Requests made from the engine's host by helpers of `image`, labelled as the project's.
+pub struct FromEngineHost {
+    pub docker: Docker,
+    pub image: String,
+    pub scope: String,
+}
+
+impl FromEngineHost {
+    fn helper(&self, method: &str, url: &str, body: String) -> ContainerCreateBody {
+        ContainerCreateBody {
+            image: Some(self.image.clone()),
+            entrypoint: Some(vec!["python3".into(), "-c".into(), REQUEST.into()]),
+            cmd: Some(vec![method.into(), url.into(), body]),
+            labels: Some(HashMap::from([
+                ("odoo-ci.helper".to_string(), "http".to_string()),
+                (crate::names::PROJECT_LABEL.to_string(), self.scope.clone()),
+            ])),
+            host_config: Some(HostConfig {
+                network_mode: Some("host".into()),
+                ..HostConfig::default()
+            }),
+            ..ContainerCreateBody::default()
+        }
+    }
+}
+
+impl crate::proxy::AdminReach for FromEngineHost {
+    fn call(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, String), String> {
+        let text = body.map(|b| b.to_string()).unwrap_or_default();
+        let container = self.helper(method, url, text);
+        let rt = runtime().map_err(|e| e.to_string())?;
+        let printed = rt
+            .block_on(helper::with_container(
+                &self.docker,
+                container,
+                async |id| {
+                    helper::start_and_collect(&self.docker, id, Duration::from_secs(30)).await
+                },
+            ))
+            .map_err(|e| format!("from the engine's host: {e}"))?;
+        let (status, answer) = printed.split_once('\n').unwrap_or((printed.as_str(), ""));
+        let status = status
+            .trim()
+            .parse()
+            .map_err(|_| format!("from the engine's host: {}", printed.trim()))?;
+        Ok((status, answer.trim_end().to_string()))
+    }
+}

@@ -78,12 +78,12 @@ pub struct ProxyError {
 }
 
 impl Caddy {
-    /// Caddy's admin API at `admin`, reached from here.
-    pub fn new(admin: &str, server: &str) -> Caddy {
+    /// Caddy's admin API at `admin`, its HTTP server `server`, reached by `reach`.
+    pub fn reached(admin: &str, server: &str, reach: std::sync::Arc<dyn AdminReach>) -> Caddy {
         Caddy {
             admin: admin.to_string(),
             server: server.to_string(),
-            reach: std::sync::Arc::new(FromHere),
+            reach,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod init;
 pub mod neutralize;
 pub mod plan;
 pub mod previews;
+pub mod previews_at;
 pub mod report;
 pub mod run;
 pub mod stage;

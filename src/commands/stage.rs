@@ -145,8 +145,32 @@ fn drop(
     }
     if let (Some(branch), Some(docker)) = (of_branch, &docker) {
         remove_catcher(docker, scope, branch)?;
+        unroute(config, (scope, branch), docker)?;
     }
     Ok(exit::OK)
+}
+
+/// The dropped `branch`'s route on the Caddy of `staging.proxy`, when it has one.
+fn unroute(
+    config: &crate::config::Config,
+    (scope, branch): (&str, &str),
+    docker: &bollard::Docker,
+) -> anyhow::Result<()> {
+    let Some(proxy) = &config.file.staging.proxy else {
+        return Ok(());
+    };
+    let routed = crate::stages::staging_route::Routed {
+        proxy,
+        project: "",
+        scope,
+        branch,
+        docker,
+        image: &config.file.odoo.image,
+    };
+    // Its id is the branch's server's name: the project's name is not needed.
+    routed.unroute()?;
+    println!("removed the route of `{branch}` on {}", proxy.caddy);
+    Ok(())
 }
 
 /// The mail catcher odoo-ci ran for the dropped `branch`, with the mail it holds.

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::previews::Previews;
+use super::previews_at::Previews;
 use crate::exit::{self, BadInput};
 use crate::stages::previews::{self, Woken};
 

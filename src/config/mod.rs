@@ -122,6 +122,21 @@ impl Config {
                 )
                 .hint("use 1 to run every test in one job"));
         }
+        if self
+            .file
+            .staging
+            .proxy
+            .as_ref()
+            .is_some_and(|p| p.wake.is_some())
+        {
+            return Err(self
+                .error_at(
+                    DiagKind::InvalidValue,
+                    "staging.proxy.wake",
+                    "a staging server is never stopped when idle: there is nothing to wake",
+                )
+                .hint("remove `staging.proxy.wake` (`previews.proxy.wake` wakes previews)"));
+        }
         self.validate_env_names()?;
         Ok(())
     }

@@ -482,6 +482,10 @@ pub struct StagingSection {
     /// The URL reported for staging (default `http://127.0.0.1:<port>`).
     #[serde(default)]
     pub url: Option<Templated>,
+    /// A URL per staging branch, routed by the Caddy this names, as previews' are
+    /// (`wake` does not apply: a staging server is not stopped when idle).
+    #[serde(default)]
+    pub proxy: Option<PreviewProxy>,
     /// Host folder holding staging's filestores (default: the odoo-ci cache's data dir).
     #[serde(default)]
     pub data_dir: Option<Templated>,
@@ -528,6 +532,7 @@ impl Default for StagingSection {
             cron_allowlist: Vec::new(),
             http_port: 0,
             url: None,
+            proxy: None,
             data_dir: None,
             health_check: HealthCheck::default(),
             env: BTreeMap::new(),

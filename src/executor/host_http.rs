@@ -81,3 +81,21 @@ impl crate::proxy::AdminReach for FromEngineHost {
         Ok((status, answer.trim_end().to_string()))
     }
 }
+
+/// How Caddy's admin API is reached: from here, or — on a remote engine, whose host
+/// Caddy runs on beside the servers — from that host, by helpers of `image`.
+pub fn admin_reach(
+    engine: &super::docker::Engine,
+    docker: &Docker,
+    image: &str,
+    scope: &str,
+) -> std::sync::Arc<dyn crate::proxy::AdminReach> {
+    match engine.host_name() {
+        None => std::sync::Arc::new(crate::proxy::FromHere),
+        Some(_) => std::sync::Arc::new(FromEngineHost {
+            docker: docker.clone(),
+            image: image.to_string(),
+            scope: scope.to_string(),
+        }),
+    }
+}

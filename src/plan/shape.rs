@@ -181,6 +181,19 @@ impl Shape<'_> {
         .collect()
     }
 
+    /// Where the staging server is opened, when `staging.proxy` routes it.
+    fn staging_route(&self) -> String {
+        let Some(proxy) = &self.facts.config.file.staging.proxy else {
+            return String::new();
+        };
+        let url =
+            crate::proxy::preview_url(&proxy.url, &self.facts.project, &self.facts.context.branch);
+        format!(
+            "; at {url} once healthy (a route on Caddy, {})",
+            proxy.caddy
+        )
+    }
+
     /// The preview step when `development.keep` is set (the first shard's build only: a
     /// branch has one preview).
     fn keep(&self) -> Option<Step> {
@@ -269,7 +282,7 @@ impl Shape<'_> {
                         r.image
                     ),
                     None => "the staging server, outgoing mail disabled".to_string(),
-                },
+                } + &self.staging_route(),
             }),
             Step::Health(steps::Health {
                 path: staging.health_check.path.clone(),

@@ -247,7 +247,8 @@ fn keep_step(
         };
         let engine = crate::executor::docker::Engine::from_env();
         let docker = &docker_executor.docker;
-        let reach = previews::admin_reach(&engine, docker, &docker_executor.image, &project.scope);
+        let image = &docker_executor.image;
+        let reach = crate::executor::host_http::admin_reach(&engine, docker, image, &project.scope);
         let mut place = previews::Place {
             server,
             admin,
@@ -257,7 +258,7 @@ fn keep_step(
             proxy: keep
                 .route
                 .as_ref()
-                .map(|r| previews::caddy_of((&r.caddy, &r.server), reach)),
+                .map(|r| crate::proxy::Caddy::reached(&r.caddy, &r.server, reach)),
             host: previews::reached_at(&engine),
         };
         let now = crate::clock::now_secs();

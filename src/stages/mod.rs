@@ -9,4 +9,5 @@ pub mod runner;
 pub mod runtime;
 pub mod staging;
 pub mod staging_dbs;
+pub mod staging_route;
 pub mod template_cache;

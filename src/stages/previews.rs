@@ -196,36 +196,6 @@ fn routed(
     Ok(())
 }
 
-/// The Caddy of `previews.proxy` (its admin endpoint and server), reached by `reach`.
-pub fn caddy_of(
-    (admin, server): (&str, &str),
-    reach: std::sync::Arc<dyn crate::proxy::AdminReach>,
-) -> crate::proxy::Caddy {
-    crate::proxy::Caddy {
-        admin: admin.to_string(),
-        server: server.to_string(),
-        reach,
-    }
-}
-
-/// How Caddy's admin API is reached: from here, or — on a remote engine, whose host
-/// Caddy runs on beside the previews — from that host, by helpers of `image`.
-pub fn admin_reach(
-    engine: &crate::executor::docker::Engine,
-    docker: &Docker,
-    image: &str,
-    scope: &str,
-) -> std::sync::Arc<dyn crate::proxy::AdminReach> {
-    match engine.host_name() {
-        None => std::sync::Arc::new(crate::proxy::FromHere),
-        Some(_) => std::sync::Arc::new(crate::executor::host_http::FromEngineHost {
-            docker: docker.clone(),
-            image: image.to_string(),
-            scope: scope.to_string(),
-        }),
-    }
-}
-
 /// The `@id` of the preview `database`'s route: its name is scoped by project and branch.
 fn route_id(database: &str) -> String {
     format!("odoo-ci-{database}")

@@ -299,9 +299,28 @@ fn serve(
         }
         Ok(((), format!("{} is up", at.place.url)))
     })?;
-    detail.url = Some(at.place.url.clone());
+    detail.url = Some(match &at.project.config.file.staging.proxy {
+        Some(proxy) => routed(at, executor, proxy).route(port)?,
+        None => at.place.url.clone(),
+    });
     detail.mail_url = at.place.catcher.as_ref().map(|c| c.ui.clone());
     Ok(())
+}
+
+/// The branch's route on the Caddy of `staging.proxy`.
+fn routed<'a>(
+    at: &'a Where<'_>,
+    executor: &'a DockerExecutor,
+    proxy: &'a crate::config::schema::PreviewProxy,
+) -> crate::stages::staging_route::Routed<'a> {
+    crate::stages::staging_route::Routed {
+        proxy,
+        project: &at.project.project,
+        scope: &at.project.scope,
+        branch: &at.plan.branch,
+        docker: &executor.docker,
+        image: &executor.image,
+    }
 }
 
 /// Fails closed: no staging server starts while the catcher its mail goes to does not

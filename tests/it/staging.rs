@@ -1469,3 +1469,34 @@ fn staging_serves_on_a_remote_engine_with_the_copy_s_filestore_there() {
     );
     assert!(!p.path().join("out2/odoo-ci-result.json").exists());
 }
+
+/// With `staging.proxy`, a staging branch's server gets a URL of its own: odoo-ci routes it
+/// on Caddy (through its admin API) once the server is healthy, the result carries that URL,
+/// and the route goes with the branch.
+#[test]
+fn a_staging_server_is_opened_by_its_branch_s_url_through_caddy() {
+    let caddy = common::caddy::Caddy::start();
+    let p = project("fresh", &[]);
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace(
+        "staging:\n",
+        &format!(
+            "staging:\n  proxy:\n    caddy: http://127.0.0.1:{}\n    url: \"http://{{branch}}.staging.test\"\n",
+            caddy.admin
+        ),
+    ));
+    let prod = production(&p);
+    let (out, r) = stage(&p, &prod, "staging-Web", &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    assert_eq!(r["url"], "http://staging-web.staging.test");
+    assert_eq!(
+        caddy.get("staging-web.staging.test"),
+        "{\"status\": \"pass\"}"
+    );
+    drop_branch(&p, &prod, "staging-Web");
+    assert_eq!(
+        caddy.get("staging-web.staging.test"),
+        "",
+        "the route went with it"
+    );
+}

@@ -2,6 +2,7 @@
 //! for the real `odoo-ci` binary with a clean CI environment.
 #![allow(dead_code)]
 
+pub mod caddy;
 pub mod github_deployments;
 pub mod host_schemas;
 pub mod production;

@@ -1345,6 +1345,82 @@ fn a_catcher_that_does_not_answer_stops_staging_before_anything_is_copied() {
     drop_branch(&p, &prod, branch);
 }
 
+/// An addon whose code, loaded on a staging copy (its update), takes a few seconds: a
+/// window in which the test stops the catcher.
+const SLOW_ON_STAGING: &str = "import time\n\nfrom odoo.tools import config\n\nif (config.get('db_name') or '').startswith('odoo_ci_stg_'):\n    time.sleep(6)\n";
+
+/// The catcher answered when the run began, and stopped while the copy was updated: no
+/// staging server starts on a copy whose mail would have nowhere safe to go. The run is
+/// red, the copy is dropped, nothing serves.
+#[test]
+fn a_catcher_that_stops_mid_run_stops_staging_before_its_server_starts() {
+    let p = project("fresh", &[]);
+    p.addon("stg_slow", "17.0.1.0.0", &["base"])
+        .write("addons/stg_slow/__init__.py", SLOW_ON_STAGING);
+    with_catcher_run(&p, &mail_image());
+    let prod = production(&p);
+    // A newer version: the staging run updates it (and so loads its code).
+    p.addon("stg_slow", "17.0.1.0.1", &["base"]);
+    // Short enough that its slug is itself (database and server names carry it).
+    let branch = unique("s");
+    let cache = p.path().join(".cache");
+    let mut run = Command::new(common::bin())
+        .args(["stage", "--branch", &branch, "--output", "out"])
+        .current_dir(p.path())
+        .env("PROD_URL", db_url(&prod.db))
+        .env("PROD_DATA", &prod.data_dir)
+        .env("ODOO_CI_CACHE_DIR", &cache)
+        .env("ODOO_CI_TEST_PG", common::pg_url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the copy exists, the catcher was checked: stop it.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let copy = loop {
+        let found = psql(&format!(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'odoo_ci_stg_{}%'",
+            branch.replace('-', "_")
+        ));
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(std::time::Instant::now() < until, "no copy was made");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let catchers = Command::new("docker")
+        .args(["ps", "-q", "--filter", "label=odoo-ci.mail-catcher-of"])
+        .args(["--filter", &format!("name={}", branch.replace('_', "-"))])
+        .output()
+        .unwrap();
+    let catchers = String::from_utf8_lossy(&catchers.stdout).to_string();
+    assert_eq!(catchers.lines().count(), 1, "{catchers:?}");
+    // It dies (`docker stop` would wait out its grace period: the fake's server is PID 1).
+    Command::new("docker")
+        .args(["kill", catchers.trim()])
+        .output()
+        .unwrap();
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("does not answer SMTP"), "{stderr}");
+    assert!(
+        staging_dbs(&p, &prod, &branch).is_empty(),
+        "the copy was dropped"
+    );
+    assert_eq!(
+        psql(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{copy}'"
+        )),
+        "0"
+    );
+    assert!(
+        common::containers_labelled(&format!("odoo-ci.database={copy}"), true).is_empty(),
+        "no server of it"
+    );
+    drop_branch(&p, &prod, &branch);
+}
+
 /// Two staging jobs of one branch at once (a push and a re-run): both start from the same
 /// catcher, neither fails on the other having just made it.
 #[test]

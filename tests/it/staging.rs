@@ -1364,7 +1364,7 @@ fn a_catcher_that_stops_mid_run_stops_staging_before_its_server_starts() {
     // Short enough that its slug is itself (database and server names carry it).
     let branch = unique("s");
     let cache = p.path().join(".cache");
-    let mut run = Command::new(common::bin())
+    let run = Command::new(common::bin())
         .args(["stage", "--branch", &branch, "--output", "out"])
         .current_dir(p.path())
         .env("PROD_URL", db_url(&prod.db))

@@ -221,6 +221,18 @@ fn main() {
     odoo_ci(bin, &root, &cache, &["previews", "drop", "feature/preview"]);
     let _ = waker.kill();
     let _ = waker.wait();
+    // The bench project's images (`odoo-ci/preview-<pid>`): nothing of it stays behind.
+    let images = Command::new("docker")
+        .args([
+            "images",
+            "-q",
+            &format!("odoo-ci/preview-{}", std::process::id()),
+        ])
+        .output()
+        .expect("docker images");
+    for id in String::from_utf8_lossy(&images.stdout).split_whitespace() {
+        let _ = Command::new("docker").args(["rmi", "-f", id]).output();
+    }
     let (keep, hand, wake) = (median(keep), median(hand), median(wakes));
     println!(
         "from the verdict to the preview answering at its URL, template hit, p50 of {}: odoo-ci {keep:.0} ms (goal: within 60000 ms); by hand (`docker run` of the image on `{database}` until healthy) {hand:.0} ms",

@@ -160,14 +160,13 @@ fn unroute(
         return Ok(());
     };
     let routed = crate::stages::staging_route::Routed {
-        proxy,
-        project: "",
+        caddy: &proxy.caddy,
+        server: &proxy.server,
         scope,
         branch,
         docker,
         image: &config.file.odoo.image,
     };
-    // Its id is the branch's server's name: the project's name is not needed.
     routed.unroute()?;
     println!("removed the route of `{branch}` on {}", proxy.caddy);
     Ok(())

@@ -182,16 +182,15 @@ impl Shape<'_> {
     }
 
     /// Where the staging server is opened, when `staging.proxy` routes it.
-    fn staging_route(&self) -> String {
-        let Some(proxy) = &self.facts.config.file.staging.proxy else {
-            return String::new();
-        };
-        let url =
-            crate::proxy::preview_url(&proxy.url, &self.facts.project, &self.facts.context.branch);
-        format!(
-            "; at {url} once healthy (a route on Caddy, {})",
-            proxy.caddy
-        )
+    fn staging_route(&self) -> Option<steps::Route> {
+        let proxy = self.facts.config.file.staging.proxy.as_ref()?;
+        let (project, branch) = (&self.facts.project, &self.facts.context.branch);
+        Some(steps::Route {
+            url: crate::proxy::preview_url(&proxy.url, project, branch),
+            caddy: proxy.caddy.clone(),
+            server: proxy.server.clone(),
+            wake: None,
+        })
     }
 
     /// The preview step when `development.keep` is set (the first shard's build only: a
@@ -282,7 +281,8 @@ impl Shape<'_> {
                         r.image
                     ),
                     None => "the staging server, outgoing mail disabled".to_string(),
-                } + &self.staging_route(),
+                },
+                route: self.staging_route(),
             }),
             Step::Health(steps::Health {
                 path: staging.health_check.path.clone(),
@@ -353,6 +353,7 @@ impl Shape<'_> {
         steps.push(self.update(Stage::Production, None));
         steps.push(Step::Start(steps::Start {
             what: "the new release on the idle colour".into(),
+            route: None,
         }));
         steps.extend(serve_production(self.facts.config));
         steps.push(Step::Prune(steps::Prune {
@@ -415,6 +416,7 @@ pub fn rollback_steps(config: &Config, from: &RestoreSource) -> (Vec<Step>, Vec<
                 }
             }
             .into(),
+            route: None,
         }),
     ]);
     steps.extend(serve_production(config));

@@ -262,6 +262,9 @@ pub struct Update {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Start {
     pub what: String,
+    /// The URL the server is routed at on Caddy once healthy (`staging.proxy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -668,7 +671,15 @@ impl fmt::Display for Update {
 
 impl fmt::Display for Start {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "start {}", self.what)
+        write!(f, "start {}", self.what)?;
+        if let Some(route) = &self.route {
+            write!(
+                f,
+                "; at {} once healthy (a route on Caddy, {})",
+                route.url, route.caddy
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -261,7 +261,7 @@ fn serve(
 ) -> anyhow::Result<()> {
     let name = container_name(&at.project.scope, &at.plan.branch);
     let port = at.place.port;
-    let id = runner.step(|_: &steps::Start, _| {
+    let (id, route) = runner.step(|start: &steps::Start, _| {
         catcher_answers(at.place.catcher.as_ref())?;
         let series = at.project.addons.series;
         let server = OdooCommand::on(Stage::Staging, series, database).serve_on(port);
@@ -271,7 +271,7 @@ fn serve(
         inv.data_in = vec![format!("filestore/{database}")];
         let labels = HashMap::from([("odoo-ci.database".to_string(), database.to_string())]);
         let id = executor.start_server(&name, &inv, &labels)?;
-        Ok((id, format!("{name} on port {port}")))
+        Ok(((id, start.route.clone()), format!("{name} on port {port}")))
     })?;
     detail.container = Some(name);
     runner.step(|check: &steps::Health, reporter| {
@@ -299,28 +299,23 @@ fn serve(
         }
         Ok(((), format!("{} is up", at.place.url)))
     })?;
-    detail.url = Some(match &at.project.config.file.staging.proxy {
-        Some(proxy) => routed(at, executor, proxy).route(port)?,
+    detail.url = Some(match &route {
+        Some(route) => {
+            let routed = crate::stages::staging_route::Routed {
+                caddy: &route.caddy,
+                server: &route.server,
+                scope: &at.project.scope,
+                branch: &at.plan.branch,
+                docker: &executor.docker,
+                image: &executor.image,
+            };
+            routed.route(&route.url, port)?;
+            route.url.clone()
+        }
         None => at.place.url.clone(),
     });
     detail.mail_url = at.place.catcher.as_ref().map(|c| c.ui.clone());
     Ok(())
-}
-
-/// The branch's route on the Caddy of `staging.proxy`.
-fn routed<'a>(
-    at: &'a Where<'_>,
-    executor: &'a DockerExecutor,
-    proxy: &'a crate::config::schema::PreviewProxy,
-) -> crate::stages::staging_route::Routed<'a> {
-    crate::stages::staging_route::Routed {
-        proxy,
-        project: &at.project.project,
-        scope: &at.project.scope,
-        branch: &at.plan.branch,
-        docker: &executor.docker,
-        image: &executor.image,
-    }
 }
 
 /// Fails closed: no staging server starts while the catcher its mail goes to does not

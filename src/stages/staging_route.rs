@@ -1,17 +1,16 @@
-//! A staging branch's own URL (`staging.proxy`): its server routed on Caddy by the
-//! branch's host once it is healthy — the route of that branch replaced, so a new copy's
-//! server takes the URL over — and removed with the branch (`staging drop --of-branch`).
-//! Caddy is reached as previews reach it: from here, or from a remote engine's host.
+//! A staging branch's own URL (the plan's `start` step, from `staging.proxy`): its server
+//! routed on Caddy by the branch's host once it is healthy — the route of that branch
+//! replaced, so a new copy's server takes the URL over — and removed with the branch
+//! (`staging drop --of-branch`). Caddy is reached as previews reach it: from here, or from
+//! a remote engine's host.
 
 use bollard::Docker;
 
-use crate::config::schema::PreviewProxy;
-
-/// What is routed: the branch of the project, on which engine, with which image.
+/// Where the branch's route lives: the Caddy, the branch of the project, the engine.
 pub struct Routed<'a> {
-    pub proxy: &'a PreviewProxy,
-    /// The project's name, `{project}` in the URL.
-    pub project: &'a str,
+    /// Caddy's admin endpoint and the HTTP server the route joins.
+    pub caddy: &'a str,
+    pub server: &'a str,
     pub scope: &'a str,
     pub branch: &'a str,
     pub docker: &'a Docker,
@@ -20,19 +19,13 @@ pub struct Routed<'a> {
 }
 
 impl Routed<'_> {
-    /// The branch's URL.
-    pub fn url(&self) -> String {
-        crate::proxy::preview_url(&self.proxy.url, self.project, self.branch)
-    }
-
-    /// Routes the branch's URL to its server on `port` of the engine's host.
-    pub fn route(&self, port: u16) -> anyhow::Result<String> {
-        let url = self.url();
-        let host = crate::proxy::host_of(&url)
+    /// Routes `url` (its host) to the branch's server on `port` of the engine's host.
+    pub fn route(&self, url: &str, port: u16) -> anyhow::Result<()> {
+        let host = crate::proxy::host_of(url)
             .ok_or_else(|| anyhow::anyhow!("`{url}` (`staging.proxy.url`) has no host"))?;
         self.caddy()
             .route(&self.id(), host, &format!("127.0.0.1:{port}"))?;
-        Ok(url)
+        Ok(())
     }
 
     /// Removes the branch's route; one that is not there is fine.
@@ -44,7 +37,7 @@ impl Routed<'_> {
         let engine = crate::executor::docker::Engine::from_env();
         let reach =
             crate::executor::host_http::admin_reach(&engine, self.docker, self.image, self.scope);
-        crate::proxy::Caddy::reached(&self.proxy.caddy, &self.proxy.server, reach)
+        crate::proxy::Caddy::reached(self.caddy, self.server, reach)
     }
 
     /// Scoped by project and branch: the branch's server's name.

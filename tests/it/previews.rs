@@ -460,17 +460,6 @@ fn attachments_missing_in(container: &str, database: &str) -> Vec<String> {
         .collect()
 }
 
-fn volumes_labelled(label: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["volume", "ls", "-q", "--filter", &format!("label={label}")])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
-
 /// Helper containers the engine created since `since` (Unix seconds) to make HTTP requests
 /// from its host (`odoo-ci.helper=http`).
 fn http_helpers_since(since: u64) -> usize {
@@ -555,7 +544,7 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
         Vec::<String>::new()
     );
     assert_eq!(
-        volumes_labelled(&format!("odoo-ci.preview={database}")).len(),
+        common::volumes_labelled(&format!("odoo-ci.preview={database}")).len(),
         1,
         "its filestore is a volume of the engine"
     );
@@ -564,7 +553,7 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!exists(&database));
     assert!(servers_of(&database).is_empty());
-    assert!(volumes_labelled(&format!("odoo-ci.preview={database}")).is_empty());
+    assert!(common::volumes_labelled(&format!("odoo-ci.preview={database}")).is_empty());
     assert_eq!(
         caddy.get("feature-far.far.test"),
         "",

@@ -1468,17 +1468,6 @@ fn files_in_container(id: &str, dir: &str) -> Vec<String> {
         .collect()
 }
 
-fn volumes_labelled(label: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["volume", "ls", "-q", "--filter", &format!("label={label}")])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
-
 /// A staging server lives on the engine the job drives (`DOCKER_HOST`: a host that stays
 /// up, where a GitHub-hosted runner does not). That engine sees none of the runner's
 /// folders: the copy's filestore is production's, in a volume of that engine, and the server
@@ -1522,9 +1511,12 @@ fn staging_serves_on_a_remote_engine_with_the_copy_s_filestore_there() {
         production_files,
         "the server reads production's files"
     );
-    assert_eq!(volumes_labelled(&format!("odoo-ci.database={db}")).len(), 1);
+    assert_eq!(
+        common::volumes_labelled(&format!("odoo-ci.database={db}")).len(),
+        1
+    );
     drop_branch(&p, &prod, "staging-far");
-    assert!(volumes_labelled(&format!("odoo-ci.database={db}")).is_empty());
+    assert!(common::volumes_labelled(&format!("odoo-ci.database={db}")).is_empty());
 
     // A catcher odoo-ci would run there publishes on that host's loopback: refused first.
     let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();

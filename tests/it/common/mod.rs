@@ -405,6 +405,18 @@ pub fn containers_labelled(label: &str, all: bool) -> Vec<String> {
         .collect()
 }
 
+/// Names of the volumes labelled `label` (`key=value`).
+pub fn volumes_labelled(label: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["volume", "ls", "-q", "--filter", &format!("label={label}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Filestore helper containers left on the engine.
 pub fn helper_containers() -> usize {
     containers_labelled("odoo-ci.helper=filestore", true).len()

@@ -429,7 +429,7 @@ impl DockerExecutor {
             let mut labels = self.labels.clone();
             labels.extend(extra_labels.clone());
             let data = match self.mirror {
-                Some(_) => Some(self.server_data(name, &labels).await?),
+                Some(_) => Some(self.server_data(name, &labels, extra_labels).await?),
                 None => None,
             };
             let body = ContainerCreateBody {
@@ -474,16 +474,31 @@ impl DockerExecutor {
 
     /// The volume `server_data_volume(name)`, created with `labels` when absent, mounted at
     /// the image's data dir (the official image's, owned by its user: a new volume is
-    /// filled from it). One of that name with other labels (the server of another
-    /// database: a new staging copy) is replaced.
+    /// filled from it). One of that name that is this project's but serves something else
+    /// (`extra` differs: a new staging copy) is replaced; one of another project's is
+    /// refused, never removed.
     async fn server_data(
         &self,
         name: &str,
         labels: &HashMap<String, String>,
+        extra: &HashMap<String, String>,
     ) -> Result<Vec<bollard::models::Mount>, ExecError> {
         let volume = server_data_volume(name);
+        let project = crate::names::PROJECT_LABEL;
         let existing = self.docker.inspect_volume(&volume).await.ok();
-        if existing.as_ref().is_some_and(|v| &v.labels != labels) {
+        if let Some(v) = &existing {
+            if v.labels.get(project) != labels.get(project) {
+                return Err(ExecError::Other(format!(
+                    "a volume named `{volume}` exists and is not this project's (label {project}): odoo-ci does not remove it"
+                )));
+            }
+        }
+        let serves_it = |v: &bollard::models::Volume| {
+            extra
+                .iter()
+                .all(|(k, value)| v.labels.get(k) == Some(value))
+        };
+        if existing.as_ref().is_some_and(|v| !serves_it(v)) {
             self.docker
                 .remove_volume(
                     &volume,
@@ -491,7 +506,7 @@ impl DockerExecutor {
                 )
                 .await?;
         }
-        if existing.is_none_or(|v| &v.labels != labels) {
+        if existing.is_none_or(|v| !serves_it(&v)) {
             self.docker
                 .create_volume(bollard::models::VolumeCreateRequest {
                     name: Some(volume.clone()),

@@ -188,6 +188,15 @@ pub fn preview_url(template: &str, project: &str, branch: &str) -> String {
         .replace("{project}", &crate::names::slug(project, '-', 40))
 }
 
+/// `url` with its host prefixed by `prefix` (`https://x.example.com` and `mail-` →
+/// `https://mail-x.example.com`): a name beside it under the same wildcard record.
+pub fn prefixed(url: &str, prefix: &str) -> String {
+    match host_of(url) {
+        Some(host) => url.replacen(host, &format!("{prefix}{host}"), 1),
+        None => url.to_string(),
+    }
+}
+
 /// The host part of `url`.
 pub fn host_of(url: &str) -> Option<&str> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -215,5 +224,9 @@ mod tests {
         assert_eq!(host_of(&url), Some("feat-x-1.acme-erp.example.com"));
         assert_eq!(host_of("http://a.localhost:8080/web"), Some("a.localhost"));
         assert_eq!(host_of("nohost"), Some("nohost"));
+        assert_eq!(
+            prefixed("https://feat-x.previews.test/odoo", "mail-"),
+            "https://mail-feat-x.previews.test/odoo"
+        );
     }
 }

@@ -69,14 +69,15 @@ fn require_keepable(
         return Ok(());
     }
     let engine = crate::executor::docker::Engine::from_env();
-    if engine.host_name().is_some() && config.file.previews.mail_catcher.is_some() {
+    let previews = &config.file.previews;
+    if engine.host_name().is_some() && previews.mail_catcher.is_some() && previews.proxy.is_none() {
         return Err(config
             .error_at(
                 crate::diag::DiagKind::InvalidValue,
                 "previews.mail_catcher",
-                "a preview's mail catcher publishes its ports on its engine's loopback, and this engine is remote (`DOCKER_HOST`): odoo-ci could not check that it answers, nor could a reviewer read it",
+                "a preview's mail catcher publishes its web UI on its engine's loopback, and this engine is remote (`DOCKER_HOST`): without `previews.proxy` no reviewer could read it",
             )
-            .hint("unset `previews.mail_catcher` for previews on a remote engine (their mail then goes nowhere), or keep previews on this machine's engine. Nothing ran")
+            .hint("set `previews.proxy` (the catcher's UI is then routed at the preview's URL prefixed with `mail-`), or unset `previews.mail_catcher` (the preview's mail then goes nowhere). Nothing ran")
             .into());
     }
     let Some(why) = engine_goes_with_the_job(&engine, |name| std::env::var(name).ok()) else {

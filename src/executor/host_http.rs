@@ -35,14 +35,37 @@ pub struct FromEngineHost {
     pub scope: String,
 }
 
+/// Prints the first line a server on the host's loopback port `argv[1]` says (an SMTP
+/// server's greeting), or fails.
+const GREETING: &str = "import socket, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5)
+print(s.makefile().readline().strip())
+s.sendall(b'QUIT\\r\\n')
+";
+
 impl FromEngineHost {
-    fn helper(&self, method: &str, url: &str, body: String) -> ContainerCreateBody {
+    /// What the server on the engine host's loopback `port` says first.
+    pub fn greeting(&self, port: u16) -> Result<String, String> {
+        let container = self.helper(("smtp", GREETING), vec![port.to_string()]);
+        let rt = runtime().map_err(|e| e.to_string())?;
+        rt.block_on(helper::with_container(
+            &self.docker,
+            container,
+            async |id| helper::start_and_collect(&self.docker, id, Duration::from_secs(15)).await,
+        ))
+        .map(|line| line.trim().to_string())
+        .map_err(|e| format!("from the engine's host: {e}"))
+    }
+
+    /// A helper running the Python `script` with `args`, on the host's network, labelled
+    /// `odoo-ci.helper=<kind>`.
+    fn helper(&self, (kind, script): (&str, &str), args: Vec<String>) -> ContainerCreateBody {
         ContainerCreateBody {
             image: Some(self.image.clone()),
-            entrypoint: Some(vec!["python3".into(), "-c".into(), REQUEST.into()]),
-            cmd: Some(vec![method.into(), url.into(), body]),
+            entrypoint: Some(vec!["python3".into(), "-c".into(), script.into()]),
+            cmd: Some(args),
             labels: Some(HashMap::from([
-                ("odoo-ci.helper".to_string(), "http".to_string()),
+                ("odoo-ci.helper".to_string(), kind.to_string()),
                 (crate::names::PROJECT_LABEL.to_string(), self.scope.clone()),
             ])),
             host_config: Some(HostConfig {
@@ -62,7 +85,7 @@ impl crate::proxy::AdminReach for FromEngineHost {
         body: Option<&serde_json::Value>,
     ) -> Result<(u16, String), String> {
         let text = body.map(|b| b.to_string()).unwrap_or_default();
-        let container = self.helper(method, url, text);
+        let container = self.helper(("http", REQUEST), vec![method.into(), url.into(), text]);
         let rt = runtime().map_err(|e| e.to_string())?;
         let printed = rt
             .block_on(helper::with_container(

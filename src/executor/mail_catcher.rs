@@ -32,17 +32,40 @@ pub struct Catcher {
     pub smtp_port: u16,
     /// SMTP as this runner reaches it: the published loopback port.
     pub check: SocketAddr,
-    /// The web UI (and Mailpit's API under `/api/v1`).
+    /// The web UI (and Mailpit's API under `/api/v1`), on the engine's loopback.
     pub ui: String,
+    pub ui_port: u16,
 }
 
-/// What a catcher is: whose, for which staging server, from which image, on which network.
+/// Where a catcher's greeting is heard from: here (the engine's loopback is this
+/// machine's), or from a remote engine's host, where its ports are published.
+#[derive(Clone, Copy)]
+pub enum Greeter<'a> {
+    Here,
+    FromEngineHost(&'a super::host_http::FromEngineHost),
+}
+
+impl Greeter<'_> {
+    /// Whether `catcher` greets (`220 …`) within `timeout`, retried while it starts.
+    pub fn answers(&self, catcher: &Catcher, timeout: Duration) -> Result<(), String> {
+        match self {
+            Greeter::Here => answers_smtp(catcher.check, timeout),
+            Greeter::FromEngineHost(host) => {
+                greets_within(&mut || host.greeting(catcher.check.port()), timeout)
+            }
+        }
+    }
+}
+
+/// What a catcher is: whose, for which staging server, from which image, on which network,
+/// and where its greeting is heard from.
 pub struct Spec<'a> {
     pub scope: &'a str,
     pub server: &'a str,
     pub image: &'a str,
     /// The Docker network the staging server runs on.
     pub network: &'a str,
+    pub greeter: Greeter<'a>,
 }
 
 impl Spec<'_> {
@@ -93,7 +116,7 @@ pub fn ensure(docker: &Docker, spec: &Spec<'_>, timeout: Duration) -> Result<Cat
     }
     let info = rt.block_on(started(docker, &name))?;
     let catcher = catcher_of(&name, &info, spec.network)?;
-    answers_smtp(catcher.check, timeout).map_err(|e| {
+    spec.greeter.answers(&catcher, timeout).map_err(|e| {
         ExecError::Other(format!(
             "the mail catcher {name} ({}) does not answer SMTP on {}: {e}",
             spec.image, catcher.check
@@ -109,6 +132,7 @@ pub fn remove_of(docker: &Docker, scope: &str, server: &str) -> Result<usize, Ex
         server,
         image: "",
         network: "",
+        greeter: Greeter::Here,
     };
     super::docker::remove_labelled(docker, &own_filter(&spec))
 }
@@ -234,20 +258,29 @@ fn catcher_of(
         smtp_port,
         check: SocketAddr::from(([127, 0, 0, 1], smtp)),
         ui: format!("http://127.0.0.1:{http}/"),
+        ui_port: http,
     })
 }
 
 /// Whether an SMTP server greets (`220 …`) at `at` within `timeout`, retried while it
 /// starts.
 pub fn answers_smtp(at: SocketAddr, timeout: Duration) -> Result<(), String> {
+    greets_within(&mut || greeting(at).map_err(|e| e.to_string()), timeout)
+}
+
+/// Whether `greeting` gives an SMTP greeting (`220 …`) within `timeout`, asked again
+/// while the server starts.
+fn greets_within(
+    greeting: &mut dyn FnMut() -> Result<String, String>,
+    timeout: Duration,
+) -> Result<(), String> {
     let since = Instant::now();
     loop {
-        let greeting = greeting(at);
-        match greeting {
+        match greeting() {
             Ok(line) if line.starts_with("220") => return Ok(()),
             _ if since.elapsed() < timeout => std::thread::sleep(Duration::from_millis(100)),
             Ok(line) => return Err(format!("it said `{}`", line.trim())),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -298,6 +331,7 @@ mod tests {
             scope: "p",
             server: "odoo-ci-staging-p-feature",
             image: "axllent/mailpit",
+            greeter: Greeter::Here,
             network: "host",
         };
         assert_eq!(spec.container(), "odoo-ci-staging-p-feature-mail");

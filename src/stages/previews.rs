@@ -133,7 +133,7 @@ pub fn keep(
             inv.data_in = vec![format!("filestore/{}", keep.database)];
             serve_healthy(keep, executor, &inv, port)?;
             routed(keep, place.proxy.as_ref(), port)?;
-            Ok(catcher)
+            routed_mail(keep, place.proxy.as_ref(), catcher)
         });
     let catcher = match served {
         Ok(catcher) => catcher,
@@ -160,11 +160,20 @@ fn catcher(
         return Ok(None);
     };
     crate::targets::pulled_when_missing(place.docker, image)?;
+    let from_host = crate::executor::host_http::FromEngineHost {
+        docker: place.docker.clone(),
+        image: executor.image.clone(),
+        scope: place.scope.to_string(),
+    };
     let spec = mail_catcher::Spec {
         scope: place.scope,
         server: &keep.container,
         image,
         network: &executor.network,
+        greeter: match executor.is_remote() {
+            true => mail_catcher::Greeter::FromEngineHost(&from_host),
+            false => mail_catcher::Greeter::Here,
+        },
     };
     Ok(Some(mail_catcher::ensure(
         place.docker,
@@ -194,6 +203,37 @@ fn routed(
         caddy.route_errors(&wake_route_id(&keep.database), host, wake)?;
     }
     Ok(())
+}
+
+/// The catcher's web UI routed beside the preview, at its URL's host prefixed with
+/// `mail-`, when the plan routes the preview: a reviewer opens it where they open the
+/// preview (on a remote engine, its loopback port is nobody's to open).
+fn routed_mail(
+    keep: &steps::Keep,
+    caddy: Option<&crate::proxy::Caddy>,
+    catcher: Option<Catcher>,
+) -> anyhow::Result<Option<Catcher>> {
+    let Some(mut catcher) = catcher else {
+        return Ok(None);
+    };
+    let (Some(route), Some(caddy)) = (&keep.route, caddy) else {
+        return Ok(Some(catcher));
+    };
+    let url = crate::proxy::prefixed(&route.url, MAIL_PREFIX);
+    let host = crate::proxy::host_of(&url)
+        .ok_or_else(|| anyhow::anyhow!("`{url}` has no host to route"))?;
+    let upstream = format!("127.0.0.1:{}", catcher.ui_port);
+    caddy.route(&mail_route_id(&keep.database), host, &upstream)?;
+    catcher.ui = url;
+    Ok(Some(catcher))
+}
+
+/// What a preview's catcher's URL adds before the preview's host.
+const MAIL_PREFIX: &str = "mail-";
+
+/// The `@id` of the route of the preview `database`'s catcher.
+fn mail_route_id(database: &str) -> String {
+    format!("odoo-ci-{database}-mail")
 }
 
 /// The `@id` of the preview `database`'s route: its name is scoped by project and branch.
@@ -276,6 +316,7 @@ pub fn discard(place: &mut Place<'_>, database: &str) -> anyhow::Result<()> {
     if let Some(caddy) = &place.proxy {
         caddy.unroute(&route_id(database))?;
         caddy.unroute(&wake_route_id(database))?;
+        caddy.unroute(&mail_route_id(database))?;
     }
     let ours = [
         (crate::names::PROJECT_LABEL, place.scope),

@@ -17,7 +17,7 @@ use crate::backups::Backups;
 use crate::config::Stage;
 use crate::db;
 use crate::executor::docker::DockerExecutor;
-use crate::executor::mail_catcher::Catcher;
+use crate::executor::mail_catcher::Greeter;
 use crate::neutralize::{self, Policy};
 use crate::odoo::Colour;
 use crate::plan::odoo_command::OdooCommand;
@@ -262,7 +262,7 @@ fn serve(
     let name = container_name(&at.project.scope, &at.plan.branch);
     let port = at.place.port;
     let (id, route) = runner.step(|start: &steps::Start, _| {
-        catcher_answers(at.place.catcher.as_ref())?;
+        catcher_answers(at, executor)?;
         let series = at.project.addons.series;
         let server = OdooCommand::on(Stage::Staging, series, database).serve_on(port);
         let mut inv = invocation(&server, &at.opts.odoo, &at.place.server, executor);
@@ -310,21 +310,36 @@ fn serve(
                 image: &executor.image,
             };
             routed.route(&route.url, port)?;
+            if let Some(catcher) = &at.place.catcher {
+                detail.mail_url = Some(routed.route_mail(&route.url, catcher.ui_port)?);
+            }
             route.url.clone()
         }
         None => at.place.url.clone(),
     });
-    detail.mail_url = at.place.catcher.as_ref().map(|c| c.ui.clone());
+    if detail.mail_url.is_none() {
+        detail.mail_url = at.place.catcher.as_ref().map(|c| c.ui.clone());
+    }
     Ok(())
 }
 
 /// Fails closed: no staging server starts while the catcher its mail goes to does not
-/// answer (it was checked when the run began; it may have stopped since).
-fn catcher_answers(catcher: Option<&Catcher>) -> anyhow::Result<()> {
-    let Some(c) = catcher else {
+/// answer (it was checked when the run began; it may have stopped since). On a remote
+/// engine it is heard from that engine's host.
+fn catcher_answers(at: &Where<'_>, executor: &DockerExecutor) -> anyhow::Result<()> {
+    let Some(c) = at.place.catcher.as_ref() else {
         return Ok(());
     };
-    crate::executor::mail_catcher::answers_smtp(c.check, Duration::from_secs(10)).map_err(|e| {
+    let from_host = crate::executor::host_http::FromEngineHost {
+        docker: executor.docker.clone(),
+        image: executor.image.clone(),
+        scope: at.project.scope.clone(),
+    };
+    let greeter = match executor.is_remote() {
+        true => Greeter::FromEngineHost(&from_host),
+        false => Greeter::Here,
+    };
+    greeter.answers(c, Duration::from_secs(10)).map_err(|e| {
         anyhow::anyhow!(
             "the mail catcher {} does not answer SMTP on {} ({e}): the staging server is not started, so no mail can go elsewhere",
             c.container,

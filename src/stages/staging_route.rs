@@ -28,9 +28,23 @@ impl Routed<'_> {
         Ok(())
     }
 
-    /// Removes the branch's route; one that is not there is fine.
+    /// Routes the branch's catcher's web UI, on the engine host's loopback `port`, at
+    /// `url` prefixed with `mail-`; returns that URL.
+    pub fn route_mail(&self, url: &str, port: u16) -> anyhow::Result<String> {
+        let url = crate::proxy::prefixed(url, "mail-");
+        let host = crate::proxy::host_of(&url)
+            .ok_or_else(|| anyhow::anyhow!("`{url}` (`staging.proxy.url`) has no host"))?;
+        let upstream = format!("127.0.0.1:{port}");
+        self.caddy()
+            .route(&format!("{}-mail", self.id()), host, &upstream)?;
+        Ok(url)
+    }
+
+    /// Removes the branch's routes (its server's, its catcher's); those not there are fine.
     pub fn unroute(&self) -> anyhow::Result<()> {
-        Ok(self.caddy().unroute(&self.id())?)
+        let caddy = self.caddy();
+        caddy.unroute(&self.id())?;
+        Ok(caddy.unroute(&format!("{}-mail", self.id()))?)
     }
 
     fn caddy(&self) -> crate::proxy::Caddy {

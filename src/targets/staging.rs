@@ -88,28 +88,7 @@ fn mail_catcher(
             Ok((Some(address), None))
         }
         Some(MailCatcherSetting::Run(run)) => {
-            let engine = crate::executor::docker::Engine::from_env();
-            if engine.host_name().is_some() {
-                return Err(config
-                    .error_at(
-                        crate::diag::DiagKind::InvalidValue,
-                        "staging.mail_catcher",
-                        "a catcher odoo-ci runs publishes its ports on its engine's loopback, and this engine is remote (`DOCKER_HOST`): odoo-ci could not check that it answers, nor could the team read it",
-                    )
-                    .hint("on a remote engine, run the catcher yourself and give its address (`staging.mail_catcher: \"mailpit:1025\"`, reachable from the staging server). Nothing ran")
-                    .into());
-            }
-            let docker = engine.connect()?;
-            super::pulled_when_missing(&docker, &run.image)?;
-            let scope = crate::project::scope_for(config);
-            let server = crate::db::staging::container_name(&scope, branch);
-            let spec = crate::executor::mail_catcher::Spec {
-                scope: &scope,
-                server: &server,
-                image: &run.image,
-                network: &config.file.odoo.docker_network,
-            };
-            let running = crate::executor::mail_catcher::ensure(&docker, &spec, CATCHER_START)?;
+            let running = run_catcher(config, branch, &run.image)?;
             let address = MailCatcher {
                 host: running.smtp_host.clone(),
                 port: i32::from(running.smtp_port),
@@ -117,6 +96,52 @@ fn mail_catcher(
             Ok((Some(address), Some(running)))
         }
     }
+}
+
+/// The catcher odoo-ci runs for `branch`, answering SMTP. On a remote engine its greeting
+/// is heard from that engine's host, and `staging.proxy` must route its web UI: its ports
+/// are on that host's loopback.
+fn run_catcher(config: &Config, branch: &str, image: &str) -> anyhow::Result<Catcher> {
+    let engine = crate::executor::docker::Engine::from_env();
+    let remote = engine.host_name().is_some();
+    if remote && config.file.staging.proxy.is_none() {
+        return Err(config
+            .error_at(
+                crate::diag::DiagKind::InvalidValue,
+                "staging.mail_catcher",
+                "a catcher odoo-ci runs publishes its web UI on its engine's loopback, and this engine is remote (`DOCKER_HOST`): without `staging.proxy` nobody could read it",
+            )
+            .hint("set `staging.proxy` (its UI is then routed at the branch's URL prefixed with `mail-`), or run a catcher yourself and give its address (`staging.mail_catcher: \"mailpit:1025\"`). Nothing ran")
+            .into());
+    }
+    let docker = engine.connect()?;
+    super::pulled_when_missing(&docker, image)?;
+    if remote {
+        // Its greeting is heard by a helper of Odoo's image, on that host.
+        super::pulled_when_missing(&docker, &config.file.odoo.image)?;
+    }
+    let scope = crate::project::scope_for(config);
+    let server = crate::db::staging::container_name(&scope, branch);
+    let from_host = crate::executor::host_http::FromEngineHost {
+        docker: docker.clone(),
+        image: config.file.odoo.image.clone(),
+        scope: scope.clone(),
+    };
+    let spec = crate::executor::mail_catcher::Spec {
+        scope: &scope,
+        server: &server,
+        image,
+        network: &config.file.odoo.docker_network,
+        greeter: match remote {
+            true => crate::executor::mail_catcher::Greeter::FromEngineHost(&from_host),
+            false => crate::executor::mail_catcher::Greeter::Here,
+        },
+    };
+    Ok(crate::executor::mail_catcher::ensure(
+        &docker,
+        &spec,
+        CATCHER_START,
+    )?)
 }
 
 /// How long a catcher odoo-ci starts may take to answer SMTP.

@@ -460,43 +460,23 @@ fn attachments_missing_in(container: &str, database: &str) -> Vec<String> {
         .collect()
 }
 
-/// Helper containers the engine created since `since` (Unix seconds) to make HTTP requests
-/// from its host (`odoo-ci.helper=http`).
-fn http_helpers_since(since: u64) -> usize {
-    let until = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 1;
-    let out = Command::new("docker")
-        .args([
-            "events",
-            "--since",
-            &since.to_string(),
-            "--until",
-            &until.to_string(),
-        ])
-        .args([
-            "--filter",
-            "label=odoo-ci.helper=http",
-            "--filter",
-            "event=create",
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
-
 /// A GitHub-hosted job drives a Docker engine that stays up (`DOCKER_HOST`): the preview
 /// lives there, not on the runner. Its filestore — the attachments its install and tests
 /// wrote too — is in a volume on that engine, so it serves whole after the runner's folders
 /// are gone. Caddy runs on that host beside it: its admin API, on that host's loopback, is
-/// reached from there (a helper on the host's network). `previews drop` removes the route
-/// and the volume with the rest.
+/// reached from there (a helper on the host's network), and so is its catcher's greeting;
+/// the catcher's UI is routed beside the preview. `previews drop` removes the routes and
+/// the volume with the rest.
 #[test]
 fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
     let caddy = Caddy::start();
-    let p = project("3d", "  max_kept: 5\n");
+    let image = std::env::var("ODOO_CI_TEST_MAIL_IMAGE")
+        .expect("ODOO_CI_TEST_MAIL_IMAGE is not set: run the tests with ./scripts/test");
+    let p = project(
+        "3d",
+        &format!("  max_kept: 5\n  mail_catcher:\n    image: {image}\n"),
+    );
+    p.addon("prv_a", "17.0.1.0.0", &["mail"]);
     let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
     p.config(&text.replace(
         "previews:\n",
@@ -516,10 +496,7 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
         ("RUNNER_ENVIRONMENT", "github-hosted".to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let started = common::now_secs();
     let out = common::run_blind_to(
         &runner,
         p.path(),
@@ -534,8 +511,33 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
     assert_eq!(r["preview"]["url"], "http://feature-far.far.test");
     assert_eq!(caddy.get("feature-far.far.test"), "{\"status\": \"pass\"}");
     assert!(
-        http_helpers_since(started) > 0,
+        common::helpers_since("http", started) > 0,
         "Caddy's admin API was asked from the engine's host"
+    );
+    assert!(
+        common::helpers_since("smtp", started) > 0,
+        "the catcher's greeting was heard from the engine's host"
+    );
+    // Its mail, read at the catcher's URL beside the preview's.
+    assert_eq!(r["preview"]["mail_url"], "http://mail-feature-far.far.test");
+    psql_on(
+        &database,
+        "INSERT INTO mail_message (subject, email_from) VALUES ('Quotation S00043', 'sales@example.com');
+         INSERT INTO mail_mail (mail_message_id, email_to, body_html, state) \
+           SELECT max(id), 'buyer@example.com', 'Your quotation', 'outgoing' FROM mail_message;",
+    );
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let caught = loop {
+        let (_, body) = caddy.fetch("mail-feature-far.far.test", "/api/v1/messages");
+        let listed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        if listed["total"] == 1 || std::time::Instant::now() > until {
+            break listed;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert_eq!(
+        caught["messages"][0]["Subject"], "Quotation S00043",
+        "{caught:#}"
     );
     let servers = servers_of(&database);
     assert_eq!(servers.len(), 1, "{servers:?}");
@@ -558,6 +560,11 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
         caddy.get("feature-far.far.test"),
         "",
         "the route went with it"
+    );
+    assert_eq!(
+        caddy.get("mail-feature-far.far.test"),
+        "",
+        "and its catcher's"
     );
 }
 

@@ -1518,11 +1518,12 @@ fn staging_serves_on_a_remote_engine_with_the_copy_s_filestore_there() {
     drop_branch(&p, &prod, "staging-far");
     assert!(common::volumes_labelled(&format!("odoo-ci.database={db}")).is_empty());
 
-    // A catcher odoo-ci would run there publishes on that host's loopback: refused first.
+    // A catcher odoo-ci runs there publishes its UI on that host's loopback: without a
+    // proxy to route it, nobody could read it — refused first.
     let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
     p.config(&text.replace(
         "mail_catcher: \"127.0.0.1:1025\"",
-        "mail_catcher:\n    image: axllent/mailpit",
+        &format!("mail_catcher:\n    image: {}", mail_image()),
     ));
     let out = run_in(
         p.path(),
@@ -1536,6 +1537,48 @@ fn staging_serves_on_a_remote_engine_with_the_copy_s_filestore_there() {
         out.stderr
     );
     assert!(!p.path().join("out2/odoo-ci-result.json").exists());
+
+    // With `staging.proxy`, the catcher's greeting is heard from that host and its UI is
+    // routed beside the branch's server.
+    let caddy = common::caddy::Caddy::start();
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace(
+        "staging:\n",
+        &format!(
+            "staging:\n  proxy:\n    caddy: http://127.0.0.1:{}\n    url: \"http://{{branch}}.far.test\"\n",
+            caddy.admin
+        ),
+    ));
+    let started = common::now_secs();
+    let out = run_blind_to(
+        &cache,
+        p.path(),
+        &["stage", "--branch", "staging-far", "--output", "out3"],
+        &env,
+    );
+    let r: Value = serde_json::from_str(
+        &std::fs::read_to_string(p.path().join("out3/odoo-ci-result.json"))
+            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr)),
+    )
+    .unwrap();
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    assert_eq!(r["url"], "http://staging-far.far.test");
+    assert_eq!(r["mail_url"], "http://mail-staging-far.far.test");
+    assert!(
+        common::helpers_since("smtp", started) >= 2,
+        "the catcher's greeting was heard from the engine's host, first and before the start"
+    );
+    assert_eq!(caddy.fetch("staging-far.far.test", "/web/health").0, 200);
+    let (status, messages) = caddy.fetch("mail-staging-far.far.test", "/api/v1/messages");
+    assert_eq!(status, 200, "{messages}");
+    drop_branch(&p, &prod, "staging-far");
+    for host in ["staging-far.far.test", "mail-staging-far.far.test"] {
+        assert_eq!(
+            caddy.get(host),
+            "",
+            "{host}: its routes went with the branch"
+        );
+    }
 }
 
 /// With `staging.proxy`, a staging branch's server gets a URL of its own: odoo-ci routes it

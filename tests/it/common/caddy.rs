@@ -71,13 +71,18 @@ impl Caddy {
 }
 
 impl Caddy {
-    /// What Caddy answers to `GET /` for the host `host`: its status and body.
+    /// What Caddy answers to `GET /web/login` for the host `host`: its status and body.
     pub fn page(&self, host: &str) -> (u16, String) {
+        self.fetch(host, "/web/login")
+    }
+
+    /// What Caddy answers to `GET path` for the host `host`: its status and body.
+    pub fn fetch(&self, host: &str, path: &str) -> (u16, String) {
         let out = Command::new("python3")
             .args([
                 "-c",
                 "import sys, urllib.request, urllib.error\nr = urllib.request.Request(sys.argv[1], headers={'Host': sys.argv[2]})\ntry:\n    x = urllib.request.urlopen(r, timeout=5)\n    print(x.status, x.read().decode())\nexcept urllib.error.HTTPError as e: print(e.code, e.read().decode())\nexcept Exception as e: print(0, e)",
-                &format!("http://127.0.0.1:{}/web/login", self.http),
+                &format!("http://127.0.0.1:{}{path}", self.http),
                 host,
             ])
             .output()

@@ -417,6 +417,37 @@ pub fn volumes_labelled(label: &str) -> Vec<String> {
         .collect()
 }
 
+/// Helper containers of `kind` (`odoo-ci.helper=<kind>`) the engine created since `since`
+/// (Unix seconds): what odoo-ci did on the engine's host.
+pub fn helpers_since(kind: &str, since: u64) -> usize {
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1;
+    let out = Command::new("docker")
+        .args([
+            "events",
+            "--since",
+            &since.to_string(),
+            "--until",
+            &until.to_string(),
+        ])
+        .args(["--filter", &format!("label=odoo-ci.helper={kind}")])
+        .args(["--filter", "event=create"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// Unix seconds now.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
 /// Filestore helper containers left on the engine.
 pub fn helper_containers() -> usize {
     containers_labelled("odoo-ci.helper=filestore", true).len()

@@ -39,13 +39,25 @@ pub struct Catcher {
 
 /// Where a catcher's greeting is heard from: here (the engine's loopback is this
 /// machine's), or from a remote engine's host, where its ports are published.
-#[derive(Clone, Copy)]
-pub enum Greeter<'a> {
+pub enum Greeter {
     Here,
-    FromEngineHost(&'a super::host_http::FromEngineHost),
+    FromEngineHost(super::host_http::FromEngineHost),
 }
 
-impl Greeter<'_> {
+impl Greeter {
+    /// From here, or — when `remote` — from the engine's host, by helpers of `image` (one
+    /// with `python3`: Odoo's) labelled as the project `scope`'s.
+    pub fn on(remote: bool, docker: &Docker, image: &str, scope: &str) -> Greeter {
+        match remote {
+            false => Greeter::Here,
+            true => Greeter::FromEngineHost(super::host_http::FromEngineHost {
+                docker: docker.clone(),
+                image: image.to_string(),
+                scope: scope.to_string(),
+            }),
+        }
+    }
+
     /// Whether `catcher` greets (`220 …`) within `timeout`, retried while it starts.
     pub fn answers(&self, catcher: &Catcher, timeout: Duration) -> Result<(), String> {
         match self {
@@ -65,7 +77,7 @@ pub struct Spec<'a> {
     pub image: &'a str,
     /// The Docker network the staging server runs on.
     pub network: &'a str,
-    pub greeter: Greeter<'a>,
+    pub greeter: Greeter,
 }
 
 impl Spec<'_> {

@@ -160,20 +160,13 @@ fn catcher(
         return Ok(None);
     };
     crate::targets::pulled_when_missing(place.docker, image)?;
-    let from_host = crate::executor::host_http::FromEngineHost {
-        docker: place.docker.clone(),
-        image: executor.image.clone(),
-        scope: place.scope.to_string(),
-    };
+    let remote = executor.is_remote();
     let spec = mail_catcher::Spec {
         scope: place.scope,
         server: &keep.container,
         image,
         network: &executor.network,
-        greeter: match executor.is_remote() {
-            true => mail_catcher::Greeter::FromEngineHost(&from_host),
-            false => mail_catcher::Greeter::Here,
-        },
+        greeter: mail_catcher::Greeter::on(remote, place.docker, &executor.image, place.scope),
     };
     Ok(Some(mail_catcher::ensure(
         place.docker,

@@ -330,15 +330,8 @@ fn catcher_answers(at: &Where<'_>, executor: &DockerExecutor) -> anyhow::Result<
     let Some(c) = at.place.catcher.as_ref() else {
         return Ok(());
     };
-    let from_host = crate::executor::host_http::FromEngineHost {
-        docker: executor.docker.clone(),
-        image: executor.image.clone(),
-        scope: at.project.scope.clone(),
-    };
-    let greeter = match executor.is_remote() {
-        true => Greeter::FromEngineHost(&from_host),
-        false => Greeter::Here,
-    };
+    let (docker, image) = (&executor.docker, &executor.image);
+    let greeter = Greeter::on(executor.is_remote(), docker, image, &at.project.scope);
     greeter.answers(c, Duration::from_secs(10)).map_err(|e| {
         anyhow::anyhow!(
             "the mail catcher {} does not answer SMTP on {} ({e}): the staging server is not started, so no mail can go elsewhere",

@@ -122,20 +122,13 @@ fn run_catcher(config: &Config, branch: &str, image: &str) -> anyhow::Result<Cat
     }
     let scope = crate::project::scope_for(config);
     let server = crate::db::staging::container_name(&scope, branch);
-    let from_host = crate::executor::host_http::FromEngineHost {
-        docker: docker.clone(),
-        image: config.file.odoo.image.clone(),
-        scope: scope.clone(),
-    };
+    let odoo = &config.file.odoo;
     let spec = crate::executor::mail_catcher::Spec {
         scope: &scope,
         server: &server,
         image,
-        network: &config.file.odoo.docker_network,
-        greeter: match remote {
-            true => crate::executor::mail_catcher::Greeter::FromEngineHost(&from_host),
-            false => crate::executor::mail_catcher::Greeter::Here,
-        },
+        network: &odoo.docker_network,
+        greeter: crate::executor::mail_catcher::Greeter::on(remote, &docker, &odoo.image, &scope),
     };
     Ok(crate::executor::mail_catcher::ensure(
         &docker,

@@ -618,11 +618,7 @@ fn staging_streams_the_filestore_of_a_production_on_a_remote_engine() {
         &["stage", "--branch", "staging-remote", "--output", "out"],
         &env,
     );
-    let r: Value = serde_json::from_str(
-        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
-            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr)),
-    )
-    .unwrap();
+    let r = result_in(&p, "out", &out);
     assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
     assert!(
         connections.load(Ordering::SeqCst) > 0,
@@ -1450,6 +1446,14 @@ fn two_staging_jobs_of_a_branch_at_once_share_its_catcher() {
     drop_branch(&p, &prod, &branch);
 }
 
+/// The result a run that printed `out` wrote to `dir` of `p`.
+fn result_in(p: &Project, dir: &str, out: &Output) -> Value {
+    let path = p.path().join(dir).join("odoo-ci-result.json");
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
+    serde_json::from_str(&text).unwrap()
+}
+
 /// The files under `dir` of the container `id`, relative to it, sorted.
 fn files_in_container(id: &str, dir: &str) -> Vec<String> {
     let out = Command::new("docker")
@@ -1497,11 +1501,7 @@ fn staging_serves_on_a_remote_engine_with_the_copy_s_filestore_there() {
         &["stage", "--branch", "staging-far", "--output", "out"],
         &env,
     );
-    let r: Value = serde_json::from_str(
-        &std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
-            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr)),
-    )
-    .unwrap();
+    let r = result_in(&p, "out", &out);
     assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
     let (db, url) = (r["database"].as_str().unwrap(), r["url"].as_str().unwrap());
     assert_eq!(http_status(url), "200", "{url}");
@@ -1556,11 +1556,7 @@ fn staging_serves_on_a_remote_engine_with_the_copy_s_filestore_there() {
         &["stage", "--branch", "staging-far", "--output", "out3"],
         &env,
     );
-    let r: Value = serde_json::from_str(
-        &std::fs::read_to_string(p.path().join("out3/odoo-ci-result.json"))
-            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr)),
-    )
-    .unwrap();
+    let r = result_in(&p, "out3", &out);
     assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
     assert_eq!(r["url"], "http://staging-far.far.test");
     assert_eq!(r["mail_url"], "http://mail-staging-far.far.test");

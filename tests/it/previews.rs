@@ -496,7 +496,7 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
         ("RUNNER_ENVIRONMENT", "github-hosted".to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let started = common::now_secs();
+    let helpers = common::HelperWatch::start();
     let out = common::run_blind_to(
         &runner,
         p.path(),
@@ -510,13 +510,15 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
     let database = r["preview"]["database"].as_str().expect("kept").to_string();
     assert_eq!(r["preview"]["url"], "http://feature-far.far.test");
     assert_eq!(caddy.get("feature-far.far.test"), "{\"status\": \"pass\"}");
+    let servers = servers_of(&database);
+    let helpers = helpers.stop(&servers[0]);
     assert!(
-        common::helpers_since("http", started) > 0,
-        "Caddy's admin API was asked from the engine's host"
+        helpers.get("http") > Some(&0),
+        "Caddy's admin API was asked from the engine's host: {helpers:?}"
     );
     assert!(
-        common::helpers_since("smtp", started) > 0,
-        "the catcher's greeting was heard from the engine's host"
+        helpers.get("smtp") > Some(&0),
+        "the catcher's greeting was heard from the engine's host: {helpers:?}"
     );
     // Its mail, read at the catcher's URL beside the preview's.
     assert_eq!(r["preview"]["mail_url"], "http://mail-feature-far.far.test");
@@ -539,7 +541,6 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
         caught["messages"][0]["Subject"], "Quotation S00043",
         "{caught:#}"
     );
-    let servers = servers_of(&database);
     assert_eq!(servers.len(), 1, "{servers:?}");
     assert_eq!(
         attachments_missing_in(&servers[0], &database),

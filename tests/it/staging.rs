@@ -1549,7 +1549,7 @@ fn staging_serves_on_a_remote_engine_with_the_copy_s_filestore_there() {
             caddy.admin
         ),
     ));
-    let started = common::now_secs();
+    let helpers = common::HelperWatch::start();
     let out = run_blind_to(
         &cache,
         p.path(),
@@ -1560,9 +1560,10 @@ fn staging_serves_on_a_remote_engine_with_the_copy_s_filestore_there() {
     assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
     assert_eq!(r["url"], "http://staging-far.far.test");
     assert_eq!(r["mail_url"], "http://mail-staging-far.far.test");
+    let helpers = helpers.stop(r["container"].as_str().unwrap());
     assert!(
-        common::helpers_since("smtp", started) >= 2,
-        "the catcher's greeting was heard from the engine's host, first and before the start"
+        helpers.get("smtp") >= Some(&2),
+        "the catcher's greeting was heard from the engine's host, first and before the start: {helpers:?}"
     );
     assert_eq!(caddy.fetch("staging-far.far.test", "/web/health").0, 200);
     let (status, messages) = caddy.fetch("mail-staging-far.far.test", "/api/v1/messages");

@@ -417,35 +417,60 @@ pub fn volumes_labelled(label: &str) -> Vec<String> {
         .collect()
 }
 
-/// Helper containers of `kind` (`odoo-ci.helper=<kind>`) the engine created since `since`
-/// (Unix seconds): what odoo-ci did on the engine's host.
-pub fn helpers_since(kind: &str, since: u64) -> usize {
-    let until = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 1;
-    let out = Command::new("docker")
-        .args([
-            "events",
-            "--since",
-            &since.to_string(),
-            "--until",
-            &until.to_string(),
-        ])
-        .args(["--filter", &format!("label=odoo-ci.helper={kind}")])
-        .args(["--filter", "event=create"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).lines().count()
-}
+/// Watches the engine for helper containers being created, by kind
+/// (`odoo-ci.helper=<kind>`): what odoo-ci does on the engine's host. It follows the event
+/// stream live: the engine keeps only its last few hundred events, which parallel tests
+/// push out within seconds.
+pub struct HelperWatch(std::process::Child);
 
-/// Unix seconds now.
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+impl HelperWatch {
+    pub fn start() -> HelperWatch {
+        let child = Command::new("docker")
+            .args([
+                "events",
+                "--filter",
+                "event=create",
+                "--filter",
+                "label=odoo-ci.helper",
+            ])
+            .args([
+                "--format",
+                "{{index .Actor.Attributes \"odoo-ci.helper\"}} {{index .Actor.Attributes \"odoo-ci.project\"}}",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("docker events");
+        // Following before anything is created (it subscribes as it starts).
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        HelperWatch(child)
+    }
+
+    /// How many helpers of each kind were created for the project of the container
+    /// `of` (its `odoo-ci.project` label) since it started; it stops watching.
+    pub fn stop(mut self, of: &str) -> std::collections::BTreeMap<String, usize> {
+        let _ = self.0.kill();
+        let out = self.0.wait_with_output().expect("docker events");
+        let project = Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                "{{index .Config.Labels \"odoo-ci.project\"}}",
+                of,
+            ])
+            .output()
+            .expect("docker inspect");
+        let project = String::from_utf8_lossy(&project.stdout).trim().to_string();
+        assert!(!project.is_empty(), "{of} has no project label");
+        let mut kinds = std::collections::BTreeMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((kind, of_project)) = line.split_once(' ') {
+                if of_project == project {
+                    *kinds.entry(kind.to_string()).or_insert(0) += 1;
+                }
+            }
+        }
+        kinds
+    }
 }
 
 /// Filestore helper containers left on the engine.

@@ -1,17 +1,21 @@
-//! A URL per preview, routed by Caddy (`previews.proxy.caddy`): odoo-ci adds a route to the
-//! running Caddy through its admin API and removes it with the preview, so no file is
-//! written and nothing reloads. The route is Caddy's JSON: matched by the preview's host,
-//! handled by `reverse_proxy` to the preview's server, tagged with an `@id` (the preview's
-//! container name, scoped by project) that `DELETE /id/<id>` removes. Contract: Caddy's
-//! docs, "API" (`POST /config/[path]` appends to an array, `DELETE /id/<id>`), and the JSON
-//! structure of `apps.http.servers.<name>.routes` and `.errors.routes` (the routes that
-//! handle a request the first could not: a `reverse_proxy` whose upstream refused is an
-//! HTTP 502 error there).
+//! URLs routed by Caddy: a preview's (`previews.proxy`), a staging branch's
+//! (`staging.proxy`), their mail catchers' (`mail-<host>`), and the error route that sends a
+//! stopped preview's requests to `odoo-ci previews wake`. odoo-ci adds each route to the
+//! running Caddy through its admin API and removes it with what it serves, so no file is
+//! written and nothing reloads. A route is Caddy's JSON: matched by host, handled by
+//! `reverse_proxy`, tagged with an `@id` scoped by project (`odoo-ci-<preview database>`,
+//! `odoo-ci-<staging server>`, with `-wake` or `-mail`) that `DELETE /id/<id>` removes.
+//! Contract: Caddy's docs, "API" (`POST /config/[path]` appends to an array, `PUT` creates,
+//! `DELETE /id/<id>`), and the JSON structure of `apps.http.servers.<name>.routes` and
+//! `.errors.routes` (the routes that handle a request the first could not: a
+//! `reverse_proxy` whose upstream refused is an HTTP 502 error there). Caddy 2.6 (Debian's,
+//! which the tests run) answers a POST to a missing object with 500 "invalid traversal
+//! path" and a PUT to an existing one with 500 "key already exists".
 //!
 //! Why Caddy's API rather than Traefik's Docker labels: a route odoo-ci adds and removes is
 //! tested here end to end against a real Caddy (Debian packages it; Traefik cannot run on
-//! this machine), and it serves a preview on any engine; a Traefik user can route the same
-//! container by its labels, which odoo-ci leaves alone.
+//! this machine), and a label on a stopped container routes nothing, so nothing could wake
+//! a stopped preview.
 
 use std::time::Duration;
 

@@ -138,6 +138,21 @@ impl Config {
                 .hint("remove `staging.proxy.wake` (`previews.proxy.wake` wakes previews)"));
         }
         self.validate_env_names()?;
+        self.validate_swarm()?;
+        Ok(())
+    }
+
+    /// `swarm` says where Swarm services run: it means nothing on another engine.
+    fn validate_swarm(&self) -> Result<(), Diagnostic> {
+        if self.file.swarm.is_some() && self.file.engine != EngineKind::Swarm {
+            return Err(self
+                .error_at(
+                    DiagKind::InvalidValue,
+                    "swarm",
+                    "`swarm` is set while `engine` is not `swarm`: its servers would run as containers, where none of it applies",
+                )
+                .hint("add `engine: swarm`, or remove the `swarm` section"));
+        }
         Ok(())
     }
 

@@ -42,6 +42,43 @@ pub struct ConfigFile {
     /// How the colour reaches the Git host.
     #[serde(default)]
     pub report: ReportSection,
+    /// What runs the servers that stay up (staging's): containers on the Docker engine,
+    /// or services of the Docker Swarm that engine manages.
+    #[serde(default)]
+    pub engine: EngineKind,
+    /// Where and on what storage Swarm services run (`engine: swarm`).
+    #[serde(default)]
+    pub swarm: Option<SwarmSection>,
+}
+
+/// `engine`: what runs the servers that stay up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// Containers on the Docker engine (`DOCKER_HOST`, else this machine's).
+    #[default]
+    Docker,
+    /// Services of the Swarm whose manager is that engine: placed on its nodes, restarted
+    /// by it, replaced start-first and rolled back by it when the new one is not healthy.
+    Swarm,
+}
+
+/// `swarm`: placement and storage of odoo-ci's services.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmSection {
+    /// Placement constraints, as `docker service create --constraint` takes them
+    /// (`node.labels.odoo == yes`, `node.hostname == odoo-1`).
+    #[serde(default)]
+    pub constraints: Vec<String>,
+    /// The volume driver of a server's data dir (its filestore). On a swarm of more than
+    /// one node it must be storage every node sees (an NFS `local` volume through
+    /// `volume_options`, or a plugin), unless a constraint pins the services to one node.
+    #[serde(default)]
+    pub volume_driver: Option<String>,
+    /// The driver's options (`type: nfs`, `o: addr=10.0.0.5,rw`, `device: ":/srv/odoo"`).
+    #[serde(default)]
+    pub volume_options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -40,6 +40,9 @@ pub struct DockerExecutor {
     /// writes into the image's own data dir, and an invocation's `data_in` / `data_out`
     /// travel between the two (see [`super::mirror`]). One-off runs only.
     pub mirror: Option<std::path::PathBuf>,
+    /// The swarm its servers that stay up run on as services (`engine: swarm`); `None`:
+    /// they are containers.
+    pub swarm: Option<crate::config::SwarmSection>,
 }
 
 /// Removes a container whatever its state, with its anonymous volumes: the official Odoo

@@ -14,6 +14,8 @@ pub mod mirror;
 pub mod pg_cluster;
 pub mod probe;
 pub mod release_volume;
+pub mod servers;
+pub mod swarm;
 
 use std::time::Duration;
 

@@ -407,6 +407,7 @@ fn base_executor(
         extra_hosts: Vec::new(),
         user: container_user(on.engine, on.data_dir),
         mirror: None,
+        swarm: None,
     }
 }
 

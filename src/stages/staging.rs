@@ -18,6 +18,7 @@ use crate::config::Stage;
 use crate::db;
 use crate::executor::docker::DockerExecutor;
 use crate::executor::mail_catcher::Greeter;
+use crate::executor::servers::GivenUp;
 use crate::neutralize::{self, Policy};
 use crate::odoo::Colour;
 use crate::plan::odoo_command::OdooCommand;
@@ -167,10 +168,15 @@ fn steps_on_the_copy(
             docker_executor(project, plan, build, &on, reporter)
         })?,
     };
-    // A remote engine sees none of this runner's folders: the data dir is mirrored, and
-    // the server's is a volume of that engine.
-    if engine.reach() == crate::executor::docker::Reach::ThroughEngine {
+    // A remote engine sees none of this runner's folders, nor does the swarm node that
+    // runs the server: the data dir is mirrored, and the server's is a volume there.
+    if engine.reach() == crate::executor::docker::Reach::ThroughEngine
+        || project.config.file.engine == crate::config::EngineKind::Swarm
+    {
         executor.mirror = Some(std::path::absolute(&at.place.data_dir)?);
+    }
+    if project.config.file.engine == crate::config::EngineKind::Swarm {
+        executor.swarm = Some(project.config.file.swarm.clone().unwrap_or_default());
     }
     let mut admin = at.place.server.connect("postgres")?;
     let existing = of_branch(
@@ -261,6 +267,7 @@ fn serve(
 ) -> anyhow::Result<()> {
     let name = container_name(&at.project.scope, &at.plan.branch);
     let port = at.place.port;
+    let servers = executor.servers();
     let (id, route) = runner.step(|start: &steps::Start, _| {
         catcher_answers(at, executor)?;
         let series = at.project.addons.series;
@@ -270,35 +277,43 @@ fn serve(
         // the server's own (a volume there).
         inv.data_in = vec![format!("filestore/{database}")];
         let labels = HashMap::from([("odoo-ci.database".to_string(), database.to_string())]);
-        let id = executor.start_server(&name, &inv, &labels)?;
+        let id = servers.start(&name, &inv, &labels)?;
         Ok(((id, start.route.clone()), format!("{name} on port {port}")))
     })?;
     detail.container = Some(name);
     runner.step(|check: &steps::Health, reporter| {
         let mut beat = Heartbeat::every(HEARTBEAT);
         let health = crate::health::wait_for_200(
-            &mut || executor.http_status(&id, port, &check.path),
+            &mut || servers.http_status(&id, port, &check.path),
             &check.path,
             Duration::from_secs(check.timeout_secs),
             &mut || {
                 if let Some(secs) = beat.due() {
                     reporter.progress(&waiting(&check.path, secs, check.timeout_secs));
                 }
-                executor.never_healthy(&id)
+                servers.never_healthy(&id)
             },
         );
         if let Err(reason) = health {
-            let logs = executor.logs_tail(&id, 200);
+            let logs = servers.logs_tail(&id, 200);
             let _ = std::fs::write(at.opts.output.join("server.log"), &logs);
-            let _ = executor.remove(&id);
-            detail.container = None;
+            let before = match servers.give_up(&id) {
+                Ok(GivenUp::PreviousServes(database)) => format!("\nSwarm put the server before it back: it serves `{database}` again"),
+                Ok(GivenUp::Removed) => {
+                    detail.container = None;
+                    String::new()
+                }
+                Err(e) => format!("\nthe server could not be given up on: {e}"),
+            };
             anyhow::bail!(
-                "the staging server did not become healthy: {reason}\n--- last lines of the server log ---\n{}",
+                "the staging server did not become healthy: {reason}{before}\n--- last lines of the server log ---\n{}",
                 tail_lines(&logs, 20)
             );
         }
         Ok(((), format!("{} is up", at.place.url)))
     })?;
+    // A swarm node's address, when the server is a service: its port opens there.
+    let node = servers.host_of(&id);
     detail.url = Some(match &route {
         Some(route) => {
             let routed = crate::stages::staging_route::Routed {
@@ -309,13 +324,19 @@ fn serve(
                 docker: &executor.docker,
                 image: &executor.image,
             };
-            routed.route(&route.url, port)?;
+            routed.route(
+                &route.url,
+                &format!("{}:{port}", node.as_deref().unwrap_or("127.0.0.1")),
+            )?;
             if let Some(catcher) = &at.place.catcher {
                 detail.mail_url = Some(routed.route_mail(&route.url, catcher.ui_port)?);
             }
             route.url.clone()
         }
-        None => at.place.url.clone(),
+        None => match &node {
+            Some(node) => format!("http://{node}:{port}"),
+            None => at.place.url.clone(),
+        },
     });
     if detail.mail_url.is_none() {
         detail.mail_url = at.place.catcher.as_ref().map(|c| c.ui.clone());
@@ -583,7 +604,7 @@ fn update(
     runner.step(|planned: &steps::Update, _| {
         // No server may act on the copy while its data is rewritten and until it is
         // verified again: `serve` starts one afterwards.
-        let stopped = executor.remove_servers_of(database)?;
+        let stopped = executor.servers().remove_serving(database)?;
         let command = match (&planned.command, at.planned_backup()) {
             (Some(command), None) => command.clone(),
             // A restored backup's own versions, as the plan said.

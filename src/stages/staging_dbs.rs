@@ -63,9 +63,13 @@ pub fn discard(
         (crate::names::PROJECT_LABEL, scope),
         ("odoo-ci.database", name),
     ];
-    // Its servers, then the volume that was their data dir on a remote engine.
+    // Its servers (a swarm's services, then containers, a service's stopped tasks among
+    // them), then the volume that was their data dir on a remote engine or a swarm.
     let servers = match docker {
-        Some(docker) => crate::executor::docker::remove_labelled(docker, &ours)
+        Some(docker) => crate::executor::swarm::remove_services_labelled_now(docker, &ours)
+            .and_then(|services| {
+                crate::executor::docker::remove_labelled(docker, &ours).map(|n| n + services)
+            })
             .and_then(|n| {
                 crate::executor::docker::remove_volumes_labelled(docker, &ours).map(|_| n)
             })

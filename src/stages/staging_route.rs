@@ -19,12 +19,12 @@ pub struct Routed<'a> {
 }
 
 impl Routed<'_> {
-    /// Routes `url` (its host) to the branch's server on `port` of the engine's host.
-    pub fn route(&self, url: &str, port: u16) -> anyhow::Result<()> {
+    /// Routes `url` (its host) to the branch's server at `upstream` (`host:port`: the
+    /// engine host's loopback, or the swarm node that runs it).
+    pub fn route(&self, url: &str, upstream: &str) -> anyhow::Result<()> {
         let host = crate::proxy::host_of(url)
             .ok_or_else(|| anyhow::anyhow!("`{url}` (`staging.proxy.url`) has no host"))?;
-        self.caddy()
-            .route(&self.id(), host, &format!("127.0.0.1:{port}"))?;
+        self.caddy().route(&self.id(), host, upstream)?;
         Ok(())
     }
 

@@ -23,3 +23,4 @@ mod report;
 mod security;
 mod staging;
 mod submodules;
+mod swarm;

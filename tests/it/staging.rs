@@ -13,7 +13,7 @@ use common::{
 };
 use serde_json::Value;
 
-struct Production {
+pub(crate) struct Production {
     db: String,
     data_dir: PathBuf,
 }
@@ -28,7 +28,7 @@ impl Drop for Production {
 }
 
 /// A repo with addon `stg_a` (and `extra` addons), configured for staging.
-fn project(push: &str, extra_addons: &[(&str, &str)]) -> Project {
+pub(crate) fn project(push: &str, extra_addons: &[(&str, &str)]) -> Project {
     let p = Project::new();
     p.addon("stg_a", "17.0.1.0.0", &["mail"])
         .write("addons/stg_a/__init__.py", "");
@@ -49,7 +49,7 @@ fn project(push: &str, extra_addons: &[(&str, &str)]) -> Project {
 
 /// Production, as the fake Odoo installs it, then seeded with live outgoing and incoming
 /// mail servers, crons, an enabled payment provider and a template bound to a server.
-fn production(p: &Project) -> Production {
+pub(crate) fn production(p: &Project) -> Production {
     let db = unique("prod");
     let data_dir = p.path().join("prod-data");
     let addons: Vec<String> = std::fs::read_dir(p.path().join("addons"))
@@ -76,7 +76,12 @@ fn production(p: &Project) -> Production {
     Production { db, data_dir }
 }
 
-fn stage(p: &Project, prod: &Production, branch: &str, extra: &[&str]) -> (Output, Value) {
+pub(crate) fn stage(
+    p: &Project,
+    prod: &Production,
+    branch: &str,
+    extra: &[&str],
+) -> (Output, Value) {
     stage_in_ci(p, prod, branch, extra, &[])
 }
 
@@ -107,7 +112,7 @@ fn stage_in_ci(
 }
 
 /// The staging databases of `branch`, oldest first, from `odoo-ci staging list`.
-fn staging_dbs(p: &Project, prod: &Production, branch: &str) -> Vec<String> {
+pub(crate) fn staging_dbs(p: &Project, prod: &Production, branch: &str) -> Vec<String> {
     let out = run_in(
         p.path(),
         &["staging", "list", "--format", "json"],
@@ -127,7 +132,7 @@ fn staging_dbs(p: &Project, prod: &Production, branch: &str) -> Vec<String> {
 }
 
 /// Drops a branch's staging databases and server with `odoo-ci staging drop`.
-fn drop_branch(p: &Project, prod: &Production, branch: &str) {
+pub(crate) fn drop_branch(p: &Project, prod: &Production, branch: &str) {
     drop_branch_in_ci(p, prod, branch, &[]);
 }
 
@@ -145,7 +150,7 @@ fn drop_branch_in_ci(p: &Project, prod: &Production, branch: &str, ci: &[(&str, 
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
-fn http_status(url: &str) -> String {
+pub(crate) fn http_status(url: &str) -> String {
     let out = Command::new("python3")
         .args([
             "-c",

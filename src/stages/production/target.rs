@@ -175,6 +175,7 @@ impl<'a> Target<'a> {
             extra_hosts: vec!["host.docker.internal:host-gateway".into()],
             user: crate::stages::runtime::container_user(&self.docker_engine, &self.data_dir),
             mirror: None,
+            swarm: None,
         }
     }
 

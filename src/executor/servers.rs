@@ -1,0 +1,95 @@
+//! The engine behind the servers that stay up (staging's): what a stage asks of one, and
+//! the two that answer — containers on the Docker engine, services of its Swarm. A stage
+//! starts, checks, reads, gives up on and removes a server only through [`Servers`], so a
+//! further engine (Kubernetes' Deployment and Service) is one more implementation.
+
+use std::collections::HashMap;
+
+use super::docker::DockerExecutor;
+use super::{ExecError, Invocation};
+
+/// What became of a server that never got healthy, once given up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GivenUp {
+    /// It is gone, and nothing serves under its name.
+    Removed,
+    /// The engine put back the server that ran before under that name: it still serves.
+    PreviousServes(String),
+}
+
+pub trait Servers {
+    /// Starts `odoo <inv.args>` as the server `name` (replacing the one of that name, as
+    /// the engine replaces: the container at once, a service start-first), labelled with
+    /// `labels` too. Returns its id.
+    fn start(
+        &self,
+        name: &str,
+        inv: &Invocation,
+        labels: &HashMap<String, String>,
+    ) -> Result<String, ExecError>;
+    /// The status of `GET path` on the server's `port`, once it is the one serving.
+    fn http_status(&self, id: &str, port: u16, path: &str) -> Result<u16, String>;
+    /// Why the server will never become healthy, when that can be told already.
+    fn never_healthy(&self, id: &str) -> Option<String>;
+    /// The last `tail` lines of its output.
+    fn logs_tail(&self, id: &str, tail: usize) -> String;
+    /// Gives up on a server that did not become healthy.
+    fn give_up(&self, id: &str) -> Result<GivenUp, ExecError>;
+    /// Removes this project's servers of `database`; how many.
+    fn remove_serving(&self, database: &str) -> Result<usize, ExecError>;
+    /// The host its port is opened on (a Swarm node's address); `None`: the engine's.
+    fn host_of(&self, id: &str) -> Option<String>;
+}
+
+/// Containers on the executor's engine: a server is replaced at once, and one that does
+/// not become healthy is removed.
+pub struct Containers<'a>(pub &'a DockerExecutor);
+
+impl Servers for Containers<'_> {
+    fn start(
+        &self,
+        name: &str,
+        inv: &Invocation,
+        labels: &HashMap<String, String>,
+    ) -> Result<String, ExecError> {
+        self.0.start_server(name, inv, labels)
+    }
+
+    fn http_status(&self, id: &str, port: u16, path: &str) -> Result<u16, String> {
+        self.0.http_status(id, port, path)
+    }
+
+    fn never_healthy(&self, id: &str) -> Option<String> {
+        self.0.never_healthy(id)
+    }
+
+    fn logs_tail(&self, id: &str, tail: usize) -> String {
+        self.0.logs_tail(id, tail)
+    }
+
+    fn give_up(&self, id: &str) -> Result<GivenUp, ExecError> {
+        self.0.remove(id)?;
+        Ok(GivenUp::Removed)
+    }
+
+    fn remove_serving(&self, database: &str) -> Result<usize, ExecError> {
+        self.0.remove_servers_of(database)
+    }
+
+    fn host_of(&self, _id: &str) -> Option<String> {
+        None
+    }
+}
+
+impl DockerExecutor {
+    /// The engine its servers that stay up run on: the Swarm, when one was given.
+    pub fn servers(&self) -> Box<dyn Servers + '_> {
+        match &self.swarm {
+            Some(settings) => Box::new(super::swarm::Services {
+                executor: self,
+                settings,
+            }),
+            None => Box::new(Containers(self)),
+        }
+    }
+}

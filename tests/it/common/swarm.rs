@@ -1,0 +1,44 @@
+//! A single-node Docker Swarm on this machine's engine, for the tests of `engine: swarm`.
+//! It is made when the engine is in none (`docker swarm init`); `scripts/test` leaves it
+//! again after the run when it made it, so the engine is left as it was found.
+
+use std::process::Command;
+use std::sync::Mutex;
+
+static INIT: Mutex<()> = Mutex::new(());
+
+fn state() -> String {
+    let out = Command::new("docker")
+        .args(["info", "--format", "{{.Swarm.LocalNodeState}}"])
+        .output()
+        .expect("docker info");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Makes this engine a swarm manager when it is in no swarm.
+pub fn manager() {
+    let _one = INIT.lock().unwrap_or_else(|e| e.into_inner());
+    if state() == "active" {
+        return;
+    }
+    let out = Command::new("docker")
+        .args(["swarm", "init"])
+        .output()
+        .expect("docker swarm init");
+    assert!(
+        out.status.success() || state() == "active",
+        "docker swarm init: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `docker service inspect -f format name`, or `None` when there is no such service.
+pub fn service(name: &str, format: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args(["service", "inspect", "-f", format, name])
+        .output()
+        .expect("docker service inspect");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

@@ -1,0 +1,84 @@
+//! `engine: swarm`: staging's server as a service of a real single-node Docker Swarm on
+//! this machine's engine, replaced start-first and rolled back by Swarm.
+
+use crate::common;
+use crate::staging::{drop_branch, http_status, production, project, stage, staging_dbs};
+
+/// The staging project of `staging.rs`, its servers on the swarm.
+fn on_the_swarm(swarm: &str) -> common::Project {
+    let p = project("fresh", &[]);
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&format!("{text}engine: swarm\n{swarm}"));
+    p
+}
+
+/// As real Odoo with an addon that raises on import: the server logs the CRITICAL line,
+/// keeps listening and answers 500 to `/web/health`; the update (`--stop-after-init`)
+/// passes.
+fn break_the_server(p: &common::Project) {
+    p.write(
+        "addons/stg_a/__init__.py",
+        "import sys\n\nif '--stop-after-init' not in sys.argv:\n    raise ImportError('broken on purpose')\n",
+    );
+}
+
+#[test]
+fn staging_on_a_swarm_is_a_service_and_a_copy_that_never_gets_healthy_leaves_the_one_before_serving(
+) {
+    common::swarm::manager();
+    let p = on_the_swarm("");
+    let prod = production(&p);
+    let branch = "staging-swarm";
+    let (out, first) = stage(&p, &prod, branch, &[]);
+    assert_eq!(out.code, 0, "{}\n{first:#}", out.stderr);
+    let name = first["container"].as_str().unwrap().to_string();
+    let first_db = first["database"].as_str().unwrap().to_string();
+    let served = |what: &str| common::swarm::service(&name, what);
+    assert_eq!(
+        served("{{index .Spec.Labels \"odoo-ci.database\"}}").as_deref(),
+        Some(first_db.as_str()),
+        "the server is a Swarm service serving the copy"
+    );
+    assert_eq!(
+        served("{{.Spec.UpdateConfig.Order}} {{.Spec.UpdateConfig.FailureAction}}").as_deref(),
+        Some("start-first rollback")
+    );
+    let url = first["url"].as_str().unwrap().to_string();
+    assert_eq!(http_status(&url), "200", "{url}");
+
+    break_the_server(&p);
+    let (out, second) = stage(&p, &prod, branch, &[]);
+    assert_eq!(out.code, 1, "{}\n{second:#}", out.stderr);
+    assert_eq!(second["failed_step"], "health", "{second:#}");
+    let reason = second["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("it serves `{first_db}` again")),
+        "{reason}"
+    );
+    assert_eq!(
+        served("{{index .Spec.Labels \"odoo-ci.database\"}}").as_deref(),
+        Some(first_db.as_str()),
+        "Swarm rolled the service back to the copy before"
+    );
+    assert_eq!(http_status(&url), "200", "the copy before still serves");
+    assert_eq!(
+        staging_dbs(&p, &prod, branch),
+        vec![first_db.clone()],
+        "the copy that failed is dropped"
+    );
+    let (branch_dbs, _) = first_db.rsplit_once('_').unwrap();
+    let volumes: Vec<String> = common::volumes_labelled("odoo-ci.database")
+        .into_iter()
+        .filter(|v| v.starts_with(branch_dbs))
+        .collect();
+    assert_eq!(
+        volumes,
+        vec![format!("{first_db}-data")],
+        "the failed copy's data volume is gone with it"
+    );
+
+    drop_branch(&p, &prod, branch);
+    assert_eq!(served("{{.ID}}"), None, "the service went with its branch");
+    let volumes = common::volumes_labelled(&format!("odoo-ci.database={first_db}"));
+    assert!(volumes.is_empty(), "its data volume too: {volumes:?}");
+}

@@ -34,6 +34,8 @@ pub struct Invocation {
     /// are carried in before Odoo starts and the second out after it ends.
     pub data_in: Vec<String>,
     pub data_out: Vec<String>,
+    /// The port Odoo serves HTTP on, when it is a server.
+    pub http_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -80,16 +80,3 @@ impl Servers for Containers<'_> {
         None
     }
 }
-
-impl DockerExecutor {
-    /// The engine its servers that stay up run on: the Swarm, when one was given.
-    pub fn servers(&self) -> Box<dyn Servers + '_> {
-        match &self.swarm {
-            Some(settings) => Box::new(super::swarm::Services {
-                executor: self,
-                settings,
-            }),
-            None => Box::new(Containers(self)),
-        }
-    }
-}

@@ -153,7 +153,7 @@ impl Services<'_> {
         labels: &HashMap<String, String>,
         order: ServiceSpecUpdateConfigOrderEnum,
     ) -> ServiceSpec {
-        let port = http_port(&inv.args).unwrap_or(8069);
+        let port = inv.http_port.unwrap_or(8069);
         let health = HealthConfig {
             test: Some(vec![
                 "CMD".into(),
@@ -232,30 +232,17 @@ fn mount_of(bind: &str) -> Option<Mount> {
     })
 }
 
-/// The `--http-port` of Odoo's arguments.
-fn http_port(args: &[String]) -> Option<u16> {
-    args.iter()
-        .find_map(|a| a.strip_prefix("--http-port=")?.parse().ok())
-        .or_else(|| {
-            let at = args.iter().position(|a| a == "--http-port" || a == "-p")?;
-            args.get(at + 1)?.parse().ok()
-        })
-}
+/// The label carrying the port a service's server listens on.
+const PORT_LABEL: &str = "odoo-ci.http-port";
 
 /// Start-first, unless the service before listens on the same port (a fixed
 /// `http_port`): two tasks on one node cannot both bind it, so that one stops first.
-fn order_after(before: Option<&ServiceSpec>, args: &[String]) -> ServiceSpecUpdateConfigOrderEnum {
-    let port_before = before
-        .and_then(|s| {
-            s.task_template
-                .as_ref()?
-                .container_spec
-                .as_ref()?
-                .args
-                .clone()
-        })
-        .and_then(|a| http_port(&a));
-    match port_before.is_some() && port_before == http_port(args) {
+fn order_after(
+    before: Option<&ServiceSpec>,
+    port: Option<u16>,
+) -> ServiceSpecUpdateConfigOrderEnum {
+    let port_before = before.and_then(|s| s.labels.as_ref()?.get(PORT_LABEL)?.parse::<u16>().ok());
+    match port_before.is_some() && port_before == port {
         true => ServiceSpecUpdateConfigOrderEnum::STOP_FIRST,
         false => ServiceSpecUpdateConfigOrderEnum::START_FIRST,
     }
@@ -471,10 +458,13 @@ impl Servers for Services<'_> {
     ) -> Result<String, ExecError> {
         let mut labels_all = self.executor.labels.clone();
         labels_all.extend(labels.clone());
+        if let Some(port) = inv.http_port {
+            labels_all.insert(PORT_LABEL.to_string(), port.to_string());
+        }
         runtime()?.block_on(async {
             let before = self.own(name).await?;
             let volume = self.filled_volume(inv, &labels_all).await?;
-            let order = order_after(before.as_ref().and_then(|s| s.spec.as_ref()), &inv.args);
+            let order = order_after(before.as_ref().and_then(|s| s.spec.as_ref()), inv.http_port);
             let spec = self.spec(name, inv, &volume, &labels_all, order);
             match before {
                 Some(service) => {
@@ -630,6 +620,20 @@ pub async fn remove_services_labelled(
     Ok(removed)
 }
 
+impl DockerExecutor {
+    /// The engine its servers that stay up run on: the swarm's services when one was
+    /// given, else containers.
+    pub fn servers(&self) -> Box<dyn Servers + '_> {
+        match &self.swarm {
+            Some(settings) => Box::new(Services {
+                executor: self,
+                settings,
+            }),
+            None => Box::new(super::servers::Containers(self)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -675,22 +679,12 @@ mod tests {
     #[test]
     fn a_fixed_port_stops_the_server_before_its_replacement_starts() {
         let spec = |port: &str| ServiceSpec {
-            task_template: Some(TaskSpec {
-                container_spec: Some(TaskSpecContainerSpec {
-                    args: Some(vec!["--http-port".into(), port.into()]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
+            labels: Some(HashMap::from([(PORT_LABEL.to_string(), port.to_string())])),
             ..Default::default()
         };
-        let args = |port: &str| vec![format!("--http-port={port}")];
         use ServiceSpecUpdateConfigOrderEnum::*;
-        assert_eq!(order_after(Some(&spec("8069")), &args("8069")), STOP_FIRST);
-        assert_eq!(
-            order_after(Some(&spec("8069")), &args("40001")),
-            START_FIRST
-        );
-        assert_eq!(order_after(None, &args("8069")), START_FIRST);
+        assert_eq!(order_after(Some(&spec("8069")), Some(8069)), STOP_FIRST);
+        assert_eq!(order_after(Some(&spec("8069")), Some(40001)), START_FIRST);
+        assert_eq!(order_after(None, Some(8069)), START_FIRST);
     }
 }

@@ -147,6 +147,11 @@ impl OdooCommand {
         self
     }
 
+    /// The port a server listens on (`serve_on`).
+    pub fn http_port(&self) -> Option<u16> {
+        self.http_port
+    }
+
     /// The arguments after `odoo`. The password is never among them: it goes in
     /// `PGPASSWORD` (see `stages::invocation`).
     pub fn args(&self, server: &PgServer, executor: &dyn Executor) -> Vec<String> {

@@ -250,6 +250,13 @@ impl Shape<'_> {
         })
     }
 
+    /// Where staging's server runs as a Swarm service (`engine: swarm`).
+    fn swarm(&self) -> Option<crate::config::SwarmSection> {
+        let file = &self.facts.config.file;
+        (file.engine == crate::config::EngineKind::Swarm)
+            .then(|| file.swarm.clone().unwrap_or_default())
+    }
+
     fn staging(&self) -> Vec<Step> {
         let staging = &self.facts.config.file.staging;
         let neutralize = if self.series().has_neutralize_command() {
@@ -283,6 +290,7 @@ impl Shape<'_> {
                     None => "the staging server, outgoing mail disabled".to_string(),
                 },
                 route: self.staging_route(),
+                swarm: self.swarm(),
             }),
             Step::Health(steps::Health {
                 path: staging.health_check.path.clone(),
@@ -352,8 +360,12 @@ impl Shape<'_> {
         }));
         steps.push(self.update(Stage::Production, None));
         steps.push(Step::Start(steps::Start {
-            what: "the new release on the idle colour".into(),
+            what: format!(
+                "the new release on the idle colour{}",
+                colours_on(self.facts.config)
+            ),
             route: None,
+            swarm: None,
         }));
         steps.extend(serve_production(self.facts.config));
         steps.push(Step::Prune(steps::Prune {
@@ -415,8 +427,10 @@ pub fn rollback_steps(config: &Config, from: &RestoreSource) -> (Vec<Step>, Vec<
                     "the backup's release (the image it records) on the idle colour"
                 }
             }
-            .into(),
+            .to_string()
+                + colours_on(config),
             route: None,
+            swarm: None,
         }),
     ]);
     steps.extend(serve_production(config));
@@ -425,4 +439,15 @@ pub fn rollback_steps(config: &Config, from: &RestoreSource) -> (Vec<Step>, Vec<
         health: production_health(config),
     };
     (steps, vec![Step::Rollback(rollback)])
+}
+
+/// Where production's colours run when staging's server is a Swarm service: production
+/// keeps its own two colours (docs/architecture.md, "Choices made (issue 27)").
+fn colours_on(config: &crate::config::Config) -> &'static str {
+    match config.file.engine {
+        crate::config::EngineKind::Docker => "",
+        crate::config::EngineKind::Swarm => {
+            " (a container on the swarm manager's engine: production keeps odoo-ci's two-colour switch, not a Swarm service)"
+        }
+    }
 }

@@ -265,6 +265,10 @@ pub struct Start {
     /// The URL the server is routed at on Caddy once healthy (`staging.proxy`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<Route>,
+    /// The swarm the server runs on as a service (`engine: swarm`): placed by its
+    /// constraints, its data dir a volume of its driver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<crate::config::SwarmSection>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -672,6 +676,12 @@ impl fmt::Display for Update {
 impl fmt::Display for Start {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "start {}", self.what)?;
+        if self.swarm.is_some() {
+            write!(
+                f,
+                "; as a Swarm service, replaced start-first (the branch's server before serves until this one is healthy; Swarm rolls back one that is not)"
+            )?;
+        }
         if let Some(route) = &self.route {
             write!(
                 f,

@@ -28,5 +28,6 @@ pub fn invocation(
         timeout: odoo.timeout,
         data_in: Vec::new(),
         data_out: Vec::new(),
+        http_port: command.http_port(),
     }
 }

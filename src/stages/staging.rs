@@ -170,13 +170,9 @@ fn steps_on_the_copy(
     };
     // A remote engine sees none of this runner's folders, nor does the swarm node that
     // runs the server: the data dir is mirrored, and the server's is a volume there.
-    if engine.reach() == crate::executor::docker::Reach::ThroughEngine
-        || project.config.file.engine == crate::config::EngineKind::Swarm
-    {
+    executor.swarm = plan.first::<steps::Start>().and_then(|s| s.swarm.clone());
+    if engine.reach() == crate::executor::docker::Reach::ThroughEngine || executor.swarm.is_some() {
         executor.mirror = Some(std::path::absolute(&at.place.data_dir)?);
-    }
-    if project.config.file.engine == crate::config::EngineKind::Swarm {
-        executor.swarm = Some(project.config.file.swarm.clone().unwrap_or_default());
     }
     let mut admin = at.place.server.connect("postgres")?;
     let existing = of_branch(

@@ -551,3 +551,44 @@ fn init_without_a_series_to_read_asks_for_one() {
     let written = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
     assert!(written.contains("series: \"18.0\""), "{written}");
 }
+
+/// With `engine: swarm` the plan says how staging's server runs and is replaced; a `swarm`
+/// section without it is refused at its line.
+#[test]
+fn the_plan_says_staging_s_server_is_a_swarm_service() {
+    let example = std::fs::read_to_string(repo_root().join("examples/basic/.odoo-ci.yml")).unwrap();
+    let p = Project::new();
+    std::fs::create_dir_all(p.path().join("addons")).unwrap();
+    for engine in [
+        "engine: swarm\n",
+        "",
+        "swarm:\n  constraints: [\"node.hostname == odoo-1\"]\n",
+    ] {
+        p.config(&format!("{example}\n{engine}"));
+        let out = run_in(p.path(), &["plan", "--branch", "staging-1"], &[]);
+        let said = format!("{}{}", out.stdout, out.stderr);
+        match engine {
+            "engine: swarm\n" => {
+                assert!(
+                    out.code == 0 && said.contains("; as a Swarm service, replaced start-first"),
+                    "{said}"
+                );
+                let out = run_in(p.path(), &["plan", "--branch", "main"], &[]);
+                let said = format!("{}{}", out.stdout, out.stderr);
+                assert!(
+                    said.contains(
+                        "production keeps odoo-ci's two-colour switch, not a Swarm service"
+                    ),
+                    "{said}"
+                );
+            }
+            "" => assert!(out.code == 0 && !said.contains("Swarm"), "{said}"),
+            _ => assert!(
+                out.code == 2
+                    && said.contains("`swarm` is set while `engine` is not `swarm`")
+                    && said.contains(".odoo-ci.yml:"),
+                "{said}"
+            ),
+        }
+    }
+}

@@ -26,7 +26,16 @@ fn break_the_server(p: &common::Project) {
 fn staging_on_a_swarm_is_a_service_and_a_copy_that_never_gets_healthy_leaves_the_one_before_serving(
 ) {
     common::swarm::manager();
+    let caddy = common::caddy::Caddy::start();
     let p = on_the_swarm("");
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&text.replace(
+        "staging:\n",
+        &format!(
+            "staging:\n  proxy:\n    caddy: http://127.0.0.1:{}\n    url: \"http://{{branch}}.swarm.test\"\n",
+            caddy.admin
+        ),
+    ));
     let prod = production(&p);
     let branch = "staging-swarm";
     let (out, first) = stage(&p, &prod, branch, &[]);
@@ -43,7 +52,16 @@ fn staging_on_a_swarm_is_a_service_and_a_copy_that_never_gets_healthy_leaves_the
         served("{{.Spec.UpdateConfig.Order}} {{.Spec.UpdateConfig.FailureAction}}").as_deref(),
         Some("start-first rollback")
     );
-    let url = first["url"].as_str().unwrap().to_string();
+    assert_eq!(first["url"], "http://staging-swarm.swarm.test");
+    let host = "staging-swarm.swarm.test";
+    assert_eq!(
+        caddy.get(host),
+        "{\"status\": \"pass\"}",
+        "routed to the task's node"
+    );
+    let port = served("{{index .Spec.Labels \"odoo-ci.http-port\"}}").unwrap();
+    let node = common::swarm::node_address();
+    let url = format!("http://{node}:{port}");
     assert_eq!(http_status(&url), "200", "{url}");
 
     break_the_server(&p);
@@ -61,6 +79,11 @@ fn staging_on_a_swarm_is_a_service_and_a_copy_that_never_gets_healthy_leaves_the
         "Swarm rolled the service back to the copy before"
     );
     assert_eq!(http_status(&url), "200", "the copy before still serves");
+    assert_eq!(
+        caddy.get(host),
+        "{\"status\": \"pass\"}",
+        "its URL still opens it"
+    );
     assert_eq!(
         staging_dbs(&p, &prod, branch),
         vec![first_db.clone()],

@@ -42,3 +42,12 @@ pub fn service(name: &str, format: &str) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
+
+/// The address this engine's node has in the swarm.
+pub fn node_address() -> String {
+    let out = Command::new("docker")
+        .args(["info", "--format", "{{.Swarm.NodeAddr}}"])
+        .output()
+        .expect("docker info");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

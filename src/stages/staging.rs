@@ -310,7 +310,19 @@ fn serve(
     })?;
     // A swarm node's address, when the server is a service: its port opens there.
     let node = servers.host_of(&id);
-    detail.url = Some(match &route {
+    published(at, executor, (route.as_ref(), node.as_deref()), detail)
+}
+
+/// The healthy server's URL in `detail`: its route on Caddy (and its catcher's beside
+/// it), else where its port opens (a swarm `node`'s address, else the place's URL).
+fn published(
+    at: &Where<'_>,
+    executor: &DockerExecutor,
+    (route, node): (Option<&steps::Route>, Option<&str>),
+    detail: &mut StagingDetail,
+) -> anyhow::Result<()> {
+    let port = at.place.port;
+    detail.url = Some(match route {
         Some(route) => {
             let routed = crate::stages::staging_route::Routed {
                 caddy: &route.caddy,
@@ -322,14 +334,14 @@ fn serve(
             };
             routed.route(
                 &route.url,
-                &format!("{}:{port}", node.as_deref().unwrap_or("127.0.0.1")),
+                &format!("{}:{port}", node.unwrap_or("127.0.0.1")),
             )?;
             if let Some(catcher) = &at.place.catcher {
                 detail.mail_url = Some(routed.route_mail(&route.url, catcher.ui_port)?);
             }
             route.url.clone()
         }
-        None => match &node {
+        None => match node {
             Some(node) => format!("http://{node}:{port}"),
             None => at.place.url.clone(),
         },

@@ -234,6 +234,22 @@ pub fn require_docker(
     })
 }
 
+/// The engine is a swarm manager whose services odoo-ci can place (`engine: swarm`):
+/// checked before anything runs.
+pub fn require_swarm(
+    engine: &crate::executor::docker::Engine,
+    settings: &crate::config::SwarmSection,
+) -> Result<(), crate::exit::BadInput> {
+    let checked = engine
+        .connect()
+        .and_then(|docker| crate::executor::swarm::check(&docker, settings));
+    checked.map_err(|e| {
+        crate::exit::BadInput::new(e.to_string()).hint(
+            "`engine: swarm` in .odoo-ci.yml runs staging's server and previews as Swarm services; nothing was run",
+        )
+    })
+}
+
 /// Tells every reporter the result; returns the exit code for its colour.
 pub fn conclude(
     mut reporters: crate::result::Reporters,

@@ -51,6 +51,10 @@ impl Previews {
             proxy: proxy
                 .map(|p| crate::proxy::Caddy::reached(&p.caddy, &p.server, self.reach.clone())),
             host: self.host.clone(),
+            fleet: crate::executor::swarm::fleet(
+                &self.docker,
+                self.config.file.engine == crate::config::EngineKind::Swarm,
+            ),
         }
     }
 }

@@ -49,12 +49,7 @@ fn require_staging(
     let engine = crate::executor::docker::Engine::from_env();
     super::require_docker(&engine)?;
     if config.file.engine == crate::config::EngineKind::Swarm {
-        let settings = config.file.swarm.clone().unwrap_or_default();
-        let docker = engine.connect()?;
-        crate::executor::swarm::check(&docker, &settings).map_err(|e| {
-            BadInput::new(e.to_string())
-                .hint("`engine: swarm` in .odoo-ci.yml runs staging's server as a Swarm service; nothing was copied")
-        })?;
+        super::require_swarm(&engine, &config.file.swarm.clone().unwrap_or_default())?;
     }
     let place = crate::targets::staging::Staging::resolve(config, cache_dir, branch).map_err(|e| {
         exit::setup_error(e, "check the `staging` and `production` sections of .odoo-ci.yml and the variables they name; nothing was copied")

@@ -65,10 +65,13 @@ fn require_keepable(
     config: &crate::config::Config,
     plan: &crate::plan::Plan,
 ) -> anyhow::Result<()> {
-    if plan.first::<crate::plan::steps::Keep>().is_none() {
+    let Some(keep) = plan.first::<crate::plan::steps::Keep>() else {
         return Ok(());
-    }
+    };
     let engine = crate::executor::docker::Engine::from_env();
+    if let Some(swarm) = &keep.swarm {
+        super::require_swarm(&engine, swarm)?;
+    }
     let previews = &config.file.previews;
     if engine.host_name().is_some() && previews.mail_catcher.is_some() && previews.proxy.is_none() {
         return Err(config

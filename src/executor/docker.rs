@@ -18,6 +18,7 @@ use super::{ExecError, Executor, Invocation, LineBuffer, Outcome};
 /// Where the host data dir is mounted inside the container.
 pub const CONTAINER_DATA_DIR: &str = "/var/lib/odoo-ci";
 
+#[derive(Clone)]
 pub struct DockerExecutor {
     pub docker: Docker,
     pub image: String,

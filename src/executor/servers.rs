@@ -80,3 +80,58 @@ impl Servers for Containers<'_> {
         None
     }
 }
+
+/// A project's servers found by their labels: listed with whether each runs, stopped and
+/// started again (their data kept: scale to zero), read, removed. What previews are
+/// managed with, from a run or from `odoo-ci previews`.
+pub trait Fleet {
+    /// The servers carrying every one of `labels` (`key`, `value`), with whether each runs.
+    fn labelled(&self, labels: &[(&str, &str)]) -> Result<Vec<(String, bool)>, ExecError>;
+    /// Starts or stops the server `id`.
+    fn set_running(&self, id: &str, run: bool) -> Result<(), ExecError>;
+    /// What the server `id` wrote since `since` (Unix seconds).
+    fn logs_since(&self, id: &str, since: i64) -> Result<String, ExecError>;
+    /// Removes the servers carrying every one of `labels`; how many.
+    fn remove_labelled(&self, labels: &[(&str, &str)]) -> Result<usize, ExecError>;
+}
+
+/// Containers of the engine: stopped and started as they are.
+pub struct ContainerFleet(pub bollard::Docker);
+
+impl Fleet for ContainerFleet {
+    fn labelled(&self, labels: &[(&str, &str)]) -> Result<Vec<(String, bool)>, ExecError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        )]);
+        let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let found = super::docker::runtime()?.block_on(self.0.list_containers(Some(options)))?;
+        Ok(found
+            .into_iter()
+            .filter_map(|c| {
+                let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
+                Some((c.id?, running))
+            })
+            .collect())
+    }
+
+    fn set_running(&self, id: &str, run: bool) -> Result<(), ExecError> {
+        let rt = super::docker::runtime()?;
+        match run {
+            true => rt.block_on(self.0.start_container(id, None))?,
+            false => rt.block_on(self.0.stop_container(id, None))?,
+        }
+        Ok(())
+    }
+
+    fn logs_since(&self, id: &str, since: i64) -> Result<String, ExecError> {
+        super::docker::logs_since(&self.0, id, since)
+    }
+
+    fn remove_labelled(&self, labels: &[(&str, &str)]) -> Result<usize, ExecError> {
+        super::docker::remove_labelled(&self.0, labels)
+    }
+}

@@ -222,6 +222,7 @@ impl Shape<'_> {
             }),
             mail_catcher: previews.mail_catcher.as_ref().map(|c| c.image.clone()),
             remote: !self.facts.engine_sees_files,
+            swarm: self.swarm(),
         }))
     }
 
@@ -250,7 +251,7 @@ impl Shape<'_> {
         })
     }
 
-    /// Where staging's server runs as a Swarm service (`engine: swarm`).
+    /// Where staging's server or a preview runs as a Swarm service (`engine: swarm`).
     fn swarm(&self) -> Option<crate::config::SwarmSection> {
         let file = &self.facts.config.file;
         (file.engine == crate::config::EngineKind::Swarm)

@@ -331,6 +331,9 @@ pub struct Keep {
     /// It lives on a remote engine (`DOCKER_HOST`), its filestore in a volume there; else
     /// on this machine's engine, its filestore in the data dir.
     pub remote: bool,
+    /// The swarm it runs on as a service (`engine: swarm`), its filestore in a volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<crate::config::SwarmSection>,
 }
 
 /// A preview's route on Caddy: its URL, and the admin endpoint and server it is added to.
@@ -417,9 +420,10 @@ impl fmt::Display for Keep {
             "when green or yellow, keep the tested database as `{}` and serve it ({}) for {days} as the branch's preview, replacing its older one; the project keeps {} previews, {} running (oldest out first); a red build is not kept",
             self.database, self.container, self.max_kept, self.max_running
         )?;
-        match self.remote {
-            true => write!(f, "; it lives on the remote Docker engine (`DOCKER_HOST`), its filestore in a volume there")?,
-            false => write!(f, "; it lives on this machine's Docker engine")?,
+        match (self.remote, self.swarm.is_some()) {
+            (_, true) => write!(f, "; it lives on the swarm as a service (scaled to zero when stopped), its filestore in a volume there")?,
+            (true, false) => write!(f, "; it lives on the remote Docker engine (`DOCKER_HOST`), its filestore in a volume there")?,
+            (false, false) => write!(f, "; it lives on this machine's Docker engine")?,
         }
         if let Some(secs) = self.idle_after {
             let idle = crate::config::schema::KeepFor { secs };

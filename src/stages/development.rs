@@ -240,10 +240,16 @@ fn keep_step(
                 "a preview needs the Docker engine to serve it (the local executor runs none)"
             )
         })?;
+        // On a swarm the preview is a service: its data dir a volume, as on a remote engine.
+        let mut serving = docker_executor.clone();
+        if let Some(swarm) = &keep.swarm {
+            serving.swarm = Some(swarm.clone());
+            serving.mirror = Some(absolute(data_dir));
+        }
         let serve = |database: &str, port: u16| {
             let command =
                 OdooCommand::on(Stage::Development, project.addons.series, database).serve_on(port);
-            crate::stages::invocation::invocation(&command, odoo, server, executor)
+            crate::stages::invocation::invocation(&command, odoo, server, &serving)
         };
         let engine = crate::executor::docker::Engine::from_env();
         let docker = &docker_executor.docker;
@@ -260,9 +266,10 @@ fn keep_step(
                 .as_ref()
                 .map(|r| crate::proxy::Caddy::reached(&r.caddy, &r.server, reach)),
             host: previews::reached_at(&engine),
+            fleet: crate::executor::swarm::fleet(docker, keep.swarm.is_some()),
         };
         let now = crate::clock::now_secs();
-        let kept = previews::keep(keep, tested, (docker_executor, &serve), &mut place, now)?;
+        let kept = previews::keep(keep, tested, (&serving, &serve), &mut place, now)?;
         let text = format!("{} serves `{}` until it goes", kept.url, keep.database);
         let info = PreviewInfo {
             database: keep.database.clone(),

@@ -13,8 +13,9 @@ use bollard::Docker;
 use serde::Serialize;
 
 use crate::db::previews::{self, Marker, Preview};
-use crate::executor::docker::{runtime, DockerExecutor};
+use crate::executor::docker::DockerExecutor;
 use crate::executor::mail_catcher::{self, Catcher};
+use crate::executor::servers::Fleet;
 use crate::executor::Invocation;
 use crate::neutralize::{MailCatcher, Policy};
 use crate::plan::steps;
@@ -32,6 +33,8 @@ pub struct Place<'a> {
     /// Where a preview's own port is opened from: this machine's loopback, or a remote
     /// engine's host.
     pub host: String,
+    /// What runs the previews' servers: containers, or the swarm's services.
+    pub fleet: Box<dyn Fleet>,
 }
 
 /// Where the servers of `engine` are opened from: a remote engine's host, else this
@@ -291,13 +294,14 @@ fn serve_healthy(
         ("odoo-ci.database".to_string(), keep.database.clone()),
         (previews::LABEL.to_string(), keep.database.clone()),
     ]);
-    let id = executor.start_server(&keep.container, inv, &labels)?;
+    let servers = executor.servers();
+    let id = servers.start(&keep.container, inv, &labels)?;
     let path = &keep.health.path;
     crate::health::wait_for_200(
-        &mut || executor.http_status(&id, port, path),
+        &mut || servers.http_status(&id, port, path),
         path,
         Duration::from_secs(keep.health.timeout_secs),
-        &mut || executor.never_healthy(&id),
+        &mut || servers.never_healthy(&id),
     )
     .map_err(|why| anyhow::anyhow!("its server did not become healthy: {why}"))?;
     Ok(())
@@ -315,7 +319,7 @@ pub fn discard(place: &mut Place<'_>, database: &str) -> anyhow::Result<()> {
         (crate::names::PROJECT_LABEL, place.scope),
         (previews::LABEL, database),
     ];
-    crate::executor::docker::remove_labelled(place.docker, &ours)?;
+    place.fleet.remove_labelled(&ours)?;
     crate::executor::docker::remove_volumes_labelled(place.docker, &ours)?;
     if crate::db::database_exists(place.admin, database)? {
         let ours = previews::list(place.admin, place.scope)?;
@@ -383,7 +387,9 @@ fn idle_for(place: &Place<'_>, preview: &Preview, now: u64, secs: u64) -> bool {
         return false;
     };
     found.iter().all(|(id, _)| {
-        crate::executor::docker::logs_since(place.docker, id, since as i64)
+        place
+            .fleet
+            .logs_since(id, since as i64)
             .is_ok_and(|log| !log.lines().any(is_a_request))
     })
 }
@@ -394,29 +400,12 @@ fn is_a_request(line: &str) -> bool {
     line.contains(" HTTP/1.") && !line.contains("/web/health")
 }
 
-/// The project's containers serving the preview `database`, with whether each runs.
+/// The project's servers of the preview `database`, with whether each runs.
 fn servers(place: &Place<'_>, database: &str) -> anyhow::Result<Vec<(String, bool)>> {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![
-            format!("{}={}", crate::names::PROJECT_LABEL, place.scope),
-            format!("{}={database}", previews::LABEL),
-        ],
-    )]);
-    let options = bollard::query_parameters::ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let found = runtime()?.block_on(place.docker.list_containers(Some(options)))?;
-    Ok(found
-        .into_iter()
-        .filter_map(|c| {
-            Some((
-                c.id?,
-                c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
-            ))
-        })
-        .collect())
+    Ok(place.fleet.labelled(&[
+        (crate::names::PROJECT_LABEL, place.scope),
+        (previews::LABEL, database),
+    ])?)
 }
 
 /// What a request for a preview's host found.
@@ -486,12 +475,9 @@ pub fn is_running(place: &Place<'_>, database: &str) -> bool {
 /// servers it has.
 pub fn set_running(place: &Place<'_>, database: &str, run: bool) -> anyhow::Result<usize> {
     let found = servers(place, database)?;
-    let rt = runtime()?;
     for (id, running) in &found {
-        match (run, running) {
-            (true, false) => rt.block_on(place.docker.start_container(id, None))?,
-            (false, true) => rt.block_on(place.docker.stop_container(id, None))?,
-            _ => {}
+        if run != *running {
+            place.fleet.set_running(id, run)?;
         }
     }
     Ok(found.len())

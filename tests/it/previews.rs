@@ -15,7 +15,7 @@ const PASSING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass 
 const FAILING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestBad(TransactionCase):\n    def test_qty(self):\n        self.assertEqual(2 * 3, 7)\n";
 
 /// A project of its own (previews are scoped by project) with addon `prv_a`, kept `keep`.
-fn project(keep: &str, budget: &str) -> Project {
+pub(crate) fn project(keep: &str, budget: &str) -> Project {
     let p = Project::new();
     p.config(&format!(
         "project: odoo-ci-tests/{}\nodoo:\n  series: \"17.0\"\n  image: {}\naddons_paths: [addons]\nbranches:\n  - match: \"*\"\n    stage: development\npostgres:\n  url: ${{ODOO_CI_TEST_PG}}\ndevelopment:\n  keep: {keep}\npreviews:\n{budget}staging:\n  health_check:\n    timeout_secs: 30\n",
@@ -29,7 +29,7 @@ fn project(keep: &str, budget: &str) -> Project {
     p
 }
 
-fn odoo_ci(p: &Project, args: &[&str]) -> Output {
+pub(crate) fn odoo_ci(p: &Project, args: &[&str]) -> Output {
     let cache = p.path().join(".cache");
     run_in(
         p.path(),
@@ -41,7 +41,7 @@ fn odoo_ci(p: &Project, args: &[&str]) -> Output {
     )
 }
 
-fn build(p: &Project, branch: &str) -> (Output, Value) {
+pub(crate) fn build(p: &Project, branch: &str) -> (Output, Value) {
     let out = odoo_ci(p, &["test", "--branch", branch, "--output", "out"]);
     let text = std::fs::read_to_string(p.path().join("out/odoo-ci-result.json"))
         .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
@@ -51,7 +51,7 @@ fn build(p: &Project, branch: &str) -> (Output, Value) {
 }
 
 /// The project's previews as `odoo-ci previews list --format json` gives them.
-fn listed(p: &Project) -> Vec<Value> {
+pub(crate) fn listed(p: &Project) -> Vec<Value> {
     let out = odoo_ci(p, &["previews", "list", "--format", "json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     serde_json::from_str::<Value>(&out.stdout)
@@ -61,7 +61,7 @@ fn listed(p: &Project) -> Vec<Value> {
         .clone()
 }
 
-fn branches(p: &Project, running: Option<bool>) -> Vec<String> {
+pub(crate) fn branches(p: &Project, running: Option<bool>) -> Vec<String> {
     listed(p)
         .iter()
         .filter(|v| running.is_none_or(|r| v["running"] == r))
@@ -571,11 +571,11 @@ fn a_preview_lives_on_a_remote_engine_with_its_filestore_there() {
 
 /// `odoo-ci previews wake`, run beside Caddy as `previews.proxy.wake` says; stopped by
 /// SIGTERM, as a service manager stops it, when dropped.
-struct Waker(std::process::Child);
+pub(crate) struct Waker(std::process::Child);
 
 impl Waker {
     /// Started, and listening once it said so.
-    fn start(p: &Project) -> Waker {
+    pub(crate) fn start(p: &Project) -> Waker {
         let cache = p.path().join(".cache");
         let mut child = Command::new(common::bin())
             .args(["previews", "wake"])
@@ -594,7 +594,7 @@ impl Waker {
     }
 
     /// Stopped by SIGTERM: whether it exited 0 within 5 s.
-    fn stop(&mut self) -> bool {
+    pub(crate) fn stop(&mut self) -> bool {
         let pid = self.0.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let until = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -2,6 +2,7 @@
 //! this machine's engine, replaced start-first and rolled back by Swarm.
 
 use crate::common;
+use crate::previews::{branches, build, odoo_ci, Waker};
 use crate::staging::{drop_branch, http_status, production, project, stage, staging_dbs};
 
 /// The staging project of `staging.rs`, its servers on the swarm.
@@ -104,4 +105,113 @@ fn staging_on_a_swarm_is_a_service_and_a_copy_that_never_gets_healthy_leaves_the
     assert_eq!(served("{{.ID}}"), None, "the service went with its branch");
     let volumes = common::volumes_labelled(&format!("odoo-ci.database={first_db}"));
     assert!(volumes.is_empty(), "its data volume too: {volumes:?}");
+}
+
+/// The tasks of the service `name` Swarm wants running.
+fn running_tasks(name: &str) -> usize {
+    let out = std::process::Command::new("docker")
+        .args([
+            "service",
+            "ps",
+            "-q",
+            "--filter",
+            "desired-state=running",
+            name,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .count()
+}
+
+#[test]
+fn a_preview_on_a_swarm_is_a_service_scaled_to_zero_when_stopped_and_woken_by_a_visit() {
+    common::swarm::manager();
+    let caddy = common::caddy::Caddy::start();
+    let wake = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let p = crate::previews::project("3d", "  max_kept: 5\n");
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&format!(
+        "{}engine: swarm\n",
+        text.replace(
+            "previews:\n",
+            &format!(
+                "previews:\n  proxy:\n    caddy: http://127.0.0.1:{}\n    url: \"http://{{branch}}.swarm-previews.test\"\n    wake: \"{wake}\"\n",
+                caddy.admin
+            ),
+        )
+    ));
+    let (out, r) = build(&p, "feature/on-swarm");
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let database = r["preview"]["database"].as_str().unwrap().to_string();
+    let host = "feature-on-swarm.swarm-previews.test";
+    assert_eq!(caddy.page(host), (200, "<html>login</html>".into()));
+    let service = services_of(&database);
+    assert_eq!(service.len(), 1, "its server is one Swarm service");
+    assert_eq!(running_tasks(&service[0]), 1);
+
+    assert_eq!(
+        odoo_ci(&p, &["previews", "stop", "feature/on-swarm"]).code,
+        0
+    );
+    assert_eq!(branches(&p, Some(false)), vec!["feature/on-swarm"]);
+    assert_eq!(
+        common::swarm::service(&service[0], "{{.Spec.Mode.Replicated.Replicas}}").as_deref(),
+        Some("0"),
+        "stopped is scaled to zero"
+    );
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while running_tasks(&service[0]) != 0 {
+        assert!(std::time::Instant::now() < until, "its task never stopped");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(exists_database(&database), "its database is kept");
+
+    let mut waker = Waker::start(&p);
+    assert_eq!(caddy.page(host).0, 503, "the waker answers while it starts");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while caddy.page(host).0 != 200 {
+        assert!(std::time::Instant::now() < until, "it never served again");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert_eq!(branches(&p, Some(true)), vec!["feature/on-swarm"]);
+    assert!(waker.stop());
+
+    let out = odoo_ci(&p, &["previews", "drop", "feature/on-swarm"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        services_of(&database).is_empty(),
+        "the service went with it"
+    );
+    let volumes = common::volumes_labelled(&format!("odoo-ci.preview={database}"));
+    assert!(volumes.is_empty(), "its data volume too: {volumes:?}");
+    assert!(!exists_database(&database));
+}
+
+/// The services serving the preview `database`.
+fn services_of(database: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "service",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=odoo-ci.preview={database}"),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn exists_database(database: &str) -> bool {
+    common::psql(&format!(
+        "SELECT count(*) FROM pg_database WHERE datname = '{database}'"
+    )) == "1"
 }

@@ -418,6 +418,34 @@ pub async fn pull(docker: &Docker, reference: &str) -> Result<(), ExecError> {
     Ok(())
 }
 
+/// Pushes `reference` to its registry, with the credentials this job's Docker
+/// configuration has for it.
+pub async fn push(docker: &Docker, reference: &str) -> Result<(), ExecError> {
+    let (repo, tag) = match reference.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (reference, "latest"),
+    };
+    let options = bollard::query_parameters::PushImageOptionsBuilder::new()
+        .tag(tag)
+        .build();
+    let credentials =
+        crate::registry_auth::for_image(reference).map(|c| bollard::auth::DockerCredentials {
+            username: Some(c.username),
+            password: Some(c.password),
+            serveraddress: Some(c.server),
+            ..Default::default()
+        });
+    let cannot = |e: String| ExecError::Other(format!("cannot push `{reference}`: {e}"));
+    let mut stream = docker.push_image(repo, Some(options), credentials);
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| cannot(e.to_string()))?;
+        if let Some(error) = info.error_detail.and_then(|d| d.message) {
+            return Err(cannot(error));
+        }
+    }
+    Ok(())
+}
+
 /// Gives the image `id` the name `reference` (`repo:tag`).
 pub async fn tag(docker: &Docker, id: &str, reference: &str) -> Result<(), ExecError> {
     let (repo, tag) = match reference.rsplit_once(':') {

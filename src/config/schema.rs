@@ -79,6 +79,11 @@ pub struct SwarmSection {
     /// The driver's options (`type: nfs`, `o: addr=10.0.0.5,rw`, `device: ":/srv/odoo"`).
     #[serde(default)]
     pub volume_options: BTreeMap<String, String>,
+    /// Where odoo-ci pushes the commit's image for every node to pull
+    /// (`registry.example.com:5000/team`); the code then travels in the image. Unset: the
+    /// services are pinned to the manager odoo-ci drives, which has the image.
+    #[serde(default)]
+    pub registry: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -44,11 +44,11 @@ pub struct Services<'a> {
     pub settings: &'a SwarmSection,
 }
 
-/// What odoo-ci requires of the swarm: its engine is a manager, and the services run on
-/// its node when there are others. The commit's image and release volume are on this
-/// engine only (odoo-ci pushes them to no registry), so a task another node ran would not
-/// find them; a server's data volume (`swarm.volume_driver`) may be shared storage all
-/// the same.
+/// What odoo-ci requires of the swarm: its engine is a manager; and when it has other
+/// nodes, that a task on any of them finds the commit's image (pushed to
+/// `swarm.registry`) and the server's data dir (a volume every node sees:
+/// `swarm.volume_driver` / `volume_options`) — or that the services are pinned to the
+/// manager odoo-ci drives, which has both.
 pub fn check(docker: &Docker, settings: &SwarmSection) -> Result<(), ExecError> {
     let info = runtime()?.block_on(docker.info())?;
     let swarm = info.swarm.clone().unwrap_or_default();
@@ -60,13 +60,27 @@ pub fn check(docker: &Docker, settings: &SwarmSection) -> Result<(), ExecError> 
     }
     let nodes = swarm.nodes.unwrap_or(1);
     let here = info.name.unwrap_or_default();
-    let node_id = swarm.node_id.unwrap_or_default();
-    if nodes > 1 && !pinned_to(settings, &here, &node_id) {
+    if nodes < 2 || pinned_to(settings, &here, &swarm.node_id.unwrap_or_default()) {
+        return Ok(());
+    }
+    let pin = format!("or pin odoo-ci's services to this manager (`swarm.constraints: [\"node.hostname == {here}\"]`)");
+    if settings.registry.is_none() {
         return Err(ExecError::Other(format!(
-            "the swarm has {nodes} nodes, and the commit's image and release are on this manager's ({here}) only: pin odoo-ci's services to it with `swarm.constraints: [\"node.hostname == {here}\"]`"
+            "the swarm has {nodes} nodes, and the commit's image is on this manager ({here}) only: set `swarm.registry` for odoo-ci to push it where every node pulls it, {pin}"
+        )));
+    }
+    if !shares_storage(settings) {
+        return Err(ExecError::Other(format!(
+            "the swarm has {nodes} nodes, and a server's filestore would be a `local` volume of whichever node runs it: set `swarm.volume_driver` / `swarm.volume_options` to storage every node sees (NFS), {pin}"
         )));
     }
     Ok(())
+}
+
+/// A volume driver other than `local`, or `local` mounting a remote file system.
+fn shares_storage(settings: &SwarmSection) -> bool {
+    let driver = settings.volume_driver.as_deref().unwrap_or("local");
+    driver != "local" || settings.volume_options.contains_key("type")
 }
 
 /// A constraint that pins the services to the node named `hostname` (or of id `id`).
@@ -75,6 +89,13 @@ fn pinned_to(settings: &SwarmSection, hostname: &str, id: &str) -> bool {
         let c = c.replace(' ', "");
         c == format!("node.hostname=={hostname}") || c == format!("node.id=={id}")
     })
+}
+
+/// The name of `image` in `registry`: its last path part and tag under the registry's
+/// path (`odoo-ci/acme_shop:abc123` → `registry.example.com/team/acme_shop:abc123`).
+pub fn in_registry(registry: &str, image: &str) -> String {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    format!("{}/{name}", registry.trim_end_matches('/'))
 }
 
 /// The volume holding `database`'s server data dir.
@@ -326,6 +347,18 @@ impl Services<'_> {
         Ok(volume)
     }
 
+    /// The commit's image pushed to `swarm.registry`, by its name there, when one is set:
+    /// what a task on any node pulls.
+    async fn pushed_image(&self) -> Result<Option<String>, ExecError> {
+        let Some(registry) = &self.settings.registry else {
+            return Ok(None);
+        };
+        let reference = in_registry(registry, &self.executor.image);
+        crate::image::tag(self.docker(), &self.executor.image, &reference).await?;
+        crate::image::push(self.docker(), &reference).await?;
+        Ok(Some(reference))
+    }
+
     /// The service's tasks Swarm wants running, newest first.
     async fn live_tasks(&self, id: &str) -> Result<Vec<bollard::models::Task>, ExecError> {
         let filters = HashMap::from([
@@ -465,7 +498,16 @@ impl Servers for Services<'_> {
             let before = self.own(name).await?;
             let volume = self.filled_volume(inv, &labels_all).await?;
             let order = order_after(before.as_ref().and_then(|s| s.spec.as_ref()), inv.http_port);
-            let spec = self.spec(name, inv, &volume, &labels_all, order);
+            let mut spec = self.spec(name, inv, &volume, &labels_all, order);
+            if let Some(pushed) = self.pushed_image().await? {
+                let task = spec
+                    .task_template
+                    .as_mut()
+                    .and_then(|t| t.container_spec.as_mut());
+                if let Some(container) = task {
+                    container.image = Some(pushed);
+                }
+            }
             match before {
                 Some(service) => {
                     let version = service.version.and_then(|v| v.index).unwrap_or_default();
@@ -770,7 +812,32 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            registry: None,
         }
+    }
+
+    #[test]
+    fn storage_is_shared_by_a_driver_or_an_nfs_mount() {
+        assert!(!shares_storage(&settings(None, &[], &[])));
+        assert!(!shares_storage(&settings(Some("local"), &[], &[])));
+        assert!(shares_storage(&settings(
+            Some("local"),
+            &[("type", "nfs")],
+            &[]
+        )));
+        assert!(shares_storage(&settings(Some("rexray/efs"), &[], &[])));
+    }
+
+    #[test]
+    fn an_image_is_named_in_the_registry_by_its_last_part_and_tag() {
+        assert_eq!(
+            in_registry(
+                "registry.example.com:5000/team/",
+                "odoo-ci/acme_shop:abc123"
+            ),
+            "registry.example.com:5000/team/acme_shop:abc123"
+        );
+        assert_eq!(in_registry("r.io", "plain:1"), "r.io/plain:1");
     }
 
     #[test]

@@ -90,9 +90,11 @@ impl Shape<'_> {
     /// Staging and production: the commit's files in a release volume, run by the base
     /// image or (requirements) by a dependencies image of it; the commit's image when the
     /// repository has its own Dockerfile (it may put anything anywhere).
-    fn release(&self) -> Step {
+    /// The commit's release: its image when there is something to build (or `pushed`,
+    /// for a swarm's other nodes to pull), else the base image and a release volume.
+    fn release(&self, pushed: bool) -> Step {
         let files = self.facts.build_files;
-        if files.dockerfile {
+        if files.dockerfile || pushed {
             return self.build();
         }
         let config = self.facts.config;
@@ -272,7 +274,9 @@ impl Shape<'_> {
                     self.facts.context.branch
                 ),
             }),
-            self.release(),
+            // A swarm's other nodes pull the commit's image from `swarm.registry`: the
+            // code must be in it, not in a release volume of this engine.
+            self.release(self.swarm().is_some_and(|s| s.registry.is_some())),
             Step::Copy(self.copy()),
             Step::Neutralize(steps::Neutralize {
                 command: neutralize.to_string(),
@@ -341,7 +345,7 @@ impl Shape<'_> {
             Step::Lock(steps::Lock {
                 what: PRODUCTION_LOCK.into(),
             }),
-            self.release(),
+            self.release(false),
         ];
         // As Odoo.sh: a backup before any deploy that changes the data, taken while
         // production still takes writes (the snapshot after it holds those too).

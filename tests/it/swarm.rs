@@ -215,3 +215,38 @@ fn exists_database(database: &str) -> bool {
         "SELECT count(*) FROM pg_database WHERE datname = '{database}'"
     )) == "1"
 }
+
+#[test]
+fn staging_on_a_swarm_with_a_registry_runs_the_commit_s_image_pushed_there() {
+    common::swarm::manager();
+    let registry = common::registry::Registry::start();
+    let p = on_the_swarm(&format!(
+        "swarm:\n  registry: {}/odoo-ci-test\n",
+        registry.address
+    ));
+    let prod = production(&p);
+    let branch = "staging-pushed";
+    let (out, r) = stage(&p, &prod, branch, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    assert!(
+        out.stderr.contains("▸ build:"),
+        "the code travels in an image, not a release volume: {}",
+        out.stderr
+    );
+    let name = r["container"].as_str().unwrap();
+    let image = common::swarm::service(name, "{{.Spec.TaskTemplate.ContainerSpec.Image}}").unwrap();
+    let prefix = format!("{}/odoo-ci-test/", registry.address);
+    assert!(image.starts_with(&prefix), "{image}");
+    let repository = image
+        .strip_prefix(&format!("{}/", registry.address))
+        .unwrap()
+        .split([':', '@'])
+        .next()
+        .unwrap()
+        .to_string();
+    let catalog = registry.get("/v2/_catalog").unwrap();
+    assert!(catalog.contains(&repository), "{repository} in {catalog}");
+    assert_eq!(http_status(r["url"].as_str().unwrap()), "200");
+    drop_branch(&p, &prod, branch);
+    assert_eq!(common::swarm::service(name, "{{.ID}}"), None);
+}

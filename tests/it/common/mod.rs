@@ -6,6 +6,7 @@ pub mod caddy;
 pub mod github_deployments;
 pub mod host_schemas;
 pub mod production;
+pub mod registry;
 pub mod swarm;
 
 use std::path::{Path, PathBuf};

@@ -553,8 +553,18 @@ impl Servers for Services<'_> {
         }
     }
 
+    /// Swarm gave up on it, or Odoo logged that the database failed to load (it keeps
+    /// listening: Swarm would wait out the health check's start period to tell).
     fn never_healthy(&self, id: &str) -> Option<String> {
-        runtime().ok()?.block_on(self.refused(id))
+        let rt = runtime().ok()?;
+        if let Some(reason) = rt.block_on(self.refused(id)) {
+            return Some(reason);
+        }
+        let newest = rt.block_on(self.live_tasks(id)).ok()?.into_iter().next()?;
+        let container = newest.status?.container_status?.container_id?;
+        let log = self.executor.logs_tail(&container, 400);
+        crate::odoo::fatal::fatal_excerpt(&log)
+            .map(|excerpt| format!("Odoo could not load the database:\n{excerpt}"))
     }
 
     fn logs_tail(&self, id: &str, tail: usize) -> String {

@@ -74,6 +74,10 @@ fn staging_on_a_swarm_is_a_service_and_a_copy_that_never_gets_healthy_leaves_the
         reason.contains(&format!("it serves `{first_db}` again")),
         "{reason}"
     );
+    assert!(
+        reason.contains("Failed to initialize database") && reason.contains("broken on purpose"),
+        "told from the new task's log, not the timeout: {reason}"
+    );
     assert_eq!(
         served("{{index .Spec.Labels \"odoo-ci.database\"}}").as_deref(),
         Some(first_db.as_str()),

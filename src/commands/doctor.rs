@@ -63,6 +63,12 @@ fn checks(config: &Config) -> Vec<Check> {
             outcome: base_image(&config.file.odoo.image),
         },
     ];
+    if config.file.engine == crate::config::EngineKind::Swarm {
+        checks.push(Check {
+            name: "Docker Swarm",
+            outcome: swarm(config),
+        });
+    }
     let server = super::require_postgres(config);
     let clients_against = server.as_ref().ok().cloned();
     checks.push(Check {
@@ -109,6 +115,13 @@ fn docker() -> anyhow::Result<String> {
     let engine = crate::executor::docker::Engine::from_env();
     super::require_docker(&engine)?;
     Ok(format!("reachable ({:?})", engine.reach()).to_lowercase())
+}
+
+/// The engine manages a swarm odoo-ci can place its services on (`engine: swarm`).
+fn swarm(config: &Config) -> anyhow::Result<String> {
+    let engine = crate::executor::docker::Engine::from_env();
+    super::require_swarm(&engine, &config.file.swarm.clone().unwrap_or_default())?;
+    Ok("a manager: staging's servers and previews run as its services".into())
 }
 
 /// Whether the engine has the base image already (a build pulls it otherwise).

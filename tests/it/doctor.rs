@@ -81,3 +81,25 @@ fn doctor_says_what_this_runner_has_and_what_to_fix() {
         no_clients.stdout
     );
 }
+
+/// With `engine: swarm` the doctor checks the engine is a swarm manager.
+#[test]
+fn doctor_checks_the_swarm_when_the_servers_run_there() {
+    common::swarm::manager();
+    let p = doctor_project();
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&format!("{text}engine: swarm\n"));
+    let pg = pg_url();
+    let env = [
+        ("ODOO_CI_TEST_PG", pg.as_str()),
+        ("PROD_URL", pg.as_str()),
+        ("DOCTOR_API_KEY", "set"),
+    ];
+    let out = run_in(p.path(), &["doctor"], &env);
+    assert!(
+        out.code == 0 && out.stdout.contains("✓ Docker Swarm: a manager"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}

@@ -642,12 +642,12 @@ pub fn remove_services_labelled_now(
     runtime()?.block_on(remove_services_labelled(docker, labels))
 }
 
-/// Removes the services carrying every one of `labels`; how many. An engine that is not
-/// a swarm manager has none.
-pub async fn remove_services_labelled(
+/// The services carrying every one of `labels`. An engine that is not a swarm manager
+/// has none.
+async fn services_labelled(
     docker: &Docker,
     labels: &[(&str, &str)],
-) -> Result<usize, ExecError> {
+) -> Result<Vec<bollard::models::Service>, ExecError> {
     let filters = HashMap::from([(
         "label".to_string(),
         labels
@@ -656,12 +656,20 @@ pub async fn remove_services_labelled(
             .collect::<Vec<_>>(),
     )]);
     let options = ListServicesOptionsBuilder::new().filters(&filters).build();
-    let found = match docker.list_services(Some(options)).await {
+    match docker.list_services(Some(options)).await {
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 503, ..
-        }) => return Ok(0),
-        found => found?,
-    };
+        }) => Ok(Vec::new()),
+        found => Ok(found?),
+    }
+}
+
+/// Removes the services carrying every one of `labels`; how many.
+pub async fn remove_services_labelled(
+    docker: &Docker,
+    labels: &[(&str, &str)],
+) -> Result<usize, ExecError> {
+    let found = services_labelled(docker, labels).await?;
     let mut removed = 0;
     for service in found {
         if let Some(id) = service.id {
@@ -692,20 +700,7 @@ pub struct ServiceFleet(pub Docker);
 
 impl Fleet for ServiceFleet {
     fn labelled(&self, labels: &[(&str, &str)]) -> Result<Vec<(String, bool)>, ExecError> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            labels
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>(),
-        )]);
-        let options = ListServicesOptionsBuilder::new().filters(&filters).build();
-        let found = match runtime()?.block_on(self.0.list_services(Some(options))) {
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 503, ..
-            }) => Vec::new(),
-            found => found?,
-        };
+        let found = runtime()?.block_on(services_labelled(&self.0, labels))?;
         Ok(found
             .into_iter()
             .filter_map(|s| {

@@ -93,6 +93,11 @@ pub trait Fleet {
     fn logs_since(&self, id: &str, since: i64) -> Result<String, ExecError>;
     /// Removes the servers carrying every one of `labels`; how many.
     fn remove_labelled(&self, labels: &[(&str, &str)]) -> Result<usize, ExecError>;
+    /// `host:port` where the server `id` answers, when it is not the engine host's
+    /// loopback: a swarm's node, which may change each time it starts.
+    fn answers_at(&self, _id: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Containers of the engine: stopped and started as they are.

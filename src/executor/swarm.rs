@@ -359,39 +359,6 @@ impl Services<'_> {
         Ok(Some(reference))
     }
 
-    /// The service's tasks Swarm wants running, newest first.
-    async fn live_tasks(&self, id: &str) -> Result<Vec<bollard::models::Task>, ExecError> {
-        let filters = HashMap::from([
-            ("service".to_string(), vec![id.to_string()]),
-            ("desired-state".to_string(), vec!["running".to_string()]),
-        ]);
-        let options = ListTasksOptionsBuilder::new().filters(&filters).build();
-        let mut tasks = self.docker().list_tasks(Some(options)).await?;
-        tasks.sort_by_key(|t| std::cmp::Reverse(t.version.as_ref().and_then(|v| v.index)));
-        Ok(tasks)
-    }
-
-    /// The address of the node running the service's newest running task.
-    async fn node_address(&self, id: &str) -> Result<String, String> {
-        let tasks = self.live_tasks(id).await.map_err(|e| e.to_string())?;
-        let running = tasks
-            .iter()
-            .find(|t| state_of(t) == Some(TaskState::RUNNING))
-            .ok_or("no task of the service runs yet")?;
-        let node = running
-            .node_id
-            .as_deref()
-            .ok_or("the task has no node yet")?;
-        let node = self
-            .docker()
-            .inspect_node(node)
-            .await
-            .map_err(|e| e.to_string())?;
-        node.status
-            .and_then(|s| s.addr)
-            .ok_or_else(|| "the node has no address".to_string())
-    }
-
     /// Why Swarm will not make the service serve: it rolled the update back, or the
     /// new service's tasks keep failing.
     async fn refused(&self, id: &str) -> Option<String> {
@@ -478,6 +445,33 @@ impl Services<'_> {
     }
 }
 
+/// The service's tasks Swarm wants running, newest first.
+async fn live_tasks(docker: &Docker, id: &str) -> Result<Vec<bollard::models::Task>, ExecError> {
+    let filters = HashMap::from([
+        ("service".to_string(), vec![id.to_string()]),
+        ("desired-state".to_string(), vec!["running".to_string()]),
+    ]);
+    let options = ListTasksOptionsBuilder::new().filters(&filters).build();
+    let mut tasks = docker.list_tasks(Some(options)).await?;
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.version.as_ref().and_then(|v| v.index)));
+    Ok(tasks)
+}
+
+/// The address of the node of the service's newest task Swarm wants running: one that
+/// runs already (`running`), or any that was given a node.
+async fn node_of(docker: &Docker, id: &str, running: bool) -> Result<String, String> {
+    let tasks = live_tasks(docker, id).await.map_err(|e| e.to_string())?;
+    let task = tasks
+        .iter()
+        .find(|t| !running || state_of(t) == Some(TaskState::RUNNING))
+        .ok_or("no task of the service runs yet")?;
+    let node = task.node_id.as_deref().ok_or("the task has no node yet")?;
+    let node = docker.inspect_node(node).await.map_err(|e| e.to_string())?;
+    node.status
+        .and_then(|s| s.addr)
+        .ok_or_else(|| "the node has no address".to_string())
+}
+
 fn state_of(task: &bollard::models::Task) -> Option<TaskState> {
     task.status.as_ref()?.state
 }
@@ -532,7 +526,7 @@ impl Servers for Services<'_> {
         if !rt.block_on(self.settled(id)).map_err(|e| e.to_string())? {
             return Err("Swarm is still replacing the server".into());
         }
-        let host = rt.block_on(self.node_address(id))?;
+        let host = rt.block_on(node_of(self.docker(), id, true))?;
         let engine = super::docker::Engine::from_env();
         match engine.host_name() {
             None => crate::health::get_status(&host, port, path),
@@ -560,7 +554,11 @@ impl Servers for Services<'_> {
         if let Some(reason) = rt.block_on(self.refused(id)) {
             return Some(reason);
         }
-        let newest = rt.block_on(self.live_tasks(id)).ok()?.into_iter().next()?;
+        let newest = rt
+            .block_on(live_tasks(self.docker(), id))
+            .ok()?
+            .into_iter()
+            .next()?;
         let container = newest.status?.container_status?.container_id?;
         let log = self.executor.logs_tail(&container, 400);
         crate::odoo::fatal::fatal_excerpt(&log)
@@ -630,7 +628,10 @@ impl Servers for Services<'_> {
     }
 
     fn host_of(&self, id: &str) -> Option<String> {
-        runtime().ok()?.block_on(self.node_address(id)).ok()
+        runtime()
+            .ok()?
+            .block_on(node_of(self.docker(), id, true))
+            .ok()
     }
 }
 
@@ -754,6 +755,26 @@ impl Fleet for ServiceFleet {
                 out.extend_from_slice(&chunk?.into_bytes());
             }
             Ok(String::from_utf8_lossy(&out).into_owned())
+        })
+    }
+
+    /// The node Swarm gave the service's task (it may move between starts; waited for up
+    /// to 10 s) and the service's port.
+    fn answers_at(&self, id: &str) -> Option<String> {
+        runtime().ok()?.block_on(async {
+            let service = self.0.inspect_service(id, None).await.ok()?;
+            let labels = service.spec?.labels?;
+            let port = labels.get(PORT_LABEL)?.clone();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                match node_of(&self.0, id, false).await {
+                    Ok(address) => return Some(format!("{address}:{port}")),
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(100)).await
+                    }
+                    Err(_) => return None,
+                }
+            }
         })
     }
 

@@ -134,16 +134,34 @@ pub fn keep(
             // Where the engine cannot see this machine's data dir, it goes into the
             // server's own (a volume there).
             inv.data_in = vec![format!("filestore/{}", keep.database)];
-            serve_healthy(keep, executor, &inv, port)?;
-            routed(keep, place.proxy.as_ref(), port)?;
-            routed_mail(keep, place.proxy.as_ref(), catcher)
+            let id = serve_healthy(keep, executor, &inv, port)?;
+            let upstream = place.fleet.answers_at(&id);
+            let to = upstream.clone().unwrap_or(format!("127.0.0.1:{port}"));
+            routed(keep, place.proxy.as_ref(), &to)?;
+            Ok((routed_mail(keep, place.proxy.as_ref(), catcher)?, upstream))
         });
-    let catcher = match served {
-        Ok(catcher) => catcher,
+    let (catcher, upstream) = match served {
+        Ok(served) => served,
         Err(e) => {
             discard(place, &keep.database)?;
             return Err(e.context("the preview was not kept"));
         }
+    };
+    // Without a route, its URL is where its port opens: a swarm's node, once placed.
+    let url = match (&keep.route, upstream) {
+        (None, Some(upstream)) => {
+            let url = format!("http://{upstream}");
+            previews::mark(
+                place.admin,
+                &keep.database,
+                &Marker {
+                    url: Some(url.clone()),
+                    ..marker
+                },
+            )?;
+            url
+        }
+        _ => url,
     };
     let budget = within_budget(place, now, Budget::of(keep))?;
     Ok(Kept {
@@ -182,18 +200,14 @@ fn catcher(
 fn routed(
     keep: &steps::Keep,
     caddy: Option<&crate::proxy::Caddy>,
-    port: u16,
+    upstream: &str,
 ) -> anyhow::Result<()> {
     let (Some(route), Some(caddy)) = (&keep.route, caddy) else {
         return Ok(());
     };
     let host = crate::proxy::host_of(&route.url)
         .ok_or_else(|| anyhow::anyhow!("`{}` has no host to route", route.url))?;
-    caddy.route(
-        &route_id(&keep.database),
-        host,
-        &format!("127.0.0.1:{port}"),
-    )?;
+    caddy.route(&route_id(&keep.database), host, upstream)?;
     // A stopped preview's requests go to `odoo-ci previews wake`, when the plan wakes.
     if let Some(wake) = &route.wake {
         caddy.route_errors(&wake_route_id(&keep.database), host, wake)?;
@@ -283,13 +297,13 @@ fn neutralized(
     }
 }
 
-/// Starts the preview's server and waits until it answers the plan's health check.
+/// Starts the preview's server and waits until it answers the plan's health check; its id.
 fn serve_healthy(
     keep: &steps::Keep,
     executor: &DockerExecutor,
     inv: &Invocation,
     port: u16,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     let labels = HashMap::from([
         ("odoo-ci.database".to_string(), keep.database.clone()),
         (previews::LABEL.to_string(), keep.database.clone()),
@@ -304,7 +318,7 @@ fn serve_healthy(
         &mut || servers.never_healthy(&id),
     )
     .map_err(|why| anyhow::anyhow!("its server did not become healthy: {why}"))?;
-    Ok(())
+    Ok(id)
 }
 
 /// Drops the project's preview `database`, if it is one: its servers, the database, its
@@ -446,9 +460,24 @@ pub fn wake(
             let why = "it has no server any more: push the branch again";
             return Ok(Woken::NotServed { branch, why });
         }
+        rerouted(place, &found.database, &host)?;
         tracing::info!("woke the preview of `{branch}` ({})", found.database);
     }
     Ok(Woken::Starting { branch })
+}
+
+/// The route of the preview `database` (at `host`) sent where its server answers now,
+/// when that moves between starts (a swarm's node).
+fn rerouted(place: &Place<'_>, database: &str, host: &str) -> anyhow::Result<()> {
+    let Some(caddy) = &place.proxy else {
+        return Ok(());
+    };
+    for (id, _) in servers(place, database)? {
+        if let Some(upstream) = place.fleet.answers_at(&id) {
+            caddy.route(&route_id(database), host, &upstream)?;
+        }
+    }
+    Ok(())
 }
 
 /// Stops the oldest running previews other than `database`, so that it runs within

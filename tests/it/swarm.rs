@@ -154,6 +154,12 @@ fn a_preview_on_a_swarm_is_a_service_scaled_to_zero_when_stopped_and_woken_by_a_
     let database = r["preview"]["database"].as_str().unwrap().to_string();
     let host = "feature-on-swarm.swarm-previews.test";
     assert_eq!(caddy.page(host), (200, "<html>login</html>".into()));
+    let routes = caddy.config("apps/http/servers/srv0/routes");
+    let node = common::swarm::node_address();
+    assert!(
+        routes.contains(&format!("\"{node}:")),
+        "routed to the node its task runs on: {routes}"
+    );
     let service = services_of(&database);
     assert_eq!(service.len(), 1, "its server is one Swarm service");
     assert_eq!(running_tasks(&service[0]), 1);

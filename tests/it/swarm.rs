@@ -260,3 +260,36 @@ fn staging_on_a_swarm_with_a_registry_runs_the_commit_s_image_pushed_there() {
     drop_branch(&p, &prod, branch);
     assert_eq!(common::swarm::service(name, "{{.ID}}"), None);
 }
+
+#[test]
+fn an_updated_staging_copy_on_a_swarm_is_served_again_by_its_service() {
+    common::swarm::manager();
+    let p = project("update", &[]);
+    let text = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&format!("{text}engine: swarm\n"));
+    let prod = production(&p);
+    let branch = "staging-upd-swarm";
+    let (out, first) = stage(&p, &prod, branch, &[]);
+    assert_eq!(out.code, 0, "{}\n{first:#}", out.stderr);
+    let db = first["database"].as_str().unwrap().to_string();
+    p.addon("stg_a", "17.0.1.1.0", &["mail"]);
+    let (out, second) = stage(&p, &prod, branch, &[]);
+    assert_eq!(out.code, 0, "{}\n{second:#}", out.stderr);
+    assert_eq!(second["database"], db.as_str(), "the copy is kept");
+    assert_eq!(second["changes"]["update"][0]["addon"], "stg_a");
+    let name = second["container"].as_str().unwrap();
+    assert_eq!(
+        common::swarm::service(name, "{{index .Spec.Labels \"odoo-ci.database\"}}").as_deref(),
+        Some(db.as_str())
+    );
+    assert_eq!(
+        common::psql_on(
+            &db,
+            "SELECT latest_version FROM ir_module_module WHERE name = 'stg_a'"
+        ),
+        "17.0.1.1.0"
+    );
+    assert_eq!(http_status(second["url"].as_str().unwrap()), "200");
+    drop_branch(&p, &prod, branch);
+    assert_eq!(common::swarm::service(name, "{{.ID}}"), None);
+}

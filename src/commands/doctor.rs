@@ -120,7 +120,17 @@ fn docker() -> anyhow::Result<String> {
 /// The engine manages a swarm odoo-ci can place its services on (`engine: swarm`).
 fn swarm(config: &Config) -> anyhow::Result<String> {
     let engine = crate::executor::docker::Engine::from_env();
-    super::require_swarm(&engine, &config.file.swarm.clone().unwrap_or_default())?;
+    let file = &config.file;
+    let catcher = matches!(
+        file.staging.mail_catcher,
+        Some(crate::config::MailCatcherSetting::Run(_))
+    ) || file.previews.mail_catcher.is_some();
+    let settings = file.swarm.clone().unwrap_or_default();
+    super::require_swarm(
+        &engine,
+        &settings,
+        catcher.then_some("a mail catcher odoo-ci runs"),
+    )?;
     Ok("a manager: staging's servers and previews run as its services".into())
 }
 

@@ -234,15 +234,17 @@ pub fn require_docker(
     })
 }
 
-/// The engine is a swarm manager whose services odoo-ci can place (`engine: swarm`):
-/// checked before anything runs.
+/// The engine is a swarm manager whose services odoo-ci can place (`engine: swarm`),
+/// near what `near` names when a server needs it on the manager: checked before anything
+/// runs.
 pub fn require_swarm(
     engine: &crate::executor::docker::Engine,
     settings: &crate::config::SwarmSection,
+    near: Option<&str>,
 ) -> Result<(), crate::exit::BadInput> {
     let checked = engine
         .connect()
-        .and_then(|docker| crate::executor::swarm::check(&docker, settings));
+        .and_then(|docker| crate::executor::swarm::check(&docker, settings, near));
     checked.map_err(|e| {
         crate::exit::BadInput::new(e.to_string()).hint(
             "`engine: swarm` in .odoo-ci.yml runs staging's server and previews as Swarm services; nothing was run",

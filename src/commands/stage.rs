@@ -49,7 +49,15 @@ fn require_staging(
     let engine = crate::executor::docker::Engine::from_env();
     super::require_docker(&engine)?;
     if config.file.engine == crate::config::EngineKind::Swarm {
-        super::require_swarm(&engine, &config.file.swarm.clone().unwrap_or_default())?;
+        let catcher = matches!(
+            config.file.staging.mail_catcher,
+            Some(crate::config::MailCatcherSetting::Run(_))
+        );
+        super::require_swarm(
+            &engine,
+            &config.file.swarm.clone().unwrap_or_default(),
+            catcher.then_some("the branch's mail catcher"),
+        )?;
     }
     let place = crate::targets::staging::Staging::resolve(config, cache_dir, branch).map_err(|e| {
         exit::setup_error(e, "check the `staging` and `production` sections of .odoo-ci.yml and the variables they name; nothing was copied")

@@ -70,7 +70,12 @@ fn require_keepable(
     };
     let engine = crate::executor::docker::Engine::from_env();
     if let Some(swarm) = &keep.swarm {
-        super::require_swarm(&engine, swarm)?;
+        let catcher = keep.mail_catcher.is_some();
+        super::require_swarm(
+            &engine,
+            swarm,
+            catcher.then_some("the preview's mail catcher"),
+        )?;
     }
     let previews = &config.file.previews;
     if engine.host_name().is_some() && previews.mail_catcher.is_some() && previews.proxy.is_none() {

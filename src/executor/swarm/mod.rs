@@ -26,11 +26,14 @@ use crate::config::SwarmSection;
 pub use tasks::{remove_services_labelled, remove_services_labelled_now};
 
 /// What odoo-ci requires of the swarm: its engine is a manager; and when it has other
-/// nodes, that a task on any of them finds the commit's image (pushed to
-/// `swarm.registry`) and the server's data dir (a volume every node sees:
-/// `swarm.volume_driver` / `volume_options`) — or that the services are pinned to the
-/// manager odoo-ci drives, which has both.
-pub fn check(docker: &Docker, settings: &SwarmSection) -> Result<(), ExecError> {
+/// nodes, that a task on any of them finds what it needs ([`placement_problem`]).
+/// `near` names what a server needs on this manager, when something does (a mail
+/// catcher odoo-ci runs is a container here).
+pub fn check(
+    docker: &Docker,
+    settings: &SwarmSection,
+    near: Option<&str>,
+) -> Result<(), ExecError> {
     let info = runtime()?.block_on(docker.info())?;
     let swarm = info.swarm.clone().unwrap_or_default();
     let active = swarm.local_node_state == Some(bollard::models::LocalNodeState::ACTIVE);
@@ -39,23 +42,54 @@ pub fn check(docker: &Docker, settings: &SwarmSection) -> Result<(), ExecError> 
             "`engine: swarm`, and the Docker engine is not a Swarm manager: run `docker swarm init` there, or point DOCKER_HOST at a manager of the swarm".into(),
         ));
     }
-    let nodes = swarm.nodes.unwrap_or(1);
     let here = info.name.unwrap_or_default();
-    if nodes < 2 || pinned_to(settings, &here, &swarm.node_id.unwrap_or_default()) {
-        return Ok(());
+    let manager = Manager {
+        nodes: swarm.nodes.unwrap_or(1),
+        pinned: pinned_to(settings, &here, &swarm.node_id.unwrap_or_default()),
+        name: &here,
+    };
+    match placement_problem(&manager, settings, near) {
+        Some(problem) => Err(ExecError::Other(problem)),
+        None => Ok(()),
     }
-    let pin = format!("or pin odoo-ci's services to this manager (`swarm.constraints: [\"node.hostname == {here}\"]`)");
+}
+
+/// The manager odoo-ci drives, as the placement rules see it.
+struct Manager<'a> {
+    nodes: i64,
+    /// The services are pinned to it.
+    pinned: bool,
+    name: &'a str,
+}
+
+/// Why a task placed on another node than the `manager` would not find what it needs:
+/// the commit's image (in `swarm.registry`), its data dir (on storage every node sees),
+/// or what `near` names, which is on the manager only. `None` on one node, or pinned.
+fn placement_problem(
+    manager: &Manager<'_>,
+    settings: &SwarmSection,
+    near: Option<&str>,
+) -> Option<String> {
+    let Manager { nodes, name, .. } = manager;
+    if *nodes < 2 || manager.pinned {
+        return None;
+    }
+    let pin = format!("or pin odoo-ci's services to this manager (`swarm.constraints: [\"node.hostname == {name}\"]`)");
     if settings.registry.is_none() {
-        return Err(ExecError::Other(format!(
-            "the swarm has {nodes} nodes, and the commit's image is on this manager ({here}) only: set `swarm.registry` for odoo-ci to push it where every node pulls it, {pin}"
-        )));
+        return Some(format!(
+            "the swarm has {nodes} nodes, and the commit's image is on this manager ({name}) only: set `swarm.registry` for odoo-ci to push it where every node pulls it, {pin}"
+        ));
     }
     if !shares_storage(settings) {
-        return Err(ExecError::Other(format!(
+        return Some(format!(
             "the swarm has {nodes} nodes, and a server's filestore would be a `local` volume of whichever node runs it: set `swarm.volume_driver` / `swarm.volume_options` to storage every node sees (NFS), {pin}"
-        )));
+        ));
     }
-    Ok(())
+    near.map(|what| {
+        format!(
+            "the swarm has {nodes} nodes, and {what} is a container on this manager ({name}), which a server on another node cannot reach: pin odoo-ci's services to this manager (`swarm.constraints: [\"node.hostname == {name}\"]`)"
+        )
+    })
 }
 
 /// A volume driver other than `local`, or `local` mounting a remote file system.
@@ -124,6 +158,42 @@ mod tests {
             &[]
         )));
         assert!(shares_storage(&settings(Some("rexray/efs"), &[], &[])));
+    }
+
+    #[test]
+    fn a_task_on_another_node_finds_the_image_the_files_and_the_catcher_or_is_pinned() {
+        let manager = |nodes, pinned| Manager {
+            nodes,
+            pinned,
+            name: "m1",
+        };
+        let shared = SwarmSection {
+            registry: Some("r.io/team".into()),
+            ..settings(Some("local"), &[("type", "nfs")], &[])
+        };
+        let catcher = Some("the branch's mail catcher");
+        assert_eq!(
+            placement_problem(&manager(1, false), &settings(None, &[], &[]), catcher),
+            None
+        );
+        assert_eq!(
+            placement_problem(&manager(3, true), &settings(None, &[], &[]), catcher),
+            None
+        );
+        let no_registry = placement_problem(&manager(3, false), &settings(None, &[], &[]), None);
+        assert!(no_registry
+            .is_some_and(|p| p.contains("`swarm.registry`") && p.contains("node.hostname == m1")));
+        let local = SwarmSection {
+            registry: Some("r.io/team".into()),
+            ..settings(None, &[], &[])
+        };
+        let no_storage = placement_problem(&manager(3, false), &local, None);
+        assert!(no_storage.is_some_and(|p| p.contains("`swarm.volume_driver`")));
+        assert_eq!(placement_problem(&manager(3, false), &shared, None), None);
+        let far = placement_problem(&manager(3, false), &shared, catcher);
+        assert!(far.is_some_and(
+            |p| p.contains("the branch's mail catcher is a container on this manager")
+        ));
     }
 
     #[test]

@@ -625,26 +625,27 @@ impl DockerExecutor {
         let Ok(rt) = runtime() else {
             return String::new();
         };
-        rt.block_on(async {
-            let mut stream = self.docker.logs(
-                id,
-                Some(
-                    LogsOptionsBuilder::new()
-                        .stdout(true)
-                        .stderr(true)
-                        .tail(&tail.to_string())
-                        .build(),
-                ),
-            );
-            let mut out = Vec::new();
-            while let Ok(Some(Ok(chunk))) =
-                tokio::time::timeout(Duration::from_secs(5), stream.next()).await
-            {
-                out.extend_from_slice(&chunk.into_bytes());
-            }
-            String::from_utf8_lossy(&out).into_owned()
-        })
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(&tail.to_string())
+            .build();
+        rt.block_on(collected(self.docker.logs(id, Some(options))))
+            .unwrap_or_default()
     }
+}
+
+/// The text of a log stream (a container's or a service's), read until it ends or stays
+/// silent for 5 s; an error of the stream ends it.
+pub async fn collected(
+    mut stream: impl futures_util::Stream<Item = Result<bollard::container::LogOutput, bollard::errors::Error>>
+        + Unpin,
+) -> Result<String, ExecError> {
+    let mut out = Vec::new();
+    while let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+        out.extend_from_slice(&chunk?.into_bytes());
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// What the container `id` wrote since `since` (Unix seconds).
@@ -655,14 +656,7 @@ pub fn logs_since(docker: &Docker, id: &str, since: i64) -> Result<String, ExecE
             .stderr(true)
             .since(since as i32)
             .build();
-        let mut stream = docker.logs(id, Some(options));
-        let mut out = Vec::new();
-        while let Ok(Some(chunk)) =
-            tokio::time::timeout(Duration::from_secs(5), stream.next()).await
-        {
-            out.extend_from_slice(&chunk?.into_bytes());
-        }
-        Ok(String::from_utf8_lossy(&out).into_owned())
+        collected(docker.logs(id, Some(options))).await
     })
 }
 

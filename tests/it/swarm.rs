@@ -160,7 +160,7 @@ fn a_preview_on_a_swarm_is_a_service_scaled_to_zero_when_stopped_and_woken_by_a_
         routes.contains(&format!("\"{node}:")),
         "routed to the node its task runs on: {routes}"
     );
-    let service = services_of(&database);
+    let service = common::swarm::services_labelled(&format!("odoo-ci.preview={database}"));
     assert_eq!(service.len(), 1, "its server is one Swarm service");
     assert_eq!(running_tasks(&service[0]), 1);
 
@@ -194,30 +194,12 @@ fn a_preview_on_a_swarm_is_a_service_scaled_to_zero_when_stopped_and_woken_by_a_
     let out = odoo_ci(&p, &["previews", "drop", "feature/on-swarm"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        services_of(&database).is_empty(),
+        common::swarm::services_labelled(&format!("odoo-ci.preview={database}")).is_empty(),
         "the service went with it"
     );
     let volumes = common::volumes_labelled(&format!("odoo-ci.preview={database}"));
     assert!(volumes.is_empty(), "its data volume too: {volumes:?}");
     assert!(!exists_database(&database));
-}
-
-/// The services serving the preview `database`.
-fn services_of(database: &str) -> Vec<String> {
-    let out = std::process::Command::new("docker")
-        .args([
-            "service",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("label=odoo-ci.preview={database}"),
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
 }
 
 fn exists_database(database: &str) -> bool {

@@ -9,7 +9,6 @@ use bollard::query_parameters::{
     ListTasksOptionsBuilder, LogsOptionsBuilder, UpdateServiceOptionsBuilder,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
 
 use super::spec::PORT_LABEL;
 use super::tasks::{node_of, remove_services_labelled_now, services_labelled, state_of};
@@ -69,14 +68,7 @@ impl Fleet for ServiceFleet {
                 .stderr(true)
                 .since(since as i32)
                 .build();
-            let mut stream = self.0.service_logs(id, Some(options));
-            let mut out = Vec::new();
-            while let Ok(Some(chunk)) =
-                tokio::time::timeout(Duration::from_secs(5), stream.next()).await
-            {
-                out.extend_from_slice(&chunk?.into_bytes());
-            }
-            Ok(String::from_utf8_lossy(&out).into_owned())
+            crate::executor::docker::collected(self.0.service_logs(id, Some(options))).await
         })
     }
 

@@ -10,7 +10,6 @@ use bollard::query_parameters::{
     ListTasksOptionsBuilder, LogsOptionsBuilder, UpdateServiceOptionsBuilder,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
 
 use super::spec::{order_after, Spec, PORT_LABEL};
 use super::tasks::{live_tasks, node_of, remove_services_labelled, state_of};
@@ -280,24 +279,13 @@ impl Servers for Services<'_> {
             return Err("Swarm is still replacing the server".into());
         }
         let host = rt.block_on(node_of(self.docker(), id, true))?;
+        // Asked from here, or from a remote engine's host, as Caddy's admin API is.
         let engine = crate::executor::docker::Engine::from_env();
-        match engine.host_name() {
-            None => crate::health::get_status(&host, port, path),
-            Some(_) => {
-                let reach = crate::executor::host_http::FromEngineHost {
-                    docker: self.docker().clone(),
-                    image: self.executor.image.clone(),
-                    scope: self
-                        .executor
-                        .labels
-                        .get(PROJECT_LABEL)
-                        .cloned()
-                        .unwrap_or_default(),
-                };
-                let url = format!("http://{host}:{port}{path}");
-                crate::proxy::AdminReach::call(&reach, "GET", &url, None).map(|(status, _)| status)
-            }
-        }
+        let scope = self.executor.labels.get(PROJECT_LABEL);
+        let (image, scope) = (&self.executor.image, scope.map_or("", String::as_str));
+        let reach = crate::executor::host_http::admin_reach(&engine, self.docker(), image, scope);
+        let url = format!("http://{host}:{port}{path}");
+        reach.call("GET", &url, None).map(|(status, _)| status)
     }
 
     /// Swarm gave up on it, or Odoo logged that the database failed to load (it keeps
@@ -322,21 +310,14 @@ impl Servers for Services<'_> {
         let Ok(rt) = runtime() else {
             return String::new();
         };
-        rt.block_on(async {
-            let options = LogsOptionsBuilder::new()
-                .stdout(true)
-                .stderr(true)
-                .tail(&tail.to_string())
-                .build();
-            let mut stream = self.docker().service_logs(id, Some(options));
-            let mut out = Vec::new();
-            while let Ok(Some(Ok(chunk))) =
-                tokio::time::timeout(Duration::from_secs(5), stream.next()).await
-            {
-                out.extend_from_slice(&chunk.into_bytes());
-            }
-            String::from_utf8_lossy(&out).into_owned()
-        })
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(&tail.to_string())
+            .build();
+        let stream = self.docker().service_logs(id, Some(options));
+        rt.block_on(crate::executor::docker::collected(stream))
+            .unwrap_or_default()
     }
 
     /// A new service is removed; a replaced one is rolled back by Swarm (asked to, when it

@@ -51,3 +51,15 @@ pub fn node_address() -> String {
         .expect("docker info");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// The ids of the services carrying `label` (`key=value`), as `docker service ls` lists them.
+pub fn services_labelled(label: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["service", "ls", "-q", "--filter", &format!("label={label}")])
+        .output()
+        .expect("docker service ls");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}

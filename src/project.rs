@@ -78,7 +78,7 @@ impl Project {
                 .collect(),
             secret_variables: crate::secrets::secret_variables(std::env::vars()),
             build_files: self.build_files(),
-            tours: self.tours.get_or_init(|| self.tours()).clone(),
+            tours: self.tour_files().clone(),
             engine_sees_files: crate::executor::docker::Engine::from_env().reach()
                 == crate::executor::docker::Reach::Direct,
             worktree_tag: format!(
@@ -95,6 +95,11 @@ impl Project {
 }
 
 impl Project {
+    /// The project's own addons whose tests start a browser, each with the first such file.
+    pub fn tour_files(&self) -> &BTreeMap<String, String> {
+        self.tours.get_or_init(|| self.tours())
+    }
+
     /// The project's own addons whose tests start a browser, with the first such file
     /// (the stage's files: the checkout's, or the named commit's).
     fn tours(&self) -> BTreeMap<String, String> {

@@ -58,6 +58,12 @@ impl Series {
         self.major >= 16
     }
 
+    /// Whether Odoo makes its asset bundles before browser tests
+    /// (`ir.qweb._pregenerate_assets_bundles`, 16.0+), so that a template can hold them.
+    pub fn pregenerates_asset_bundles(self) -> bool {
+        self.major >= 16
+    }
+
     /// Whether new databases get demo data unless told otherwise.
     pub fn demo_by_default(self) -> bool {
         self.major < 19

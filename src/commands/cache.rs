@@ -23,11 +23,14 @@ pub fn run(config: &Path, cmd: &CacheCommand) -> anyhow::Result<u8> {
         )?,
     };
     let root = crate::stages::runtime::files_root(&project, &cache_dir)?;
+    let dev = &project.config.file.development;
+    let assets =
+        crate::plan::template_assets(project.addons.series, dev.browser, project.tour_files());
     let key = crate::stages::development::template_key(
         &project,
         &root,
         &identity,
-        &project.config.file.development.preinstall,
+        (&dev.preinstall, assets.is_some()),
     );
     super::print_stdout(&format!("{key}\n"))?;
     Ok(0)

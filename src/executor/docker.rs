@@ -3,15 +3,17 @@
 //! everything, and the container removed whatever happens.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{ExecError, Executor, Invocation, LineBuffer, Outcome};
 
@@ -263,6 +265,11 @@ impl DockerExecutor {
             cmd: Some(inv.args.clone()),
             env: Some(env),
             user: self.user.clone(),
+            // Standard input only when there is some: closed once written (`stdin_once`),
+            // so `odoo shell` reads to its end.
+            open_stdin: Some(inv.stdin.is_some()),
+            stdin_once: Some(inv.stdin.is_some()),
+            attach_stdin: Some(inv.stdin.is_some()),
             ..ContainerCreateBody::default()
         }
     }
@@ -344,7 +351,14 @@ impl DockerExecutor {
         inv: &Invocation,
         on_line: &mut dyn FnMut(&[u8]),
     ) -> Result<Outcome, ExecError> {
+        let input = match &inv.stdin {
+            Some(_) => Some(self.stdin_of(id).await?),
+            None => None,
+        };
         self.docker.start_container(id, None).await?;
+        if let (Some(input), Some(text)) = (input, &inv.stdin) {
+            write_and_close(input, text).await?;
+        }
         let mut outcome = self.follow_logs(id, inv, on_line).await?;
         if outcome.timed_out || outcome.cancelled {
             return Ok(outcome);
@@ -360,6 +374,17 @@ impl DockerExecutor {
             None => None,
         };
         Ok(outcome)
+    }
+
+    /// The standard input of the created container `id`, attached before it starts so
+    /// that nothing written is lost (its output is read from its logs, not from here).
+    async fn stdin_of(&self, id: &str) -> Result<Pin<Box<dyn AsyncWrite + Send>>, ExecError> {
+        let options = AttachContainerOptionsBuilder::new()
+            .stdin(true)
+            .stream(true)
+            .build();
+        let attached = self.docker.attach_container(id, Some(options)).await?;
+        Ok(attached.input)
     }
 
     /// Hands the container's output to `on_line`, line by line, until it ends — or kills
@@ -695,6 +720,17 @@ pub fn remove_labelled_where(
         }
         Ok(removed)
     })
+}
+
+/// Writes `text` to a container's standard input and closes it: the end of Odoo's input.
+async fn write_and_close(
+    mut input: Pin<Box<dyn AsyncWrite + Send>>,
+    text: &str,
+) -> Result<(), ExecError> {
+    let failed =
+        |e: std::io::Error| ExecError::Other(format!("writing Odoo's standard input: {e}"));
+    input.write_all(text.as_bytes()).await.map_err(failed)?;
+    input.shutdown().await.map_err(failed)
 }
 
 #[cfg(test)]

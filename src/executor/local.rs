@@ -26,7 +26,10 @@ impl Executor for LocalExecutor {
             .env_clear()
             .envs(runtime_environment(std::env::vars()))
             .envs(inv.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .stdin(match inv.stdin {
+                Some(_) => Stdio::piped(),
+                None => Stdio::null(),
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -34,6 +37,9 @@ impl Executor for LocalExecutor {
                 command: self.command.join(" "),
                 source,
             })?;
+        if let (Some(input), Some(text)) = (child.stdin.take(), inv.stdin.clone()) {
+            spawn_writer(input, text);
+        }
         let (tx, rx) = mpsc::channel::<(usize, Vec<u8>)>();
         let mut readers = Vec::new();
         if let Some(out) = child.stdout.take() {
@@ -116,6 +122,16 @@ fn runtime_environment(
 }
 
 /// Reads a pipe in chunks (stdout and stderr interleave at chunk granularity, as a terminal shows them).
+/// Writes `text` to the child's standard input, then closes it (end of input), on a
+/// thread of its own: a child that writes a lot before it reads cannot block the run.
+fn spawn_writer(mut input: std::process::ChildStdin, text: String) {
+    std::thread::spawn(move || {
+        if let Err(e) = std::io::Write::write_all(&mut input, text.as_bytes()) {
+            tracing::warn!("could not write Odoo's standard input: {e}");
+        }
+    });
+}
+
 fn spawn_reader(
     mut pipe: impl Read + Send + 'static,
     stream: usize,

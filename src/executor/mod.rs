@@ -36,6 +36,9 @@ pub struct Invocation {
     pub data_out: Vec<String>,
     /// The port Odoo serves HTTP on, when it is a server.
     pub http_port: Option<u16>,
+    /// What Odoo reads on its standard input (`odoo shell` runs it), closed after it;
+    /// `None`: no input at all.
+    pub stdin: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

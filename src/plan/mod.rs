@@ -232,6 +232,29 @@ pub struct PlanProblems {
     pub problems: Vec<String>,
 }
 
+/// Why the development template holds Odoo's asset bundles, when it does: before the
+/// first browser test Odoo makes every bundle the views call (16.0+), unless the database
+/// has them. Decided on the whole project (`tours`: every own addon whose tests start a
+/// browser), not on the addons a commit tests, so that one template serves every commit.
+pub fn template_assets(
+    series: crate::addons::Series,
+    browser: crate::config::schema::BrowserMode,
+    tours: &BTreeMap<String, String>,
+) -> Option<String> {
+    use crate::config::schema::BrowserMode;
+    if !series.pregenerates_asset_bundles() {
+        return None;
+    }
+    match browser {
+        BrowserMode::Never => None,
+        BrowserMode::Always => Some("`development.browser: always`".into()),
+        BrowserMode::Auto => tours
+            .iter()
+            .next()
+            .map(|(name, file)| format!("{name}'s tests start a tour ({file})")),
+    }
+}
+
 /// What to say about the tours when odoo-ci cannot add the browser itself: the local
 /// executor runs Odoo on this machine, and a repository's own Dockerfile is built as it is.
 fn browser_note(facts: &Facts<'_>, tested: &[String]) -> Option<String> {

@@ -35,6 +35,18 @@ pub struct OdooCommand {
     screenshots: bool,
     /// Variables of this run only, beyond the stage's (production's maintenance override).
     extra_env: Vec<(String, String)>,
+    /// The script `odoo shell` runs (read from its standard input).
+    script: Option<ShellScript>,
+}
+
+/// Python that `odoo shell` runs with `env` bound to the database (Odoo's
+/// `odoo/cli/shell.py`: standard input that is not a terminal is `exec`'d; the cursor is
+/// rolled back after it, so a script that writes commits itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShellScript {
+    /// What the plan shows for it.
+    pub name: &'static str,
+    pub code: &'static str,
 }
 
 /// The folder of the data dir Odoo's `--screenshots` points at: Odoo writes a failing
@@ -58,6 +70,7 @@ impl OdooCommand {
             http_port: None,
             screenshots: false,
             extra_env: Vec::new(),
+            script: None,
         }
     }
 
@@ -82,6 +95,20 @@ impl OdooCommand {
             subcommand: Some("neutralize"),
             ..OdooCommand::on(stage, series, database)
         }
+    }
+
+    /// `odoo shell` on `database` running `script`, without an HTTP server.
+    pub fn shell(stage: Stage, series: Series, database: &str, script: ShellScript) -> OdooCommand {
+        OdooCommand {
+            subcommand: Some("shell"),
+            script: Some(script),
+            ..OdooCommand::on(stage, series, database)
+        }
+    }
+
+    /// What Odoo reads on its standard input: the shell's script.
+    pub fn stdin(&self) -> Option<&'static str> {
+        self.script.map(|s| s.code)
     }
 
     /// The same command on `database`: a plan's commands name none, the stage that runs
@@ -193,6 +220,9 @@ impl OdooCommand {
         if let Some(port) = self.http_port {
             args.extend(["--http-port".into(), port.to_string()]);
         }
+        if self.script.is_some() {
+            args.push("--no-http".into());
+        }
         args
     }
 
@@ -212,6 +242,9 @@ impl OdooCommand {
                 a
             }
         }));
+        if let Some(script) = self.script {
+            words.extend(["<".to_string(), script.name.to_string()]);
+        }
         words.join(" ")
     }
 }
@@ -325,6 +358,20 @@ mod tests {
         let args =
             OdooCommand::neutralize(Stage::Staging, series("18.0"), "stg").args(&server(), &Paths);
         assert_eq!(&args[..3], ["neutralize", "-d", "stg"]);
+    }
+
+    #[test]
+    fn a_shell_reads_its_script_on_stdin_and_serves_nothing() {
+        let script = ShellScript {
+            name: "hello",
+            code: "print('hello')\n",
+        };
+        let command = OdooCommand::shell(Stage::Development, series("18.0"), "tpl", script);
+        let args = command.args(&server(), &Paths);
+        assert_eq!(&args[..3], ["shell", "-d", "tpl"]);
+        assert_eq!(args.last().map(String::as_str), Some("--no-http"));
+        assert_eq!(command.stdin(), Some("print('hello')\n"));
+        assert_eq!(command.describe(), "odoo shell --no-http < hello");
     }
 
     #[test]

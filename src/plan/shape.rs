@@ -170,6 +170,7 @@ impl Shape<'_> {
                     .or(dev.template_cache.as_ref())
                     .map(|d| d.display().to_string()),
                 keep: dev.keep_templates,
+                assets: super::template_assets(self.series(), dev.browser, &self.facts.tours),
             }),
             Step::Database(steps::Database),
             Step::InstallAndTest(steps::InstallAndTest {

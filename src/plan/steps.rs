@@ -184,6 +184,10 @@ pub struct Template {
     pub cache: Option<String>,
     /// How many of the project's templates are kept (`development.keep_templates`).
     pub keep: u32,
+    /// Why the template holds Odoo's asset bundles, when it does: the tests start a browser,
+    /// and Odoo would otherwise make every bundle before the first one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assets: Option<String>,
 }
 
 /// A fresh test database from the template.
@@ -537,7 +541,11 @@ impl fmt::Display for Template {
                 "on a miss restored from `{dir}`, or built and saved there"
             )?,
         }
-        write!(f, "; the newest {} kept)", self.keep)
+        write!(f, "; the newest {} kept)", self.keep)?;
+        if let Some(why) = &self.assets {
+            write!(f, "; Odoo's asset bundles made in it: {why}")?;
+        }
+        Ok(())
     }
 }
 

@@ -377,7 +377,8 @@ fn template_step(
 ) -> anyhow::Result<(TemplateInfo, u32)> {
     let root = crate::stages::runtime::files_root(project, &opts.cache_dir)?;
     runner.step(|planned: &steps::Template, reporter| {
-        let key = template_key(project, &root, &executor.identity(), &planned.preinstall);
+        let contents = (&planned.preinstall[..], planned.assets.is_some());
+        let key = template_key(project, &root, &executor.identity(), contents);
         let name = template_name(&key);
         let cache = opts.template_cache.clone().map(TemplateCache::new);
         let log = opts.output.join("template.log");
@@ -385,6 +386,7 @@ fn template_step(
             name: &name,
             key: &key,
             preinstall: &planned.preinstall,
+            assets: planned.assets.is_some(),
             cache: cache.as_ref(),
             log: &log,
             odoo: &opts.odoo,
@@ -672,13 +674,13 @@ fn event_line(analyzer: &Analyzer, event: Event, s: Style) -> Option<String> {
     }
 }
 
-/// The cache key of the template: what Odoo runs, its requirements, series, and the
-/// preinstalled addons with demo data.
+/// The cache key of the template: what Odoo runs, its requirements, series, and what it
+/// holds: the preinstalled addons with demo data, and whether Odoo's asset bundles.
 pub fn template_key(
     project: &Project,
     root: &Path,
     identity: &str,
-    preinstall: &[String],
+    (preinstall, assets): (&[String], bool),
 ) -> String {
     let mut h = Sha256::new();
     h.update(identity.as_bytes());
@@ -693,6 +695,9 @@ pub fn template_key(
     pre.dedup();
     h.update(pre.join(",").as_bytes());
     h.update(b"\0demo\0");
+    if assets {
+        h.update(b"assets\0");
+    }
     // The extra addons paths' addons (Enterprise): another checkout of them is another
     // template.
     for addon in project.addons.addons.iter().filter(|a| a.extra.is_some()) {
@@ -721,6 +726,8 @@ struct Template<'a> {
     name: &'a str,
     key: &'a str,
     preinstall: &'a [String],
+    /// Whether Odoo's asset bundles are made in it (see [`template_assets`]).
+    assets: bool,
     cache: Option<&'a TemplateCache>,
     /// Where a build's whole Odoo log goes (the output folder's `template.log`).
     log: &'a Path,
@@ -1002,12 +1009,42 @@ fn build_template(
             tail.join("\n")
         );
     }
+    if wanted.assets {
+        make_assets(server, executor, project, wanted, reporter)?;
+    }
     // Its folder, even with no file in it: the mark that this runner has its filestore.
     // Owned as the data dir is: test databases copy it, and Odoo (run as the data dir's
     // owner) writes into their copies.
     let files = data_dir.join("filestore").join(template);
     std::fs::create_dir_all(&files)?;
     crate::filestore::own_like(&files, data_dir)?;
+    Ok(())
+}
+
+/// Makes Odoo's asset bundles in the template just built, its log added to the
+/// template's. A failure costs speed, not the template: the shell's transaction is rolled
+/// back, and Odoo makes the bundles in the test database as it would have.
+fn make_assets(
+    server: &PgServer,
+    executor: &dyn Executor,
+    project: &Project,
+    wanted: &Template<'_>,
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<()> {
+    use crate::stages::template_assets::{make_in, AssetsError};
+    let mut log = std::fs::OpenOptions::new().append(true).open(wanted.log)?;
+    let on = (server, executor, project.addons.series);
+    match make_in(wanted.name, on, wanted.odoo, (&mut log, reporter)) {
+        Ok(made) => reporter.progress(&format!(
+            "Odoo's asset bundles made in the template in {} ms ({} new)",
+            made.millis, made.bundles
+        )),
+        Err(AssetsError::Cancelled) => return Err(AssetsError::Cancelled.into()),
+        Err(e) => reporter.progress(&format!(
+            "warning: {e}; the tests make them instead (the whole log: {})",
+            wanted.log.display()
+        )),
+    }
     Ok(())
 }
 

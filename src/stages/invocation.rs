@@ -29,5 +29,6 @@ pub fn invocation(
         data_in: Vec::new(),
         data_out: Vec::new(),
         http_port: command.http_port(),
+        stdin: command.stdin().map(str::to_string),
     }
 }

@@ -10,4 +10,5 @@ pub mod runtime;
 pub mod staging;
 pub mod staging_dbs;
 pub mod staging_route;
+pub mod template_assets;
 pub mod template_cache;

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, files_under, image, pg_url, psql, repo_root, run_in, unique, Output, Project};
+use common::{
+    bin, files_under, image, pg_url, psql, psql_on, repo_root, run_in, unique, Output, Project,
+};
 use serde_json::Value;
 
 const PASSING: &str = "from odoo.tests.common import TransactionCase\n\n\nclass TestOk(TransactionCase):\n    def test_demo_data(self):\n        self.env.cr.execute(\"SELECT demo FROM ir_module_module WHERE name = 'base'\")\n        self.assertTrue(self.env.cr.fetchone()[0], 'demo data is on')\n\n    def test_math(self):\n        self.assertEqual(2 * 3, 6)\n";
@@ -2169,9 +2171,16 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
 
 const TOURS: &str = "from odoo.tests.common import HttpCase, tagged\n\n\n@tagged('post_install', '-at_install')\nclass TestUi(HttpCase):\n    def test_tour_ok(self):\n        self.start_tour('/odoo', 'dev_tour_ok', login='admin')\n\n    def test_tour_broken(self):\n        self.start_tour('/odoo', 'dev_tour_broken', login='admin')\n";
 
-/// An addon whose tests start two tours (`HttpCase.start_tour`), one of which fails.
+/// An addon whose tests start two tours (`HttpCase.start_tour`), one of which fails. As a
+/// real one, it depends on the web client (through `mail`) and adds its tours to the
+/// `web.assets_tests` bundle.
 fn touring_project(extra: &str) -> Project {
-    let p = project(&[("dev_tour", &[], TOURS)], extra);
+    let p = project(&[("dev_tour", &["mail"], TOURS)], extra);
+    p.write(
+        "addons/dev_tour/__manifest__.py",
+        "{'name': 'dev_tour', 'version': '17.0.1.0.0', 'depends': ['mail'], 'license': 'LGPL-3',\n \
+         'assets': {'web.assets_tests': ['dev_tour/static/tests/tours/*.js']}}\n",
+    );
     let tour = |name: &str, failing: bool| {
         format!(
             "import {{ registry }} from \"@web/core/registry\";\n{}registry.category(\"web_tour.tours\").add(\"{name}\", {{ steps: () => [{{ trigger: \".o_main_navbar\" }}] }});\n",
@@ -2206,7 +2215,7 @@ fn tours_run_in_a_browser_built_into_the_image_and_failures_keep_their_screensho
         "{reasons}"
     );
 
-    let p = touring_project("");
+    let p = touring_project("development:\n  preinstall: [mail]\n");
     let plan = run_in(p.path(), &["plan", "--branch", "feature/x"], &[]);
     assert!(
         plan.stderr.contains("with a browser for the tours: dev_tour's tests start one (addons/dev_tour/tests/test_dev_tour.py)")
@@ -2241,7 +2250,73 @@ fn tours_run_in_a_browser_built_into_the_image_and_failures_keep_their_screensho
     );
     let summary = std::fs::read_to_string(p.path().join("out/summary.md")).unwrap();
     assert!(summary.contains(shot), "{summary}");
+    assert_bundles_made_once(&p, &r);
     assert_no_leftovers(&r, "tours");
+}
+
+/// Odoo makes every asset bundle before the first browser test (~30 s of a real run). The
+/// template holds them: the test database, copied from it, remakes only the bundle the
+/// tested addon changes (`web.assets_tests`, where its tours go), and the template's
+/// database keeps the others.
+fn assert_bundles_made_once(p: &Project, r: &Value) {
+    let made = |log: &str, bundle: &str| {
+        let text = std::fs::read_to_string(p.path().join("out").join(log)).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.contains("Generating a new asset bundle attachment /web/assets/"))
+            .any(|l| l.contains(&format!("/{bundle}.min.")))
+    };
+    for bundle in ["web.assets_backend", "web.assets_frontend"] {
+        assert!(made("template.log", bundle), "the template makes {bundle}");
+        assert!(!made("install.log", bundle), "the tests reuse {bundle}");
+    }
+    assert!(
+        made("install.log", "web.assets_tests"),
+        "the tours change it"
+    );
+    let template = r["template"]["name"].as_str().unwrap();
+    let kept = psql_on(
+        template,
+        "SELECT count(*) FROM ir_attachment WHERE url LIKE '/web/assets/%'",
+    );
+    assert!(kept.trim().parse::<u32>().unwrap_or(0) >= 4, "{kept}");
+}
+
+/// The local executor gives `odoo shell` its script on standard input too: the template
+/// holds the bundles, the tests remake only the one their addon changes.
+#[test]
+fn with_the_local_executor_the_template_holds_the_asset_bundles_too() {
+    let p = touring_project("development:\n  preinstall: [mail]\n");
+    let plan = run_in(
+        p.path(),
+        &["plan", "--executor", "local", "--branch", "feature/x"],
+        &[],
+    );
+    let text = format!("{}{}", plan.stdout, plan.stderr);
+    assert!(
+        text.contains("Odoo's asset bundles made in it: dev_tour's tests start a tour (addons/dev_tour/tests/test_dev_tour.py)"),
+        "{text}"
+    );
+    let (out, r) = run_test(&p, "tours-local", &["--executor", "local"]);
+    assert_eq!(r["template"]["hit"], false, "{}", out.stderr);
+    assert_bundles_made_once(&p, &r);
+    // A CI cache keyed by `cache key` finds this template: the key counts the bundles.
+    let args = [
+        "cache",
+        "key",
+        "--executor",
+        "local",
+        "--branch",
+        "feature/x",
+    ];
+    let key = run_in(p.path(), &args, &[("ODOO_CI_TEST_PG", &pg_url())]);
+    assert_eq!(key.code, 0, "{}", key.stderr);
+    let name = r["template"]["name"].as_str().unwrap();
+    assert!(
+        name.ends_with(&key.stdout.trim()[..16]),
+        "{name} {}",
+        key.stdout
+    );
+    assert_no_leftovers(&r, "tours-local");
 }
 
 /// In a GitHub Actions log Odoo's own log streams as it runs, folded in a group per step;

@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 import odoo
 import odoo.addons as odoo_addons
 import odoo.tools
+from odoo import assets
 from odoo.tests import common
 
 _logger = logging.getLogger("odoo")
@@ -78,6 +79,7 @@ def parse_args(argv):
     p.add_argument("--db_sslmode", default="prefer")
     p.add_argument("--db-template", default="template0")
     p.add_argument("-p", "--http-port", type=int, default=8069)
+    p.add_argument("--no-http", action="store_true")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--max-cron-threads", type=int, default=2)
     # odoo/tools/config.py: the fallback SMTP server when no ir.mail_server is active.
@@ -164,7 +166,7 @@ CREATE TABLE IF NOT EXISTS ir_mail_server (
 CREATE TABLE IF NOT EXISTS ir_cron (
     id serial PRIMARY KEY, cron_name varchar, active boolean DEFAULT true);
 CREATE TABLE IF NOT EXISTS ir_attachment (
-    id serial PRIMARY KEY, name varchar, store_fname varchar, checksum varchar);
+    id serial PRIMARY KEY, name varchar, store_fname varchar, checksum varchar, url varchar);
 CREATE TABLE IF NOT EXISTS ir_act_server (
     id serial PRIMARY KEY, name varchar, state varchar DEFAULT 'code');
 """,
@@ -832,6 +834,73 @@ def neutralize(argv):
 
 
 # --- main ----------------------------------------------------------------------------
+class ShellCursor:
+    """`env.cr`: a cursor in a transaction, as Odoo's."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.cur = conn.cursor()
+
+    def execute(self, query, params=None):
+        return self.cur.execute(query, params)
+
+    def fetchall(self):
+        return self.cur.fetchall()
+
+    def commit(self):
+        self.conn.commit()
+
+    def rollback(self):
+        self.conn.rollback()
+
+
+class ShellQweb:
+    def __init__(self, env):
+        self.env = env
+
+    def _pregenerate_assets_bundles(self):
+        cur = self.env.cr.cur
+        assets.pregenerate(cur, self.env.modules, assets.installed_modules(cur, self.env.modules),
+                           self.env.data_dir, write_attachment)
+
+
+class ShellEnv:
+    """The shell's `env`: `env.cr`, and the one model the fake has a method of."""
+
+    def __init__(self, conn, modules, data_dir):
+        self.cr = ShellCursor(conn)
+        self.modules = modules
+        self.data_dir = data_dir
+
+    def __getitem__(self, model):
+        if model == "ir.qweb":
+            return ShellQweb(self)
+        raise KeyError(model)
+
+
+def shell(argv):
+    """`odoo shell` (odoo/cli/shell.py): the registry of `-d`, then standard input — when
+    it is not a terminal — `exec`'d with `env` bound; what the script did not commit is
+    rolled back. An error in the script ends the process with its traceback (exit 1)."""
+    global DBNAME
+    args = parse_args(argv)
+    setup_logging(args.logfile, args.log_level)
+    _logger.info("Odoo version %s-fake", odoo.SERIES)
+    addons_paths = [os.path.abspath(p) for p in args.addons_path.split(",") if p]
+    odoo_addons.__path__[:] = addons_paths
+    DBNAME = args.database
+    conn = connect(args, args.database)
+    conn.autocommit = False
+    odoo.tools.config.update(data_dir=args.data_dir, db_name=args.database)
+    modules = Modules(addons_paths)
+    local_vars = {"odoo": odoo, "env": ShellEnv(conn, modules, args.data_dir)}
+    if not os.isatty(sys.stdin.fileno()):
+        local_vars["__name__"] = "__main__"
+        exec(sys.stdin.read(), local_vars)
+    conn.rollback()
+    return 0
+
+
 def check_root_user():
     """As odoo/cli/server.py does before 18.0 (and as seen on 18.0 images): the user's name
     through getpass.getuser(), which reads LOGNAME, USER, LNAME or USERNAME and otherwise
@@ -851,6 +920,8 @@ def main(argv):
             sys.exit("Unknown command %r" % (argv[0],))
         setup_logging(None, "info")
         return neutralize(argv[1:])
+    if argv and argv[0] == "shell":
+        return shell(argv[1:])
     if argv and argv[0] == "server":
         argv = argv[1:]
     args = parse_args(argv)
@@ -909,8 +980,13 @@ def main(argv):
         server_log.info("Starting post tests")
         start = time.time()
         post_count = 0
-        for name in modules.paths:
-            cases = collect_tests(name, tags, "post_install")
+        suites = [(name, collect_tests(name, tags, "post_install")) for name in modules.paths]
+        if odoo.MAJOR >= 16 and any(isinstance(c, common.HttpCase) for _, cases in suites for c in cases):
+            # odoo/service/server.py preload_registries: before a suite with an HttpCase.
+            cur = conn.cursor()
+            assets.pregenerate(cur, modules, assets.installed_modules(cur, modules), args.data_dir,
+                               write_attachment)
+        for name, cases in suites:
             if cases:
                 result, secs = run_tests(cases)
                 test_state.record(name, result, secs, len(cases))

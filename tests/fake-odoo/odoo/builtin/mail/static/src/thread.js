@@ -1,0 +1,1 @@
+odoo.define('@mail/core/thread', [], function () { return {}; });

@@ -1,0 +1,1 @@
+odoo.define('@web/core/main', [], function () { return {}; });

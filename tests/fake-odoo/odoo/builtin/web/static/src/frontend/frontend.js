@@ -1,0 +1,1 @@
+odoo.define('@web/frontend/main', [], function () { return {}; });

@@ -1,0 +1,1 @@
+odoo.define('@web/tests/tour_service', [], function () { return {}; });

@@ -333,12 +333,37 @@ fn append_tree(
                 }
                 tar.append_dir(&name, &path)?;
                 stack.push(path);
-            } else if kind.is_file() || kind.is_symlink() {
+            } else if kind.is_file() {
+                append_file(tar, &path, &name)?;
+            } else if kind.is_symlink() {
                 tar.append_path_with_name(&path, &name)?;
             }
         }
     }
     Ok(())
+}
+
+/// Appends the file at `path` as `name`: deterministic (owner root, 0644/0755), its
+/// modification time [`content_time`] of its bytes.
+fn append_file(tar: &mut tar::Builder<Vec<u8>>, path: &Path, name: &Path) -> std::io::Result<()> {
+    let bytes = std::fs::read(path)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_metadata_in_mode(&std::fs::metadata(path)?, tar::HeaderMode::Deterministic);
+    header.set_size(bytes.len() as u64);
+    header.set_mtime(content_time(&bytes));
+    tar.append_data(&mut header, name, bytes.as_slice())
+}
+
+/// A file's modification time in an image or a release, made of its content: the same
+/// bytes have the same time in every checkout (an image or release stays the same), and
+/// changed bytes another. Odoo names an asset bundle's version after its files' paths and
+/// times, not their bytes (`AssetsBundle.get_checksum`), and serves the attachment it has
+/// for that version: one fixed time for every file would serve a changed script's old
+/// bundle forever. Between 2001-09-09 and 2033-05-18.
+pub fn content_time(bytes: &[u8]) -> u64 {
+    let digest = Sha256::digest(bytes);
+    let head = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    1_000_000_000 + u64::from(head) % 1_000_000_000
 }
 
 /// `.git`, `extra_ignores` and what `.dockerignore` names, each with what is below it.
@@ -641,6 +666,38 @@ mod tests {
         );
         std::fs::write(two.path().join("addons/a/x.py"), "x = 2\n").unwrap();
         assert_ne!(key(one.path()), key(two.path()));
+    }
+
+    /// Odoo versions an asset bundle by its files' times: in an image, a file's time
+    /// follows its bytes, not the checkout's clock.
+    #[test]
+    fn a_file_s_time_in_the_image_follows_its_bytes() {
+        let times = |text: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("a/static")).unwrap();
+            std::fs::write(dir.path().join("a/static/x.js"), text).unwrap();
+            let tree = release_tree(dir.path(), &[], &[]).unwrap();
+            let tar = tree.files.into_inner().unwrap();
+            let mut archive = tar::Archive::new(tar.as_slice());
+            let entries = archive.entries().unwrap();
+            let x = entries
+                .map(|e| e.unwrap())
+                .find(|e| e.path().unwrap().ends_with("x.js"))
+                .unwrap();
+            x.header().mtime().unwrap()
+        };
+        let first = times("const a = 'first';\n");
+        assert_eq!(
+            first,
+            times("const a = 'first';\n"),
+            "same bytes, same time"
+        );
+        assert_ne!(
+            first,
+            times("const a = 'other';\n"),
+            "same size, other bytes"
+        );
+        assert!((1_000_000_000..2_000_000_000).contains(&first));
     }
 
     #[test]

@@ -309,6 +309,61 @@ fn a_one_file_change_is_carried_not_built_and_a_rollback_serves_the_old_files_ag
     assert!(healthy(&ip));
 }
 
+/// Odoo names a bundle's version after its files' paths and modification times
+/// (`AssetsBundle.get_checksum`), and serves the attachment it has for that version. A
+/// release whose changed script kept one time would serve the old bundle to every user:
+/// after a deploy that changes only a script (no version bump, so no update), the login
+/// page links a new bundle holding the new script.
+#[test]
+fn a_script_only_deploy_serves_the_new_bundle_not_the_one_the_database_kept() {
+    let (p, prod) = serving_production();
+    let script = |text: &str| {
+        p.write(
+            "addons/prod_a/__manifest__.py",
+            "{'name': 'prod_a', 'version': '17.0.1.0.0', 'depends': ['mail'], 'license': 'LGPL-3',\n \
+             'assets': {'web.assets_frontend': ['prod_a/static/src/*.js']}}\n",
+        )
+        .write("addons/prod_a/static/src/shop.js", text);
+    };
+    let served_script = || {
+        let (_, ip) = serving(&prod).expect("a release serves");
+        let get = |path: &str| {
+            let out = Command::new("python3")
+                .args([
+                    "-c",
+                    "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())",
+                    &format!("http://{ip}:8069{path}"),
+                ])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let page = get("/web/login");
+        let src = page
+            .split("<script src=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no bundle on the login page: {page}"))
+            .to_string();
+        (src.clone(), get(&src))
+    };
+    script("const greeting = 'first';\n");
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let (first_url, first) = served_script();
+    assert!(first.contains("'first'"), "{first_url}: {first}");
+    // Same length, same path: only the content differs.
+    script("const greeting = 'other';\n");
+    let (out, r) = deploy(&p, &prod, &[]);
+    assert_eq!(out.code, 0, "{}\n{r:#}", out.stderr);
+    let (second_url, second) = served_script();
+    assert_ne!(second_url, first_url, "a new version of the bundle");
+    assert!(
+        second.contains("'other'"),
+        "the new script serves: {second}"
+    );
+}
+
 /// With a requirements.txt (and no Dockerfile) the requirements go into a dependencies
 /// image built once per their content; the code still travels in the release volume, so
 /// a code change builds nothing and a requirements change builds that image again.

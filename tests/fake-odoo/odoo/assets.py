@@ -83,11 +83,12 @@ def version(files):
 
 
 def ensure(cur, write_attachment, data_dir, bundle, extension, files):
-    """The bundle's attachment for its version: found, or made (and older ones dropped)."""
+    """The URL of the bundle's attachment for its version: found, or made (and older ones
+    dropped)."""
     url = "/web/assets/%s/%s.%s" % (version(files), bundle, extension)
     cur.execute("SELECT max(id) FROM ir_attachment WHERE url = %s GROUP BY name", (url,))
     if cur.fetchall():
-        return
+        return url
     time.sleep(float(os.environ.get("FAKE_ASSET_BUNDLE_SECONDS") or 0))
     content = ";\n".join(open(path, encoding="utf-8").read() for _, path in files)
     write_attachment(cur, data_dir, "%s.%s" % (bundle, extension), content.encode())
@@ -102,6 +103,7 @@ def ensure(cur, write_attachment, data_dir, bundle, extension, files):
     if deleted:
         _logger.info("Deleting attachments %s (matching %s) because it was replaced with %s",
                      deleted, pattern, url)
+    return url
 
 
 def pregenerate(cur, modules, installed, data_dir, write_attachment):

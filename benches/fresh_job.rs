@@ -21,19 +21,12 @@ use std::time::Instant;
 mod common;
 #[path = "common/guard.rs"]
 mod guard;
-use common::{addon, config, env, median, run_green, step_ms, write};
+use common::{addon, config, env, median, run_green, runs, step_ms, write};
 use guard::Better;
 
 const TABLES: usize = 800;
 const ROWS: usize = 400;
 const FILES: usize = 300;
-
-fn runs() -> usize {
-    std::env::var("ODOO_CI_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5)
-}
 
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().expect("docker");

@@ -20,15 +20,8 @@ use std::time::{Duration, Instant};
 mod common;
 #[path = "common/guard.rs"]
 mod guard;
-use common::{addon, config, env, median, run_green, step_ms, write};
+use common::{addon, config, env, median, run_green, runs, step_ms, write};
 use guard::Better;
-
-fn runs() -> usize {
-    std::env::var("ODOO_CI_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5)
-}
 
 fn odoo_ci(bin: &str, root: &Path, cache: &Path, args: &[&str]) {
     let out = Command::new(bin)

@@ -76,6 +76,11 @@ pub const BROWSER_LAYER: &str = r#"RUN set -e; . /etc/os-release; export DEBIAN_
 /// The label that says what an image holds: [`content_key`] of its base and build context.
 pub use crate::names::CONTENT_LABEL;
 
+/// The label of an image that is not a commit's: [`BROWSER_KIND`].
+pub const KIND_LABEL: &str = "odoo-ci.kind";
+/// A base image with a browser for the tours ([`browser_context`]).
+pub const BROWSER_KIND: &str = "browser";
+
 /// A build context: the project's files as tar entries and the Dockerfile (the repo's own
 /// or the generated one), which goes in last, with the labels, when the tar is made.
 pub struct BuildContext {
@@ -255,6 +260,20 @@ pub fn dependencies_context(
         files: tar,
         dockerfile,
     }))
+}
+
+/// The context of the image a mounted project's tours run in: `FROM base` with
+/// [`BROWSER_LAYER`] and none of the project's files (they are mounted), so it is built
+/// once per base image, not per commit.
+pub fn browser_context(base: &str, base_user: Option<&str>) -> std::io::Result<BuildContext> {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.mode(tar::HeaderMode::Deterministic);
+    let dockerfile =
+        dockerfile(base, false, base_user, true).replace(&format!("COPY . {PROJECT_DIR}\n"), "");
+    Ok(BuildContext {
+        files: tar,
+        dockerfile,
+    })
 }
 
 /// The files of a release carried in a volume (see
@@ -908,6 +927,15 @@ pub async fn prune_project_images(
         return 0;
     };
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    // Browser images are their own kind: one per project (the current base image's), never
+    // pushed out by commit images; building one removes the others.
+    let browser = |i: &bollard::models::ImageSummary| {
+        i.labels.get(KIND_LABEL).map(String::as_str) == Some(BROWSER_KIND)
+    };
+    let current_is_browser = images
+        .iter()
+        .any(|i| browser(i) && i.repo_tags.iter().any(|t| t == current));
+    images.retain(|i| browser(i) == current_is_browser);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

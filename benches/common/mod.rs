@@ -45,6 +45,14 @@ pub fn addon(root: &Path, name: &str, depends: &str) {
     );
 }
 
+/// How many runs a bench measures (`ODOO_CI_BENCH_RUNS`, default 5).
+pub fn runs() -> usize {
+    std::env::var("ODOO_CI_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
 pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]

@@ -112,8 +112,8 @@ impl Shape<'_> {
     }
 
     /// Development runs Odoo from the base image with the project mounted when there is
-    /// nothing to build, and the engine can see the files.
-    /// A browser for the tours is built into the image: never mounted then.
+    /// nothing to build, and the engine can see the files. A browser for the tours goes
+    /// into an image of the base built once, which then runs mounted too.
     fn development_image(&self) -> Step {
         let facts = self.facts;
         let files = facts.build_files;
@@ -122,15 +122,11 @@ impl Shape<'_> {
         let browser = self.browser();
         // A preview outlives the job: it runs the commit's image, never the checkout.
         let kept = facts.config.file.development.keep.is_some();
-        if build == DevBuild::Auto
-            && nothing_to_build
-            && browser.is_none()
-            && facts.engine_sees_files
-            && !kept
-        {
+        if build == DevBuild::Auto && nothing_to_build && facts.engine_sees_files && !kept {
             return Step::Mount(steps::Mount {
                 base: facts.config.file.odoo.image.clone(),
                 network: self.network(),
+                browser,
             });
         }
         match self.build() {

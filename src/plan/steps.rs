@@ -149,6 +149,10 @@ pub struct Mount {
     pub base: String,
     /// The Docker network Odoo's containers join (`odoo.docker_network`).
     pub network: String,
+    /// Why the base image gets a browser for the tours, when it does: built once per base
+    /// image into an image of its own, which then runs every commit mounted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
 }
 
 /// No build: the commit's files carried into a release volume of the project, named by
@@ -484,6 +488,13 @@ impl fmt::Display for Mount {
             "run `{}` with the project mounted read-only (no Dockerfile, no requirements.txt: nothing to build)",
             self.base
         )?;
+        if let Some(why) = &self.browser {
+            write!(
+                f,
+                "; with a browser for the tours: {why}, built once into an image of `{}`",
+                self.base
+            )?;
+        }
         on_network(f, &self.network)
     }
 }

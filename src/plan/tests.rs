@@ -611,16 +611,19 @@ fn nothing_to_build_mounts_the_project_in_development_and_carries_a_release_else
     }
 }
 
-/// The browser a tour needs is built into the development image: `auto` when a tested
-/// addon's tests start a tour (never mounted then), `never` leaves it out, and a
-/// repository's own Dockerfile is built as it is, with a note saying what to add.
+/// The browser a tour needs goes into the development image: `auto` when a tested addon's
+/// tests start a tour (an image of the base built once, the project mounted in it as
+/// without a browser; built in when the engine cannot see the files), `never` leaves it
+/// out, and a repository's own Dockerfile is built as it is, with a note saying what to
+/// add.
 #[test]
 fn a_tested_addon_with_a_tour_gets_a_browser_in_its_image() {
-    let image_step = |dev: &str, dockerfile: bool| {
+    let image_step_seeing = |dev: &str, dockerfile: bool, sees: bool| {
         let mut w = world(config("", dev, ""), "feature");
         let file = "addons/solo/tests/test_ui.py".to_string();
         w.tours = BTreeMap::from([("solo".to_string(), file)]);
         w.build_files.dockerfile = dockerfile;
+        w.engine_sees_files = sees;
         let p = plan(
             &w,
             Some(Stage::Development),
@@ -630,18 +633,25 @@ fn a_tested_addon_with_a_tour_gets_a_browser_in_its_image() {
         );
         let browser = p.steps.iter().find_map(|s| match s {
             Step::Build(b) => Some(b.browser.clone()),
-            Step::Mount(_) => Some(None),
+            Step::Mount(m) => Some(m.browser.clone()),
             _ => None,
         });
         (kinds(&p.steps)[0], browser.flatten(), p.notes)
     };
+    let image_step = |dev: &str, dockerfile: bool| image_step_seeing(dev, dockerfile, true);
     let (first, browser, _) = image_step("", false);
-    assert_eq!(first, "build", "a browser is built in, never mounted");
+    assert_eq!(
+        first, "mount",
+        "the browser's image runs the project mounted"
+    );
     let why = browser.unwrap();
     assert!(
         why.contains("solo") && why.contains("tests/test_ui.py"),
         "{why}"
     );
+    let (first, browser, _) = image_step_seeing("", false, false);
+    assert_eq!(first, "build", "a remote engine gets the project built in");
+    assert!(browser.is_some());
     let (first, browser, _) = image_step("  browser: never\n", false);
     assert_eq!((first, browser), ("mount", None));
     let (first, browser, notes) = image_step("", true);

@@ -21,7 +21,7 @@ pub use crate::names::absolute;
 /// What stays the same for one commit's files wherever they run: the labels an image
 /// carries. Branch, stage and commit go on containers (see [`container_labels`]), so one
 /// image serves every stage and branch that has the same files.
-fn image_labels(project: &Project, content: &str) -> HashMap<String, String> {
+fn image_labels(project: &Project, content: &str, browser: bool) -> HashMap<String, String> {
     let mut labels = HashMap::from([
         ("odoo-ci.repo".to_string(), repository(project)),
         (
@@ -34,6 +34,12 @@ fn image_labels(project: &Project, content: &str) -> HashMap<String, String> {
             env!("CARGO_PKG_VERSION").to_string(),
         ),
     ]);
+    if browser {
+        labels.insert(
+            crate::image::KIND_LABEL.to_string(),
+            crate::image::BROWSER_KIND.to_string(),
+        );
+    }
     labels.extend(test_labels());
     labels
 }
@@ -200,8 +206,12 @@ pub fn mounted_executor(
     let docker = connect(on.engine)?;
     let base = inspect_base(&docker, &mount.base, reporter)?;
     let root = absolute(&files_root(project, on.cache_dir)?);
+    let image = match &mount.browser {
+        Some(_) => browser_image(project, plan, &docker, (&mount.base, &base), reporter)?,
+        None => mount.base.clone(),
+    };
     let mut executor = DockerExecutor {
-        image: mount.base.clone(),
+        image: image.clone(),
         environment_id: environment_id(&base, &root)?,
         ..base_executor(project, plan, mount.network.clone(), docker, on)
     };
@@ -217,8 +227,7 @@ pub fn mounted_executor(
             .push(format!("{}:{at}:ro", dir.to_string_lossy()));
     }
     let done = format!(
-        "{} with {} mounted read-only (no build)",
-        mount.base,
+        "{image} with {} mounted read-only (no build)",
         root.display()
     );
     Ok((executor, done))
@@ -308,8 +317,7 @@ fn dependencies_image(
     )?
     .ok_or_else(|| anyhow::anyhow!("the plan installs requirements, but there are none"))?;
     let content = crate::image::content_key(&base.id, &context);
-    let repository = plan.image.rsplit_once(':').map_or(&*plan.image, |(r, _)| r);
-    let tag = format!("{repository}:deps-{}", &content[..12]);
+    let tag = side_image_tag(plan, "deps", &content);
     let from = format!("{reference} with requirements.txt installed");
     let wanted = ImageOf {
         tag: &tag,
@@ -320,7 +328,38 @@ fn dependencies_image(
     Ok(tag)
 }
 
-/// The image to name `tag`, built `from` a base and kept among the project's newest `keep`.
+/// The image of `base` with a browser for the tours and no project files: found by its
+/// content on the engine, else built (once per base image); tagged
+/// `<project image>:browser-<content>`. Not among the images pruned by count: it is the
+/// project's one such image, the ones of older base images removed when it is built.
+fn browser_image(
+    project: &Project,
+    plan: &Plan,
+    docker: &bollard::Docker,
+    (reference, base): (&str, &BaseImage),
+    reporter: &mut dyn Reporter,
+) -> anyhow::Result<String> {
+    let context = crate::image::browser_context(reference, base.user.as_deref())?;
+    let content = crate::image::content_key(&base.id, &context);
+    let tag = side_image_tag(plan, "browser", &content);
+    let from = format!("{reference} with a browser for the tours");
+    let wanted = ImageOf {
+        tag: &tag,
+        from: &from,
+        keep: 0,
+    };
+    built_or_reused(project, docker, (context, &content), &wanted, reporter)?;
+    Ok(tag)
+}
+
+/// The tag of an image of the base that is not a commit's: `<project image>:<kind>-<content>`.
+fn side_image_tag(plan: &Plan, kind: &str, content: &str) -> String {
+    let repository = plan.image.rsplit_once(':').map_or(&*plan.image, |(r, _)| r);
+    format!("{repository}:{kind}-{}", &content[..12])
+}
+
+/// The image to name `tag`, built `from` a base and kept among the project's newest `keep`
+/// (`0`: a browser image, see [`browser_image`]).
 struct ImageOf<'a> {
     tag: &'a str,
     from: &'a str,
@@ -361,7 +400,7 @@ fn built_or_reused(
         docker,
         context,
         tag,
-        &image_labels(project, content),
+        &image_labels(project, content, wanted.keep == 0),
         &mut |line| reporter.progress(&format!("  {}", s.dim(line))),
     ))?;
     prune_images(&project.scope, docker, (tag, wanted.keep), reporter);

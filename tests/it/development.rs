@@ -2226,6 +2226,12 @@ fn tours_run_in_a_browser_built_into_the_image_and_failures_keep_their_screensho
     );
     let (out, r) = run_test(&p, "tours", &[]);
     assert_eq!(r["colour"], "red", "{}", out.stderr);
+    // The browser is in an image of the base, built once; the commit runs mounted in it.
+    assert!(
+        out.stderr.contains(":browser-") && out.stderr.contains("mounted read-only (no build)"),
+        "{}",
+        out.stderr
+    );
     let tests = &r["log"]["tests"];
     assert_eq!(
         (tests["total"].as_u64(), tests["passed"].as_u64()),

@@ -27,9 +27,19 @@ pub struct Project {
     pub source: Source,
     /// Where its files are: what a stage reads of the project's layout.
     pub layout: Layout,
-    /// [`Project::tours`], read once: a stage's facts are gathered twice (before and after
-    /// the database is read), and reading every addon's tests twice costs on big repos.
-    tours: std::sync::OnceLock<BTreeMap<String, String>>,
+    /// [`Project::test_kinds`], read once: a stage's facts are gathered twice (before and
+    /// after the database is read), and reading every addon's tests twice costs on big repos.
+    tests: std::sync::OnceLock<TestKinds>,
+}
+
+/// The project's own addons whose tests need more than a database, each with the first
+/// test file that shows it (relative to the project root).
+#[derive(Debug, Clone, Default)]
+struct TestKinds {
+    /// Tests that start a browser (a tour).
+    tours: BTreeMap<String, String>,
+    /// Tests with an `HttpCase`: before them Odoo makes its asset bundles.
+    http_cases: BTreeMap<String, String>,
 }
 
 /// Where a project's files are, resolved from the configuration once: the stages read
@@ -79,6 +89,7 @@ impl Project {
             secret_variables: crate::secrets::secret_variables(std::env::vars()),
             build_files: self.build_files(),
             tours: self.tour_files().clone(),
+            http_cases: self.http_case_files().clone(),
             engine_sees_files: crate::executor::docker::Engine::from_env().reach()
                 == crate::executor::docker::Reach::Direct,
             worktree_tag: format!(
@@ -97,23 +108,31 @@ impl Project {
 impl Project {
     /// The project's own addons whose tests start a browser, each with the first such file.
     pub fn tour_files(&self) -> &BTreeMap<String, String> {
-        self.tours.get_or_init(|| self.tours())
+        &self.tests.get_or_init(|| self.test_kinds()).tours
     }
 
-    /// The project's own addons whose tests start a browser, with the first such file
-    /// (the stage's files: the checkout's, or the named commit's).
-    fn tours(&self) -> BTreeMap<String, String> {
+    /// The project's own addons whose tests hold an `HttpCase`, each with the first such file.
+    pub fn http_case_files(&self) -> &BTreeMap<String, String> {
+        &self.tests.get_or_init(|| self.test_kinds()).http_cases
+    }
+
+    /// What the project's own addons' tests need (the stage's files: the checkout's, or the
+    /// named commit's), each test folder read once.
+    fn test_kinds(&self) -> TestKinds {
+        use crate::addons::tours::{holds_an_http_case, starts_a_browser};
         let own = self.addons.addons.iter();
         let own = own.filter(|a| a.submodule.is_none() && a.extra.is_none());
-        own.filter_map(|a| {
-            let tests = format!("{}/tests", a.rel_dir);
-            let file = self
-                .test_sources(&tests)
-                .into_iter()
-                .find(|(_, text)| crate::addons::tours::starts_a_browser(text))?;
-            Some((a.name.clone(), file.0))
-        })
-        .collect()
+        let mut kinds = TestKinds::default();
+        for addon in own {
+            let sources = self.test_sources(&format!("{}/tests", addon.rel_dir));
+            let first = |test: fn(&str) -> bool| {
+                let (file, _) = sources.iter().find(|(_, text)| test(text))?;
+                Some((addon.name.clone(), file.clone()))
+            };
+            kinds.tours.extend(first(starts_a_browser));
+            kinds.http_cases.extend(first(holds_an_http_case));
+        }
+        kinds
     }
 
     /// The Python files directly in `dir` (relative to the project root), with their text.
@@ -278,7 +297,7 @@ pub fn load(config_path: &Path, overrides: &Overrides) -> anyhow::Result<Project
         scope,
         source,
         layout,
-        tours: std::sync::OnceLock::new(),
+        tests: std::sync::OnceLock::new(),
     })
 }
 

@@ -14,6 +14,19 @@ pub fn starts_a_browser(source: &str) -> bool {
     })
 }
 
+/// Whether a test file's source defines a test class on an `HttpCase` (Odoo's own or one
+/// derived from it, e.g. `HttpCaseWithUserDemo`): Odoo makes its asset bundles before a
+/// post-install suite that holds one (docs/odoo-facts.md, "Asset bundles before the tours").
+pub fn holds_an_http_case(source: &str) -> bool {
+    source.lines().any(|line| {
+        let line = line.trim_start();
+        line.starts_with("class ")
+            && line
+                .split_once('(')
+                .is_some_and(|(_, bases)| bases.contains("HttpCase"))
+    })
+}
+
 /// A call at `at`, not a definition (`def start_tour(`) nor a commented-out line.
 fn called_here(source: &str, at: usize) -> bool {
     let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
@@ -32,6 +45,19 @@ mod tests {
         ));
         assert!(starts_a_browser(
             "        self.browser_js('/web', 'console.log(\"test successful\")')\n"
+        ));
+    }
+
+    #[test]
+    fn a_class_on_an_http_case_is_one_an_import_or_a_comment_is_not() {
+        assert!(holds_an_http_case(
+            "from odoo.tests import HttpCase\n\nclass TestController(HttpCase):\n    pass\n"
+        ));
+        assert!(holds_an_http_case(
+            "class TestPortal(common.HttpCaseWithUserPortal, Mixin):\n"
+        ));
+        assert!(!holds_an_http_case(
+            "from odoo.tests import HttpCase\n# class Old(HttpCase):\nclass T(TransactionCase):\n"
         ));
     }
 

@@ -24,8 +24,7 @@ pub fn run(config: &Path, cmd: &CacheCommand) -> anyhow::Result<u8> {
     };
     let root = crate::stages::runtime::files_root(&project, &cache_dir)?;
     let dev = &project.config.file.development;
-    let assets =
-        crate::plan::template_assets(project.addons.series, dev.browser, project.tour_files());
+    let assets = crate::plan::template_assets(project.addons.series, project.http_case_files());
     let key = crate::stages::development::template_key(
         &project,
         &root,

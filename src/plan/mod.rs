@@ -60,6 +60,8 @@ pub struct Facts<'a> {
     /// The project's own addons whose tests start a browser (a tour), each with the first
     /// test file that does (relative to the project root).
     pub tours: BTreeMap<String, String>,
+    /// The project's own addons whose tests hold an `HttpCase`, likewise.
+    pub http_cases: BTreeMap<String, String>,
 }
 
 /// The files of the project that an image build would use beyond the project itself.
@@ -232,27 +234,20 @@ pub struct PlanProblems {
     pub problems: Vec<String>,
 }
 
-/// Why the development template holds Odoo's asset bundles, when it does: before the
-/// first browser test Odoo makes every bundle the views call (16.0+), unless the database
-/// has them. Decided on the whole project (`tours`: every own addon whose tests start a
-/// browser), not on the addons a commit tests, so that one template serves every commit.
+/// Why the development template holds Odoo's asset bundles, when it does: before a
+/// post-install suite with an `HttpCase` (a tour is one) Odoo 16+ makes every bundle the
+/// views call, unless the database has them. Decided on the whole project (`http_cases`:
+/// every own addon whose tests hold one), not on the addons a commit tests, so that one
+/// template serves every commit.
 pub fn template_assets(
     series: crate::addons::Series,
-    browser: crate::config::schema::BrowserMode,
-    tours: &BTreeMap<String, String>,
+    http_cases: &BTreeMap<String, String>,
 ) -> Option<String> {
-    use crate::config::schema::BrowserMode;
     if !series.pregenerates_asset_bundles() {
         return None;
     }
-    match browser {
-        BrowserMode::Never => None,
-        BrowserMode::Always => Some("`development.browser: always`".into()),
-        BrowserMode::Auto => tours
-            .iter()
-            .next()
-            .map(|(name, file)| format!("{name}'s tests start a tour ({file})")),
-    }
+    let (name, file) = http_cases.iter().next()?;
+    Some(format!("{name}'s tests hold an HttpCase ({file})"))
 }
 
 /// What to say about the tours when odoo-ci cannot add the browser itself: the local

@@ -166,7 +166,7 @@ impl Shape<'_> {
                     .or(dev.template_cache.as_ref())
                     .map(|d| d.display().to_string()),
                 keep: dev.keep_templates,
-                assets: super::template_assets(self.series(), dev.browser, &self.facts.tours),
+                assets: super::template_assets(self.series(), &self.facts.http_cases),
             }),
             Step::Database(steps::Database),
             Step::InstallAndTest(steps::InstallAndTest {

@@ -44,6 +44,7 @@ struct World {
     build_files: BuildFiles,
     engine_sees_files: bool,
     tours: BTreeMap<String, String>,
+    http_cases: BTreeMap<String, String>,
 }
 
 fn world(config: Config, branch: &str) -> World {
@@ -93,6 +94,7 @@ fn world(config: Config, branch: &str) -> World {
         },
         engine_sees_files: true,
         tours: BTreeMap::new(),
+        http_cases: BTreeMap::new(),
     }
 }
 
@@ -130,6 +132,7 @@ fn try_plan(
         build_files: w.build_files,
         engine_sees_files: w.engine_sees_files,
         tours: w.tours.clone(),
+        http_cases: w.http_cases.clone(),
     };
     make_plan_as(&facts, stage)
 }
@@ -716,4 +719,27 @@ fn a_kept_build_runs_the_commit_s_image_and_only_the_first_shard_keeps_it() {
             .contains("lives on the remote Docker engine"),
         "{keep}"
     );
+}
+
+/// Odoo makes its asset bundles before tests with an `HttpCase` (16.0+): the template
+/// holds them when one of the project's own addons has such tests, whichever a commit tests.
+#[test]
+fn the_template_holds_the_asset_bundles_when_the_project_has_http_cases() {
+    let cases = BTreeMap::from([(
+        "shop".to_string(),
+        "addons/shop/tests/test_ui.py".to_string(),
+    )]);
+    let assets = |series: &str, cases: &BTreeMap<String, String>| {
+        super::template_assets(series.parse().unwrap(), cases)
+    };
+    assert_eq!(
+        assets("17.0", &cases).as_deref(),
+        Some("shop's tests hold an HttpCase (addons/shop/tests/test_ui.py)")
+    );
+    assert_eq!(
+        assets("15.0", &cases),
+        None,
+        "15.0 makes them on demand only"
+    );
+    assert_eq!(assets("18.0", &BTreeMap::new()), None);
 }

@@ -2287,6 +2287,27 @@ fn assert_bundles_made_once(p: &Project, r: &Value) {
     assert!(kept.trim().parse::<u32>().unwrap_or(0) >= 4, "{kept}");
 }
 
+/// An `HttpCase` without a tour (a controller test) makes Odoo make its bundles too: the
+/// template holds them, and the run stays green without a browser.
+#[test]
+fn http_case_tests_without_a_tour_get_the_bundles_from_the_template() {
+    let test = "from odoo.tests.common import HttpCase, tagged\n\n\n@tagged('post_install', '-at_install')\nclass TestRoutes(HttpCase):\n    def test_route(self):\n        self.assertTrue(True)\n";
+    let p = project(
+        &[("dev_http", &["mail"], test)],
+        "development:\n  preinstall: [mail]\n",
+    );
+    p.write(
+        "addons/dev_http/__manifest__.py",
+        "{'name': 'dev_http', 'version': '17.0.1.0.0', 'depends': ['mail'], 'license': 'LGPL-3',\n \
+         'assets': {'web.assets_tests': ['dev_http/static/tests/*.js']}}\n",
+    )
+    .write("addons/dev_http/static/tests/helpers.js", "export const ready = true;\n");
+    let (out, r) = run_test(&p, "http-case", &["--executor", "local"]);
+    assert_eq!(r["colour"], "green", "{}", out.stderr);
+    assert_bundles_made_once(&p, &r);
+    assert_no_leftovers(&r, "http-case");
+}
+
 /// The local executor gives `odoo shell` its script on standard input too: the template
 /// holds the bundles, the tests remake only the one their addon changes.
 #[test]
@@ -2299,7 +2320,7 @@ fn with_the_local_executor_the_template_holds_the_asset_bundles_too() {
     );
     let text = format!("{}{}", plan.stdout, plan.stderr);
     assert!(
-        text.contains("Odoo's asset bundles made in it: dev_tour's tests start a tour (addons/dev_tour/tests/test_dev_tour.py)"),
+        text.contains("Odoo's asset bundles made in it: dev_tour's tests hold an HttpCase (addons/dev_tour/tests/test_dev_tour.py)"),
         "{text}"
     );
     let (out, r) = run_test(&p, "tours-local", &["--executor", "local"]);

@@ -747,6 +747,8 @@ def login_page():
             tags += tag % assets.ensure(cur, write_attachment, args.data_dir, "web.assets_frontend",
                                         kind, picked)
     cur.connection.close()
+    if not tags:
+        return b"<html>login</html>"
     return ("<html><head>%s</head><body>login</body></html>" % tags).encode()
 
 

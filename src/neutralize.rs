@@ -1,6 +1,6 @@
 //! Neutralization: making a copy of production unable to reach the outside world, and
 //! proving it. Odoo 16+ has its own `odoo neutralize` (every installed module's
-//! `data/neutralize.sql`); [`OWN_SQL`] is our equivalent of the effects that matter (base,
+//! `data/neutralize.sql`); [`apply_own`] runs our equivalent of the effects that matter (base,
 //! mail, payment, delivery, iap, auth_oauth), for `odoo-ci neutralize` on any database and
 //! for series without the command. [`verify`] checks the result and fails closed.
 

@@ -121,7 +121,6 @@ fn runtime_environment(
     vars.filter(|(k, _)| RUNTIME_VARIABLES.contains(&k.as_str()) || k.starts_with("LC_"))
 }
 
-/// Reads a pipe in chunks (stdout and stderr interleave at chunk granularity, as a terminal shows them).
 /// Writes `text` to the child's standard input, then closes it (end of input), on a
 /// thread of its own: a child that writes a lot before it reads cannot block the run.
 fn spawn_writer(mut input: std::process::ChildStdin, text: String) {
@@ -132,6 +131,7 @@ fn spawn_writer(mut input: std::process::ChildStdin, text: String) {
     });
 }
 
+/// Reads a pipe in chunks (stdout and stderr interleave at chunk granularity, as a terminal shows them).
 fn spawn_reader(
     mut pipe: impl Read + Send + 'static,
     stream: usize,

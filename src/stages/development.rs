@@ -3,7 +3,7 @@
 //! with their tests, and turn the log into the colour, JUnit and summary.
 //!
 //! Cleanup (the test database, its filestore, containers) runs on success, failure, timeout
-//! and Ctrl-C alike, through [`Cleanup`]'s `Drop`; `--keep` leaves them for debugging.
+//! and Ctrl-C alike, through `Cleanup`'s `Drop`; `--keep` leaves them for debugging.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -726,7 +726,7 @@ struct Template<'a> {
     name: &'a str,
     key: &'a str,
     preinstall: &'a [String],
-    /// Whether Odoo's asset bundles are made in it (see [`template_assets`]).
+    /// Whether Odoo's asset bundles are made in it (see `stages::template_assets`).
     assets: bool,
     cache: Option<&'a TemplateCache>,
     /// Where a build's whole Odoo log goes (the output folder's `template.log`).

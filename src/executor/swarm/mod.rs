@@ -26,7 +26,7 @@ use crate::config::SwarmSection;
 pub use tasks::{remove_services_labelled, remove_services_labelled_now};
 
 /// What odoo-ci requires of the swarm: its engine is a manager; and when it has other
-/// nodes, that a task on any of them finds what it needs ([`placement_problem`]).
+/// nodes, that a task on any of them finds what it needs (`placement_problem`).
 /// `near` names what a server needs on this manager, when something does (a mail
 /// catcher odoo-ci runs is a container here).
 pub fn check(

@@ -714,8 +714,16 @@ pub fn remove_labelled_where(
         let mut removed = 0;
         for c in found {
             if let (true, Some(id)) = (wanted(&c.labels.unwrap_or_default()), c.id) {
-                docker.remove_container(&id, Some(removal())).await?;
-                removed += 1;
+                match docker.remove_container(&id, Some(removal())).await {
+                    Ok(()) => removed += 1,
+                    // Gone since it was listed (a Swarm task's container removed by Swarm),
+                    // or going: what this was for.
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404 | 409,
+                        ..
+                    }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         Ok(removed)

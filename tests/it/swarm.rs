@@ -275,3 +275,35 @@ fn an_updated_staging_copy_on_a_swarm_is_served_again_by_its_service() {
     drop_branch(&p, &prod, branch);
     assert_eq!(common::swarm::service(name, "{{.ID}}"), None);
 }
+
+/// A Swarm task's container can go away on its own between the moment odoo-ci lists a
+/// preview's containers and the moment it removes them (`previews drop` after the service
+/// went): gone is removed, not an error.
+#[test]
+fn a_container_that_goes_away_while_odoo_ci_removes_it_is_not_an_error() {
+    let label = common::unique("gone");
+    let started = std::process::Command::new("docker")
+        .args(["run", "-d", "--label"])
+        .arg(format!("odoo-ci.test-gone={label}"))
+        .args(["--entrypoint", "sleep", &common::image(), "60"])
+        .output()
+        .unwrap();
+    assert!(started.status.success(), "{started:?}");
+    let id = String::from_utf8_lossy(&started.stdout).trim().to_string();
+    let docker = odoo_ci::executor::docker::Engine::from_env()
+        .connect()
+        .unwrap();
+    let removed = odoo_ci::executor::docker::remove_labelled_where(
+        &docker,
+        &[("odoo-ci.test-gone", &label)],
+        |_| {
+            // Swarm removes it first.
+            let _ = std::process::Command::new("docker")
+                .args(["rm", "-f", &id])
+                .output();
+            true
+        },
+    );
+    assert!(removed.is_ok(), "{removed:?}");
+    assert!(common::containers_labelled(&format!("odoo-ci.test-gone={label}"), true).is_empty());
+}

@@ -178,7 +178,7 @@ pub fn docker_executor(
     let wanted = ImageOf {
         tag: &build.image,
         from: &build.base,
-        keep: build.keep as usize,
+        keep: Keep::Newest(build.keep as usize),
     };
     let done = match built_or_reused(project, &docker, (context, &content), &wanted, reporter)? {
         Built::Reused => format!("image {} (reused, no build)", build.image),
@@ -322,7 +322,7 @@ fn dependencies_image(
     let wanted = ImageOf {
         tag: &tag,
         from: &from,
-        keep,
+        keep: Keep::Newest(keep),
     };
     built_or_reused(project, docker, (context, &content), &wanted, reporter)?;
     Ok(tag)
@@ -346,7 +346,7 @@ fn browser_image(
     let wanted = ImageOf {
         tag: &tag,
         from: &from,
-        keep: 0,
+        keep: Keep::OnlyThisBrowser,
     };
     built_or_reused(project, docker, (context, &content), &wanted, reporter)?;
     Ok(tag)
@@ -358,12 +358,31 @@ fn side_image_tag(plan: &Plan, kind: &str, content: &str) -> String {
     format!("{repository}:{kind}-{}", &content[..12])
 }
 
-/// The image to name `tag`, built `from` a base and kept among the project's newest `keep`
-/// (`0`: a browser image, see [`browser_image`]).
+/// The image to name `tag`, built `from` a base, and which of the project's others it
+/// leaves when it is built.
 struct ImageOf<'a> {
     tag: &'a str,
     from: &'a str,
-    keep: usize,
+    keep: Keep,
+}
+
+/// Which images of the project a new one leaves.
+#[derive(Clone, Copy)]
+enum Keep {
+    /// A commit's (or its dependencies') image: the newest `n` of those.
+    Newest(usize),
+    /// A browser image of the base ([`browser_image`]): none of the other browser images.
+    OnlyThisBrowser,
+}
+
+impl Keep {
+    /// How many images of its kind stay, the new one among them.
+    fn count(self) -> usize {
+        match self {
+            Keep::Newest(n) => n,
+            Keep::OnlyThisBrowser => 1,
+        }
+    }
 }
 
 enum Built {
@@ -400,10 +419,14 @@ fn built_or_reused(
         docker,
         context,
         tag,
-        &image_labels(project, content, wanted.keep == 0),
+        &image_labels(
+            project,
+            content,
+            matches!(wanted.keep, Keep::OnlyThisBrowser),
+        ),
         &mut |line| reporter.progress(&format!("  {}", s.dim(line))),
     ))?;
-    prune_images(&project.scope, docker, (tag, wanted.keep), reporter);
+    prune_images(&project.scope, docker, (tag, wanted.keep.count()), reporter);
     Ok(Built::Now)
 }
 

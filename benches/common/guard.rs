@@ -41,18 +41,29 @@ pub fn check(name: &str, figure: f64, better: Better) -> u32 {
     let (ok, bound) = match better {
         Better::Higher => {
             let bound = expected * (1.0 - base.margin);
-            (figure >= bound, format!("at least {bound:.1}"))
+            (figure >= bound, format!("at least {}", shown(bound)))
         }
         Better::Lower => {
             let bound = expected / (1.0 - base.margin);
-            (figure <= bound, format!("at most {bound:.1}"))
+            (figure <= bound, format!("at most {}", shown(bound)))
         }
     };
     println!(
-        "guard: {name} = {figure:.1} (baseline {expected:.1}, {bound}): {}",
+        "guard: {name} = {} (baseline {}, {bound}): {}",
+        shown(figure),
+        shown(expected),
         if ok { "ok" } else { "REGRESSION" }
     );
     u32::from(!ok)
+}
+
+/// A figure with one decimal, or three when it is a ratio under 10.
+fn shown(figure: f64) -> String {
+    if figure.abs() < 10.0 {
+        format!("{figure:.3}")
+    } else {
+        format!("{figure:.1}")
+    }
 }
 
 /// Ends the bench with exit 1 when any figure regressed.

@@ -127,9 +127,11 @@ fn main() {
         std::process::exit(1);
     }
     if mib == 64 {
+        // Kept as a fraction of the classic build measured in turn with it, so a slower or
+        // busier engine moves both (see benches/common/reference.rs).
         guard::exit_if(guard::check(
-            "deploy.one_file_64mib.before_health_ms",
-            ours,
+            "deploy.one_file_64mib.of_classic_build",
+            ours / by_hand,
             guard::Better::Lower,
         ));
     }

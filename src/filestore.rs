@@ -105,10 +105,12 @@ pub fn create_dir_owned(dir: &Path) -> std::io::Result<()> {
 
 /// Filestore work done by a helper container on the engine: `image` only needs `sh`, `cp`
 /// and `find` (any Debian-based Odoo image has them). Paths are the engine host's, mounted
-/// at the same place inside the helper.
+/// at the same place inside the helper, which carries the project's label (`scope`), so
+/// one left behind is known as this project's.
 pub struct EngineFiles {
     pub docker: Docker,
     pub image: String,
+    pub scope: String,
 }
 
 const COPY_SCRIPT: &str = r#"set -e
@@ -183,17 +185,18 @@ impl EngineFiles {
         }))
     }
 
-    /// A helper container: `entrypoint` as root, no network, `binds`, labelled as a helper.
+    /// A helper container: `entrypoint` as root, no network, `binds`, labelled as a
+    /// filestore helper of this project.
     fn helper(&self, entrypoint: Vec<String>, binds: Vec<String>) -> ContainerCreateBody {
         ContainerCreateBody {
             image: Some(self.image.clone()),
             entrypoint: Some(entrypoint),
             cmd: Some(Vec::new()),
             user: Some("0".into()),
-            labels: Some(HashMap::from([(
-                "odoo-ci.helper".to_string(),
-                "filestore".to_string(),
-            )])),
+            labels: Some(HashMap::from([
+                ("odoo-ci.helper".to_string(), "filestore".to_string()),
+                (crate::names::PROJECT_LABEL.to_string(), self.scope.clone()),
+            ])),
             host_config: Some(HostConfig {
                 network_mode: Some("none".into()),
                 binds: Some(binds),
@@ -267,6 +270,7 @@ mod tests {
         let engine = EngineFiles {
             docker: Docker::connect_with_local_defaults().expect("a client"),
             image: "unused".into(),
+            scope: "unused".into(),
         };
         for bad in ["relative/dir", "/", "/top-level"] {
             let err = engine.remove(Path::new(bad)).unwrap_err().to_string();

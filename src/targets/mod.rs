@@ -197,6 +197,8 @@ pub fn staging_data_dir(config: &Config, cache_dir: &std::path::Path) -> anyhow:
 pub struct FilestoreReader {
     pub engine: Engine,
     pub image: String,
+    /// The project its helpers are labelled with.
+    pub scope: String,
 }
 
 impl FilestoreReader {
@@ -204,6 +206,7 @@ impl FilestoreReader {
         Ok(FilestoreReader {
             engine: production_engine(config)?,
             image: config.file.odoo.image.clone(),
+            scope: crate::project::scope_for(config),
         })
     }
 
@@ -220,6 +223,7 @@ impl FilestoreReader {
         let files = crate::filestore::EngineFiles {
             docker,
             image: self.image.clone(),
+            scope: self.scope.clone(),
         };
         match files.fetch(from, to)? {
             Some(n) => Ok(n),

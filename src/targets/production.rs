@@ -62,14 +62,6 @@ impl Production {
         })
     }
 
-    /// How its filestore is read from this machine.
-    pub fn filestore_reader(&self) -> super::FilestoreReader {
-        super::FilestoreReader {
-            engine: self.engine.clone(),
-            image: self.base_image.clone(),
-        }
-    }
-
     /// Odoo's data dir as the engine's host sees it: the filestore's, else the cache's.
     pub fn data_dir(&self, cache_dir: &Path) -> PathBuf {
         match self.filestore.as_ref().and_then(|f| f.parent()?.parent()) {

@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    checksum, containers_labelled, db_url, fake_odoo_install, files_under, give_to_odoo_user,
-    helper_containers, image, psql, psql_on, remote_production_engine, run_blind_to, run_in,
+    checksum, containers_labelled, db_url, fake_odoo_install, files_under, filestore_helpers_of,
+    give_to_odoo_user, image, psql, psql_on, remote_production_engine, run_blind_to, run_in,
     unique, Output, Project,
 };
 use serde_json::Value;
@@ -776,11 +776,18 @@ fn a_remote_engine_from_the_config_serves_deploys_and_rollbacks() {
     let snapshots_dir = prod.data_dir.join("odoo-ci-snapshots");
     let copies = || std::fs::read_dir(&snapshots_dir).unwrap().count();
     assert!(copies() >= 2, "one filestore copy per snapshot");
+    let helpers = common::HelperWatch::start();
     let out = blind(&["snapshots", "prune", "--keep", "1"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(copies(), 1, "{}", out.stdout);
+    let (serving_now, _) = serving(&prod).expect("a release serves");
+    let made = helpers.stop(&serving_now);
+    assert!(
+        made.get("filestore") >= Some(&1),
+        "the copies were removed by helpers labelled with this project: {made:?}"
+    );
     assert_eq!(
-        helper_containers(),
+        filestore_helpers_of(&serving_now),
         0,
         "the filestore helpers are removed after their work"
     );

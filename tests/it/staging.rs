@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{
-    checksum, db_url, fake_odoo_install, fake_odoo_install_series, files_under, helper_containers,
-    image, psql, psql_on, remote_production_engine, run_blind_to, run_in, unique, Output, Project,
+    checksum, db_url, fake_odoo_install, fake_odoo_install_series, files_under,
+    filestore_helpers_of, image, psql, psql_on, remote_production_engine, run_blind_to, run_in,
+    unique, Output, Project,
 };
 use serde_json::Value;
 
@@ -617,6 +618,7 @@ fn staging_streams_the_filestore_of_a_production_on_a_remote_engine() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     // The runner cannot see production's data dir; production's engine can.
+    let helpers = common::HelperWatch::start();
     let out = run_blind_to(
         &prod.data_dir,
         p.path(),
@@ -636,7 +638,17 @@ fn staging_streams_the_filestore_of_a_production_on_a_remote_engine() {
         "staging's filestore is production's"
     );
     assert_eq!(r["copy"]["filestore_files"], production_files.len());
-    assert_eq!(helper_containers(), 0, "the helper container is removed");
+    let container = r["container"].as_str().unwrap();
+    let made = helpers.stop(container);
+    assert!(
+        made.get("filestore") >= Some(&1),
+        "the filestore came through helpers labelled with this project: {made:?}"
+    );
+    assert_eq!(
+        filestore_helpers_of(container),
+        0,
+        "the helper container is removed"
+    );
     drop_branch(&p, &prod, "staging-remote");
 }
 

@@ -166,7 +166,11 @@ fn deploy_steps(
         ))
     })?;
     let executor = target.image_step(plan, runner, &opts.cache_dir)?;
-    target.engine = Some(engine_files(&executor.docker, &executor.image));
+    target.engine = Some(engine_files(
+        &executor.docker,
+        &executor.image,
+        &target.project.scope,
+    ));
     detail.image = executor.image.clone();
     detail.release_volume = executor.labels.get(release_volume::LABEL).cloned();
     let bg = target.blue_green(&executor.docker);
@@ -484,7 +488,7 @@ fn rollback_steps(
     let bg = target.blue_green(&docker);
     let previous = bg.active()?;
     let (image, volume) = release_of(&chosen.name, &recorded, backup_image, previous.as_ref())?;
-    target.engine = Some(engine_files(&docker, &image));
+    target.engine = Some(engine_files(&docker, &image, &target.project.scope));
     detail.image = image.clone();
     detail.release_volume = volume.clone();
     detail.previous_image = previous.as_ref().map(|p| p.image.clone());

@@ -44,7 +44,7 @@ pub fn settle_interrupted(
             Some(r) => r.image.clone(),
             None => target.base_image.clone(),
         };
-        target.engine = Some(engine_files(docker, &image));
+        target.engine = Some(engine_files(docker, &image, &target.project.scope));
         target.restore(&snap.name)?;
         did.push(format!("restored its pre-deploy snapshot `{}`", snap.name));
     }

@@ -84,6 +84,7 @@ impl<'a> Target<'a> {
         crate::targets::FilestoreReader {
             engine: self.docker_engine.clone(),
             image: self.base_image.clone(),
+            scope: self.project.scope.clone(),
         }
     }
 
@@ -297,7 +298,7 @@ pub fn standalone_engine_files(
         Some(release) => release.image,
         None => production.base_image.clone(),
     };
-    Ok(engine_files(&docker, &image))
+    Ok(engine_files(&docker, &image, &project.scope))
 }
 
 /// The release that serves production now, if any (its image and `odoo-ci.commit` label
@@ -312,9 +313,10 @@ pub fn serving_release(
 
 /// Helpers from `image` (already on the engine) that copy production's filestore on the
 /// engine's host, as root: the files belong to the user Odoo runs as, not to the runner.
-pub fn engine_files(docker: &bollard::Docker, image: &str) -> EngineFiles {
+pub fn engine_files(docker: &bollard::Docker, image: &str, scope: &str) -> EngineFiles {
     EngineFiles {
         docker: docker.clone(),
         image: image.to_string(),
+        scope: scope.to_string(),
     }
 }

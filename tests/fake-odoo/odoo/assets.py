@@ -91,10 +91,8 @@ def ensure(cur, write_attachment, data_dir, bundle, extension, files):
         return url
     time.sleep(float(os.environ.get("FAKE_ASSET_BUNDLE_SECONDS") or 0))
     content = ";\n".join(open(path, encoding="utf-8").read() for _, path in files)
-    write_attachment(cur, data_dir, "%s.%s" % (bundle, extension), content.encode())
-    cur.execute("UPDATE ir_attachment SET url = %s WHERE id = (SELECT max(id) FROM ir_attachment) "
-                "RETURNING id", (url,))
-    attachment_id = cur.fetchone()[0]
+    attachment_id = write_attachment(cur, data_dir, "%s.%s" % (bundle, extension),
+                                     content.encode(), url)
     _logger.info("Generating a new asset bundle attachment %s (id:%s)", url, attachment_id)
     pattern = "/web/assets/_______/%s.%s" % (bundle, extension)
     cur.execute("DELETE FROM ir_attachment WHERE url LIKE %s AND url != %s RETURNING id",

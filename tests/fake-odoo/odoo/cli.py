@@ -584,12 +584,13 @@ def load_record(cur, module, rec, noupdate, mode):
                     (xmodule, xname, model, res_id, noupdate))
 
 
-def write_attachment(cur, data_dir, name, content):
+def write_attachment(cur, data_dir, name, content, url=None):
     """Stores an attachment as ir.attachment does (odoo/addons/base/models/ir_attachment.py,
     `_file_write` and `_get_datas_related_values`): the file content addressed at
     <data_dir>/filestore/<db>/<sha1[:2]>/<sha1>, written only when absent and never
     rewritten in place (an updated attachment is a new file), and a row whose
-    `store_fname` is that relative path and `checksum` the sha1."""
+    `store_fname` is that relative path, `checksum` the sha1 and `url` the given one (an
+    asset bundle's). Returns the row's id."""
     sha = hashlib.sha1(content).hexdigest()
     fname = sha[:2] + "/" + sha
     path = os.path.join(data_dir, "filestore", DBNAME, fname)
@@ -597,9 +598,9 @@ def write_attachment(cur, data_dir, name, content):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as fh:
             fh.write(content)
-    cur.execute("INSERT INTO ir_attachment (name, store_fname, checksum) VALUES (%s, %s, %s)",
-                (name, fname, sha))
-    return path
+    cur.execute("INSERT INTO ir_attachment (name, store_fname, checksum, url) "
+                "VALUES (%s, %s, %s, %s) RETURNING id", (name, fname, sha, url))
+    return cur.fetchone()[0]
 
 
 def install_modules(args, conn, modules, to_install, to_update, demo, tags, test_state):

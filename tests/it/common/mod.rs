@@ -452,17 +452,7 @@ impl HelperWatch {
     pub fn stop(mut self, of: &str) -> std::collections::BTreeMap<String, usize> {
         let _ = self.0.kill();
         let out = self.0.wait_with_output().expect("docker events");
-        let project = Command::new("docker")
-            .args([
-                "inspect",
-                "-f",
-                "{{index .Config.Labels \"odoo-ci.project\"}}",
-                of,
-            ])
-            .output()
-            .expect("docker inspect");
-        let project = String::from_utf8_lossy(&project.stdout).trim().to_string();
-        assert!(!project.is_empty(), "{of} has no project label");
+        let project = project_of(of);
         let mut kinds = std::collections::BTreeMap::new();
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             if let Some((kind, of_project)) = line.split_once(' ') {
@@ -475,18 +465,36 @@ impl HelperWatch {
     }
 }
 
-/// Filestore helper containers left on the engine: 0 as soon as there are none (up to
-/// 15 s). They are engine-wide, and a test running beside this one may have its own for a
-/// moment; a leaked one stays, and is counted.
-pub fn helper_containers() -> usize {
-    let count = || containers_labelled("odoo-ci.helper=filestore", true).len();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let mut left = count();
-    while left > 0 && std::time::Instant::now() < until {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        left = count();
-    }
-    left
+/// The project label (`odoo-ci.project`) of the container `of`.
+pub fn project_of(of: &str) -> String {
+    let out = Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"odoo-ci.project\"}}",
+            of,
+        ])
+        .output()
+        .expect("docker inspect");
+    let project = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!project.is_empty(), "{of} has no project label");
+    project
+}
+
+/// Filestore helper containers left on the engine by the project of the container `of`
+/// (running or not): a test beside this one may have its own, which are not counted.
+pub fn filestore_helpers_of(of: &str) -> usize {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=odoo-ci.helper=filestore"])
+        .args([
+            "--filter",
+            &format!("label=odoo-ci.project={}", project_of(of)),
+        ])
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .count()
 }
 
 /// The steps of the plan a stage printed before it ran (`  1. build …`), in order.

@@ -32,6 +32,7 @@ use crate::stages::heartbeat::{Heartbeat, HEARTBEAT};
 use crate::stages::previews;
 use crate::stages::runner::Runner;
 use crate::stages::runtime::{absolute, docker_executor, mounted_executor, RunsOn};
+use crate::stages::static_times;
 use crate::stages::template_cache::TemplateCache;
 use crate::style::Style;
 
@@ -353,15 +354,38 @@ fn executor_step(
         Some(Step::Local(_)) => runner.step(|local: &steps::Local, _| {
             let ex = local_executor(project, local.command.as_deref(), data_dir)?;
             let text = ex.command.join(" ");
-            Ok((Box::new(ex) as Box<dyn Executor>, text))
+            let settled = settle_static_times(project, plan, &opts.cache_dir)?;
+            Ok((Box::new(ex) as Box<dyn Executor>, text + &settled))
         }),
         Some(Step::Mount(_)) => runner.step(|mount: &steps::Mount, reporter| {
-            mounted_executor(project, plan, mount, &on, reporter).map(boxed)
+            let (ex, text) = mounted_executor(project, plan, mount, &on, reporter).map(boxed)?;
+            let settled = settle_static_times(project, plan, &opts.cache_dir)?;
+            Ok((ex, text + &settled))
         }),
         _ => runner.step(|build: &steps::Build, reporter| {
             docker_executor(project, plan, build, &on, reporter).map(boxed)
         }),
     }
+}
+
+/// In CI, where the files are read in place (mounted, or by the local executor), the addons'
+/// static files get times made of their bytes (see [`static_times`]); says how many, or
+/// nothing.
+fn settle_static_times(project: &Project, plan: &Plan, cache_dir: &Path) -> anyhow::Result<String> {
+    if !static_times::wanted(project, plan) {
+        return Ok(String::new());
+    }
+    let root = crate::stages::runtime::files_root(project, cache_dir)?;
+    let settled = static_times::settle(&static_times::static_dirs(project, &root))?;
+    tracing::info!(
+        files = settled.files,
+        changed = settled.changed,
+        "static files' times made of their bytes"
+    );
+    Ok(format!(
+        "; {} static file(s) given times made of their bytes ({} changed), so Odoo's asset bundles keep their versions from one clone to the next",
+        settled.files, settled.changed
+    ))
 }
 
 /// The template database: found by its key, restored from the template cache, or built;

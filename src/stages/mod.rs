@@ -10,5 +10,6 @@ pub mod runtime;
 pub mod staging;
 pub mod staging_dbs;
 pub mod staging_route;
+pub mod static_times;
 pub mod template_assets;
 pub mod template_cache;

@@ -2287,21 +2287,25 @@ fn assert_bundles_made_once(p: &Project, r: &Value) {
     assert!(kept.trim().parse::<u32>().unwrap_or(0) >= 4, "{kept}");
 }
 
-/// An `HttpCase` without a tour (a controller test) makes Odoo make its bundles too: the
-/// template holds them, and the run stays green without a browser.
-#[test]
-fn http_case_tests_without_a_tour_get_the_bundles_from_the_template() {
+/// A project whose `dev_http` has an `HttpCase` without a tour (a controller test) and
+/// a script in `web.assets_tests`; `extra` goes at the end of its config.
+fn http_case_project(extra: &str) -> Project {
     let test = "from odoo.tests.common import HttpCase, tagged\n\n\n@tagged('post_install', '-at_install')\nclass TestRoutes(HttpCase):\n    def test_route(self):\n        self.assertTrue(True)\n";
-    let p = project(
-        &[("dev_http", &["mail"], test)],
-        "development:\n  preinstall: [mail]\n",
-    );
+    let p = project(&[("dev_http", &["mail"], test)], extra);
     p.write(
         "addons/dev_http/__manifest__.py",
         "{'name': 'dev_http', 'version': '17.0.1.0.0', 'depends': ['mail'], 'license': 'LGPL-3',\n \
          'assets': {'web.assets_tests': ['dev_http/static/tests/*.js']}}\n",
     )
     .write("addons/dev_http/static/tests/helpers.js", "export const ready = true;\n");
+    p
+}
+
+/// An `HttpCase` without a tour (a controller test) makes Odoo make its bundles too: the
+/// template holds them, and the run stays green without a browser.
+#[test]
+fn http_case_tests_without_a_tour_get_the_bundles_from_the_template() {
+    let p = http_case_project("development:\n  preinstall: [mail]\n");
     let (out, r) = run_test(&p, "http-case", &["--executor", "local"]);
     assert_eq!(r["colour"], "green", "{}", out.stderr);
     assert_bundles_made_once(&p, &r);
@@ -2344,6 +2348,101 @@ fn with_the_local_executor_the_template_holds_the_asset_bundles_too() {
         key.stdout
     );
     assert_no_leftovers(&r, "tours-local");
+}
+
+/// A CI job clones afresh, Enterprise too: every file has a new time, and Odoo names a
+/// bundle's version after its files' times. The template holds `web.assets_backend` with
+/// the preinstalled `ent_web`'s script; in the next job (the same bytes, a new time) the
+/// tests must not make it again: odoo-ci gives static files times made of their bytes.
+#[test]
+fn in_ci_a_fresh_clone_keeps_the_bundles_the_template_made_from_enterprise() {
+    fresh_clone_keeps_the_template_s_bundles(&["--executor", "local"], "fresh-clone-local", "");
+}
+
+/// The same, with the checkout and Enterprise mounted into the official image's container.
+#[test]
+fn in_ci_a_fresh_clone_mounted_in_docker_keeps_the_template_s_bundles() {
+    fresh_clone_keeps_the_template_s_bundles(&[], "fresh-clone-mounted", "mounted read-only");
+}
+
+/// `ran` is what the executor step says it did.
+fn fresh_clone_keeps_the_template_s_bundles(args: &[&str], label: &str, ran: &str) {
+    let enterprise = tempfile::tempdir().unwrap();
+    let e = enterprise.path();
+    let theme = e.join("ent_web/static/src/theme.js");
+    std::fs::create_dir_all(theme.parent().unwrap()).unwrap();
+    std::fs::write(
+        e.join("ent_web/__manifest__.py"),
+        "{'name': 'ent_web', 'version': '17.0.1.0.0', 'depends': ['mail'], 'license': 'OEEL-1',\n \
+         'assets': {'web.assets_backend': ['ent_web/static/src/*.js']}}\n",
+    )
+    .unwrap();
+    std::fs::write(e.join("ent_web/__init__.py"), "").unwrap();
+    std::fs::write(&theme, "export const theme = 'enterprise';\n").unwrap();
+    let p = http_case_project("development:\n  preinstall: [mail, ent_web]\n");
+    let config = std::fs::read_to_string(p.path().join(".odoo-ci.yml")).unwrap();
+    p.config(&config.replace(
+        "odoo:\n",
+        &format!("odoo:\n  extra_addons_paths: [\"{}\"]\n", e.display()),
+    ));
+    let cache = p.path().join(".cache");
+    let job = |output: &str| {
+        let mut all = vec!["test", "--output", output];
+        all.extend_from_slice(args);
+        let out = run_in(
+            p.path(),
+            &all,
+            &[
+                ("ODOO_CI_TEST_PG", &pg_url()),
+                ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+                ("ODOO_CI_TEST_LABEL", label),
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_EVENT_NAME", "push"),
+                ("GITHUB_REF_NAME", "feature/x"),
+            ],
+        );
+        let text = std::fs::read_to_string(p.path().join(output).join("odoo-ci-result.json"))
+            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
+        let r: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(r["colour"], "green", "{}", out.stderr);
+        let install = std::fs::read_to_string(p.path().join(output).join("install.log")).unwrap();
+        (out, r, install)
+    };
+    let backend_made = |log: &str| {
+        log.lines().any(|l| {
+            l.contains("Generating a new asset bundle attachment /web/assets/")
+                && l.contains("/web.assets_backend.min.")
+        })
+    };
+    let (first, r, install) = job("out1");
+    assert_eq!(r["template"]["hit"], false, "{}", first.stderr);
+    assert!(!backend_made(&install), "the template made it: {install}");
+
+    // The next job's clone: the same bytes, written anew an hour later.
+    let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+    for file in [
+        &theme,
+        &p.path().join("addons/dev_http/static/tests/helpers.js"),
+    ] {
+        let bytes = std::fs::read(file).unwrap();
+        std::fs::write(file, bytes).unwrap();
+        let f = std::fs::File::options().write(true).open(file).unwrap();
+        f.set_modified(later).unwrap();
+    }
+    let (second, r, install) = job("out2");
+    assert_eq!(r["template"]["hit"], true, "{}", second.stderr);
+    assert!(
+        !backend_made(&install),
+        "the tests reuse the template's web.assets_backend: {install}"
+    );
+    assert!(
+        second.stderr.contains(ran)
+            && second
+                .stderr
+                .contains("static file(s) given times made of their bytes"),
+        "{}",
+        second.stderr
+    );
 }
 
 /// In a GitHub Actions log Odoo's own log streams as it runs, folded in a group per step;

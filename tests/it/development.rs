@@ -46,21 +46,30 @@ fn run_test(p: &Project, label: &str, args: &[&str]) -> (Output, Value) {
 
 /// [`run_test`] with its results in `output`.
 fn run_test_into(p: &Project, label: &str, output: &str, args: &[&str]) -> (Output, Value) {
+    run_test_with(p, (label, output), args, &[])
+}
+
+/// [`run_test_into`] with the variables `env` set too (a CI's, say).
+fn run_test_with(
+    p: &Project,
+    (label, output): (&str, &str),
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Output, Value) {
     let cache = p.path().join(".cache");
     let mut all = vec!["test", "--output", output];
     if !args.contains(&"--branch") {
         all.extend_from_slice(&["--branch", "feature/x"]);
     }
     all.extend_from_slice(args);
-    let out = run_in(
-        p.path(),
-        &all,
-        &[
-            ("ODOO_CI_TEST_PG", &pg_url()),
-            ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
-            ("ODOO_CI_TEST_LABEL", label),
-        ],
-    );
+    let pg = pg_url();
+    let mut vars = vec![
+        ("ODOO_CI_TEST_PG", pg.as_str()),
+        ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
+        ("ODOO_CI_TEST_LABEL", label),
+    ];
+    vars.extend_from_slice(env);
+    let out = run_in(p.path(), &all, &vars);
     let text = std::fs::read_to_string(p.path().join(output).join("odoo-ci-result.json"))
         .unwrap_or_else(|e| panic!("no result ({e}): {}\n{}", out.stdout, out.stderr));
     let result: Value = serde_json::from_str(&text).unwrap();
@@ -2094,7 +2103,9 @@ fn a_fresh_job_with_only_the_template_cache_restores_the_template() {
         .args(["ps", "-aq", "--filter", &format!("name={left}")])
         .output()
         .unwrap();
-    let _ = Command::new("docker").args(["rm", "-f", &left]).output();
+    let _ = Command::new("docker")
+        .args(["rm", "-f", "-v", &left])
+        .output();
     assert!(still.stdout.is_empty(), "the left seeding is removed");
     assert!(
         out.stderr
@@ -2385,25 +2396,13 @@ fn fresh_clone_keeps_the_template_s_bundles(args: &[&str], label: &str, ran: &st
         "odoo:\n",
         &format!("odoo:\n  extra_addons_paths: [\"{}\"]\n", e.display()),
     ));
-    let cache = p.path().join(".cache");
     let job = |output: &str| {
-        let mut all = vec!["test", "--output", output];
-        all.extend_from_slice(args);
-        let out = run_in(
-            p.path(),
-            &all,
-            &[
-                ("ODOO_CI_TEST_PG", &pg_url()),
-                ("ODOO_CI_CACHE_DIR", cache.to_str().unwrap()),
-                ("ODOO_CI_TEST_LABEL", label),
-                ("GITHUB_ACTIONS", "true"),
-                ("GITHUB_EVENT_NAME", "push"),
-                ("GITHUB_REF_NAME", "feature/x"),
-            ],
-        );
-        let text = std::fs::read_to_string(p.path().join(output).join("odoo-ci-result.json"))
-            .unwrap_or_else(|e| panic!("no result ({e}): {}", out.stderr));
-        let r: Value = serde_json::from_str(&text).unwrap();
+        let ci = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF_NAME", "feature/x"),
+        ];
+        let (out, r) = run_test_with(&p, (label, output), args, &ci);
         assert_eq!(r["colour"], "green", "{}", out.stderr);
         let install = std::fs::read_to_string(p.path().join(output).join("install.log")).unwrap();
         (out, r, install)

@@ -297,9 +297,9 @@ fn a_container_that_goes_away_while_odoo_ci_removes_it_is_not_an_error() {
         &docker,
         &[("odoo-ci.test-gone", &label)],
         |_| {
-            // Swarm removes it first.
+            // Swarm removes it first (with the image's two anonymous volumes).
             let _ = std::process::Command::new("docker")
-                .args(["rm", "-f", &id])
+                .args(["rm", "-f", "-v", &id])
                 .output();
             true
         },

@@ -376,16 +376,9 @@ fn settle_static_times(project: &Project, plan: &Plan, cache_dir: &Path) -> anyh
         return Ok(String::new());
     }
     let root = crate::stages::runtime::files_root(project, cache_dir)?;
-    let settled = static_times::settle(&static_times::static_dirs(project, &root))?;
-    tracing::info!(
-        files = settled.files,
-        changed = settled.changed,
-        "static files' times made of their bytes"
-    );
-    Ok(format!(
-        "; {} static file(s) given times made of their bytes ({} changed), so Odoo's asset bundles keep their versions from one clone to the next",
-        settled.files, settled.changed
-    ))
+    Ok(static_times::settle_and_say(&static_times::static_dirs(
+        project, &root,
+    )))
 }
 
 /// The template database: found by its key, restored from the template cache, or built;

@@ -52,6 +52,29 @@ pub fn static_dirs(project: &Project, root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// [`settle`], said as the end of the executor step's text. Settling only saves time, so a
+/// checkout it may not touch (a GitLab job in the official image runs as `odoo` on the
+/// runner's files) is said and left as it is, never a failed run.
+pub fn settle_and_say(dirs: &[PathBuf]) -> String {
+    match settle(dirs) {
+        Ok(settled) => {
+            tracing::info!(
+                files = settled.files,
+                changed = settled.changed,
+                "static files' times made of their bytes"
+            );
+            format!(
+                "; {} static file(s) given times made of their bytes ({} changed), so Odoo's asset bundles keep their versions from one clone to the next",
+                settled.files, settled.changed
+            )
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "static files' times left as they are");
+            format!("; static files' times left as they are ({e}): the tests may make asset bundles the template holds again")
+        }
+    }
+}
+
 /// Gives every file under `dirs` (missing ones are skipped) the time its bytes make.
 pub fn settle(dirs: &[PathBuf]) -> std::io::Result<Settled> {
     let mut settled = Settled::default();
@@ -123,5 +146,19 @@ mod tests {
         assert_eq!(at(&one, "app.js"), at(&two, "app.js"));
         assert_ne!(at(&one, "style.scss"), at(&two, "style.scss"));
         assert_eq!(settle(&dirs(&one)).unwrap().changed, 0, "settled once");
+        assert!(settle_and_say(&dirs(&one)).starts_with("; 2 static file(s) given times"));
+    }
+
+    #[test]
+    fn files_it_cannot_settle_are_said_and_the_run_goes_on() {
+        let t = tempfile::tempdir().unwrap();
+        let not_a_folder = t.path().join("static");
+        std::fs::write(&not_a_folder, "a file where a folder should be").unwrap();
+        let said = settle_and_say(&[not_a_folder]);
+        assert!(
+            said.starts_with("; static files' times left as they are (")
+                && said.ends_with("the tests may make asset bundles the template holds again"),
+            "{said}"
+        );
     }
 }
